@@ -1,0 +1,61 @@
+"""The plugin contract of the payments platform.
+
+A gateway plugin depends on this distribution only (plus its vendor's client library).
+"""
+
+from payments_plugins.errors import (
+    GatewayDeclined,
+    GatewayError,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+    InvalidSettings,
+    InvalidWebhook,
+)
+from payments_plugins.gateway import (
+    ASGIApp,
+    Gateway,
+    GatewayResources,
+    GatewayType,
+    Simulator,
+    SimulatorOptions,
+)
+from payments_plugins.markers import PROJECT_NAME, hookimpl
+from payments_plugins.messages import (
+    InitiateRequest,
+    InitiateResult,
+    RefundRequest,
+    RefundResult,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    WebhookEvent,
+)
+from payments_plugins.money import MAX_MINOR_UNITS, Amount, UnknownCurrency
+
+__all__ = [
+    "MAX_MINOR_UNITS",
+    "PROJECT_NAME",
+    "ASGIApp",
+    "Amount",
+    "Gateway",
+    "GatewayDeclined",
+    "GatewayError",
+    "GatewayOutcomeUnknown",
+    "GatewayResources",
+    "GatewayType",
+    "GatewayUnavailable",
+    "InitiateRequest",
+    "InitiateResult",
+    "InvalidSettings",
+    "InvalidWebhook",
+    "RefundRequest",
+    "RefundResult",
+    "Simulator",
+    "SimulatorOptions",
+    "StatusQuery",
+    "StatusReport",
+    "UnknownCurrency",
+    "VendorPaymentStatus",
+    "WebhookEvent",
+    "hookimpl",
+]

@@ -1,0 +1,111 @@
+"""The gateway protocol and the description of a gateway type a plugin contributes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import msgspec
+from opentelemetry.trace import Tracer
+
+from payments_plugins.messages import (
+    InitiateRequest,
+    InitiateResult,
+    RefundRequest,
+    RefundResult,
+    StatusQuery,
+    StatusReport,
+    WebhookEvent,
+)
+from payments_plugins.money import is_currency
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Gateway(Protocol):
+    """A live connection to one vendor, built from validated settings.
+
+    Every method raises only the errors of :mod:`payments_plugins.errors`.
+    """
+
+    async def initiate(self, request: InitiateRequest) -> InitiateResult:
+        """Start the payment at the vendor."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund (part of) a payment; a repeat with the same ``refund_id`` pays nothing more."""
+        ...
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Verify and decode a webhook; raise ``InvalidWebhook`` for anything not acceptable."""
+        ...
+
+    async def fetch_status(self, query: StatusQuery) -> StatusReport:
+        """Ask the vendor where a payment stands (used by reconciliation)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the gateway holds of its own (shared resources are not its to close)."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayResources:
+    """Long-lived resources the platform shares with every gateway it builds."""
+
+    http: httpx.AsyncClient
+    """One pooled client for all outbound calls; pass a per-call ``timeout``."""
+    tracer: Tracer
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatorOptions:
+    """How the platform wants a simulator to behave."""
+
+    settings: msgspec.Struct
+    """The gateway's settings, so the simulator signs webhooks with the same secret."""
+    webhook_url: str | None = None
+    """Where the simulator posts webhooks; None means it never posts by itself."""
+    auto_webhook_status: str | None = None
+    """If set (e.g. ``"paid"``), post this status for every accepted payment."""
+    auto_webhook_delay: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Simulator:
+    """A stand-in for the vendor's API, served over HTTP by the demo profile and by tests."""
+
+    build: Callable[[SimulatorOptions], ASGIApp]
+    """Build the ASGI app of the vendor's API."""
+    settings_for: Callable[[str], dict[str, Any]]
+    """Gateway settings (as raw config values) pointing at a simulator served at this base URL."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayType:
+    """A kind of gateway a plugin offers; operators enable instances of it in the config file."""
+
+    name: str
+    """Stable identifier used in config files, e.g. ``"json"``."""
+    currencies: frozenset[str]
+    """ISO 4217 codes the vendor can take; an operator may narrow them, never widen."""
+    settings_type: type[msgspec.Struct]
+    """The msgspec Struct the instance's ``settings`` table is decoded into."""
+    build: Callable[[Any, GatewayResources], Gateway]
+    """Build a live gateway from decoded settings and the shared resources."""
+    simulator: Simulator | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"gateway type name {self.name!r} must be letters, digits, - or _")
+        unknown = sorted(code for code in self.currencies if not is_currency(code))
+        if unknown:
+            raise ValueError(f"gateway type {self.name!r} declares unknown currencies {unknown}")
+        if not self.currencies:
+            raise ValueError(f"gateway type {self.name!r} declares no currencies")

@@ -1,0 +1,79 @@
+"""The typed records that cross the boundary between the platform and a gateway."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+import msgspec
+
+from payments_plugins.money import Amount
+
+
+class VendorPaymentStatus(enum.StrEnum):
+    """What a vendor says about a payment, in the platform's words."""
+
+    INITIATED = "initiated"
+    """Accepted by the vendor, waiting for the payer."""
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    NOT_FOUND = "not_found"
+    """The vendor has no payment under that reference: the initiate never reached it."""
+
+
+class InitiateRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask the vendor to start collecting ``amount``; ``payment_id`` is the vendor's reference."""
+
+    payment_id: uuid.UUID
+    amount: Amount
+
+
+class InitiateResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor accepted the payment under ``external_id``."""
+
+    external_id: str
+
+
+class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask the vendor to pay ``amount`` back.
+
+    ``refund_id`` is sent as the vendor's idempotency reference: the same refund id must never
+    pay out twice, so a retried refund is always safe.
+    """
+
+    refund_id: uuid.UUID
+    payment_id: uuid.UUID
+    external_id: str
+    amount: Amount
+
+
+class RefundResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor accepted the refund under ``external_refund_id``."""
+
+    external_refund_id: str
+
+
+class StatusQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Which payment to ask the vendor about.
+
+    ``external_id`` is None when the initiate's answer never arrived; the gateway then looks the
+    payment up by ``payment_id``, the reference it sent.
+    """
+
+    payment_id: uuid.UUID
+    external_id: str | None = None
+
+
+class StatusReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor's current view of a payment."""
+
+    status: VendorPaymentStatus
+    external_id: str | None = None
+
+
+class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A verified notification from the vendor about one of its payments."""
+
+    external_id: str
+    status: VendorPaymentStatus
