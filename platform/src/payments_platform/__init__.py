@@ -1,0 +1,1 @@
+"""The payments gateway platform: REST API, routing chain, storage and workers."""

@@ -1,0 +1,178 @@
+"""The ``payments`` command: serve, migrate, plugins, config check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from payments_platform.config import CONFIG_PATH_VARIABLE, ConfigError, Settings, load_settings
+from payments_platform.database import Database, SchemaOutOfDate
+from payments_platform.plugin_host import PluginError, PluginHost
+from payments_platform.runtime import Runtime, build_runtime
+
+logger = logging.getLogger("payments")
+
+DEMO_WARNING = """\
+*****************************************************************************
+  DEMO PROFILE: no config file was given (--config or PAYMENTS_CONFIG).
+  - database: ./payments.db (SQLite), migrated automatically
+  - gateways: vendor SIMULATORS served by this same process, not real vendors
+  - the client API is open and webhooks are not signed
+  Never take real payments with this profile.
+*****************************************************************************"""
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    given = args.config or os.environ.get(CONFIG_PATH_VARIABLE)
+    return Path(given) if given else None
+
+
+def _settings(args: argparse.Namespace, **server: object) -> Settings:
+    environ = dict(os.environ)
+    for key, value in server.items():
+        if value is not None:
+            environ[f"PAYMENTS_SERVER__{key.upper()}"] = str(value)
+    return load_settings(_config_path(args), environ)
+
+
+def _runtime(settings: Settings) -> Runtime:
+    plugins = PluginHost.discover()
+    for failure in plugins.failures:
+        logger.warning("%s", failure.describe())
+    return build_runtime(settings, plugins)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from payments_platform.app import create_app  # noqa: PLC0415 - keeps other commands light
+
+    settings = _settings(args, host=args.host, port=args.port)
+    if settings.demo:
+        print(DEMO_WARNING, file=sys.stderr, flush=True)
+    asyncio.run(_prepare_database(settings))
+    runtime = _runtime(settings)
+    app = create_app(runtime)
+    logger.info(
+        "serving on %s:%d with gateways %s",
+        settings.server.host,
+        settings.server.port,
+        ", ".join(runtime.payments.gateways) or "(none)",
+    )
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="info",
+        proxy_headers=False,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+async def _prepare_database(settings: Settings) -> None:
+    """Migrate (when configured to) or check the schema, before the server takes requests."""
+    # A connection pool is bound to its event loop; the server's loop gets its own.
+    database = Database(settings.database.url)
+    try:
+        if settings.database.migrate_on_start:
+            await database.migrate()
+        else:
+            await database.check_schema()
+    finally:
+        await database.dispose()
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    database = Database(settings.database.url)
+
+    async def run() -> None:
+        try:
+            await database.migrate()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    print(f"database {database.url.render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def _plugins(_args: argparse.Namespace) -> int:
+    host = PluginHost.discover()
+    types = host.gateway_types
+    for plugin in host.plugins:
+        print(f"{plugin.name}  ({plugin.distribution or '-'} {plugin.version or ''})".rstrip())
+        for type_name in plugin.gateway_types:
+            gateway_type = types[type_name].type
+            currencies = ", ".join(sorted(gateway_type.currencies))
+            simulator = "  [simulator]" if gateway_type.simulator else ""
+            print(f"    gateway type {type_name}: {currencies}{simulator}")
+    for failure in host.failures:
+        print(failure.describe())
+    if not host.plugins and not host.failures:
+        print("no plugins installed")
+    return 1 if host.failures else 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    runtime = _runtime(settings)
+    asyncio.run(runtime.aclose())
+    source = _config_path(args) or "demo profile"
+    print(f"configuration OK ({source})")
+    print(f"  database: {runtime.database.url.render_as_string(hide_password=True)}")
+    print(f"  routing: {settings.routing.strategy}")
+    for route in runtime.payments.routing.routes:
+        live = runtime.payments.gateways[route.name]
+        currencies = ", ".join(sorted(route.currencies))
+        print(f"  gateway {route.name} ({live.type_name}, weight {route.weight:g}): {currencies}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ${CONFIG_PATH_VARIABLE}; none: the demo profile)",
+    )
+    root = argparse.ArgumentParser(prog="payments", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", parents=[common], help="run the HTTP API")
+    serve.add_argument("--host", help="interface to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.set_defaults(run=_serve)
+    migrate = commands.add_parser("migrate", parents=[common], help="apply database migrations")
+    migrate.set_defaults(run=_migrate)
+    plugins = commands.add_parser("plugins", help="list installed gateway plugins")
+    plugins.set_defaults(run=_plugins)
+    config = commands.add_parser("config", help="configuration commands")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", parents=[common], help="validate the config")
+    check.set_defaults(run=_config_check)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``payments`` command."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except (ConfigError, PluginError, SchemaOutOfDate) as error:
+        print(f"payments: error: {error}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Configuration: one TOML file plus ``PAYMENTS_*`` environment overrides, decoded by msgspec.
+
+An override names a key path with double underscores: ``PAYMENTS_DATABASE__URL=...`` sets
+``[database] url``, ``PAYMENTS_GATEWAYS__JSON__WEIGHT=2`` sets ``[gateways.json] weight``. Its
+value is read as a TOML value when it parses as one (``2``, ``true``, ``["AED"]``), else as a
+string. With no file, the demo profile is used; overrides apply to it too.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from payments_platform.breaker import BreakerPolicy
+from payments_platform.routing import Strategy
+
+ENV_PREFIX = "PAYMENTS_"
+CONFIG_PATH_VARIABLE = "PAYMENTS_CONFIG"
+GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the offending key."""
+
+
+class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the HTTP server listens and how it limits requests."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - a service is meant to be reached
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8080
+    public_url: str | None = None
+    """The URL vendors and simulators reach this service at; defaults to loopback and port."""
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+
+
+class DatabaseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The database every process of the deployment shares."""
+
+    url: str = "sqlite+aiosqlite:///payments.db"
+    migrate_on_start: bool = False
+    """Apply pending migrations when the server starts (the demo does; production runs
+    ``payments migrate`` once per release instead)."""
+
+
+class RoutingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How the chain picks a gateway."""
+
+    strategy: Strategy = Strategy.WEIGHTED
+    breaker: BreakerPolicy = BreakerPolicy()
+
+
+class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Serve the gateway type's vendor simulator in this process and point the gateway at it."""
+
+    auto_webhook_status: Literal["paid", "failed", "expired"] | None = None
+    auto_webhook_delay: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.0
+
+
+class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One enabled gateway: an instance of a gateway type a plugin provides."""
+
+    type: str
+    enabled: bool = True
+    weight: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 1.0
+    currencies: list[str] | None = None
+    """Narrow the type's currencies; None takes all of them."""
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    simulator: SimulatorConfig | None = None
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole configuration of a deployment."""
+
+    server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    routing: RoutingConfig = RoutingConfig()
+    gateways: dict[str, GatewayConfig] = msgspec.field(default_factory=dict)
+    demo: bool = False
+    """Set only by the demo profile: relaxes nothing by itself, but is shown loudly."""
+
+    def __post_init__(self) -> None:
+        for name in self.gateways:
+            if not GATEWAY_NAME.fullmatch(name):
+                raise ValueError(
+                    f"gateway name {name!r} must be 1-40 of a-z, 0-9, '-', '_' - at `$.gateways`"
+                )
+
+    @property
+    def base_url(self) -> str:
+        """How this service reaches itself (simulators post their webhooks there)."""
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - the wildcard is reached on loopback
+            host = "127.0.0.1"
+        return f"http://{host}:{self.server.port}"
+
+    def enabled_gateways(self) -> dict[str, GatewayConfig]:
+        """The gateways that take traffic, in config order."""
+        return {name: gw for name, gw in self.gateways.items() if gw.enabled}
+
+
+def demo_profile() -> dict[str, Any]:
+    """The raw configuration used when no file is given: everything local, nothing secret."""
+    return {
+        "demo": True,
+        "database": {"url": "sqlite+aiosqlite:///payments.db", "migrate_on_start": True},
+        "routing": {"strategy": "priority"},
+        "gateways": {"json": {"type": "json", "simulator": {}}},
+    }
+
+
+def _env_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return ``raw`` with every ``PAYMENTS_A__B=value`` variable set at ``a.b``."""
+    for variable in sorted(environ):
+        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_PATH_VARIABLE:
+            continue
+        path = variable.removeprefix(ENV_PREFIX).lower().split("__")
+        if not all(path):
+            raise ConfigError(f"{variable}: empty key in the override's path")
+        node = raw
+        for key in path[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{variable}: {'.'.join(path)} goes through a non-table value")
+            node = child
+        node[path[-1]] = _env_value(environ[variable])
+    return raw
+
+
+def _readable(error: msgspec.ValidationError, prefix: str = "") -> str:
+    message = str(error).replace("`$.", f"`{prefix}")
+    if prefix and " - at `" not in message:
+        message += f" - at `{prefix.rstrip('.')}`"
+    return message
+
+
+def decode_settings(raw: dict[str, Any]) -> Settings:
+    """Validate a raw configuration mapping; errors name the key."""
+    gateways = raw.get("gateways")
+    if isinstance(gateways, dict):
+        # msgspec reports a dict value's errors as `gateways[...]`; decoding each gateway on
+        # its own lets the message name it.
+        for name, table in gateways.items():
+            try:
+                msgspec.convert(table, GatewayConfig)
+            except msgspec.ValidationError as error:
+                raise ConfigError(_readable(error, f"gateways.{name}.")) from None
+    try:
+        return msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as error:
+        raise ConfigError(_readable(error)) from None
+
+
+def decode_plugin_settings(raw: Mapping[str, Any], settings_type: type[Any], where: str) -> Any:
+    """Validate a plugin's settings table; ``where`` is its config path, used in errors."""
+    try:
+        return msgspec.convert(dict(raw), settings_type)
+    except msgspec.ValidationError as error:
+        raise ConfigError(_readable(error, f"{where}.")) from None
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Read the file at ``path`` (or the demo profile when None) and apply the overrides."""
+    if path is None:
+        raw = demo_profile()
+    else:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        if raw.get("demo"):
+            raise ConfigError("`demo` is set only by the demo profile, not in a config file")
+    return decode_settings(apply_overrides(raw, environ))

@@ -1,0 +1,288 @@
+"""Reads and writes of payments, attempts, refunds and events. Each function runs in the
+transaction it is given; conditional updates return whether they took effect, which is how two
+racing requests find out which one won."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import (
+    Attempt,
+    AttemptOutcome,
+    Event,
+    Payment,
+    PaymentHistory,
+    Refund,
+    RefundStatus,
+    from_row,
+)
+from payments_platform.schema import payment_attempts, payment_events, payments, refunds
+
+
+async def insert_payment(
+    conn: AsyncConnection, *, payment_id: uuid.UUID, currency: str, amount_minor: int, now: datetime
+) -> bool:
+    """Write a new ``pending`` payment; False if the id is taken (the row is left alone)."""
+    values = {
+        "id": payment_id,
+        "currency": currency,
+        "amount_minor": amount_minor,
+        "status": PaymentStatus.PENDING,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(payments).values(values).on_conflict_do_nothing(index_elements=["id"])
+    result = await conn.execute(statement)
+    return result.rowcount == 1
+
+
+async def get_payment(
+    conn: AsyncConnection, payment_id: uuid.UUID, *, for_update: bool = False
+) -> Payment | None:
+    """The payment, optionally locking its row until the transaction ends."""
+    query = sa.select(payments).where(payments.c.id == payment_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).one_or_none()
+    return None if row is None else from_row(Payment, row)
+
+
+async def load_payment(
+    conn: AsyncConnection, payment_id: uuid.UUID, *, for_update: bool = False
+) -> Payment:
+    """A payment known to exist (payments are never deleted)."""
+    payment = await get_payment(conn, payment_id, for_update=for_update)
+    if payment is None:
+        raise LookupError(f"payment {payment_id} is missing from the database")
+    return payment
+
+
+async def find_by_external_id(
+    conn: AsyncConnection, gateways: Sequence[str], external_id: str, *, for_update: bool = False
+) -> Payment | None:
+    """The payment one of ``gateways`` knows as ``external_id``."""
+    query = sa.select(payments).where(
+        payments.c.gateway.in_(gateways), payments.c.external_id == external_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query.limit(1))).one_or_none()
+    return None if row is None else from_row(Payment, row)
+
+
+async def move_payment(
+    conn: AsyncConnection,
+    payment_id: uuid.UUID,
+    *,
+    expected: PaymentStatus,
+    now: datetime,
+    **values: Any,
+) -> bool:
+    """Update the payment only if it is still in ``expected``; True if it was."""
+    result = await conn.execute(
+        sa.update(payments)
+        .where(payments.c.id == payment_id, payments.c.status == expected)
+        .values(updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+async def insert_attempt(
+    conn: AsyncConnection, *, payment_id: uuid.UUID, gateway: str, reason: str, now: datetime
+) -> int:
+    """Record that ``gateway`` is about to be called for the payment; return the attempt id."""
+    result = await conn.execute(
+        sa.insert(payment_attempts)
+        .values(
+            payment_id=payment_id,
+            gateway=gateway,
+            reason=reason,
+            outcome=AttemptOutcome.IN_FLIGHT,
+            started_at=now,
+        )
+        .returning(payment_attempts.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def finish_attempt(
+    conn: AsyncConnection,
+    attempt_id: int,
+    *,
+    outcome: AttemptOutcome,
+    now: datetime,
+    error: str | None = None,
+    external_id: str | None = None,
+) -> None:
+    """Record how a gateway call ended."""
+    await conn.execute(
+        sa.update(payment_attempts)
+        .where(payment_attempts.c.id == attempt_id)
+        .values(outcome=outcome, error=error, external_id=external_id, finished_at=now)
+    )
+
+
+async def record_event(
+    conn: AsyncConnection,
+    *,
+    payment_id: uuid.UUID | None,
+    kind: str,
+    now: datetime,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    gateway: str | None = None,
+    accepted: bool | None = None,
+    reason: str | None = None,
+    body_sha256: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append to the audit trail."""
+    await conn.execute(
+        sa.insert(payment_events).values(
+            payment_id=payment_id,
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            gateway=gateway,
+            accepted=accepted,
+            reason=reason,
+            body_sha256=body_sha256,
+            detail=detail,
+            created_at=now,
+        )
+    )
+
+
+async def claim_refund(
+    conn: AsyncConnection, payment: Payment, amount_minor: int, now: datetime
+) -> bool:
+    """Take ``amount_minor`` out of what is left to refund, if it still is left."""
+    result = await conn.execute(
+        sa.update(payments)
+        .where(
+            payments.c.id == payment.id,
+            payments.c.status.in_([PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED]),
+            payments.c.amount_minor - payments.c.refund_claimed_minor >= amount_minor,
+        )
+        .values(refund_claimed_minor=payments.c.refund_claimed_minor + amount_minor, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def release_refund_claim(
+    conn: AsyncConnection, payment_id: uuid.UUID, amount_minor: int, now: datetime
+) -> None:
+    """Give back a claim whose refund did not happen."""
+    await conn.execute(
+        sa.update(payments)
+        .where(payments.c.id == payment_id)
+        .values(refund_claimed_minor=payments.c.refund_claimed_minor - amount_minor, updated_at=now)
+    )
+
+
+async def settle_refund_amount(
+    conn: AsyncConnection, payment: Payment, amount_minor: int, now: datetime
+) -> PaymentStatus:
+    """Count a succeeded refund against the payment and move it to (partially) refunded."""
+    refunded = payment.refunded_minor + amount_minor
+    status = (
+        PaymentStatus.REFUNDED
+        if refunded == payment.amount_minor
+        else PaymentStatus.PARTIALLY_REFUNDED
+    )
+    await conn.execute(
+        sa.update(payments)
+        .where(payments.c.id == payment.id)
+        .values(
+            refunded_minor=payments.c.refunded_minor + amount_minor, status=status, updated_at=now
+        )
+    )
+    return status
+
+
+async def insert_refund(
+    conn: AsyncConnection,
+    *,
+    refund_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    amount_minor: int,
+    gateway: str,
+    now: datetime,
+) -> None:
+    """Write a ``pending`` refund."""
+    await conn.execute(
+        sa.insert(refunds).values(
+            id=refund_id,
+            payment_id=payment_id,
+            amount_minor=amount_minor,
+            status=RefundStatus.PENDING,
+            gateway=gateway,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def get_refund(conn: AsyncConnection, refund_id: uuid.UUID) -> Refund | None:
+    """The refund with that id."""
+    row = (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).one_or_none()
+    return None if row is None else from_row(Refund, row)
+
+
+async def finish_refund(
+    conn: AsyncConnection,
+    refund_id: uuid.UUID,
+    *,
+    status: RefundStatus,
+    now: datetime,
+    external_refund_id: str | None = None,
+    failure_code: str | None = None,
+) -> None:
+    """Record how the gateway answered a refund."""
+    await conn.execute(
+        sa.update(refunds)
+        .where(refunds.c.id == refund_id)
+        .values(
+            status=status,
+            external_refund_id=external_refund_id,
+            failure_code=failure_code,
+            updated_at=now,
+        )
+    )
+
+
+async def history(conn: AsyncConnection, payment_id: uuid.UUID) -> PaymentHistory | None:
+    """The payment with its attempts, refunds and events, oldest first."""
+    payment = await get_payment(conn, payment_id)
+    if payment is None:
+        return None
+    attempts = await conn.execute(
+        sa.select(payment_attempts)
+        .where(payment_attempts.c.payment_id == payment_id)
+        .order_by(payment_attempts.c.id)
+    )
+    refund_rows = await conn.execute(
+        sa.select(refunds)
+        .where(refunds.c.payment_id == payment_id)
+        .order_by(refunds.c.created_at, refunds.c.id)
+    )
+    events = await conn.execute(
+        sa.select(payment_events)
+        .where(payment_events.c.payment_id == payment_id)
+        .order_by(payment_events.c.id)
+    )
+    return PaymentHistory(
+        payment=payment,
+        attempts=[from_row(Attempt, row) for row in attempts],
+        refunds=[from_row(Refund, row) for row in refund_rows],
+        events=[from_row(Event, row) for row in events],
+    )

@@ -1,0 +1,13 @@
+"""Alembic environment: migrations always run on a connection the platform hands over."""
+
+from alembic import context
+from payments_platform.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

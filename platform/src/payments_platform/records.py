@@ -1,0 +1,127 @@
+"""What the platform knows about a payment, as read from the database."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from payments_plugins import Amount
+
+from payments_platform.lifecycle import PaymentStatus
+
+RecordT = TypeVar("RecordT", bound=msgspec.Struct)
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one gateway call for a payment ended."""
+
+    IN_FLIGHT = "in_flight"
+    """Sent (or about to be); a crash here leaves the attempt for reconciliation."""
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN = "unknown"
+
+
+class RefundStatus(enum.StrEnum):
+    """Where a refund stands."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class Payment(msgspec.Struct, frozen=True, kw_only=True):
+    """A payment as stored."""
+
+    id: uuid.UUID
+    currency: str
+    amount_minor: int
+    status: PaymentStatus
+    gateway: str | None
+    external_id: str | None
+    refund_claimed_minor: int
+    refunded_minor: int
+    failure_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def amount(self) -> Amount:
+        """The amount as money."""
+        return Amount(self.amount_minor, self.currency)
+
+    @property
+    def refundable_minor(self) -> int:
+        """What is left to refund, counting refunds in flight as taken."""
+        return self.amount_minor - self.refund_claimed_minor
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One call to one gateway on behalf of a payment."""
+
+    id: int
+    gateway: str
+    reason: str
+    outcome: AttemptOutcome
+    error: str | None
+    external_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class Refund(msgspec.Struct, frozen=True, kw_only=True):
+    """A refund of (part of) a payment."""
+
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    amount_minor: int
+    status: RefundStatus
+    gateway: str
+    external_refund_id: str | None
+    failure_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """An entry of a payment's append-only audit trail."""
+
+    id: int
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    gateway: str | None
+    accepted: bool | None
+    reason: str | None
+    body_sha256: str | None
+    detail: dict[str, Any] | None
+    created_at: datetime
+
+
+class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """A payment with everything that happened to it."""
+
+    payment: Payment
+    attempts: list[Attempt]
+    refunds: list[Refund]
+    events: list[Event]
+
+
+def from_row(record_type: type[RecordT], row: sa.Row[Any]) -> RecordT:
+    """Build a record from a database row (column names arrive as str subclasses)."""
+    mapping = {
+        # SQLite keeps no time zone; every timestamp the platform writes is UTC.
+        str(key): _utc(value) if isinstance(value, datetime) else value
+        for key, value in row._asdict().items()
+    }
+    return msgspec.convert(mapping, record_type, strict=False)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

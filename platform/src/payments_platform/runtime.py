@@ -1,0 +1,144 @@
+"""Builds a running platform from settings and plugins: database, gateways, routing, simulators.
+
+Everything that can be wrong in the configuration is found here, before the server listens.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from opentelemetry import trace
+from payments_plugins import (
+    ASGIApp,
+    GatewayResources,
+    GatewayType,
+    InvalidSettings,
+    SimulatorOptions,
+)
+
+from payments_platform.breaker import CircuitBreaker
+from payments_platform.config import ConfigError, GatewayConfig, Settings, decode_plugin_settings
+from payments_platform.database import Database
+from payments_platform.plugin_host import PluginHost
+from payments_platform.routing import Route, RoutingTable
+from payments_platform.usecases import LiveGateway, Payments
+
+logger = logging.getLogger(__name__)
+
+SIMULATOR_PREFIX = "/simulators"
+
+
+def webhook_path(gateway_name: str) -> str:
+    """Where a gateway's vendor posts its webhooks on this service."""
+    return f"/external/{gateway_name}-webhook"
+
+
+@dataclass
+class Runtime:
+    """Everything long-lived a serving process holds."""
+
+    settings: Settings
+    plugins: PluginHost
+    database: Database
+    http: httpx.AsyncClient
+    payments: Payments
+    simulators: dict[str, ASGIApp] = field(default_factory=dict)
+    """ASGI apps to mount, by path."""
+
+    async def aclose(self) -> None:
+        """Release gateways, the HTTP client and the database pool."""
+        for live in self.payments.gateways.values():
+            try:
+                await live.gateway.aclose()
+            except Exception:
+                logger.exception("closing gateway %s failed", live.name)
+        await self.http.aclose()
+        await self.database.dispose()
+
+
+def build_runtime(
+    settings: Settings,
+    plugins: PluginHost,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+) -> Runtime:
+    """Validate the configuration against the installed plugins and build the platform."""
+    # One pooled client for every gateway; each call passes its own timeouts.
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=2.0),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=False,
+    )
+    resources = GatewayResources(http=http, tracer=trace.get_tracer("payments.gateways"))
+    gateways: dict[str, LiveGateway] = {}
+    routes: list[Route] = []
+    simulators: dict[str, ASGIApp] = {}
+    for name, config in settings.enabled_gateways().items():
+        gateway_type = plugins.gateway_type(config.type)
+        currencies = _currencies(name, config, gateway_type)
+        raw_settings = dict(config.settings)
+        if config.simulator is not None:
+            if gateway_type.simulator is None:
+                raise ConfigError(
+                    f"gateway type {gateway_type.name!r} ships no simulator"
+                    f" - at `gateways.{name}.simulator`"
+                )
+            simulator_url = f"{settings.base_url}{SIMULATOR_PREFIX}/{name}"
+            raw_settings.update(gateway_type.simulator.settings_for(simulator_url))
+        decoded = decode_plugin_settings(
+            raw_settings, gateway_type.settings_type, f"gateways.{name}.settings"
+        )
+        if config.simulator is not None and gateway_type.simulator is not None:
+            simulators[f"{SIMULATOR_PREFIX}/{name}"] = gateway_type.simulator.build(
+                SimulatorOptions(
+                    settings=decoded,
+                    webhook_url=settings.base_url + webhook_path(name),
+                    auto_webhook_status=config.simulator.auto_webhook_status,
+                    auto_webhook_delay=config.simulator.auto_webhook_delay,
+                )
+            )
+        try:
+            gateway = gateway_type.build(decoded, resources)
+        except InvalidSettings as error:
+            raise ConfigError(f"{error} - at `gateways.{name}.settings`") from None
+        gateways[name] = LiveGateway(name=name, type_name=gateway_type.name, gateway=gateway)
+        routes.append(
+            Route(
+                name=name,
+                currencies=currencies,
+                weight=config.weight,
+                breaker=CircuitBreaker(settings.routing.breaker, clock),
+            )
+        )
+    database = Database(settings.database.url)
+    payments = Payments(database, RoutingTable(routes, settings.routing.strategy, rng), gateways)
+    return Runtime(
+        settings=settings,
+        plugins=plugins,
+        database=database,
+        http=http,
+        payments=payments,
+        simulators=simulators,
+    )
+
+
+def _currencies(name: str, config: GatewayConfig, gateway_type: GatewayType) -> frozenset[str]:
+    if config.currencies is None:
+        return gateway_type.currencies
+    asked = frozenset(config.currencies)
+    extra = sorted(asked - gateway_type.currencies)
+    if extra:
+        raise ConfigError(
+            f"gateway type {gateway_type.name!r} does not support {', '.join(extra)}"
+            f" (it supports {', '.join(sorted(gateway_type.currencies))})"
+            f" - at `gateways.{name}.currencies`"
+        )
+    if not asked:
+        raise ConfigError(f"an enabled gateway needs a currency - at `gateways.{name}.currencies`")
+    return asked

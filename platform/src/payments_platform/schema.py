@@ -1,0 +1,88 @@
+"""The database tables (SQLAlchemy Core). Migrations in ``migrations/`` create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+_Serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_Timestamp = sa.DateTime(timezone=True)
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("gateway", sa.String(40)),
+    sa.Column("external_id", sa.String(255)),
+    sa.Column("refund_claimed_minor", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("refunded_minor", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("failure_code", sa.String(64)),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.Column("updated_at", _Timestamp, nullable=False),
+    sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+    sa.CheckConstraint(
+        "refunded_minor >= 0 AND refunded_minor <= refund_claimed_minor"
+        " AND refund_claimed_minor <= amount_minor",
+        name="refunds_within_amount",
+    ),
+    sa.UniqueConstraint("gateway", "external_id"),
+)
+
+payment_attempts = sa.Table(
+    "payment_attempts",
+    metadata,
+    sa.Column("id", _Serial, primary_key=True, autoincrement=True),
+    sa.Column("payment_id", sa.Uuid(), sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("gateway", sa.String(40), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("outcome", sa.String(24), nullable=False),
+    sa.Column("error", sa.Text()),
+    sa.Column("external_id", sa.String(255)),
+    sa.Column("started_at", _Timestamp, nullable=False),
+    sa.Column("finished_at", _Timestamp),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("payment_id", sa.Uuid(), sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("gateway", sa.String(40), nullable=False),
+    sa.Column("external_refund_id", sa.String(255)),
+    sa.Column("failure_code", sa.String(64)),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.Column("updated_at", _Timestamp, nullable=False),
+    sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+)
+
+payment_events = sa.Table(
+    "payment_events",
+    metadata,
+    sa.Column("id", _Serial, primary_key=True, autoincrement=True),
+    # No foreign key: a webhook for a payment we do not know is recorded too.
+    sa.Column("payment_id", sa.Uuid(), index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("from_status", sa.String(24)),
+    sa.Column("to_status", sa.String(24)),
+    sa.Column("gateway", sa.String(40)),
+    sa.Column("accepted", sa.Boolean()),
+    sa.Column("reason", sa.Text()),
+    sa.Column("body_sha256", sa.String(64)),
+    sa.Column("detail", sa.JSON()),
+    sa.Column("created_at", _Timestamp, nullable=False),
+)

@@ -1,0 +1,109 @@
+"""Configuration: TOML file, PAYMENTS_* overrides, errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+from payments_platform.config import ConfigError, apply_overrides, load_settings
+from payments_platform.routing import Strategy
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "payments.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_file_means_the_demo_profile() -> None:
+    settings = load_settings(None, {})
+    assert settings.demo
+    assert settings.database.migrate_on_start
+    assert settings.database.url == "sqlite+aiosqlite:///payments.db"
+    assert list(settings.gateways) == ["json"]
+    assert settings.gateways["json"].simulator is not None
+
+
+def test_a_file_is_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [database]
+        url = "sqlite+aiosqlite:///prod.db"
+        [routing]
+        strategy = "priority"
+        [gateways.primary]
+        type = "json"
+        weight = 3
+        currencies = ["AED"]
+        [gateways.primary.settings]
+        base_url = "https://vendor.example"
+        """,
+    )
+    settings = load_settings(path, {})
+    assert not settings.demo
+    assert settings.server.port == 8080
+    assert settings.routing.strategy is Strategy.PRIORITY
+    primary = settings.gateways["primary"]
+    assert (primary.type, primary.weight, primary.currencies) == ("json", 3.0, ["AED"])
+    assert primary.settings == {"base_url": "https://vendor.example"}
+
+
+def test_environment_overrides_nested_keys_with_typed_values(tmp_path: Path) -> None:
+    path = write(tmp_path, '[gateways.a]\ntype = "json"\n')
+    settings = load_settings(
+        path,
+        {
+            "PAYMENTS_SERVER__PORT": "9000",
+            "PAYMENTS_DATABASE__URL": "sqlite+aiosqlite:///other.db",
+            "PAYMENTS_GATEWAYS__A__ENABLED": "false",
+            "PAYMENTS_GATEWAYS__A__CURRENCIES": '["AED"]',
+            "PAYMENTS_CONFIG": "ignored: it names the file",
+            "UNRELATED": "x",
+        },
+    )
+    assert settings.server.port == 9000
+    assert settings.database.url == "sqlite+aiosqlite:///other.db"
+    assert settings.gateways["a"].enabled is False
+    assert settings.gateways["a"].currencies == ["AED"]
+    assert settings.enabled_gateways() == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("[server]\nport = 'x'\n", {}, "`server.port`"),
+        ("[server]\nport = 70000\n", {}, "`server.port`"),
+        ("[server]\nprot = 1\n", {}, "unknown field `prot`"),
+        ("[routing]\nstrategy = 'random'\n", {}, "`routing.strategy`"),
+        ("[routing.breaker]\nfailure_rate_threshold = 2\n", {}, "failure_rate_threshold"),
+        ("[gateways.a]\nweight = 1\n", {}, "missing required field `type` - at `gateways.a`"),
+        ("[gateways.a]\ntype = 'json'\nweight = 0\n", {}, "`gateways.a.weight`"),
+        ("[gateways.a]\ntype = 'json'\nwat = 0\n", {}, "unknown field `wat` - at `gateways.a`"),
+        ("[gateways.'Bad Name']\ntype = 'json'\n", {}, "gateway name 'Bad Name'"),
+        ("", {"PAYMENTS_SERVER__PORT": "eighty"}, "`server.port`"),
+        ("demo = true\n", {}, "`demo` is set only by the demo profile"),
+        ("this is not toml", {}, "not valid TOML"),
+    ],
+)
+def test_errors_name_the_offending_key(
+    tmp_path: Path, text: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=r".*") as raised:
+        load_settings(write(tmp_path, text), environ)
+    assert message in str(raised.value)
+
+
+def test_missing_file_is_reported_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(tmp_path / "absent.toml", {})
+
+
+def test_override_cannot_go_through_a_value() -> None:
+    with pytest.raises(ConfigError, match="PAYMENTS_SERVER__PORT__X"):
+        apply_overrides({"server": {"port": 1}}, {"PAYMENTS_SERVER__PORT__X": "1"})
+
+
+def test_base_url_reaches_a_wildcard_listener_on_loopback() -> None:
+    settings = load_settings(None, {"PAYMENTS_SERVER__PORT": "8123"})
+    assert settings.base_url == "http://127.0.0.1:8123"
+    public = load_settings(None, {"PAYMENTS_SERVER__PUBLIC_URL": "https://pay.example/"})
+    assert public.base_url == "https://pay.example"

@@ -1,0 +1,79 @@
+"""The payment lifecycle, table-driven."""
+
+import pytest
+from payments_platform.lifecycle import (
+    TRANSITIONS,
+    PaymentStatus,
+    WebhookVerdict,
+    can_transition,
+    judge_webhook,
+)
+
+S = PaymentStatus
+
+ALLOWED = [
+    (S.PENDING, S.INITIATED),
+    (S.PENDING, S.UNKNOWN),
+    (S.PENDING, S.REJECTED),
+    (S.INITIATED, S.PAID),
+    (S.INITIATED, S.FAILED),
+    (S.INITIATED, S.EXPIRED),
+    (S.UNKNOWN, S.INITIATED),
+    (S.UNKNOWN, S.PAID),
+    (S.UNKNOWN, S.REJECTED),
+    (S.PAID, S.PARTIALLY_REFUNDED),
+    (S.PAID, S.REFUNDED),
+    (S.PARTIALLY_REFUNDED, S.REFUNDED),
+    (S.REJECTED, S.PENDING),
+]
+
+FORBIDDEN = [
+    (S.PAID, S.FAILED),
+    (S.PAID, S.INITIATED),
+    (S.FAILED, S.PAID),
+    (S.EXPIRED, S.PAID),
+    (S.REFUNDED, S.PAID),
+    (S.REFUNDED, S.PARTIALLY_REFUNDED),
+    (S.INITIATED, S.REFUNDED),
+    (S.INITIATED, S.PENDING),
+]
+
+
+@pytest.mark.parametrize(("current", "target"), ALLOWED)
+def test_allowed_transitions(current: PaymentStatus, target: PaymentStatus) -> None:
+    assert can_transition(current, target)
+
+
+@pytest.mark.parametrize(("current", "target"), FORBIDDEN)
+def test_forbidden_transitions(current: PaymentStatus, target: PaymentStatus) -> None:
+    assert not can_transition(current, target)
+
+
+def test_every_status_has_a_row_and_final_states_have_no_exit() -> None:
+    assert set(TRANSITIONS) == set(PaymentStatus)
+    for final in (S.FAILED, S.EXPIRED, S.REFUNDED):
+        assert not TRANSITIONS[final]
+
+
+@pytest.mark.parametrize(
+    ("current", "reported", "verdict"),
+    [
+        (S.INITIATED, S.PAID, WebhookVerdict.APPLY),
+        (S.INITIATED, S.FAILED, WebhookVerdict.APPLY),
+        (S.INITIATED, S.EXPIRED, WebhookVerdict.APPLY),
+        (S.UNKNOWN, S.PAID, WebhookVerdict.APPLY),
+        (S.PAID, S.PAID, WebhookVerdict.REPEAT),
+        (S.FAILED, S.FAILED, WebhookVerdict.REPEAT),
+        (S.REFUNDED, S.PAID, WebhookVerdict.REPEAT),
+        (S.PARTIALLY_REFUNDED, S.PAID, WebhookVerdict.REPEAT),
+        (S.PAID, S.FAILED, WebhookVerdict.CONTRADICTS),
+        (S.FAILED, S.PAID, WebhookVerdict.CONTRADICTS),
+        (S.EXPIRED, S.PAID, WebhookVerdict.CONTRADICTS),
+        (S.REFUNDED, S.FAILED, WebhookVerdict.CONTRADICTS),
+        (S.INITIATED, S.REFUNDED, WebhookVerdict.CONTRADICTS),
+    ],
+)
+def test_webhook_verdicts(
+    current: PaymentStatus, reported: PaymentStatus, verdict: WebhookVerdict
+) -> None:
+    assert judge_webhook(current, reported) is verdict

@@ -1,0 +1,108 @@
+"""Fixtures for cross-package tests: the real app, real SQLite, vendor simulators over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+from payments_platform.app import create_app
+from payments_platform.config import decode_settings
+from payments_platform.plugin_host import PluginHost
+from payments_platform.runtime import Runtime, build_runtime
+from payments_plugin_json_gateway.settings import JsonGatewaySettings
+from payments_plugin_json_gateway.simulator import JsonVendorSimulator
+from payments_plugins import SimulatorOptions
+from payments_plugins.testing.asgi_server import serve_asgi
+
+
+class Vendor:
+    """A JSON vendor simulator served over real HTTP, with its control endpoints at hand."""
+
+    def __init__(self, base_url: str, simulator: JsonVendorSimulator) -> None:
+        self.base_url = base_url
+        self.simulator = simulator
+
+    async def _control(self, method: str, path: str, body: Any = None) -> Any:
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            response = await client.request(method, f"/_simulator/{path}", json=body)
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+    async def calls(self) -> dict[str, int]:
+        """How many vendor API calls of each kind the simulator has received."""
+        counts: dict[str, int] = await self._control("GET", "calls")
+        return counts
+
+    async def settle(self, external_id: str, status: str = "paid") -> None:
+        """The payer pays (or fails): the vendor's own record moves."""
+        await self._control("POST", f"payments/{external_id}/status", {"status": status})
+
+    async def misbehave(self, amount: str, action: str, operation: str = "any") -> None:
+        """Make requests for ``amount`` answer with ``action``."""
+        await self._control(
+            "POST", "behaviours", {"amount": amount, "operation": operation, "action": action}
+        )
+
+    async def go_down(self) -> None:
+        """Answer every API call with 503 until :meth:`come_up`."""
+        await self._control("POST", "down")
+
+    async def come_up(self) -> None:
+        """Serve again."""
+        await self._control("POST", "up")
+
+
+@contextlib.contextmanager
+def json_vendor(webhook_url: str | None = None, timeout_seconds: float = 30.0) -> Iterator[Vendor]:
+    """Serve a fresh JSON vendor simulator."""
+    simulator = JsonVendorSimulator(
+        SimulatorOptions(
+            settings=JsonGatewaySettings(base_url="http://127.0.0.1:1"), webhook_url=webhook_url
+        ),
+        timeout_seconds=timeout_seconds,
+    )
+    with serve_asgi(simulator) as base_url:
+        yield Vendor(base_url, simulator)
+
+
+@pytest.fixture
+def vendor() -> Iterator[Vendor]:
+    with json_vendor() as served:
+        yield served
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}"
+
+
+AppFactory = Callable[..., contextlib.AbstractAsyncContextManager[AsyncTestClient[Any]]]
+
+
+@pytest.fixture
+def platform(database_url: str) -> AppFactory:
+    """Build the real app from a raw config mapping, migrate its database, and open a client."""
+
+    @contextlib.asynccontextmanager
+    async def open_platform(
+        gateways: dict[str, Any], *, clock: Callable[[], float] | None = None, **sections: Any
+    ) -> AsyncIterator[AsyncTestClient[Any]]:
+        raw = {"database": {"url": database_url}, "gateways": gateways, **sections}
+        options = {} if clock is None else {"clock": clock}
+        runtime = build_runtime(decode_settings(raw), PluginHost.discover(), **options)
+        await runtime.database.migrate()
+        async with AsyncTestClient(create_app(runtime)) as client:
+            yield client
+
+    return open_platform
+
+
+def runtime_of(client: AsyncTestClient[Any]) -> Runtime:
+    """The runtime behind an app opened by the ``platform`` fixture."""
+    runtime: Runtime = client.app.state["runtime"]
+    return runtime

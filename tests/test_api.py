@@ -1,0 +1,389 @@
+"""The HTTP API against real SQLite and a JSON vendor simulator served over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from .conftest import AppFactory, Vendor, runtime_of
+
+PAYMENT_ID = "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
+
+
+def json_gateway(vendor: Vendor, **extra: Any) -> dict[str, Any]:
+    return {"type": "json", "settings": {"base_url": vendor.base_url}, **extra}
+
+
+async def init(client: AsyncTestClient[Any], payment_id: str = PAYMENT_ID, **body: Any):
+    payload = {"id": payment_id, "currency": "AED", "amount_fractions": 99999, **body}
+    return await client.post("/init-payment", json=payload)
+
+
+async def pay(client: AsyncTestClient[Any], external_id: str, status: str = "paid"):
+    return await client.post(
+        "/external/json-webhook", json={"external_id": external_id, "status": status}
+    )
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["title"]
+    assert body["detail"]
+    assert body["type"] == f"urn:payments:problem:{code}"
+    return body
+
+
+async def test_the_prototype_flow_init_webhook_refund_read(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        created = await init(client)
+        assert created.status_code == 201, created.text
+        payment = created.json()
+        assert payment["id"] == PAYMENT_ID
+        assert payment["status"] == "initiated"
+        assert payment["amount"] == "999.99 AED"
+        assert payment["amount_fractions"] == 99999
+        assert payment["gateway"] == "json"
+        external_id = payment["external_id"]
+        assert external_id
+
+        # The payer pays at the vendor, which then notifies us.
+        await vendor.settle(external_id)
+        paid = await pay(client, external_id)
+        assert paid.status_code == 200, paid.text
+        assert paid.json() == {
+            "ok": True,
+            "changed": True,
+            "payment_id": PAYMENT_ID,
+            "status": "paid",
+        }
+
+        refunded = await client.post("/refund", json={"id": PAYMENT_ID})
+        assert refunded.status_code == 200, refunded.text
+        answer = refunded.json()
+        assert answer["ok"] is True
+        assert answer["refund"]["status"] == "succeeded"
+        assert answer["refund"]["amount"] == "999.99 AED"
+        assert answer["refund"]["external_refund_id"]
+        assert answer["payment"]["status"] == "refunded"
+        assert answer["payment"]["refundable_fractions"] == 0
+
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert detail["payment"]["status"] == "refunded"
+        [attempt] = detail["attempts"]
+        assert attempt["gateway"] == "json"
+        assert attempt["outcome"] == "accepted"
+        assert attempt["reason"] == (
+            "weighted choice (share 1.00 = weight 1 x health 1.00), breaker closed"
+        )
+        assert [refund["status"] for refund in detail["refunds"]] == ["succeeded"]
+        kinds = [(event["kind"], event["to_status"]) for event in detail["events"]]
+        assert ("status_changed", "pending") in kinds
+        assert ("status_changed", "initiated") in kinds
+        assert ("webhook", "paid") in kinds
+        assert ("refund_succeeded", "refunded") in kinds
+        assert (await vendor.calls())["initiate"] == 1
+        assert (await vendor.calls())["refund"] == 1
+
+
+async def test_same_id_same_body_returns_the_payment_without_a_second_gateway_call(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        first = await init(client)
+        again = await init(client)
+        assert first.status_code == 201
+        assert again.status_code == 200
+        assert again.json() == first.json()
+        assert (await vendor.calls())["initiate"] == 1
+
+
+@pytest.mark.parametrize("changed", [{"amount_fractions": 100}, {"amount_fractions": 100000}])
+async def test_same_id_other_body_is_a_conflict(
+    platform: AppFactory, vendor: Vendor, changed: dict[str, Any]
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        assert (await init(client)).status_code == 201
+        body = assert_problem(await init(client, **changed), 409, "idempotency-key-reused")
+        assert body["field"] == "id"
+        assert (await vendor.calls())["initiate"] == 1
+
+
+BAD_INIT_BODIES: list[tuple[str, bytes, int, str, str | None]] = [
+    ("not json", b"{not json", 400, "malformed-json", None),
+    ("empty body", b"", 400, "malformed-json", None),
+    ("json array", b"[]", 422, "invalid-request", None),
+    ("missing id", b'{"currency":"AED","amount_fractions":1}', 422, "invalid-request", "id"),
+    (
+        "id not a uuid",
+        b'{"id":"abc","currency":"AED","amount_fractions":1}',
+        422,
+        "invalid-request",
+        "id",
+    ),
+    (
+        "id a number",
+        b'{"id":5,"currency":"AED","amount_fractions":1}',
+        422,
+        "invalid-request",
+        "id",
+    ),
+    (
+        "missing currency",
+        f'{{"id":"{PAYMENT_ID}","amount_fractions":1}}'.encode(),
+        422,
+        "invalid-request",
+        "currency",
+    ),
+    (
+        "lowercase currency",
+        f'{{"id":"{PAYMENT_ID}","currency":"aed","amount_fractions":1}}'.encode(),
+        422,
+        "invalid-request",
+        "currency",
+    ),
+    (
+        "unknown currency",
+        f'{{"id":"{PAYMENT_ID}","currency":"XYZ","amount_fractions":1}}'.encode(),
+        422,
+        "unknown-currency",
+        "currency",
+    ),
+    (
+        "unsupported currency",
+        f'{{"id":"{PAYMENT_ID}","currency":"EUR","amount_fractions":1}}'.encode(),
+        422,
+        "currency-not-supported",
+        "currency",
+    ),
+    (
+        "amount zero",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":0}}'.encode(),
+        422,
+        "invalid-request",
+        "amount_fractions",
+    ),
+    (
+        "amount negative",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":-5}}'.encode(),
+        422,
+        "invalid-request",
+        "amount_fractions",
+    ),
+    (
+        "amount huge",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":{10**30}}}'.encode(),
+        422,
+        "invalid-request",
+        "amount_fractions",
+    ),
+    (
+        "amount as string",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":"100"}}'.encode(),
+        422,
+        "invalid-request",
+        "amount_fractions",
+    ),
+    (
+        "amount as float",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":1.5}}'.encode(),
+        422,
+        "invalid-request",
+        "amount_fractions",
+    ),
+    (
+        "amount as bool",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":true}}'.encode(),
+        422,
+        "invalid-request",
+        "amount_fractions",
+    ),
+    (
+        "unknown field",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":1,"x":1}}'.encode(),
+        422,
+        "invalid-request",
+        "x",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [case[1:] for case in BAD_INIT_BODIES],
+    ids=[case[0] for case in BAD_INIT_BODIES],
+)
+async def test_bad_init_bodies_get_a_problem_naming_the_field_and_change_nothing(
+    platform: AppFactory, vendor: Vendor, body: bytes, status: int, code: str, field: str | None
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        response = await client.post(
+            "/init-payment", content=body, headers={"content-type": "application/json"}
+        )
+        problem = assert_problem(response, status, code)
+        if field is not None:
+            assert problem["field"] == field
+        assert (await vendor.calls())["initiate"] == 0
+        assert_problem(await client.get(f"/payments/{PAYMENT_ID}"), 404, "payment-not-found")
+
+
+async def test_a_form_encoded_content_type_is_read_as_json_like_the_prototypes_curl(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        response = await client.post(
+            "/init-payment",
+            content=f'{{"currency":"AED", "id": "{PAYMENT_ID}", "amount_fractions":99999}}',
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code == 201, response.text
+
+
+async def test_oversized_body_is_413(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}, server={"max_body_bytes": 1024}) as client:
+        response = await client.post("/init-payment", content=b"{" + b" " * 4096 + b"}")
+        assert_problem(response, 413, "body-too-large")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/nowhere", 404, "not-found"),
+        ("GET", "/init-payment", 405, "method-not-allowed"),
+        ("GET", "/payments/not-a-uuid", 404, "not-found"),
+        ("GET", f"/payments/{uuid.uuid4()}", 404, "payment-not-found"),
+        ("POST", "/external/nobody-webhook", 404, "not-found"),
+        ("POST", "/external/json", 404, "not-found"),
+    ],
+)
+async def test_routing_errors_are_problems(
+    platform: AppFactory, vendor: Vendor, method: str, path: str, status: int, code: str
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        assert_problem(await client.request(method, path), status, code)
+
+
+async def test_a_decline_rejects_the_payment_without_failover(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    with_backup = {"json": json_gateway(vendor), "backup": json_gateway(vendor)}
+    await vendor.misbehave("999.99 AED", "decline", operation="initiate")
+    async with platform(with_backup, routing={"strategy": "priority"}) as client:
+        body = assert_problem(await init(client), 402, "payment-declined")
+        assert body["payment"]["status"] == "rejected"
+        assert (await vendor.calls())["initiate"] == 1
+        again = assert_problem(await init(client), 402, "payment-declined")
+        assert again["payment"]["id"] == PAYMENT_ID
+        assert (await vendor.calls())["initiate"] == 1
+
+
+async def test_an_unknown_outcome_is_202_and_never_fails_over(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    await vendor.misbehave("999.99 AED", "error_500", operation="initiate")
+    both = {"json": json_gateway(vendor), "backup": json_gateway(vendor)}
+    async with platform(both, routing={"strategy": "priority"}) as client:
+        response = await init(client)
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "unknown"
+        assert response.json()["gateway"] == "json"
+        assert (await vendor.calls())["initiate"] == 1
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert [a["outcome"] for a in detail["attempts"]] == ["unknown"]
+
+
+async def test_webhook_answers(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        external_id = (await init(client)).json()["external_id"]
+        assert_problem(await pay(client, "no-such-id"), 404, "payment-not-found")
+        assert_problem(
+            await client.post("/external/json-webhook", content=b"garbage"), 400, "invalid-webhook"
+        )
+        assert (await pay(client, external_id)).json()["changed"] is True
+        repeat = await pay(client, external_id)
+        assert repeat.status_code == 200
+        assert repeat.json()["changed"] is False
+        contradiction = assert_problem(
+            await pay(client, external_id, "failed"), 409, "transition-not-allowed"
+        )
+        assert contradiction["payment_status"] == "paid"
+        events = (await client.get(f"/payments/{PAYMENT_ID}")).json()["events"]
+        webhooks = [e for e in events if e["kind"] == "webhook"]
+        assert [e["accepted"] for e in webhooks] == [True, True, False]
+        assert all(len(e["body_sha256"]) == 64 for e in webhooks)
+
+
+async def test_refund_refusals(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        assert_problem(
+            await client.post("/refund", json={"id": PAYMENT_ID}), 404, "payment-not-found"
+        )
+        external_id = (await init(client)).json()["external_id"]
+        unpaid = assert_problem(
+            await client.post("/refund", json={"id": PAYMENT_ID}), 409, "payment-not-refundable"
+        )
+        assert unpaid["payment_status"] == "initiated"
+        await vendor.settle(external_id)
+        await pay(client, external_id)
+        too_much = await client.post("/refund", json={"id": PAYMENT_ID, "amount_fractions": 100000})
+        assert_problem(too_much, 409, "refund-exceeds-balance")
+        part = await client.post("/refund", json={"id": PAYMENT_ID, "amount_fractions": 99990})
+        assert part.status_code == 200, part.text
+        assert part.json()["payment"]["status"] == "partially_refunded"
+        rest = await client.post("/refund", json={"id": PAYMENT_ID})
+        assert rest.json()["refund"]["amount"] == "0.09 AED"
+        assert rest.json()["payment"]["status"] == "refunded"
+        assert_problem(
+            await client.post("/refund", json={"id": PAYMENT_ID}), 409, "payment-not-refundable"
+        )
+        assert_problem(await client.post("/refund", json={"id": "nope"}), 422, "invalid-request")
+
+
+async def test_a_refund_id_is_idempotent(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        external_id = (await init(client)).json()["external_id"]
+        await vendor.settle(external_id)
+        await pay(client, external_id)
+        refund_id = str(uuid.uuid4())
+        body = {"id": PAYMENT_ID, "amount_fractions": 500, "refund_id": refund_id}
+        first = await client.post("/refund", json=body)
+        second = await client.post("/refund", json=body)
+        assert first.status_code == second.status_code == 200
+        assert first.json()["refund"] == second.json()["refund"]
+        assert (await vendor.calls())["refund"] == 1
+        other = await client.post("/refund", json={**body, "amount_fractions": 501})
+        assert_problem(other, 409, "refund-id-reused")
+
+
+async def test_health_and_readiness(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        assert (await client.get("/health")).json() == {"status": "ok", "checks": {}}
+        ready = await client.get("/ready")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["database"] == "ok"
+        await runtime_of(client).database.dispose()
+
+
+async def test_openapi_document_describes_every_route(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        assert set(document["paths"]) >= {
+            "/init-payment",
+            "/refund",
+            "/external/{hook}",
+            "/payments/{payment_id}",
+            "/health",
+            "/ready",
+        }
+        init_op = document["paths"]["/init-payment"]["post"]
+        assert "requestBody" in init_op
+        assert {"201", "409", "422", "503"} <= set(init_op["responses"])
