@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,9 @@ def platform(database_url: str) -> AppFactory:
         gateways: dict[str, Any], *, clock: Callable[[], float] | None = None, **sections: Any
     ) -> AsyncIterator[AsyncTestClient[Any]]:
         raw = {"database": {"url": database_url}, "gateways": gateways, **sections}
-        options = {} if clock is None else {"clock": clock}
-        runtime = build_runtime(decode_settings(raw), PluginHost.discover(), **options)
+        runtime = build_runtime(
+            decode_settings(raw), PluginHost.discover(), clock=clock or time.monotonic
+        )
         await runtime.database.migrate()
         async with AsyncTestClient(create_app(runtime)) as client:
             yield client

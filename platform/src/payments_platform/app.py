@@ -385,7 +385,7 @@ async def ready(state: State) -> Response[Health]:
 def _mount(path: str, app: ASGIApp) -> ASGIRouteHandler:
     @asgi(path, is_mount=True, include_in_schema=False)
     async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
-        await app(cast("dict[str, Any]", scope), cast("Any", receive), cast("Any", send))
+        await app(cast("Any", scope), cast("Any", receive), cast("Any", send))
 
     return mounted
 

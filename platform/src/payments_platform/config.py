@@ -59,6 +59,8 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     auto_webhook_status: Literal["paid", "failed", "expired"] | None = None
     auto_webhook_delay: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.0
+    payer_pays_at_once: bool = False
+    """The simulated payer pays as soon as the payment is accepted; no webhook is posted."""
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -111,7 +113,7 @@ def demo_profile() -> dict[str, Any]:
         "demo": True,
         "database": {"url": "sqlite+aiosqlite:///payments.db", "migrate_on_start": True},
         "routing": {"strategy": "priority"},
-        "gateways": {"json": {"type": "json", "simulator": {}}},
+        "gateways": {"json": {"type": "json", "simulator": {"payer_pays_at_once": True}}},
     }
 
 

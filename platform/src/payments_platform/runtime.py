@@ -57,6 +57,11 @@ class Runtime:
                 await live.gateway.aclose()
             except Exception:
                 logger.exception("closing gateway %s failed", live.name)
+        for simulator in self.simulators.values():
+            # Simulators mounted in the app get no lifespan events; close what they hold.
+            close = getattr(simulator, "aclose", None)
+            if close is not None:
+                await close()
         await self.http.aclose()
         await self.database.dispose()
 
@@ -101,6 +106,7 @@ def build_runtime(
                     webhook_url=settings.base_url + webhook_path(name),
                     auto_webhook_status=config.simulator.auto_webhook_status,
                     auto_webhook_delay=config.simulator.auto_webhook_delay,
+                    payer_pays_at_once=config.simulator.payer_pays_at_once,
                 )
             )
         try:

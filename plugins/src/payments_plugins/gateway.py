@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,9 +21,9 @@ from payments_plugins.messages import (
 )
 from payments_plugins.money import is_currency
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -74,6 +74,9 @@ class SimulatorOptions:
     auto_webhook_status: str | None = None
     """If set (e.g. ``"paid"``), post this status for every accepted payment."""
     auto_webhook_delay: float = 0.0
+    payer_pays_at_once: bool = False
+    """Record every accepted payment as paid at once, without posting a webhook: the demo's
+    walk-through then delivers the webhook by hand, and a refund finds the payment paid."""
 
 
 @dataclass(frozen=True, kw_only=True)

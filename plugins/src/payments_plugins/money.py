@@ -13,9 +13,7 @@ import msgspec
 
 # ISO 4217 active codes and their minor-unit exponents. Codes without a minor unit (precious
 # metals, SDR, test and "no currency" codes) are left out: nothing can be paid in them.
-_EXPONENT_0: Final = (
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-)
+_EXPONENT_0: Final = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _EXPONENT_3: Final = "BHD IQD JOD KWD LYD OMR TND"
 _EXPONENT_4: Final = "CLF UYW"
 _EXPONENT_2: Final = (

@@ -1,0 +1,61 @@
+"""Developer tasks: ``nox`` runs lint, typecheck and tests; ``nox -s bench`` is separate."""
+
+from __future__ import annotations
+
+import glob
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = False
+
+DEV_REQUIREMENTS = "requirements/dev.txt"
+SOURCES = [
+    "platform/src",
+    "plugins/src",
+    "plugin_json_gateway/src",
+    "tests/plugin_test_gateway/src",
+]
+# Each test folder is checked on its own: they share module names such as conftest.
+TEST_FOLDERS = ["platform/tests", "plugins/tests", "plugin_json_gateway/tests", "tests/*.py"]
+# Test functions need no annotations; everything else is as strict as the sources.
+TEST_MYPY_FLAGS = [
+    "--allow-untyped-defs",
+    "--allow-incomplete-defs",
+    "--check-untyped-defs",
+    "--no-warn-unreachable",
+    "--disable-error-code=comparison-overlap",
+]
+
+
+def _install(session: nox.Session) -> None:
+    session.install("-r", DEV_REQUIREMENTS)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    _install(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on every workspace member, and on the tests."""
+    _install(session)
+    session.run("mypy", *SOURCES)
+    for folder in TEST_FOLDERS:
+        session.run("mypy", *TEST_MYPY_FLAGS, *_glob(folder))
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole test suite, against real SQLite and vendor simulators over HTTP."""
+    _install(session)
+    session.run("pytest", *session.posargs)
+
+
+def _glob(pattern: str) -> list[str]:
+    return sorted(glob.glob(pattern)) or [pattern]

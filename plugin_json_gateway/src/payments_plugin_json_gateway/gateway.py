@@ -1,0 +1,346 @@
+"""The live JSON gateway: the vendor's REST API spoken over the platform's shared httpx client.
+
+Every vendor call maps its failure onto the platform's error taxonomy:
+
+* the request certainly never reached the vendor (connect refused or timed out, no pooled
+  connection free) or the vendor refused it before processing (401, 403, 429, 503):
+  ``GatewayUnavailable``;
+* the request may have been acted on and no usable answer came back (read or write timeout,
+  connection dropped after sending, 408, any 5xx but 503, a 2xx whose body is not what the
+  vendor documents): ``GatewayOutcomeUnknown``;
+* any other 4xx: ``GatewayDeclined``, carrying the vendor's error code when it sent one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Final, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+import msgspec
+from opentelemetry.trace import SpanKind, Tracer
+from payments_plugins import (
+    GatewayDeclined,
+    GatewayError,
+    GatewayOutcomeUnknown,
+    GatewayResources,
+    GatewayUnavailable,
+    InitiateRequest,
+    InitiateResult,
+    InvalidWebhook,
+    RefundRequest,
+    RefundResult,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    WebhookEvent,
+)
+
+from payments_plugin_json_gateway.settings import JsonGatewaySettings
+from payments_plugin_json_gateway.signing import verify_signature
+from payments_plugin_json_gateway.wire import (
+    CreatedAnswer,
+    ErrorAnswer,
+    InitiateBody,
+    PaymentAnswer,
+    RefundBody,
+    WebhookBody,
+)
+
+GATEWAY_TYPE_NAME: Final = "json"
+
+ATTR_GATEWAY_TYPE: Final = "payments.gateway.type"
+ATTR_OPERATION: Final = "payments.gateway.operation"
+ATTR_OUTCOME: Final = "payments.gateway.outcome"
+ATTR_HTTP_METHOD: Final = "http.request.method"
+ATTR_HTTP_STATUS: Final = "http.response.status_code"
+ATTR_SERVER_ADDRESS: Final = "server.address"
+
+OUTCOME_OK: Final = "ok"
+_OUTCOMES: Final[Mapping[type[GatewayError], str]] = {
+    GatewayUnavailable: "unavailable",
+    GatewayOutcomeUnknown: "outcome_unknown",
+    GatewayDeclined: "declined",
+}
+
+MAX_ANSWER_BYTES: Final = 1 << 20
+"""A vendor answer longer than this is not one this API documents; reading stops there."""
+
+# The vendor documents these as refused before anything was processed.
+_REFUSED_UNPROCESSED: Final = frozenset({401, 403, 429, 503})
+# Connection-level failures that happen before a single byte of the request is sent.
+_NOT_SENT_ERRORS: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
+
+_T = TypeVar("_T")
+
+_ENCODER: Final = msgspec.json.Encoder()
+_CREATED_DECODER: Final = msgspec.json.Decoder(CreatedAnswer)
+_PAYMENT_DECODER: Final = msgspec.json.Decoder(PaymentAnswer)
+_ERROR_DECODER: Final = msgspec.json.Decoder(ErrorAnswer)
+_WEBHOOK_DECODER: Final = msgspec.json.Decoder(WebhookBody)
+
+_JSON_HEADERS: Final = {"Accept": "application/json", "Content-Type": "application/json"}
+_ACCEPT_JSON: Final = {"Accept": "application/json"}
+
+
+class JsonGateway:
+    """A live gateway to the JSON vendor; owns nothing, so ``aclose`` has nothing to release."""
+
+    def __init__(
+        self,
+        settings: JsonGatewaySettings,
+        resources: GatewayResources,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._http = resources.http
+        self._tracer: Tracer = resources.tracer
+        self._now = now
+        self._timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        self._root = settings.api_root
+        self._server_address = urlsplit(settings.base_url).hostname or ""
+
+    async def initiate(self, request: InitiateRequest) -> InitiateResult:
+        """Start the payment at the vendor under our payment id as its reference."""
+        payload = InitiateBody(amount=request.amount.format(), reference=str(request.payment_id))
+        external_id = await self._call(
+            "initiate",
+            "POST",
+            f"{self._root}/initiate-payment",
+            lambda status, body: _created_id("initiate", status, body),
+            content=_ENCODER.encode(payload),
+        )
+        return InitiateResult(external_id=external_id)
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund under our refund id as the vendor's reference, so a retry pays nothing more."""
+        payload = RefundBody(
+            payment_id=request.external_id,
+            amount=request.amount.format(),
+            reference=str(request.refund_id),
+        )
+        refund_id = await self._call(
+            "refund",
+            "POST",
+            f"{self._root}/refunds",
+            lambda status, body: _created_id("refund", status, body),
+            content=_ENCODER.encode(payload),
+        )
+        return RefundResult(external_refund_id=refund_id)
+
+    async def fetch_status(self, query: StatusQuery) -> StatusReport:
+        """Look the payment up by external id, or by our reference when that is unknown."""
+        if query.external_id:
+            url = f"{self._root}/payments/{_path_segment(query.external_id)}"
+            params: dict[str, str] | None = None
+        else:
+            url = f"{self._root}/payments"
+            params = {"reference": str(query.payment_id)}
+        return await self._call(
+            "status",
+            "GET",
+            url,
+            lambda status, body: _status_report(query, status, body),
+            params=params,
+        )
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Verify the signature when a secret is configured, then decode the body strictly."""
+        secret = self._settings.webhook_secret
+        if secret is not None:
+            verify_signature(
+                headers,
+                body,
+                secret=secret,
+                tolerance_seconds=self._settings.webhook_tolerance_seconds,
+                now=self._now,
+            )
+        try:
+            payload = _WEBHOOK_DECODER.decode(body)
+        except msgspec.DecodeError as error:
+            raise InvalidWebhook(f"webhook body is not acceptable: {error}") from error
+        return WebhookEvent(
+            external_id=payload.external_id, status=VendorPaymentStatus(payload.status)
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client and the tracer belong to the platform."""
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        interpret: Callable[[int, bytes], _T],
+        *,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
+    ) -> _T:
+        """Make one vendor call inside its span and turn the answer into a result or an error."""
+        attributes = {
+            ATTR_GATEWAY_TYPE: GATEWAY_TYPE_NAME,
+            ATTR_OPERATION: operation,
+            ATTR_HTTP_METHOD: method,
+            ATTR_SERVER_ADDRESS: self._server_address,
+        }
+        with self._tracer.start_as_current_span(
+            f"{GATEWAY_TYPE_NAME} gateway {operation}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            try:
+                status, body = await self._exchange(operation, method, url, content, params)
+                span.set_attribute(ATTR_HTTP_STATUS, status)
+                result = interpret(status, body)
+            except GatewayError as error:
+                span.set_attribute(ATTR_OUTCOME, _outcome_of(error))
+                raise
+            span.set_attribute(ATTR_OUTCOME, OUTCOME_OK)
+            return result
+
+    async def _exchange(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        content: bytes | None,
+        params: dict[str, str] | None,
+    ) -> tuple[int, bytes]:
+        """Send the request and read the answer, mapping transport failures onto the taxonomy."""
+        headers = _JSON_HEADERS if content is not None else _ACCEPT_JSON
+        try:
+            # Redirects are never followed: re-sending a payment to another address is not
+            # something to do without the vendor saying so, and it would turn a POST into a GET.
+            async with self._http.stream(
+                method,
+                url,
+                content=content,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+                follow_redirects=False,
+            ) as response:
+                body = await _read_limited(operation, response)
+                return response.status_code, body
+        except httpx.HTTPError as error:
+            raise _transport_failure(operation, error) from error
+
+
+async def _read_limited(operation: str, response: httpx.Response) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise GatewayOutcomeUnknown(
+                f"json gateway {operation}: HTTP {response.status_code} answer is longer than "
+                f"{MAX_ANSWER_BYTES} bytes"
+            )
+    return bytes(body)
+
+
+def build_gateway(settings: JsonGatewaySettings, resources: GatewayResources) -> JsonGateway:
+    """Build a live JSON gateway from validated settings and the platform's shared resources."""
+    if not isinstance(settings, JsonGatewaySettings):
+        raise TypeError(f"expected JsonGatewaySettings, got {type(settings).__name__}")
+    return JsonGateway(settings, resources)
+
+
+def _path_segment(value: str) -> str:
+    # Dots are escaped too, so that an id of "." or ".." cannot be normalised away into
+    # another path.
+    return quote(value, safe="").replace(".", "%2E")
+
+
+def _outcome_of(error: GatewayError) -> str:
+    for error_type, outcome in _OUTCOMES.items():
+        if isinstance(error, error_type):
+            return outcome
+    return "error"
+
+
+def _transport_failure(operation: str, error: httpx.HTTPError) -> GatewayError:
+    described = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if isinstance(error, _NOT_SENT_ERRORS):
+        return GatewayUnavailable(f"json gateway {operation}: request not sent: {described}")
+    return GatewayOutcomeUnknown(f"json gateway {operation}: no usable answer: {described}")
+
+
+def _status_failure(operation: str, status: int, body: bytes) -> GatewayError | None:
+    """The error a non-2xx answer means, or None for a 2xx."""
+    if 200 <= status < 300:
+        return None
+    if status in _REFUSED_UNPROCESSED:
+        return GatewayUnavailable(
+            f"json gateway {operation}: vendor refused with HTTP {status} before processing"
+        )
+    if 400 <= status < 500 and status != 408:
+        code, message = _vendor_error(body)
+        described = f"HTTP {status}" + (f" {code}" if code else "")
+        if message:
+            described += f": {message}"
+        return GatewayDeclined(f"json gateway {operation} declined: {described}", vendor_code=code)
+    # 408, any 5xx but 503, and the 1xx or 3xx the API never documents: the vendor may have
+    # acted on the request.
+    return GatewayOutcomeUnknown(f"json gateway {operation}: vendor answered HTTP {status}")
+
+
+def _vendor_error(body: bytes) -> tuple[str | None, str | None]:
+    """The vendor's error code and message, when the body is its documented error shape."""
+    try:
+        detail = _ERROR_DECODER.decode(body).error
+    except msgspec.DecodeError:
+        return None, None
+    message = detail.message[:200] if detail.message else None
+    return detail.code or None, message
+
+
+def _created_id(operation: str, status: int, body: bytes) -> str:
+    failure = _status_failure(operation, status, body)
+    if failure is not None:
+        raise failure
+    try:
+        return _CREATED_DECODER.decode(body).id
+    except msgspec.DecodeError as error:
+        raise GatewayOutcomeUnknown(
+            f"json gateway {operation}: HTTP {status} answer is not the documented JSON: {error}"
+        ) from error
+
+
+def _status_report(query: StatusQuery, status: int, body: bytes) -> StatusReport:
+    if status == 404:
+        return StatusReport(status=VendorPaymentStatus.NOT_FOUND)
+    failure = _status_failure("status", status, body)
+    if failure is not None:
+        raise failure
+    try:
+        answer = _PAYMENT_DECODER.decode(body)
+    except msgspec.DecodeError as error:
+        raise GatewayOutcomeUnknown(
+            f"json gateway status: HTTP {status} answer is not the documented JSON: {error}"
+        ) from error
+    # An answer about some other payment must never be taken for this one's status.
+    if not _is_reference(answer.reference, query.payment_id):
+        raise GatewayOutcomeUnknown(
+            f"json gateway status: answer is for reference {answer.reference!r}, "
+            f"not {query.payment_id}"
+        )
+    if query.external_id and answer.id != query.external_id:
+        raise GatewayOutcomeUnknown(
+            f"json gateway status: answer is for payment {answer.id!r}, not {query.external_id!r}"
+        )
+    return StatusReport(status=VendorPaymentStatus(answer.status), external_id=answer.id)
+
+
+def _is_reference(text: str, payment_id: uuid.UUID) -> bool:
+    try:
+        return uuid.UUID(text) == payment_id
+    except ValueError:
+        return False

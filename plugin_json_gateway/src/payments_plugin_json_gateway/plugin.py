@@ -1,0 +1,33 @@
+"""The pluggy plugin that contributes the ``json`` gateway type to the payments platform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from payments_plugins import GatewayType, Simulator, hookimpl
+
+from payments_plugin_json_gateway.gateway import GATEWAY_TYPE_NAME, build_gateway
+from payments_plugin_json_gateway.settings import JsonGatewaySettings
+from payments_plugin_json_gateway.simulator import CURRENCY, build_simulator
+
+
+def simulator_settings(base_url: str) -> dict[str, Any]:
+    """Raw gateway settings pointing at a simulator served at ``base_url``."""
+    return {"base_url": base_url}
+
+
+JSON_GATEWAY_TYPE: Final = GatewayType(
+    name=GATEWAY_TYPE_NAME,
+    currencies=frozenset({CURRENCY}),
+    settings_type=JsonGatewaySettings,
+    build=build_gateway,
+    simulator=Simulator(build=build_simulator, settings_for=simulator_settings),
+    description="A JSON/REST vendor: HMAC-signed webhooks, idempotent on our reference.",
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register: Callable[[GatewayType], None]) -> None:
+    """Contribute the ``json`` gateway type."""
+    register(JSON_GATEWAY_TYPE)

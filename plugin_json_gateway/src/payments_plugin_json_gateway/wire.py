@@ -1,0 +1,66 @@
+"""The vendor's wire format: the JSON bodies exchanged with its API, as msgspec Structs.
+
+Bodies the vendor receives (requests and webhooks it sends us) forbid unknown fields, so a
+typo is an error rather than a silently ignored field; answers from the vendor tolerate extra
+fields, which vendors add over time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+NonBlank = Annotated[str, Meta(min_length=1, pattern=r"\S")]
+Reference = Annotated[str, Meta(min_length=1, max_length=200)]
+"""The caller's idempotency reference: our payment or refund id."""
+VendorStatus = Literal["initiated", "paid", "failed", "expired"]
+WebhookStatus = Literal["paid", "failed", "expired"]
+
+
+class InitiateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``POST /initiate-payment``."""
+
+    amount: str
+    reference: Reference
+
+
+class RefundBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``POST /refunds``."""
+
+    payment_id: NonBlank
+    amount: str
+    reference: Reference
+
+
+class CreatedAnswer(msgspec.Struct, frozen=True):
+    """The answer to an accepted initiate or refund."""
+
+    id: NonBlank
+
+
+class PaymentAnswer(msgspec.Struct, frozen=True):
+    """The answer to a status lookup (its ``amount`` is not needed, so not decoded)."""
+
+    id: NonBlank
+    reference: str
+    status: VendorStatus
+
+
+class ErrorDetail(msgspec.Struct, frozen=True):
+    code: str | None = None
+    message: str | None = None
+
+
+class ErrorAnswer(msgspec.Struct, frozen=True):
+    """``{"error": {"code": ..., "message": ...}}``, the body of a refusal."""
+
+    error: ErrorDetail
+
+
+class WebhookBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The body of a webhook the vendor posts to the platform."""
+
+    external_id: NonBlank
+    status: WebhookStatus

@@ -1,0 +1,449 @@
+"""The JSON gateway against a scripted vendor: wire format and the mapping of every failure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from payments_plugin_json_gateway.gateway import MAX_ANSWER_BYTES, JsonGateway
+from payments_plugin_json_gateway.settings import JsonGatewaySettings
+from payments_plugins import (
+    Amount,
+    GatewayDeclined,
+    GatewayError,
+    GatewayOutcomeUnknown,
+    GatewayResources,
+    GatewayUnavailable,
+    InitiateRequest,
+    InitiateResult,
+    RefundRequest,
+    RefundResult,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+)
+from payments_plugins.testing.asgi_server import free_port
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+PAYMENT_ID = uuid.UUID("0b9f3c1e-5d2a-4c47-9b1e-3f0c2d4e5a6b")
+REFUND_ID = uuid.UUID("7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")
+INITIATE = InitiateRequest(payment_id=PAYMENT_ID, amount=Amount(99999, "AED"))
+REFUND = RefundRequest(
+    refund_id=REFUND_ID, payment_id=PAYMENT_ID, external_id="jsonpay_1", amount=Amount(500, "AED")
+)
+
+
+def gateway_for(base_url: str, resources: GatewayResources, **settings: Any) -> JsonGateway:
+    return JsonGateway(JsonGatewaySettings(base_url=base_url, **settings), resources)
+
+
+@pytest.fixture
+def gateway(httpserver: HTTPServer, resources: GatewayResources) -> JsonGateway:
+    return gateway_for(httpserver.url_for("/v1/"), resources)
+
+
+def _recorded_json(httpserver: HTTPServer) -> object:
+    [(request, _)] = httpserver.log
+    assert request.headers["Content-Type"] == "application/json"
+    return json.loads(request.get_data())
+
+
+async def test_initiate_sends_the_documented_body_and_returns_the_vendor_id(
+    httpserver: HTTPServer, gateway: JsonGateway
+):
+    httpserver.expect_oneshot_request("/v1/initiate-payment", method="POST").respond_with_json(
+        {"id": "jsonpay_1"}, status=201
+    )
+
+    result = await gateway.initiate(INITIATE)
+
+    assert result == InitiateResult(external_id="jsonpay_1")
+    assert _recorded_json(httpserver) == {"amount": "999.99 AED", "reference": str(PAYMENT_ID)}
+
+
+async def test_a_repeated_initiate_answered_200_is_accepted(
+    httpserver: HTTPServer, gateway: JsonGateway
+):
+    httpserver.expect_oneshot_request("/v1/initiate-payment").respond_with_json(
+        {"id": "jsonpay_1", "created": False}, status=200
+    )
+
+    assert await gateway.initiate(INITIATE) == InitiateResult(external_id="jsonpay_1")
+
+
+async def test_refund_sends_the_documented_body_and_returns_the_vendor_refund_id(
+    httpserver: HTTPServer, gateway: JsonGateway
+):
+    httpserver.expect_oneshot_request("/v1/refunds", method="POST").respond_with_json(
+        {"id": "jsonpayrf_1"}, status=201
+    )
+
+    result = await gateway.refund(REFUND)
+
+    assert result == RefundResult(external_refund_id="jsonpayrf_1")
+    assert _recorded_json(httpserver) == {
+        "payment_id": "jsonpay_1",
+        "amount": "5.00 AED",
+        "reference": str(REFUND_ID),
+    }
+
+
+DECLINE_BODY = {"error": {"code": "insufficient_funds", "message": "The card has no funds"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected", "vendor_code"),
+    [
+        (503, DECLINE_BODY, GatewayUnavailable, None),
+        (401, "", GatewayUnavailable, None),
+        (403, "", GatewayUnavailable, None),
+        (429, "", GatewayUnavailable, None),
+        (500, DECLINE_BODY, GatewayOutcomeUnknown, None),
+        (502, "", GatewayOutcomeUnknown, None),
+        (504, "", GatewayOutcomeUnknown, None),
+        (408, "", GatewayOutcomeUnknown, None),
+        (302, "", GatewayOutcomeUnknown, None),
+        (402, DECLINE_BODY, GatewayDeclined, "insufficient_funds"),
+        (400, {"error": {"code": "invalid_amount"}}, GatewayDeclined, "invalid_amount"),
+        (422, {"error": {"message": "no code given"}}, GatewayDeclined, None),
+        (409, {"error": "conflict"}, GatewayDeclined, None),
+        (404, "<html>not found</html>", GatewayDeclined, None),
+    ],
+)
+@pytest.mark.parametrize(
+    ("path", "operation"), [("/v1/initiate-payment", "initiate"), ("/v1/refunds", "refund")]
+)
+async def test_a_vendor_error_status_maps_onto_the_taxonomy(
+    httpserver: HTTPServer,
+    gateway: JsonGateway,
+    path: str,
+    operation: str,
+    status: int,
+    body: object,
+    expected: type[GatewayError],
+    vendor_code: str | None,
+):
+    respond = httpserver.expect_oneshot_request(path)
+    if isinstance(body, str):
+        respond.respond_with_data(body, status=status)
+    else:
+        respond.respond_with_json(body, status=status)
+
+    with pytest.raises(expected) as raised:
+        await (gateway.initiate(INITIATE) if operation == "initiate" else gateway.refund(REFUND))
+
+    assert type(raised.value) is expected
+    if expected is GatewayDeclined:
+        assert raised.value.vendor_code == vendor_code  # type: ignore[attr-defined]
+    assert len(httpserver.log) == 1, "a failed call is never retried by the gateway"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b""),
+        ("text/html", b"<html>Thanks!</html>"),
+        ("application/json", b'{"id": "jsonpay_1"'),
+        ("application/json", b"[]"),
+        ("application/json", b'"jsonpay_1"'),
+        ("application/json", b'{"payment_id": "jsonpay_1"}'),
+        ("application/json", b'{"id": ""}'),
+        ("application/json", b'{"id": "   "}'),
+        ("application/json", b'{"id": 42}'),
+        ("application/json", b'{"id": null}'),
+    ],
+)
+@pytest.mark.parametrize("status", [200, 201])
+async def test_a_2xx_whose_body_is_not_the_documented_json_is_an_unknown_outcome(
+    httpserver: HTTPServer, gateway: JsonGateway, status: int, content_type: str, body: bytes
+):
+    httpserver.expect_oneshot_request("/v1/initiate-payment").respond_with_data(
+        body, status=status, content_type=content_type
+    )
+
+    with pytest.raises(GatewayOutcomeUnknown, match="not the documented JSON"):
+        await gateway.initiate(INITIATE)
+
+
+async def test_a_refused_connection_is_unavailable(resources: GatewayResources):
+    gateway = gateway_for(f"http://127.0.0.1:{free_port()}", resources)
+
+    with pytest.raises(GatewayUnavailable, match="not sent"):
+        await gateway.initiate(INITIATE)
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """An event a held-back vendor handler waits on; set at teardown so the server moves on."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def _held_back(
+    release: threading.Event, body: dict[str, str], arrived: threading.Event | None = None
+) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        if arrived is not None:
+            arrived.set()
+        release.wait(timeout=10)
+        return Response(json.dumps(body), status=201, content_type="application/json")
+
+    return handler
+
+
+async def test_a_read_timeout_is_an_unknown_outcome(
+    httpserver: HTTPServer, resources: GatewayResources, release: threading.Event
+):
+    httpserver.expect_oneshot_request("/initiate-payment").respond_with_handler(
+        _held_back(release, {"id": "jsonpay_1"})
+    )
+    gateway = gateway_for(httpserver.url_for("/"), resources, read_timeout=0.2)
+
+    with pytest.raises(GatewayOutcomeUnknown, match="ReadTimeout"):
+        await gateway.initiate(INITIATE)
+
+
+async def test_waiting_in_vain_for_a_pooled_connection_is_unavailable(
+    httpserver: HTTPServer, tracer, release: threading.Event
+):
+    arrived = threading.Event()
+    httpserver.expect_oneshot_request("/initiate-payment").respond_with_handler(
+        _held_back(release, {"id": "jsonpay_1"}, arrived)
+    )
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(limits=limits) as http:
+        resources = GatewayResources(http=http, tracer=tracer)
+        slow = gateway_for(httpserver.url_for("/"), resources, read_timeout=5)
+        hurried = gateway_for(httpserver.url_for("/"), resources, read_timeout=0.1)
+        holding = asyncio.create_task(slow.initiate(INITIATE))
+        try:
+            assert await asyncio.to_thread(arrived.wait, 5), "the first call never arrived"
+            with pytest.raises(GatewayUnavailable, match="PoolTimeout"):
+                await hurried.initiate(INITIATE)
+        finally:
+            release.set()
+            await holding
+
+
+def _raising(error: Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (httpx.ConnectError("connection refused"), GatewayUnavailable),
+        (httpx.ConnectTimeout("connect timed out"), GatewayUnavailable),
+        (httpx.PoolTimeout("no connection free"), GatewayUnavailable),
+        (httpx.ProxyError("proxy refused the tunnel"), GatewayUnavailable),
+        (httpx.ReadTimeout("read timed out"), GatewayOutcomeUnknown),
+        (httpx.WriteTimeout("write timed out"), GatewayOutcomeUnknown),
+        (httpx.ReadError("connection reset by peer"), GatewayOutcomeUnknown),
+        (httpx.WriteError("broken pipe"), GatewayOutcomeUnknown),
+        (httpx.RemoteProtocolError("server disconnected"), GatewayOutcomeUnknown),
+        (httpx.LocalProtocolError("bad request line"), GatewayOutcomeUnknown),
+        (httpx.DecodingError("bad gzip"), GatewayOutcomeUnknown),
+    ],
+)
+@pytest.mark.parametrize("operation", ["initiate", "refund", "status"])
+async def test_a_transport_failure_maps_onto_the_taxonomy(
+    tracer, operation: str, error: Exception, expected: type[GatewayError]
+):
+    async with httpx.AsyncClient(transport=_raising(error)) as http:
+        gateway = gateway_for("https://vendor.test", GatewayResources(http=http, tracer=tracer))
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "initiate": lambda: gateway.initiate(INITIATE),
+            "refund": lambda: gateway.refund(REFUND),
+            "status": lambda: gateway.fetch_status(StatusQuery(payment_id=PAYMENT_ID)),
+        }
+
+        with pytest.raises(expected) as raised:
+            await calls[operation]()
+
+    assert type(raised.value) is expected
+    assert raised.value.__cause__ is error
+
+
+async def test_an_oversized_answer_is_an_unknown_outcome(tracer):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, content=b'{"id": "' + b"x" * MAX_ANSWER_BYTES + b'"}')
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        gateway = gateway_for("https://vendor.test", GatewayResources(http=http, tracer=tracer))
+
+        with pytest.raises(GatewayOutcomeUnknown, match="longer than"):
+            await gateway.initiate(INITIATE)
+
+
+async def test_redirects_are_not_followed_even_when_the_shared_client_would(
+    httpserver: HTTPServer, tracer
+):
+    httpserver.expect_oneshot_request("/initiate-payment").respond_with_data(
+        "", status=307, headers={"Location": httpserver.url_for("/elsewhere")}
+    )
+    async with httpx.AsyncClient(follow_redirects=True) as http:
+        resources = GatewayResources(http=http, tracer=tracer)
+        gateway = gateway_for(httpserver.url_for("/"), resources)
+
+        with pytest.raises(GatewayOutcomeUnknown, match="307"):
+            await gateway.initiate(INITIATE)
+
+    assert len(httpserver.log) == 1
+
+
+@pytest.mark.parametrize(
+    ("external_id", "raw_path"),
+    [
+        ("jsonpay_1", b"/v1/payments/jsonpay_1"),
+        ("a/b c?d#e", b"/v1/payments/a%2Fb%20c%3Fd%23e"),
+        ("..", b"/v1/payments/%2E%2E"),
+        ("pay.1", b"/v1/payments/pay%2E1"),
+    ],
+)
+async def test_the_external_id_is_quoted_into_a_single_path_segment(
+    tracer, external_id: str, raw_path: bytes
+):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = {"id": external_id, "reference": str(PAYMENT_ID), "status": "paid"}
+        return httpx.Response(200, json=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        gateway = gateway_for("https://vendor.test/v1", GatewayResources(http=http, tracer=tracer))
+        report = await gateway.fetch_status(
+            StatusQuery(payment_id=PAYMENT_ID, external_id=external_id)
+        )
+
+    assert report == StatusReport(status=VendorPaymentStatus.PAID, external_id=external_id)
+    assert [request.url.raw_path for request in seen] == [raw_path]
+
+
+@pytest.mark.parametrize("status", ["initiated", "paid", "failed", "expired"])
+async def test_fetch_status_by_external_id_reports_the_vendor_status(
+    httpserver: HTTPServer, gateway: JsonGateway, status: str
+):
+    httpserver.expect_oneshot_request("/v1/payments/jsonpay_1", method="GET").respond_with_json(
+        {"id": "jsonpay_1", "reference": str(PAYMENT_ID), "status": status, "amount": "9.99 AED"}
+    )
+
+    report = await gateway.fetch_status(StatusQuery(payment_id=PAYMENT_ID, external_id="jsonpay_1"))
+
+    assert report == StatusReport(status=VendorPaymentStatus(status), external_id="jsonpay_1")
+
+
+async def test_fetch_status_without_an_external_id_looks_the_payment_up_by_reference(
+    httpserver: HTTPServer, gateway: JsonGateway
+):
+    httpserver.expect_oneshot_request(
+        "/v1/payments", method="GET", query_string={"reference": str(PAYMENT_ID)}
+    ).respond_with_json(
+        {"id": "jsonpay_9", "reference": str(PAYMENT_ID), "status": "initiated", "amount": "1 AED"}
+    )
+
+    report = await gateway.fetch_status(StatusQuery(payment_id=PAYMENT_ID))
+
+    assert report == StatusReport(status=VendorPaymentStatus.INITIATED, external_id="jsonpay_9")
+
+
+@pytest.mark.parametrize("external_id", [None, "jsonpay_1"])
+async def test_fetch_status_maps_404_to_not_found(
+    httpserver: HTTPServer, gateway: JsonGateway, external_id: str | None
+):
+    httpserver.expect_oneshot_request(
+        "/v1/payments" if external_id is None else f"/v1/payments/{external_id}"
+    ).respond_with_json({"error": {"code": "payment_not_found"}}, status=404)
+
+    report = await gateway.fetch_status(StatusQuery(payment_id=PAYMENT_ID, external_id=external_id))
+
+    assert report == StatusReport(status=VendorPaymentStatus.NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (503, {}, GatewayUnavailable),
+        (500, {}, GatewayOutcomeUnknown),
+        (400, {"error": {"code": "bad_id"}}, GatewayDeclined),
+        (
+            200,
+            {"id": "jsonpay_1", "reference": str(PAYMENT_ID), "status": "refunded"},
+            GatewayOutcomeUnknown,
+        ),
+        (200, {"id": "jsonpay_1", "status": "paid"}, GatewayOutcomeUnknown),
+        (
+            200,
+            {"id": "jsonpay_1", "reference": str(uuid.uuid4()), "status": "paid"},
+            GatewayOutcomeUnknown,
+        ),
+        (
+            200,
+            {"id": "jsonpay_2", "reference": str(PAYMENT_ID), "status": "paid"},
+            GatewayOutcomeUnknown,
+        ),
+        (200, {"id": "", "reference": str(PAYMENT_ID), "status": "paid"}, GatewayOutcomeUnknown),
+    ],
+)
+async def test_fetch_status_refuses_answers_it_cannot_trust(
+    httpserver: HTTPServer, gateway: JsonGateway, status: int, body: object, expected: type
+):
+    httpserver.expect_oneshot_request("/v1/payments/jsonpay_1").respond_with_json(
+        body, status=status
+    )
+
+    with pytest.raises(expected):
+        await gateway.fetch_status(StatusQuery(payment_id=PAYMENT_ID, external_id="jsonpay_1"))
+
+
+async def test_each_vendor_call_is_traced_with_its_outcome(
+    httpserver: HTTPServer, gateway: JsonGateway, spans: InMemorySpanExporter
+):
+    httpserver.expect_ordered_request("/v1/initiate-payment").respond_with_json(
+        {"id": "jsonpay_1"}, status=201
+    )
+    httpserver.expect_ordered_request("/v1/refunds").respond_with_json({}, status=503)
+    httpserver.expect_ordered_request("/v1/payments/jsonpay_1").respond_with_json({}, status=502)
+
+    await gateway.initiate(INITIATE)
+    with pytest.raises(GatewayUnavailable):
+        await gateway.refund(REFUND)
+    with pytest.raises(GatewayOutcomeUnknown):
+        await gateway.fetch_status(StatusQuery(payment_id=PAYMENT_ID, external_id="jsonpay_1"))
+
+    seen = [
+        (
+            span.attributes["payments.gateway.type"],
+            span.attributes["payments.gateway.operation"],
+            span.attributes["http.response.status_code"],
+            span.attributes["payments.gateway.outcome"],
+            span.end_time is not None,
+        )
+        for span in spans.get_finished_spans()
+        if span.attributes is not None
+    ]
+    assert seen == [
+        ("json", "initiate", 201, "ok", True),
+        ("json", "refund", 503, "unavailable", True),
+        ("json", "status", 502, "outcome_unknown", True),
+    ]
+
+
+async def test_aclose_leaves_the_shared_client_open(
+    httpserver: HTTPServer, gateway: JsonGateway, http: httpx.AsyncClient
+):
+    await gateway.aclose()
+
+    assert not http.is_closed

@@ -1,0 +1,1 @@
+"""Test helpers for the payments platform and for gateway plugin authors."""

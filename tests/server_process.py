@@ -1,0 +1,77 @@
+"""Run the real ``payments serve`` process for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from payments_plugins.testing.asgi_server import free_port
+
+STARTUP_SECONDS = 30.0
+
+
+class ServerProcess:
+    """A running ``payments serve`` and where to reach it."""
+
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log = log
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def payments_serve(
+    workdir: Path,
+    *,
+    config: Path | None = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """Start ``payments serve`` in ``workdir``, wait until it answers, stop it with SIGTERM."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "payments_platform.cli", "serve", "--port", str(port)]
+    command += ["--host", "127.0.0.1"]
+    if config is not None:
+        command += ["--config", str(config)]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    environment.update(env or {})
+    log = workdir / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=environment
+        )
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_healthy(server: ServerProcess) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"payments serve exited early:\n{server.output()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"payments serve did not become healthy:\n{server.output()}")

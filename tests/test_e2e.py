@@ -1,0 +1,190 @@
+"""End to end: the real ``payments serve`` process, driven over HTTP like a client would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import json_vendor
+from .server_process import payments_serve
+
+PAYMENT_ID = "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
+
+
+def test_the_demo_walk_through_survives_a_restart(tmp_path: Path) -> None:
+    with payments_serve(tmp_path) as server:
+        assert "DEMO PROFILE" in server.output()
+        client = httpx.Client(base_url=server.base_url, timeout=10)
+        created = client.post(
+            "/init-payment",
+            content=f'{{"currency":"AED", "id": "{PAYMENT_ID}", "amount_fractions":99999}}',
+        )
+        assert created.status_code == 201, created.text
+        external_id = created.json()["external_id"]
+        paid = client.post(
+            "/external/json-webhook",
+            content=f'{{"external_id":"{external_id}", "status":"paid"}}',
+        )
+        assert paid.status_code == 200, paid.text
+        refunded = client.post("/refund", content=f'{{"id": "{PAYMENT_ID}"}}')
+        assert refunded.status_code == 200, refunded.text
+        assert refunded.json()["ok"] is True
+        before = client.get(f"/payments/{PAYMENT_ID}").json()
+        assert before["payment"]["status"] == "refunded"
+    assert (tmp_path / "payments.db").exists()
+
+    with payments_serve(tmp_path) as server:
+        after = httpx.get(f"{server.base_url}/payments/{PAYMENT_ID}").json()
+        assert after == before
+
+
+BAD_REQUESTS: list[tuple[str, str, bytes, int, str]] = [
+    ("POST", "/init-payment", b"{", 400, "malformed-json"),
+    (
+        "POST",
+        "/init-payment",
+        b'{"id": "x", "currency": "AED", "amount_fractions": 1}',
+        422,
+        "invalid-request",
+    ),
+    (
+        "POST",
+        "/init-payment",
+        f'{{"id": "{PAYMENT_ID}", "currency": "AED", "amount_fractions": 0}}'.encode(),
+        422,
+        "invalid-request",
+    ),
+    (
+        "POST",
+        "/init-payment",
+        f'{{"id": "{PAYMENT_ID}", "currency": "ZZZ", "amount_fractions": 5}}'.encode(),
+        422,
+        "unknown-currency",
+    ),
+    (
+        "POST",
+        "/init-payment",
+        f'{{"id": "{PAYMENT_ID}", "currency": "JPY", "amount_fractions": 5}}'.encode(),
+        422,
+        "currency-not-supported",
+    ),
+    ("POST", "/init-payment", b"\xff\xfe\x00garbage", 400, "malformed-json"),
+    ("POST", "/init-payment", b'{"id": null}', 422, "invalid-request"),
+    ("POST", "/init-payment", b"x" * 200_000, 413, "body-too-large"),
+    ("POST", "/refund", b"{}", 422, "invalid-request"),
+    ("POST", "/refund", f'{{"id": "{uuid.uuid4()}"}}'.encode(), 404, "payment-not-found"),
+    (
+        "POST",
+        "/refund",
+        f'{{"id": "{PAYMENT_ID}", "amount_fractions": -1}}'.encode(),
+        422,
+        "invalid-request",
+    ),
+    ("POST", "/external/json-webhook", b"[1,2]", 400, "invalid-webhook"),
+    (
+        "POST",
+        "/external/json-webhook",
+        b'{"external_id": "nope", "status": "paid"}',
+        404,
+        "payment-not-found",
+    ),
+    (
+        "POST",
+        "/external/json-webhook",
+        b'{"external_id": "x", "status": "refunded"}',
+        400,
+        "invalid-webhook",
+    ),
+    ("GET", "/payments/123", b"", 404, "not-found"),
+    ("DELETE", "/init-payment", b"", 405, "method-not-allowed"),
+]
+
+
+def test_bad_input_gets_4xx_problem_json_from_the_real_server(tmp_path: Path) -> None:
+    with payments_serve(tmp_path) as server:
+        for method, path, body, status, code in BAD_REQUESTS:
+            response = httpx.request(method, f"{server.base_url}{path}", content=body)
+            assert response.status_code == status, (path, body[:60], response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["code"] == code, (path, response.text)
+        assert "Traceback" not in server.output()
+
+
+def test_a_config_file_points_the_server_at_a_vendor(tmp_path: Path) -> None:
+    with json_vendor() as vendor:
+        config = tmp_path / "payments.toml"
+        config.write_text(
+            f"""
+            [database]
+            url = "sqlite+aiosqlite:///{tmp_path / "prod.db"}"
+            [gateways.acme]
+            type = "json"
+            [gateways.acme.settings]
+            base_url = "{vendor.base_url}"
+            """,
+            encoding="utf-8",
+        )
+        subprocess.run(
+            [sys.executable, "-m", "payments_platform.cli", "migrate", "--config", str(config)],
+            check=True,
+            capture_output=True,
+        )
+        with payments_serve(tmp_path, config=config) as server:
+            assert "DEMO PROFILE" not in server.output()
+            response = httpx.post(
+                f"{server.base_url}/init-payment",
+                json={"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 1},
+            )
+            assert response.status_code == 201, response.text
+            assert response.json()["gateway"] == "acme"
+            assert httpx.get(f"{server.base_url}/ready").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        ('[gateways.a]\ntype = "nope"\n', "no installed plugin provides gateway type 'nope'"),
+        (
+            '[gateways.a]\ntype = "json"\n',
+            "missing required field `base_url` - at `gateways.a.settings`",
+        ),
+        (
+            '[gateways.a]\ntype = "json"\ncurrencies = ["USD"]\n[gateways.a.settings]\n'
+            'base_url = "http://x"\n',
+            "does not support USD",
+        ),
+        ("[server]\nport = 'x'\n", "`server.port`"),
+    ],
+)
+def test_config_check_names_what_is_wrong(tmp_path: Path, config_text: str, message: str) -> None:
+    config = tmp_path / "payments.toml"
+    config.write_text(config_text, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "payments_platform.cli", "config", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_database_with_a_clear_message(tmp_path: Path) -> None:
+    config = tmp_path / "payments.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "new.db"}"\n', encoding="utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "payments_platform.cli", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "run `payments migrate`" in result.stderr
