@@ -19,7 +19,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import FromPath, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import Receive, Scope, Send
-from payments_plugins import Amount, ASGIApp
+from payments_plugins import Amount, ASGIApp, WebhookAck, WebhookReply
 from payments_plugins.money import is_currency
 
 from payments_platform import errors
@@ -315,12 +315,19 @@ async def refund(data: JSONBody[RefundBody], state: State) -> Response[RefundAns
         " gateway type (e.g. `json-webhook`). The body is the vendor's own format."
     ),
     status_code=200,
-    responses=_responses("invalid-webhook", "payment-not-found", "transition-not-allowed"),
+    responses={
+        200: ResponseSpec(WebhookAnswer, description="Applied, or an exact repeat"),
+        **_responses("invalid-webhook", "payment-not-found", "transition-not-allowed"),
+    },
 )
 async def webhook(
     hook: FromPath[str], request: Request[Any, Any, Any], state: State
-) -> WebhookAnswer:
-    """Apply a vendor's notification to the payment it is about."""
+) -> Response[Any]:
+    """Apply a vendor's notification to the payment it is about.
+
+    A gateway type with its own ``webhook_reply`` (SOAP, say) answers its vendor in the vendor's
+    format, refusals included; the others get JSON, or problem+json for a refusal.
+    """
     payments = _payments(state)
     name = hook.removesuffix("-webhook")
     if name == hook:
@@ -329,13 +336,39 @@ async def webhook(
     receivers = [live] if live is not None else payments.gateways_of_type(name)
     if not receivers:
         raise HTTPException(status_code=404, detail=f"no enabled gateway named {name!r}")
-    outcome = await payments.apply_webhook(receivers, request.headers, await request.body())
-    return WebhookAnswer(
+    reply = receivers[0].webhook_reply
+    try:
+        outcome = await payments.apply_webhook(receivers, request.headers, await request.body())
+    except errors.PaymentProblem as problem:
+        if reply is None:
+            raise
+        ack = WebhookAck(
+            accepted=False,
+            status_code=STATUS_OF_CODE.get(problem.code, 400),
+            code=problem.code,
+            detail=problem.detail,
+        )
+        return _vendor_reply(reply(ack))
+    answer = WebhookAnswer(
         ok=True,
         changed=outcome.changed,
         payment_id=outcome.payment.id,
         status=outcome.payment.status,
     )
+    if reply is None:
+        return Response(answer)
+    ack = WebhookAck(
+        accepted=True,
+        status_code=200,
+        code="ok",
+        detail=f"payment {answer.payment_id} is {answer.status}",
+        changed=answer.changed,
+    )
+    return _vendor_reply(reply(ack))
+
+
+def _vendor_reply(reply: WebhookReply) -> Response[bytes]:
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type)
 
 
 @get(

@@ -113,7 +113,12 @@ def build_runtime(
             gateway = gateway_type.build(decoded, resources)
         except InvalidSettings as error:
             raise ConfigError(f"{error} - at `gateways.{name}.settings`") from None
-        gateways[name] = LiveGateway(name=name, type_name=gateway_type.name, gateway=gateway)
+        gateways[name] = LiveGateway(
+            name=name,
+            type_name=gateway_type.name,
+            gateway=gateway,
+            webhook_reply=gateway_type.webhook_reply,
+        )
         routes.append(
             Route(
                 name=name,

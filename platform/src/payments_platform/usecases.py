@@ -24,7 +24,9 @@ from payments_plugins import (
     GatewayUnavailable,
     InitiateRequest,
     RefundRequest,
+    WebhookAck,
     WebhookEvent,
+    WebhookReply,
 )
 from payments_plugins import InvalidWebhook as GatewayInvalidWebhook
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -59,6 +61,7 @@ class LiveGateway:
     name: str
     type_name: str
     gateway: Gateway
+    webhook_reply: Callable[[WebhookAck], WebhookReply] | None = None
 
 
 class InitOutcome(msgspec.Struct, frozen=True, kw_only=True):

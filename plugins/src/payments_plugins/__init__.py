@@ -28,7 +28,9 @@ from payments_plugins.messages import (
     StatusQuery,
     StatusReport,
     VendorPaymentStatus,
+    WebhookAck,
     WebhookEvent,
+    WebhookReply,
 )
 from payments_plugins.money import MAX_MINOR_UNITS, Amount, UnknownCurrency
 
@@ -56,6 +58,8 @@ __all__ = [
     "StatusReport",
     "UnknownCurrency",
     "VendorPaymentStatus",
+    "WebhookAck",
     "WebhookEvent",
+    "WebhookReply",
     "hookimpl",
 ]

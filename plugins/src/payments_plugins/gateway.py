@@ -17,7 +17,9 @@ from payments_plugins.messages import (
     RefundResult,
     StatusQuery,
     StatusReport,
+    WebhookAck,
     WebhookEvent,
+    WebhookReply,
 )
 from payments_plugins.money import is_currency
 
@@ -103,6 +105,9 @@ class GatewayType:
     """Build a live gateway from decoded settings and the shared resources."""
     simulator: Simulator | None = None
     description: str = ""
+    webhook_reply: Callable[[WebhookAck], WebhookReply] | None = None
+    """Render the answer to the vendor's webhook (e.g. a SOAP envelope or fault); None: the
+    platform answers JSON, or problem+json for a refusal."""
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():

@@ -77,3 +77,24 @@ class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     external_id: str
     status: VendorPaymentStatus
+
+
+class WebhookAck(msgspec.Struct, frozen=True, kw_only=True):
+    """What the platform made of a webhook, for gateways that answer their vendor in its format."""
+
+    accepted: bool
+    """True when the notification was applied or was an exact repeat."""
+    status_code: int
+    """The HTTP status the platform answers with by default (200, 400, 404, 409, ...)."""
+    code: str
+    """``"ok"``, or the stable problem code (``invalid-webhook``, ``payment-not-found``, ...)."""
+    detail: str
+    changed: bool = False
+
+
+class WebhookReply(msgspec.Struct, frozen=True, kw_only=True):
+    """The HTTP answer a gateway wants its vendor to get for a webhook."""
+
+    status_code: int
+    content_type: str
+    body: bytes
