@@ -377,7 +377,11 @@ async def test_fetch_status_maps_404_to_not_found(
     [
         (503, {}, GatewayUnavailable),
         (500, {}, GatewayOutcomeUnknown),
-        (400, {"error": {"code": "bad_id"}}, GatewayDeclined),
+        (400, {"error": {"code": "bad_id"}}, GatewayOutcomeUnknown),
+        # A 404 that is not the vendor's own "payment_not_found" (a wrong base_url, a proxy)
+        # must not read as "the vendor never got it".
+        (404, {}, GatewayOutcomeUnknown),
+        (404, {"error": {"code": "not_found"}}, GatewayOutcomeUnknown),
         (
             200,
             {"id": "jsonpay_1", "reference": str(PAYMENT_ID), "status": "refunded"},

@@ -21,10 +21,13 @@ from payments_plugins import (
     GatewayUnavailable,
     InitiateRequest,
     RefundRequest,
+    RefundStatusQuery,
+    RefundStatusReport,
     SimulatorOptions,
     StatusQuery,
     StatusReport,
     VendorPaymentStatus,
+    VendorRefundStatus,
     WebhookEvent,
 )
 from payments_plugins.testing.asgi_server import serve_asgi
@@ -134,8 +137,21 @@ async def test_a_payment_goes_from_initiate_to_paid_to_refunded_paying_out_once(
     assert calls == {"initiate": 1, "refund": 2, "status": 3}
     held = (await simulated_payments(control))[str(request.payment_id)]
     assert held["refunds"] == [
-        {"id": first.external_refund_id, "reference": str(refund.refund_id), "amount": "999.99 AED"}
+        {
+            "id": first.external_refund_id,
+            "reference": str(refund.refund_id),
+            "payment_id": external_id,
+            "amount": "999.99 AED",
+        }
     ]
+    assert await gateway.fetch_refund_status(
+        RefundStatusQuery(refund_id=refund.refund_id, external_id=external_id)
+    ) == RefundStatusReport(
+        status=VendorRefundStatus.SUCCEEDED, external_refund_id=first.external_refund_id
+    )
+    assert await gateway.fetch_refund_status(
+        RefundStatusQuery(refund_id=uuid.uuid4(), external_id=external_id)
+    ) == RefundStatusReport(status=VendorRefundStatus.NOT_FOUND)
 
 
 async def test_a_repeated_initiate_returns_the_same_payment(

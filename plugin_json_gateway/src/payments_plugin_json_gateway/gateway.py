@@ -33,9 +33,12 @@ from payments_plugins import (
     InvalidWebhook,
     RefundRequest,
     RefundResult,
+    RefundStatusQuery,
+    RefundStatusReport,
     StatusQuery,
     StatusReport,
     VendorPaymentStatus,
+    VendorRefundStatus,
     WebhookEvent,
 )
 
@@ -46,6 +49,7 @@ from payments_plugin_json_gateway.wire import (
     ErrorAnswer,
     InitiateBody,
     PaymentAnswer,
+    RefundAnswer,
     RefundBody,
     WebhookBody,
 )
@@ -85,6 +89,7 @@ _T = TypeVar("_T")
 _ENCODER: Final = msgspec.json.Encoder()
 _CREATED_DECODER: Final = msgspec.json.Decoder(CreatedAnswer)
 _PAYMENT_DECODER: Final = msgspec.json.Decoder(PaymentAnswer)
+_REFUND_DECODER: Final = msgspec.json.Decoder(RefundAnswer)
 _ERROR_DECODER: Final = msgspec.json.Decoder(ErrorAnswer)
 _WEBHOOK_DECODER: Final = msgspec.json.Decoder(WebhookBody)
 
@@ -152,6 +157,17 @@ class JsonGateway:
             url,
             lambda status, body: _status_report(query, status, body),
             params=params,
+        )
+
+    async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
+        """Look a refund up by the reference it was sent with; the vendor only keeps refunds
+        that went through, so a found refund has succeeded."""
+        return await self._call(
+            "refund_status",
+            "GET",
+            f"{self._root}/refunds",
+            lambda status, body: _refund_report(query, status, body),
+            params={"reference": str(query.refund_id)},
         )
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
@@ -314,11 +330,45 @@ def _created_id(operation: str, status: int, body: bytes) -> str:
         ) from error
 
 
+def _is_definitely_absent(status: int, body: bytes, code: str) -> bool:
+    # Only the vendor's own "no such thing" counts: a bare 404 from a wrong base_url or a proxy
+    # must not make reconciliation believe a payment never reached the vendor.
+    return status == 404 and _vendor_error(body)[0] == code
+
+
+def _refund_report(query: RefundStatusQuery, status: int, body: bytes) -> RefundStatusReport:
+    if _is_definitely_absent(status, body, "refund_not_found"):
+        return RefundStatusReport(status=VendorRefundStatus.NOT_FOUND)
+    failure = _status_failure("refund_status", status, body)
+    if failure is not None:
+        if isinstance(failure, GatewayDeclined):
+            # A lookup changes nothing at the vendor: a refusal to answer leaves it unknown.
+            raise GatewayOutcomeUnknown(str(failure))
+        raise failure
+    try:
+        answer = _REFUND_DECODER.decode(body)
+    except msgspec.DecodeError as error:
+        raise GatewayOutcomeUnknown(
+            f"json gateway refund_status: HTTP {status} answer is not the documented JSON: {error}"
+        ) from error
+    if not _is_reference(answer.reference, query.refund_id) or (
+        answer.payment_id != query.external_id
+    ):
+        raise GatewayOutcomeUnknown(
+            f"json gateway refund_status: answer is for refund {answer.reference!r} of"
+            f" {answer.payment_id!r}, not {query.refund_id} of {query.external_id!r}"
+        )
+    return RefundStatusReport(status=VendorRefundStatus.SUCCEEDED, external_refund_id=answer.id)
+
+
 def _status_report(query: StatusQuery, status: int, body: bytes) -> StatusReport:
-    if status == 404:
+    if _is_definitely_absent(status, body, "payment_not_found"):
         return StatusReport(status=VendorPaymentStatus.NOT_FOUND)
     failure = _status_failure("status", status, body)
     if failure is not None:
+        if isinstance(failure, GatewayDeclined):
+            # A lookup changes nothing at the vendor: a refusal to answer leaves it unknown.
+            raise GatewayOutcomeUnknown(str(failure))
         raise failure
     try:
         answer = _PAYMENT_DECODER.decode(body)

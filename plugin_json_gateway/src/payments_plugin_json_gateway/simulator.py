@@ -84,7 +84,12 @@ class _Refund:
     amount: Amount
 
     def to_json(self) -> dict[str, str]:
-        return {"id": self.id, "reference": self.reference, "amount": self.amount.format()}
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "payment_id": self.payment_id,
+            "amount": self.amount.format(),
+        }
 
 
 @dataclass(kw_only=True)
@@ -198,6 +203,7 @@ class JsonVendorSimulator:
         self._routes = (
             _Route("POST", ("initiate-payment",), self._initiate),
             _Route("POST", ("refunds",), self._refund),
+            _Route("GET", ("refunds",), self._refund_by_reference),
             _Route("GET", ("payments",), self._payment_by_reference),
             _Route("GET", ("payments", "{external_id}"), self._payment_by_id),
             _Route("POST", ("_simulator", "behaviours"), self._add_behaviour),
@@ -356,6 +362,17 @@ class JsonVendorSimulator:
             raise _RefusalError(400, "invalid_request", "give exactly one reference parameter")
         reference = references[0]
         return self._payment_answer(self._payments_by_reference.get(reference), reference)
+
+    async def _refund_by_reference(self, request: _Request) -> _Answer:
+        self._calls["status"] += 1
+        self._refuse_when_down()
+        references = request.query.get("reference", [])
+        if len(references) != 1 or not references[0]:
+            raise _RefusalError(400, "invalid_request", "give exactly one reference parameter")
+        refund = self._refunds_by_reference.get(references[0])
+        if refund is None:
+            raise _RefusalError(404, "refund_not_found", f"no refund {references[0]}")
+        return _json(200, refund.to_json())
 
     def _payment_answer(self, payment: _Payment | None, looked_up: str) -> _Answer:
         if payment is None:

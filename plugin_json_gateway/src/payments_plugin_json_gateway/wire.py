@@ -48,6 +48,14 @@ class PaymentAnswer(msgspec.Struct, frozen=True):
     status: VendorStatus
 
 
+class RefundAnswer(msgspec.Struct, frozen=True):
+    """The answer to a refund lookup by reference: a refund the vendor holds has gone through."""
+
+    id: NonBlank
+    reference: str
+    payment_id: str
+
+
 class ErrorDetail(msgspec.Struct, frozen=True):
     code: str | None = None
     message: str | None = None

@@ -15,6 +15,8 @@ from payments_plugins.messages import (
     InitiateResult,
     RefundRequest,
     RefundResult,
+    RefundStatusQuery,
+    RefundStatusReport,
     StatusQuery,
     StatusReport,
     WebhookAck,
@@ -49,6 +51,10 @@ class Gateway(Protocol):
 
     async def fetch_status(self, query: StatusQuery) -> StatusReport:
         """Ask the vendor where a payment stands (used by reconciliation)."""
+        ...
+
+    async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
+        """Ask the vendor whether a refund sent with ``query.refund_id`` went through."""
         ...
 
     async def aclose(self) -> None:

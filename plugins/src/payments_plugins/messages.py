@@ -72,6 +72,31 @@ class StatusReport(msgspec.Struct, frozen=True, kw_only=True):
     external_id: str | None = None
 
 
+class VendorRefundStatus(enum.StrEnum):
+    """What a vendor says about a refund."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NOT_FOUND = "not_found"
+    """The vendor has no refund under that reference: it never reached it."""
+
+
+class RefundStatusQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Which refund to ask the vendor about: ``refund_id`` is the reference the refund was sent
+    with; ``external_id`` is the payment's id at the vendor."""
+
+    refund_id: uuid.UUID
+    external_id: str
+
+
+class RefundStatusReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor's current view of a refund."""
+
+    status: VendorRefundStatus
+    external_refund_id: str | None = None
+
+
 class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
     """A verified notification from the vendor about one of its payments."""
 

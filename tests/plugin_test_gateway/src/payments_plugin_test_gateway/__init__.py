@@ -16,9 +16,12 @@ from payments_plugins import (
     InvalidWebhook,
     RefundRequest,
     RefundResult,
+    RefundStatusQuery,
+    RefundStatusReport,
     StatusQuery,
     StatusReport,
     VendorPaymentStatus,
+    VendorRefundStatus,
     WebhookEvent,
     hookimpl,
 )
@@ -85,6 +88,13 @@ class TestGateway:
         if external_id is None or external_id not in self.payments:
             return StatusReport(status=VendorPaymentStatus.NOT_FOUND)
         return StatusReport(status=self.payments[external_id], external_id=external_id)
+
+    async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
+        """A refund the in-memory vendor holds has gone through."""
+        refund_id = self.refunds.get(query.refund_id)
+        if refund_id is None:
+            return RefundStatusReport(status=VendorRefundStatus.NOT_FOUND)
+        return RefundStatusReport(status=VendorRefundStatus.SUCCEEDED, external_refund_id=refund_id)
 
     async def aclose(self) -> None:
         """Nothing to release."""
