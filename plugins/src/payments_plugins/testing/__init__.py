@@ -1,1 +1,50 @@
-"""Test helpers for the payments platform and for gateway plugin authors."""
+"""Test helpers for the payments platform and for gateway plugin authors.
+
+The conformance kit (:class:`GatewayConformance` and what it needs) is imported on first use,
+so that ``payments_plugins.testing.asgi_server`` can be imported without pytest.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from payments_plugins.testing.conformance import GatewayConformance
+    from payments_plugins.testing.control import Misbehaviour, SimulatorControl
+    from payments_plugins.testing.harness import ConformanceVendor
+    from payments_plugins.testing.target import (
+        Capability,
+        ConformanceTarget,
+        InvalidSetting,
+        Notification,
+    )
+
+_EXPORTS = {
+    "GatewayConformance": "payments_plugins.testing.conformance",
+    "Misbehaviour": "payments_plugins.testing.control",
+    "SimulatorControl": "payments_plugins.testing.control",
+    "ConformanceVendor": "payments_plugins.testing.harness",
+    "Capability": "payments_plugins.testing.target",
+    "ConformanceTarget": "payments_plugins.testing.target",
+    "InvalidSetting": "payments_plugins.testing.target",
+    "Notification": "payments_plugins.testing.target",
+}
+
+__all__ = [
+    "Capability",
+    "ConformanceTarget",
+    "ConformanceVendor",
+    "GatewayConformance",
+    "InvalidSetting",
+    "Misbehaviour",
+    "Notification",
+    "SimulatorControl",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,473 @@
+"""The live SOAP gateway: the vendor's service spoken through zeep over the shared httpx client.
+
+Every vendor call maps its failure onto the platform's error taxonomy:
+
+* the request certainly did not reach the vendor's processing: the connection was refused or
+  timed out, no pooled connection was free, the envelope could not even be built, the vendor
+  answered a Server fault saying nothing was processed, a WS-Security, ``VersionMismatch`` or
+  ``MustUnderstand`` fault, or HTTP 401, 403, 429 or 503 without a fault saying otherwise:
+  ``GatewayUnavailable``;
+* the request may have been acted on and no usable answer came back: a read or write timeout,
+  a dropped connection, a Server fault that does not say nothing was processed, an answer that
+  is not the documented envelope (not XML, another namespace, a missing element, too long):
+  ``GatewayOutcomeUnknown``;
+* a Client fault: ``GatewayDeclined``, with the vendor's code from the fault's detail.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Final, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+from lxml import etree
+from opentelemetry.trace import SpanKind, Tracer
+from payments_plugins import (
+    GatewayDeclined,
+    GatewayError,
+    GatewayOutcomeUnknown,
+    GatewayResources,
+    GatewayUnavailable,
+    InitiateRequest,
+    InitiateResult,
+    InvalidWebhook,
+    RefundRequest,
+    RefundResult,
+    RefundStatusQuery,
+    RefundStatusReport,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    VendorRefundStatus,
+    WebhookEvent,
+)
+from zeep import AsyncClient
+from zeep.exceptions import Fault as ZeepFault
+from zeep.helpers import serialize_object
+from zeep.proxy import AsyncServiceProxy
+
+from payments_plugin_soap_gateway.credentials import (
+    CredentialsRejected,
+    NonceMemory,
+    PasswordType,
+    UsernameCredentials,
+    UsernameTokenSigner,
+    verify_username_token,
+)
+from payments_plugin_soap_gateway.service import ZEEP_SETTINGS, payment_binding, service_document
+from payments_plugin_soap_gateway.settings import SoapGatewaySettings
+from payments_plugin_soap_gateway.transport import AnswerTooLarge, CallTransport, EnvelopeCatcher
+from payments_plugin_soap_gateway.wire import (
+    MAX_IDENTIFIER_LENGTH,
+    NOTIFICATION,
+    NOTIFIED_STATUSES,
+    Fault,
+    FaultKind,
+    MalformedEnvelope,
+    body_element,
+    parse_envelope,
+    read_fault,
+    read_fields,
+    tag_of,
+)
+
+GATEWAY_TYPE_NAME: Final = "soap"
+
+PAYMENT_NOT_FOUND: Final = "payment_not_found"
+"""The vendor code of the Client fault answering a lookup of a payment it does not have."""
+REFUND_NOT_FOUND: Final = "refund_not_found"
+"""The vendor code of the Client fault answering a lookup of a refund it does not have."""
+
+MAX_NOTIFICATION_BYTES: Final = 64 * 1024
+"""A notification longer than this is not one the vendor sends; it is refused unparsed."""
+
+ATTR_GATEWAY_TYPE: Final = "payments.gateway.type"
+ATTR_OPERATION: Final = "payments.gateway.operation"
+ATTR_OUTCOME: Final = "payments.gateway.outcome"
+ATTR_HTTP_METHOD: Final = "http.request.method"
+ATTR_HTTP_STATUS: Final = "http.response.status_code"
+ATTR_SERVER_ADDRESS: Final = "server.address"
+ATTR_RPC_SYSTEM: Final = "rpc.system"
+ATTR_RPC_METHOD: Final = "rpc.method"
+
+OUTCOME_OK: Final = "ok"
+_OUTCOMES: Final[Mapping[type[GatewayError], str]] = {
+    GatewayUnavailable: "unavailable",
+    GatewayOutcomeUnknown: "outcome_unknown",
+    GatewayDeclined: "declined",
+}
+
+# The vendor documents these HTTP statuses as refused before anything was processed.
+_REFUSED_UNPROCESSED: Final = frozenset({401, 403, 429, 503})
+# Connection-level failures that happen before a single byte of the request is sent.
+_NOT_SENT_ERRORS: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
+
+_T = TypeVar("_T")
+Operation = Literal["initiate", "refund", "status", "refund_status"]
+Answer = Any | Fault
+"""What a call brought back: zeep's decoded answer, or the vendor's fault."""
+
+IdentifierText = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_IDENTIFIER_LENGTH, pattern=r"\S")
+]
+
+
+class _StatusAnswer(msgspec.Struct, frozen=True, rename="camel"):
+    """``GetPaymentStatusResponse`` (its amount is not needed, so not decoded)."""
+
+    external_id: IdentifierText
+    reference: str
+    status: Literal["initiated", "paid", "failed", "expired"]
+
+
+class _RefundAnswer(msgspec.Struct, frozen=True, rename="camel"):
+    """``GetRefundStatusResponse``: a refund the vendor holds has gone through."""
+
+    refund_id: IdentifierText
+    reference: str
+    external_id: str
+
+
+class SoapGateway:
+    """A live gateway to the SOAP vendor.
+
+    It owns nothing that needs closing: the HTTP client and tracer are the platform's, and the
+    parsed WSDL is shared by the process. ``now`` is the clock notifications are judged by;
+    ``nonces`` remembers the notification tokens already accepted.
+    """
+
+    def __init__(
+        self,
+        settings: SoapGatewaySettings,
+        resources: GatewayResources,
+        *,
+        now: Callable[[], float] = time.time,
+        nonces: NonceMemory | None = None,
+    ) -> None:
+        self._settings = settings
+        self._http = resources.http
+        self._tracer: Tracer = resources.tracer
+        self._now = now
+        self._nonces = nonces if nonces is not None else NonceMemory()
+        self._timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        self._document = service_document()
+        self._binding = payment_binding()
+        self._signer = UsernameTokenSigner(
+            UsernameCredentials(
+                username=settings.username,
+                password=settings.password,
+                password_type=settings.password_type,
+            ),
+            now=now,
+        )
+        self._webhook_credentials = UsernameCredentials(
+            username=settings.webhook_username, password=settings.webhook_password
+        )
+        self._server_address = urlsplit(settings.endpoint).hostname or ""
+
+    async def initiate(self, request: InitiateRequest) -> InitiateResult:
+        """Start the payment at the vendor under our payment id as its reference."""
+        external_id = await self._call(
+            "initiate",
+            "InitiatePayment",
+            {
+                "amount": request.amount.decimal_text(),
+                "currency": request.amount.currency,
+                "reference": str(request.payment_id),
+            },
+            lambda answer: _identifier("initiate", "externalId", answer),
+        )
+        return InitiateResult(external_id=external_id)
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund under our refund id as the vendor's reference, so a retry pays nothing more."""
+        refund_id = await self._call(
+            "refund",
+            "Refund",
+            {
+                "externalId": request.external_id,
+                "amount": request.amount.decimal_text(),
+                "currency": request.amount.currency,
+                "reference": str(request.refund_id),
+            },
+            lambda answer: _identifier("refund", "refundId", answer),
+        )
+        return RefundResult(external_refund_id=refund_id)
+
+    async def fetch_status(self, query: StatusQuery) -> StatusReport:
+        """Look the payment up by external id, or by our reference when that is unknown."""
+        lookup = (
+            {"externalId": query.external_id}
+            if query.external_id
+            else {"reference": str(query.payment_id)}
+        )
+        return await self._call(
+            "status", "GetPaymentStatus", lookup, lambda answer: _status_report(query, answer)
+        )
+
+    async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
+        """Look a refund up by the reference it was sent with; the vendor only keeps refunds
+        that went through, so a found refund has succeeded."""
+        return await self._call(
+            "refund_status",
+            "GetRefundStatus",
+            {"reference": str(query.refund_id)},
+            lambda answer: _refund_report(query, answer),
+        )
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Check the notification's UsernameToken (a fresh, unused PasswordDigest), then its body.
+
+        The envelope is parsed with no DTD, entity expansion or network access; anything not
+        exactly the documented ``PaymentStatusNotification`` is refused with ``InvalidWebhook``.
+        """
+        try:
+            envelope = parse_envelope(body, max_bytes=MAX_NOTIFICATION_BYTES)
+        except MalformedEnvelope as error:
+            raise InvalidWebhook(f"notification is not acceptable: {error}") from None
+        try:
+            verify_username_token(
+                envelope,
+                expected=self._webhook_credentials,
+                accepted_types=(PasswordType.DIGEST,),
+                tolerance_seconds=self._settings.webhook_tolerance_seconds,
+                now=self._now(),
+                nonces=self._nonces,
+            )
+        except CredentialsRejected as error:
+            raise InvalidWebhook(f"notification refused: {error}") from None
+        try:
+            fields = _notification_fields(envelope)
+        except MalformedEnvelope as error:
+            raise InvalidWebhook(f"notification is not acceptable: {error}") from None
+        status = fields["status"]
+        if status not in NOTIFIED_STATUSES:
+            raise InvalidWebhook(
+                f"notification is not acceptable: status {status!r} is not one of "
+                f"{', '.join(NOTIFIED_STATUSES)}"
+            )
+        return WebhookEvent(external_id=fields["externalId"], status=VendorPaymentStatus(status))
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client and the tracer belong to the platform."""
+
+    async def _call(
+        self,
+        operation: Operation,
+        soap_operation: str,
+        arguments: dict[str, str],
+        interpret: Callable[[Answer], _T],
+    ) -> _T:
+        """Make one vendor call inside its span and turn the answer into a result or an error."""
+        attributes = {
+            ATTR_GATEWAY_TYPE: GATEWAY_TYPE_NAME,
+            ATTR_OPERATION: operation,
+            ATTR_HTTP_METHOD: "POST",
+            ATTR_SERVER_ADDRESS: self._server_address,
+            ATTR_RPC_SYSTEM: "soap",
+            ATTR_RPC_METHOD: soap_operation,
+        }
+        with self._tracer.start_as_current_span(
+            f"{GATEWAY_TYPE_NAME} gateway {operation}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            transport = CallTransport(self._http, self._timeout)
+            try:
+                answer = await self._exchange(operation, soap_operation, arguments, transport)
+                result = interpret(answer)
+            except GatewayError as error:
+                span.set_attribute(ATTR_OUTCOME, _outcome_of(error))
+                raise
+            finally:
+                if transport.status_code is not None:
+                    span.set_attribute(ATTR_HTTP_STATUS, transport.status_code)
+            span.set_attribute(ATTR_OUTCOME, OUTCOME_OK)
+            return result
+
+    async def _exchange(
+        self,
+        operation: Operation,
+        soap_operation: str,
+        arguments: dict[str, str],
+        transport: CallTransport,
+    ) -> Answer:
+        """Send the call through zeep; return its answer or fault, or raise the taxonomy error."""
+        catcher = EnvelopeCatcher()
+        # A client per call is cheap (the parsed WSDL is shared) and keeps each exchange's
+        # record apart from concurrent calls.
+        client = AsyncClient(
+            self._document,
+            wsse=self._signer,
+            transport=transport,
+            plugins=[catcher],
+            settings=ZEEP_SETTINGS,
+        )
+        service = AsyncServiceProxy(client, self._binding, address=self._settings.endpoint)
+        try:
+            return await service[soap_operation](**arguments)
+        except ZeepFault as fault:
+            found = read_fault(catcher.envelope) if catcher.envelope is not None else None
+            if found is not None:
+                return found
+            raise _unreadable(operation, transport.status_code, fault) from fault
+        except httpx.HTTPError as error:
+            raise _transport_failure(operation, error) from error
+        except AnswerTooLarge as error:
+            raise GatewayOutcomeUnknown(f"soap gateway {operation}: {error}") from error
+        except Exception as error:
+            # zeep raises its own errors, and at times plain ones (an IndexError for an empty
+            # Body), for answers it cannot read; before sending, only for an envelope it
+            # cannot build.
+            if not transport.sent:
+                raise GatewayUnavailable(
+                    f"soap gateway {operation}: request not sent, the envelope could not be "
+                    f"built: {_described(error)}"
+                ) from error
+            raise _unreadable(operation, transport.status_code, error) from error
+
+
+def build_gateway(settings: SoapGatewaySettings, resources: GatewayResources) -> SoapGateway:
+    """Build a live SOAP gateway from validated settings and the platform's shared resources."""
+    if not isinstance(settings, SoapGatewaySettings):
+        raise TypeError(f"expected SoapGatewaySettings, got {type(settings).__name__}")
+    return SoapGateway(settings, resources)
+
+
+def _notification_fields(envelope: etree._Element) -> dict[str, str]:
+    notification = body_element(envelope)
+    if notification.tag != NOTIFICATION.text:
+        raise MalformedEnvelope(f"the Body holds {tag_of(notification)}, not {NOTIFICATION.text}")
+    return read_fields(notification, ("externalId", "status"))
+
+
+def _identifier(operation: Operation, name: str, answer: Answer) -> str:
+    if isinstance(answer, Fault):
+        raise _fault_error(operation, answer)
+    if not isinstance(answer, str) or not answer.strip() or len(answer) > MAX_IDENTIFIER_LENGTH:
+        raise GatewayOutcomeUnknown(
+            f"soap gateway {operation}: the answer has no usable {name}: {answer!r:.100}"
+        )
+    return answer
+
+
+def _lookup_failure(operation: Operation, fault: Fault) -> GatewayError:
+    failure = _fault_error(operation, fault)
+    if isinstance(failure, GatewayDeclined):
+        # A lookup changes nothing at the vendor: a refusal to answer leaves it unknown.
+        return GatewayOutcomeUnknown(str(failure))
+    return failure
+
+
+def _decoded(operation: Operation, element: str, answer: Answer, shape: type[_T]) -> _T:
+    try:
+        return msgspec.convert(serialize_object(answer, dict), shape)
+    except (msgspec.ValidationError, TypeError) as error:
+        raise GatewayOutcomeUnknown(
+            f"soap gateway {operation}: the answer is not the documented {element}: {error}"
+        ) from error
+
+
+def _refund_report(query: RefundStatusQuery, answer: Answer) -> RefundStatusReport:
+    if isinstance(answer, Fault):
+        # Only the vendor's own "no such refund" says the refund never reached it.
+        if answer.kind is FaultKind.CLIENT and answer.vendor_code == REFUND_NOT_FOUND:
+            return RefundStatusReport(status=VendorRefundStatus.NOT_FOUND)
+        raise _lookup_failure("refund_status", answer)
+    decoded = _decoded("refund_status", "GetRefundStatusResponse", answer, _RefundAnswer)
+    if not _is_reference(decoded.reference, query.refund_id) or (
+        decoded.external_id != query.external_id
+    ):
+        raise GatewayOutcomeUnknown(
+            f"soap gateway refund_status: answer is for refund {decoded.reference!r} of"
+            f" {decoded.external_id!r}, not {query.refund_id} of {query.external_id!r}"
+        )
+    return RefundStatusReport(
+        status=VendorRefundStatus.SUCCEEDED, external_refund_id=decoded.refund_id
+    )
+
+
+def _status_report(query: StatusQuery, answer: Answer) -> StatusReport:
+    if isinstance(answer, Fault):
+        # Only the vendor's own "no such payment" says the payment never reached it.
+        if answer.kind is FaultKind.CLIENT and answer.vendor_code == PAYMENT_NOT_FOUND:
+            return StatusReport(status=VendorPaymentStatus.NOT_FOUND)
+        raise _lookup_failure("status", answer)
+    decoded = _decoded("status", "GetPaymentStatusResponse", answer, _StatusAnswer)
+    # An answer about some other payment must never be taken for this one's status.
+    if not _is_reference(decoded.reference, query.payment_id):
+        raise GatewayOutcomeUnknown(
+            f"soap gateway status: answer is for reference {decoded.reference!r}, "
+            f"not {query.payment_id}"
+        )
+    if query.external_id and decoded.external_id != query.external_id:
+        raise GatewayOutcomeUnknown(
+            f"soap gateway status: answer is for payment {decoded.external_id!r}, "
+            f"not {query.external_id!r}"
+        )
+    return StatusReport(status=VendorPaymentStatus(decoded.status), external_id=decoded.external_id)
+
+
+def _fault_error(operation: Operation, fault: Fault) -> GatewayError:
+    described = f"{fault.faultcode or 'fault'}" + (
+        f" {fault.vendor_code}" if fault.vendor_code else ""
+    )
+    if fault.message:
+        described += f": {fault.message}"
+    if fault.kind is FaultKind.CLIENT:
+        return GatewayDeclined(
+            f"soap gateway {operation} declined: {described}", vendor_code=fault.vendor_code
+        )
+    if fault.kind in (FaultKind.NOT_AUTHENTICATED, FaultKind.NOT_UNDERSTOOD) or (
+        fault.kind is FaultKind.SERVER and fault.processed is False
+    ):
+        return GatewayUnavailable(
+            f"soap gateway {operation}: vendor refused before processing: {described}"
+        )
+    return GatewayOutcomeUnknown(f"soap gateway {operation}: vendor fault: {described}")
+
+
+def _unreadable(operation: Operation, status: int | None, error: Exception) -> GatewayError:
+    if status in _REFUSED_UNPROCESSED:
+        return GatewayUnavailable(
+            f"soap gateway {operation}: vendor refused with HTTP {status} before processing"
+        )
+    answered = f"HTTP {status} answer" if status is not None else "answer"
+    return GatewayOutcomeUnknown(
+        f"soap gateway {operation}: {answered} is not a usable SOAP envelope: {_described(error)}"
+    )
+
+
+def _transport_failure(operation: Operation, error: httpx.HTTPError) -> GatewayError:
+    if isinstance(error, _NOT_SENT_ERRORS):
+        return GatewayUnavailable(
+            f"soap gateway {operation}: request not sent: {_described(error)}"
+        )
+    return GatewayOutcomeUnknown(f"soap gateway {operation}: no usable answer: {_described(error)}")
+
+
+def _described(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
+
+
+def _outcome_of(error: GatewayError) -> str:
+    for error_type, outcome in _OUTCOMES.items():
+        if isinstance(error, error_type):
+            return outcome
+    return "error"
+
+
+def _is_reference(text: str, payment_id: uuid.UUID) -> bool:
+    try:
+        return uuid.UUID(text) == payment_id
+    except ValueError:
+        return False

@@ -1,0 +1,42 @@
+"""The pluggy plugin that contributes the ``soap`` gateway type to the payments platform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from payments_plugins import GatewayType, Simulator, hookimpl
+
+from payments_plugin_soap_gateway.gateway import GATEWAY_TYPE_NAME, build_gateway
+from payments_plugin_soap_gateway.replies import webhook_reply
+from payments_plugin_soap_gateway.settings import SoapGatewaySettings
+from payments_plugin_soap_gateway.simulator import SIMULATOR_CREDENTIALS, build_simulator
+from payments_plugin_soap_gateway.wire import CURRENCIES
+
+
+def simulator_settings(base_url: str) -> dict[str, Any]:
+    """Raw gateway settings pointing at a simulator served at ``base_url``.
+
+    The credentials are the simulator's fixed, public ones: a simulator protects no money.
+    """
+    return {"endpoint": base_url, **SIMULATOR_CREDENTIALS}
+
+
+SOAP_GATEWAY_TYPE: Final = GatewayType(
+    name=GATEWAY_TYPE_NAME,
+    currencies=CURRENCIES,
+    settings_type=SoapGatewaySettings,
+    build=build_gateway,
+    simulator=Simulator(build=build_simulator, settings_for=simulator_settings),
+    description=(
+        "A SOAP 1.1 vendor (zeep): WS-Security UsernameToken both ways, idempotent on our "
+        "reference."
+    ),
+    webhook_reply=webhook_reply,
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register: Callable[[GatewayType], None]) -> None:
+    """Contribute the ``soap`` gateway type."""
+    register(SOAP_GATEWAY_TYPE)

@@ -1,0 +1,71 @@
+"""The settings an operator gives one SOAP gateway instance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import Meta
+
+from payments_plugin_soap_gateway.credentials import PasswordType
+
+Seconds = Annotated[float, Meta(gt=0, le=120)]
+"""A network timeout: positive, and at most two minutes."""
+Credential = Annotated[str, Meta(min_length=1, max_length=256)]
+
+_SECRET_FIELDS = frozenset({"password", "webhook_password"})
+
+
+class SoapGatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the vendor's endpoint is, how to authenticate to it and how it authenticates to us."""
+
+    endpoint: str
+    """The vendor's SOAP endpoint, e.g. ``https://ws.vendor.example/payments``; http or https.
+    The shipped WSDL's ``soap:address`` is a placeholder: this is where calls go."""
+    username: Credential
+    """The WS-Security UsernameToken our calls to the vendor carry."""
+    password: Credential
+    password_type: PasswordType = PasswordType.DIGEST
+    """``digest`` sends SHA-1(nonce + created + password) with a fresh nonce; ``text`` sends the
+    password itself, for vendors that only accept that (over TLS only, then)."""
+    webhook_username: Credential
+    """The UsernameToken the vendor's notifications must carry, always as a PasswordDigest."""
+    webhook_password: Credential
+    webhook_tolerance_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 300
+    """How far a notification's ``Created`` may be from our clock, in either direction."""
+    connect_timeout: Seconds = 2.0
+    read_timeout: Seconds = 10.0
+    """Also used for writing the request and for waiting on a pooled connection."""
+
+    def __post_init__(self) -> None:
+        problem = _endpoint_problem(self.endpoint)
+        if problem is not None:
+            raise ValueError(f"endpoint {self.endpoint!r} {problem}")
+
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks; the passwords must not.
+        fields = ", ".join(
+            f"{name}={'***' if name in _SECRET_FIELDS else repr(getattr(self, name))}"
+            for name in self.__struct_fields__
+        )
+        return f"SoapGatewaySettings({fields})"
+
+
+def _endpoint_problem(url: str) -> str | None:
+    if url != url.strip() or any(char.isspace() for char in url):
+        return "must not contain whitespace"
+    try:
+        parts = urlsplit(url)
+        # Reading the port validates it (a non-numeric or out-of-range port raises).
+        _ = parts.port
+    except ValueError as error:
+        return f"is not a valid URL: {error}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL naming a host"
+    if parts.username is not None or parts.password is not None:
+        # Credentials belong in the UsernameToken; in a URL they end up in logs and traces.
+        return "must not carry credentials"
+    if parts.fragment:
+        return "must not have a fragment"
+    return None

@@ -1,0 +1,372 @@
+"""The vendor simulator served for real, driven through the SOAP gateway and its control API."""
+
+from __future__ import annotations
+
+import io
+import ssl
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from lxml import etree
+from payments_plugin_soap_gateway.gateway import SoapGateway
+from payments_plugin_soap_gateway.plugin import simulator_settings
+from payments_plugin_soap_gateway.service import ZEEP_SETTINGS, OfflineTransport
+from payments_plugin_soap_gateway.settings import SoapGatewaySettings
+from payments_plugin_soap_gateway.simulator import SoapVendorSimulator
+from payments_plugins import (
+    Amount,
+    GatewayDeclined,
+    GatewayError,
+    GatewayOutcomeUnknown,
+    GatewayResources,
+    GatewayUnavailable,
+    InitiateRequest,
+    RefundRequest,
+    RefundStatusQuery,
+    SimulatorOptions,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    VendorRefundStatus,
+    WebhookEvent,
+)
+from payments_plugins.testing.asgi_server import serve_asgi
+from pytest_httpserver import HTTPServer
+from zeep.wsdl import Document
+
+PLACEHOLDER_URL = "http://simulator.invalid"
+
+
+def settings_for(url: str, **overrides: Any) -> SoapGatewaySettings:
+    return SoapGatewaySettings(**(simulator_settings(url) | overrides))
+
+
+def amount(text: str, currency: str = "AED") -> Amount:
+    return Amount.parse(f"{text} {currency}")
+
+
+def initiate_request(text: str = "100.00", currency: str = "AED") -> InitiateRequest:
+    return InitiateRequest(payment_id=uuid.uuid4(), amount=amount(text, currency))
+
+
+def refund_request(payment: InitiateRequest, external_id: str, text: str) -> RefundRequest:
+    return RefundRequest(
+        refund_id=uuid.uuid4(),
+        payment_id=payment.payment_id,
+        external_id=external_id,
+        amount=amount(text, payment.amount.currency),
+    )
+
+
+@pytest.fixture(scope="module")
+def simulator_url() -> Iterator[str]:
+    """One simulator for the module: every test uses its own payment ids and amounts."""
+    options = SimulatorOptions(settings=settings_for(PLACEHOLDER_URL))
+    with serve_asgi(SoapVendorSimulator(options, timeout_seconds=10)) as url:
+        yield url
+
+
+@pytest.fixture
+async def control(simulator_url: str, tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+    """The simulator's control API; behaviours and down mode are undone after each test."""
+    async with httpx.AsyncClient(base_url=f"{simulator_url}/_simulator", verify=tls) as client:
+        yield client
+        (await client.delete("/behaviours")).raise_for_status()
+        (await client.post("/up")).raise_for_status()
+
+
+@pytest.fixture
+def gateway(simulator_url: str, resources: GatewayResources) -> SoapGateway:
+    return SoapGateway(settings_for(simulator_url, read_timeout=5), resources)
+
+
+async def held_payment(control: httpx.AsyncClient, reference: uuid.UUID) -> dict[str, Any] | None:
+    response = await control.get("/payments")
+    response.raise_for_status()
+    held = [p for p in response.json()["payments"] if p["reference"] == str(reference)]
+    return held[0] if held else None
+
+
+async def misbehave(control: httpx.AsyncClient, text: str, operation: str, action: str) -> None:
+    response = await control.post(
+        "/behaviours", json={"amount": f"{text} AED", "operation": operation, "action": action}
+    )
+    response.raise_for_status()
+
+
+async def set_status(control: httpx.AsyncClient, external_id: str, status: str) -> dict[str, Any]:
+    response = await control.post(f"/payments/{external_id}/status", json={"status": status})
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_a_usd_payment_goes_from_initiate_to_paid_to_refunded_paying_out_once(
+    gateway: SoapGateway, control: httpx.AsyncClient
+):
+    request = initiate_request("999.99", "USD")
+    calls_before = (await control.get("/calls")).json()
+
+    external_id = (await gateway.initiate(request)).external_id
+    by_id = StatusQuery(payment_id=request.payment_id, external_id=external_id)
+    by_reference = StatusQuery(payment_id=request.payment_id)
+    initiated = StatusReport(status=VendorPaymentStatus.INITIATED, external_id=external_id)
+    assert await gateway.fetch_status(by_id) == initiated
+    assert await gateway.fetch_status(by_reference) == initiated
+
+    assert (await set_status(control, external_id, "paid"))["webhook"] is None
+    assert await gateway.fetch_status(by_id) == StatusReport(
+        status=VendorPaymentStatus.PAID, external_id=external_id
+    )
+
+    part = refund_request(request, external_id, "400.00")
+    first = await gateway.refund(part)
+    assert await gateway.refund(part) == first
+    rest = await gateway.refund(refund_request(request, external_id, "599.99"))
+    assert rest.external_refund_id != first.external_refund_id
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.refund(refund_request(request, external_id, "0.01"))
+    assert declined.value.vendor_code == "amount_exceeds_refundable"
+
+    found = await gateway.fetch_refund_status(
+        RefundStatusQuery(refund_id=part.refund_id, external_id=external_id)
+    )
+    assert found.status is VendorRefundStatus.SUCCEEDED
+    assert found.external_refund_id == first.external_refund_id
+
+    held = await held_payment(control, request.payment_id)
+    assert held is not None
+    assert held["amount"] == "999.99 USD"
+    assert [refund["amount"] for refund in held["refunds"]] == ["400.00 USD", "599.99 USD"]
+    calls = (await control.get("/calls")).json()
+    assert {kind: calls[kind] - calls_before[kind] for kind in calls} == {
+        "initiate": 1,
+        "refund": 4,
+        "status": 4,
+    }
+
+
+async def test_a_repeated_initiate_returns_the_same_payment(
+    gateway: SoapGateway, control: httpx.AsyncClient
+):
+    request = initiate_request("12.34")
+
+    first = await gateway.initiate(request)
+
+    assert await gateway.initiate(request) == first
+
+
+async def test_a_refund_of_an_unpaid_payment_is_declined(gateway: SoapGateway):
+    request = initiate_request("50.00")
+    external_id = (await gateway.initiate(request)).external_id
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.refund(refund_request(request, external_id, "50.00"))
+
+    assert declined.value.vendor_code == "payment_not_paid"
+
+
+@pytest.mark.parametrize(
+    ("action", "expected", "recorded"),
+    [
+        ("unavailable_503", GatewayUnavailable, False),
+        ("decline", GatewayDeclined, False),
+        ("error_500", GatewayOutcomeUnknown, True),
+        ("garbage", GatewayOutcomeUnknown, True),
+        ("timeout", GatewayOutcomeUnknown, True),
+    ],
+)
+async def test_an_initiate_behaviour_maps_onto_the_taxonomy(
+    simulator_url: str,
+    resources: GatewayResources,
+    control: httpx.AsyncClient,
+    action: str,
+    expected: type[GatewayError],
+    recorded: bool,
+):
+    await misbehave(control, "13.00", "initiate", action)
+    gateway = SoapGateway(settings_for(simulator_url, read_timeout=0.3), resources)
+    request = initiate_request("13.00")
+
+    with pytest.raises(GatewayError) as raised:
+        await gateway.initiate(request)
+
+    assert type(raised.value) is expected
+    assert (await held_payment(control, request.payment_id) is not None) is recorded
+
+
+async def test_a_refund_behaviour_applies_to_refunds_of_that_amount_only(
+    gateway: SoapGateway, control: httpx.AsyncClient
+):
+    await misbehave(control, "7.00", "refund", "decline")
+    request = initiate_request("7.00")
+    external_id = (await gateway.initiate(request)).external_id
+    await set_status(control, external_id, "paid")
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.refund(refund_request(request, external_id, "7.00"))
+
+    assert declined.value.vendor_code == "refund_declined"
+    assert (await gateway.refund(refund_request(request, external_id, "6.00"))).external_refund_id
+
+
+async def test_while_down_every_call_is_unavailable_and_nothing_is_recorded(
+    gateway: SoapGateway, control: httpx.AsyncClient
+):
+    (await control.post("/down")).raise_for_status()
+    request = initiate_request("21.00")
+
+    with pytest.raises(GatewayUnavailable):
+        await gateway.initiate(request)
+    with pytest.raises(GatewayUnavailable):
+        await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+
+    (await control.post("/up")).raise_for_status()
+    assert await held_payment(control, request.payment_id) is None
+    assert (await gateway.initiate(request)).external_id
+
+
+async def test_calls_with_other_credentials_are_refused_before_processing(
+    simulator_url: str, resources: GatewayResources, control: httpx.AsyncClient
+):
+    stranger = SoapGateway(settings_for(simulator_url, password="guessed"), resources)
+    request = initiate_request("31.00")
+
+    with pytest.raises(GatewayUnavailable, match="FailedAuthentication"):
+        await stranger.initiate(request)
+
+    assert await held_payment(control, request.payment_id) is None
+
+
+async def test_a_text_password_is_accepted_too(simulator_url: str, resources: GatewayResources):
+    gateway = SoapGateway(settings_for(simulator_url, password_type="text"), resources)
+
+    assert (await gateway.initiate(initiate_request("32.00"))).external_id
+
+
+@pytest.mark.parametrize("path", ["/?wsdl", "/?WSDL", "/service.wsdl"])
+async def test_the_wsdl_is_served_with_the_address_it_is_served_at(
+    simulator_url: str, http: httpx.AsyncClient, path: str
+):
+    response = await http.get(simulator_url + path)
+
+    assert response.status_code == 200
+    # zeep annotates the transport as a class but needs an instance.
+    offline: Any = OfflineTransport()
+    document = Document(io.BytesIO(response.content), offline, settings=ZEEP_SETTINGS)
+    [port] = document.services["PaymentService"].ports.values()
+    assert port.binding_options["address"] == simulator_url
+
+
+async def test_a_mounted_simulator_serves_the_wsdl_with_its_mount_path():
+    simulator = SoapVendorSimulator(SimulatorOptions(settings=settings_for(PLACEHOLDER_URL)))
+    transport = httpx.ASGITransport(app=simulator, root_path="/simulators/soap")
+    async with httpx.AsyncClient(transport=transport, base_url="http://platform:8080") as client:
+        response = await client.get("/simulators/soap/?wsdl")
+
+    addresses = etree.fromstring(response.content).findall(
+        ".//{http://schemas.xmlsoap.org/wsdl/soap/}address"
+    )
+    assert [address.get("location") for address in addresses] == [
+        "http://platform:8080/simulators/soap",
+        "https://merchant.invalid/external/soap-webhook",
+    ]
+
+
+async def test_a_host_that_strips_its_mount_from_the_path_still_gets_the_mounted_address():
+    # Litestar's mounts pass the path below the mount and leave root_path empty.
+    simulator = SoapVendorSimulator(SimulatorOptions(settings=settings_for(PLACEHOLDER_URL)))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "https",
+        "path": "/",
+        "raw_path": b"/simulators/soap/",
+        "root_path": "",
+        "query_string": b"wsdl",
+        "headers": [(b"host", b"payments.example")],
+    }
+    await simulator(scope, receive, send)
+
+    [address, _] = etree.fromstring(sent[1]["body"]).findall(
+        ".//{http://schemas.xmlsoap.org/wsdl/soap/}address"
+    )
+    assert address.get("location") == "https://payments.example/simulators/soap"
+
+
+async def test_a_status_change_posts_a_notification_the_gateway_accepts(
+    httpserver: HTTPServer, resources: GatewayResources
+):
+    httpserver.expect_oneshot_request("/hook", method="POST").respond_with_data("ack", status=200)
+    options = SimulatorOptions(
+        settings=settings_for(PLACEHOLDER_URL), webhook_url=httpserver.url_for("/hook")
+    )
+    with serve_asgi(SoapVendorSimulator(options)) as url:
+        gateway = SoapGateway(settings_for(url), resources)
+        external_id = (await gateway.initiate(initiate_request("41.00"))).external_id
+        async with httpx.AsyncClient(base_url=f"{url}/_simulator") as control:
+            answer = await set_status(control, external_id, "failed")
+
+    assert answer["payment"]["status"] == "failed"
+    assert answer["webhook"]["status_code"] == 200
+    assert answer["webhook"]["answer"] == "ack"
+    [(received, _)] = httpserver.log
+    assert received.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert received.headers["SOAPAction"] == (
+        '"urn:soap-vendor:payments:v1#PaymentStatusNotification"'
+    )
+    event = await gateway.parse_webhook(dict(received.headers), received.get_data())
+    assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.FAILED)
+
+
+async def test_an_automatic_notification_follows_each_new_payment(
+    httpserver: HTTPServer, resources: GatewayResources
+):
+    httpserver.expect_oneshot_request("/hook", method="POST").respond_with_data("", status=200)
+    options = SimulatorOptions(
+        settings=settings_for(PLACEHOLDER_URL),
+        webhook_url=httpserver.url_for("/hook"),
+        auto_webhook_status="paid",
+    )
+    with serve_asgi(SoapVendorSimulator(options)) as url:
+        gateway = SoapGateway(settings_for(url), resources)
+        request = initiate_request("42.00")
+        with httpserver.wait(timeout=5) as waiting:
+            external_id = (await gateway.initiate(request)).external_id
+        assert waiting.result, "the automatic notification never arrived"
+        report = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+
+    [(received, _)] = httpserver.log
+    event = await gateway.parse_webhook(dict(received.headers), received.get_data())
+    assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.PAID)
+    assert report == StatusReport(status=VendorPaymentStatus.PAID, external_id=external_id)
+
+
+async def test_with_the_payer_paying_at_once_a_payment_is_paid_and_refundable_without_a_webhook(
+    httpserver: HTTPServer, resources: GatewayResources
+):
+    options = SimulatorOptions(
+        settings=settings_for(PLACEHOLDER_URL),
+        webhook_url=httpserver.url_for("/hook"),
+        payer_pays_at_once=True,
+    )
+    with serve_asgi(SoapVendorSimulator(options)) as url:
+        gateway = SoapGateway(settings_for(url), resources)
+        request = initiate_request("12.00", "USD")
+        accepted = await gateway.initiate(request)
+        status = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+        assert status.status is VendorPaymentStatus.PAID
+        refund = await gateway.refund(refund_request(request, accepted.external_id, "12.00"))
+        assert refund.external_refund_id
+    assert httpserver.log == []

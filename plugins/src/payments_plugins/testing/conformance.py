@@ -1,0 +1,552 @@
+"""The gateway conformance suite: the checks every gateway type must pass, as a test class.
+
+A vendor certifies a gateway type by subclassing :class:`GatewayConformance` in its own tests
+and describing the type with a :class:`ConformanceTarget`::
+
+    from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
+
+    class TestAcmeConformance(GatewayConformance):
+        target = ConformanceTarget(
+            gateway_type=ACME_GATEWAY_TYPE,
+            foreign_webhook_settings={"webhook_secret": "someone-else"},
+            quick_timeouts={"read_timeout": 0.5},
+            invalid_settings=[InvalidSetting({"read_timeout": -1}, "read_timeout")],
+        )
+
+With a simulator, the kit serves it over real HTTP (with ``serve_asgi``, which needs
+``payments-plugins[testing]``), points the gateway at it with ``Simulator.settings_for`` and
+drives it through the control endpoints of :mod:`payments_plugins.testing.control`. Without
+one, the gateway is its own in-process vendor, and the checks that need a network vendor are
+left out: the ``payments`` pytest plugin deselects them and lists them, with the reason, at the
+end of the run.
+
+Each check is a plain (synchronous) test that runs its own event loop, so the suite needs no
+async test plugin and no particular asyncio mode.
+"""
+
+# This module is a test suite shipped as a library: its checks are pytest assertions, rewritten
+# by pytest like any plugin's (see payments_plugins.testing.kit).
+# ruff: noqa: S101
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Final
+
+import httpx
+import msgspec
+import pytest
+from opentelemetry import trace
+
+from payments_plugins.errors import (
+    GatewayDeclined,
+    GatewayError,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+    InvalidSettings,
+    InvalidWebhook,
+)
+from payments_plugins.gateway import GatewayResources, GatewayType, SimulatorOptions
+from payments_plugins.messages import (
+    InitiateRequest,
+    RefundRequest,
+    RefundStatusQuery,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    VendorRefundStatus,
+    WebhookAck,
+    WebhookEvent,
+    WebhookReply,
+)
+from payments_plugins.money import is_currency
+from payments_plugins.testing.control import Misbehaviour
+from payments_plugins.testing.harness import (
+    INBOX_PATH,
+    ConformanceVendor,
+    Inbox,
+    asgi_server,
+    run,
+    unreachable_url,
+)
+from payments_plugins.testing.target import (
+    Capability,
+    ConformanceTarget,
+    needs,
+    settings_fields,
+)
+
+_DECLARED_METHODS: Final = (
+    "initiate",
+    "refund",
+    "parse_webhook",
+    "fetch_status",
+    "fetch_refund_status",
+    "aclose",
+)
+
+_MALFORMED_BODIES: Final[tuple[tuple[str, Callable[[bytes], bytes]], ...]] = (
+    ("an empty body", lambda body: b""),
+    ("the first half of the body", lambda body: body[: len(body) // 2]),
+    ("the body with trailing garbage", lambda body: body + b"\x00<garbage/>"),
+    ("bytes that are not UTF-8", lambda body: b"\xff\xfe\xfa" + body),
+    ("plain text", lambda body: b"paid, honestly"),
+    ("an empty JSON object", lambda body: b"{}"),
+    ("an unrelated XML document", lambda body: b"<?xml version='1.0'?><status>paid</status>"),
+)
+
+_REPLY_OUTCOMES: Final = (
+    WebhookAck(accepted=True, status_code=200, code="ok", detail="payment is paid", changed=True),
+    WebhookAck(accepted=True, status_code=200, code="ok", detail="a repeat", changed=False),
+    WebhookAck(accepted=False, status_code=400, code="invalid-webhook", detail="bad credentials"),
+    WebhookAck(accepted=False, status_code=404, code="payment-not-found", detail="no such payment"),
+    WebhookAck(
+        accepted=False,
+        status_code=409,
+        code="transition-not-allowed",
+        detail="refunded payments cannot fail",
+    ),
+)
+
+
+class GatewayConformance:
+    """The conformance checks. Subclass it as ``Test...`` and set :attr:`target`."""
+
+    target: ClassVar[ConformanceTarget]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        target = cls.__dict__.get("target")
+        if target is None:
+            return
+        if not isinstance(target, ConformanceTarget):
+            raise TypeError(f"{cls.__name__}.target must be a ConformanceTarget")
+        problems = target.problems()
+        if problems:
+            raise TypeError(f"{cls.__name__}.target: " + "; ".join(problems))
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def conformance_vendor(cls) -> Iterator[ConformanceVendor]:
+        """The vendor of the class's checks: its simulator served over HTTP, or none."""
+        target = cls.target
+        simulator = target.gateway_type.simulator
+        if simulator is None:
+            yield ConformanceVendor(target=target)
+            return
+        serve = asgi_server()
+        inbox = Inbox()
+        with serve(inbox) as inbox_url:
+            vendor = ConformanceVendor(target=target, inbox=inbox)
+            options = SimulatorOptions(
+                settings=vendor.settings(), webhook_url=inbox_url + INBOX_PATH
+            )
+            with serve(simulator.build(options)) as url:
+                vendor.url = url
+                yield vendor
+
+    @pytest.fixture
+    def vendor(self, conformance_vendor: ConformanceVendor) -> Iterator[ConformanceVendor]:
+        """The class's vendor, put back to normal after each check."""
+        yield conformance_vendor
+        if conformance_vendor.url is not None:
+
+            async def reset() -> None:
+                async with conformance_vendor.control() as control:
+                    await control.clear_behaviours()
+                    await control.come_up()
+
+            run(reset)
+
+    # -- what the type declares --------------------------------------------------------------
+
+    def test_currencies_are_declared_iso_4217_codes(self) -> None:
+        currencies = type(self).target.gateway_type.currencies
+        assert currencies, "the type declares no currency"
+        unknown = sorted(code for code in currencies if not is_currency(code))
+        assert not unknown, f"not ISO 4217 currencies with minor units: {unknown}"
+
+    def test_the_settings_build_a_gateway_with_every_operation(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                for name in _DECLARED_METHODS:
+                    method = getattr(live.gateway, name, None)
+                    assert inspect.iscoroutinefunction(method), f"{name} is not an async method"
+
+        run(check)
+
+    def test_settings_refuse_bad_values_naming_the_setting(self, vendor: ConformanceVendor) -> None:
+        target = type(self).target
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            ("an unknown setting", vendor.raw_settings({"no_such_setting": 1}), "no_such_setting")
+        ]
+        for field_info in settings_fields(target.gateway_type.settings_type):
+            if field_info.required:
+                raw = vendor.raw_settings()
+                del raw[field_info.encode_name]
+                cases.append((f"without {field_info.encode_name}", raw, field_info.encode_name))
+        cases.extend(
+            (
+                f"with {dict(invalid.overrides)}",
+                vendor.raw_settings(invalid.overrides),
+                invalid.names,
+            )
+            for invalid in target.invalid_settings
+        )
+        failures: list[str] = []
+        for described, raw, named in cases:
+            problem = _refusal_problem(target.gateway_type, raw, named)
+            if problem is not None:
+                failures.append(f"{described}: {problem}")
+        assert not failures, "settings not refused clearly:\n" + "\n".join(failures)
+
+    # -- payments and refunds ----------------------------------------------------------------
+
+    def test_initiate_returns_an_external_id(self, vendor: ConformanceVendor) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                request = InitiateRequest(payment_id=uuid.uuid4(), amount=vendor.amount(1001))
+                result = await live.gateway.initiate(request)
+            assert isinstance(result.external_id, str), "the external id is not a string"
+            assert result.external_id.strip(), "the external id is blank"
+            if vendor.url is not None:
+                async with vendor.control() as control:
+                    held = await control.payment_with_reference(str(request.payment_id))
+                assert held is not None, "the simulator holds no payment under our reference"
+                assert held["id"] == result.external_id
+
+        run(check)
+
+    def test_initiating_the_same_payment_again_creates_nothing_more(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                request = InitiateRequest(payment_id=uuid.uuid4(), amount=vendor.amount(1002))
+                first = await live.gateway.initiate(request)
+                again = await live.gateway.initiate(request)
+            assert again.external_id == first.external_id
+            if vendor.url is not None:
+                async with vendor.control() as control:
+                    held = [
+                        payment
+                        for payment in await control.payments()
+                        if payment["reference"] == str(request.payment_id)
+                    ]
+                assert len(held) == 1, f"the simulator holds {len(held)} payments for one id"
+
+        run(check)
+
+    def test_a_refund_repeated_with_its_refund_id_pays_out_once(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                payment, external_id = await vendor.paid_payment(live.gateway, 1003)
+                refund = RefundRequest(
+                    refund_id=uuid.uuid4(),
+                    payment_id=payment.payment_id,
+                    external_id=external_id,
+                    amount=vendor.amount(1003),
+                )
+                first = await live.gateway.refund(refund)
+                again = await live.gateway.refund(refund)
+            assert first.external_refund_id.strip(), "the refund id is blank"
+            assert again.external_refund_id == first.external_refund_id
+            if vendor.url is not None:
+                async with vendor.control() as control:
+                    held = await control.payment_with_reference(str(payment.payment_id))
+                assert held is not None
+                assert len(held["refunds"]) == 1, f"paid out {len(held['refunds'])} times"
+
+        run(check)
+
+    def test_fetch_status_agrees_with_the_vendor(self, vendor: ConformanceVendor) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                request = InitiateRequest(payment_id=uuid.uuid4(), amount=vendor.amount(1004))
+                external_id = (await live.gateway.initiate(request)).external_id
+                by_id = StatusQuery(payment_id=request.payment_id, external_id=external_id)
+                by_reference = StatusQuery(payment_id=request.payment_id)
+                initiated = StatusReport(
+                    status=VendorPaymentStatus.INITIATED, external_id=external_id
+                )
+                assert await live.gateway.fetch_status(by_id) == initiated
+                assert await live.gateway.fetch_status(by_reference) == initiated
+                if vendor.url is None:
+                    return
+                async with vendor.control() as control:
+                    await control.set_status(external_id, "paid")
+                    held = await control.payment_with_reference(str(request.payment_id))
+                assert held is not None
+                assert held["status"] == "paid"
+                paid = StatusReport(status=VendorPaymentStatus.PAID, external_id=external_id)
+                assert await live.gateway.fetch_status(by_id) == paid
+                assert await live.gateway.fetch_status(by_reference) == paid
+
+        run(check)
+
+    def test_a_payment_the_vendor_never_saw_is_not_found(self, vendor: ConformanceVendor) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                report = await live.gateway.fetch_status(StatusQuery(payment_id=uuid.uuid4()))
+            assert report.status is VendorPaymentStatus.NOT_FOUND
+
+        run(check)
+
+    def test_fetch_refund_status_finds_a_refund_by_its_refund_id(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                payment, external_id = await vendor.paid_payment(live.gateway, 1005)
+                refund = RefundRequest(
+                    refund_id=uuid.uuid4(),
+                    payment_id=payment.payment_id,
+                    external_id=external_id,
+                    amount=vendor.amount(500),
+                )
+                unknown = RefundStatusQuery(refund_id=refund.refund_id, external_id=external_id)
+                before = await live.gateway.fetch_refund_status(unknown)
+                refunded = await live.gateway.refund(refund)
+                after = await live.gateway.fetch_refund_status(unknown)
+            assert before.status is VendorRefundStatus.NOT_FOUND
+            assert after.status is VendorRefundStatus.SUCCEEDED
+            assert after.external_refund_id == refunded.external_refund_id
+
+        run(check)
+
+    def test_aclose_leaves_the_shared_http_client_open(self, vendor: ConformanceVendor) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                await live.gateway.aclose()
+                assert not live.http.is_closed, "the gateway closed the platform's HTTP client"
+
+        run(check)
+
+    @needs(Capability.DECLINE)
+    def test_a_decline_is_gateway_declined_with_the_vendor_code(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            amount = vendor.target.declined_amount or vendor.amount(1006)
+            if vendor.url is not None:
+                async with vendor.control() as control:
+                    await control.misbehave(amount, Misbehaviour.DECLINE, "initiate")
+            request = InitiateRequest(payment_id=uuid.uuid4(), amount=amount)
+            async with vendor.gateway() as live:
+                with pytest.raises(GatewayDeclined) as declined:
+                    await live.gateway.initiate(request)
+            code = declined.value.vendor_code
+            assert isinstance(code, str), "a decline must carry the vendor's code"
+            assert code.strip(), "a decline must carry the vendor's code"
+
+        run(check)
+
+    # -- failures of a vendor over the network -----------------------------------------------
+
+    @needs(Capability.SIMULATOR)
+    def test_a_refused_connection_is_unavailable(self, vendor: ConformanceVendor) -> None:
+        simulator = vendor.target.gateway_type.simulator
+        assert simulator is not None
+        assert vendor.url is not None
+        # Only what points elsewhere changes; the target's own settings stay as they are.
+        here = simulator.settings_for(vendor.url)
+        unreachable = {
+            key: value
+            for key, value in simulator.settings_for(unreachable_url()).items()
+            if here.get(key) != value
+        }
+
+        async def check() -> None:
+            async with vendor.gateway(unreachable) as live:
+                request = InitiateRequest(payment_id=uuid.uuid4(), amount=vendor.amount(1007))
+                with pytest.raises(GatewayUnavailable):
+                    await live.gateway.initiate(request)
+                with pytest.raises(GatewayUnavailable):
+                    await live.gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+
+        run(check)
+
+    @needs(Capability.SIMULATOR)
+    def test_a_vendor_that_is_down_is_unavailable_and_nothing_is_recorded(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            request = InitiateRequest(payment_id=uuid.uuid4(), amount=vendor.amount(1008))
+            async with vendor.control() as control, vendor.gateway() as live:
+                await control.go_down()
+                with pytest.raises(GatewayUnavailable):
+                    await live.gateway.initiate(request)
+                # A lookup while down must fail, never pass for "the vendor has no such payment".
+                with pytest.raises(GatewayError) as failed:
+                    await live.gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+                assert not isinstance(failed.value, GatewayDeclined)
+                await control.come_up()
+                assert await control.payment_with_reference(str(request.payment_id)) is None
+
+        run(check)
+
+    @needs(Capability.SIMULATOR)
+    def test_a_refusal_before_processing_is_unavailable(self, vendor: ConformanceVendor) -> None:
+        self._misbehaving_initiate(vendor, 1009, Misbehaviour.UNAVAILABLE, GatewayUnavailable)
+
+    @needs(Capability.SIMULATOR)
+    def test_a_timeout_is_an_unknown_outcome(self, vendor: ConformanceVendor) -> None:
+        self._misbehaving_initiate(
+            vendor,
+            1010,
+            Misbehaviour.TIMEOUT,
+            GatewayOutcomeUnknown,
+            overrides=vendor.target.quick_timeouts,
+        )
+
+    @needs(Capability.SIMULATOR)
+    def test_an_error_after_processing_is_an_unknown_outcome(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        self._misbehaving_initiate(
+            vendor, 1011, Misbehaviour.ERROR_AFTER_PROCESSING, GatewayOutcomeUnknown
+        )
+
+    @needs(Capability.SIMULATOR)
+    def test_a_garbage_answer_is_an_unknown_outcome(self, vendor: ConformanceVendor) -> None:
+        self._misbehaving_initiate(vendor, 1012, Misbehaviour.GARBAGE, GatewayOutcomeUnknown)
+
+        async def check() -> None:
+            async with vendor.gateway() as live, vendor.control() as control:
+                payment, external_id = await vendor.paid_payment(live.gateway, 5000)
+                garbled = vendor.amount(1013)
+                await control.misbehave(garbled, Misbehaviour.GARBAGE, "refund")
+                refund = RefundRequest(
+                    refund_id=uuid.uuid4(),
+                    payment_id=payment.payment_id,
+                    external_id=external_id,
+                    amount=garbled,
+                )
+                with pytest.raises(GatewayOutcomeUnknown):
+                    await live.gateway.refund(refund)
+
+        run(check)
+
+    def _misbehaving_initiate(
+        self,
+        vendor: ConformanceVendor,
+        minor: int,
+        action: Misbehaviour,
+        expected: type[GatewayError],
+        *,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
+        async def check() -> None:
+            amount = vendor.amount(minor)
+            async with vendor.control() as control, vendor.gateway(overrides) as live:
+                await control.misbehave(amount, action, "initiate")
+                request = InitiateRequest(payment_id=uuid.uuid4(), amount=amount)
+                with pytest.raises(GatewayError) as raised:
+                    await live.gateway.initiate(request)
+            assert type(raised.value) is expected, (
+                f"{action.value} raised {type(raised.value).__name__}: {raised.value}; "
+                f"expected {expected.__name__}"
+            )
+
+        run(check)
+
+    # -- notifications -----------------------------------------------------------------------
+
+    @needs(Capability.NOTIFICATION)
+    def test_a_genuine_notification_is_accepted(self, vendor: ConformanceVendor) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                external_id, notification = await vendor.genuine_notification(live.gateway, 1014)
+                event = await live.gateway.parse_webhook(
+                    dict(notification.headers), notification.body
+                )
+            assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.PAID)
+
+        run(check)
+
+    @needs(Capability.NOTIFICATION)
+    def test_a_notification_made_with_other_credentials_is_refused(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            foreign = vendor.target.foreign_webhook_settings
+            async with vendor.gateway() as live, vendor.gateway(foreign) as stranger:
+                external_id, notification = await vendor.genuine_notification(live.gateway, 1015)
+                with pytest.raises(InvalidWebhook):
+                    await stranger.gateway.parse_webhook(
+                        dict(notification.headers), notification.body
+                    )
+                # The same notification is good under the right credentials: the refusal was
+                # about the credentials.
+                event = await live.gateway.parse_webhook(
+                    dict(notification.headers), notification.body
+                )
+            assert event.external_id == external_id
+
+        run(check)
+
+    @needs(Capability.NOTIFICATION)
+    def test_a_malformed_notification_is_refused_as_invalid(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> list[str]:
+            failures: list[str] = []
+            async with vendor.gateway() as live:
+                _, notification = await vendor.genuine_notification(live.gateway, 1016)
+                for described, garble in _MALFORMED_BODIES:
+                    try:
+                        event = await live.gateway.parse_webhook(
+                            dict(notification.headers), garble(notification.body)
+                        )
+                    except InvalidWebhook:
+                        continue
+                    except Exception as error:  # any other error is what the check reports
+                        failures.append(f"{described}: raised {type(error).__name__}: {error}")
+                    else:
+                        failures.append(f"{described}: accepted as {event}")
+            return failures
+
+        failures = run(check)
+        assert not failures, "malformed notifications not refused with InvalidWebhook:\n" + (
+            "\n".join(failures)
+        )
+
+    @needs(Capability.WEBHOOK_REPLY)
+    def test_webhook_replies_render_every_outcome(self) -> None:
+        render = type(self).target.gateway_type.webhook_reply
+        assert render is not None
+        for ack in _REPLY_OUTCOMES:
+            reply = render(ack)
+            assert isinstance(reply, WebhookReply), f"{ack.code}: not a WebhookReply"
+            assert reply.content_type.strip(), f"{ack.code}: no content type"
+            assert reply.body, f"{ack.code}: an empty body"
+            if ack.accepted:
+                assert 200 <= reply.status_code < 300, f"{ack.code}: {reply.status_code}"
+            else:
+                # A refused notification must never look taken to the vendor.
+                assert 400 <= reply.status_code < 600, f"{ack.code}: {reply.status_code}"
+
+
+def _refusal_problem(gateway_type: GatewayType, raw: dict[str, Any], named: str) -> str | None:
+    """None when ``raw`` is refused with a message naming ``named``; else what went wrong."""
+    try:
+        settings = msgspec.convert(raw, gateway_type.settings_type)
+    except msgspec.ValidationError as error:
+        return None if named in str(error) else f"the message does not name {named!r}: {error}"
+
+    async def build() -> None:
+        async with httpx.AsyncClient() as http:
+            resources = GatewayResources(http=http, tracer=trace.get_tracer("conformance"))
+            await gateway_type.build(settings, resources).aclose()
+
+    try:
+        run(build)
+    except InvalidSettings as error:
+        return None if named in str(error) else f"the message does not name {named!r}: {error}"
+    return "accepted"

@@ -1,0 +1,121 @@
+"""The control surface every vendor simulator offers: JSON endpoints under ``/_simulator/``.
+
+The conformance kit drives a simulator only through these endpoints, relative to the URL the
+simulator is served at (the one given to ``Simulator.settings_for``). A simulator must:
+
+* answer ``POST /_simulator/behaviours`` ``{"amount": "13.00 AED", "operation": "initiate" |
+  "refund" | "any", "action": ...}`` by making vendor calls for that amount misbehave, where
+  ``action`` is one of :class:`Misbehaviour`; ``DELETE /_simulator/behaviours`` clears them;
+* while ``POST /_simulator/down`` is in force (until ``POST /_simulator/up``), refuse every
+  vendor call in the way the vendor documents as "nothing was processed";
+* on ``POST /_simulator/payments/{external_id}/status`` ``{"status": "paid" | "failed" |
+  "expired"}``, set the payment's status and post the vendor's notification, authenticated
+  with the gateway settings' credentials, to ``SimulatorOptions.webhook_url`` *before*
+  answering ``200 {"payment": {...}, "webhook": {"status_code": ..., ...} | null}``;
+* answer ``GET /_simulator/calls`` with ``{"initiate": n, "refund": n, "status": n}``, the
+  vendor calls received (status and refund-status lookups both count as ``status``);
+* answer ``GET /_simulator/payments`` with ``{"payments": [{"id", "reference", "status",
+  "amount", "refunds": [{"id", "reference", ...}]}]}``, where ``reference`` is what the
+  gateway sent as the vendor's reference (our payment or refund id);
+* take the currencies its gateway type declares, and serve the operations statelessly per
+  amount: behaviours are keyed by amount, and nothing else is shared between calls.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Literal
+
+import httpx
+
+from payments_plugins.money import Amount
+
+Operation = Literal["initiate", "refund", "any"]
+NotifiedStatus = Literal["paid", "failed", "expired"]
+
+
+class Misbehaviour(enum.StrEnum):
+    """What a simulator does with a vendor call whose amount has a behaviour set."""
+
+    UNAVAILABLE = "unavailable_503"
+    """Refuse as the vendor does when it processed nothing (e.g. HTTP 503); record nothing."""
+    DECLINE = "decline"
+    """Decline with the vendor's decline code; record nothing."""
+    ERROR_AFTER_PROCESSING = "error_500"
+    """Record the payment or refund, then fail in a way that does not say what was done."""
+    TIMEOUT = "timeout"
+    """Record, then hold the answer back until the caller gives up."""
+    GARBAGE = "garbage"
+    """Record, then answer success with a body that is not the vendor's format."""
+
+
+class SimulatorControlError(RuntimeError):
+    """A control endpoint did not answer as the protocol says."""
+
+
+class SimulatorControl:
+    """A client of a simulator's ``/_simulator/`` endpoints.
+
+    ``client`` is an httpx client whose ``base_url`` is the simulator's root URL; the caller
+    owns and closes it.
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def misbehave(
+        self, amount: Amount, action: Misbehaviour, operation: Operation = "any"
+    ) -> None:
+        """Make vendor calls of ``operation`` for ``amount`` answer with ``action``."""
+        body = {"amount": amount.format(), "operation": operation, "action": action.value}
+        await self._request("POST", "behaviours", body)
+
+    async def clear_behaviours(self) -> None:
+        """Undo every :meth:`misbehave`."""
+        await self._request("DELETE", "behaviours")
+
+    async def go_down(self) -> None:
+        """Refuse every vendor call, processing nothing, until :meth:`come_up`."""
+        await self._request("POST", "down")
+
+    async def come_up(self) -> None:
+        """Serve vendor calls again."""
+        await self._request("POST", "up")
+
+    async def set_status(self, external_id: str, status: NotifiedStatus) -> dict[str, Any]:
+        """Move a payment to ``status`` and have the notification posted; the answer's body."""
+        answer: dict[str, Any] = await self._request(
+            "POST", f"payments/{external_id}/status", {"status": status}
+        )
+        return answer
+
+    async def calls(self) -> dict[str, int]:
+        """How many vendor calls of each kind the simulator has received."""
+        counts: dict[str, int] = await self._request("GET", "calls")
+        return counts
+
+    async def payments(self) -> list[dict[str, Any]]:
+        """Every payment the simulator holds, with its refunds."""
+        listed: dict[str, list[dict[str, Any]]] = await self._request("GET", "payments")
+        return listed["payments"]
+
+    async def payment_with_reference(self, reference: str) -> dict[str, Any] | None:
+        """The payment the gateway sent under ``reference``, if the simulator holds one."""
+        return next(
+            (payment for payment in await self.payments() if payment["reference"] == reference),
+            None,
+        )
+
+    async def _request(self, method: str, path: str, body: object = None) -> Any:
+        response = await self._client.request(method, f"_simulator/{path}", json=body)
+        if response.status_code != 200:
+            raise SimulatorControlError(
+                f"{method} /_simulator/{path} answered HTTP {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        try:
+            return response.json()
+        except ValueError as error:
+            raise SimulatorControlError(
+                f"{method} /_simulator/{path} answered a body that is not JSON"
+            ) from error
