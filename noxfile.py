@@ -15,10 +15,17 @@ SOURCES = [
     "platform/src",
     "plugins/src",
     "plugin_json_gateway/src",
+    "plugin_soap_gateway/src",
     "tests/plugin_test_gateway/src",
 ]
 # Each test folder is checked on its own: they share module names such as conftest.
-TEST_FOLDERS = ["platform/tests", "plugins/tests", "plugin_json_gateway/tests", "tests/*.py"]
+TEST_FOLDERS = [
+    "platform/tests",
+    "plugins/tests",
+    "plugin_json_gateway/tests",
+    "plugin_soap_gateway/tests",
+    "tests/*.py",
+]
 # Test functions need no annotations; everything else is as strict as the sources.
 TEST_MYPY_FLAGS = [
     "--allow-untyped-defs",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,13 @@ from payments_platform.app import create_app
 from payments_platform.config import decode_settings
 from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import Runtime, build_runtime
+from payments_platform.usecases import utc_now
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.simulator import JsonVendorSimulator
 from payments_plugins import SimulatorOptions
 from payments_plugins.testing.asgi_server import serve_asgi
+
+from .databases import backends, postgres_database, postgres_template, sqlite_url
 
 
 class Vendor:
@@ -77,9 +81,29 @@ def vendor() -> Iterator[Vendor]:
         yield served
 
 
+@pytest.fixture(scope="session")
+def postgres_template_name() -> Iterator[str]:
+    with postgres_template() as name:
+        yield name
+
+
+@pytest.fixture(params=backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend a test runs on; every test using a database runs on each."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}"
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database at the current schema, on the test's backend (not yet migrated for
+    SQLite, whose file the fixture only names)."""
+    if backend == "sqlite":
+        yield sqlite_url(tmp_path / "payments.db")
+        return
+    template: str = request.getfixturevalue("postgres_template_name")
+    with postgres_database(template) as url:
+        yield url
 
 
 AppFactory = Callable[..., contextlib.AbstractAsyncContextManager[AsyncTestClient[Any]]]
@@ -91,11 +115,23 @@ def platform(database_url: str) -> AppFactory:
 
     @contextlib.asynccontextmanager
     async def open_platform(
-        gateways: dict[str, Any], *, clock: Callable[[], float] | None = None, **sections: Any
+        gateways: dict[str, Any],
+        *,
+        clock: Callable[[], float] | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
+        **sections: Any,
     ) -> AsyncIterator[AsyncTestClient[Any]]:
-        raw = {"database": {"url": database_url}, "gateways": gateways, **sections}
+        # Tests drive workers themselves (``runtime_of(client).worker().run_once()``).
+        # No pooling: the test client runs the app's lifespan on a loop of its own, and a pooled
+        # asyncpg connection must not move between event loops.
+        database = {"url": database_url, "pool_size": 0}
+        raw = {"database": database, "worker": {"enabled": False}}
+        raw.update(gateways=gateways, **sections)
         runtime = build_runtime(
-            decode_settings(raw), PluginHost.discover(), clock=clock or time.monotonic
+            decode_settings(raw),
+            PluginHost.discover(),
+            clock=clock or time.monotonic,
+            wall_clock=wall_clock or utc_now,
         )
         await runtime.database.migrate()
         async with AsyncTestClient(create_app(runtime)) as client:
@@ -108,3 +144,50 @@ def runtime_of(client: AsyncTestClient[Any]) -> Runtime:
     """The runtime behind an app opened by the ``platform`` fixture."""
     runtime: Runtime = client.app.state["runtime"]
     return runtime
+
+
+class WallClock:
+    """A wall clock tests move by hand, so jobs fall due without waiting."""
+
+    def __init__(self) -> None:
+        self.now = utc_now()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def wall_clock() -> WallClock:
+    return WallClock()
+
+
+RuntimeFactory = Callable[..., contextlib.AbstractAsyncContextManager[Runtime]]
+
+
+@pytest.fixture
+def scripted_runtime(database_url: str, wall_clock: WallClock) -> RuntimeFactory:
+    """Open the platform without HTTP, its gateways played by scripts (see ``scripted.py``)."""
+    from .scripted import ScriptedPlugin
+
+    @contextlib.asynccontextmanager
+    async def open_runtime(scripts: dict[str, str], **sections: Any) -> AsyncIterator[Runtime]:
+        plugins = PluginHost()
+        plugins.register(ScriptedPlugin(), "scripted")
+        gateways = {
+            name: {"type": "scripted", "settings": {"script": script}}
+            for name, script in scripts.items()
+        }
+        raw: dict[str, Any] = {"database": {"url": database_url, "pool_size": 0}}
+        raw.update(gateways=gateways, **sections)
+        runtime = build_runtime(decode_settings(raw), plugins, wall_clock=wall_clock)
+        await runtime.database.migrate()
+        try:
+            yield runtime
+        finally:
+            await runtime.aclose()
+
+    return open_runtime

@@ -75,3 +75,41 @@ def _wait_until_healthy(server: ServerProcess) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"payments serve did not become healthy:\n{server.output()}")
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def _toml_tables(prefix: str, table: dict[str, object]) -> list[str]:
+    lines = [f"[{prefix}]"] if prefix else []
+    nested: list[str] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            nested += _toml_tables(f"{prefix}.{key}" if prefix else key, value)
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    return lines + nested
+
+
+def write_config(path: Path, config: dict[str, object]) -> Path:
+    """Write a config mapping as a TOML file (enough TOML for the platform's config)."""
+    path.write_text("\n".join(_toml_tables("", config)) + "\n", encoding="utf-8")
+    return path
+
+
+def migrate(config: Path) -> None:
+    """Run ``payments migrate`` for a config file."""
+    subprocess.run(
+        [sys.executable, "-m", "payments_platform.cli", "migrate", "--config", str(config)],
+        check=True,
+        capture_output=True,
+    )

@@ -18,8 +18,9 @@ def test_no_file_means_the_demo_profile() -> None:
     assert settings.demo
     assert settings.database.migrate_on_start
     assert settings.database.url == "sqlite+aiosqlite:///payments.db"
-    assert list(settings.gateways) == ["json"]
+    assert list(settings.gateways) == ["json", "soap"]
     assert settings.gateways["json"].simulator is not None
+    assert settings.gateways["soap"].simulator is not None
 
 
 def test_a_file_is_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -227,7 +228,10 @@ def _responses(*codes: str) -> dict[int, ResponseSpec]:
     before_request=strict_body(InitPaymentBody),
     responses={
         200: ResponseSpec(PaymentView, description="Replay of an earlier identical request"),
-        202: ResponseSpec(PaymentView, description="Sent to a gateway; outcome not yet known"),
+        202: ResponseSpec(
+            PaymentView,
+            description="Queued for a worker (pending), or sent with no usable answer (unknown)",
+        ),
         400: ResponseSpec(Problem, media_type=PROBLEM_MEDIA_TYPE, description="malformed-json"),
         **_responses(
             "invalid-request",
@@ -260,7 +264,7 @@ async def init_payment(data: JSONBody[InitPaymentBody], state: State) -> Respons
         raise errors.PaymentDeclined(
             f"the gateway declined the payment ({payment.failure_code})", extra=extra
         )
-    if payment.status is PaymentStatus.UNKNOWN:
+    if payment.status in (PaymentStatus.UNKNOWN, PaymentStatus.PENDING):
         status = 202
     else:
         status = 201 if outcome.created else 200
@@ -279,7 +283,10 @@ async def init_payment(data: JSONBody[InitPaymentBody], state: State) -> Respons
     status_code=200,
     before_request=strict_body(RefundBody),
     responses={
-        202: ResponseSpec(RefundAnswer, description="Sent; the gateway's answer was lost"),
+        202: ResponseSpec(
+            RefundAnswer,
+            description="Queued for a worker (pending), or sent with no usable answer (unknown)",
+        ),
         400: ResponseSpec(Problem, media_type=PROBLEM_MEDIA_TYPE, description="malformed-json"),
         **_responses(
             "invalid-request",
@@ -302,7 +309,8 @@ async def refund(data: JSONBody[RefundBody], state: State) -> Response[RefundAns
         refund=RefundView.of(outcome.refund, outcome.payment.currency),
         payment=PaymentView.of(outcome.payment),
     )
-    return Response(answer, status_code=202 if outcome.refund.status == "unknown" else 200)
+    status = 200 if outcome.refund.status == "succeeded" else 202
+    return Response(answer, status_code=status)
 
 
 @post(
@@ -368,7 +376,13 @@ async def webhook(
 
 
 def _vendor_reply(reply: WebhookReply) -> Response[bytes]:
-    return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type)
+    # Set as a header: as a media type, Litestar would append its own charset to text/* types.
+    return Response(
+        reply.body,
+        status_code=reply.status_code,
+        media_type=reply.content_type,
+        headers={"Content-Type": reply.content_type},
+    )
 
 
 @get(
@@ -418,7 +432,10 @@ async def ready(state: State) -> Response[Health]:
 def _mount(path: str, app: ASGIApp) -> ASGIRouteHandler:
     @asgi(path, is_mount=True, include_in_schema=False)
     async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
-        await app(cast("Any", scope), cast("Any", receive), cast("Any", send))
+        # Litestar strips the mount path from `path`; ASGI says it then belongs in root_path,
+        # where the mounted app finds the URL it is served at.
+        inner = {**scope, "root_path": scope.get("root_path", "") + path}
+        await app(cast("Any", inner), cast("Any", receive), cast("Any", send))
 
     return mounted
 
@@ -432,9 +449,18 @@ def create_app(runtime: Runtime) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        worker = runtime.worker() if settings.worker.enabled else None
+        task = asyncio.create_task(worker.run_forever()) if worker else None
         try:
             yield
         finally:
+            if worker is not None and task is not None:
+                # Requests in flight have finished by now; let started jobs end, release the rest.
+                worker.stop()
+                try:
+                    await asyncio.wait_for(task, settings.worker.shutdown_grace_seconds)
+                except TimeoutError:
+                    logger.warning("worker did not stop in time; its leases will expire")
             await runtime.aclose()
 
     mounts = [_mount(path, app) for path, app in runtime.simulators.items()]

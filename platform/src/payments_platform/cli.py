@@ -1,4 +1,4 @@
-"""The ``payments`` command: serve, migrate, plugins, config check."""
+"""The ``payments`` command: serve, worker, migrate, jobs, plugins, config check."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from payments_platform import jobs
 from payments_platform.config import CONFIG_PATH_VARIABLE, ConfigError, Settings, load_settings
-from payments_platform.database import Database, SchemaOutOfDate
+from payments_platform.database import SchemaOutOfDate
+from payments_platform.jobs import JobStatus
 from payments_platform.plugin_host import PluginError, PluginHost
-from payments_platform.runtime import Runtime, build_runtime
+from payments_platform.runtime import Runtime, build_runtime, open_database
+from payments_platform.usecases import utc_now
 
 logger = logging.getLogger("payments")
 
@@ -78,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
 async def _prepare_database(settings: Settings) -> None:
     """Migrate (when configured to) or check the schema, before the server takes requests."""
     # A connection pool is bound to its event loop; the server's loop gets its own.
-    database = Database(settings.database.url)
+    database = open_database(settings)
     try:
         if settings.database.migrate_on_start:
             await database.migrate()
@@ -90,7 +94,7 @@ async def _prepare_database(settings: Settings) -> None:
 
 def _migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    database = Database(settings.database.url)
+    database = open_database(settings)
 
     async def run() -> None:
         try:
@@ -101,6 +105,75 @@ def _migrate(args: argparse.Namespace) -> int:
     asyncio.run(run())
     print(f"database {database.url.render_as_string(hide_password=True)} is up to date")
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    asyncio.run(_prepare_database(settings))
+    runtime = _runtime(settings)
+
+    async def run() -> None:
+        worker = runtime.worker()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, worker.stop)
+        try:
+            await worker.run_forever()
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(run())
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    database = open_database(settings)
+
+    async def run() -> int:
+        try:
+            await database.check_schema()
+            if args.jobs_command == "retry":
+                async with database.write() as conn:
+                    revived = await jobs.revive(conn, args.job_id, utc_now())
+                if not revived:
+                    print(f"job {args.job_id} is not dead; nothing to retry", file=sys.stderr)
+                    return 1
+                print(f"job {args.job_id} will run again")
+                return 0
+            statuses = (
+                list(JobStatus)
+                if args.all
+                else [
+                    JobStatus.PENDING,
+                    JobStatus.RUNNING,
+                    JobStatus.DEAD,
+                ]
+            )
+            async with database.read() as conn:
+                found = await jobs.list_jobs(conn, statuses)
+        finally:
+            await database.dispose()
+        _print_jobs(found)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _print_jobs(found: Sequence[jobs.Job]) -> None:
+    if not found:
+        print("no jobs")
+        return
+    print(
+        f"{'id':>8}  {'kind':<10} {'status':<8} {'tries':>5}  {'due (UTC)':<19}  payment / refund"
+    )
+    for job in found:
+        tries = f"{job.attempts}/{job.max_attempts}"
+        due = job.run_at.strftime("%Y-%m-%d %H:%M:%S")
+        subject = str(job.payment_id) + (f" / {job.refund_id}" if job.refund_id else "")
+        print(f"{job.id:>8}  {job.kind:<10} {job.status:<8} {tries:>5}  {due:<19}  {subject}")
+        if job.last_error:
+            print(f"{'':>10}last error: {job.last_error}")
 
 
 def _plugins(_args: argparse.Namespace) -> int:
@@ -151,6 +224,17 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", parents=[common], help="apply database migrations")
     migrate.set_defaults(run=_migrate)
+    worker = commands.add_parser("worker", parents=[common], help="run jobs, without the API")
+    worker.set_defaults(run=_worker)
+    jobs_parser = commands.add_parser("jobs", parents=[common], help="list or retry jobs")
+    jobs_parser.set_defaults(run=_jobs, jobs_command="list", all=False)
+    jobs_commands = jobs_parser.add_subparsers(dest="jobs_command")
+    listing = jobs_commands.add_parser(
+        "list", parents=[common], help="pending, running and dead jobs (default)"
+    )
+    listing.add_argument("--all", action="store_true", help="done jobs too")
+    retry = jobs_commands.add_parser("retry", parents=[common], help="run a dead job again")
+    retry.add_argument("job_id", type=int, metavar="ID")
     plugins = commands.add_parser("plugins", help="list installed gateway plugins")
     plugins.set_defaults(run=_plugins)
     config = commands.add_parser("config", help="configuration commands")

@@ -17,7 +17,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from payments_platform.breaker import BreakerPolicy
+from payments_platform.jobs import WorkerSettings
 from payments_platform.routing import Strategy
+from payments_platform.usecases import LifecycleSettings
 
 ENV_PREFIX = "PAYMENTS_"
 CONFIG_PATH_VARIABLE = "PAYMENTS_CONFIG"
@@ -42,6 +44,9 @@ class DatabaseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """The database every process of the deployment shares."""
 
     url: str = "sqlite+aiosqlite:///payments.db"
+    pool_size: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
+    """Connections kept open per process (PostgreSQL); 0 opens one per transaction, e.g.
+    behind a connection pooler such as PgBouncer."""
     migrate_on_start: bool = False
     """Apply pending migrations when the server starts (the demo does; production runs
     ``payments migrate`` once per release instead)."""
@@ -81,6 +86,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     routing: RoutingConfig = RoutingConfig()
+    payments: LifecycleSettings = LifecycleSettings()
+    worker: WorkerSettings = WorkerSettings()
     gateways: dict[str, GatewayConfig] = msgspec.field(default_factory=dict)
     demo: bool = False
     """Set only by the demo profile: relaxes nothing by itself, but is shown loudly."""
@@ -108,12 +115,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 def demo_profile() -> dict[str, Any]:
-    """The raw configuration used when no file is given: everything local, nothing secret."""
+    """The raw configuration used when no file is given: everything local, nothing secret.
+
+    Both built-in gateways, each against its own simulator, in priority order: AED goes to
+    JSON and fails over to SOAP when the JSON vendor is down (which keeps the walk-through
+    deterministic); USD, which only SOAP takes, goes through SOAP.
+    """
     return {
         "demo": True,
         "database": {"url": "sqlite+aiosqlite:///payments.db", "migrate_on_start": True},
         "routing": {"strategy": "priority"},
-        "gateways": {"json": {"type": "json", "simulator": {"payer_pays_at_once": True}}},
+        "gateways": {
+            "json": {"type": "json", "simulator": {"payer_pays_at_once": True}},
+            "soap": {"type": "soap", "simulator": {"payer_pays_at_once": True}},
+        },
     }
 
 

@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 _WRITE = "payments_write_transaction"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -27,6 +28,25 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 class SchemaOutOfDate(RuntimeError):
     """The database is not at the schema this version needs."""
+
+
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+
+def async_url(url: str) -> sa.URL:
+    """The URL with the async driver this platform uses when none is named.
+
+    ``postgresql://host/db`` becomes ``postgresql+asyncpg://host/db`` and ``sqlite:///x.db``
+    becomes ``sqlite+aiosqlite:///x.db``; other backends are refused.
+    """
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None:
+        raise ValueError(f"database {backend!r} is not supported: use sqlite or postgresql")
+    if parsed.drivername == backend:
+        parsed = parsed.set(drivername=f"{backend}+{driver}")
+    return parsed
 
 
 def _alembic_config() -> Config:
@@ -38,12 +58,15 @@ def _alembic_config() -> Config:
 class Database:
     """The engine and the transactions the use cases run in."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
-        self.url = sa.make_url(url)
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            if pool_size == 0:
+                options.update(poolclass=NullPool)
+            else:
+                options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:

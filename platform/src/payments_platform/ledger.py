@@ -5,7 +5,7 @@ racing requests find out which one won."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -83,14 +83,15 @@ async def move_payment(
     conn: AsyncConnection,
     payment_id: uuid.UUID,
     *,
-    expected: PaymentStatus,
+    expected: PaymentStatus | Collection[PaymentStatus],
     now: datetime,
     **values: Any,
 ) -> bool:
     """Update the payment only if it is still in ``expected``; True if it was."""
+    allowed = [expected] if isinstance(expected, PaymentStatus) else list(expected)
     result = await conn.execute(
         sa.update(payments)
-        .where(payments.c.id == payment_id, payments.c.status == expected)
+        .where(payments.c.id == payment_id, payments.c.status.in_(allowed))
         .values(updated_at=now, **values)
     )
     return result.rowcount == 1
@@ -131,6 +132,39 @@ async def finish_attempt(
     )
 
 
+async def in_flight_attempt(conn: AsyncConnection, payment_id: uuid.UUID) -> Attempt | None:
+    """The payment's gateway call that was sent (or about to be) and has no recorded end."""
+    row = (
+        await conn.execute(
+            sa.select(payment_attempts)
+            .where(
+                payment_attempts.c.payment_id == payment_id,
+                payment_attempts.c.outcome == AttemptOutcome.IN_FLIGHT,
+            )
+            .order_by(payment_attempts.c.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return None if row is None else from_row(Attempt, row)
+
+
+async def unmatched_webhooks(
+    conn: AsyncConnection, gateways: Sequence[str], external_id: str
+) -> list[Event]:
+    """Webhooks that named ``external_id`` before any payment was known under it."""
+    result = await conn.execute(
+        sa.select(payment_events)
+        .where(
+            payment_events.c.payment_id.is_(None),
+            payment_events.c.kind == "webhook",
+            payment_events.c.gateway.in_(gateways),
+            payment_events.c.external_id == external_id,
+        )
+        .order_by(payment_events.c.id)
+    )
+    return [from_row(Event, row) for row in result]
+
+
 async def record_event(
     conn: AsyncConnection,
     *,
@@ -140,6 +174,7 @@ async def record_event(
     from_status: str | None = None,
     to_status: str | None = None,
     gateway: str | None = None,
+    external_id: str | None = None,
     accepted: bool | None = None,
     reason: str | None = None,
     body_sha256: str | None = None,
@@ -153,6 +188,7 @@ async def record_event(
             from_status=from_status,
             to_status=to_status,
             gateway=gateway,
+            external_id=external_id,
             accepted=accepted,
             reason=reason,
             body_sha256=body_sha256,
@@ -217,8 +253,9 @@ async def insert_refund(
     amount_minor: int,
     gateway: str,
     now: datetime,
+    sent: bool,
 ) -> None:
-    """Write a ``pending`` refund."""
+    """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away."""
     await conn.execute(
         sa.insert(refunds).values(
             id=refund_id,
@@ -226,9 +263,19 @@ async def insert_refund(
             amount_minor=amount_minor,
             status=RefundStatus.PENDING,
             gateway=gateway,
+            sent_at=now if sent else None,
             created_at=now,
             updated_at=now,
         )
+    )
+
+
+async def mark_refund_sent(conn: AsyncConnection, refund_id: uuid.UUID, now: datetime) -> None:
+    """Note that the refund is about to reach the gateway, so a retry asks before re-sending."""
+    await conn.execute(
+        sa.update(refunds)
+        .where(refunds.c.id == refund_id, refunds.c.sent_at.is_(None))
+        .values(sent_at=now, updated_at=now)
     )
 
 

@@ -85,6 +85,7 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     gateway: str
     external_refund_id: str | None
     failure_code: str | None
+    sent_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -97,6 +98,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     from_status: str | None
     to_status: str | None
     gateway: str | None
+    external_id: str | None
     accepted: bool | None
     reason: str | None
     body_sha256: str | None

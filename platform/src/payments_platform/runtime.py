@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from opentelemetry import trace
@@ -20,13 +21,16 @@ from payments_plugins import (
     InvalidSettings,
     SimulatorOptions,
 )
+from sqlalchemy.exc import ArgumentError
 
 from payments_platform.breaker import CircuitBreaker
 from payments_platform.config import ConfigError, GatewayConfig, Settings, decode_plugin_settings
 from payments_platform.database import Database
+from payments_platform.jobs import Worker
 from payments_platform.plugin_host import PluginHost
 from payments_platform.routing import Route, RoutingTable
-from payments_platform.usecases import LiveGateway, Payments
+from payments_platform.settlement import Settlement
+from payments_platform.usecases import LiveGateway, Payments, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,12 @@ class Runtime:
     simulators: dict[str, ASGIApp] = field(default_factory=dict)
     """ASGI apps to mount, by path."""
 
+    def worker(self) -> Worker:
+        """A worker running this runtime's jobs."""
+        return Worker(
+            self.database, Settlement(self.payments), self.settings.worker, self.payments.now
+        )
+
     async def aclose(self) -> None:
         """Release gateways, the HTTP client and the database pool."""
         for live in self.payments.gateways.values():
@@ -71,9 +81,13 @@ def build_runtime(
     plugins: PluginHost,
     *,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], datetime] = utc_now,
     rng: random.Random | None = None,
 ) -> Runtime:
-    """Validate the configuration against the installed plugins and build the platform."""
+    """Validate the configuration against the installed plugins and build the platform.
+
+    ``clock`` drives the breakers (monotonic seconds), ``wall_clock`` the timestamps and jobs.
+    """
     # One pooled client for every gateway; each call passes its own timeouts.
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=2.0),
@@ -127,8 +141,15 @@ def build_runtime(
                 breaker=CircuitBreaker(settings.routing.breaker, clock),
             )
         )
-    database = Database(settings.database.url)
-    payments = Payments(database, RoutingTable(routes, settings.routing.strategy, rng), gateways)
+    database = open_database(settings)
+    payments = Payments(
+        database,
+        RoutingTable(routes, settings.routing.strategy, rng),
+        gateways,
+        lifecycle=settings.payments,
+        job_attempts=settings.worker.max_attempts,
+        clock=wall_clock,
+    )
     return Runtime(
         settings=settings,
         plugins=plugins,
@@ -137,6 +158,14 @@ def build_runtime(
         payments=payments,
         simulators=simulators,
     )
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database; a URL it cannot use is a configuration error."""
+    try:
+        return Database(settings.database.url, pool_size=settings.database.pool_size)
+    except (ValueError, ArgumentError) as error:
+        raise ConfigError(f"{error} - at `database.url`") from None
 
 
 def _currencies(name: str, config: GatewayConfig, gateway_type: GatewayType) -> frozenset[str]:

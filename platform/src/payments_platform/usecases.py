@@ -1,18 +1,21 @@
 """The payment use cases: initiate, apply a vendor's webhook, refund, read.
 
-They know nothing of HTTP, so a queue consumer can drive them as well. The rule they keep: no
-transaction is held open across a gateway call. Work is claimed in one short transaction (a row
-written or conditionally updated), the gateway is called, and the result recorded in another.
+They know nothing of HTTP, so a queue consumer drives them as well (see ``settlement``). The rule
+they keep: no transaction is held open across a gateway call. Work is claimed in one short
+transaction (a row written or conditionally updated, together with a guard job that reconciles
+it should this process die), the gateway is called, and the result recorded in another.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
 
 import msgspec
 from opentelemetry import trace
@@ -31,27 +34,59 @@ from payments_plugins import (
 from payments_plugins import InvalidWebhook as GatewayInvalidWebhook
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments_platform import errors, ledger
+from payments_platform import errors, jobs, ledger
 from payments_platform.database import Database
+from payments_platform.jobs import JobKind, RetryLater
 from payments_platform.lifecycle import (
     REFUNDABLE,
     PaymentStatus,
     WebhookVerdict,
     judge_webhook,
 )
-from payments_platform.records import AttemptOutcome, Payment, PaymentHistory, Refund, RefundStatus
+from payments_platform.records import (
+    AttemptOutcome,
+    Event,
+    Payment,
+    PaymentHistory,
+    Refund,
+    RefundStatus,
+)
 from payments_platform.routing import RouteDecision, RoutingTable
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payments_platform")
 
 NO_GATEWAY_AVAILABLE = "no-gateway-available"
-"""``failure_code`` of a payment no gateway could be reached for: the only retryable rejection."""
+"""``failure_code`` of a payment no gateway could be reached for."""
+NOT_RECEIVED = "not-received"
+"""``failure_code`` of a payment its gateway says it never received."""
+RETRYABLE_REJECTIONS = frozenset({NO_GATEWAY_AVAILABLE, NOT_RECEIVED})
+"""Rejections after which no vendor holds the payment, so the same id may be routed again."""
 
 
 def utc_now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+class Dispatch(enum.StrEnum):
+    """When gateways are called."""
+
+    SYNC = "sync"
+    """Within the client's request: it gets the gateway's answer."""
+    QUEUE = "queue"
+    """By a worker: the client gets 202 and follows ``GET /payments/{id}``."""
+
+
+class LifecycleSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How payments are dispatched, reconciled and expired."""
+
+    dispatch: Dispatch = Dispatch.SYNC
+    reconcile_after_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 120.0
+    """When a gateway call has no recorded end this long after it started, its process is
+    presumed dead and the payment or refund is reconciled. Longer than any gateway call."""
+    expire_after_seconds: Annotated[float, msgspec.Meta(gt=0, le=90 * 86_400)] = 86_400.0
+    """A payment still ``initiated`` this long after its gateway took it is expired."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +121,14 @@ class RefundOutcome(msgspec.Struct, frozen=True, kw_only=True):
     created: bool
 
 
+class _Claimed(msgspec.Struct, frozen=True):
+    """A refund claimed in the database and not yet answered by the gateway."""
+
+    payment: Payment
+    refund: Refund
+    guard_job: int | None
+
+
 class Payments:
     """The use cases over one database and one set of live gateways."""
 
@@ -94,16 +137,46 @@ class Payments:
         database: Database,
         routing: RoutingTable,
         gateways: Mapping[str, LiveGateway],
+        *,
+        lifecycle: LifecycleSettings | None = None,
+        job_attempts: int = 8,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.database = database
         self.routing = routing
         self.gateways = dict(gateways)
-        self._now = clock
+        self.lifecycle = lifecycle or LifecycleSettings()
+        self.job_attempts = job_attempts
+        self.now = clock
+
+    @property
+    def queued(self) -> bool:
+        """Gateways are called by workers, not within requests."""
+        return self.lifecycle.dispatch is Dispatch.QUEUE
 
     def gateways_of_type(self, type_name: str) -> list[LiveGateway]:
         """The enabled gateways that are instances of ``type_name``, in config order."""
         return [live for live in self.gateways.values() if live.type_name == type_name]
+
+    async def enqueue(
+        self,
+        conn: AsyncConnection,
+        kind: JobKind,
+        payment_id: uuid.UUID,
+        *,
+        delay: float = 0.0,
+        refund_id: uuid.UUID | None = None,
+    ) -> int:
+        """Write a job in the caller's transaction."""
+        return await jobs.enqueue(
+            conn,
+            kind,
+            payment_id,
+            now=self.now(),
+            max_attempts=self.job_attempts,
+            delay=delay,
+            refund_id=refund_id,
+        )
 
     # -- initiate -------------------------------------------------------------------------
 
@@ -116,7 +189,7 @@ class Payments:
                 raise errors.CurrencyNotSupported(
                     f"no enabled gateway takes {amount.currency}", field="currency"
                 )
-            now = self._now()
+            now = self.now()
             async with self.database.write() as conn:
                 created = await ledger.insert_payment(
                     conn,
@@ -134,15 +207,22 @@ class Payments:
                         reason="payment requested",
                         now=now,
                     )
+                    route_now = True
                 else:
                     existing = await ledger.load_payment(conn, payment_id, for_update=True)
-                    if not await self._claim_retry(conn, existing, amount, now):
+                    route_now = await self.claim_retry(conn, existing, amount, now)
+                    if not route_now:
                         span.set_attribute("payment.replay", True)
                         return InitOutcome(payment=existing, created=False)
-            payment = await self._route(payment_id, amount)
+                if self.queued:
+                    await self.enqueue(conn, JobKind.INITIATE, payment_id)
+                    payment = await ledger.load_payment(conn, payment_id)
+            if self.queued:
+                return InitOutcome(payment=payment, created=created)
+            payment = await self.route(payment_id, amount, final=True)
             return InitOutcome(payment=payment, created=created)
 
-    async def _claim_retry(
+    async def claim_retry(
         self, conn: AsyncConnection, existing: Payment, amount: Amount, now: datetime
     ) -> bool:
         """Decide what a repeated init does; True if it may route the payment again."""
@@ -153,17 +233,18 @@ class Payments:
                 field="id",
             )
         if existing.status is PaymentStatus.PENDING:
+            if self.queued:
+                return False  # queued: the stored payment is the answer until a worker routes it
             raise errors.PaymentInProgress(
                 f"payment {existing.id} is being sent to a gateway; ask again shortly",
                 retry_after=1,
             )
-        retryable = (
+        if not (
             existing.status is PaymentStatus.REJECTED
-            and existing.failure_code == NO_GATEWAY_AVAILABLE
-        )
-        if not retryable:
+            and existing.failure_code in RETRYABLE_REJECTIONS
+        ):
             return False
-        # Nothing reached a vendor last time, so trying again cannot charge twice.
+        # No vendor holds the payment, so trying again cannot charge twice.
         moved = await ledger.move_payment(
             conn,
             existing.id,
@@ -171,6 +252,7 @@ class Payments:
             now=now,
             status=PaymentStatus.PENDING,
             failure_code=None,
+            gateway=None,
         )
         if moved:
             await ledger.record_event(
@@ -179,12 +261,17 @@ class Payments:
                 kind="status_changed",
                 from_status=PaymentStatus.REJECTED,
                 to_status=PaymentStatus.PENDING,
-                reason="retried after no gateway was available",
+                reason=f"retried after {existing.failure_code}",
                 now=now,
             )
         return moved
 
-    async def _route(self, payment_id: uuid.UUID, amount: Amount) -> Payment:
+    async def route(self, payment_id: uuid.UUID, amount: Amount, *, final: bool) -> Payment:
+        """Offer a pending payment to the candidates in order until one answers definitively.
+
+        When none can be reached the payment is rejected if ``final``; otherwise it stays
+        pending and :class:`RetryLater` is raised (a queued payment's job retries it).
+        """
         decision = self.routing.decide(amount.currency)
         with tracer.start_as_current_span("payments.route") as span:
             _trace_decision(span, decision)
@@ -195,7 +282,7 @@ class Payments:
                 kind="routing_decision",
                 reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)",
                 detail=msgspec.to_builtins(decision),
-                now=self._now(),
+                now=self.now(),
             )
         unavailable: list[str] = []
         for position, candidate in enumerate(decision.order):
@@ -209,12 +296,18 @@ class Payments:
                 unavailable.append(f"{candidate.gateway} unavailable")
                 continue
             return outcome
-        return await self._settle(
-            payment_id,
-            PaymentStatus.REJECTED,
-            reason="no gateway could be reached: " + (", ".join(unavailable) or "none healthy"),
-            failure_code=NO_GATEWAY_AVAILABLE,
-        )
+        why = "no gateway could be reached: " + (", ".join(unavailable) or "none healthy")
+        if not final:
+            raise RetryLater(why)
+        async with self.database.write() as conn:
+            return await self.settle(
+                conn,
+                payment_id,
+                PaymentStatus.REJECTED,
+                reason=why,
+                failure_code=NO_GATEWAY_AVAILABLE,
+                expected=(PaymentStatus.PENDING,),
+            )
 
     async def _attempt(
         self, payment_id: uuid.UUID, amount: Amount, gateway_name: str, reason: str
@@ -222,9 +315,22 @@ class Payments:
         """Call one gateway; None means it was unavailable and the next may be tried."""
         live = self.gateways[gateway_name]
         breaker = self.routing.route(gateway_name).breaker
+        now = self.now()
         async with self.database.write() as conn:
+            # The row-level claim: only a pending payment with no call in flight is sent.
+            payment = await ledger.load_payment(conn, payment_id, for_update=True)
+            if payment.status is not PaymentStatus.PENDING or await ledger.in_flight_attempt(
+                conn, payment_id
+            ):
+                return payment
             attempt_id = await ledger.insert_attempt(
-                conn, payment_id=payment_id, gateway=gateway_name, reason=reason, now=self._now()
+                conn, payment_id=payment_id, gateway=gateway_name, reason=reason, now=now
+            )
+            guard = await self.enqueue(
+                conn,
+                JobKind.RECONCILE,
+                payment_id,
+                delay=self.lifecycle.reconcile_after_seconds,
             )
         with tracer.start_as_current_span("payments.gateway.initiate") as span:
             span.set_attribute("gateway.name", gateway_name)
@@ -236,16 +342,27 @@ class Payments:
             except GatewayUnavailable as error:
                 breaker.record_failure()
                 span.set_attribute("gateway.outcome", AttemptOutcome.UNAVAILABLE)
-                await self._finish_attempt(attempt_id, AttemptOutcome.UNAVAILABLE, str(error))
+                async with self.database.write() as conn:
+                    await ledger.finish_attempt(
+                        conn,
+                        attempt_id,
+                        outcome=AttemptOutcome.UNAVAILABLE,
+                        error=str(error),
+                        now=self.now(),
+                    )
+                    await jobs.cancel(conn, guard)
                 return None
             except GatewayDeclined as error:
                 breaker.record_success()
                 span.set_attribute("gateway.outcome", AttemptOutcome.DECLINED)
-                await self._finish_attempt(attempt_id, AttemptOutcome.DECLINED, str(error))
-                return await self._settle(
+                return await self._conclude(
+                    attempt_id,
+                    guard,
+                    AttemptOutcome.DECLINED,
                     payment_id,
                     PaymentStatus.REJECTED,
                     reason=f"declined by {gateway_name}: {error}",
+                    error=str(error),
                     failure_code=error.vendor_code or "declined",
                     gateway=gateway_name,
                 )
@@ -256,25 +373,22 @@ class Payments:
                     logger.exception("gateway %s raised outside the error taxonomy", gateway_name)
                 breaker.record_failure()
                 span.set_attribute("gateway.outcome", AttemptOutcome.UNKNOWN)
-                await self._finish_attempt(attempt_id, AttemptOutcome.UNKNOWN, str(error))
-                return await self._settle(
+                return await self._conclude(
+                    attempt_id,
+                    guard,
+                    AttemptOutcome.UNKNOWN,
                     payment_id,
                     PaymentStatus.UNKNOWN,
                     reason=f"no usable answer from {gateway_name}: {error}",
+                    error=str(error),
                     gateway=gateway_name,
                 )
             breaker.record_success()
             span.set_attribute("gateway.outcome", AttemptOutcome.ACCEPTED)
-        now = self._now()
-        async with self.database.write() as conn:
-            await ledger.finish_attempt(
-                conn,
-                attempt_id,
-                outcome=AttemptOutcome.ACCEPTED,
-                external_id=result.external_id,
-                now=now,
-            )
-        return await self._settle(
+        return await self._conclude(
+            attempt_id,
+            guard,
+            AttemptOutcome.ACCEPTED,
             payment_id,
             PaymentStatus.INITIATED,
             reason=f"accepted by {gateway_name}",
@@ -282,45 +396,130 @@ class Payments:
             external_id=result.external_id,
         )
 
-    async def _finish_attempt(self, attempt_id: int, outcome: AttemptOutcome, error: str) -> None:
-        async with self.database.write() as conn:
-            await ledger.finish_attempt(
-                conn, attempt_id, outcome=outcome, error=error, now=self._now()
-            )
-
-    async def _settle(
+    async def _conclude(
         self,
+        attempt_id: int,
+        guard: int,
+        outcome: AttemptOutcome,
         payment_id: uuid.UUID,
         status: PaymentStatus,
         *,
         reason: str,
+        gateway: str,
+        error: str | None = None,
+        failure_code: str | None = None,
+        external_id: str | None = None,
+    ) -> Payment:
+        """Record a gateway's definitive answer (or its silence) in one transaction."""
+        async with self.database.write() as conn:
+            await ledger.finish_attempt(
+                conn,
+                attempt_id,
+                outcome=outcome,
+                error=error,
+                external_id=external_id,
+                now=self.now(),
+            )
+            await jobs.cancel(conn, guard)
+            return await self.settle(
+                conn,
+                payment_id,
+                status,
+                reason=reason,
+                failure_code=failure_code,
+                gateway=gateway,
+                external_id=external_id,
+                # A guard that fired meanwhile may have moved it to unknown; an answer that
+                # arrives after that is still the truth.
+                expected=(PaymentStatus.PENDING, PaymentStatus.UNKNOWN),
+            )
+
+    async def settle(
+        self,
+        conn: AsyncConnection,
+        payment_id: uuid.UUID,
+        status: PaymentStatus,
+        *,
+        reason: str,
+        expected: Sequence[PaymentStatus],
         failure_code: str | None = None,
         gateway: str | None = None,
         external_id: str | None = None,
     ) -> Payment:
-        """Move a pending payment to the outcome of its routing."""
-        now = self._now()
-        async with self.database.write() as conn:
-            values: dict[str, object] = {"status": status, "failure_code": failure_code}
-            if gateway is not None:
-                values["gateway"] = gateway
-            if external_id is not None:
-                values["external_id"] = external_id
-            moved = await ledger.move_payment(
-                conn, payment_id, expected=PaymentStatus.PENDING, now=now, **values
-            )
+        """Move the payment from one of ``expected`` to ``status`` and record it.
+
+        Jobs that follow from the new status are written in the same transaction: an
+        ``unknown`` payment gets reconciled, an ``initiated`` one expires in due course, and
+        webhooks that named its external id before we knew it are applied.
+        """
+        now = self.now()
+        before = await ledger.load_payment(conn, payment_id, for_update=True)
+        values: dict[str, object] = {"status": status, "failure_code": failure_code}
+        if gateway is not None:
+            values["gateway"] = gateway
+        if external_id is not None:
+            values["external_id"] = external_id
+        moved = before.status in expected and await ledger.move_payment(
+            conn, payment_id, expected=before.status, now=now, **values
+        )
+        await ledger.record_event(
+            conn,
+            payment_id=payment_id,
+            kind="status_changed",
+            from_status=before.status,
+            to_status=status,
+            gateway=gateway,
+            accepted=moved,
+            reason=reason if moved else f"{reason}; not applied: the payment is {before.status}",
+            now=now,
+        )
+        if moved:
+            if status is PaymentStatus.UNKNOWN:
+                await self.enqueue(conn, JobKind.RECONCILE, payment_id, delay=1.0)
+            elif status is PaymentStatus.INITIATED:
+                await self.enqueue(
+                    conn,
+                    JobKind.EXPIRE,
+                    payment_id,
+                    delay=self.lifecycle.expire_after_seconds,
+                )
+            if external_id is not None and gateway is not None:
+                await self._replay_webhooks(conn, payment_id, gateway, external_id)
+        return await ledger.load_payment(conn, payment_id)
+
+    async def _replay_webhooks(
+        self, conn: AsyncConnection, payment_id: uuid.UUID, gateway: str, external_id: str
+    ) -> None:
+        """Apply webhooks about ``external_id`` that arrived before the payment was known by it.
+
+        A vendor may notify before the answer to the initiate is recorded; its webhook was
+        kept (answered 404) and takes effect now, in arrival order.
+        """
+        live = self.gateways.get(gateway)
+        siblings = [g.name for g in self.gateways_of_type(live.type_name)] if live else [gateway]
+        for waiting in await ledger.unmatched_webhooks(conn, siblings, external_id):
+            reported = _reported_status(waiting)
+            if reported is None:
+                continue
+            current = await ledger.load_payment(conn, payment_id, for_update=True)
+            verdict = judge_webhook(current.status, reported)
+            if verdict is WebhookVerdict.APPLY:
+                await ledger.move_payment(
+                    conn, payment_id, expected=current.status, now=self.now(), status=reported
+                )
             await ledger.record_event(
                 conn,
                 payment_id=payment_id,
-                kind="status_changed",
-                from_status=PaymentStatus.PENDING,
-                to_status=status,
-                gateway=gateway,
-                accepted=moved,
-                reason=reason if moved else f"{reason}; not applied, the payment moved on",
-                now=now,
+                kind="webhook_replayed",
+                from_status=current.status,
+                to_status=reported if verdict is WebhookVerdict.APPLY else None,
+                gateway=waiting.gateway,
+                external_id=external_id,
+                accepted=verdict is not WebhookVerdict.CONTRADICTS,
+                reason=f"webhook event {waiting.id} ({reported}) applied late: {verdict}",
+                body_sha256=waiting.body_sha256,
+                now=self.now(),
             )
-            return await ledger.load_payment(conn, payment_id)
 
     # -- webhooks -------------------------------------------------------------------------
 
@@ -335,12 +534,12 @@ class Payments:
             body_hash = hashlib.sha256(body).hexdigest()
             event, live, rejection = await self._parse_webhook(gateways, headers, body)
             if event is None or live is None:
-                await self._record_webhook(None, None, body_hash, False, rejection)
+                await self._record_refused_webhook(gateways, body_hash, rejection)
                 raise errors.InvalidWebhook(rejection)
             span.set_attribute("gateway.name", live.name)
             span.set_attribute("webhook.status", event.status)
             names = [candidate.name for candidate in gateways]
-            now = self._now()
+            now = self.now()
             async with self.database.write() as conn:
                 payment = await ledger.find_by_external_id(
                     conn, names, event.external_id, for_update=True
@@ -351,8 +550,9 @@ class Payments:
                         payment_id=None,
                         kind="webhook",
                         gateway=live.name,
+                        external_id=event.external_id,
                         accepted=False,
-                        reason=f"no payment with external id {event.external_id!r}",
+                        reason=f"no payment with external id {event.external_id!r} yet",
                         body_sha256=body_hash,
                         detail=msgspec.to_builtins(event),
                         now=now,
@@ -390,7 +590,7 @@ class Payments:
         now: datetime,
     ) -> WebhookOutcome | errors.PaymentProblem:
         try:
-            reported = PaymentStatus(event.status.value)
+            reported: PaymentStatus | None = PaymentStatus(event.status.value)
         except ValueError:
             reported = None
         verdict = (
@@ -418,6 +618,7 @@ class Payments:
             from_status=payment.status,
             to_status=reported if verdict is WebhookVerdict.APPLY else None,
             gateway=live.name,
+            external_id=event.external_id,
             accepted=accepted,
             reason=reason,
             body_sha256=body_hash,
@@ -430,24 +631,19 @@ class Payments:
         current = await ledger.load_payment(conn, payment.id)
         return WebhookOutcome(payment=current, changed=verdict is WebhookVerdict.APPLY)
 
-    async def _record_webhook(
-        self,
-        payment_id: uuid.UUID | None,
-        gateway: str | None,
-        body_hash: str,
-        accepted: bool,
-        reason: str,
+    async def _record_refused_webhook(
+        self, gateways: Sequence[LiveGateway], body_hash: str, reason: str
     ) -> None:
         async with self.database.write() as conn:
             await ledger.record_event(
                 conn,
-                payment_id=payment_id,
+                payment_id=None,
                 kind="webhook",
-                gateway=gateway,
-                accepted=accepted,
+                gateway=gateways[0].name if len(gateways) == 1 else None,
+                accepted=False,
                 reason=reason,
                 body_sha256=body_hash,
-                now=self._now(),
+                now=self.now(),
             )
 
     # -- refunds --------------------------------------------------------------------------
@@ -467,13 +663,19 @@ class Payments:
             claimed = await self._claim_refund(payment_id, amount_minor, refund_id)
             if isinstance(claimed, RefundOutcome):
                 return claimed
-            payment, amount = claimed
-            return await self._send_refund(payment, amount, refund_id)
+            if claimed.guard_job is None:
+                return RefundOutcome(refund=claimed.refund, payment=claimed.payment, created=True)
+            outcome = await self.send_refund(claimed.payment, claimed.refund, claimed.guard_job)
+            if outcome.refund.status is RefundStatus.FAILED:
+                raise _refund_problem(outcome.refund)
+            return outcome
 
     async def _claim_refund(
         self, payment_id: uuid.UUID, amount_minor: int | None, refund_id: uuid.UUID
-    ) -> tuple[Payment, int] | RefundOutcome:
-        now = self._now()
+    ) -> _Claimed | RefundOutcome:
+        """Take the amount out of what is left to refund, in one transaction with the refund
+        row and, when sent now, a guard job; when queued, the job that sends it."""
+        now = self.now()
         async with self.database.write() as conn:
             existing = await ledger.get_refund(conn, refund_id)
             if existing is not None:
@@ -497,7 +699,8 @@ class Payments:
                 )
             if payment.gateway is None:  # pragma: no cover - refundable payments have one
                 raise RuntimeError(f"paid payment {payment_id} has no gateway")
-            if not await ledger.claim_refund(conn, payment, amount, now):  # pragma: no cover
+            if not await ledger.claim_refund(conn, payment, amount, now):
+                # Only reachable without a row lock (SQLite serialises writers instead).
                 raise errors.RefundExceedsBalance("another refund took the balance first")
             await ledger.insert_refund(
                 conn,
@@ -506,6 +709,7 @@ class Payments:
                 amount_minor=amount,
                 gateway=payment.gateway,
                 now=now,
+                sent=not self.queued,
             )
             await ledger.record_event(
                 conn,
@@ -516,7 +720,15 @@ class Payments:
                 detail={"refund_id": str(refund_id), "amount_fractions": amount},
                 now=now,
             )
-        return payment, amount
+            delay = 0.0 if self.queued else self.lifecycle.reconcile_after_seconds
+            job = await self.enqueue(
+                conn, JobKind.REFUND, payment_id, refund_id=refund_id, delay=delay
+            )
+            refund = await ledger.get_refund(conn, refund_id)
+            current = await ledger.load_payment(conn, payment_id)
+        if refund is None:  # pragma: no cover - written just above
+            raise RuntimeError(f"refund {refund_id} vanished")
+        return _Claimed(current, refund, None if self.queued else job)
 
     async def _replay_refund(
         self,
@@ -536,100 +748,135 @@ class Payments:
         payment = await ledger.load_payment(conn, payment_id)
         return RefundOutcome(refund=existing, payment=payment, created=False)
 
-    async def _send_refund(
-        self, payment: Payment, amount: int, refund_id: uuid.UUID
+    async def send_refund(
+        self, payment: Payment, refund: Refund, guard_job: int | None, *, final: bool = True
     ) -> RefundOutcome:
-        gateway_name = payment.gateway or ""
+        """Send a claimed refund to the payment's gateway and record the answer.
+
+        The refund id is the vendor's idempotency reference, so sending again never pays out
+        twice. Unavailable: failed (the claim is released) if ``final``, else
+        :class:`RetryLater`. No usable answer: the refund is ``unknown`` and its job asks the
+        gateway later.
+        """
+        gateway_name = refund.gateway
         live = self.gateways.get(gateway_name)
         request = RefundRequest(
-            refund_id=refund_id,
+            refund_id=refund.id,
             payment_id=payment.id,
             external_id=payment.external_id or "",
-            amount=Amount(amount, payment.currency),
+            amount=Amount(refund.amount_minor, payment.currency),
         )
-        failure: errors.PaymentProblem | None = None
         with tracer.start_as_current_span("payments.gateway.refund") as span:
             span.set_attribute("gateway.name", gateway_name)
+            span.set_attribute("refund.id", str(refund.id))
             if live is None:
-                status, external, code = RefundStatus.FAILED, None, "gateway-not-enabled"
-                failure = errors.GatewayUnavailable(
-                    f"gateway {gateway_name!r} that took the payment is not enabled"
+                if not final:
+                    raise RetryLater(f"gateway {gateway_name!r} that took the payment is off")
+                return await self.record_refund(
+                    refund, RefundStatus.FAILED, guard_job, failure_code="gateway-not-enabled"
                 )
-            else:
-                breaker = self.routing.route(gateway_name).breaker
-                try:
-                    result = await live.gateway.refund(request)
-                except GatewayUnavailable as error:
-                    breaker.record_failure()
-                    status, external, code = RefundStatus.FAILED, None, "gateway-unavailable"
-                    failure = errors.GatewayUnavailable(f"{gateway_name}: {error}")
-                except GatewayDeclined as error:
-                    breaker.record_success()
-                    status, external = RefundStatus.FAILED, None
-                    code = error.vendor_code or "declined"
-                    failure = errors.RefundDeclined(f"{gateway_name} declined: {error}")
-                except Exception as error:
-                    if not isinstance(error, GatewayOutcomeUnknown):
-                        logger.exception("gateway %s raised outside the taxonomy", gateway_name)
-                    breaker.record_failure()
-                    status, external, code = RefundStatus.UNKNOWN, None, None
-                else:
-                    breaker.record_success()
-                    status, external, code = (
-                        RefundStatus.SUCCEEDED,
-                        result.external_refund_id,
-                        None,
-                    )
-            span.set_attribute("refund.status", status)
-        outcome = await self._record_refund(payment, amount, refund_id, status, external, code)
-        if failure is not None:
-            failure.extra["refund_id"] = str(refund_id)
-            raise failure
-        return outcome
+            breaker = self.routing.route(gateway_name).breaker
+            try:
+                result = await live.gateway.refund(request)
+            except GatewayUnavailable as error:
+                breaker.record_failure()
+                if not final:
+                    raise RetryLater(f"{gateway_name} unavailable: {error}") from error
+                return await self.record_refund(
+                    refund,
+                    RefundStatus.FAILED,
+                    guard_job,
+                    failure_code="gateway-unavailable",
+                    reason=str(error),
+                )
+            except GatewayDeclined as error:
+                breaker.record_success()
+                return await self.record_refund(
+                    refund,
+                    RefundStatus.FAILED,
+                    guard_job,
+                    failure_code=error.vendor_code or "declined",
+                    reason=str(error),
+                )
+            except Exception as error:
+                if not isinstance(error, GatewayOutcomeUnknown):
+                    logger.exception("gateway %s raised outside the taxonomy", gateway_name)
+                breaker.record_failure()
+                span.set_attribute("refund.status", RefundStatus.UNKNOWN)
+                return await self.record_refund(
+                    refund, RefundStatus.UNKNOWN, guard_job, reason=str(error)
+                )
+            breaker.record_success()
+            span.set_attribute("refund.status", RefundStatus.SUCCEEDED)
+        return await self.record_refund(
+            refund,
+            RefundStatus.SUCCEEDED,
+            guard_job,
+            external_refund_id=result.external_refund_id,
+        )
 
-    async def _record_refund(
+    async def record_refund(
         self,
-        payment: Payment,
-        amount: int,
-        refund_id: uuid.UUID,
+        refund: Refund,
         status: RefundStatus,
-        external_refund_id: str | None,
-        failure_code: str | None,
+        guard_job: int | None,
+        *,
+        external_refund_id: str | None = None,
+        failure_code: str | None = None,
+        reason: str | None = None,
     ) -> RefundOutcome:
-        now = self._now()
+        """Record what became of a refund, moving the payment's refunded amounts with it.
+
+        An unknown refund keeps its claim and gets a job that asks the gateway later.
+        """
+        now = self.now()
         async with self.database.write() as conn:
+            current_refund = await ledger.get_refund(conn, refund.id)
+            if current_refund is None:  # pragma: no cover - refunds are never deleted
+                raise RuntimeError(f"refund {refund.id} vanished")
+            payment = await ledger.load_payment(conn, refund.payment_id, for_update=True)
+            if current_refund.status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
+                # Settled meanwhile (by its reconciliation): the first definitive answer stands.
+                return RefundOutcome(refund=current_refund, payment=payment, created=True)
             await ledger.finish_refund(
                 conn,
-                refund_id,
+                refund.id,
                 status=status,
                 external_refund_id=external_refund_id,
                 failure_code=failure_code,
                 now=now,
             )
-            current = await ledger.load_payment(conn, payment.id, for_update=True)
+            if guard_job is not None:
+                await jobs.cancel(conn, guard_job)
             to_status: PaymentStatus | None = None
             if status is RefundStatus.SUCCEEDED:
-                to_status = await ledger.settle_refund_amount(conn, current, amount, now)
+                to_status = await ledger.settle_refund_amount(
+                    conn, payment, refund.amount_minor, now
+                )
             elif status is RefundStatus.FAILED:
-                await ledger.release_refund_claim(conn, payment.id, amount, now)
+                await ledger.release_refund_claim(conn, payment.id, refund.amount_minor, now)
+            elif guard_job is not None:
+                await self.enqueue(conn, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
+            amount = Amount(refund.amount_minor, payment.currency).format()
             await ledger.record_event(
                 conn,
                 payment_id=payment.id,
                 kind=f"refund_{status}",
-                from_status=current.status if to_status else None,
+                from_status=payment.status if to_status else None,
                 to_status=to_status,
-                gateway=payment.gateway,
+                gateway=refund.gateway,
                 accepted=status is RefundStatus.SUCCEEDED,
-                reason=f"refund {refund_id}: {status}"
-                + (f" ({failure_code})" if failure_code else ""),
-                detail={"refund_id": str(refund_id), "amount_fractions": amount},
+                reason=f"refund {refund.id} of {amount}: {status}"
+                + (f" ({failure_code})" if failure_code else "")
+                + (f": {reason}" if reason else ""),
+                detail={"refund_id": str(refund.id), "amount_fractions": refund.amount_minor},
                 now=now,
             )
-            refund = await ledger.get_refund(conn, refund_id)
-            updated = await ledger.get_payment(conn, payment.id)
-        if refund is None or updated is None:  # pragma: no cover - both were just written
-            raise RuntimeError(f"refund {refund_id} vanished")
-        return RefundOutcome(refund=refund, payment=updated, created=True)
+            updated_refund = await ledger.get_refund(conn, refund.id)
+            updated = await ledger.load_payment(conn, payment.id)
+        if updated_refund is None:  # pragma: no cover - just written
+            raise RuntimeError(f"refund {refund.id} vanished")
+        return RefundOutcome(refund=updated_refund, payment=updated, created=True)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -640,6 +887,25 @@ class Payments:
         if found is None:
             raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
         return found
+
+
+def _refund_problem(refund: Refund) -> errors.PaymentProblem:
+    detail = f"refund {refund.id} failed ({refund.failure_code}); nothing was paid out"
+    problem: errors.PaymentProblem
+    if refund.failure_code in ("gateway-unavailable", "gateway-not-enabled"):
+        problem = errors.GatewayUnavailable(detail)
+    else:
+        problem = errors.RefundDeclined(detail)
+    problem.extra["refund_id"] = str(refund.id)
+    return problem
+
+
+def _reported_status(event: Event) -> PaymentStatus | None:
+    status = (event.detail or {}).get("status")
+    try:
+        return PaymentStatus(status) if isinstance(status, str) else None
+    except ValueError:
+        return None
 
 
 def _trace_decision(span: trace.Span, decision: RouteDecision) -> None:

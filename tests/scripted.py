@@ -1,0 +1,134 @@
+"""A gateway plugin whose vendor is a script the test writes: each call takes the next step."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgspec
+from payments_plugins import (
+    GatewayResources,
+    GatewayType,
+    InitiateRequest,
+    InitiateResult,
+    InvalidWebhook,
+    RefundRequest,
+    RefundResult,
+    RefundStatusQuery,
+    RefundStatusReport,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    WebhookEvent,
+    hookimpl,
+)
+
+Step = Callable[[Any], Awaitable[Any]]
+
+
+class ScriptedSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    script: str
+    """Which :class:`Script` (by name, from :data:`SCRIPTS`) this gateway plays."""
+
+
+class Script:
+    """Steps per operation, taken in order; an operation without steps left fails the test."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, deque[Step]] = defaultdict(deque)
+        self.calls: dict[str, list[Any]] = defaultdict(list)
+
+    def then(self, operation: str, step: Step) -> Script:
+        """Queue the next answer to ``operation``."""
+        self.steps[operation].append(step)
+        return self
+
+    def answer(self, operation: str, value: Any) -> Script:
+        """Queue a plain return value."""
+
+        async def step(_request: Any) -> Any:
+            return value
+
+        return self.then(operation, step)
+
+    def fail(self, operation: str, error: Exception) -> Script:
+        """Queue an error."""
+
+        async def step(_request: Any) -> Any:
+            raise error
+
+        return self.then(operation, step)
+
+    async def play(self, operation: str, request: Any) -> Any:
+        self.calls[operation].append(request)
+        if not self.steps[operation]:
+            raise AssertionError(f"unexpected {operation} call: {request!r}")
+        return await self.steps[operation].popleft()(request)
+
+
+SCRIPTS: dict[str, Script] = {}
+
+
+class ScriptedGateway:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+
+    async def initiate(self, request: InitiateRequest) -> InitiateResult:
+        result: InitiateResult = await self.script.play("initiate", request)
+        return result
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        result: RefundResult = await self.script.play("refund", request)
+        return result
+
+    async def fetch_status(self, query: StatusQuery) -> StatusReport:
+        result: StatusReport = await self.script.play("status", query)
+        return result
+
+    async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
+        result: RefundStatusReport = await self.script.play("refund_status", query)
+        return result
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        try:
+            return msgspec.json.decode(body, type=WebhookEvent)
+        except msgspec.DecodeError as error:
+            raise InvalidWebhook(str(error)) from None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _build(settings: ScriptedSettings, _resources: GatewayResources) -> ScriptedGateway:
+    return ScriptedGateway(SCRIPTS[settings.script])
+
+
+SCRIPTED_TYPE = GatewayType(
+    name="scripted",
+    currencies=frozenset({"AED", "USD"}),
+    settings_type=ScriptedSettings,
+    build=_build,
+)
+
+
+class ScriptedPlugin:
+    @hookimpl
+    def payments_register_gateway_types(self, register: Callable[[GatewayType], None]) -> None:
+        register(SCRIPTED_TYPE)
+
+
+def new_script() -> tuple[str, Script]:
+    """A fresh script registered under a unique name."""
+    name = uuid.uuid4().hex
+    SCRIPTS[name] = Script()
+    return name, SCRIPTS[name]
+
+
+def accepted(external_id: str) -> InitiateResult:
+    return InitiateResult(external_id=external_id)
+
+
+def vendor_says(status: VendorPaymentStatus, external_id: str | None = None) -> StatusReport:
+    return StatusReport(status=status, external_id=external_id)

@@ -1,0 +1,56 @@
+"""``payments jobs`` shows what is pending and dead, and revives a dead job."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from payments_platform.jobs import JobStatus
+from payments_plugins import Amount, GatewayUnavailable
+
+from .conftest import RuntimeFactory
+from .scripted import new_script
+from .server_process import write_config
+
+
+def payments_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "payments_platform.cli", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+async def test_jobs_lists_a_dead_job_with_its_error_and_retry_revives_it(
+    scripted_runtime: RuntimeFactory, database_url: str, tmp_path: Path
+) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayUnavailable("connection refused"))
+    async with scripted_runtime(
+        {"gw": name}, payments={"dispatch": "queue"}, worker={"max_attempts": 1}
+    ) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, Amount(500, "AED"))
+        await runtime.worker().run_once()
+    config = write_config(tmp_path / "jobs.toml", {"database": {"url": database_url}})
+
+    listing = payments_cli(config, "jobs")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    [row] = [line for line in lines if str(payment_id) in line]
+    job_id = row.split()[0]
+    assert row.split()[1:4] == ["initiate", JobStatus.DEAD, "1/1"]
+    assert "last error: RetryLater: no gateway could be reached in 1 attempts" in listing.stdout
+
+    retried = payments_cli(config, "jobs", "retry", job_id)
+    assert retried.returncode == 0, retried.stderr
+    assert f"job {job_id} will run again" in retried.stdout
+    again = payments_cli(config, "jobs", "retry", job_id)
+    assert again.returncode == 1
+    assert "is not dead" in again.stderr
+    listing = payments_cli(config, "jobs")
+    [row] = [line for line in listing.stdout.splitlines() if str(payment_id) in line]
+    assert row.split()[1:4] == ["initiate", JobStatus.PENDING, "0/1"]

@@ -1,0 +1,440 @@
+"""The payment lifecycle through crashes, lost answers, reordered webhooks, queues and expiry.
+
+Gateways are played by scripts (no network), the database is real (SQLite and PostgreSQL), and
+workers are driven by hand with a wall clock the test moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+import msgspec
+import pytest
+import sqlalchemy as sa
+from payments_platform import errors, jobs
+from payments_platform.jobs import JobStatus
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import RefundStatus
+from payments_platform.runtime import Runtime
+from payments_platform.schema import jobs as jobs_table
+from payments_plugins import (
+    Amount,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+    RefundResult,
+    RefundStatusReport,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    VendorRefundStatus,
+    WebhookEvent,
+)
+
+from .conftest import RuntimeFactory, WallClock
+from .scripted import accepted, new_script, vendor_says
+
+AED_10 = Amount(1000, "AED")
+
+
+async def run_due_jobs(runtime: Runtime) -> int:
+    return await runtime.worker().run_once()
+
+
+async def job_rows(runtime: Runtime) -> list[jobs.Job]:
+    async with runtime.database.read() as conn:
+        return await jobs.list_jobs(conn, list(JobStatus))
+
+
+async def pay(runtime: Runtime, payment_id: uuid.UUID, gateway: str = "gw") -> None:
+    payment = (await runtime.payments.history(payment_id)).payment
+    live = runtime.payments.gateways[gateway]
+    body = msgspec.json.encode(
+        WebhookEvent(external_id=payment.external_id or "", status=VendorPaymentStatus.PAID)
+    )
+    await runtime.payments.apply_webhook([live], {}, body)
+
+
+async def test_an_unknown_outcome_is_settled_from_fetch_status_without_a_second_initiate(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayOutcomeUnknown("read timeout"))
+    script.answer("status", vendor_says(VendorPaymentStatus.PAID, "ext-1"))
+    backup_name, backup = new_script()
+    priority = {"strategy": "priority"}
+    async with scripted_runtime({"gw": name, "backup": backup_name}, routing=priority) as runtime:
+        payment_id = uuid.uuid4()
+        outcome = await runtime.payments.initiate(payment_id, AED_10)
+        assert outcome.payment.status is PaymentStatus.UNKNOWN
+        assert outcome.payment.gateway == "gw"
+        assert backup.calls["initiate"] == []  # never fail over after an ambiguous outcome
+
+        assert await run_due_jobs(runtime) == 0  # the reconcile job is not due yet
+        wall_clock.advance(5)
+        assert await run_due_jobs(runtime) == 1
+
+        settled = (await runtime.payments.history(payment_id)).payment
+        assert settled.status is PaymentStatus.PAID
+        assert settled.external_id == "ext-1"
+        assert len(script.calls["initiate"]) == 1
+        [query] = script.calls["status"]
+        assert (query.payment_id, query.external_id) == (payment_id, None)
+
+
+async def test_a_payment_the_vendor_never_received_is_rejected_and_may_be_sent_again(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayOutcomeUnknown("connection reset"))
+    script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
+    script.answer("initiate", accepted("ext-2"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, AED_10)
+        wall_clock.advance(5)
+        await run_due_jobs(runtime)
+        rejected = (await runtime.payments.history(payment_id)).payment
+        assert (rejected.status, rejected.failure_code) == (PaymentStatus.REJECTED, "not-received")
+
+        again = await runtime.payments.initiate(payment_id, AED_10)
+        assert again.payment.status is PaymentStatus.INITIATED
+        assert again.payment.external_id == "ext-2"
+
+
+async def test_a_call_whose_process_died_is_reconciled_by_its_guard_job(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    reached_vendor = asyncio.Event()
+
+    async def hang(_request: object) -> object:
+        reached_vendor.set()
+        await asyncio.Event().wait()  # the answer never comes: the process dies first
+        raise AssertionError("unreachable")
+
+    script.then("initiate", hang)
+    script.answer("status", vendor_says(VendorPaymentStatus.INITIATED, "ext-3"))
+    async with scripted_runtime({"gw": name}, payments={"reconcile_after_seconds": 60}) as runtime:
+        payment_id = uuid.uuid4()
+        call = asyncio.create_task(runtime.payments.initiate(payment_id, AED_10))
+        await reached_vendor.wait()
+        call.cancel()  # nothing after the gateway call runs, as if the process were killed
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+        history = await runtime.payments.history(payment_id)
+        assert history.payment.status is PaymentStatus.PENDING
+        assert [a.outcome for a in history.attempts] == ["in_flight"]
+
+        wall_clock.advance(59)
+        assert await run_due_jobs(runtime) == 0
+        wall_clock.advance(2)
+        await run_due_jobs(runtime)
+        history = await runtime.payments.history(payment_id)
+        assert history.payment.status is PaymentStatus.INITIATED
+        assert history.payment.external_id == "ext-3"
+        assert [a.outcome for a in history.attempts] == ["unknown"]
+        assert len(script.calls["initiate"]) == 1
+
+
+async def test_a_webhook_before_the_init_answer_is_applied_once_the_answer_is_recorded(
+    scripted_runtime: RuntimeFactory,
+) -> None:
+    name, script = new_script()
+    async with scripted_runtime({"gw": name}) as runtime:
+        live = runtime.payments.gateways["gw"]
+
+        async def notify_then_answer(_request: object) -> object:
+            # The vendor's webhook overtakes its own answer to the initiate.
+            body = msgspec.json.encode(
+                WebhookEvent(external_id="ext-4", status=VendorPaymentStatus.PAID)
+            )
+            with pytest.raises(errors.PaymentNotFound):
+                await runtime.payments.apply_webhook([live], {}, body)
+            return accepted("ext-4")
+
+        script.then("initiate", notify_then_answer)
+        payment_id = uuid.uuid4()
+        outcome = await runtime.payments.initiate(payment_id, AED_10)
+        assert outcome.payment.status is PaymentStatus.PAID
+        history = await runtime.payments.history(payment_id)
+        replayed = [e for e in history.events if e.kind == "webhook_replayed"]
+        assert [(e.from_status, e.to_status, e.accepted) for e in replayed] == [
+            ("initiated", "paid", True)
+        ]
+
+
+async def test_an_initiated_payment_expires_unless_the_vendor_says_it_was_paid(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-5")).answer("initiate", accepted("ext-6"))
+    vendor_view = {
+        "ext-5": vendor_says(VendorPaymentStatus.INITIATED, "ext-5"),
+        "ext-6": vendor_says(VendorPaymentStatus.PAID, "ext-6"),
+    }
+
+    async def lookup(query: StatusQuery) -> StatusReport:
+        return vendor_view[query.external_id or ""]
+
+    script.then("status", lookup).then("status", lookup)
+    async with scripted_runtime({"gw": name}, payments={"expire_after_seconds": 3600}) as runtime:
+        unpaid, missed_webhook = uuid.uuid4(), uuid.uuid4()
+        await runtime.payments.initiate(unpaid, AED_10)
+        await runtime.payments.initiate(missed_webhook, AED_10)
+        wall_clock.advance(3599)
+        assert await run_due_jobs(runtime) == 0
+        wall_clock.advance(2)
+        assert await run_due_jobs(runtime) == 2
+        assert (await runtime.payments.history(unpaid)).payment.status is PaymentStatus.EXPIRED
+        paid = (await runtime.payments.history(missed_webhook)).payment
+        assert paid.status is PaymentStatus.PAID
+
+
+async def test_an_expire_job_leaves_a_payment_that_moved_on_alone(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-7"))
+    async with scripted_runtime({"gw": name}, payments={"expire_after_seconds": 60}) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, AED_10)
+        await pay(runtime, payment_id)
+        wall_clock.advance(61)
+        assert await run_due_jobs(runtime) == 1
+        assert script.calls["status"] == []
+        assert (await runtime.payments.history(payment_id)).payment.status is PaymentStatus.PAID
+
+
+async def test_a_refund_with_a_lost_answer_is_settled_from_the_vendors_refund_status(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-8"))
+    script.fail("refund", GatewayOutcomeUnknown("read timeout"))
+    script.answer("refund_status", RefundStatusReport(status=VendorRefundStatus.PENDING)).answer(
+        "refund_status",
+        RefundStatusReport(status=VendorRefundStatus.SUCCEEDED, external_refund_id="rf-1"),
+    )
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, AED_10)
+        await pay(runtime, payment_id)
+        outcome = await runtime.payments.refund(payment_id, amount_minor=400)
+        assert outcome.refund.status is RefundStatus.UNKNOWN
+        # The claim is held while nobody knows: no second refund can take the same money.
+        assert outcome.payment.refundable_minor == 600
+        with pytest.raises(errors.RefundExceedsBalance):
+            await runtime.payments.refund(payment_id, amount_minor=601)
+
+        wall_clock.advance(5)
+        await run_due_jobs(runtime)  # the vendor is still processing it
+        [job] = [j for j in await job_rows(runtime) if j.kind == "refund"]
+        assert job.status is JobStatus.PENDING
+        assert job.last_error is not None
+        assert "still processing" in job.last_error
+        wall_clock.advance(600)
+        await run_due_jobs(runtime)
+
+        history = await runtime.payments.history(payment_id)
+        [refund] = history.refunds
+        assert (refund.status, refund.external_refund_id) == (RefundStatus.SUCCEEDED, "rf-1")
+        assert history.payment.status is PaymentStatus.PARTIALLY_REFUNDED
+        assert history.payment.refunded_minor == 400
+        assert len(script.calls["refund"]) == 1
+
+
+async def test_a_refund_the_vendor_never_received_is_sent_again_under_the_same_reference(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-9"))
+    script.fail("refund", GatewayOutcomeUnknown("connection reset"))
+    script.answer("refund_status", RefundStatusReport(status=VendorRefundStatus.NOT_FOUND))
+    script.answer("refund", RefundResult(external_refund_id="rf-2"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, AED_10)
+        await pay(runtime, payment_id)
+        first = await runtime.payments.refund(payment_id)
+        wall_clock.advance(5)
+        await run_due_jobs(runtime)
+        history = await runtime.payments.history(payment_id)
+        assert history.payment.status is PaymentStatus.REFUNDED
+        sent, resent = script.calls["refund"]
+        assert sent.refund_id == resent.refund_id == first.refund.id
+
+
+async def test_queued_payments_wait_for_the_vendor_with_backoff_then_complete(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayUnavailable("connection refused"))
+    script.fail("initiate", GatewayUnavailable("connection refused"))
+    script.answer("initiate", accepted("ext-10"))
+    worker = {"backoff_seconds": 10, "backoff_max_seconds": 1000, "max_attempts": 5}
+    async with scripted_runtime(
+        {"gw": name}, payments={"dispatch": "queue"}, worker=worker
+    ) as runtime:
+        payment_id = uuid.uuid4()
+        queued = await runtime.payments.initiate(payment_id, AED_10)
+        assert queued.payment.status is PaymentStatus.PENDING
+        assert script.calls["initiate"] == []
+
+        await run_due_jobs(runtime)
+        [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
+        assert (job.status, job.attempts) == (JobStatus.PENDING, 1)
+        delay = (job.run_at - wall_clock.now).total_seconds()
+        assert 5 <= delay <= 10  # first backoff step, half of it jittered
+
+        wall_clock.advance(10)
+        await run_due_jobs(runtime)
+        [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
+        delay = (job.run_at - wall_clock.now).total_seconds()
+        assert 10 <= delay <= 20  # doubled
+        assert (await runtime.payments.history(payment_id)).payment.status is PaymentStatus.PENDING
+
+        wall_clock.advance(20)
+        await run_due_jobs(runtime)
+        done = (await runtime.payments.history(payment_id)).payment
+        assert (done.status, done.external_id) == (PaymentStatus.INITIATED, "ext-10")
+        [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
+        assert job.status is JobStatus.DONE
+
+
+async def test_a_queued_payment_is_rejected_and_its_job_dead_after_the_last_attempt(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    for _ in range(2):
+        script.fail("initiate", GatewayUnavailable("connection refused"))
+    worker = {"backoff_seconds": 1, "max_attempts": 2}
+    async with scripted_runtime(
+        {"gw": name}, payments={"dispatch": "queue"}, worker=worker
+    ) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, AED_10)
+        await run_due_jobs(runtime)
+        wall_clock.advance(5)
+        await run_due_jobs(runtime)
+        [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
+        assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
+        payment = (await runtime.payments.history(payment_id)).payment
+        assert (payment.status, payment.failure_code) == (
+            PaymentStatus.REJECTED,
+            "no-gateway-available",
+        )
+        async with runtime.database.write() as conn:
+            assert await jobs.revive(conn, job.id, wall_clock.now)
+            assert not await jobs.revive(conn, job.id, wall_clock.now)
+
+        # The operator revived it once the vendor was back: the payment goes through.
+        script.answer("initiate", accepted("ext-11"))
+        await run_due_jobs(runtime)
+        revived = (await runtime.payments.history(payment_id)).payment
+        assert (revived.status, revived.external_id) == (PaymentStatus.INITIATED, "ext-11")
+
+
+async def test_a_job_whose_worker_died_is_claimed_again_when_its_lease_runs_out(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, _script = new_script()
+    async with scripted_runtime({"gw": name}, worker={"lease_seconds": 30}) as runtime:
+        async with runtime.database.write() as conn:
+            await jobs.enqueue(
+                conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=3
+            )
+        async with runtime.database.write() as conn:
+            [claimed] = await jobs.claim(
+                conn, worker_id="dead-worker", now=wall_clock.now, lease_seconds=30, limit=10
+            )
+        async with runtime.database.write() as conn:
+            assert (
+                await jobs.claim(
+                    conn, worker_id="other", now=wall_clock.now, lease_seconds=30, limit=10
+                )
+                == []
+            )
+        wall_clock.advance(31)
+        async with runtime.database.write() as conn:
+            [again] = await jobs.claim(
+                conn, worker_id="other", now=wall_clock.now, lease_seconds=30, limit=10
+            )
+        assert again.id == claimed.id
+        assert (again.attempts, again.locked_by) == (2, "other")
+
+
+async def test_stopping_a_worker_releases_claimed_jobs_it_did_not_start(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, _script = new_script()
+    async with scripted_runtime({"gw": name}, worker={"concurrency": 1, "batch": 5}) as runtime:
+        async with runtime.database.write() as conn:
+            for _ in range(3):
+                await jobs.enqueue(
+                    conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=3
+                )
+        started = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow(_job: jobs.Job) -> None:
+            started.set()
+            await release.wait()
+
+        worker = jobs.Worker(runtime.database, slow, runtime.settings.worker, runtime.payments.now)
+        batch = asyncio.create_task(worker.run_once())
+        await started.wait()
+        worker.stop()
+        release.set()
+        assert await batch == 3
+        statuses = sorted((j.status, j.attempts) for j in await job_rows(runtime))
+        assert statuses == [
+            (JobStatus.DONE, 1),
+            (JobStatus.PENDING, 0),
+            (JobStatus.PENDING, 0),
+        ]
+
+
+async def test_due_jobs_are_claimed_by_exactly_one_of_several_workers(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, _script = new_script()
+    async with scripted_runtime({"gw": name}) as runtime:
+        async with runtime.database.write() as conn:
+            for _ in range(40):
+                await jobs.enqueue(
+                    conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=3
+                )
+
+        async def claim_as(worker_id: str) -> list[int]:
+            taken: list[int] = []
+            while True:
+                async with runtime.database.write() as conn:
+                    batch = await jobs.claim(
+                        conn, worker_id=worker_id, now=wall_clock.now, lease_seconds=60, limit=3
+                    )
+                if not batch:
+                    return taken
+                taken += [job.id for job in batch]
+
+        claims = await asyncio.gather(*(claim_as(f"w{i}") for i in range(4)))
+        every = [job_id for taken in claims for job_id in taken]
+        assert len(every) == len(set(every)) == 40
+        async with runtime.database.read() as conn:
+            running = await conn.scalar(
+                sa.select(sa.func.count()).where(jobs_table.c.status == JobStatus.RUNNING)
+            )
+        assert running == 40
+
+
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"), [(1, 1, 2), (2, 2, 4), (5, 16, 32), (30, 150, 300)]
+)
+def test_backoff_doubles_with_jitter_up_to_a_cap(attempts: int, low: float, high: float) -> None:
+    settings = jobs.WorkerSettings(backoff_seconds=2, backoff_max_seconds=300)
+    rng = random.Random(1)
+    delays = [jobs.backoff_delay(attempts, settings, rng) for _ in range(200)]
+    assert all(low <= delay <= high for delay in delays)
+    assert max(delays) - min(delays) > (high - low) / 2  # jittered, not fixed

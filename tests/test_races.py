@@ -1,0 +1,302 @@
+"""Races, crashes and restarts against real server processes, on SQLite and PostgreSQL.
+
+The vendor is the JSON simulator served over HTTP in the test process; its call counters say
+how many times money could have moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Vendor
+from .server_process import ServerProcess, migrate, payments_serve, write_config
+
+SETTLE_SECONDS = 30.0
+NO_WORKER = {"PAYMENTS_WORKER__ENABLED": "false"}
+"""The process to be killed runs no worker, so only the restarted one can reconcile."""
+
+
+def config_for(
+    tmp_path: Path, database_url: str, gateways: dict[str, Any], **sections: Any
+) -> Path:
+    config = {"database": {"url": database_url}, "gateways": gateways, **sections}
+    path = write_config(tmp_path / f"payments-{uuid.uuid4().hex[:6]}.toml", config)
+    migrate(path)
+    return path
+
+
+def json_gateway(vendor: Vendor, **settings: Any) -> dict[str, Any]:
+    return {"type": "json", "settings": {"base_url": vendor.base_url, **settings}}
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = SETTLE_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.05)
+
+
+def vendor_state(vendor: Vendor) -> dict[str, Any]:
+    """What the vendor holds, by our payment id (its reference)."""
+    listed = httpx.get(f"{vendor.base_url}/_simulator/payments").json()["payments"]
+    return {payment["reference"]: payment for payment in listed}
+
+
+def vendor_calls(vendor: Vendor) -> dict[str, int]:
+    calls: dict[str, int] = httpx.get(f"{vendor.base_url}/_simulator/calls").json()
+    return calls
+
+
+def payment_status(server: ServerProcess, payment_id: str) -> str:
+    detail = httpx.get(f"{server.base_url}/payments/{payment_id}").json()
+    status: str = detail["payment"]["status"]
+    return status
+
+
+def paid_payment(server: ServerProcess, vendor: Vendor, amount: int) -> str:
+    payment_id = str(uuid.uuid4())
+    created = httpx.post(
+        f"{server.base_url}/init-payment",
+        json={"id": payment_id, "currency": "AED", "amount_fractions": amount},
+    )
+    assert created.status_code == 201, created.text
+    external_id = created.json()["external_id"]
+    httpx.post(
+        f"{vendor.base_url}/_simulator/payments/{external_id}/status", json={"status": "paid"}
+    ).raise_for_status()
+    paid = httpx.post(
+        f"{server.base_url}/external/json-webhook",
+        json={"external_id": external_id, "status": "paid"},
+    )
+    assert paid.status_code == 200, paid.text
+    return payment_id
+
+
+async def _post_all(requests: list[tuple[str, dict[str, Any]]]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        return await asyncio.gather(*(client.post(url, json=body) for url, body in requests))
+
+
+def post_concurrently(requests: list[tuple[str, dict[str, Any]]]) -> list[httpx.Response]:
+    """Send every request at once, each on its own connection."""
+    return asyncio.run(_post_all(requests))
+
+
+@pytest.fixture
+def two_servers(
+    tmp_path: Path, database_url: str, vendor: Vendor
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)})
+    with (
+        payments_serve(tmp_path, config=config) as first,
+        payments_serve(tmp_path, config=config) as second,
+    ):
+        yield first, second
+
+
+def test_200_identical_inits_at_once_make_exactly_one_gateway_call(
+    tmp_path: Path, database_url: str, vendor: Vendor
+) -> None:
+    config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)})
+    with payments_serve(tmp_path, config=config) as server:
+        payment_id = str(uuid.uuid4())
+        body = {"id": payment_id, "currency": "AED", "amount_fractions": 4321}
+        answers = post_concurrently([(f"{server.base_url}/init-payment", body)] * 200)
+        statuses = Counter(answer.status_code for answer in answers)
+        assert statuses[201] == 1, statuses
+        assert set(statuses) <= {200, 201, 409}, statuses
+        conflicts = [a.json()["code"] for a in answers if a.status_code == 409]
+        assert set(conflicts) <= {"payment-in-progress"}
+        assert all(a.headers["retry-after"] for a in answers if a.status_code == 409)
+        assert vendor_calls(vendor)["initiate"] == 1
+        assert payment_status(server, payment_id) == "initiated"
+
+
+def test_100_refunds_at_once_over_two_processes_pay_out_exactly_once(
+    two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor
+) -> None:
+    first, second = two_servers
+    payment_id = paid_payment(first, vendor, 5000)
+    requests = [
+        (f"{server.base_url}/refund", {"id": payment_id}) for server in [first, second] * 50
+    ]
+    answers = post_concurrently(requests)
+    statuses = Counter(answer.status_code for answer in answers)
+    assert statuses == {200: 1, 409: 99}, statuses
+    [refunded] = [a.json() for a in answers if a.status_code == 200]
+    assert refunded["refund"]["status"] == "succeeded"
+    assert vendor_calls(vendor)["refund"] == 1
+    detail = httpx.get(f"{second.base_url}/payments/{payment_id}").json()
+    assert detail["payment"]["status"] == "refunded"
+    assert detail["payment"]["refunded_fractions"] == 5000
+    assert [r["status"] for r in detail["refunds"]] == ["succeeded"]
+
+
+def test_racing_partial_refunds_never_refund_more_than_was_paid(
+    two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor
+) -> None:
+    first, second = two_servers
+    payment_id = paid_payment(first, vendor, 1000)
+    requests = [
+        (
+            f"{server.base_url}/refund",
+            {"id": payment_id, "amount_fractions": 100, "refund_id": str(uuid.uuid4())},
+        )
+        for server in [first, second] * 13
+    ]
+    answers = post_concurrently(requests)
+    statuses = Counter(answer.status_code for answer in answers)
+    assert statuses == {200: 10, 409: 16}, statuses
+    assert vendor_calls(vendor)["refund"] == 10
+    detail = httpx.get(f"{first.base_url}/payments/{payment_id}").json()
+    assert detail["payment"]["refunded_fractions"] == 1000
+    assert detail["payment"]["status"] == "refunded"
+    assert (
+        sum(r["amount_fractions"] for r in detail["refunds"] if r["status"] == "succeeded") == 1000
+    )
+
+
+def in_background(url: str, body: dict[str, Any]) -> Future[httpx.Response]:
+    """Send a request from another thread; the future holds its answer or its error."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    future = executor.submit(httpx.post, url, json=body, timeout=60)
+    executor.shutdown(wait=False)
+    return future
+
+
+def _kill(server: ServerProcess) -> None:
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+
+
+def test_a_server_killed_after_the_vendor_accepted_a_payment_settles_it_after_restart(
+    tmp_path: Path, database_url: str, vendor: Vendor
+) -> None:
+    config = config_for(
+        tmp_path,
+        database_url,
+        {"json": json_gateway(vendor)},
+        payments={"reconcile_after_seconds": 1.0},
+        worker={"poll_seconds": 0.1, "backoff_seconds": 0.2},
+    )
+    asyncio.run(vendor.misbehave("77.77 AED", "timeout", operation="initiate"))
+    payment_id = str(uuid.uuid4())
+    with payments_serve(
+        tmp_path, config=config, env={"PAYMENTS_WORKER__ENABLED": "false"}
+    ) as doomed:
+        pending = in_background(
+            f"{doomed.base_url}/init-payment",
+            {"id": payment_id, "currency": "AED", "amount_fractions": 7777},
+        )
+        wait_for(lambda: payment_id in vendor_state(vendor), "the vendor holds the payment")
+        _kill(doomed)
+        with pytest.raises(httpx.TransportError):
+            pending.result()
+
+    with payments_serve(tmp_path, config=config) as revived:
+        wait_for(lambda: payment_status(revived, payment_id) == "initiated", "reconciled")
+        detail = httpx.get(f"{revived.base_url}/payments/{payment_id}").json()
+        assert detail["payment"]["external_id"]
+        assert [a["outcome"] for a in detail["attempts"]] == ["unknown"]
+    assert vendor_calls(vendor)["initiate"] == 1
+
+
+def test_a_server_killed_after_the_vendor_accepted_a_refund_settles_it_after_restart(
+    tmp_path: Path, database_url: str, vendor: Vendor
+) -> None:
+    config = config_for(
+        tmp_path,
+        database_url,
+        {"json": json_gateway(vendor)},
+        payments={"reconcile_after_seconds": 1.0},
+        worker={"poll_seconds": 0.1, "backoff_seconds": 0.2},
+    )
+    asyncio.run(vendor.misbehave("88.88 AED", "timeout", operation="refund"))
+    with payments_serve(
+        tmp_path, config=config, env={"PAYMENTS_WORKER__ENABLED": "false"}
+    ) as doomed:
+        payment_id = paid_payment(doomed, vendor, 8888)
+        pending = in_background(f"{doomed.base_url}/refund", {"id": payment_id})
+        wait_for(lambda: bool(vendor_state(vendor)[payment_id]["refunds"]), "the vendor refunded")
+        _kill(doomed)
+        with pytest.raises(httpx.TransportError):
+            pending.result()
+
+    with payments_serve(tmp_path, config=config) as revived:
+        wait_for(lambda: payment_status(revived, payment_id) == "refunded", "reconciled")
+        detail = httpx.get(f"{revived.base_url}/payments/{payment_id}").json()
+        [refund] = detail["refunds"]
+        assert refund["status"] == "succeeded"
+        assert refund["external_refund_id"]
+    assert vendor_calls(vendor)["refund"] == 1
+
+
+def test_a_gateway_timeout_is_unknown_never_fails_over_and_is_reconciled(
+    tmp_path: Path, database_url: str, vendor: Vendor
+) -> None:
+    from .conftest import json_vendor
+
+    with json_vendor() as backup:
+        config = config_for(
+            tmp_path,
+            database_url,
+            {
+                "slow": json_gateway(vendor, read_timeout=0.5),
+                "backup": json_gateway(backup),
+            },
+            routing={"strategy": "priority"},
+            payments={"reconcile_after_seconds": 1.0},
+            worker={"poll_seconds": 0.1, "backoff_seconds": 0.2},
+        )
+        asyncio.run(vendor.misbehave("66.66 AED", "timeout", operation="initiate"))
+        with payments_serve(tmp_path, config=config) as server:
+            payment_id = str(uuid.uuid4())
+            answer = httpx.post(
+                f"{server.base_url}/init-payment",
+                json={"id": payment_id, "currency": "AED", "amount_fractions": 6666},
+                timeout=30,
+            )
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["status"] == "unknown"
+            wait_for(lambda: payment_status(server, payment_id) == "initiated", "reconciled")
+        assert vendor_calls(backup)["initiate"] == 0
+        assert vendor_calls(vendor)["initiate"] == 1
+        assert vendor_calls(vendor)["status"] >= 1
+
+
+def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path, database_url: str) -> None:
+    from .conftest import json_vendor
+
+    with json_vendor(timeout_seconds=1.5) as slow_vendor:
+        asyncio.run(slow_vendor.misbehave("55.55 AED", "timeout", operation="initiate"))
+        config = config_for(tmp_path, database_url, {"json": json_gateway(slow_vendor)})
+        with payments_serve(tmp_path, config=config) as server:
+            payment_id = str(uuid.uuid4())
+            pending = in_background(
+                f"{server.base_url}/init-payment",
+                {"id": payment_id, "currency": "AED", "amount_fractions": 5555},
+            )
+            wait_for(lambda: payment_id in vendor_state(slow_vendor), "the vendor has it")
+            server.process.send_signal(signal.SIGTERM)
+            answer = pending.result()
+            assert answer.status_code == 201, answer.text
+            # uvicorn re-raises the signal once it has shut down cleanly.
+            assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+            log = server.output()
+            assert "Application shutdown complete" in log
+            assert "worker" in log
+            assert "stopped" in log
