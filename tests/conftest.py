@@ -106,6 +106,9 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
         yield url
 
 
+OPEN: dict[str, Any] = {"auth": "none", "allow_unsigned_webhooks": True}
+"""Tests about something else open the client API and accept unsigned webhooks."""
+
 AppFactory = Callable[..., contextlib.AbstractAsyncContextManager[AsyncTestClient[Any]]]
 
 
@@ -125,7 +128,7 @@ def platform(database_url: str) -> AppFactory:
         # No pooling: the test client runs the app's lifespan on a loop of its own, and a pooled
         # asyncpg connection must not move between event loops.
         database = {"url": database_url, "pool_size": 0}
-        raw = {"database": database, "worker": {"enabled": False}}
+        raw = {"database": database, "worker": {"enabled": False}, "security": OPEN}
         raw.update(gateways=gateways, **sections)
         runtime = build_runtime(
             decode_settings(raw),
@@ -181,7 +184,7 @@ def scripted_runtime(database_url: str, wall_clock: WallClock) -> RuntimeFactory
             name: {"type": "scripted", "settings": {"script": script}}
             for name, script in scripts.items()
         }
-        raw: dict[str, Any] = {"database": {"url": database_url, "pool_size": 0}}
+        raw: dict[str, Any] = {"database": {"url": database_url, "pool_size": 0}, "security": OPEN}
         raw.update(gateways=gateways, **sections)
         runtime = build_runtime(decode_settings(raw), plugins, wall_clock=wall_clock)
         await runtime.database.migrate()

@@ -387,3 +387,16 @@ async def test_openapi_document_describes_every_route(platform: AppFactory, vend
         init_op = document["paths"]["/init-payment"]["post"]
         assert "requestBody" in init_op
         assert {"201", "409", "422", "503"} <= set(init_op["responses"])
+
+
+async def test_a_whole_number_written_with_a_zero_fraction_is_that_integer(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        response = await client.post(
+            "/init-payment",
+            content=f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":99999.0}}',
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["amount_fractions"] == 99999
+        assert response.json()["amount"] == "999.99 AED"

@@ -10,7 +10,7 @@ from pathlib import Path
 from payments_platform.jobs import JobStatus
 from payments_plugins import Amount, GatewayUnavailable
 
-from .conftest import RuntimeFactory
+from .conftest import OPEN, RuntimeFactory
 from .scripted import new_script
 from .server_process import write_config
 
@@ -35,7 +35,9 @@ async def test_jobs_lists_a_dead_job_with_its_error_and_retry_revives_it(
         payment_id = uuid.uuid4()
         await runtime.payments.initiate(payment_id, Amount(500, "AED"))
         await runtime.worker().run_once()
-    config = write_config(tmp_path / "jobs.toml", {"database": {"url": database_url}})
+    config = write_config(
+        tmp_path / "jobs.toml", {"database": {"url": database_url}, "security": OPEN}
+    )
 
     listing = payments_cli(config, "jobs")
     assert listing.returncode == 0, listing.stderr

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from payments_platform.security import key_hash, new_key
 
 from .conftest import json_vendor
 from .server_process import payments_serve
 
 PAYMENT_ID = "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
+OPEN_SECTION = '\n[security]\nauth = "none"\nallow_unsigned_webhooks = true\n'
+"""Appended to configs of tests about something else than security."""
 
 
 def test_the_demo_walk_through_survives_a_restart(tmp_path: Path) -> None:
@@ -116,16 +119,20 @@ def test_bad_input_gets_4xx_problem_json_from_the_real_server(tmp_path: Path) ->
 
 
 def test_a_config_file_points_the_server_at_a_vendor(tmp_path: Path) -> None:
+    key = new_key()
     with json_vendor() as vendor:
         config = tmp_path / "payments.toml"
         config.write_text(
             f"""
             [database]
             url = "sqlite+aiosqlite:///{tmp_path / "prod.db"}"
+            [security.merchants.shop]
+            key_hashes = ["{key_hash(key)}"]
             [gateways.acme]
             type = "json"
             [gateways.acme.settings]
             base_url = "{vendor.base_url}"
+            webhook_secret = "whsec_e2e_0123456789"
             """,
             encoding="utf-8",
         )
@@ -136,9 +143,14 @@ def test_a_config_file_points_the_server_at_a_vendor(tmp_path: Path) -> None:
         )
         with payments_serve(tmp_path, config=config) as server:
             assert "DEMO PROFILE" not in server.output()
+            body = {"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 1}
+            anonymous = httpx.post(f"{server.base_url}/init-payment", json=body)
+            assert anonymous.status_code == 401
+            assert anonymous.headers["www-authenticate"].startswith("Bearer")
             response = httpx.post(
                 f"{server.base_url}/init-payment",
-                json={"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 1},
+                json=body,
+                headers={"Authorization": f"Bearer {key}"},
             )
             assert response.status_code == 201, response.text
             assert response.json()["gateway"] == "acme"
@@ -163,7 +175,7 @@ def test_a_config_file_points_the_server_at_a_vendor(tmp_path: Path) -> None:
 )
 def test_config_check_names_what_is_wrong(tmp_path: Path, config_text: str, message: str) -> None:
     config = tmp_path / "payments.toml"
-    config.write_text(config_text, encoding="utf-8")
+    config.write_text(config_text + OPEN_SECTION, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "payments_platform.cli", "config", "check", "--config", str(config)],
         capture_output=True,
@@ -177,7 +189,8 @@ def test_config_check_names_what_is_wrong(tmp_path: Path, config_text: str, mess
 def test_serve_refuses_an_unmigrated_database_with_a_clear_message(tmp_path: Path) -> None:
     config = tmp_path / "payments.toml"
     config.write_text(
-        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "new.db"}"\n', encoding="utf-8"
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "new.db"}"\n' + OPEN_SECTION,
+        encoding="utf-8",
     )
     result = subprocess.run(
         [sys.executable, "-m", "payments_platform.cli", "serve", "--config", str(config)],

@@ -15,7 +15,7 @@ from payments_platform.plugin_host import PluginError, PluginHost
 from payments_platform.runtime import build_runtime
 from payments_plugins import GatewayType
 
-from .conftest import AppFactory
+from .conftest import OPEN, AppFactory
 
 
 def test_the_installed_test_plugin_is_discovered_with_its_distribution() -> None:
@@ -32,6 +32,7 @@ async def test_a_config_file_enabling_the_test_plugin_serves_payments(
 ) -> None:
     config = tmp_path / "payments.toml"
     config.write_text(
+        '[security]\nauth = "none"\nallow_unsigned_webhooks = true\n'
         '[gateways.tg]\ntype = "testgw"\n[gateways.tg.settings]\ndecline_amounts = [13]\n',
         encoding="utf-8",
     )
@@ -100,9 +101,13 @@ def test_start_up_fails_only_if_an_enabled_gateway_needs_the_broken_plugin(
     _with_broken_plugin(monkeypatch)
     host = PluginHost.discover()
     database = {"url": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"}
-    fine = decode_settings({"database": database, "gateways": {"tg": {"type": "testgw"}}})
+    fine = decode_settings(
+        {"database": database, "security": OPEN, "gateways": {"tg": {"type": "testgw"}}}
+    )
     build_runtime(fine, host)
-    needs_it = decode_settings({"database": database, "gateways": {"b": {"type": "brokentype"}}})
+    needs_it = decode_settings(
+        {"database": database, "security": OPEN, "gateways": {"b": {"type": "brokentype"}}}
+    )
     with pytest.raises(
         PluginError,
         match=r"no installed plugin provides gateway type .brokentype."

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import Vendor
+from .conftest import OPEN, Vendor
 from .server_process import ServerProcess, migrate, payments_serve, write_config
 
 SETTLE_SECONDS = 30.0
@@ -31,7 +31,8 @@ NO_WORKER = {"PAYMENTS_WORKER__ENABLED": "false"}
 def config_for(
     tmp_path: Path, database_url: str, gateways: dict[str, Any], **sections: Any
 ) -> Path:
-    config = {"database": {"url": database_url}, "gateways": gateways, **sections}
+    config = {"database": {"url": database_url}, "security": OPEN, "gateways": gateways}
+    config.update(sections)
     path = write_config(tmp_path / f"payments-{uuid.uuid4().hex[:6]}.toml", config)
     migrate(path)
     return path

@@ -6,10 +6,13 @@ import pytest
 from payments_platform.config import ConfigError, apply_overrides, load_settings
 from payments_platform.routing import Strategy
 
+OPEN_API = '\n[security]\nauth = "none"\n'
+"""Tests about other sections open the client API, which otherwise needs keys."""
 
-def write(tmp_path: Path, text: str) -> Path:
+
+def write(tmp_path: Path, text: str, *, security: str = OPEN_API) -> Path:
     path = tmp_path / "payments.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text + security, encoding="utf-8")
     return path
 
 
@@ -91,6 +94,33 @@ def test_errors_name_the_offending_key(
     with pytest.raises(ConfigError, match=r".*") as raised:
         load_settings(write(tmp_path, text), environ)
     assert message in str(raised.value)
+
+
+KEY_HASH = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [
+        ("", "the client API has no keys"),
+        ("\n[security.merchants.acme]\nkey_hashes = []\n", "the client API has no keys"),
+        ("\n[security.merchants.acme]\nkey_hashes = ['abc']\n", "security.merchants"),
+        ("\n[security]\nauth = 'open'\n", "`security.auth`"),
+    ],
+)
+def test_the_client_api_needs_keys_unless_opened_explicitly(
+    tmp_path: Path, security: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=r".*") as raised:
+        load_settings(write(tmp_path, "", security=security), {})
+    assert message in str(raised.value)
+
+
+def test_merchant_key_hashes_are_read(tmp_path: Path) -> None:
+    security = f'\n[security.merchants.acme]\nkey_hashes = ["{KEY_HASH}"]\n'
+    settings = load_settings(write(tmp_path, "", security=security), {})
+    assert settings.security.auth == "api-keys"
+    assert settings.security.merchants["acme"].key_hashes == [KEY_HASH]
 
 
 def test_missing_file_is_reported_with_its_path(tmp_path: Path) -> None:

@@ -11,19 +11,32 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, Router, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.handlers import ASGIRouteHandler, asgi
+from litestar.handlers import ASGIRouteHandler, BaseRouteHandler, asgi
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
 from litestar.params import FromPath, JSONBody
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.problem_details import ProblemDetailsException, ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import Receive, Scope, Send
-from payments_plugins import Amount, ASGIApp, WebhookAck, WebhookReply
+from payments_plugins import MAX_MINOR_UNITS, Amount, ASGIApp, WebhookAck, WebhookReply
 from payments_plugins.money import is_currency
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from payments_platform import errors
+from payments_platform import errors, jobs
 from payments_platform.api import (
     Health,
     InitPaymentBody,
@@ -37,6 +50,7 @@ from payments_platform.api import (
 )
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.runtime import Runtime
+from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS
 from payments_platform.usecases import NO_GATEWAY_AVAILABLE, Payments
 
 logger = logging.getLogger(__name__)
@@ -45,6 +59,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 STATUS_OF_CODE: dict[str, int] = {
     "malformed-json": 400,
+    "unauthorized": 401,
     "invalid-request": 422,
     "unknown-currency": 422,
     "currency-not-supported": 422,
@@ -112,7 +127,9 @@ def _problem(
 def _on_payment_problem(
     request: Request[Any, Any, Any], error: errors.PaymentProblem
 ) -> Response[Any]:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+    if isinstance(error, errors.Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="payments"'
     return _problem(
         request,
         status=STATUS_OF_CODE.get(error.code, 400),
@@ -168,17 +185,21 @@ def _on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Respons
 def strict_body(
     body_type: type[msgspec.Struct],
 ) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
-    """A before-request hook decoding the body strictly: no coercion, no unknown fields.
+    """A before-request hook checking the body strictly: no coercion, no unknown fields.
 
     The framework's own decoding (which documents the body in the OpenAPI schema) coerces
-    ``"100"`` into ``100``; a payments API must not.
+    ``"100"`` into ``100``; a payments API must not. JSON itself does not tell ``100.0`` from
+    ``100``, so a number with no fractional part is an integer (as JSON Schema has it) and
+    ``100.5`` is refused.
     """
-    decoder = msgspec.json.Decoder(body_type)
 
     async def check(request: Request[Any, Any, Any]) -> None:
         raw = await request.body()
         try:
-            decoder.decode(raw)
+            document = msgspec.json.decode(raw)
+            if isinstance(document, dict):
+                document = {key: _integral(value) for key, value in document.items()}
+            msgspec.convert(document, body_type, strict=True)
         except msgspec.ValidationError as error:
             message = str(error)
             match = _FIELD_PATH.search(message) or _FIELD_NAMED.search(message)
@@ -190,11 +211,41 @@ def strict_body(
     return check
 
 
+def _integral(value: object) -> object:
+    # Exact: every integer up to MAX_MINOR_UNITS (10**15) is a float without rounding.
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_MINOR_UNITS:
+        return int(value)
+    return value
+
+
 class MalformedJson(errors.PaymentProblem):
     """The body is not JSON."""
 
     code = "malformed-json"
     title = "The request body is not valid JSON"
+
+
+def require_client_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of the client routes: find the merchant whose API key the request carries.
+
+    Runs before the body is read, so a caller without a key learns nothing about the API.
+    """
+    runtime: Runtime = connection.app.state.runtime
+    if runtime.keyring is None:
+        connection.state.merchant = None
+        return
+    merchant = runtime.keyring.merchant_for(connection.headers.get("authorization"))
+    if merchant is None:
+        raise errors.Unauthorized(
+            "send `Authorization: Bearer <API key>` with a key this service knows"
+        )
+    connection.state.merchant = merchant
+
+
+def client_merchant(request: Request[Any, Any, Any]) -> str | None:
+    """The merchant the guard found; None while the client API is open."""
+    merchant: str | None = request.state.merchant
+    return merchant
 
 
 def _payments(state: State) -> Payments:
@@ -244,13 +295,16 @@ def _responses(*codes: str) -> dict[int, ResponseSpec]:
         ),
     },
 )
-async def init_payment(data: JSONBody[InitPaymentBody], state: State) -> Response[PaymentView]:
+async def init_payment(
+    data: JSONBody[InitPaymentBody], state: State, merchant: NamedDependency[str | None]
+) -> Response[PaymentView]:
     """Start a payment through the routing chain."""
     if not is_currency(data.currency):
         raise errors.UnknownCurrency(
             f"{data.currency!r} is not an ISO 4217 currency code", field="currency"
         )
-    outcome = await _payments(state).initiate(data.id, Amount(data.amount_fractions, data.currency))
+    amount = Amount(data.amount_fractions, data.currency)
+    outcome = await _payments(state).initiate(data.id, amount, merchant=merchant)
     payment = outcome.payment
     view = PaymentView.of(payment)
     if payment.status is PaymentStatus.REJECTED:
@@ -299,10 +353,12 @@ async def init_payment(data: JSONBody[InitPaymentBody], state: State) -> Respons
         ),
     },
 )
-async def refund(data: JSONBody[RefundBody], state: State) -> Response[RefundAnswer]:
+async def refund(
+    data: JSONBody[RefundBody], state: State, merchant: NamedDependency[str | None]
+) -> Response[RefundAnswer]:
     """Refund (part of) a paid payment."""
     outcome = await _payments(state).refund(
-        data.id, amount_minor=data.amount_fractions, refund_id=data.refund_id
+        data.id, amount_minor=data.amount_fractions, refund_id=data.refund_id, merchant=merchant
     )
     answer = RefundAnswer(
         ok=outcome.refund.status == "succeeded",
@@ -392,9 +448,11 @@ def _vendor_reply(reply: WebhookReply) -> Response[bytes]:
     summary="A payment with its attempts, refunds and events",
     responses=_responses("payment-not-found"),
 )
-async def get_payment(payment_id: FromPath[uuid.UUID], state: State) -> PaymentDetail:
+async def get_payment(
+    payment_id: FromPath[uuid.UUID], state: State, merchant: NamedDependency[str | None]
+) -> PaymentDetail:
     """Read a payment and its history."""
-    return PaymentDetail.of(await _payments(state).history(payment_id))
+    return PaymentDetail.of(await _payments(state).history(payment_id, merchant=merchant))
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="Liveness")
@@ -427,6 +485,26 @@ async def ready(state: State) -> Response[Health]:
         Health(status="ready" if ok else "not ready", checks=checks),
         status_code=200 if ok else 503,
     )
+
+
+@get(
+    "/metrics",
+    operation_id="metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+)
+async def metrics(state: State) -> Response[bytes]:
+    """HTTP, payment, gateway-call, breaker and job metrics in the Prometheus text format."""
+    runtime: Runtime = state.runtime
+    for route in runtime.payments.routing.routes:
+        BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
+    async with runtime.database.read() as conn:
+        counts = await jobs.count_open(conn)
+    JOBS.clear()
+    for (kind, status), count in counts.items():
+        JOBS.labels(kind, status).set(count)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 def _mount(path: str, app: ASGIApp) -> ASGIRouteHandler:
@@ -464,23 +542,97 @@ def create_app(runtime: Runtime) -> Litestar:
             await runtime.aclose()
 
     mounts = [_mount(path, app) for path, app in runtime.simulators.items()]
-    return Litestar(
-        route_handlers=[init_payment, refund, webhook, get_payment, health, ready, *mounts],
+    protected = runtime.keyring is not None
+    client_routes = Router(
+        path="/",
+        route_handlers=[init_payment, refund, get_payment],
+        guards=[require_client_key],
+        dependencies={"merchant": Provide(client_merchant, sync_to_thread=False)},
+        # Documented only when it is enforced: an open demo says so.
+        security=[{"BearerAuth": []}] if protected else None,
+    )
+    app = Litestar(
+        route_handlers=[
+            client_routes,
+            webhook,
+            health,
+            ready,
+            metrics,
+            *mounts,
+        ],
         state=State({"runtime": runtime}),
         lifespan=[lifespan],
-        plugins=[ProblemDetailsPlugin()],
+        plugins=[
+            ProblemDetailsPlugin(),
+            OpenTelemetryPlugin(OpenTelemetryConfig()),
+        ],
+        middleware=[
+            PrometheusConfig(
+                app_name="payments", prefix="payments_http", group_path=True, exclude=["/metrics"]
+            ).middleware
+        ],
         exception_handlers={
             errors.PaymentProblem: _on_payment_problem,
             HTTPException: _on_http_exception,
             Exception: _on_unexpected,
         },
         request_max_body_size=settings.server.max_body_bytes,
+        # Logging is configured by the process (payments_platform.logs), not by the framework.
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="Payments platform",
             version="0.1.0",
             description="Start payments, follow them through gateway webhooks, refund them.",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerAuth": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="An API key from `payments keys new`, per merchant",
+                    )
+                }
+                if protected
+                else None
+            ),
         ),
         debug=False,
     )
+    currencies = sorted({c for route in runtime.payments.routing.routes for c in route.currencies})
+    _document_strictness(app, protected=protected, currencies=currencies)
+    return app
+
+
+STRICT_BODIES = (InitPaymentBody, RefundBody)
+
+
+def _document_strictness(app: Litestar, *, protected: bool, currencies: list[str]) -> None:
+    """Say in the OpenAPI document what this deployment enforces.
+
+    Request bodies take no properties beyond the documented ones, a payment's currency is one
+    an enabled gateway takes, and client routes answer 401 when the API needs keys.
+    """
+    document = app.openapi_schema
+    schemas = (document.components.schemas if document.components else None) or {}
+    for body in STRICT_BODIES:
+        component = schemas.get(body.__name__)
+        if isinstance(component, Schema):
+            component.additional_properties = False
+    init_body = schemas.get(InitPaymentBody.__name__)
+    if isinstance(init_body, Schema) and init_body.properties:
+        currency = init_body.properties.get("currency")
+        if isinstance(currency, Schema):
+            currency.enum = list(currencies)
+    if not protected or document.paths is None:
+        return
+    unauthorized = OpenAPIResponse(
+        description="unauthorized: no valid API key",
+        content={
+            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
+        },
+    )
+    for item in document.paths.values():
+        for operation in (item.get, item.post):
+            if operation is not None and operation.security:
+                operation.responses = {**(operation.responses or {}), "401": unauthorized}

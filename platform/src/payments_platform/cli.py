@@ -1,4 +1,4 @@
-"""The ``payments`` command: serve, worker, migrate, jobs, plugins, config check."""
+"""The ``payments`` command: serve, worker, migrate, jobs, keys, plugins, config check."""
 
 from __future__ import annotations
 
@@ -11,12 +11,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from payments_platform import jobs
-from payments_platform.config import CONFIG_PATH_VARIABLE, ConfigError, Settings, load_settings
+from payments_platform import jobs, security
+from payments_platform.config import (
+    CONFIG_PATH_VARIABLE,
+    GATEWAY_NAME,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 from payments_platform.database import SchemaOutOfDate
 from payments_platform.jobs import JobStatus
+from payments_platform.logs import configure_logging
 from payments_platform.plugin_host import PluginError, PluginHost
 from payments_platform.runtime import Runtime, build_runtime, open_database
+from payments_platform.telemetry import TelemetryError, configure_tracing
 from payments_platform.usecases import utc_now
 
 logger = logging.getLogger("payments")
@@ -44,11 +52,16 @@ def _settings(args: argparse.Namespace, **server: object) -> Settings:
     return load_settings(_config_path(args), environ)
 
 
-def _runtime(settings: Settings) -> Runtime:
+def _runtime(settings: Settings, *, observed: bool = False) -> Runtime:
+    if observed:
+        configure_tracing(os.environ)
     plugins = PluginHost.discover()
     for failure in plugins.failures:
         logger.warning("%s", failure.describe())
-    return build_runtime(settings, plugins)
+    runtime = build_runtime(settings, plugins)
+    # From here on, nothing configured as a secret reaches the logs.
+    configure_logging(runtime.secrets)
+    return runtime
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -60,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.demo:
         print(DEMO_WARNING, file=sys.stderr, flush=True)
     asyncio.run(_prepare_database(settings))
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, observed=True)
     app = create_app(runtime)
     logger.info(
         "serving on %s:%d with gateways %s",
@@ -73,6 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.server.host,
         port=settings.server.port,
         log_level="info",
+        log_config=None,  # uvicorn's events go through the platform's redacting handler
         proxy_headers=False,
         timeout_graceful_shutdown=30,
     )
@@ -110,7 +124,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     asyncio.run(_prepare_database(settings))
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, observed=True)
 
     async def run() -> None:
         worker = runtime.worker()
@@ -176,6 +190,16 @@ def _print_jobs(found: Sequence[jobs.Job]) -> None:
             print(f"{'':>10}last error: {job.last_error}")
 
 
+def _new_key(args: argparse.Namespace) -> int:
+    key = security.new_key()
+    print(f"API key for merchant {args.merchant!r} (shown once; give it to the merchant):")
+    print(f"  {key}")
+    print("Add its hash to the config file:")
+    print(f"  [security.merchants.{args.merchant}]")
+    print(f'  key_hashes = ["{security.key_hash(key)}"]')
+    return 0
+
+
 def _plugins(_args: argparse.Namespace) -> int:
     host = PluginHost.discover()
     types = host.gateway_types
@@ -208,6 +232,12 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merchant_name(text: str) -> str:
+    if not GATEWAY_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError("use 1-40 of a-z, 0-9, '-', '_'")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     common = argparse.ArgumentParser(add_help=False)
@@ -235,6 +265,13 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--all", action="store_true", help="done jobs too")
     retry = jobs_commands.add_parser("retry", parents=[common], help="run a dead job again")
     retry.add_argument("job_id", type=int, metavar="ID")
+    keys = commands.add_parser("keys", help="client API keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new_key = keys_commands.add_parser("new", help="make a key and print its config entry")
+    new_key.add_argument(
+        "--merchant", required=True, type=_merchant_name, help="the merchant it belongs to"
+    )
+    new_key.set_defaults(run=_new_key)
     plugins = commands.add_parser("plugins", help="list installed gateway plugins")
     plugins.set_defaults(run=_plugins)
     config = commands.add_parser("config", help="configuration commands")
@@ -246,13 +283,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``payments`` command."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (ConfigError, PluginError, SchemaOutOfDate) as error:
+    except (ConfigError, PluginError, SchemaOutOfDate, TelemetryError) as error:
         print(f"payments: error: {error}", file=sys.stderr)
         return 2
     return code

@@ -68,6 +68,23 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """The simulated payer pays as soon as the payment is accepted; no webhook is posted."""
 
 
+class MerchantKeys(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The API keys of one merchant, as hashes (``payments keys new`` makes them)."""
+
+    key_hashes: list[Annotated[str, msgspec.Meta(pattern=r"^sha256:[0-9a-f]{64}$")]]
+
+
+class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Who may use the client API, and what a webhook must prove."""
+
+    auth: Literal["api-keys", "none"] = "api-keys"
+    """``api-keys``: every client route needs ``Authorization: Bearer <key>``. ``none`` opens
+    the client API to anyone who can reach it (the demo)."""
+    merchants: dict[str, MerchantKeys] = msgspec.field(default_factory=dict)
+    allow_unsigned_webhooks: bool = False
+    """Start gateways that accept webhooks nobody signed (the demo's simulators)."""
+
+
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One enabled gateway: an instance of a gateway type a plugin provides."""
 
@@ -86,6 +103,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     routing: RoutingConfig = RoutingConfig()
+    security: SecuritySettings = SecuritySettings()
     payments: LifecycleSettings = LifecycleSettings()
     worker: WorkerSettings = WorkerSettings()
     gateways: dict[str, GatewayConfig] = msgspec.field(default_factory=dict)
@@ -98,6 +116,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise ValueError(
                     f"gateway name {name!r} must be 1-40 of a-z, 0-9, '-', '_' - at `$.gateways`"
                 )
+        security = self.security
+        if security.auth == "api-keys" and not any(
+            merchant.key_hashes for merchant in security.merchants.values()
+        ):
+            raise ValueError(
+                "the client API has no keys: add `[security.merchants.<name>] key_hashes`"
+                ' (`payments keys new` makes one), or open it with security.auth = "none"'
+                " - at `$.security`"
+            )
 
     @property
     def base_url(self) -> str:
@@ -124,6 +151,7 @@ def demo_profile() -> dict[str, Any]:
     return {
         "demo": True,
         "database": {"url": "sqlite+aiosqlite:///payments.db", "migrate_on_start": True},
+        "security": {"auth": "none", "allow_unsigned_webhooks": True},
         "routing": {"strategy": "priority"},
         "gateways": {
             "json": {"type": "json", "simulator": {"payer_pays_at_once": True}},

@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from opentelemetry import trace
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -71,6 +72,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _prepare_sqlite(self.engine)
+        _trace_statements(self.engine, self.url.get_backend_name())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -121,6 +123,49 @@ def _upgrade(connection: sa.Connection) -> None:
     config = _alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+_tracer = trace.get_tracer("payments_platform.database")
+
+
+def _trace_statements(engine: AsyncEngine, system: str) -> None:
+    """A client span per SQL statement, child of whatever span is current.
+
+    Statements carry bound parameters, never values, so the text is safe to record.
+    """
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _start(
+        _conn: sa.Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        context: Any,
+        _executemany: bool,
+    ) -> None:
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        context._payments_span = _tracer.start_span(
+            f"{verb} {system}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"db.system": system, "db.statement": statement[:2000]},
+        )
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _end(*args: Any) -> None:
+        span = getattr(args[4], "_payments_span", None)
+        if span is not None:
+            span.end()
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _fail(exception_context: sa.engine.ExceptionContext) -> None:
+        span = getattr(exception_context.execution_context, "_payments_span", None)
+        if span is not None:
+            span.set_status(
+                trace.Status(
+                    trace.StatusCode.ERROR, type(exception_context.original_exception).__name__
+                )
+            )
+            span.end()
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:

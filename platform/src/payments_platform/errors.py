@@ -129,3 +129,10 @@ class GatewayUnavailable(PaymentProblem):
 
     code = "gateway-unavailable"
     title = "The payment's gateway cannot be reached"
+
+
+class Unauthorized(PaymentProblem):
+    """The request carries no valid API key."""
+
+    code = "unauthorized"
+    title = "A valid API key is required"

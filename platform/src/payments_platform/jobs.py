@@ -216,6 +216,16 @@ async def list_jobs(conn: AsyncConnection, statuses: Collection[JobStatus]) -> l
     return [from_row(Job, row) for row in result]
 
 
+async def count_open(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+    """How many jobs of each kind are pending, running or dead."""
+    result = await conn.execute(
+        sa.select(jobs.c.kind, jobs.c.status, sa.func.count())
+        .where(jobs.c.status != JobStatus.DONE)
+        .group_by(jobs.c.kind, jobs.c.status)
+    )
+    return {(kind, status): count for kind, status, count in result}
+
+
 async def revive(conn: AsyncConnection, job_id: int, now: datetime) -> bool:
     """Give a dead job a fresh set of attempts, due now; False if it is not dead."""
     result = await conn.execute(

@@ -28,11 +28,18 @@ from payments_platform.schema import payment_attempts, payment_events, payments,
 
 
 async def insert_payment(
-    conn: AsyncConnection, *, payment_id: uuid.UUID, currency: str, amount_minor: int, now: datetime
+    conn: AsyncConnection,
+    *,
+    payment_id: uuid.UUID,
+    merchant: str | None,
+    currency: str,
+    amount_minor: int,
+    now: datetime,
 ) -> bool:
     """Write a new ``pending`` payment; False if the id is taken (the row is left alone)."""
     values = {
         "id": payment_id,
+        "merchant": merchant,
         "currency": currency,
         "amount_minor": amount_minor,
         "status": PaymentStatus.PENDING,

@@ -40,6 +40,7 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     """A payment as stored."""
 
     id: uuid.UUID
+    merchant: str | None
     currency: str
     amount_minor: int
     status: PaymentStatus

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import httpx
 from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from payments_plugins import (
     ASGIApp,
     GatewayResources,
@@ -29,6 +30,7 @@ from payments_platform.database import Database
 from payments_platform.jobs import Worker
 from payments_platform.plugin_host import PluginHost
 from payments_platform.routing import Route, RoutingTable
+from payments_platform.security import Keyring
 from payments_platform.settlement import Settlement
 from payments_platform.usecases import LiveGateway, Payments, utc_now
 
@@ -53,6 +55,10 @@ class Runtime:
     payments: Payments
     simulators: dict[str, ASGIApp] = field(default_factory=dict)
     """ASGI apps to mount, by path."""
+    keyring: Keyring | None = None
+    """The client API's keys; None when the API is open (``security.auth = "none"``)."""
+    secrets: list[str] = field(default_factory=list)
+    """Configured secret values, kept out of the logs."""
 
     def worker(self) -> Worker:
         """A worker running this runtime's jobs."""
@@ -94,10 +100,13 @@ def build_runtime(
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         follow_redirects=False,
     )
+    # Every vendor call gets a client span, whatever the plugin does itself.
+    HTTPXClientInstrumentor.instrument_client(http)
     resources = GatewayResources(http=http, tracer=trace.get_tracer("payments.gateways"))
     gateways: dict[str, LiveGateway] = {}
     routes: list[Route] = []
     simulators: dict[str, ASGIApp] = {}
+    secrets: list[str] = []
     for name, config in settings.enabled_gateways().items():
         gateway_type = plugins.gateway_type(config.type)
         currencies = _currencies(name, config, gateway_type)
@@ -123,6 +132,16 @@ def build_runtime(
                     payer_pays_at_once=config.simulator.payer_pays_at_once,
                 )
             )
+        unverified = gateway_type.unverified_webhooks(decoded)
+        if unverified is not None:
+            if not settings.security.allow_unsigned_webhooks:
+                raise ConfigError(
+                    f"gateway {name!r} would accept webhooks nobody signed ({unverified});"
+                    " configure it, or allow that with security.allow_unsigned_webhooks = true"
+                    f" - at `gateways.{name}.settings`"
+                )
+            logger.warning("gateway %s accepts unsigned webhooks: %s", name, unverified)
+        secrets.extend(_secret_values(decoded, gateway_type))
         try:
             gateway = gateway_type.build(decoded, resources)
         except InvalidSettings as error:
@@ -150,6 +169,11 @@ def build_runtime(
         job_attempts=settings.worker.max_attempts,
         clock=wall_clock,
     )
+    keyring = None
+    if settings.security.auth == "api-keys":
+        keyring = Keyring.of(
+            {name: keys.key_hashes for name, keys in settings.security.merchants.items()}
+        )
     return Runtime(
         settings=settings,
         plugins=plugins,
@@ -157,7 +181,23 @@ def build_runtime(
         http=http,
         payments=payments,
         simulators=simulators,
+        keyring=keyring,
+        secrets=secrets,
     )
+
+
+_SECRET_NAME_PARTS = ("secret", "password", "token", "key")
+
+
+def _secret_values(settings: object, gateway_type: GatewayType) -> list[str]:
+    """Values of settings the plugin declares secret, or whose names say they are."""
+    values = []
+    for name in getattr(settings, "__struct_fields__", ()):
+        value = getattr(settings, name)
+        declared = name in gateway_type.secret_settings
+        if isinstance(value, str) and (declared or any(p in name for p in _SECRET_NAME_PARTS)):
+            values.append(value)
+    return values
 
 
 def open_database(settings: Settings) -> Database:

@@ -22,6 +22,8 @@ payments = sa.Table(
     "payments",
     metadata,
     sa.Column("id", sa.Uuid(), primary_key=True),
+    # The merchant whose API key created it; NULL while the client API is open.
+    sa.Column("merchant", sa.String(64)),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("amount_minor", sa.BigInteger(), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),

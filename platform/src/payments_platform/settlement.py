@@ -9,6 +9,8 @@ after a backoff.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from payments_plugins import (
     GatewayError,
@@ -21,7 +23,9 @@ from payments_plugins import (
 from payments_platform import ledger
 from payments_platform.jobs import Job, JobKind, RetryLater
 from payments_platform.lifecycle import PaymentStatus
+from payments_platform.logs import payment_logged
 from payments_platform.records import AttemptOutcome, Payment, Refund, RefundStatus
+from payments_platform.telemetry import gateway_call, links_to
 from payments_platform.usecases import (
     NO_GATEWAY_AVAILABLE,
     NOT_RECEIVED,
@@ -31,6 +35,7 @@ from payments_platform.usecases import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SETTLED_BY_VENDOR = {
     VendorPaymentStatus.INITIATED: PaymentStatus.INITIATED,
@@ -48,7 +53,12 @@ class Settlement:
 
     async def __call__(self, job: Job) -> None:
         """Run one job."""
-        with tracer.start_as_current_span(f"payments.job.{job.kind}") as span:
+        with (
+            tracer.start_as_current_span(
+                f"payments.job.{job.kind}", links=links_to(job.trace_parent)
+            ) as span,
+            payment_logged(job.payment_id),
+        ):
             span.set_attribute("job.id", job.id)
             span.set_attribute("job.attempt", job.attempts)
             span.set_attribute("payment.id", str(job.payment_id))
@@ -101,12 +111,12 @@ class Settlement:
         live = self.payments.gateways.get(gateway_name)
         if live is None:
             raise RetryLater(f"gateway {gateway_name!r} that was called is not enabled")
-        try:
-            report = await live.gateway.fetch_status(
+        report = await _lookup(
+            gateway_name,
+            live.gateway.fetch_status(
                 StatusQuery(payment_id=payment.id, external_id=payment.external_id)
-            )
-        except GatewayError as error:
-            raise RetryLater(f"{gateway_name} status lookup failed: {error}") from error
+            ),
+        )
         async with self.payments.database.write() as conn:
             if report.status is VendorPaymentStatus.NOT_FOUND:
                 await self.payments.settle(
@@ -180,12 +190,13 @@ class Settlement:
         live = self.payments.gateways.get(gateway)
         if live is None:
             raise RetryLater(f"gateway {gateway!r} that took the refund is not enabled")
-        try:
-            report = await live.gateway.fetch_refund_status(
+        report = await _lookup(
+            gateway,
+            live.gateway.fetch_refund_status(
                 RefundStatusQuery(refund_id=refund.id, external_id=payment.external_id or "")
-            )
-        except GatewayError as error:
-            raise RetryLater(f"{gateway} refund lookup failed: {error}") from error
+            ),
+            operation="refund_status",
+        )
         if report.status is VendorRefundStatus.SUCCEEDED:
             await self.payments.record_refund(
                 refund,
@@ -218,12 +229,12 @@ class Settlement:
         live = self.payments.gateways.get(gateway_name)
         if live is None:
             raise RetryLater(f"gateway {gateway_name!r} that took the payment is not enabled")
-        try:
-            report = await live.gateway.fetch_status(
+        report = await _lookup(
+            gateway_name,
+            live.gateway.fetch_status(
                 StatusQuery(payment_id=payment.id, external_id=payment.external_id)
-            )
-        except GatewayError as error:
-            raise RetryLater(f"{gateway_name} status lookup failed: {error}") from error
+            ),
+        )
         status = {
             VendorPaymentStatus.PAID: PaymentStatus.PAID,
             VendorPaymentStatus.FAILED: PaymentStatus.FAILED,
@@ -237,3 +248,15 @@ class Settlement:
                 gateway=gateway_name,
                 expected=(PaymentStatus.INITIATED,),
             )
+
+
+async def _lookup(gateway: str, call: Awaitable[T], operation: str = "status") -> T:
+    """Await a status lookup, timed; a failed one is retried later."""
+    with gateway_call(gateway, operation) as timing:
+        try:
+            answer = await call
+        except GatewayError as error:
+            timing["outcome"] = type(error).__name__
+            raise RetryLater(f"{gateway} {operation} lookup failed: {error}") from error
+        timing["outcome"] = "answered"
+    return answer

@@ -43,6 +43,7 @@ from payments_platform.lifecycle import (
     WebhookVerdict,
     judge_webhook,
 )
+from payments_platform.logs import payment_logged
 from payments_platform.records import (
     AttemptOutcome,
     Event,
@@ -52,6 +53,7 @@ from payments_platform.records import (
     RefundStatus,
 )
 from payments_platform.routing import RouteDecision, RoutingTable
+from payments_platform.telemetry import PAYMENT_OUTCOMES, current_trace_parent, gateway_call
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payments_platform")
@@ -176,13 +178,19 @@ class Payments:
             max_attempts=self.job_attempts,
             delay=delay,
             refund_id=refund_id,
+            trace_parent=current_trace_parent(),
         )
 
     # -- initiate -------------------------------------------------------------------------
 
-    async def initiate(self, payment_id: uuid.UUID, amount: Amount) -> InitOutcome:
-        """Start a payment, or return the one this id already started."""
-        with tracer.start_as_current_span("payments.initiate") as span:
+    async def initiate(
+        self, payment_id: uuid.UUID, amount: Amount, *, merchant: str | None = None
+    ) -> InitOutcome:
+        """Start a payment for ``merchant``, or return the one this id already started."""
+        with (
+            tracer.start_as_current_span("payments.initiate") as span,
+            payment_logged(payment_id),
+        ):
             span.set_attribute("payment.id", str(payment_id))
             span.set_attribute("payment.currency", amount.currency)
             if not self.routing.supports(amount.currency):
@@ -194,6 +202,7 @@ class Payments:
                 created = await ledger.insert_payment(
                     conn,
                     payment_id=payment_id,
+                    merchant=merchant,
                     currency=amount.currency,
                     amount_minor=amount.minor,
                     now=now,
@@ -210,6 +219,11 @@ class Payments:
                     route_now = True
                 else:
                     existing = await ledger.load_payment(conn, payment_id, for_update=True)
+                    if not _owned(existing, merchant):
+                        # Say nothing of the payment: it belongs to someone else.
+                        raise errors.IdempotencyKeyReused(
+                            f"payment id {payment_id} is already used", field="id"
+                        )
                     route_now = await self.claim_retry(conn, existing, amount, now)
                     if not route_now:
                         span.set_attribute("payment.replay", True)
@@ -332,68 +346,66 @@ class Payments:
                 payment_id,
                 delay=self.lifecycle.reconcile_after_seconds,
             )
+        failure: Exception | None = None
         with tracer.start_as_current_span("payments.gateway.initiate") as span:
             span.set_attribute("gateway.name", gateway_name)
             span.set_attribute("gateway.reason", reason)
-            try:
-                result = await live.gateway.initiate(
-                    InitiateRequest(payment_id=payment_id, amount=amount)
-                )
-            except GatewayUnavailable as error:
-                breaker.record_failure()
-                span.set_attribute("gateway.outcome", AttemptOutcome.UNAVAILABLE)
-                async with self.database.write() as conn:
-                    await ledger.finish_attempt(
-                        conn,
-                        attempt_id,
-                        outcome=AttemptOutcome.UNAVAILABLE,
-                        error=str(error),
-                        now=self.now(),
+            with gateway_call(gateway_name, "initiate") as call:
+                try:
+                    result = await live.gateway.initiate(
+                        InitiateRequest(payment_id=payment_id, amount=amount)
                     )
-                    await jobs.cancel(conn, guard)
-                return None
-            except GatewayDeclined as error:
-                breaker.record_success()
-                span.set_attribute("gateway.outcome", AttemptOutcome.DECLINED)
-                return await self._conclude(
-                    attempt_id,
-                    guard,
-                    AttemptOutcome.DECLINED,
-                    payment_id,
-                    PaymentStatus.REJECTED,
-                    reason=f"declined by {gateway_name}: {error}",
-                    error=str(error),
-                    failure_code=error.vendor_code or "declined",
-                    gateway=gateway_name,
-                )
-            except Exception as error:
-                # Outcome unknown, or a plugin bug after which we cannot tell whether the
-                # vendor acted: never fail over, reconcile.
-                if not isinstance(error, GatewayOutcomeUnknown):
-                    logger.exception("gateway %s raised outside the error taxonomy", gateway_name)
-                breaker.record_failure()
-                span.set_attribute("gateway.outcome", AttemptOutcome.UNKNOWN)
-                return await self._conclude(
-                    attempt_id,
-                    guard,
-                    AttemptOutcome.UNKNOWN,
-                    payment_id,
-                    PaymentStatus.UNKNOWN,
-                    reason=f"no usable answer from {gateway_name}: {error}",
-                    error=str(error),
-                    gateway=gateway_name,
-                )
+                except Exception as error:
+                    failure = error
+                outcome = _attempt_outcome(failure, gateway_name)
+                call["outcome"] = outcome
+            span.set_attribute("gateway.outcome", outcome)
+        if outcome is AttemptOutcome.ACCEPTED:
             breaker.record_success()
-            span.set_attribute("gateway.outcome", AttemptOutcome.ACCEPTED)
+            return await self._conclude(
+                attempt_id,
+                guard,
+                outcome,
+                payment_id,
+                PaymentStatus.INITIATED,
+                reason=f"accepted by {gateway_name}",
+                gateway=gateway_name,
+                external_id=result.external_id,
+            )
+        if outcome is AttemptOutcome.UNAVAILABLE:
+            breaker.record_failure()
+            async with self.database.write() as conn:
+                await ledger.finish_attempt(
+                    conn, attempt_id, outcome=outcome, error=str(failure), now=self.now()
+                )
+                await jobs.cancel(conn, guard)
+            return None
+        if outcome is AttemptOutcome.DECLINED:
+            breaker.record_success()
+            vendor_code = failure.vendor_code if isinstance(failure, GatewayDeclined) else None
+            return await self._conclude(
+                attempt_id,
+                guard,
+                outcome,
+                payment_id,
+                PaymentStatus.REJECTED,
+                reason=f"declined by {gateway_name}: {failure}",
+                error=str(failure),
+                failure_code=vendor_code or "declined",
+                gateway=gateway_name,
+            )
+        # Outcome unknown, or a plugin bug after which we cannot tell whether the vendor
+        # acted: never fail over, reconcile.
+        breaker.record_failure()
         return await self._conclude(
             attempt_id,
             guard,
-            AttemptOutcome.ACCEPTED,
+            outcome,
             payment_id,
-            PaymentStatus.INITIATED,
-            reason=f"accepted by {gateway_name}",
+            PaymentStatus.UNKNOWN,
+            reason=f"no usable answer from {gateway_name}: {failure}",
+            error=str(failure),
             gateway=gateway_name,
-            external_id=result.external_id,
         )
 
     async def _conclude(
@@ -474,6 +486,10 @@ class Payments:
             now=now,
         )
         if moved:
+            PAYMENT_OUTCOMES.labels(
+                gateway or before.gateway or "none", before.currency, status
+            ).inc()
+            logger.info("payment %s: %s -> %s (%s)", payment_id, before.status, status, reason)
             if status is PaymentStatus.UNKNOWN:
                 await self.enqueue(conn, JobKind.RECONCILE, payment_id, delay=1.0)
             elif status is PaymentStatus.INITIATED:
@@ -654,13 +670,17 @@ class Payments:
         *,
         amount_minor: int | None = None,
         refund_id: uuid.UUID | None = None,
+        merchant: str | None = None,
     ) -> RefundOutcome:
         """Refund ``amount_minor`` (default: all that is left) through the payment's gateway."""
-        with tracer.start_as_current_span("payments.refund") as span:
+        with (
+            tracer.start_as_current_span("payments.refund") as span,
+            payment_logged(payment_id),
+        ):
             span.set_attribute("payment.id", str(payment_id))
             refund_id = refund_id or uuid.uuid4()
             span.set_attribute("refund.id", str(refund_id))
-            claimed = await self._claim_refund(payment_id, amount_minor, refund_id)
+            claimed = await self._claim_refund(payment_id, amount_minor, refund_id, merchant)
             if isinstance(claimed, RefundOutcome):
                 return claimed
             if claimed.guard_job is None:
@@ -671,18 +691,22 @@ class Payments:
             return outcome
 
     async def _claim_refund(
-        self, payment_id: uuid.UUID, amount_minor: int | None, refund_id: uuid.UUID
+        self,
+        payment_id: uuid.UUID,
+        amount_minor: int | None,
+        refund_id: uuid.UUID,
+        merchant: str | None,
     ) -> _Claimed | RefundOutcome:
         """Take the amount out of what is left to refund, in one transaction with the refund
         row and, when sent now, a guard job; when queued, the job that sends it."""
         now = self.now()
         async with self.database.write() as conn:
+            payment = await ledger.get_payment(conn, payment_id, for_update=True)
+            if payment is None or not _owned(payment, merchant):
+                raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
             existing = await ledger.get_refund(conn, refund_id)
             if existing is not None:
                 return await self._replay_refund(conn, existing, payment_id, amount_minor)
-            payment = await ledger.get_payment(conn, payment_id, for_update=True)
-            if payment is None:
-                raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
             if payment.status not in REFUNDABLE:
                 raise errors.PaymentNotRefundable(
                     f"payment {payment_id} is {payment.status}; only paid payments are refunded",
@@ -760,59 +784,63 @@ class Payments:
         """
         gateway_name = refund.gateway
         live = self.gateways.get(gateway_name)
+        if live is None:
+            if not final:
+                raise RetryLater(f"gateway {gateway_name!r} that took the payment is off")
+            return await self.record_refund(
+                refund, RefundStatus.FAILED, guard_job, failure_code="gateway-not-enabled"
+            )
         request = RefundRequest(
             refund_id=refund.id,
             payment_id=payment.id,
             external_id=payment.external_id or "",
             amount=Amount(refund.amount_minor, payment.currency),
         )
+        failure: Exception | None = None
         with tracer.start_as_current_span("payments.gateway.refund") as span:
             span.set_attribute("gateway.name", gateway_name)
             span.set_attribute("refund.id", str(refund.id))
-            if live is None:
-                if not final:
-                    raise RetryLater(f"gateway {gateway_name!r} that took the payment is off")
-                return await self.record_refund(
-                    refund, RefundStatus.FAILED, guard_job, failure_code="gateway-not-enabled"
-                )
-            breaker = self.routing.route(gateway_name).breaker
-            try:
-                result = await live.gateway.refund(request)
-            except GatewayUnavailable as error:
-                breaker.record_failure()
-                if not final:
-                    raise RetryLater(f"{gateway_name} unavailable: {error}") from error
-                return await self.record_refund(
-                    refund,
-                    RefundStatus.FAILED,
-                    guard_job,
-                    failure_code="gateway-unavailable",
-                    reason=str(error),
-                )
-            except GatewayDeclined as error:
-                breaker.record_success()
-                return await self.record_refund(
-                    refund,
-                    RefundStatus.FAILED,
-                    guard_job,
-                    failure_code=error.vendor_code or "declined",
-                    reason=str(error),
-                )
-            except Exception as error:
-                if not isinstance(error, GatewayOutcomeUnknown):
-                    logger.exception("gateway %s raised outside the taxonomy", gateway_name)
-                breaker.record_failure()
-                span.set_attribute("refund.status", RefundStatus.UNKNOWN)
-                return await self.record_refund(
-                    refund, RefundStatus.UNKNOWN, guard_job, reason=str(error)
-                )
+            with gateway_call(gateway_name, "refund") as call:
+                try:
+                    result = await live.gateway.refund(request)
+                except Exception as error:
+                    failure = error
+                outcome = _attempt_outcome(failure, gateway_name)
+                call["outcome"] = outcome
+            span.set_attribute("gateway.outcome", outcome)
+        breaker = self.routing.route(gateway_name).breaker
+        if outcome is AttemptOutcome.ACCEPTED:
             breaker.record_success()
-            span.set_attribute("refund.status", RefundStatus.SUCCEEDED)
+            return await self.record_refund(
+                refund,
+                RefundStatus.SUCCEEDED,
+                guard_job,
+                external_refund_id=result.external_refund_id,
+            )
+        if outcome is AttemptOutcome.UNAVAILABLE:
+            breaker.record_failure()
+            if not final:
+                raise RetryLater(f"{gateway_name} unavailable: {failure}") from failure
+            return await self.record_refund(
+                refund,
+                RefundStatus.FAILED,
+                guard_job,
+                failure_code="gateway-unavailable",
+                reason=str(failure),
+            )
+        if outcome is AttemptOutcome.DECLINED:
+            breaker.record_success()
+            vendor_code = failure.vendor_code if isinstance(failure, GatewayDeclined) else None
+            return await self.record_refund(
+                refund,
+                RefundStatus.FAILED,
+                guard_job,
+                failure_code=vendor_code or "declined",
+                reason=str(failure),
+            )
+        breaker.record_failure()
         return await self.record_refund(
-            refund,
-            RefundStatus.SUCCEEDED,
-            guard_job,
-            external_refund_id=result.external_refund_id,
+            refund, RefundStatus.UNKNOWN, guard_job, reason=str(failure)
         )
 
     async def record_refund(
@@ -880,13 +908,37 @@ class Payments:
 
     # -- reads ----------------------------------------------------------------------------
 
-    async def history(self, payment_id: uuid.UUID) -> PaymentHistory:
-        """The payment with its attempts, refunds and events."""
+    async def history(
+        self, payment_id: uuid.UUID, *, merchant: str | None = None
+    ) -> PaymentHistory:
+        """The payment with its attempts, refunds and events, if ``merchant`` may see it."""
         async with self.database.read() as conn:
             found = await ledger.history(conn, payment_id)
-        if found is None:
+        if found is None or not _owned(found.payment, merchant):
             raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
         return found
+
+
+def _attempt_outcome(failure: Exception | None, gateway_name: str) -> AttemptOutcome:
+    """What a gateway call's error (or its absence) means for routing and the breaker."""
+    if failure is None:
+        return AttemptOutcome.ACCEPTED
+    if isinstance(failure, GatewayUnavailable):
+        return AttemptOutcome.UNAVAILABLE
+    if isinstance(failure, GatewayDeclined):
+        return AttemptOutcome.DECLINED
+    if not isinstance(failure, GatewayOutcomeUnknown):
+        logger.error(
+            "gateway %s raised outside the error taxonomy; treated as an unknown outcome",
+            gateway_name,
+            exc_info=failure,
+        )
+    return AttemptOutcome.UNKNOWN
+
+
+def _owned(payment: Payment, merchant: str | None) -> bool:
+    """Whether ``merchant`` may see the payment: its own, or any while the API is open."""
+    return merchant is None or payment.merchant == merchant
 
 
 def _refund_problem(refund: Refund) -> errors.PaymentProblem:

@@ -17,6 +17,11 @@ def simulator_settings(base_url: str) -> dict[str, Any]:
     return {"base_url": base_url}
 
 
+def unverified_webhooks(settings: JsonGatewaySettings) -> str | None:
+    """Why webhooks would be accepted unsigned with these settings, or None."""
+    return None if settings.webhook_secret else "webhook_secret is not set"
+
+
 JSON_GATEWAY_TYPE: Final = GatewayType(
     name=GATEWAY_TYPE_NAME,
     currencies=frozenset({CURRENCY}),
@@ -24,6 +29,8 @@ JSON_GATEWAY_TYPE: Final = GatewayType(
     build=build_gateway,
     simulator=Simulator(build=build_simulator, settings_for=simulator_settings),
     description="A JSON/REST vendor: HMAC-signed webhooks, idempotent on our reference.",
+    unverified_webhooks=unverified_webhooks,
+    secret_settings=frozenset({"webhook_secret"}),
 )
 
 

@@ -33,6 +33,10 @@ SOAP_GATEWAY_TYPE: Final = GatewayType(
         "reference."
     ),
     webhook_reply=webhook_reply,
+    # Notifications must always carry the configured UsernameToken (webhook_username and
+    # webhook_password are required settings).
+    unverified_webhooks=lambda _settings: None,
+    secret_settings=frozenset({"password", "webhook_password"}),
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -97,6 +97,10 @@ class Simulator:
     """Gateway settings (as raw config values) pointing at a simulator served at this base URL."""
 
 
+def _not_declared(_settings: Any) -> str | None:
+    return "the gateway type does not declare how it verifies webhooks"
+
+
 @dataclass(frozen=True, kw_only=True)
 class GatewayType:
     """A kind of gateway a plugin offers; operators enable instances of it in the config file."""
@@ -114,6 +118,13 @@ class GatewayType:
     webhook_reply: Callable[[WebhookAck], WebhookReply] | None = None
     """Render the answer to the vendor's webhook (e.g. a SOAP envelope or fault); None: the
     platform answers JSON, or problem+json for a refusal."""
+    unverified_webhooks: Callable[[Any], str | None] = field(default=_not_declared)
+    """Given decoded settings, None when the gateway verifies every webhook (signature or
+    credentials), else why not, naming the setting (``"webhook_secret is not set"``). The
+    platform refuses to start a gateway that accepts unverified webhooks unless the operator
+    allows it explicitly."""
+    secret_settings: frozenset[str] = frozenset()
+    """Names of settings whose values are secrets; the platform keeps them out of its logs."""
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():

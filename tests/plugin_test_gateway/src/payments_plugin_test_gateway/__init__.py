@@ -110,6 +110,8 @@ GATEWAY_TYPE = GatewayType(
     settings_type=TestGatewaySettings,
     build=_build,
     description="In-process test vendor (EUR, JPY)",
+    unverified_webhooks=lambda settings: None if settings.token else "token is not set",
+    secret_settings=frozenset({"token"}),
 )
 
 

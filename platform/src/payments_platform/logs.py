@@ -1,0 +1,126 @@
+"""Structured logs: one event per line (JSON when not on a terminal), carrying the payment id
+and the trace id, with secrets and card-like numbers removed before anything is written."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TextIO
+
+from opentelemetry import trace
+
+payment_in_context: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "payment_in_context", default=None
+)
+
+REDACTED = "[redacted]"
+# 13 to 19 digits, optionally grouped by single spaces or dashes: the shape of a card number.
+_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_MIN_SECRET_LENGTH = 6
+
+
+@contextmanager
+def payment_logged(payment_id: object) -> Iterator[None]:
+    """Tag every log event inside the block with ``payment_id``."""
+    token = payment_in_context.set(str(payment_id))
+    try:
+        yield
+    finally:
+        payment_in_context.reset(token)
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+class Redactor:
+    """Removes configured secrets and card numbers from text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so that a secret containing another is removed whole.
+        self.secrets = sorted(
+            {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True
+        )
+
+    def __call__(self, text: str) -> str:
+        """The text with every secret and card-like number replaced."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return _CARD_LIKE.sub(self._card, text)
+
+    @staticmethod
+    def _card(match: re.Match[str]) -> str:
+        digits = re.sub(r"[ -]", "", match.group())
+        return "[card redacted]" if _luhn_valid(digits) else match.group()
+
+
+class EventFormatter(logging.Formatter):
+    """One event per line: JSON, or ``time level logger [payment] message`` on a terminal."""
+
+    def __init__(self, redactor: Redactor, *, as_json: bool) -> None:
+        super().__init__()
+        self.redactor = redactor
+        self.as_json = as_json
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render one record, redacted."""
+        message = self.redactor(record.getMessage())
+        error = self.redactor(self.formatException(record.exc_info)) if record.exc_info else None
+        payment_id = payment_in_context.get()
+        span = trace.get_current_span().get_span_context()
+        trace_id = f"{span.trace_id:032x}" if span.is_valid else None
+        when = datetime.fromtimestamp(record.created, UTC)
+        if self.as_json:
+            event: dict[str, object] = {
+                "time": when.isoformat(timespec="milliseconds"),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": message,
+            }
+            if payment_id:
+                event["payment_id"] = payment_id
+            if trace_id:
+                event["trace_id"] = trace_id
+                event["span_id"] = f"{span.span_id:016x}"
+            if error:
+                event["error"] = error
+            return json.dumps(event, ensure_ascii=False)
+        context = f" [payment {payment_id}]" if payment_id else ""
+        line = f"{when:%H:%M:%S} {record.levelname:<7} {record.name}{context}: {message}"
+        return f"{line}\n{error}" if error else line
+
+
+def configure_logging(
+    secrets: Iterable[str] = (),
+    *,
+    level: int = logging.INFO,
+    stream: TextIO | None = None,
+    as_json: bool | None = None,
+) -> None:
+    """Send every logger's events through one redacting handler on ``stream`` (stderr)."""
+    stream = stream or sys.stderr
+    if as_json is None:
+        as_json = not stream.isatty()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(EventFormatter(Redactor(secrets), as_json=as_json))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn's own handlers would bypass redaction; its events go through ours.
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,275 @@
+"""Traces, metrics and logs: what an operator sees of a payment."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from payments_platform.logs import EventFormatter, Redactor, configure_logging, payment_logged
+from payments_platform.security import key_hash, new_key
+from payments_platform.telemetry import TelemetryError, configure_tracing
+from payments_plugin_json_gateway.signing import signed_headers
+
+from .conftest import AppFactory, Vendor, json_vendor
+from .server_process import payments_serve, write_config
+
+_EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture(scope="session")
+def _tracer_provider() -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+@pytest.fixture
+def spans(_tracer_provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
+    _EXPORTER.clear()
+    yield _EXPORTER
+    _EXPORTER.clear()
+
+
+def by_name(finished: tuple[ReadableSpan, ...], name: str) -> ReadableSpan:
+    matches = [span for span in finished if span.name == name]
+    assert matches, f"no span {name!r} among {sorted({s.name for s in finished})}"
+    return matches[-1]
+
+
+def parent_of(finished: tuple[ReadableSpan, ...], span: ReadableSpan) -> ReadableSpan | None:
+    if span.parent is None:
+        return None
+    return next((s for s in finished if s.context.span_id == span.parent.span_id), None)
+
+
+def ancestors(finished: tuple[ReadableSpan, ...], span: ReadableSpan) -> list[str]:
+    names = []
+    current = parent_of(finished, span)
+    while current is not None:
+        names.append(current.name)
+        current = parent_of(finished, current)
+    return names
+
+
+async def test_the_span_trees_of_an_init_a_webhook_and_a_refund(
+    platform: AppFactory, vendor: Vendor, spans: InMemorySpanExporter
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    async with platform(gateways) as client:
+        spans.clear()  # the set-up's migration is not part of the story
+        payment_id = str(uuid.uuid4())
+        created = await client.post(
+            "/init-payment", json={"id": payment_id, "currency": "AED", "amount_fractions": 700}
+        )
+        finished = spans.get_finished_spans()
+        server = by_name(finished, "POST /init-payment")
+        initiate = by_name(finished, "payments.initiate")
+        route = by_name(finished, "payments.route")
+        call = by_name(finished, "payments.gateway.initiate")
+        vendor_call = by_name(finished, "json gateway initiate")
+        assert ancestors(finished, initiate)[0] == "POST /init-payment"
+        assert ancestors(finished, route)[0] == "payments.initiate"
+        assert ancestors(finished, call)[0] == "payments.initiate"
+        assert ancestors(finished, vendor_call)[0] == "payments.gateway.initiate"
+        assert dict(route.attributes or {})["routing.candidates"] == ("json",)
+        assert dict(route.attributes or {})["routing.breakers"] == ("closed",)
+        assert dict(call.attributes or {})["gateway.outcome"] == "accepted"
+        inserts = [s for s in finished if s.name.startswith("INSERT")]
+        assert inserts
+        assert all("payments.initiate" in ancestors(finished, s) for s in inserts)
+        assert {s.context.trace_id for s in [server, initiate, route, call, *inserts]} == {
+            server.context.trace_id
+        }
+
+        spans.clear()
+        external_id = created.json()["external_id"]
+        await vendor.settle(external_id)
+        await client.post(
+            "/external/json-webhook", json={"external_id": external_id, "status": "paid"}
+        )
+        finished = spans.get_finished_spans()
+        webhook = by_name(finished, "payments.webhook")
+        assert ancestors(finished, webhook)[0] == "POST /external/json-webhook"
+        assert dict(webhook.attributes or {})["webhook.status"] == "paid"
+
+        spans.clear()
+        await client.post("/refund", json={"id": payment_id})
+        finished = spans.get_finished_spans()
+        refund_call = by_name(finished, "payments.gateway.refund")
+        assert ancestors(finished, refund_call)[:2] == ["payments.refund", "POST /refund"]
+        assert dict(refund_call.attributes or {})["gateway.outcome"] == "accepted"
+
+
+async def test_a_job_span_links_to_the_request_that_enqueued_it(
+    platform: AppFactory, vendor: Vendor, spans: InMemorySpanExporter
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    async with platform(gateways, payments={"dispatch": "queue"}) as client:
+        payment_id = str(uuid.uuid4())
+        queued = await client.post(
+            "/init-payment", json={"id": payment_id, "currency": "AED", "amount_fractions": 710}
+        )
+        assert queued.status_code == 202
+        request_span = by_name(spans.get_finished_spans(), "payments.initiate")
+        runtime = client.app.state["runtime"]
+        await runtime.worker().run_once()
+        job_span = by_name(spans.get_finished_spans(), "payments.job.initiate")
+        assert [link.context.span_id for link in job_span.links] == [request_span.context.span_id]
+
+
+async def test_metrics_count_payments_gateway_calls_breakers_and_jobs(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    async with platform(gateways) as client:
+        await client.post(
+            "/init-payment",
+            json={"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 720},
+        )
+        scraped = await client.get("/metrics")
+        assert scraped.status_code == 200
+        assert scraped.headers["content-type"].startswith("text/plain")
+        text = scraped.text
+        assert 'payments_outcomes_total{currency="AED",gateway="json",outcome="initiated"}' in text
+        assert (
+            'payments_gateway_call_seconds_count{gateway="json",operation="initiate",'
+            'outcome="accepted"}' in text
+        )
+        assert 'payments_breaker_state{gateway="json"} 0.0' in text
+        assert 'payments_jobs{kind="expire",status="pending"}' in text
+        assert "payments_http_requests_total" in text
+
+
+def test_tracing_is_configured_from_otel_variables_only() -> None:
+    assert configure_tracing({}) is None
+    assert configure_tracing({"OTEL_TRACES_EXPORTER": "none"}) is None
+    assert (
+        configure_tracing({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}) is None
+    )
+    with pytest.raises(TelemetryError, match="'zipkin' is not supported"):
+        configure_tracing({"OTEL_TRACES_EXPORTER": "zipkin"})
+    with pytest.raises(TelemetryError, match="grpc"):
+        configure_tracing({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("secret is whsec_abcdef here", "secret is [redacted] here"),
+        ("card 4111 1111 1111 1111 used", "card [card redacted] used"),
+        ("card 4111-1111-1111-1111", "card [card redacted]"),
+        ("card 4111111111111111", "card [card redacted]"),
+        ("order 4111111111111112 is not a card", "order 4111111111111112 is not a card"),
+        ("uuid 6b77a7bc-0bee-49ab-bbb0-70d5245a20f7", "uuid 6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"),
+        ("amount 99999", "amount 99999"),
+    ],
+)
+def test_the_redactor_removes_secrets_and_card_numbers(text: str, expected: str) -> None:
+    assert Redactor(["whsec_abcdef", "short"])(text) == expected
+
+
+@pytest.mark.usefixtures("_tracer_provider")
+def test_log_events_are_one_json_line_with_the_payment_and_trace() -> None:
+    stream = io.StringIO()
+    configure_logging(["hunter2hunter2"], stream=stream, as_json=True)
+    try:
+        log = logging.getLogger("payments.test")
+        with (
+            trace.get_tracer("t").start_as_current_span("outer") as span,
+            payment_logged("6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"),
+        ):
+            log.info("paid with hunter2hunter2\nand more")
+        [line] = stream.getvalue().splitlines()
+        event = json.loads(line)
+        assert event["message"] == "paid with [redacted]\nand more"
+        assert event["payment_id"] == "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
+        assert event["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+        assert event["level"] == "info"
+    finally:
+        logging.getLogger().handlers.clear()
+
+
+def test_on_a_terminal_events_are_plain_lines() -> None:
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "hello %s", ("you",), None)
+    assert EventFormatter(Redactor(), as_json=False).format(record).endswith("WARNING x: hello you")
+
+
+def test_a_full_flow_logs_no_secret_anywhere(tmp_path: Path, database_url: str) -> None:
+    secret = "whsec_" + uuid.uuid4().hex
+    key = new_key()
+    with json_vendor() as vendor:
+        config = write_config(
+            tmp_path / "payments.toml",
+            {
+                "database": {"url": database_url},
+                "security": {"merchants": {"shop": {"key_hashes": [key_hash(key)]}}},
+                "worker": {"poll_seconds": 0.1},
+                "gateways": {
+                    "json": {
+                        "type": "json",
+                        "settings": {"base_url": vendor.base_url, "webhook_secret": secret},
+                    }
+                },
+            },
+        )
+        subprocess.run(
+            [sys.executable, "-m", "payments_platform.cli", "migrate", "--config", str(config)],
+            check=True,
+            capture_output=True,
+        )
+        environment = {"OTEL_TRACES_EXPORTER": "console"}
+        with payments_serve(tmp_path, config=config, env=environment) as server:
+            auth = {"Authorization": f"Bearer {key}"}
+            payment_id = str(uuid.uuid4())
+            created = httpx.post(
+                f"{server.base_url}/init-payment",
+                json={"id": payment_id, "currency": "AED", "amount_fractions": 1234},
+                headers=auth,
+            )
+            assert created.status_code == 201, created.text
+            external_id = created.json()["external_id"]
+            httpx.post(
+                f"{vendor.base_url}/_simulator/payments/{external_id}/status",
+                json={"status": "paid"},
+            ).raise_for_status()
+            body = json.dumps({"external_id": external_id, "status": "paid"}).encode()
+            forged = signed_headers("wrong-secret", body, timestamp=int(time.time()))
+            assert (
+                httpx.post(
+                    f"{server.base_url}/external/json-webhook", content=body, headers=forged
+                ).status_code
+                == 400
+            )
+            genuine = signed_headers(secret, body, timestamp=int(time.time()))
+            assert (
+                httpx.post(
+                    f"{server.base_url}/external/json-webhook", content=body, headers=genuine
+                ).status_code
+                == 200
+            )
+            refund = httpx.post(f"{server.base_url}/refund", json={"id": payment_id}, headers=auth)
+            assert refund.status_code == 200, refund.text
+            bad_key = httpx.get(
+                f"{server.base_url}/payments/{payment_id}",
+                headers={"Authorization": f"Bearer {key}x"},
+            )
+            assert bad_key.status_code == 401
+        output = server.output()
+    assert payment_id in output  # the log carries the payment...
+    assert '"trace_id"' in output  # ...and its trace
+    for leaked in (secret, key, key_hash(key).removeprefix("sha256:")):
+        assert leaked not in output
