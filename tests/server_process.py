@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -89,7 +90,7 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
-def _toml_tables(prefix: str, table: dict[str, object]) -> list[str]:
+def _toml_tables(prefix: str, table: Mapping[str, Any]) -> list[str]:
     lines = [f"[{prefix}]"] if prefix else []
     nested: list[str] = []
     for key, value in table.items():
@@ -100,7 +101,7 @@ def _toml_tables(prefix: str, table: dict[str, object]) -> list[str]:
     return lines + nested
 
 
-def write_config(path: Path, config: dict[str, object]) -> Path:
+def write_config(path: Path, config: Mapping[str, Any]) -> Path:
     """Write a config mapping as a TOML file (enough TOML for the platform's config)."""
     path.write_text("\n".join(_toml_tables("", config)) + "\n", encoding="utf-8")
     return path
