@@ -11,12 +11,15 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = False
 
 DEV_REQUIREMENTS = "requirements/dev.txt"
+# The sampling profiler behind `nox -s bench -- --profile`.
+BENCH_TOOLS = ["py-spy==0.4.3"]
 SOURCES = [
     "platform/src",
     "plugins/src",
     "plugin_json_gateway/src",
     "plugin_soap_gateway/src",
     "tests/plugin_test_gateway/src",
+    "bench",
 ]
 # Each test folder is checked on its own: they share module names such as conftest.
 TEST_FOLDERS = [
@@ -62,6 +65,19 @@ def tests(session: nox.Session) -> None:
     """The whole test suite, against real SQLite and vendor simulators over HTTP."""
     _install(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmark: each route's throughput and latency as a ratio to a bare route.
+
+    Runs ``python -m bench`` (which installs wrk with apt-get when it is missing and it runs as
+    root); arguments after ``--`` go to it, e.g.
+    ``nox -s bench -- --db postgresql://127.0.0.1:5432/test``. See docs/performance.md.
+    """
+    _install(session)
+    session.install(*BENCH_TOOLS)
+    session.run("python", "-m", "bench", *session.posargs)
 
 
 def _glob(pattern: str) -> list[str]:

@@ -1,0 +1,233 @@
+"""Measuring one scenario: wrk against the server, with the CPU each process used.
+
+A figure is measured after a warm-up and right after the bare route's own measurement (its
+adjacent baseline). Scenarios that use each prepared payment once (the paid webhook, the full
+refund) get their payments stored first, as many as the baseline's throughput could use up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from bench import seeding
+from bench.database import BenchDatabase
+from bench.processes import BenchError, Child
+from bench.profile import ProfileSummary, start_recording
+from bench.report import Figure
+from bench.server import ECHO_PATH
+from bench.vendor import PREFILL_PATH, Prefilled
+from bench.wrk import WrkRun, run_wrk, write_script
+
+POOL_MARGIN = 1.3
+"""Payments stored for a scenario that uses each once: this many times what the baseline's
+throughput could use up, so a scenario never runs out of them."""
+ADJACENT_BASELINE_MIN_SECONDS = 2.0
+"""Each figure's own baseline: the bare route, measured right before it for half its time."""
+PREFILL_CHUNK = 20_000
+PAYMENT_AMOUNT = "10.00 AED"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How long and how hard to load."""
+
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+    profile_output: Path
+    """Where the raw profile goes (beside the results)."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The processes under test and how to load them."""
+
+    wrk: str
+    server: Child
+    vendor: Child
+    database: BenchDatabase
+    scripts: Path
+    options: Options
+    secret: str
+    api_key: str | None
+    """Sent as ``Authorization: Bearer`` on every client request, when the API asks for keys."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One wrk run and the CPU, in cores, each process used meanwhile."""
+
+    run: WrkRun
+    server_cores: float
+    vendor_cores: float
+    generator_cores: float
+
+
+def load(stack: Stack, scenario: str, args: list[str], seconds: float) -> Sample:
+    """Run ``scenario`` with ``args`` against the server for ``seconds``."""
+    script = write_script(scenario, stack.scripts)
+    server_cpu, vendor_cpu = stack.server.cpu_seconds(), stack.vendor.cpu_seconds()
+    result = run_wrk(
+        stack.wrk,
+        stack.server.base_url,
+        script,
+        args,
+        seconds=seconds,
+        threads=stack.options.threads,
+        connections=stack.options.connections,
+        api_key=stack.api_key,
+    )
+    if stack.server.process.poll() is not None:
+        raise BenchError(f"the server died under load:\n{stack.server.output_tail()}")
+    wall = result.wall_seconds
+    return Sample(
+        run=result,
+        server_cores=(stack.server.cpu_seconds() - server_cpu) / wall,
+        vendor_cores=(stack.vendor.cpu_seconds() - vendor_cpu) / wall,
+        generator_cores=result.cpu_seconds / wall,
+    )
+
+
+def measure(
+    stack: Stack,
+    key: str,
+    label: str,
+    scenario: str,
+    args: list[str],
+    *,
+    warmup_args: list[str] | None = None,
+    stored_before: int | None = None,
+    adjacent_baseline: bool = True,
+) -> Figure:
+    """Warm up, measure the bare route (unless this is it), then measure the scenario."""
+    options = stack.options
+    print(f"{label}: warm-up {options.warmup:g}s, measure {options.duration:g}s ...", flush=True)
+    load(stack, scenario, warmup_args if warmup_args is not None else args, options.warmup)
+    baseline_rps = None
+    if adjacent_baseline:
+        seconds = max(ADJACENT_BASELINE_MIN_SECONDS, options.duration / 2)
+        echo = load(stack, "payment_body", [ECHO_PATH], seconds)
+        baseline_rps = echo.run.answered_per_second
+    sample = load(stack, scenario, args, options.duration)
+    summary = sample.run.summary
+    problem = None
+    if summary.errors.total > summary.requests * 0.001:
+        problem = f"{summary.errors.total:,} errors in {summary.requests:,} requests"
+    return Figure(
+        key=key,
+        label=label,
+        requests_per_second=sample.run.answered_per_second,
+        p50_ms=summary.latency_us.p50 / 1000,
+        p99_ms=summary.latency_us.p99 / 1000,
+        requests=summary.requests,
+        errors=summary.errors.total,
+        seconds=sample.run.seconds,
+        server_cores=sample.server_cores,
+        vendor_cores=sample.vendor_cores,
+        generator_cores=sample.generator_cores,
+        counters=dict(summary.counters),
+        stored_before=stored_before,
+        baseline_rps=baseline_rps,
+        problem=problem,
+    )
+
+
+def _pool_size(ceiling: float, seconds: float) -> int:
+    return math.ceil(ceiling * seconds * POOL_MARGIN) + 1000
+
+
+def measure_webhooks(stack: Stack, ceiling: float) -> Figure:
+    """Each request moves one initiated payment to paid: transitions, not repeats."""
+    options = stack.options
+    warm, measured = _pool_size(ceiling, options.warmup), _pool_size(ceiling, options.duration)
+    prefix = f"bench-wh-{secrets.token_hex(3)}-"
+    print(f"storing {warm + measured:,} initiated payments for the webhook ...", flush=True)
+    asyncio.run(seeding.add_initiated_payments(stack.database.url, prefix, warm + measured))
+    asyncio.run(seeding.settle(stack.database.url))
+    threads, secret = str(options.threads), stack.secret
+    figure = measure(
+        stack,
+        "webhook",
+        "webhook paid (each a transition)",
+        "webhook",
+        [prefix, str(warm), str(measured), threads, secret],
+        warmup_args=[prefix, "0", str(warm), threads, secret],
+    )
+    return _each_once(figure, "transitions")
+
+
+def measure_refunds(stack: Stack, ceiling: float) -> Figure:
+    """Each request refunds one paid payment in full."""
+    options = stack.options
+    warm, measured = _pool_size(ceiling, options.warmup), _pool_size(ceiling, options.duration)
+    total = warm + measured
+    prefix = str(uuid.uuid4())[:24]
+    ids = [uuid.UUID(f"{prefix}{index:012x}") for index in range(total)]
+    print(f"starting {total:,} payments at the vendor and storing them paid ...", flush=True)
+    external_ids = _prefill_vendor(stack.vendor, [str(payment_id) for payment_id in ids])
+    asyncio.run(seeding.add_paid_payments(stack.database.url, ids, external_ids))
+    asyncio.run(seeding.settle(stack.database.url))
+    threads = str(options.threads)
+    figure = measure(
+        stack,
+        "refund",
+        "refund, full",
+        "refund",
+        [prefix, str(warm), str(measured), threads],
+        warmup_args=[prefix, "0", str(warm), threads],
+    )
+    return _each_once(figure, "refunds")
+
+
+def _each_once(figure: Figure, counter: str) -> Figure:
+    """Mark the figure invalid unless every answer counted ``counter`` and the pool lasted."""
+    problems = []
+    if figure.counters.get("exhausted"):
+        problems.append("ran out of prepared payments")
+    done = figure.counters.get(counter, 0)
+    if done < figure.requests - figure.errors:
+        problems.append(f"only {done:,} of {figure.requests:,} answers were {counter}")
+    if not problems:
+        return figure
+    joined = "; ".join(problems if figure.problem is None else [figure.problem, *problems])
+    return msgspec.structs.replace(figure, problem=joined)
+
+
+def flow_checked(figure: Figure) -> Figure:
+    """Mark the flow's figure invalid when no payment went all the way through."""
+    flows = figure.counters.get("flows", 0)
+    if flows == 0:
+        return msgspec.structs.replace(figure, problem="no flow completed")
+    return figure
+
+
+def _prefill_vendor(vendor: Child, references: list[str]) -> list[str]:
+    external_ids: list[str] = []
+    with httpx.Client(base_url=vendor.base_url, timeout=300) as client:
+        for first in range(0, len(references), PREFILL_CHUNK):
+            chunk = references[first : first + PREFILL_CHUNK]
+            body = {"references": chunk, "amount": PAYMENT_AMOUNT}
+            answer = client.post(PREFILL_PATH, json=body)
+            answer.raise_for_status()
+            external_ids += msgspec.json.decode(answer.content, type=Prefilled).external_ids
+    return external_ids
+
+
+def profile_init(stack: Stack) -> ProfileSummary:
+    """Profile the server with py-spy during a load run of init-payment of its own."""
+    seconds = stack.options.duration
+    raw = stack.options.profile_output
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    print(f"profiling init-payment for {seconds:g}s with py-spy ...", flush=True)
+    recording = start_recording(stack.server.pid, seconds, raw)
+    load(stack, "payment_body", ["/init-payment"], seconds)
+    return recording.finish("init-payment")

@@ -1,0 +1,273 @@
+"""One bench run: the processes, the data, the load phases, in order.
+
+1. Time the routing decision alone (in this process, before any load).
+2. Create the database (``payments migrate``), store the baseline's payments, start the fake
+   vendor and the server, warm both up and read the server's RSS.
+3. Under wrk, each scenario warms up, then the bare echo route is measured (its own baseline,
+   so that a machine that drifts during the run does not skew its ratio), then the scenario:
+   init-payment, the paid webhook, the full refund, the whole init -> webhook -> refund flow.
+4. Store payments up to the large count, measure init-payment again, read the RSS again, and
+   measure the bare route once more to show how much the machine drifted during the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from payments_platform.config import Settings
+from payments_plugins.testing.asgi_server import free_port
+
+from bench import seeding
+from bench.database import BenchDatabase, bench_database
+from bench.deployment import check_echo_route, migrate, work_folder, write_config
+from bench.measure import (
+    Options,
+    Stack,
+    flow_checked,
+    load,
+    measure,
+    measure_refunds,
+    measure_webhooks,
+    profile_init,
+)
+from bench.processes import REPO_ROOT, python_module, running
+from bench.profile import ProfileSummary
+from bench.report import Figure, Memory, Report, evaluate, with_ratios
+from bench.routing_speed import measure_routing
+from bench.server import ECHO_PATH
+from bench.vendor import READY_PATH
+from bench.wrk import ensure_wrk
+
+IN_FLIGHT_SECONDS = 2.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchOptions:
+    """What the command line asked for."""
+
+    db: str | None
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+    stored: int
+    baseline_stored: int
+    output: Path
+    profile: bool
+    keep: bool
+
+
+def run(options: BenchOptions) -> Report:
+    """Run the whole bench and return its report (targets judged)."""
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    load_before = os.getloadavg()[0]
+    wrk = ensure_wrk()
+    print("routing decision micro-benchmark ...", flush=True)
+    routing = measure_routing()
+    with work_folder(options.keep) as workdir, bench_database(options.db, workdir) as database:
+        figures, memory, profile = _load_phases(wrk, workdir, database, options)
+    report = Report(
+        started_at=started_at,
+        seconds=time.perf_counter() - started,
+        machine=_machine(load_before),
+        settings={
+            "database": database.backend,
+            "duration_seconds": f"{options.duration:g}",
+            "warmup_seconds": f"{options.warmup:g}",
+            "connections": str(options.connections),
+            "wrk_threads": str(options.threads),
+            "baseline_stored": str(options.baseline_stored),
+            "stored": str(options.stored),
+        },
+        figures=with_ratios(figures),
+        routing=routing,
+        memory=memory,
+        profile=profile,
+    )
+    report.targets = evaluate(report, backend=database.backend)
+    report.generator = _generator_check(report)
+    return report
+
+
+def _load_phases(
+    wrk: str, workdir: Path, database: BenchDatabase, options: BenchOptions
+) -> tuple[list[Figure], Memory, ProfileSummary | None]:
+    secret = secrets.token_hex(16)
+    has_keys = "security" in Settings.__struct_fields__
+    api_key = f"pay_{secrets.token_urlsafe(32)}" if has_keys else None
+    config = workdir / "payments.toml"
+    vendor_port, server_port = free_port(), free_port()
+    vendor_url = f"http://127.0.0.1:{vendor_port}"
+    write_config(config, database, server_port, vendor_url, secret, api_key)
+    print(f"database: {database.display_url}; migrating ...", flush=True)
+    migrate(config, workdir)
+    print(f"storing {options.baseline_stored:,} payments ...", flush=True)
+    asyncio.run(seeding.add_stored_payments(database.url, options.baseline_stored, "base"))
+    asyncio.run(seeding.settle(database.url))
+    scripts = workdir / "lua"
+    scripts.mkdir()
+    vendor_command = python_module("bench.vendor", f"--port={vendor_port}", f"--secret={secret}")
+    server_command = python_module(
+        "bench.server", f"--config={config}", "--host=127.0.0.1", f"--port={server_port}"
+    )
+    with (
+        running(
+            "vendor",
+            vendor_command,
+            workdir=workdir,
+            base_url=f"http://127.0.0.1:{vendor_port}",
+            ready_path=READY_PATH,
+        ) as vendor,
+        running(
+            "server",
+            server_command,
+            workdir=workdir,
+            base_url=f"http://127.0.0.1:{server_port}",
+            ready_path="/health",
+        ) as server,
+    ):
+        load_options = Options(
+            duration=options.duration,
+            warmup=options.warmup,
+            connections=options.connections,
+            threads=options.threads,
+            profile_output=options.output.parent / "profile-init-payment.raw",
+        )
+        stack = Stack(wrk, server, vendor, database, scripts, load_options, secret, api_key)
+        check_echo_route(server)
+        return _measure_all(stack, options)
+
+
+def _measure_all(
+    stack: Stack, options: BenchOptions
+) -> tuple[list[Figure], Memory, ProfileSummary | None]:
+    print("warming up ...", flush=True)
+    load(stack, "payment_body", [ECHO_PATH], options.warmup)
+    load(stack, "payment_body", ["/init-payment"], options.warmup)
+    rss_warm = stack.server.rss_bytes()
+
+    figures = [
+        measure(
+            stack,
+            "echo",
+            "echo, bare route (baseline)",
+            "payment_body",
+            [ECHO_PATH],
+            adjacent_baseline=False,
+        )
+    ]
+    ceiling = figures[0].requests_per_second
+
+    stored = asyncio.run(seeding.count_payments(stack.database.url))
+    figures.append(
+        measure(
+            stack,
+            "init_payment",
+            f"init-payment ({stored:,} stored)",
+            "payment_body",
+            ["/init-payment"],
+            stored_before=stored,
+        )
+    )
+    profile = profile_init(stack) if options.profile else None
+    figures.append(measure_webhooks(stack, ceiling))
+    figures.append(measure_refunds(stack, ceiling))
+    flow = measure(
+        stack, "flow", "init -> webhook -> refund (all requests)", "flow", [stack.secret]
+    )
+    figures.append(flow_checked(flow))
+
+    time.sleep(IN_FLIGHT_SECONDS)  # requests wrk left in flight finish before the count
+    stored = asyncio.run(seeding.count_payments(stack.database.url))
+    if options.stored > stored:
+        print(f"storing {options.stored - stored:,} more payments ...", flush=True)
+        asyncio.run(
+            seeding.add_stored_payments(stack.database.url, options.stored - stored, "bulk")
+        )
+    asyncio.run(seeding.settle(stack.database.url))
+    stored = asyncio.run(seeding.count_payments(stack.database.url))
+    figures.append(
+        measure(
+            stack,
+            "init_payment_stored",
+            f"init-payment ({stored:,} stored)",
+            "payment_body",
+            ["/init-payment"],
+            stored_before=stored,
+        )
+    )
+    rss_after = stack.server.rss_bytes()
+    figures.append(
+        measure(
+            stack,
+            "echo_end",
+            "echo, bare route (end of run)",
+            "payment_body",
+            [ECHO_PATH],
+            adjacent_baseline=False,
+        )
+    )
+    memory = Memory(
+        after_warmup_bytes=rss_warm,
+        after_stored_run_bytes=rss_after,
+        growth=rss_after / rss_warm,
+    )
+    return figures, memory, profile
+
+
+def _machine(load_before: float) -> dict[str, str]:
+    """What the figures were measured on; a busy machine (load above its CPU count before or
+    after the run) gives noisier ratios, so run again when it is quiet."""
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
+    return {
+        "cpus": str(os.cpu_count()),
+        "load_average_1m_before": f"{load_before:.2f}",
+        "load_average_1m_after": f"{os.getloadavg()[0]:.2f}",
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "git_commit": commit,
+    }
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - git with our own arguments
+        ["git", *args],  # noqa: S607 - git from PATH is what we want
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip()
+
+
+def _generator_check(report: Report) -> str:
+    """Whether wrk could push harder than anything it measured."""
+    baseline = report.figure("echo")
+    others = [f for f in report.figures if f.key not in ("echo", "echo_end")]
+    if baseline is None or not others:
+        return ""
+    busiest = max(others, key=lambda figure: figure.requests_per_second)
+    verdict = (
+        "the generator is not the limit"
+        if baseline.requests_per_second > busiest.requests_per_second
+        and baseline.generator_cores < 0.8 * baseline.server_cores
+        else "CHECK: the generator may be the limit"
+    )
+    return (
+        f"load generator: wrk pushed the bare route to {baseline.requests_per_second:,.0f} req/s"
+        f" using {baseline.generator_cores:.2f} cores while the server used"
+        f" {baseline.server_cores:.2f}; the busiest measured route reached"
+        f" {busiest.requests_per_second:,.0f} req/s ({busiest.label}): {verdict}"
+    )

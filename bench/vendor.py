@@ -1,0 +1,158 @@
+"""The fake vendor: the JSON gateway plugin's own simulator, served by uvicorn in its own process.
+
+``python -m bench.vendor --port P --secret S`` serves ``JsonVendorSimulator`` (payer pays at
+once, so every accepted payment can be refunded) plus one bench control, ``POST /_bench/prefill``
+with ``{"references": [...], "amount": "10.00 AED"}``: it starts those payments through the
+simulator's own ``POST /initiate-payment`` in process, without a socket, and answers
+``{"external_ids": [...]}`` in the same order. The bench stores the matching payments as paid,
+so that refunds find them at the vendor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+import msgspec
+import uvicorn
+from payments_plugin_json_gateway.settings import JsonGatewaySettings
+from payments_plugin_json_gateway.simulator import JsonVendorSimulator
+from payments_plugins import SimulatorOptions
+from payments_plugins.gateway import ASGIApp, Receive, Scope, Send
+
+PREFILL_PATH = "/_bench/prefill"
+READY_PATH = "/_simulator/calls"
+
+
+class Prefill(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Payments to start at the vendor, by our reference."""
+
+    references: list[str]
+    amount: str
+
+
+class Prefilled(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor's ids of the payments started, in the order of the references."""
+
+    external_ids: list[str]
+
+
+class _Created(msgspec.Struct, frozen=True):
+    id: str
+
+
+_PREFILL_DECODER = msgspec.json.Decoder(Prefill)
+_CREATED_DECODER = msgspec.json.Decoder(_Created)
+_ENCODER = msgspec.json.Encoder()
+
+
+class BenchVendor:
+    """The simulator, with the prefill control in front of it."""
+
+    def __init__(self, simulator: JsonVendorSimulator) -> None:
+        self.simulator = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        if scope["type"] == "http" and scope["path"] == PREFILL_PATH:
+            await self._prefill(receive, send)
+            return
+        await self.simulator(scope, receive, send)
+
+    async def _prefill(self, receive: Receive, send: Send) -> None:
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        prefill = _PREFILL_DECODER.decode(body)
+        external_ids = [
+            await self._initiate(reference, prefill.amount) for reference in prefill.references
+        ]
+        answer = _ENCODER.encode(Prefilled(external_ids=external_ids))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _initiate(self, reference: str, amount: str) -> str:
+        status, answer = await call(
+            self.simulator,
+            "POST",
+            "/initiate-payment",
+            _ENCODER.encode({"amount": amount, "reference": reference}),
+        )
+        if status not in (200, 201):
+            raise RuntimeError(f"the simulator refused to start {reference}: {status} {answer!r}")
+        return _CREATED_DECODER.decode(answer).id
+
+
+async def call(app: ASGIApp, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    """Make one HTTP request to an ASGI app in process; return its status and body."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    sent = False
+    status = 0
+    answer = bytearray()
+
+    async def receive() -> MutableMapping[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            answer.extend(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, bytes(answer)
+
+
+def build(secret: str) -> BenchVendor:
+    """The vendor app; its gateway settings carry the secret webhooks are signed with."""
+    settings = JsonGatewaySettings(base_url="http://127.0.0.1:1", webhook_secret=secret)
+    options = SimulatorOptions(settings=settings, webhook_url=None, payer_pays_at_once=True)
+    return BenchVendor(JsonVendorSimulator(options))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the vendor until SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m bench.vendor", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--secret", required=True)
+    args = parser.parse_args(argv)
+    uvicorn.run(
+        build(args.secret),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
