@@ -108,6 +108,13 @@ def backoff_delay(attempts: int, settings: WorkerSettings, rng: random.Random) -
     return step / 2 + rng.uniform(0, step / 2)
 
 
+# Built once: jobs are written and dropped on every payment's hot path.
+_INSERT_JOB = sa.insert(jobs).returning(jobs.c.id)
+_CANCEL_JOB = sa.delete(jobs).where(
+    jobs.c.id == sa.bindparam("job_id"), jobs.c.status == JobStatus.PENDING
+)
+
+
 async def enqueue(
     conn: AsyncConnection,
     kind: JobKind,
@@ -121,29 +128,26 @@ async def enqueue(
 ) -> int:
     """Write a job due ``delay`` seconds from ``now``, in the caller's transaction."""
     result = await conn.execute(
-        sa.insert(jobs)
-        .values(
-            kind=kind,
-            payment_id=payment_id,
-            refund_id=refund_id,
-            status=JobStatus.PENDING,
-            attempts=0,
-            max_attempts=max_attempts,
-            run_at=now + timedelta(seconds=delay),
-            trace_parent=trace_parent,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(jobs.c.id)
+        _INSERT_JOB,
+        {
+            "kind": kind,
+            "payment_id": payment_id,
+            "refund_id": refund_id,
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "run_at": now + timedelta(seconds=delay),
+            "trace_parent": trace_parent,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     return int(result.scalar_one())
 
 
 async def cancel(conn: AsyncConnection, job_id: int) -> None:
     """Drop a job no worker has claimed yet (a guard whose work finished normally)."""
-    await conn.execute(
-        sa.delete(jobs).where(jobs.c.id == job_id, jobs.c.status == JobStatus.PENDING)
-    )
+    await conn.execute(_CANCEL_JOB, {"job_id": job_id})
 
 
 async def claim(

@@ -26,6 +26,19 @@ from payments_platform.records import (
 )
 from payments_platform.schema import payment_attempts, payment_events, payments, refunds
 
+# Statements on the hot path are built once: building one costs more than running it.
+_INSERT_PAYMENT = {
+    "postgresql": postgresql.insert(payments).on_conflict_do_nothing(index_elements=["id"]),
+    "sqlite": sqlite.insert(payments).on_conflict_do_nothing(index_elements=["id"]),
+}
+_SELECT_PAYMENT = sa.select(payments).where(payments.c.id == sa.bindparam("payment_id"))
+_SELECT_PAYMENT_FOR_UPDATE = _SELECT_PAYMENT.with_for_update()
+_INSERT_EVENT = sa.insert(payment_events)
+_INSERT_ATTEMPT = sa.insert(payment_attempts).returning(payment_attempts.c.id)
+_FINISH_ATTEMPT = sa.update(payment_attempts).where(
+    payment_attempts.c.id == sa.bindparam("attempt_id")
+)
+
 
 async def insert_payment(
     conn: AsyncConnection,
@@ -46,9 +59,7 @@ async def insert_payment(
         "created_at": now,
         "updated_at": now,
     }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(payments).values(values).on_conflict_do_nothing(index_elements=["id"])
-    result = await conn.execute(statement)
+    result = await conn.execute(_INSERT_PAYMENT[conn.dialect.name], values)
     return result.rowcount == 1
 
 
@@ -56,10 +67,8 @@ async def get_payment(
     conn: AsyncConnection, payment_id: uuid.UUID, *, for_update: bool = False
 ) -> Payment | None:
     """The payment, optionally locking its row until the transaction ends."""
-    query = sa.select(payments).where(payments.c.id == payment_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
+    query = _SELECT_PAYMENT_FOR_UPDATE if for_update else _SELECT_PAYMENT
+    row = (await conn.execute(query, {"payment_id": payment_id})).one_or_none()
     return None if row is None else from_row(Payment, row)
 
 
@@ -109,15 +118,14 @@ async def insert_attempt(
 ) -> int:
     """Record that ``gateway`` is about to be called for the payment; return the attempt id."""
     result = await conn.execute(
-        sa.insert(payment_attempts)
-        .values(
-            payment_id=payment_id,
-            gateway=gateway,
-            reason=reason,
-            outcome=AttemptOutcome.IN_FLIGHT,
-            started_at=now,
-        )
-        .returning(payment_attempts.c.id)
+        _INSERT_ATTEMPT,
+        {
+            "payment_id": payment_id,
+            "gateway": gateway,
+            "reason": reason,
+            "outcome": AttemptOutcome.IN_FLIGHT,
+            "started_at": now,
+        },
     )
     return int(result.scalar_one())
 
@@ -133,9 +141,14 @@ async def finish_attempt(
 ) -> None:
     """Record how a gateway call ended."""
     await conn.execute(
-        sa.update(payment_attempts)
-        .where(payment_attempts.c.id == attempt_id)
-        .values(outcome=outcome, error=error, external_id=external_id, finished_at=now)
+        _FINISH_ATTEMPT,
+        {
+            "attempt_id": attempt_id,
+            "outcome": outcome,
+            "error": error,
+            "external_id": external_id,
+            "finished_at": now,
+        },
     )
 
 
@@ -189,19 +202,20 @@ async def record_event(
 ) -> None:
     """Append to the audit trail."""
     await conn.execute(
-        sa.insert(payment_events).values(
-            payment_id=payment_id,
-            kind=kind,
-            from_status=from_status,
-            to_status=to_status,
-            gateway=gateway,
-            external_id=external_id,
-            accepted=accepted,
-            reason=reason,
-            body_sha256=body_sha256,
-            detail=detail,
-            created_at=now,
-        )
+        _INSERT_EVENT,
+        {
+            "payment_id": payment_id,
+            "kind": kind,
+            "from_status": from_status,
+            "to_status": to_status,
+            "gateway": gateway,
+            "external_id": external_id,
+            "accepted": accepted,
+            "reason": reason,
+            "body_sha256": body_sha256,
+            "detail": detail,
+            "created_at": now,
+        },
     )
 
 

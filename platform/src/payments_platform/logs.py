@@ -120,6 +120,8 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # One INFO line per vendor call duplicates the client span and costs the event loop.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers would bypass redaction; its events go through ours.
         logging.getLogger(name).handlers.clear()

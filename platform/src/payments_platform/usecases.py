@@ -13,9 +13,9 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import msgspec
 from opentelemetry import trace
@@ -121,6 +121,25 @@ class RefundOutcome(msgspec.Struct, frozen=True, kw_only=True):
     refund: Refund
     payment: Payment
     created: bool
+
+
+class _ClaimedAttempt(NamedTuple):
+    """A gateway call written down (with its guard job) and about to be made."""
+
+    gateway: str
+    reason: str
+    attempt_id: int
+    guard_job: int
+
+
+@dataclass
+class _RoutePlan:
+    """Where a routing run stands: the decision, the next candidate, the call claimed."""
+
+    decision: RouteDecision
+    position: int = 0
+    unavailable: list[str] = field(default_factory=list)
+    claimed: _ClaimedAttempt | None = None
 
 
 class _Claimed(msgspec.Struct, frozen=True):
@@ -231,9 +250,11 @@ class Payments:
                 if self.queued:
                     await self.enqueue(conn, JobKind.INITIATE, payment_id)
                     payment = await ledger.load_payment(conn, payment_id)
-            if self.queued:
-                return InitOutcome(payment=payment, created=created)
-            payment = await self.route(payment_id, amount, final=True)
+                    return InitOutcome(payment=payment, created=created)
+                # The payment row is ours under this transaction's lock: the routing decision
+                # and the first attempt are written with it, saving two commits.
+                plan = await self._plan_route(conn, payment_id, amount)
+            payment = await self._follow_route(payment_id, amount, plan, final=True)
             return InitOutcome(payment=payment, created=created)
 
     async def claim_retry(
@@ -286,31 +307,77 @@ class Payments:
         When none can be reached the payment is rejected if ``final``; otherwise it stays
         pending and :class:`RetryLater` is raised (a queued payment's job retries it).
         """
+        async with self.database.write() as conn:
+            # The row-level claim: only a pending payment with no call in flight is sent.
+            payment = await ledger.load_payment(conn, payment_id, for_update=True)
+            if payment.status is not PaymentStatus.PENDING or await ledger.in_flight_attempt(
+                conn, payment_id
+            ):
+                return payment
+            plan = await self._plan_route(conn, payment_id, amount)
+        return await self._follow_route(payment_id, amount, plan, final=final)
+
+    async def _plan_route(
+        self, conn: AsyncConnection, payment_id: uuid.UUID, amount: Amount
+    ) -> _RoutePlan:
+        """Decide the order of candidates and claim the first call, in the caller's
+        transaction, which holds the payment."""
         decision = self.routing.decide(amount.currency)
         with tracer.start_as_current_span("payments.route") as span:
             _trace_decision(span, decision)
-        async with self.database.write() as conn:
-            await ledger.record_event(
-                conn,
-                payment_id=payment_id,
-                kind="routing_decision",
-                reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)",
-                detail=msgspec.to_builtins(decision),
-                now=self.now(),
-            )
-        unavailable: list[str] = []
-        for position, candidate in enumerate(decision.order):
-            route = self.routing.route(candidate.gateway)
-            if not route.breaker.try_acquire():
-                unavailable.append(f"{candidate.gateway} (breaker {route.breaker.state})")
-                continue
-            reason = decision.reason(position, unavailable)
-            outcome = await self._attempt(payment_id, amount, candidate.gateway, reason)
-            if outcome is None:
-                unavailable.append(f"{candidate.gateway} unavailable")
-                continue
-            return outcome
-        why = "no gateway could be reached: " + (", ".join(unavailable) or "none healthy")
+        await ledger.record_event(
+            conn,
+            payment_id=payment_id,
+            kind="routing_decision",
+            reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)",
+            detail=msgspec.to_builtins(decision),
+            now=self.now(),
+        )
+        plan = _RoutePlan(decision=decision)
+        claimed = self._next_candidate(plan)
+        if claimed is not None:
+            plan.claimed = await self._claim_attempt(conn, payment_id, *claimed)
+        return plan
+
+    def _next_candidate(self, plan: _RoutePlan) -> tuple[str, str] | None:
+        """The next candidate whose breaker lets a call through, and why it is chosen."""
+        while plan.position < len(plan.decision.order):
+            position = plan.position
+            plan.position += 1
+            name = plan.decision.order[position].gateway
+            breaker = self.routing.route(name).breaker
+            if breaker.try_acquire():
+                return name, plan.decision.reason(position, plan.unavailable)
+            plan.unavailable.append(f"{name} (breaker {breaker.state})")
+        return None
+
+    async def _claim_attempt(
+        self, conn: AsyncConnection, payment_id: uuid.UUID, gateway_name: str, reason: str
+    ) -> _ClaimedAttempt:
+        """Record the call about to be made, with the guard job that reconciles it should
+        this process die before recording the answer."""
+        attempt_id = await ledger.insert_attempt(
+            conn, payment_id=payment_id, gateway=gateway_name, reason=reason, now=self.now()
+        )
+        guard = await self.enqueue(
+            conn, JobKind.RECONCILE, payment_id, delay=self.lifecycle.reconcile_after_seconds
+        )
+        return _ClaimedAttempt(gateway_name, reason, attempt_id, guard)
+
+    async def _follow_route(
+        self, payment_id: uuid.UUID, amount: Amount, plan: _RoutePlan, *, final: bool
+    ) -> Payment:
+        while plan.claimed is not None:
+            claimed, plan.claimed = plan.claimed, None
+            outcome = await self._attempt(payment_id, amount, claimed)
+            if outcome is not None:
+                return outcome
+            plan.unavailable.append(f"{claimed.gateway} unavailable")
+            following = self._next_candidate(plan)
+            if following is not None:
+                async with self.database.write() as conn:
+                    plan.claimed = await self._claim_attempt(conn, payment_id, *following)
+        why = "no gateway could be reached: " + (", ".join(plan.unavailable) or "none healthy")
         if not final:
             raise RetryLater(why)
         async with self.database.write() as conn:
@@ -324,28 +391,13 @@ class Payments:
             )
 
     async def _attempt(
-        self, payment_id: uuid.UUID, amount: Amount, gateway_name: str, reason: str
+        self, payment_id: uuid.UUID, amount: Amount, claimed: _ClaimedAttempt
     ) -> Payment | None:
-        """Call one gateway; None means it was unavailable and the next may be tried."""
+        """Make a claimed call; None means the gateway was unavailable and the next may be
+        tried."""
+        gateway_name, reason, attempt_id, guard = claimed
         live = self.gateways[gateway_name]
         breaker = self.routing.route(gateway_name).breaker
-        now = self.now()
-        async with self.database.write() as conn:
-            # The row-level claim: only a pending payment with no call in flight is sent.
-            payment = await ledger.load_payment(conn, payment_id, for_update=True)
-            if payment.status is not PaymentStatus.PENDING or await ledger.in_flight_attempt(
-                conn, payment_id
-            ):
-                return payment
-            attempt_id = await ledger.insert_attempt(
-                conn, payment_id=payment_id, gateway=gateway_name, reason=reason, now=now
-            )
-            guard = await self.enqueue(
-                conn,
-                JobKind.RECONCILE,
-                payment_id,
-                delay=self.lifecycle.reconcile_after_seconds,
-            )
         failure: Exception | None = None
         with tracer.start_as_current_span("payments.gateway.initiate") as span:
             span.set_attribute("gateway.name", gateway_name)
@@ -499,13 +551,25 @@ class Payments:
                     payment_id,
                     delay=self.lifecycle.expire_after_seconds,
                 )
-            if external_id is not None and gateway is not None:
-                await self._replay_webhooks(conn, payment_id, gateway, external_id)
-        return await ledger.load_payment(conn, payment_id)
+            if (
+                external_id is not None
+                and gateway is not None
+                and await self._replay_webhooks(conn, payment_id, gateway, external_id)
+            ):
+                return await ledger.load_payment(conn, payment_id)
+            return msgspec.structs.replace(
+                before,
+                status=status,
+                failure_code=failure_code,
+                gateway=gateway or before.gateway,
+                external_id=external_id or before.external_id,
+                updated_at=now,
+            )
+        return before
 
     async def _replay_webhooks(
         self, conn: AsyncConnection, payment_id: uuid.UUID, gateway: str, external_id: str
-    ) -> None:
+    ) -> bool:
         """Apply webhooks about ``external_id`` that arrived before the payment was known by it.
 
         A vendor may notify before the answer to the initiate is recorded; its webhook was
@@ -513,7 +577,8 @@ class Payments:
         """
         live = self.gateways.get(gateway)
         siblings = [g.name for g in self.gateways_of_type(live.type_name)] if live else [gateway]
-        for waiting in await ledger.unmatched_webhooks(conn, siblings, external_id):
+        waiting_webhooks = await ledger.unmatched_webhooks(conn, siblings, external_id)
+        for waiting in waiting_webhooks:
             reported = _reported_status(waiting)
             if reported is None:
                 continue
@@ -536,6 +601,7 @@ class Payments:
                 body_sha256=waiting.body_sha256,
                 now=self.now(),
             )
+        return bool(waiting_webhooks)
 
     # -- webhooks -------------------------------------------------------------------------
 
