@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 from payments_plugins.testing.asgi_server import free_port

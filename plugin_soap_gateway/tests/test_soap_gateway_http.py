@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +37,6 @@ from payments_plugins import (
     VendorPaymentStatus,
     VendorRefundStatus,
 )
-from payments_plugins.testing.asgi_server import free_port
 from pytest_httpserver import HTTPServer
 from soap_documents import WSSE, fault, fault_detail, parse, text_of, vendor_answer
 from werkzeug import Request, Response
@@ -312,105 +309,6 @@ async def test_an_oversized_answer_is_an_unknown_outcome(tracer):
 
         with pytest.raises(GatewayOutcomeUnknown, match="longer than"):
             await gateway.initiate(INITIATE)
-
-
-async def test_a_refused_connection_is_unavailable(resources: GatewayResources):
-    gateway = gateway_for(f"http://127.0.0.1:{free_port()}/ws", resources)
-
-    with pytest.raises(GatewayUnavailable, match="not sent"):
-        await gateway.initiate(INITIATE)
-
-
-@pytest.fixture
-def release() -> Iterator[threading.Event]:
-    """An event a held-back vendor handler waits on; set at teardown so the server moves on."""
-    event = threading.Event()
-    yield event
-    event.set()
-
-
-def _held_back(
-    release: threading.Event, arrived: threading.Event | None = None
-) -> Callable[[Request], Response]:
-    def handler(request: Request) -> Response:
-        if arrived is not None:
-            arrived.set()
-        release.wait(timeout=10)
-        body = vendor_answer("InitiatePaymentResponse", externalId="soappay_1")
-        return Response(body, status=200, content_type=XML)
-
-    return handler
-
-
-async def test_a_read_timeout_is_an_unknown_outcome(
-    httpserver: HTTPServer, resources: GatewayResources, release: threading.Event
-):
-    httpserver.expect_oneshot_request("/ws").respond_with_handler(_held_back(release))
-    gateway = gateway_for(httpserver.url_for("/ws"), resources, read_timeout=0.2)
-
-    with pytest.raises(GatewayOutcomeUnknown, match="ReadTimeout"):
-        await gateway.initiate(INITIATE)
-
-
-async def test_waiting_in_vain_for_a_pooled_connection_is_unavailable(
-    httpserver: HTTPServer, tracer, release: threading.Event
-):
-    arrived = threading.Event()
-    httpserver.expect_oneshot_request("/ws").respond_with_handler(_held_back(release, arrived))
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as http:
-        resources = GatewayResources(http=http, tracer=tracer)
-        slow = gateway_for(httpserver.url_for("/ws"), resources, read_timeout=5)
-        hurried = gateway_for(httpserver.url_for("/ws"), resources, read_timeout=0.1)
-        holding = asyncio.create_task(slow.initiate(INITIATE))
-        try:
-            assert await asyncio.to_thread(arrived.wait, 5), "the first call never arrived"
-            with pytest.raises(GatewayUnavailable, match="PoolTimeout"):
-                await hurried.initiate(INITIATE)
-        finally:
-            release.set()
-            await holding
-
-
-def _raising(error: Exception) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    return httpx.MockTransport(handler)
-
-
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        (httpx.ConnectError("connection refused"), GatewayUnavailable),
-        (httpx.ConnectTimeout("connect timed out"), GatewayUnavailable),
-        (httpx.PoolTimeout("no connection free"), GatewayUnavailable),
-        (httpx.ProxyError("proxy refused the tunnel"), GatewayUnavailable),
-        (httpx.ReadTimeout("read timed out"), GatewayOutcomeUnknown),
-        (httpx.WriteTimeout("write timed out"), GatewayOutcomeUnknown),
-        (httpx.ReadError("connection reset by peer"), GatewayOutcomeUnknown),
-        (httpx.RemoteProtocolError("server disconnected"), GatewayOutcomeUnknown),
-    ],
-)
-@pytest.mark.parametrize("operation", ["initiate", "refund", "status", "refund_status"])
-async def test_a_transport_failure_maps_onto_the_taxonomy(
-    tracer, operation: str, error: Exception, expected: type[GatewayError]
-):
-    async with httpx.AsyncClient(transport=_raising(error)) as http:
-        gateway = gateway_for("https://vendor.test/ws", GatewayResources(http=http, tracer=tracer))
-        calls: dict[str, Callable[[], Awaitable[object]]] = {
-            "initiate": lambda: gateway.initiate(INITIATE),
-            "refund": lambda: gateway.refund(REFUND),
-            "status": lambda: gateway.fetch_status(StatusQuery(payment_id=PAYMENT_ID)),
-            "refund_status": lambda: gateway.fetch_refund_status(
-                RefundStatusQuery(refund_id=REFUND_ID, external_id="soappay_1")
-            ),
-        }
-
-        with pytest.raises(GatewayError) as raised:
-            await calls[operation]()
-
-    assert type(raised.value) is expected
-    assert raised.value.__cause__ is error
 
 
 async def test_an_envelope_that_cannot_be_built_is_never_sent_and_is_unavailable(

@@ -19,8 +19,6 @@ from payments_plugin_soap_gateway.simulator import SoapVendorSimulator
 from payments_plugins import (
     Amount,
     GatewayDeclined,
-    GatewayError,
-    GatewayOutcomeUnknown,
     GatewayResources,
     GatewayUnavailable,
     InitiateRequest,
@@ -34,6 +32,7 @@ from payments_plugins import (
     WebhookEvent,
 )
 from payments_plugins.testing.asgi_server import serve_asgi
+from payments_plugins.testing.control import Misbehaviour, SimulatorControl
 from pytest_httpserver import HTTPServer
 from zeep.wsdl import Document
 
@@ -70,12 +69,11 @@ def simulator_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def control(simulator_url: str, tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+async def control(simulator_url: str, tls: ssl.SSLContext) -> AsyncIterator[SimulatorControl]:
     """The simulator's control API; behaviours and down mode are undone after each test."""
-    async with httpx.AsyncClient(base_url=f"{simulator_url}/_simulator", verify=tls) as client:
-        yield client
-        (await client.delete("/behaviours")).raise_for_status()
-        (await client.post("/up")).raise_for_status()
+    async with SimulatorControl.served_at(simulator_url, verify=tls) as control:
+        yield control
+        await control.reset()
 
 
 @pytest.fixture
@@ -83,32 +81,11 @@ def gateway(simulator_url: str, resources: GatewayResources) -> SoapGateway:
     return SoapGateway(settings_for(simulator_url, read_timeout=5), resources)
 
 
-async def held_payment(control: httpx.AsyncClient, reference: uuid.UUID) -> dict[str, Any] | None:
-    response = await control.get("/payments")
-    response.raise_for_status()
-    held = [p for p in response.json()["payments"] if p["reference"] == str(reference)]
-    return held[0] if held else None
-
-
-async def misbehave(control: httpx.AsyncClient, text: str, operation: str, action: str) -> None:
-    response = await control.post(
-        "/behaviours", json={"amount": f"{text} AED", "operation": operation, "action": action}
-    )
-    response.raise_for_status()
-
-
-async def set_status(control: httpx.AsyncClient, external_id: str, status: str) -> dict[str, Any]:
-    response = await control.post(f"/payments/{external_id}/status", json={"status": status})
-    response.raise_for_status()
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
 async def test_a_usd_payment_goes_from_initiate_to_paid_to_refunded_paying_out_once(
-    gateway: SoapGateway, control: httpx.AsyncClient
+    gateway: SoapGateway, control: SimulatorControl
 ):
     request = initiate_request("999.99", "USD")
-    calls_before = (await control.get("/calls")).json()
+    calls_before = await control.calls()
 
     external_id = (await gateway.initiate(request)).external_id
     by_id = StatusQuery(payment_id=request.payment_id, external_id=external_id)
@@ -117,7 +94,7 @@ async def test_a_usd_payment_goes_from_initiate_to_paid_to_refunded_paying_out_o
     assert await gateway.fetch_status(by_id) == initiated
     assert await gateway.fetch_status(by_reference) == initiated
 
-    assert (await set_status(control, external_id, "paid"))["webhook"] is None
+    assert (await control.set_status(external_id, "paid"))["webhook"] is None
     assert await gateway.fetch_status(by_id) == StatusReport(
         status=VendorPaymentStatus.PAID, external_id=external_id
     )
@@ -137,26 +114,16 @@ async def test_a_usd_payment_goes_from_initiate_to_paid_to_refunded_paying_out_o
     assert found.status is VendorRefundStatus.SUCCEEDED
     assert found.external_refund_id == first.external_refund_id
 
-    held = await held_payment(control, request.payment_id)
+    held = await control.payment_with_reference(str(request.payment_id))
     assert held is not None
     assert held["amount"] == "999.99 USD"
     assert [refund["amount"] for refund in held["refunds"]] == ["400.00 USD", "599.99 USD"]
-    calls = (await control.get("/calls")).json()
+    calls = await control.calls()
     assert {kind: calls[kind] - calls_before[kind] for kind in calls} == {
         "initiate": 1,
         "refund": 4,
         "status": 4,
     }
-
-
-async def test_a_repeated_initiate_returns_the_same_payment(
-    gateway: SoapGateway, control: httpx.AsyncClient
-):
-    request = initiate_request("12.34")
-
-    first = await gateway.initiate(request)
-
-    assert await gateway.initiate(request) == first
 
 
 async def test_a_refund_of_an_unpaid_payment_is_declined(gateway: SoapGateway):
@@ -169,42 +136,13 @@ async def test_a_refund_of_an_unpaid_payment_is_declined(gateway: SoapGateway):
     assert declined.value.vendor_code == "payment_not_paid"
 
 
-@pytest.mark.parametrize(
-    ("action", "expected", "recorded"),
-    [
-        ("unavailable_503", GatewayUnavailable, False),
-        ("decline", GatewayDeclined, False),
-        ("error_500", GatewayOutcomeUnknown, True),
-        ("garbage", GatewayOutcomeUnknown, True),
-        ("timeout", GatewayOutcomeUnknown, True),
-    ],
-)
-async def test_an_initiate_behaviour_maps_onto_the_taxonomy(
-    simulator_url: str,
-    resources: GatewayResources,
-    control: httpx.AsyncClient,
-    action: str,
-    expected: type[GatewayError],
-    recorded: bool,
-):
-    await misbehave(control, "13.00", "initiate", action)
-    gateway = SoapGateway(settings_for(simulator_url, read_timeout=0.3), resources)
-    request = initiate_request("13.00")
-
-    with pytest.raises(GatewayError) as raised:
-        await gateway.initiate(request)
-
-    assert type(raised.value) is expected
-    assert (await held_payment(control, request.payment_id) is not None) is recorded
-
-
 async def test_a_refund_behaviour_applies_to_refunds_of_that_amount_only(
-    gateway: SoapGateway, control: httpx.AsyncClient
+    gateway: SoapGateway, control: SimulatorControl
 ):
-    await misbehave(control, "7.00", "refund", "decline")
+    await control.misbehave(amount("7.00"), Misbehaviour.DECLINE, "refund")
     request = initiate_request("7.00")
     external_id = (await gateway.initiate(request)).external_id
-    await set_status(control, external_id, "paid")
+    await control.set_status(external_id, "paid")
 
     with pytest.raises(GatewayDeclined) as declined:
         await gateway.refund(refund_request(request, external_id, "7.00"))
@@ -213,24 +151,8 @@ async def test_a_refund_behaviour_applies_to_refunds_of_that_amount_only(
     assert (await gateway.refund(refund_request(request, external_id, "6.00"))).external_refund_id
 
 
-async def test_while_down_every_call_is_unavailable_and_nothing_is_recorded(
-    gateway: SoapGateway, control: httpx.AsyncClient
-):
-    (await control.post("/down")).raise_for_status()
-    request = initiate_request("21.00")
-
-    with pytest.raises(GatewayUnavailable):
-        await gateway.initiate(request)
-    with pytest.raises(GatewayUnavailable):
-        await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
-
-    (await control.post("/up")).raise_for_status()
-    assert await held_payment(control, request.payment_id) is None
-    assert (await gateway.initiate(request)).external_id
-
-
 async def test_calls_with_other_credentials_are_refused_before_processing(
-    simulator_url: str, resources: GatewayResources, control: httpx.AsyncClient
+    simulator_url: str, resources: GatewayResources, control: SimulatorControl
 ):
     stranger = SoapGateway(settings_for(simulator_url, password="guessed"), resources)
     request = initiate_request("31.00")
@@ -238,7 +160,7 @@ async def test_calls_with_other_credentials_are_refused_before_processing(
     with pytest.raises(GatewayUnavailable, match="FailedAuthentication"):
         await stranger.initiate(request)
 
-    assert await held_payment(control, request.payment_id) is None
+    assert await control.payment_with_reference(str(request.payment_id)) is None
 
 
 async def test_a_text_password_is_accepted_too(simulator_url: str, resources: GatewayResources):
@@ -315,8 +237,8 @@ async def test_a_status_change_posts_a_notification_the_gateway_accepts(
     with serve_asgi(SoapVendorSimulator(options)) as url:
         gateway = SoapGateway(settings_for(url), resources)
         external_id = (await gateway.initiate(initiate_request("41.00"))).external_id
-        async with httpx.AsyncClient(base_url=f"{url}/_simulator") as control:
-            answer = await set_status(control, external_id, "failed")
+        async with SimulatorControl.served_at(url) as control:
+            answer = await control.set_status(external_id, "failed")
 
     assert answer["payment"]["status"] == "failed"
     assert answer["webhook"]["status_code"] == 200
@@ -328,45 +250,3 @@ async def test_a_status_change_posts_a_notification_the_gateway_accepts(
     )
     event = await gateway.parse_webhook(dict(received.headers), received.get_data())
     assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.FAILED)
-
-
-async def test_an_automatic_notification_follows_each_new_payment(
-    httpserver: HTTPServer, resources: GatewayResources
-):
-    httpserver.expect_oneshot_request("/hook", method="POST").respond_with_data("", status=200)
-    options = SimulatorOptions(
-        settings=settings_for(PLACEHOLDER_URL),
-        webhook_url=httpserver.url_for("/hook"),
-        auto_webhook_status="paid",
-    )
-    with serve_asgi(SoapVendorSimulator(options)) as url:
-        gateway = SoapGateway(settings_for(url), resources)
-        request = initiate_request("42.00")
-        with httpserver.wait(timeout=5) as waiting:
-            external_id = (await gateway.initiate(request)).external_id
-        assert waiting.result, "the automatic notification never arrived"
-        report = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
-
-    [(received, _)] = httpserver.log
-    event = await gateway.parse_webhook(dict(received.headers), received.get_data())
-    assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.PAID)
-    assert report == StatusReport(status=VendorPaymentStatus.PAID, external_id=external_id)
-
-
-async def test_with_the_payer_paying_at_once_a_payment_is_paid_and_refundable_without_a_webhook(
-    httpserver: HTTPServer, resources: GatewayResources
-):
-    options = SimulatorOptions(
-        settings=settings_for(PLACEHOLDER_URL),
-        webhook_url=httpserver.url_for("/hook"),
-        payer_pays_at_once=True,
-    )
-    with serve_asgi(SoapVendorSimulator(options)) as url:
-        gateway = SoapGateway(settings_for(url), resources)
-        request = initiate_request("12.00", "USD")
-        accepted = await gateway.initiate(request)
-        status = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
-        assert status.status is VendorPaymentStatus.PAID
-        refund = await gateway.refund(refund_request(request, accepted.external_id, "12.00"))
-        assert refund.external_refund_id
-    assert httpserver.log == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -184,114 +183,11 @@ async def test_a_refund_in_another_currency_than_the_payment_is_declined(
     assert fault_of(envelope) == ("soap:Client", "currency_mismatch")
 
 
-async def test_concurrent_initiates_with_one_reference_create_one_payment(
-    vendor: httpx.AsyncClient,
-):
-    answers = await asyncio.gather(*(initiate(vendor, "3.00", reference="race") for _ in range(20)))
+async def test_a_get_of_the_service_points_at_its_description(vendor: httpx.AsyncClient):
+    response = await vendor.get("/")
 
-    assert len(set(answers)) == 1
-    assert len((await vendor.get("/_simulator/payments")).json()["payments"]) == 1
-
-
-async def test_concurrent_full_refunds_pay_out_once(vendor: httpx.AsyncClient):
-    external_id = await initiate(vendor, "10.00", reference="to-refund")
-    await vendor.post(f"/_simulator/payments/{external_id}/status", json={"status": "paid"})
-
-    answers = await asyncio.gather(
-        *(
-            post(
-                vendor,
-                call(
-                    "Refund",
-                    externalId=external_id,
-                    amount="10.00",
-                    currency="AED",
-                    reference=f"rf-{n}",
-                ),
-            )
-            for n in range(10)
-        )
-    )
-
-    assert sorted(status for status, _ in answers) == [200] + [500] * 9
-    [payment] = (await vendor.get("/_simulator/payments")).json()["payments"]
-    assert len(payment["refunds"]) == 1
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "status"),
-    [
-        ("GET", "/", 404),
-        ("GET", "/nowhere", 404),
-        ("PUT", "/", 405),
-        ("GET", "/_simulator/down", 405),
-    ],
-)
-async def test_unknown_routes_and_methods_are_refused(
-    vendor: httpx.AsyncClient, method: str, path: str, status: int
-):
-    response = await vendor.request(method, path)
-
-    assert response.status_code == status
-    assert "error" in response.json()
-
-
-async def test_a_body_over_the_limit_is_refused(vendor: httpx.AsyncClient):
-    response = await vendor.post("/", content=b"x" * (64 * 1024 + 1))
-
-    assert response.status_code == 413
-
-
-@pytest.mark.parametrize(
-    ("path", "body", "status"),
-    [
-        ("/_simulator/behaviours", b'{"amount": "1.00 AED", "action": "error_500"}', 400),
-        (
-            "/_simulator/behaviours",
-            b'{"amount": "1.00 AED", "operation": "any", "action": "explode"}',
-            400,
-        ),
-        (
-            "/_simulator/behaviours",
-            b'{"amount": "one AED", "operation": "any", "action": "decline"}',
-            400,
-        ),
-        ("/_simulator/payments/nobody/status", b'{"status": "paid"}', 404),
-        ("/_simulator/payments/nobody/status", b'{"status": "refunded"}', 400),
-    ],
-)
-async def test_a_control_request_that_is_not_acceptable_is_refused(
-    vendor: httpx.AsyncClient, path: str, body: bytes, status: int
-):
-    response = await vendor.post(path, content=body)
-
-    assert response.status_code == status
-    assert response.json()["error"]["message"]
-
-
-async def test_behaviours_are_listed_and_cleared(vendor: httpx.AsyncClient):
-    added = await vendor.post(
-        "/_simulator/behaviours",
-        json={"amount": "13.00 AED", "operation": "refund", "action": "timeout"},
-    )
-    cleared = await vendor.delete("/_simulator/behaviours")
-
-    assert added.json() == {
-        "behaviours": [{"amount": "13.00 AED", "operation": "refund", "action": "timeout"}]
-    }
-    assert cleared.json() == {"behaviours": []}
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        SimulatorOptions(settings=SETTINGS, auto_webhook_status="refunded"),
-        SimulatorOptions(settings=SETTINGS, auto_webhook_delay=-1),
-    ],
-)
-def test_options_the_simulator_cannot_honour_are_refused(options: SimulatorOptions):
-    with pytest.raises(ValueError, match="auto_webhook"):
-        SoapVendorSimulator(options)
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "GET /?wsdl for the service description"
 
 
 def test_settings_of_another_gateway_type_are_refused():

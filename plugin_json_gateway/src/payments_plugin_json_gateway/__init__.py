@@ -2,10 +2,9 @@
 
 from payments_plugin_json_gateway.gateway import JsonGateway, build_gateway
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
-from payments_plugin_json_gateway.simulator import Behaviour, JsonVendorSimulator, build_simulator
+from payments_plugin_json_gateway.simulator import JsonVendorSimulator, build_simulator
 
 __all__ = [
-    "Behaviour",
     "JsonGateway",
     "JsonGatewaySettings",
     "JsonVendorSimulator",

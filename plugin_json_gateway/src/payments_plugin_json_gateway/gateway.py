@@ -14,14 +14,13 @@ Every vendor call maps its failure onto the platform's error taxonomy:
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 import msgspec
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import Tracer
 from payments_plugins import (
     GatewayDeclined,
     GatewayError,
@@ -41,6 +40,13 @@ from payments_plugins import (
     VendorRefundStatus,
     WebhookEvent,
 )
+from payments_plugins.vendor_call import (
+    ATTR_HTTP_STATUS,
+    AnswerTooLarge,
+    read_answer,
+    traced_vendor_call,
+    transport_failure,
+)
 
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.signing import verify_signature
@@ -56,33 +62,11 @@ from payments_plugin_json_gateway.wire import (
 
 GATEWAY_TYPE_NAME: Final = "json"
 
-ATTR_GATEWAY_TYPE: Final = "payments.gateway.type"
-ATTR_OPERATION: Final = "payments.gateway.operation"
-ATTR_OUTCOME: Final = "payments.gateway.outcome"
-ATTR_HTTP_METHOD: Final = "http.request.method"
-ATTR_HTTP_STATUS: Final = "http.response.status_code"
-ATTR_SERVER_ADDRESS: Final = "server.address"
-
-OUTCOME_OK: Final = "ok"
-_OUTCOMES: Final[Mapping[type[GatewayError], str]] = {
-    GatewayUnavailable: "unavailable",
-    GatewayOutcomeUnknown: "outcome_unknown",
-    GatewayDeclined: "declined",
-}
-
 MAX_ANSWER_BYTES: Final = 1 << 20
 """A vendor answer longer than this is not one this API documents; reading stops there."""
 
 # The vendor documents these as refused before anything was processed.
 _REFUSED_UNPROCESSED: Final = frozenset({401, 403, 429, 503})
-# Connection-level failures that happen before a single byte of the request is sent.
-_NOT_SENT_ERRORS: Final = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-)
 
 _T = TypeVar("_T")
 
@@ -203,24 +187,16 @@ class JsonGateway:
         params: dict[str, str] | None = None,
     ) -> _T:
         """Make one vendor call inside its span and turn the answer into a result or an error."""
-        attributes = {
-            ATTR_GATEWAY_TYPE: GATEWAY_TYPE_NAME,
-            ATTR_OPERATION: operation,
-            ATTR_HTTP_METHOD: method,
-            ATTR_SERVER_ADDRESS: self._server_address,
-        }
-        with self._tracer.start_as_current_span(
-            f"{GATEWAY_TYPE_NAME} gateway {operation}", kind=SpanKind.CLIENT, attributes=attributes
+        with traced_vendor_call(
+            self._tracer,
+            GATEWAY_TYPE_NAME,
+            operation,
+            http_method=method,
+            server_address=self._server_address,
         ) as span:
-            try:
-                status, body = await self._exchange(operation, method, url, content, params)
-                span.set_attribute(ATTR_HTTP_STATUS, status)
-                result = interpret(status, body)
-            except GatewayError as error:
-                span.set_attribute(ATTR_OUTCOME, _outcome_of(error))
-                raise
-            span.set_attribute(ATTR_OUTCOME, OUTCOME_OK)
-            return result
+            status, body = await self._exchange(operation, method, url, content, params)
+            span.set_attribute(ATTR_HTTP_STATUS, status)
+            return interpret(status, body)
 
     async def _exchange(
         self,
@@ -244,22 +220,11 @@ class JsonGateway:
                 timeout=self._timeout,
                 follow_redirects=False,
             ) as response:
-                body = await _read_limited(operation, response)
-                return response.status_code, body
+                return response.status_code, await read_answer(response, MAX_ANSWER_BYTES)
         except httpx.HTTPError as error:
-            raise _transport_failure(operation, error) from error
-
-
-async def _read_limited(operation: str, response: httpx.Response) -> bytes:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > MAX_ANSWER_BYTES:
-            raise GatewayOutcomeUnknown(
-                f"json gateway {operation}: HTTP {response.status_code} answer is longer than "
-                f"{MAX_ANSWER_BYTES} bytes"
-            )
-    return bytes(body)
+            raise transport_failure(GATEWAY_TYPE_NAME, operation, error) from error
+        except AnswerTooLarge as error:
+            raise GatewayOutcomeUnknown(f"json gateway {operation}: {error}") from error
 
 
 def build_gateway(settings: JsonGatewaySettings, resources: GatewayResources) -> JsonGateway:
@@ -273,20 +238,6 @@ def _path_segment(value: str) -> str:
     # Dots are escaped too, so that an id of "." or ".." cannot be normalised away into
     # another path.
     return quote(value, safe="").replace(".", "%2E")
-
-
-def _outcome_of(error: GatewayError) -> str:
-    for error_type, outcome in _OUTCOMES.items():
-        if isinstance(error, error_type):
-            return outcome
-    return "error"
-
-
-def _transport_failure(operation: str, error: httpx.HTTPError) -> GatewayError:
-    described = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    if isinstance(error, _NOT_SENT_ERRORS):
-        return GatewayUnavailable(f"json gateway {operation}: request not sent: {described}")
-    return GatewayOutcomeUnknown(f"json gateway {operation}: no usable answer: {described}")
 
 
 def _status_failure(operation: str, status: int, body: bytes) -> GatewayError | None:
@@ -351,13 +302,9 @@ def _refund_report(query: RefundStatusQuery, status: int, body: bytes) -> Refund
         raise GatewayOutcomeUnknown(
             f"json gateway refund_status: HTTP {status} answer is not the documented JSON: {error}"
         ) from error
-    if not _is_reference(answer.reference, query.refund_id) or (
-        answer.payment_id != query.external_id
-    ):
-        raise GatewayOutcomeUnknown(
-            f"json gateway refund_status: answer is for refund {answer.reference!r} of"
-            f" {answer.payment_id!r}, not {query.refund_id} of {query.external_id!r}"
-        )
+    mismatch = query.mismatch(reference=answer.reference, external_id=answer.payment_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"json gateway refund_status: {mismatch}")
     return RefundStatusReport(status=VendorRefundStatus.SUCCEEDED, external_refund_id=answer.id)
 
 
@@ -376,21 +323,7 @@ def _status_report(query: StatusQuery, status: int, body: bytes) -> StatusReport
         raise GatewayOutcomeUnknown(
             f"json gateway status: HTTP {status} answer is not the documented JSON: {error}"
         ) from error
-    # An answer about some other payment must never be taken for this one's status.
-    if not _is_reference(answer.reference, query.payment_id):
-        raise GatewayOutcomeUnknown(
-            f"json gateway status: answer is for reference {answer.reference!r}, "
-            f"not {query.payment_id}"
-        )
-    if query.external_id and answer.id != query.external_id:
-        raise GatewayOutcomeUnknown(
-            f"json gateway status: answer is for payment {answer.id!r}, not {query.external_id!r}"
-        )
+    mismatch = query.mismatch(reference=answer.reference, external_id=answer.id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"json gateway status: {mismatch}")
     return StatusReport(status=VendorPaymentStatus(answer.status), external_id=answer.id)
-
-
-def _is_reference(text: str, payment_id: uuid.UUID) -> bool:
-    try:
-        return uuid.UUID(text) == payment_id
-    except ValueError:
-        return False

@@ -7,9 +7,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
-
-Seconds = Annotated[float, Meta(gt=0, le=120)]
-"""A network timeout: positive, and at most two minutes."""
+from payments_plugins.settings import Seconds, vendor_url_problem
 
 
 class JsonGatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -42,19 +40,7 @@ def _check_base_url(url: str) -> None:
 
 
 def _base_url_problem(url: str) -> str | None:
-    if url != url.strip() or any(char.isspace() for char in url):
-        return "must not contain whitespace"
-    try:
-        parts = urlsplit(url)
-        # Reading the port validates it (a non-numeric or out-of-range port raises).
-        _ = parts.port
-    except ValueError as error:
-        return f"is not a valid URL: {error}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http:// or https:// URL naming a host"
-    if parts.username is not None or parts.password is not None:
-        # Credentials in a URL end up in logs and traces; the vendor API does not use them.
-        return "must not carry credentials"
-    if parts.query or parts.fragment:
+    problem = vendor_url_problem(url)
+    if problem is None and ((parts := urlsplit(url)).query or parts.fragment):
         return "must not have a query or fragment"
-    return None
+    return problem

@@ -3,14 +3,9 @@
 from payments_plugin_soap_gateway.gateway import SoapGateway, build_gateway
 from payments_plugin_soap_gateway.replies import webhook_reply
 from payments_plugin_soap_gateway.settings import SoapGatewaySettings
-from payments_plugin_soap_gateway.simulator import (
-    Behaviour,
-    SoapVendorSimulator,
-    build_simulator,
-)
+from payments_plugin_soap_gateway.simulator import SoapVendorSimulator, build_simulator
 
 __all__ = [
-    "Behaviour",
     "SoapGateway",
     "SoapGatewaySettings",
     "SoapVendorSimulator",

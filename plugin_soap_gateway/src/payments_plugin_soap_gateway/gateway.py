@@ -17,7 +17,6 @@ Every vendor call maps its failure onto the platform's error taxonomy:
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 from lxml import etree
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import Tracer
 from payments_plugins import (
     GatewayDeclined,
     GatewayError,
@@ -45,6 +44,15 @@ from payments_plugins import (
     VendorRefundStatus,
     WebhookEvent,
 )
+from payments_plugins.vendor_call import (
+    ATTR_HTTP_STATUS,
+    ATTR_RPC_METHOD,
+    ATTR_RPC_SYSTEM,
+    AnswerTooLarge,
+    described,
+    traced_vendor_call,
+    transport_failure,
+)
 from zeep import AsyncClient
 from zeep.exceptions import Fault as ZeepFault
 from zeep.helpers import serialize_object
@@ -60,7 +68,7 @@ from payments_plugin_soap_gateway.credentials import (
 )
 from payments_plugin_soap_gateway.service import ZEEP_SETTINGS, payment_binding, service_document
 from payments_plugin_soap_gateway.settings import SoapGatewaySettings
-from payments_plugin_soap_gateway.transport import AnswerTooLarge, CallTransport, EnvelopeCatcher
+from payments_plugin_soap_gateway.transport import CallTransport, EnvelopeCatcher
 from payments_plugin_soap_gateway.wire import (
     MAX_IDENTIFIER_LENGTH,
     NOTIFICATION,
@@ -85,32 +93,8 @@ REFUND_NOT_FOUND: Final = "refund_not_found"
 MAX_NOTIFICATION_BYTES: Final = 64 * 1024
 """A notification longer than this is not one the vendor sends; it is refused unparsed."""
 
-ATTR_GATEWAY_TYPE: Final = "payments.gateway.type"
-ATTR_OPERATION: Final = "payments.gateway.operation"
-ATTR_OUTCOME: Final = "payments.gateway.outcome"
-ATTR_HTTP_METHOD: Final = "http.request.method"
-ATTR_HTTP_STATUS: Final = "http.response.status_code"
-ATTR_SERVER_ADDRESS: Final = "server.address"
-ATTR_RPC_SYSTEM: Final = "rpc.system"
-ATTR_RPC_METHOD: Final = "rpc.method"
-
-OUTCOME_OK: Final = "ok"
-_OUTCOMES: Final[Mapping[type[GatewayError], str]] = {
-    GatewayUnavailable: "unavailable",
-    GatewayOutcomeUnknown: "outcome_unknown",
-    GatewayDeclined: "declined",
-}
-
 # The vendor documents these HTTP statuses as refused before anything was processed.
 _REFUSED_UNPROCESSED: Final = frozenset({401, 403, 429, 503})
-# Connection-level failures that happen before a single byte of the request is sent.
-_NOT_SENT_ERRORS: Final = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-)
 
 _T = TypeVar("_T")
 Operation = Literal["initiate", "refund", "status", "refund_status"]
@@ -269,29 +253,22 @@ class SoapGateway:
         interpret: Callable[[Answer], _T],
     ) -> _T:
         """Make one vendor call inside its span and turn the answer into a result or an error."""
-        attributes = {
-            ATTR_GATEWAY_TYPE: GATEWAY_TYPE_NAME,
-            ATTR_OPERATION: operation,
-            ATTR_HTTP_METHOD: "POST",
-            ATTR_SERVER_ADDRESS: self._server_address,
-            ATTR_RPC_SYSTEM: "soap",
-            ATTR_RPC_METHOD: soap_operation,
-        }
-        with self._tracer.start_as_current_span(
-            f"{GATEWAY_TYPE_NAME} gateway {operation}", kind=SpanKind.CLIENT, attributes=attributes
+        with traced_vendor_call(
+            self._tracer,
+            GATEWAY_TYPE_NAME,
+            operation,
+            http_method="POST",
+            server_address=self._server_address,
+            attributes={ATTR_RPC_SYSTEM: "soap", ATTR_RPC_METHOD: soap_operation},
         ) as span:
             transport = CallTransport(self._http, self._timeout)
             try:
-                answer = await self._exchange(operation, soap_operation, arguments, transport)
-                result = interpret(answer)
-            except GatewayError as error:
-                span.set_attribute(ATTR_OUTCOME, _outcome_of(error))
-                raise
+                return interpret(
+                    await self._exchange(operation, soap_operation, arguments, transport)
+                )
             finally:
                 if transport.status_code is not None:
                     span.set_attribute(ATTR_HTTP_STATUS, transport.status_code)
-            span.set_attribute(ATTR_OUTCOME, OUTCOME_OK)
-            return result
 
     async def _exchange(
         self,
@@ -320,7 +297,7 @@ class SoapGateway:
                 return found
             raise _unreadable(operation, transport.status_code, fault) from fault
         except httpx.HTTPError as error:
-            raise _transport_failure(operation, error) from error
+            raise transport_failure(GATEWAY_TYPE_NAME, operation, error) from error
         except AnswerTooLarge as error:
             raise GatewayOutcomeUnknown(f"soap gateway {operation}: {error}") from error
         except Exception as error:
@@ -330,7 +307,7 @@ class SoapGateway:
             if not transport.sent:
                 raise GatewayUnavailable(
                     f"soap gateway {operation}: request not sent, the envelope could not be "
-                    f"built: {_described(error)}"
+                    f"built: {described(error)}"
                 ) from error
             raise _unreadable(operation, transport.status_code, error) from error
 
@@ -383,13 +360,9 @@ def _refund_report(query: RefundStatusQuery, answer: Answer) -> RefundStatusRepo
             return RefundStatusReport(status=VendorRefundStatus.NOT_FOUND)
         raise _lookup_failure("refund_status", answer)
     decoded = _decoded("refund_status", "GetRefundStatusResponse", answer, _RefundAnswer)
-    if not _is_reference(decoded.reference, query.refund_id) or (
-        decoded.external_id != query.external_id
-    ):
-        raise GatewayOutcomeUnknown(
-            f"soap gateway refund_status: answer is for refund {decoded.reference!r} of"
-            f" {decoded.external_id!r}, not {query.refund_id} of {query.external_id!r}"
-        )
+    mismatch = query.mismatch(reference=decoded.reference, external_id=decoded.external_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"soap gateway refund_status: {mismatch}")
     return RefundStatusReport(
         status=VendorRefundStatus.SUCCEEDED, external_refund_id=decoded.refund_id
     )
@@ -402,17 +375,9 @@ def _status_report(query: StatusQuery, answer: Answer) -> StatusReport:
             return StatusReport(status=VendorPaymentStatus.NOT_FOUND)
         raise _lookup_failure("status", answer)
     decoded = _decoded("status", "GetPaymentStatusResponse", answer, _StatusAnswer)
-    # An answer about some other payment must never be taken for this one's status.
-    if not _is_reference(decoded.reference, query.payment_id):
-        raise GatewayOutcomeUnknown(
-            f"soap gateway status: answer is for reference {decoded.reference!r}, "
-            f"not {query.payment_id}"
-        )
-    if query.external_id and decoded.external_id != query.external_id:
-        raise GatewayOutcomeUnknown(
-            f"soap gateway status: answer is for payment {decoded.external_id!r}, "
-            f"not {query.external_id!r}"
-        )
+    mismatch = query.mismatch(reference=decoded.reference, external_id=decoded.external_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"soap gateway status: {mismatch}")
     return StatusReport(status=VendorPaymentStatus(decoded.status), external_id=decoded.external_id)
 
 
@@ -442,32 +407,5 @@ def _unreadable(operation: Operation, status: int | None, error: Exception) -> G
         )
     answered = f"HTTP {status} answer" if status is not None else "answer"
     return GatewayOutcomeUnknown(
-        f"soap gateway {operation}: {answered} is not a usable SOAP envelope: {_described(error)}"
+        f"soap gateway {operation}: {answered} is not a usable SOAP envelope: {described(error)}"
     )
-
-
-def _transport_failure(operation: Operation, error: httpx.HTTPError) -> GatewayError:
-    if isinstance(error, _NOT_SENT_ERRORS):
-        return GatewayUnavailable(
-            f"soap gateway {operation}: request not sent: {_described(error)}"
-        )
-    return GatewayOutcomeUnknown(f"soap gateway {operation}: no usable answer: {_described(error)}")
-
-
-def _described(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
-
-
-def _outcome_of(error: GatewayError) -> str:
-    for error_type, outcome in _OUTCOMES.items():
-        if isinstance(error, error_type):
-            return outcome
-    return "error"
-
-
-def _is_reference(text: str, payment_id: uuid.UUID) -> bool:
-    try:
-        return uuid.UUID(text) == payment_id
-    except ValueError:
-        return False

@@ -7,11 +7,10 @@ from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
+from payments_plugins.settings import Seconds, vendor_url_problem
 
 from payments_plugin_soap_gateway.credentials import PasswordType
 
-Seconds = Annotated[float, Meta(gt=0, le=120)]
-"""A network timeout: positive, and at most two minutes."""
 Credential = Annotated[str, Meta(min_length=1, max_length=256)]
 
 _SECRET_FIELDS = frozenset({"password", "webhook_password"})
@@ -53,19 +52,7 @@ class SoapGatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
 
 
 def _endpoint_problem(url: str) -> str | None:
-    if url != url.strip() or any(char.isspace() for char in url):
-        return "must not contain whitespace"
-    try:
-        parts = urlsplit(url)
-        # Reading the port validates it (a non-numeric or out-of-range port raises).
-        _ = parts.port
-    except ValueError as error:
-        return f"is not a valid URL: {error}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http:// or https:// URL naming a host"
-    if parts.username is not None or parts.password is not None:
-        # Credentials belong in the UsernameToken; in a URL they end up in logs and traces.
-        return "must not carry credentials"
-    if parts.fragment:
+    problem = vendor_url_problem(url)
+    if problem is None and urlsplit(url).fragment:
         return "must not have a fragment"
-    return None
+    return problem

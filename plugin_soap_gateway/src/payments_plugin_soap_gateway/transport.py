@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from lxml import etree
+from payments_plugins.vendor_call import read_answer
 from zeep import Plugin
 from zeep.wsdl.utils import etree_to_string
 
@@ -31,10 +32,6 @@ class VendorAnswer:
     headers: httpx.Headers
     content: bytes
     encoding: str | None
-
-
-class AnswerTooLarge(Exception):
-    """The vendor's answer is longer than any answer its service documents."""
 
 
 class CallTransport(OfflineTransport):
@@ -66,7 +63,7 @@ class CallTransport(OfflineTransport):
             follow_redirects=False,
         ) as response:
             self.status_code = response.status_code
-            body = await _read_limited(response)
+            body = await read_answer(response, MAX_DOCUMENT_BYTES)
         return VendorAnswer(
             status_code=response.status_code,
             headers=response.headers,
@@ -93,14 +90,3 @@ class EnvelopeCatcher(Plugin):
         """Keep the answer's envelope; change nothing."""
         self.envelope = envelope
         return envelope, http_headers
-
-
-async def _read_limited(response: httpx.Response) -> bytes:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > MAX_DOCUMENT_BYTES:
-            raise AnswerTooLarge(
-                f"HTTP {response.status_code} answer is longer than {MAX_DOCUMENT_BYTES} bytes"
-            )
-    return bytes(body)

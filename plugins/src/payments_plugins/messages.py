@@ -64,6 +64,18 @@ class StatusQuery(msgspec.Struct, frozen=True, kw_only=True):
     payment_id: uuid.UUID
     external_id: str | None = None
 
+    def mismatch(self, *, reference: str, external_id: str) -> str | None:
+        """Why the vendor's answer about its payment ``external_id``, made under ``reference``,
+        is not about this payment; None when it is.
+
+        An answer about some other payment must never be taken for this one's status.
+        """
+        if not _is_id(reference, self.payment_id):
+            return f"answer is for reference {reference!r}, not {self.payment_id}"
+        if self.external_id and external_id != self.external_id:
+            return f"answer is for payment {external_id!r}, not {self.external_id!r}"
+        return None
+
 
 class StatusReport(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor's current view of a payment."""
@@ -88,6 +100,16 @@ class RefundStatusQuery(msgspec.Struct, frozen=True, kw_only=True):
 
     refund_id: uuid.UUID
     external_id: str
+
+    def mismatch(self, *, reference: str, external_id: str) -> str | None:
+        """Why the vendor's answer about a refund made under ``reference`` of its payment
+        ``external_id`` is not about this refund; None when it is."""
+        if _is_id(reference, self.refund_id) and external_id == self.external_id:
+            return None
+        return (
+            f"answer is for refund {reference!r} of {external_id!r}, "
+            f"not {self.refund_id} of {self.external_id!r}"
+        )
 
 
 class RefundStatusReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,3 +145,10 @@ class WebhookReply(msgspec.Struct, frozen=True, kw_only=True):
     status_code: int
     content_type: str
     body: bytes
+
+
+def _is_id(text: str, wanted: uuid.UUID) -> bool:
+    try:
+        return uuid.UUID(text) == wanted
+    except ValueError:
+        return False

@@ -10,25 +10,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from payments_plugins.simulation.records import Misbehaviour, Notification
     from payments_plugins.testing.conformance import GatewayConformance
-    from payments_plugins.testing.control import Misbehaviour, SimulatorControl
+    from payments_plugins.testing.control import SimulatorControl
     from payments_plugins.testing.harness import ConformanceVendor
-    from payments_plugins.testing.target import (
-        Capability,
-        ConformanceTarget,
-        InvalidSetting,
-        Notification,
-    )
+    from payments_plugins.testing.target import Capability, ConformanceTarget, InvalidSetting
 
 _EXPORTS = {
     "GatewayConformance": "payments_plugins.testing.conformance",
-    "Misbehaviour": "payments_plugins.testing.control",
+    "Misbehaviour": "payments_plugins.simulation.records",
     "SimulatorControl": "payments_plugins.testing.control",
     "ConformanceVendor": "payments_plugins.testing.harness",
     "Capability": "payments_plugins.testing.target",
     "ConformanceTarget": "payments_plugins.testing.target",
     "InvalidSetting": "payments_plugins.testing.target",
-    "Notification": "payments_plugins.testing.target",
+    "Notification": "payments_plugins.simulation.records",
 }
 
 __all__ = [

@@ -155,8 +155,7 @@ class GatewayConformance:
 
             async def reset() -> None:
                 async with conformance_vendor.control() as control:
-                    await control.clear_behaviours()
-                    await control.come_up()
+                    await control.reset()
 
             run(reset)
 

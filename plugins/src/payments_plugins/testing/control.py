@@ -19,34 +19,30 @@ simulator is served at (the one given to ``Simulator.settings_for``). A simulato
   gateway sent as the vendor's reference (our payment or refund id);
 * take the currencies its gateway type declares, and serve the operations statelessly per
   amount: behaviours are keyed by amount, and nothing else is shared between calls.
+
+:class:`payments_plugins.simulation.VendorSimulator` implements all of this; a simulator built
+on it supplies only the vendor's own routes, error format and notification.
 """
 
 from __future__ import annotations
 
-import enum
-from typing import Any, Literal
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
 from payments_plugins.money import Amount
+from payments_plugins.simulation.records import Misbehaviour, NotifiedStatus, Operation
 
-Operation = Literal["initiate", "refund", "any"]
-NotifiedStatus = Literal["paid", "failed", "expired"]
-
-
-class Misbehaviour(enum.StrEnum):
-    """What a simulator does with a vendor call whose amount has a behaviour set."""
-
-    UNAVAILABLE = "unavailable_503"
-    """Refuse as the vendor does when it processed nothing (e.g. HTTP 503); record nothing."""
-    DECLINE = "decline"
-    """Decline with the vendor's decline code; record nothing."""
-    ERROR_AFTER_PROCESSING = "error_500"
-    """Record the payment or refund, then fail in a way that does not say what was done."""
-    TIMEOUT = "timeout"
-    """Record, then hold the answer back until the caller gives up."""
-    GARBAGE = "garbage"
-    """Record, then answer success with a body that is not the vendor's format."""
+__all__ = [
+    "Misbehaviour",
+    "NotifiedStatus",
+    "Operation",
+    "SimulatorControl",
+    "SimulatorControlError",
+]
 
 
 class SimulatorControlError(RuntimeError):
@@ -62,6 +58,20 @@ class SimulatorControl:
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def served_at(
+        cls, url: str, *, verify: ssl.SSLContext | bool = True
+    ) -> AsyncIterator[SimulatorControl]:
+        """The control of the simulator served at ``url``, on a client of its own."""
+        async with httpx.AsyncClient(base_url=url, verify=verify) as client:
+            yield cls(client)
+
+    async def reset(self) -> None:
+        """Clear every behaviour and come back up, as the next test expects the simulator."""
+        await self.clear_behaviours()
+        await self.come_up()
 
     async def misbehave(
         self, amount: Amount, action: Misbehaviour, operation: Operation = "any"

@@ -19,8 +19,9 @@ from opentelemetry import trace
 from payments_plugins.gateway import Gateway, GatewayResources, Receive, Scope, Send
 from payments_plugins.messages import InitiateRequest, VendorPaymentStatus
 from payments_plugins.money import Amount
+from payments_plugins.simulation.records import Notification
 from payments_plugins.testing.control import SimulatorControl
-from payments_plugins.testing.target import ConformanceTarget, Notification
+from payments_plugins.testing.target import ConformanceTarget
 
 PLACEHOLDER_URL: Final = "http://simulator.invalid"
 """Where the simulator's own settings point before the kit knows where it is served."""
@@ -128,8 +129,8 @@ class ConformanceVendor:
             pytest.fail(
                 "this check needs a simulator; the payments pytest plugin should have left it out"
             )
-        async with httpx.AsyncClient(base_url=self.url, verify=self.tls) as client:
-            yield SimulatorControl(client)
+        async with SimulatorControl.served_at(self.url, verify=self.tls) as control:
+            yield control
 
     async def paid_payment(self, gateway: Gateway, minor: int) -> tuple[InitiateRequest, str]:
         """A payment the vendor holds as paid (the in-process vendor refunds what it holds)."""

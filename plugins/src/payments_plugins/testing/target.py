@@ -12,6 +12,7 @@ import msgspec
 from payments_plugins.gateway import GatewayType
 from payments_plugins.messages import VendorPaymentStatus
 from payments_plugins.money import Amount
+from payments_plugins.simulation.records import Notification
 
 NEEDS_ATTRIBUTE: Final = "__payments_conformance_needs__"
 
@@ -31,14 +32,6 @@ class InvalidSetting:
 
     overrides: Mapping[str, Any]
     names: str
-
-
-@dataclass(frozen=True)
-class Notification:
-    """A webhook as the vendor posts it."""
-
-    headers: Mapping[str, str]
-    body: bytes
 
 
 @dataclass(frozen=True, kw_only=True)

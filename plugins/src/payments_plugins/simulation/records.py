@@ -1,0 +1,87 @@
+"""What a simulated vendor talks about and keeps: the words of the control protocol (see
+:mod:`payments_plugins.testing.control`), its notifications, and its payments and refunds."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from payments_plugins.money import Amount
+
+CallKind = Literal["initiate", "refund", "status"]
+"""What a vendor call counts as in ``GET /_simulator/calls`` (refund lookups are ``status``)."""
+Operation = Literal["initiate", "refund", "any"]
+NotifiedStatus = Literal["paid", "failed", "expired"]
+
+
+class Misbehaviour(enum.StrEnum):
+    """What a simulator does with a vendor call whose amount has a behaviour set."""
+
+    UNAVAILABLE = "unavailable_503"
+    """Refuse as the vendor does when it processed nothing (e.g. HTTP 503); record nothing."""
+    DECLINE = "decline"
+    """Decline with the vendor's decline code; record nothing."""
+    ERROR_AFTER_PROCESSING = "error_500"
+    """Record the payment or refund, then fail in a way that does not say what was done."""
+    TIMEOUT = "timeout"
+    """Record, then hold the answer back until the caller gives up."""
+    GARBAGE = "garbage"
+    """Record, then answer success with a body that is not the vendor's format."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A webhook as the vendor posts it."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(kw_only=True)
+class SimulatedRefund:
+    """A refund the simulated vendor made."""
+
+    id: str
+    reference: str
+    payment_id: str
+    amount: Amount
+
+    def to_json(self) -> dict[str, str]:
+        """The refund as ``GET /_simulator/payments`` lists it."""
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "payment_id": self.payment_id,
+            "amount": self.amount.format(),
+        }
+
+
+@dataclass(kw_only=True)
+class SimulatedPayment:
+    """A payment the simulated vendor holds."""
+
+    id: str
+    reference: str
+    amount: Amount
+    status: str = "initiated"
+    refunds: list[SimulatedRefund] = field(default_factory=list)
+
+    @property
+    def refundable_minor(self) -> int:
+        """What is left to refund, in minor units."""
+        return self.amount.minor - sum(refund.amount.minor for refund in self.refunds)
+
+    def to_json(self) -> dict[str, str]:
+        """The payment as the control endpoints show it, without its refunds."""
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "status": self.status,
+            "amount": self.amount.format(),
+        }
+
+    def to_full_json(self) -> dict[str, Any]:
+        """The payment as ``GET /_simulator/payments`` lists it, with its refunds."""
+        return self.to_json() | {"refunds": [refund.to_json() for refund in self.refunds]}

@@ -1,0 +1,519 @@
+"""The base of a vendor simulator: the standard control surface and the vendor's books.
+
+:class:`VendorSimulator` is an ASGI app that keeps what every simulated vendor keeps (payments
+and refunds, idempotent on the caller's reference; behaviours per amount; call counts; down
+mode), serves the control endpoints under ``/_simulator/`` that the conformance kit drives (the
+protocol is documented in :mod:`payments_plugins.testing.control`), and posts notifications.
+A subclass supplies what is the vendor's own: its API routes, its error format
+(:meth:`VendorSimulator.error_answer`) and its notification (:meth:`VendorSimulator.notification`).
+
+Everything happens on the event loop that serves the app, so concurrent requests need no lock:
+state changes never straddle an ``await``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Final, Literal, TypedDict, TypeVar, cast, get_args
+from urllib.parse import parse_qs
+
+import httpx
+import msgspec
+
+from payments_plugins.gateway import Receive, Scope, Send, SimulatorOptions
+from payments_plugins.money import Amount
+from payments_plugins.simulation.asgi import (
+    JSON,
+    MAX_REQUEST_BYTES,
+    Answer,
+    ClientGone,
+    Request,
+    Route,
+    hold,
+    json_answer,
+    json_error,
+    path_below_root,
+    read_body,
+    send_answer,
+)
+from payments_plugins.simulation.records import (
+    CallKind,
+    Misbehaviour,
+    Notification,
+    NotifiedStatus,
+    Operation,
+    SimulatedPayment,
+    SimulatedRefund,
+)
+
+DEFAULT_TIMEOUT_SECONDS: Final = 30.0
+WEBHOOK_DELIVERY_TIMEOUT: Final = httpx.Timeout(5.0)
+GARBAGE_BODY: Final = b"<html><body><h1>Thank you for your payment</h1></body></html>"
+"""What the ``garbage`` misbehaviour answers: a page no vendor API documents."""
+
+_T = TypeVar("_T")
+
+
+class SimulatorTiming(TypedDict, total=False):
+    """The keyword arguments of :class:`VendorSimulator` a subclass takes and passes on."""
+
+    timeout_seconds: float
+    """How long the ``timeout`` behaviour holds an answer back (default 30 seconds)."""
+    now: Callable[[], float]
+    """The clock notifications are made with (default ``time.time``)."""
+
+
+class Refusal(Exception):
+    """Raised by a handler to refuse the request, recording nothing more.
+
+    ``status`` is the HTTP status a REST API would answer, ``code`` the vendor's error code.
+    On the vendor's routes the refusal is answered in the vendor's format
+    (:meth:`VendorSimulator.error_answer`); on the control endpoints, with :func:`json_error`.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+_UNAVAILABLE: Final = (503, "unavailable", "the service is unavailable; nothing was processed")
+
+
+class _BehaviourBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    amount: str
+    operation: Operation
+    action: Misbehaviour
+
+
+class _StatusBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    status: NotifiedStatus
+
+
+_BEHAVIOUR_DECODER: Final = msgspec.json.Decoder(_BehaviourBody)
+_STATUS_DECODER: Final = msgspec.json.Decoder(_StatusBody)
+
+
+def decoded(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
+    """``body`` decoded, or a 400 ``invalid_request`` refusal saying what is wrong with it."""
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as error:
+        raise Refusal(400, "invalid_request", str(error)) from error
+
+
+class VendorSimulator(abc.ABC):
+    """A simulated vendor, as an ASGI app: ``routes`` (the vendor's API) plus the control
+    endpoints under ``/_simulator/``.
+
+    A subclass sets :attr:`currencies` and :attr:`id_prefix`, implements :meth:`error_answer`
+    and :meth:`notification`, and passes its routes (and the :class:`SimulatorTiming` it was
+    given) to ``__init__``. Its handlers count each call with :meth:`take_call`, check amounts
+    with :meth:`accepted_amount`, look behaviours up with :meth:`behaviour_for`, keep the books
+    with :meth:`take_payment`, :meth:`take_refund` and the lookups, and answer through
+    :meth:`misbehave_or`; they refuse by raising :class:`Refusal`.
+
+    ``timeout_seconds`` is how long the ``timeout`` behaviour holds an answer back (it gives up
+    early when the client disconnects); ``now`` is the clock notifications are made with.
+
+    The app handles the ASGI lifespan (closing what it holds at shutdown) but does not need
+    it: mounted in an app that does not forward lifespan events, call :meth:`aclose` instead.
+    """
+
+    currencies: ClassVar[frozenset[str]]
+    """The ISO 4217 codes the vendor takes: those its gateway type declares."""
+    id_prefix: ClassVar[str]
+    """Payment ids are ``<id_prefix>_<hex>``, refund ids ``<id_prefix>rf_<hex>``."""
+    created_status: ClassVar[int] = 200
+    """The HTTP status of the vendor's answer to a new payment or refund; the ``garbage``
+    behaviour answers with it."""
+
+    def __init__(
+        self,
+        options: SimulatorOptions,
+        routes: Sequence[Route],
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        auto_status = options.auto_webhook_status
+        if auto_status is not None and auto_status not in get_args(NotifiedStatus):
+            raise ValueError(
+                f"auto_webhook_status {auto_status!r} must be one of {get_args(NotifiedStatus)}"
+            )
+        if options.auto_webhook_delay < 0:
+            raise ValueError("auto_webhook_delay must not be negative")
+        if timeout_seconds < 0:
+            raise ValueError("timeout_seconds must not be negative")
+        self._webhook_url = options.webhook_url
+        self._auto_status = cast(NotifiedStatus | None, auto_status)
+        self._auto_delay = options.auto_webhook_delay
+        self._payer_pays_at_once = options.payer_pays_at_once
+        self._timeout_seconds = timeout_seconds
+        self._now = now
+        # Named after the subclass's module, so a vendor's simulator logs under its own name.
+        self._logger = logging.getLogger(type(self).__module__)
+        self._payments: dict[str, SimulatedPayment] = {}
+        self._payments_by_reference: dict[str, SimulatedPayment] = {}
+        self._refunds_by_reference: dict[str, SimulatedRefund] = {}
+        self._behaviours: dict[tuple[Amount, Operation], Misbehaviour] = {}
+        self._down = False
+        self._calls: dict[CallKind, int] = {"initiate": 0, "refund": 0, "status": 0}
+        self._webhook_tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+        control = (
+            Route("POST", "_simulator/behaviours", self._add_behaviour),
+            Route("DELETE", "_simulator/behaviours", self._clear_behaviours),
+            Route("POST", "_simulator/down", self._go_down),
+            Route("POST", "_simulator/up", self._come_up),
+            Route("GET", "_simulator/calls", self._call_counts),
+            Route("GET", "_simulator/payments", self._list_payments),
+            Route("POST", "_simulator/payments/{external_id}/status", self._set_status),
+        )
+        # Each route with how its refusals are answered.
+        self._routes: tuple[tuple[Route, Callable[[int, str, str], Answer]], ...] = (
+            *((route, self.error_answer) for route in routes),
+            *((route, json_error) for route in control),
+        )
+
+    # What a subclass supplies.
+
+    @abc.abstractmethod
+    def error_answer(self, status: int, code: str, message: str) -> Answer:
+        """The vendor's error answer for what a REST API would answer with ``status``.
+
+        A 4xx is a refusal that changed nothing; 503 means nothing was processed; any other
+        5xx does not say what was done. Used for a :class:`Refusal` raised on the vendor's
+        routes, for down mode and for the behaviours.
+        """
+
+    @abc.abstractmethod
+    def notification(self, external_id: str, status: NotifiedStatus) -> Notification:
+        """The notification the vendor posts when a payment moves to ``status``, made (signed,
+        authenticated) with the gateway settings' webhook credentials."""
+
+    # The ASGI app.
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            raise ValueError(f"{type(self).__name__} serves HTTP only, not {scope['type']}")
+        try:
+            answer = await self._handle(scope, receive)
+        except ClientGone:
+            return
+        if answer is not None:
+            await send_answer(send, answer)
+
+    async def aclose(self) -> None:
+        """Cancel pending automatic notifications and close the notification client."""
+        tasks = list(self._webhook_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, receive: Receive) -> Answer | None:
+        path = path_below_root(scope)
+        segments = path.strip("/").split("/") if path.strip("/") else []
+        method: str = scope["method"]
+        path_matched = False
+        for route, refused in self._routes:
+            params = route.match(segments)
+            if params is None:
+                continue
+            path_matched = True
+            if route.method != method:
+                continue
+            body = await read_body(receive)
+            if body is None:
+                return json_error(413, "too_large", f"bodies are limited to {MAX_REQUEST_BYTES}")
+            request = Request(
+                method=method,
+                path_params=params,
+                query=parse_qs(scope.get("query_string", b"").decode("latin-1"), True),
+                body=body,
+                scope=scope,
+                receive=receive,
+            )
+            try:
+                return await route.handler(request)
+            except Refusal as refusal:
+                return refused(refusal.status, refusal.code, refusal.message)
+        if path_matched:
+            return json_error(405, "method_not_allowed", f"{method} is not allowed on {path}")
+        return json_error(404, "not_found", f"no such endpoint: {path}")
+
+    # For the vendor's handlers.
+
+    def take_call(self, kind: CallKind) -> None:
+        """Count a vendor call; refuse it, processing nothing, while the vendor is down."""
+        self._calls[kind] += 1
+        if self._down:
+            raise Refusal(*_UNAVAILABLE)
+
+    def accepted_amount(self, text: str) -> Amount:
+        """``text`` (``"13.00 AED"``) as an amount the vendor takes, or a refusal."""
+        try:
+            amount = Amount.parse(text)
+        except ValueError as error:
+            raise Refusal(400, "invalid_amount", str(error)) from error
+        if amount.currency not in self.currencies:
+            listed = ", ".join(sorted(self.currencies))
+            verb = "is" if len(self.currencies) == 1 else "are"
+            raise Refusal(422, "unsupported_currency", f"only {listed} {verb} accepted")
+        if amount.minor == 0:
+            raise Refusal(400, "invalid_amount", "the amount must be more than zero")
+        return amount
+
+    def behaviour_for(
+        self, amount: Amount, operation: Literal["initiate", "refund"], *, decline_code: str
+    ) -> Misbehaviour | None:
+        """The behaviour set for a call; refuses at once, recording nothing, when it says to.
+
+        What it returns acts after the call is recorded: pass it to :meth:`misbehave_or`.
+        """
+        behaviour = self._behaviours.get((amount, operation)) or self._behaviours.get(
+            (amount, "any")
+        )
+        if behaviour is Misbehaviour.UNAVAILABLE:
+            raise Refusal(*_UNAVAILABLE)
+        if behaviour is Misbehaviour.DECLINE:
+            raise Refusal(402, decline_code, "declined by the issuer")
+        return behaviour
+
+    async def misbehave_or(
+        self, behaviour: Misbehaviour | None, request: Request, answer: Answer
+    ) -> Answer | None:
+        """Answer as a recorded call with ``behaviour`` should, or with ``answer``."""
+        if behaviour is Misbehaviour.ERROR_AFTER_PROCESSING:
+            return self.error_answer(500, "internal_error", "something went wrong after processing")
+        if behaviour is Misbehaviour.GARBAGE:
+            return Answer(status=self.created_status, body=GARBAGE_BODY, content_type="text/html")
+        if behaviour is Misbehaviour.TIMEOUT:
+            still_connected = await hold(request.receive, self._timeout_seconds)
+            return answer if still_connected else None
+        return answer
+
+    def take_payment(self, reference: str, amount: Amount) -> tuple[SimulatedPayment, bool]:
+        """The payment made under ``reference``, and whether it is new.
+
+        A repeat with the same amount is the same payment; with another amount, a 409
+        ``reference_conflict``.
+        """
+        payment = self._payments_by_reference.get(reference)
+        if payment is None:
+            payment = SimulatedPayment(id=self._new_id(""), reference=reference, amount=amount)
+            if self._payer_pays_at_once:
+                payment.status = "paid"
+            self._payments[payment.id] = payment
+            self._payments_by_reference[payment.reference] = payment
+            self._schedule_auto_webhook(payment.id)
+            return payment, True
+        if payment.amount != amount:
+            raise Refusal(
+                409,
+                "reference_conflict",
+                f"reference {reference} was used for {payment.amount.format()}",
+            )
+        return payment, False
+
+    def take_refund(
+        self, external_id: str, reference: str, amount: Amount
+    ) -> tuple[SimulatedRefund, bool]:
+        """The refund of payment ``external_id`` made under ``reference``, and whether it is new.
+
+        Only a paid payment is refunded, in its currency, never beyond what is left; a repeat
+        for the same payment and amount is the same refund, anything else a 409.
+        """
+        refund = self._refunds_by_reference.get(reference)
+        if refund is None:
+            return self._record_refund(external_id, reference, amount), True
+        if refund.payment_id != external_id or refund.amount != amount:
+            raise Refusal(
+                409, "reference_conflict", f"reference {reference} was used for another refund"
+            )
+        return refund, False
+
+    def payment(self, external_id: str) -> SimulatedPayment:
+        """The payment with the vendor's id ``external_id``, or a 404 ``payment_not_found``."""
+        return self._found_payment(self._payments.get(external_id), external_id)
+
+    def payment_with_reference(self, reference: str) -> SimulatedPayment:
+        """The payment made under ``reference``, or a 404 ``payment_not_found``."""
+        return self._found_payment(self._payments_by_reference.get(reference), reference)
+
+    def refund_with_reference(self, reference: str) -> SimulatedRefund:
+        """The refund made under ``reference``, or a 404 ``refund_not_found``."""
+        refund = self._refunds_by_reference.get(reference)
+        if refund is None:
+            raise Refusal(404, "refund_not_found", f"no refund {reference}")
+        return refund
+
+    def _found_payment(self, payment: SimulatedPayment | None, looked_up: str) -> SimulatedPayment:
+        if payment is None:
+            raise Refusal(404, "payment_not_found", f"no payment {looked_up}")
+        return payment
+
+    def _record_refund(self, external_id: str, reference: str, amount: Amount) -> SimulatedRefund:
+        payment = self.payment(external_id)
+        if payment.status != "paid":
+            raise Refusal(422, "payment_not_paid", f"payment is {payment.status}, not paid")
+        if amount.currency != payment.amount.currency:
+            raise Refusal(422, "currency_mismatch", f"payment is in {payment.amount.currency}")
+        if amount.minor > payment.refundable_minor:
+            refundable = Amount(payment.refundable_minor, payment.amount.currency).format()
+            raise Refusal(422, "amount_exceeds_refundable", f"at most {refundable} is refundable")
+        refund = SimulatedRefund(
+            id=self._new_id("rf"), reference=reference, payment_id=payment.id, amount=amount
+        )
+        payment.refunds.append(refund)
+        self._refunds_by_reference[refund.reference] = refund
+        return refund
+
+    def _new_id(self, kind: str) -> str:
+        return f"{self.id_prefix}{kind}_{secrets.token_hex(12)}"
+
+    # The control endpoints.
+
+    async def _add_behaviour(self, request: Request) -> Answer:
+        body = decoded(_BEHAVIOUR_DECODER, request.body)
+        self._behaviours[(self.accepted_amount(body.amount), body.operation)] = body.action
+        return self._behaviour_list()
+
+    async def _clear_behaviours(self, request: Request) -> Answer:
+        self._behaviours.clear()
+        return self._behaviour_list()
+
+    def _behaviour_list(self) -> Answer:
+        listed = [
+            {"amount": amount.format(), "operation": operation, "action": action.value}
+            for (amount, operation), action in self._behaviours.items()
+        ]
+        return json_answer(200, {"behaviours": listed})
+
+    async def _go_down(self, request: Request) -> Answer:
+        self._down = True
+        return json_answer(200, {"down": True})
+
+    async def _come_up(self, request: Request) -> Answer:
+        self._down = False
+        return json_answer(200, {"down": False})
+
+    async def _call_counts(self, request: Request) -> Answer:
+        return json_answer(200, self._calls)
+
+    async def _list_payments(self, request: Request) -> Answer:
+        payments = [payment.to_full_json() for payment in self._payments.values()]
+        return json_answer(200, {"payments": payments})
+
+    async def _set_status(self, request: Request) -> Answer:
+        body = decoded(_STATUS_DECODER, request.body)
+        payment = self.payment(request.path_params["external_id"])
+        # Any move is allowed, even out of a final status: tests need to send the
+        # contradicting notifications a real vendor might.
+        payment.status = body.status
+        delivery = await self._deliver_webhook(payment.id, body.status)
+        return json_answer(200, {"payment": payment.to_json(), "webhook": delivery})
+
+    # Notifications.
+
+    async def _deliver_webhook(
+        self, external_id: str, status: NotifiedStatus
+    ) -> dict[str, Any] | None:
+        """Post the notification for ``status``; describe what was posted and how it was taken."""
+        if self._webhook_url is None:
+            return None
+        notification = self.notification(external_id, status)
+        headers = dict(notification.headers)
+        delivery: dict[str, Any] = {
+            "url": self._webhook_url,
+            "body": _shown(notification),
+            "headers": headers,
+            "status_code": None,
+            "answer": None,
+            "error": None,
+        }
+        try:
+            response = await self._webhook_client().post(
+                self._webhook_url, content=notification.body, headers=headers
+            )
+        except httpx.HTTPError as error:
+            delivery["error"] = f"{type(error).__name__}: {error}"
+        else:
+            delivery["status_code"] = response.status_code
+            delivery["answer"] = response.text[:4000]
+        return delivery
+
+    def _webhook_client(self) -> httpx.AsyncClient:
+        # Created on first use, on the loop that serves the app, since lifespan startup may
+        # never be forwarded to a mounted app.
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=WEBHOOK_DELIVERY_TIMEOUT)
+        return self._client
+
+    def _schedule_auto_webhook(self, external_id: str) -> None:
+        if self._auto_status is None or self._webhook_url is None:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._auto_webhook(external_id, self._auto_status)
+        )
+        self._webhook_tasks.add(task)
+        task.add_done_callback(self._webhook_tasks.discard)
+
+    async def _auto_webhook(self, external_id: str, status: NotifiedStatus) -> None:
+        await asyncio.sleep(self._auto_delay)
+        payment = self._payments.get(external_id)
+        # A payment moved by hand in the meantime keeps the status it was given.
+        if payment is None or payment.status != "initiated":
+            return
+        payment.status = status
+        try:
+            delivery = await self._deliver_webhook(external_id, status)
+        except Exception:
+            self._logger.exception("automatic webhook for %s could not be posted", external_id)
+            return
+        if delivery is None:
+            return
+        if delivery["error"] is not None:
+            self._logger.warning(
+                "automatic webhook for %s was not delivered: %s", external_id, delivery["error"]
+            )
+        elif not 200 <= delivery["status_code"] < 300:
+            self._logger.warning(
+                "automatic webhook for %s was answered HTTP %s",
+                external_id,
+                delivery["status_code"],
+            )
+
+
+def _shown(notification: Notification) -> object:
+    """The notification's body as the control answer shows it: decoded when it is JSON."""
+    content_type = next(
+        (value for name, value in notification.headers.items() if name.lower() == "content-type"),
+        "",
+    )
+    if content_type.split(";")[0].strip() == JSON:
+        return msgspec.json.decode(notification.body)
+    return notification.body.decode()
