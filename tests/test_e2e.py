@@ -201,3 +201,33 @@ def test_serve_refuses_an_unmigrated_database_with_a_clear_message(tmp_path: Pat
     )
     assert result.returncode == 2
     assert "run `payments migrate`" in result.stderr
+
+
+def _init_body(amount: str, payment_id: str = PAYMENT_ID) -> bytes:
+    return f'{{"id":"{payment_id}","currency":"AED","amount_fractions":{amount}}}'.encode()
+
+
+HOSTILE_BODIES = [
+    ("nested arrays", b"[" * 5000 + b"]" * 5000, 422),
+    ("nested objects", b'{"a":' * 3000 + b"1" + b"}" * 3000, 422),
+    ("a deep value", b'{"id":' + b"[" * 5000 + b"]" * 5000 + b"}", 422),
+    ("not UTF-8", b'{"id":"\xff\xfe","currency":"AED","amount_fractions":5}', 422),
+    ("not UTF-8 outside strings", b"\xff\xfe{}", 400),
+    ("NaN", _init_body("NaN"), 400),
+    ("infinite", _init_body("1e400"), 422),
+    ("huge float", _init_body("1e20"), 422),
+    ("NUL in the id", _init_body("5", PAYMENT_ID + "\\u0000"), 422),
+]
+
+
+@pytest.mark.parametrize("path", ["/init-payment", "/refund"])
+def test_hostile_bodies_are_4xx_never_500(tmp_path: Path, path: str) -> None:
+    with payments_serve(tmp_path) as server:
+        for name, body, init_status in HOSTILE_BODIES:
+            response = httpx.post(f"{server.base_url}{path}", content=body)
+            if path == "/init-payment":
+                assert response.status_code == init_status, (name, response.text)
+            else:  # the refund body has other fields: refused as early, maybe for another one
+                assert response.status_code in (400, 422), (name, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+        assert "Traceback" not in server.output()

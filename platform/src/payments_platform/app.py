@@ -193,9 +193,20 @@ def strict_body(
     ``100.5`` is refused.
     """
 
+    decoder = msgspec.json.Decoder(body_type)
+
     async def check(request: Request[Any, Any, Any]) -> None:
         raw = await request.body()
         try:
+            try:
+                decoder.decode(raw)
+            except msgspec.ValidationError as error:
+                if "got `float`" not in str(error):
+                    raise
+            else:
+                return
+            # Only a float where an integer belongs failed, so the document is flat and
+            # small: decode it untyped and accept whole numbers written as 100.0.
             document = msgspec.json.decode(raw)
             if isinstance(document, dict):
                 document = {key: _integral(value) for key, value in document.items()}
@@ -204,11 +215,19 @@ def strict_body(
             message = str(error)
             match = _FIELD_PATH.search(message) or _FIELD_NAMED.search(message)
             raise errors.InvalidRequest(message, field=match[1] if match else None) from None
-        except msgspec.DecodeError as error:
-            detail = "the request body is empty" if not raw.strip() else f"{error}"
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
+            detail = "the request body is empty" if not raw.strip() else _malformed(error)
             raise MalformedJson(detail) from None
 
     return check
+
+
+def _malformed(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"the request body is not UTF-8 (byte {error.start})"
+    if isinstance(error, RecursionError):
+        return "the request body is nested too deeply"
+    return str(error)
 
 
 def _integral(value: object) -> object:
