@@ -400,3 +400,12 @@ async def test_a_whole_number_written_with_a_zero_fraction_is_that_integer(
         assert response.status_code == 201, response.text
         assert response.json()["amount_fractions"] == 99999
         assert response.json()["amount"] == "999.99 AED"
+
+
+async def test_a_webhook_naming_an_absurdly_long_external_id_is_refused_and_recorded(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        body = {"external_id": "x" * 60_000, "status": "paid"}
+        response = await client.post("/external/json-webhook", json=body)
+        assert_problem(response, 400, "invalid-webhook")

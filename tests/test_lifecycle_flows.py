@@ -438,3 +438,14 @@ def test_backoff_doubles_with_jitter_up_to_a_cap(attempts: int, low: float, high
     delays = [jobs.backoff_delay(attempts, settings, rng) for _ in range(200)]
     assert all(low <= delay <= high for delay in delays)
     assert max(delays) - min(delays) > (high - low) / 2  # jittered, not fixed
+
+
+async def test_a_vendor_id_too_long_to_store_is_an_unknown_outcome_not_a_crash(
+    scripted_runtime: RuntimeFactory,
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("x" * 256))
+    async with scripted_runtime({"gw": name}) as runtime:
+        outcome = await runtime.payments.initiate(uuid.uuid4(), AED_10)
+        assert outcome.payment.status is PaymentStatus.UNKNOWN
+        assert outcome.payment.external_id is None

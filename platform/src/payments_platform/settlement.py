@@ -31,6 +31,7 @@ from payments_platform.usecases import (
     NOT_RECEIVED,
     RETRYABLE_REJECTIONS,
     Payments,
+    check_vendor_id,
     tracer,
 )
 
@@ -117,6 +118,11 @@ class Settlement:
                 StatusQuery(payment_id=payment.id, external_id=payment.external_id)
             ),
         )
+        if report.external_id is not None:
+            try:
+                check_vendor_id(report.external_id)
+            except GatewayError as error:
+                raise RetryLater(f"{gateway_name} status lookup: {error}") from error
         async with self.payments.database.write() as conn:
             if report.status is VendorPaymentStatus.NOT_FOUND:
                 await self.payments.settle(

@@ -58,6 +58,9 @@ from payments_platform.telemetry import PAYMENT_OUTCOMES, current_trace_parent, 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payments_platform")
 
+MAX_EXTERNAL_ID_LENGTH = 255
+"""The longest vendor id the platform stores (``payments.external_id`` and the like)."""
+
 NO_GATEWAY_AVAILABLE = "no-gateway-available"
 """``failure_code`` of a payment no gateway could be reached for."""
 NOT_RECEIVED = "not-received"
@@ -407,6 +410,7 @@ class Payments:
                     result = await live.gateway.initiate(
                         InitiateRequest(payment_id=payment_id, amount=amount)
                     )
+                    check_vendor_id(result.external_id)
                 except Exception as error:
                     failure = error
                 outcome = _attempt_outcome(failure, gateway_name)
@@ -615,6 +619,8 @@ class Payments:
         with tracer.start_as_current_span("payments.webhook") as span:
             body_hash = hashlib.sha256(body).hexdigest()
             event, live, rejection = await self._parse_webhook(gateways, headers, body)
+            if event is not None and not 0 < len(event.external_id) <= MAX_EXTERNAL_ID_LENGTH:
+                event, rejection = None, "the external id is empty or longer than 255 characters"
             if event is None or live is None:
                 await self._record_refused_webhook(gateways, body_hash, rejection)
                 raise errors.InvalidWebhook(rejection)
@@ -869,6 +875,7 @@ class Payments:
             with gateway_call(gateway_name, "refund") as call:
                 try:
                     result = await live.gateway.refund(request)
+                    check_vendor_id(result.external_refund_id)
                 except Exception as error:
                     failure = error
                 outcome = _attempt_outcome(failure, gateway_name)
@@ -983,6 +990,14 @@ class Payments:
         if found is None or not _owned(found.payment, merchant):
             raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
         return found
+
+
+def check_vendor_id(vendor_id: str) -> None:
+    """A vendor id the platform cannot store is no usable answer (the vendor may have acted)."""
+    if not 0 < len(vendor_id) <= MAX_EXTERNAL_ID_LENGTH:
+        raise GatewayOutcomeUnknown(
+            f"the gateway answered an id of {len(vendor_id)} characters (1 to 255 expected)"
+        )
 
 
 def _attempt_outcome(failure: Exception | None, gateway_name: str) -> AttemptOutcome:

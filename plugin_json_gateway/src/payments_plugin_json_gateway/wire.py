@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-NonBlank = Annotated[str, Meta(min_length=1, pattern=r"\S")]
+NonBlank = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"\S")]
+"""An id: not blank, and at most 255 characters (what the platform stores)."""
 Reference = Annotated[str, Meta(min_length=1, max_length=200)]
 """The caller's idempotency reference: our payment or refund id."""
 VendorStatus = Literal["initiated", "paid", "failed", "expired"]
