@@ -21,6 +21,7 @@ from payments_platform.runtime import Runtime
 from payments_platform.schema import jobs as jobs_table
 from payments_plugins import (
     Amount,
+    GatewayDeclined,
     GatewayOutcomeUnknown,
     GatewayUnavailable,
     RefundResult,
@@ -449,3 +450,14 @@ async def test_a_vendor_id_too_long_to_store_is_an_unknown_outcome_not_a_crash(
         outcome = await runtime.payments.initiate(uuid.uuid4(), AED_10)
         assert outcome.payment.status is PaymentStatus.UNKNOWN
         assert outcome.payment.external_id is None
+
+
+async def test_a_decline_code_longer_than_stored_is_cut_not_a_crash(
+    scripted_runtime: RuntimeFactory,
+) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayDeclined("no", vendor_code="c" * 500))
+    async with scripted_runtime({"gw": name}) as runtime:
+        outcome = await runtime.payments.initiate(uuid.uuid4(), AED_10)
+        assert outcome.payment.status is PaymentStatus.REJECTED
+        assert outcome.payment.failure_code == "c" * 64

@@ -106,6 +106,10 @@ KEY_HASH = "sha256:" + "ab" * 32
         ("\n[security.merchants.acme]\nkey_hashes = []\n", "the client API has no keys"),
         ("\n[security.merchants.acme]\nkey_hashes = ['abc']\n", "security.merchants"),
         ("\n[security]\nauth = 'open'\n", "`security.auth`"),
+        (
+            f"\n[security.merchants.'Big Shop']\nkey_hashes = ['{'sha256:' + 'ab' * 32}']\n",
+            "merchant name 'Big Shop'",
+        ),
     ],
 )
 def test_the_client_api_needs_keys_unless_opened_explicitly(

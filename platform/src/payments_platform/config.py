@@ -117,6 +117,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     f"gateway name {name!r} must be 1-40 of a-z, 0-9, '-', '_' - at `$.gateways`"
                 )
         security = self.security
+        for merchant in security.merchants:
+            if not GATEWAY_NAME.fullmatch(merchant):
+                raise ValueError(
+                    f"merchant name {merchant!r} must be 1-40 of a-z, 0-9, '-', '_'"
+                    " - at `$.security.merchants`"
+                )
         if security.auth == "api-keys" and not any(
             merchant.key_hashes for merchant in security.merchants.values()
         ):

@@ -447,7 +447,7 @@ class Payments:
                 PaymentStatus.REJECTED,
                 reason=f"declined by {gateway_name}: {failure}",
                 error=str(failure),
-                failure_code=vendor_code or "declined",
+                failure_code=_failure_code(vendor_code),
                 gateway=gateway_name,
             )
         # Outcome unknown, or a plugin bug after which we cannot tell whether the vendor
@@ -908,7 +908,7 @@ class Payments:
                 refund,
                 RefundStatus.FAILED,
                 guard_job,
-                failure_code=vendor_code or "declined",
+                failure_code=_failure_code(vendor_code),
                 reason=str(failure),
             )
         breaker.record_failure()
@@ -990,6 +990,11 @@ class Payments:
         if found is None or not _owned(found.payment, merchant):
             raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
         return found
+
+
+def _failure_code(vendor_code: str | None) -> str:
+    """The vendor's decline code as stored (64 characters at most), or ``declined``."""
+    return (vendor_code or "declined")[:64]
 
 
 def check_vendor_id(vendor_id: str) -> None:
