@@ -259,7 +259,7 @@ async def test_oversized_body_is_413(platform: AppFactory, vendor: Vendor) -> No
     [
         ("GET", "/nowhere", 404, "not-found"),
         ("GET", "/init-payment", 405, "method-not-allowed"),
-        ("GET", "/payments/not-a-uuid", 404, "not-found"),
+        ("GET", "/payments/not-a-uuid", 422, "invalid-request"),
         ("GET", f"/payments/{uuid.uuid4()}", 404, "payment-not-found"),
         ("POST", "/external/nobody-webhook", 404, "not-found"),
         ("POST", "/external/json", 404, "not-found"),

@@ -103,7 +103,7 @@ BAD_REQUESTS: list[tuple[str, str, bytes, int, str]] = [
         400,
         "invalid-webhook",
     ),
-    ("GET", "/payments/123", b"", 404, "not-found"),
+    ("GET", "/payments/123", b"", 422, "invalid-request"),
     ("DELETE", "/init-payment", b"", 405, "method-not-allowed"),
 ]
 

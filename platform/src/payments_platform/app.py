@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Litestar, Request, Response, Router, get, post
@@ -27,7 +27,7 @@ from litestar.openapi.spec import (
     Schema,
     SecurityScheme,
 )
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.problem_details import ProblemDetailsException, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig
@@ -461,17 +461,26 @@ def _vendor_reply(reply: WebhookReply) -> Response[bytes]:
 
 
 @get(
-    "/payments/{payment_id:uuid}",
+    "/payments/{payment_id:str}",
     operation_id="getPayment",
     tags=["payments"],
     summary="A payment with its attempts, refunds and events",
-    responses=_responses("payment-not-found"),
+    responses=_responses("invalid-request", "payment-not-found"),
 )
 async def get_payment(
-    payment_id: FromPath[uuid.UUID], state: State, merchant: NamedDependency[str | None]
+    payment_id: Annotated[str, PathParameter(format="uuid", description="The payment's id")],
+    state: State,
+    merchant: NamedDependency[str | None],
 ) -> PaymentDetail:
     """Read a payment and its history."""
-    return PaymentDetail.of(await _payments(state).history(payment_id, merchant=merchant))
+    # Taken as text so that a malformed id is answered "not a UUID", not "no such route".
+    try:
+        parsed = uuid.UUID(payment_id)
+    except ValueError:
+        raise errors.InvalidRequest(
+            f"the payment id {payment_id[:64]!r} is not a UUID", field="id"
+        ) from None
+    return PaymentDetail.of(await _payments(state).history(parsed, merchant=merchant))
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="Liveness")
