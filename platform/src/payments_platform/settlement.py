@@ -16,6 +16,7 @@ from payments_plugins import (
     GatewayError,
     RefundStatusQuery,
     StatusQuery,
+    StatusReport,
     VendorPaymentStatus,
     VendorRefundStatus,
 )
@@ -109,20 +110,7 @@ class Settlement:
         if payment.status is not PaymentStatus.UNKNOWN:
             return
         gateway_name = payment.gateway or ""
-        live = self.payments.gateways.get(gateway_name)
-        if live is None:
-            raise RetryLater(f"gateway {gateway_name!r} that was called is not enabled")
-        report = await _lookup(
-            gateway_name,
-            live.gateway.fetch_status(
-                StatusQuery(payment_id=payment.id, external_id=payment.external_id)
-            ),
-        )
-        if report.external_id is not None:
-            try:
-                check_vendor_id(report.external_id)
-            except GatewayError as error:
-                raise RetryLater(f"{gateway_name} status lookup: {error}") from error
+        report = await self._vendor_status(payment)
         async with self.payments.database.write() as conn:
             if report.status is VendorPaymentStatus.NOT_FOUND:
                 await self.payments.settle(
@@ -144,6 +132,25 @@ class Settlement:
                 external_id=report.external_id or payment.external_id,
                 expected=(PaymentStatus.UNKNOWN,),
             )
+
+    async def _vendor_status(self, payment: Payment) -> StatusReport:
+        """What the payment's gateway says about it; any doubt is a retry later."""
+        gateway_name = payment.gateway or ""
+        live = self.payments.gateways.get(gateway_name)
+        if live is None:
+            raise RetryLater(f"gateway {gateway_name!r} of the payment is not enabled")
+        report = await _lookup(
+            gateway_name,
+            live.gateway.fetch_status(
+                StatusQuery(payment_id=payment.id, external_id=payment.external_id)
+            ),
+        )
+        if report.external_id is not None:
+            try:
+                check_vendor_id(report.external_id)
+            except GatewayError as error:
+                raise RetryLater(f"{gateway_name} status lookup: {error}") from error
+        return report
 
     async def _abandon_in_flight(self, payment: Payment, why: str) -> bool:
         """Turn a pending payment whose call has no recorded end into ``unknown``.
@@ -232,15 +239,7 @@ class Settlement:
         if payment.status is not PaymentStatus.INITIATED:
             return
         gateway_name = payment.gateway or ""
-        live = self.payments.gateways.get(gateway_name)
-        if live is None:
-            raise RetryLater(f"gateway {gateway_name!r} that took the payment is not enabled")
-        report = await _lookup(
-            gateway_name,
-            live.gateway.fetch_status(
-                StatusQuery(payment_id=payment.id, external_id=payment.external_id)
-            ),
-        )
+        report = await self._vendor_status(payment)
         status = {
             VendorPaymentStatus.PAID: PaymentStatus.PAID,
             VendorPaymentStatus.FAILED: PaymentStatus.FAILED,
