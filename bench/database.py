@@ -29,7 +29,7 @@ class BenchDatabase:
     """Where the server under test keeps its data."""
 
     url: str
-    """SQLAlchemy URL with the async driver the platform uses."""
+    """SQLAlchemy URL of the database, as the platform's config takes it."""
     backend: str
     """``sqlite`` or ``postgresql``."""
 
@@ -52,7 +52,7 @@ def bench_database(given: str | None, workdir: Path) -> Iterator[BenchDatabase]:
     """A fresh database for one run: SQLite in ``workdir``, or a PostgreSQL database of its own."""
     if given is None:
         path = workdir / SQLITE_FILE
-        yield BenchDatabase(url=f"sqlite+aiosqlite:///{path}", backend="sqlite")
+        yield BenchDatabase(url=f"sqlite:///{path}", backend="sqlite")
         return
     server = postgresql_url(given)
     _require_asyncpg()

@@ -35,7 +35,6 @@ _PACKAGES = (
     "litestar",
     "msgspec",
     "sqlalchemy",
-    "aiosqlite",
     "asyncpg",
     "httpx",
     "httpcore",

@@ -13,14 +13,18 @@ them. Three kinds are written:
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
+from payments_platform.database import Database, Work, driver_url
 from payments_platform.schema import payment_attempts, payment_events, payments
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
+
+T = TypeVar("T")
 
 GATEWAY = "json"
 """The name the bench's config gives its one gateway."""
@@ -45,26 +49,23 @@ _HISTORY: tuple[tuple[str, str | None, str | None, str], ...] = (
 """The events of a payment that was started, routed, accepted and paid."""
 
 
-@contextlib.asynccontextmanager
-async def _connection(url: str) -> AsyncIterator[AsyncConnection]:
-    """One transaction on a connection of its own, committed at exit."""
-    engine: AsyncEngine = create_async_engine(url)
+async def _write(url: str, work: Work[T]) -> T:
+    """``work`` in one write transaction of the platform's own, on a connection of its own."""
+    database = Database(url, pool_size=0)
     try:
-        async with engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                # The server may hold the database at that moment; wait for it.
-                await conn.exec_driver_sql("PRAGMA busy_timeout=60000")
-            yield conn
+        return await database.write(work)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 async def count_payments(url: str) -> int:
     """How many payments are stored."""
-    async with _connection(url) as conn:
-        return int(
-            (await conn.execute(sa.select(sa.func.count()).select_from(payments))).scalar_one()
-        )
+    return await _write(
+        url,
+        lambda conn: int(
+            conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar_one()
+        ),
+    )
 
 
 async def add_stored_payments(url: str, count: int, tag: str) -> None:
@@ -72,24 +73,27 @@ async def add_stored_payments(url: str, count: int, tag: str) -> None:
     now = datetime.now(UTC)
     for first in range(0, count, BATCH):
         prefix = f"seed-{tag}-{first // BATCH}-"
-        async with _connection(url) as conn:
-            await conn.execute(
-                _payments_from_numbers(conn, prefix, min(BATCH, count - first), "paid", now)
-            )
-            await conn.execute(_attempts_of(prefix, now))
+        size = min(BATCH, count - first)
+
+        def store(conn: sa.Connection, prefix: str = prefix, size: int = size) -> None:
+            conn.execute(_payments_from_numbers(conn, prefix, size, "paid", now))
+            conn.execute(_attempts_of(prefix, now))
             for kind, from_status, to_status, reason in _HISTORY:
-                await conn.execute(_events_of(prefix, kind, from_status, to_status, reason, now))
+                conn.execute(_events_of(prefix, kind, from_status, to_status, reason, now))
+
+        await _write(url, store)
 
 
 async def add_initiated_payments(url: str, prefix: str, count: int) -> None:
     """Store ``count`` initiated payments known to the vendor as ``<prefix>0`` ... on."""
     now = datetime.now(UTC)
     for first in range(0, count, BATCH):
-        async with _connection(url) as conn:
-            statement = _payments_from_numbers(
-                conn, prefix, min(BATCH, count - first), "initiated", now, offset=first
-            )
-            await conn.execute(statement)
+        size = min(BATCH, count - first)
+
+        def store(conn: sa.Connection, first: int = first, size: int = size) -> None:
+            conn.execute(_payments_from_numbers(conn, prefix, size, "initiated", now, offset=first))
+
+        await _write(url, store)
 
 
 async def add_paid_payments(
@@ -114,9 +118,12 @@ async def add_paid_payments(
         for payment_id, external_id in zip(ids, external_ids, strict=True)
     ]
     for first in range(0, len(rows), BATCH):
-        async with _connection(url) as conn:
+
+        def store(conn: sa.Connection, first: int = first) -> None:
             for start in range(first, min(first + BATCH, len(rows)), _EXECUTEMANY_ROWS):
-                await conn.execute(sa.insert(payments), rows[start : start + _EXECUTEMANY_ROWS])
+                conn.execute(sa.insert(payments), rows[start : start + _EXECUTEMANY_ROWS])
+
+        await _write(url, store)
 
 
 async def settle(url: str) -> None:
@@ -125,19 +132,30 @@ async def settle(url: str) -> None:
     SQLite: checkpoint the write-ahead log into the main file. PostgreSQL: vacuum and analyze,
     as autovacuum would, so that it does not start in the middle of a measurement.
     """
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    parsed = driver_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        await asyncio.to_thread(_checkpoint, parsed)
+        return
+    engine = create_async_engine(parsed, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                await conn.exec_driver_sql("PRAGMA busy_timeout=60000")
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            else:
-                await conn.exec_driver_sql("VACUUM ANALYZE")
+            await conn.exec_driver_sql("VACUUM ANALYZE")
     finally:
         await engine.dispose()
 
 
-def _numbers(conn: AsyncConnection, count: int, offset: int) -> sa.FromClause:
+def _checkpoint(url: sa.URL) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            # The server may hold the database at that moment; wait for it.
+            conn.exec_driver_sql("PRAGMA busy_timeout=60000")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+
+
+def _numbers(conn: sa.Connection, count: int, offset: int) -> sa.FromClause:
     """A row source with one column ``n`` running from ``offset`` to ``offset + count - 1``."""
     last = offset + count - 1
     if conn.dialect.name == "sqlite":
@@ -146,7 +164,7 @@ def _numbers(conn: AsyncConnection, count: int, offset: int) -> sa.FromClause:
     return sa.func.generate_series(offset, last).table_valued("n").render_derived(name="seq")
 
 
-def _random_id(conn: AsyncConnection) -> sa.ColumnElement[object]:
+def _random_id(conn: sa.Connection) -> sa.ColumnElement[object]:
     if conn.dialect.name == "sqlite":
         # How the platform's Uuid column stores an id on SQLite: 32 hex digits.
         return sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
@@ -154,7 +172,7 @@ def _random_id(conn: AsyncConnection) -> sa.ColumnElement[object]:
 
 
 def _payments_from_numbers(
-    conn: AsyncConnection, prefix: str, count: int, status: str, now: datetime, *, offset: int = 0
+    conn: sa.Connection, prefix: str, count: int, status: str, now: datetime, *, offset: int = 0
 ) -> sa.Insert:
     numbers = _numbers(conn, count, offset)
     number = numbers.c.n

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import asyncpg
 import sqlalchemy as sa
-from payments_platform.database import Database, async_url
+from payments_platform.database import Database, driver_url
 
 POSTGRES_URL_VARIABLE = "PAYMENTS_TEST_POSTGRES_URL"
 BACKENDS_VARIABLE = "PAYMENTS_TEST_BACKENDS"
@@ -28,12 +28,12 @@ def backends() -> list[str]:
 
 
 def _admin_dsn() -> str:
-    url = async_url(os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL))
+    url = driver_url(os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL))
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _url_for(database: str) -> str:
-    url = async_url(os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL))
+    url = driver_url(os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL))
     return url.set(database=database).render_as_string(hide_password=False)
 
 
@@ -82,4 +82,4 @@ def postgres_database(template: str) -> Iterator[str]:
 
 def sqlite_url(path: os.PathLike[str] | str) -> str:
     """The URL of a SQLite file."""
-    return str(sa.URL.create("sqlite+aiosqlite", database=str(path)))
+    return str(sa.URL.create("sqlite", database=str(path)))

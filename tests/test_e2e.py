@@ -125,7 +125,7 @@ def test_a_config_file_points_the_server_at_a_vendor(tmp_path: Path) -> None:
         config.write_text(
             f"""
             [database]
-            url = "sqlite+aiosqlite:///{tmp_path / "prod.db"}"
+            url = "sqlite:///{tmp_path / "prod.db"}"
             [security.merchants.shop]
             key_hashes = ["{key_hash(key)}"]
             [gateways.acme]
@@ -189,7 +189,7 @@ def test_config_check_names_what_is_wrong(tmp_path: Path, config_text: str, mess
 def test_serve_refuses_an_unmigrated_database_with_a_clear_message(tmp_path: Path) -> None:
     config = tmp_path / "payments.toml"
     config.write_text(
-        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "new.db"}"\n' + OPEN_SECTION,
+        f'[database]\nurl = "sqlite:///{tmp_path / "new.db"}"\n' + OPEN_SECTION,
         encoding="utf-8",
     )
     result = subprocess.run(

@@ -7,8 +7,11 @@ workers are driven by hand with a wall clock the test moves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 
 import msgspec
 import pytest
@@ -44,8 +47,15 @@ async def run_due_jobs(runtime: Runtime) -> int:
 
 
 async def job_rows(runtime: Runtime) -> list[jobs.Job]:
-    async with runtime.database.read() as conn:
-        return await jobs.list_jobs(conn, list(JobStatus))
+    return await runtime.database.read(lambda conn: jobs.list_jobs(conn, list(JobStatus)))
+
+
+async def enqueue_expiries(runtime: Runtime, count: int, now: datetime) -> None:
+    def enqueue(conn: sa.Connection) -> None:
+        for _ in range(count):
+            jobs.enqueue(conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=now, max_attempts=3)
+
+    await runtime.database.write(enqueue)
 
 
 async def pay(runtime: Runtime, payment_id: uuid.UUID, gateway: str = "gw") -> None:
@@ -327,9 +337,9 @@ async def test_a_queued_payment_is_rejected_and_its_job_dead_after_the_last_atte
             PaymentStatus.REJECTED,
             "no-gateway-available",
         )
-        async with runtime.database.write() as conn:
-            assert await jobs.revive(conn, job.id, wall_clock.now)
-            assert not await jobs.revive(conn, job.id, wall_clock.now)
+        revive = functools.partial(jobs.revive, job_id=job.id, now=wall_clock.now)
+        assert await runtime.database.write(revive)
+        assert not await runtime.database.write(revive)
 
         # The operator revived it once the vendor was back: the payment goes through.
         script.answer("initiate", accepted("ext-11"))
@@ -343,26 +353,21 @@ async def test_a_job_whose_worker_died_is_claimed_again_when_its_lease_runs_out(
 ) -> None:
     name, _script = new_script()
     async with scripted_runtime({"gw": name}, worker={"lease_seconds": 30}) as runtime:
-        async with runtime.database.write() as conn:
-            await jobs.enqueue(
+        await runtime.database.write(
+            lambda conn: jobs.enqueue(
                 conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=3
             )
-        async with runtime.database.write() as conn:
-            [claimed] = await jobs.claim(
-                conn, worker_id="dead-worker", now=wall_clock.now, lease_seconds=30, limit=10
+        )
+
+        def claim(worker_id: str) -> Callable[[sa.Connection], list[jobs.Job]]:
+            return functools.partial(
+                jobs.claim, worker_id=worker_id, now=wall_clock.now, lease_seconds=30, limit=10
             )
-        async with runtime.database.write() as conn:
-            assert (
-                await jobs.claim(
-                    conn, worker_id="other", now=wall_clock.now, lease_seconds=30, limit=10
-                )
-                == []
-            )
+
+        [claimed] = await runtime.database.write(claim("dead-worker"))
+        assert await runtime.database.write(claim("other")) == []
         wall_clock.advance(31)
-        async with runtime.database.write() as conn:
-            [again] = await jobs.claim(
-                conn, worker_id="other", now=wall_clock.now, lease_seconds=30, limit=10
-            )
+        [again] = await runtime.database.write(claim("other"))
         assert again.id == claimed.id
         assert (again.attempts, again.locked_by) == (2, "other")
 
@@ -372,11 +377,7 @@ async def test_stopping_a_worker_releases_claimed_jobs_it_did_not_start(
 ) -> None:
     name, _script = new_script()
     async with scripted_runtime({"gw": name}, worker={"concurrency": 1, "batch": 5}) as runtime:
-        async with runtime.database.write() as conn:
-            for _ in range(3):
-                await jobs.enqueue(
-                    conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=3
-                )
+        await enqueue_expiries(runtime, 3, wall_clock.now)
         started = asyncio.Event()
         release = asyncio.Event()
 
@@ -403,19 +404,20 @@ async def test_due_jobs_are_claimed_by_exactly_one_of_several_workers(
 ) -> None:
     name, _script = new_script()
     async with scripted_runtime({"gw": name}) as runtime:
-        async with runtime.database.write() as conn:
-            for _ in range(40):
-                await jobs.enqueue(
-                    conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=3
-                )
+        await enqueue_expiries(runtime, 40, wall_clock.now)
 
         async def claim_as(worker_id: str) -> list[int]:
             taken: list[int] = []
             while True:
-                async with runtime.database.write() as conn:
-                    batch = await jobs.claim(
-                        conn, worker_id=worker_id, now=wall_clock.now, lease_seconds=60, limit=3
+                batch = await runtime.database.write(
+                    functools.partial(
+                        jobs.claim,
+                        worker_id=worker_id,
+                        now=wall_clock.now,
+                        lease_seconds=60,
+                        limit=3,
                     )
+                )
                 if not batch:
                     return taken
                 taken += [job.id for job in batch]
@@ -423,10 +425,11 @@ async def test_due_jobs_are_claimed_by_exactly_one_of_several_workers(
         claims = await asyncio.gather(*(claim_as(f"w{i}") for i in range(4)))
         every = [job_id for taken in claims for job_id in taken]
         assert len(every) == len(set(every)) == 40
-        async with runtime.database.read() as conn:
-            running = await conn.scalar(
+        running = await runtime.database.read(
+            lambda conn: conn.scalar(
                 sa.select(sa.func.count()).where(jobs_table.c.status == JobStatus.RUNNING)
             )
+        )
         assert running == 40
 
 

@@ -18,10 +18,9 @@ async def test_migrations_match_the_declared_tables_and_checking_the_schema_pass
     try:
         await database.migrate()
         await database.check_schema()
-        async with database.read() as conn:
-            differences = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
+        differences = await database.read(
+            lambda conn: compare_metadata(MigrationContext.configure(conn), metadata)
+        )
         assert differences == []
     finally:
         await database.dispose()

@@ -100,7 +100,7 @@ def test_start_up_fails_only_if_an_enabled_gateway_needs_the_broken_plugin(
 ) -> None:
     _with_broken_plugin(monkeypatch)
     host = PluginHost.discover()
-    database = {"url": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"}
+    database = {"url": f"sqlite:///{tmp_path / 'p.db'}"}
     fine = decode_settings(
         {"database": database, "security": OPEN, "gateways": {"tg": {"type": "testgw"}}}
     )

@@ -20,7 +20,7 @@ def test_no_file_means_the_demo_profile() -> None:
     settings = load_settings(None, {})
     assert settings.demo
     assert settings.database.migrate_on_start
-    assert settings.database.url == "sqlite+aiosqlite:///payments.db"
+    assert settings.database.url == "sqlite:///payments.db"
     assert list(settings.gateways) == ["json", "soap"]
     assert settings.gateways["json"].simulator is not None
     assert settings.gateways["soap"].simulator is not None
@@ -31,7 +31,7 @@ def test_a_file_is_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
         tmp_path,
         """
         [database]
-        url = "sqlite+aiosqlite:///prod.db"
+        url = "sqlite:///prod.db"
         [routing]
         strategy = "priority"
         [gateways.primary]
@@ -57,7 +57,7 @@ def test_environment_overrides_nested_keys_with_typed_values(tmp_path: Path) -> 
         path,
         {
             "PAYMENTS_SERVER__PORT": "9000",
-            "PAYMENTS_DATABASE__URL": "sqlite+aiosqlite:///other.db",
+            "PAYMENTS_DATABASE__URL": "sqlite:///other.db",
             "PAYMENTS_GATEWAYS__A__ENABLED": "false",
             "PAYMENTS_GATEWAYS__A__CURRENCIES": '["AED"]',
             "PAYMENTS_CONFIG": "ignored: it names the file",
@@ -65,7 +65,7 @@ def test_environment_overrides_nested_keys_with_typed_values(tmp_path: Path) -> 
         },
     )
     assert settings.server.port == 9000
-    assert settings.database.url == "sqlite+aiosqlite:///other.db"
+    assert settings.database.url == "sqlite:///other.db"
     assert settings.gateways["a"].enabled is False
     assert settings.gateways["a"].currencies == ["AED"]
     assert settings.enabled_gateways() == {}

@@ -527,8 +527,7 @@ async def metrics(state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
     for route in runtime.payments.routing.routes:
         BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
-    async with runtime.database.read() as conn:
-        counts = await jobs.count_open(conn)
+    counts = await runtime.database.read(jobs.count_open)
     JOBS.clear()
     for (kind, status), count in counts.items():
         JOBS.labels(kind, status).set(count)

@@ -148,8 +148,8 @@ def _jobs(args: argparse.Namespace) -> int:
         try:
             await database.check_schema()
             if args.jobs_command == "retry":
-                async with database.write() as conn:
-                    revived = await jobs.revive(conn, args.job_id, utc_now())
+                now = utc_now()
+                revived = await database.write(lambda conn: jobs.revive(conn, args.job_id, now))
                 if not revived:
                     print(f"job {args.job_id} is not dead; nothing to retry", file=sys.stderr)
                     return 1
@@ -164,8 +164,7 @@ def _jobs(args: argparse.Namespace) -> int:
                     JobStatus.DEAD,
                 ]
             )
-            async with database.read() as conn:
-                found = await jobs.list_jobs(conn, statuses)
+            found = await database.read(lambda conn: jobs.list_jobs(conn, statuses))
         finally:
             await database.dispose()
         _print_jobs(found)

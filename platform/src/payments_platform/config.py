@@ -43,7 +43,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 class DatabaseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The database every process of the deployment shares."""
 
-    url: str = "sqlite+aiosqlite:///payments.db"
+    url: str = "sqlite:///payments.db"
     pool_size: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
     """Connections kept open per process (PostgreSQL); 0 opens one per transaction, e.g.
     behind a connection pooler such as PgBouncer."""
@@ -156,7 +156,7 @@ def demo_profile() -> dict[str, Any]:
     """
     return {
         "demo": True,
-        "database": {"url": "sqlite+aiosqlite:///payments.db", "migrate_on_start": True},
+        "database": {"url": "sqlite:///payments.db", "migrate_on_start": True},
         "security": {"auth": "none", "allow_unsigned_webhooks": True},
         "routing": {"strategy": "priority"},
         "gateways": {

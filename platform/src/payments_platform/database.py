@@ -1,17 +1,27 @@
-"""The database: engine, short transactions and migrations.
+"""The database: engines, short transactions and migrations.
 
 SQLite (file, WAL) is the embedded default, PostgreSQL the production backend; the same code
-runs on both. A write transaction on SQLite starts with ``BEGIN IMMEDIATE`` so that two writers
-queue on the database lock instead of deadlocking when a read upgrades to a write, and within one
-process writers also queue on an asyncio lock, which is cheaper than SQLite's busy-wait.
+runs on both. A transaction is a plain function of a synchronous :class:`sqlalchemy.Connection`
+handed to :meth:`Database.write` or :meth:`Database.read`, so it cannot await anything (a
+gateway call, say) while it holds locks.
+
+* On SQLite the function runs whole on a thread: writes on the one writer thread, which
+  serialises them within the process and starts each with ``BEGIN IMMEDIATE`` so that writers in
+  other processes queue on the database lock instead of deadlocking when a read upgrades to a
+  write; reads on a small pool of their own, which WAL lets run beside the writer. One hand-off
+  between the event loop and a thread per transaction: an async driver makes several per
+  statement, and those dominated the cost of a payment.
+* On PostgreSQL it runs on the event loop through asyncpg (SQLAlchemy's ``run_sync``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
-from typing import Any
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -20,34 +30,43 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from opentelemetry import trace
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+T = TypeVar("T")
+Work = Callable[[sa.Connection], T]
+"""A transaction's body: runs with the connection, returns what the caller awaits."""
 
 _WRITE = "payments_write_transaction"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_READ_THREADS = 4
 
 
 class SchemaOutOfDate(RuntimeError):
     """The database is not at the schema this version needs."""
 
 
-_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+# ``sqlite+aiosqlite`` is what earlier versions wrote in configs; it names the same database.
+_DRIVERS = {"sqlite": "pysqlite", "postgresql": "asyncpg"}
+_ACCEPTED = {"sqlite": {"pysqlite", "aiosqlite"}, "postgresql": {"asyncpg"}}
 
 
-def async_url(url: str) -> sa.URL:
-    """The URL with the async driver this platform uses when none is named.
+def driver_url(url: str) -> sa.URL:
+    """The URL with the driver the platform uses for its backend.
 
-    ``postgresql://host/db`` becomes ``postgresql+asyncpg://host/db`` and ``sqlite:///x.db``
-    becomes ``sqlite+aiosqlite:///x.db``; other backends are refused.
+    ``postgresql://host/db`` becomes ``postgresql+asyncpg://host/db``; ``sqlite:///x.db`` (and
+    ``sqlite+aiosqlite:///x.db``) becomes ``sqlite+pysqlite:///x.db``. Other backends and drivers
+    are refused.
     """
     parsed = sa.make_url(url)
     backend = parsed.get_backend_name()
-    driver = _ASYNC_DRIVERS.get(backend)
+    driver = _DRIVERS.get(backend)
     if driver is None:
         raise ValueError(f"database {backend!r} is not supported: use sqlite or postgresql")
-    if parsed.drivername == backend:
-        parsed = parsed.set(drivername=f"{backend}+{driver}")
-    return parsed
+    named = parsed.get_driver_name() if "+" in parsed.drivername else None
+    if named is not None and named not in _ACCEPTED[backend]:
+        raise ValueError(f"driver {named!r} is not supported for {backend}: leave it out")
+    return parsed.set(drivername=f"{backend}+{driver}")
 
 
 def _alembic_config() -> Config:
@@ -60,53 +79,65 @@ class Database:
     """The engine and the transactions the use cases run in."""
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
-        self.url = async_url(url)
+        self.url = driver_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo}
-        if not self.is_sqlite:
+        self._async_engine: AsyncEngine | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        if self.is_sqlite:
+            # Every thread that may hold a connection at once gets one, and no more.
+            self.engine = sa.create_engine(
+                self.url, echo=echo, pool_size=1 + SQLITE_READ_THREADS, max_overflow=0
+            )
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="payments-db-writer")
+            self._readers = ThreadPoolExecutor(
+                SQLITE_READ_THREADS, thread_name_prefix="payments-db-reader"
+            )
+            _prepare_sqlite(self.engine)
+        else:
+            options: dict[str, Any] = {"echo": echo}
             if pool_size == 0:
                 options.update(poolclass=NullPool)
             else:
                 options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, **options)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        if self.is_sqlite:
-            _prepare_sqlite(self.engine)
+            self._async_engine = create_async_engine(self.url, **options)
+            self.engine = self._async_engine.sync_engine
         _trace_statements(self.engine, self.url.get_backend_name())
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in a write transaction; commits on return, rolls back if it raises."""
+        return await self._run(work, write=True)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A short write transaction; commits on success, rolls back on error."""
-        async with self._write_lock or nullcontext(), self.engine.connect() as conn:
-            conn.info[_WRITE] = True
-            try:
-                async with conn.begin():
-                    yield conn
-            finally:
-                conn.info.pop(_WRITE, None)
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` in a read-only transaction."""
+        return await self._run(work, write=False)
+
+    async def _run(self, work: Work[T], *, write: bool) -> T:
+        if self._async_engine is not None:
+            async with self._async_engine.connect() as conn, conn.begin():
+                return await conn.run_sync(work)
+        executor = self._writer if write else self._readers
+        if executor is None:  # pragma: no cover - set for SQLite in __init__
+            raise RuntimeError("the database is closed")
+        # The thread sees this task's context: its spans and log fields belong to the request.
+        call = functools.partial(
+            contextvars.copy_context().run, _transaction, self.engine, work, write
+        )
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
 
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
-        async with self.engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+        await self.read(lambda conn: conn.execute(sa.text("SELECT 1")))
 
     async def migrate(self) -> None:
         """Apply every pending migration."""
-        async with self.write() as conn:
-            await conn.run_sync(_upgrade)
+        await self.write(_upgrade)
 
     async def check_schema(self) -> None:
         """Raise :class:`SchemaOutOfDate` unless the database is at the latest migration."""
-        async with self.read() as conn:
-            current = await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+        current = await self.read(
+            lambda conn: MigrationContext.configure(conn).get_current_revision()
+        )
         head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
         if current != head:
             raise SchemaOutOfDate(
@@ -115,8 +146,25 @@ class Database:
             )
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
-        await self.engine.dispose()
+        """Finish the transactions under way and close every pooled connection."""
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+            return
+        loop = asyncio.get_running_loop()
+        for executor in (self._writer, self._readers):
+            if executor is not None:
+                await loop.run_in_executor(None, executor.shutdown)
+        self.engine.dispose()
+
+
+def _transaction(engine: sa.Engine, work: Work[T], write: bool) -> T:
+    with engine.connect() as conn:
+        conn.info[_WRITE] = write
+        try:
+            with conn.begin():
+                return work(conn)
+        finally:
+            conn.info.pop(_WRITE, None)
 
 
 def _upgrade(connection: sa.Connection) -> None:
@@ -128,13 +176,13 @@ def _upgrade(connection: sa.Connection) -> None:
 _tracer = trace.get_tracer("payments_platform.database")
 
 
-def _trace_statements(engine: AsyncEngine, system: str) -> None:
+def _trace_statements(engine: sa.Engine, system: str) -> None:
     """A client span per SQL statement, child of whatever span is current.
 
     Statements carry bound parameters, never values, so the text is safe to record.
     """
 
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    @event.listens_for(engine, "before_cursor_execute")
     def _start(
         _conn: sa.Connection,
         _cursor: Any,
@@ -150,13 +198,13 @@ def _trace_statements(engine: AsyncEngine, system: str) -> None:
             attributes={"db.system": system, "db.statement": statement[:2000]},
         )
 
-    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    @event.listens_for(engine, "after_cursor_execute")
     def _end(*args: Any) -> None:
         span = getattr(args[4], "_payments_span", None)
         if span is not None:
             span.end()
 
-    @event.listens_for(engine.sync_engine, "handle_error")
+    @event.listens_for(engine, "handle_error")
     def _fail(exception_context: sa.engine.ExceptionContext) -> None:
         span = getattr(exception_context.execution_context, "_payments_span", None)
         if span is not None:
@@ -168,8 +216,8 @@ def _trace_statements(engine: AsyncEngine, system: str) -> None:
             span.end()
 
 
-def _prepare_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _prepare_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over BEGIN from the driver so that write transactions can be IMMEDIATE.
         dbapi_connection.isolation_level = None
@@ -181,6 +229,6 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN")

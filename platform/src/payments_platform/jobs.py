@@ -23,7 +23,6 @@ from typing import Annotated
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments_platform.database import Database
 from payments_platform.records import from_row
@@ -115,8 +114,8 @@ _CANCEL_JOB = sa.delete(jobs).where(
 )
 
 
-async def enqueue(
-    conn: AsyncConnection,
+def enqueue(
+    conn: sa.Connection,
     kind: JobKind,
     payment_id: uuid.UUID,
     *,
@@ -127,7 +126,7 @@ async def enqueue(
     trace_parent: str | None = None,
 ) -> int:
     """Write a job due ``delay`` seconds from ``now``, in the caller's transaction."""
-    result = await conn.execute(
+    result = conn.execute(
         _INSERT_JOB,
         {
             "kind": kind,
@@ -145,13 +144,13 @@ async def enqueue(
     return int(result.scalar_one())
 
 
-async def cancel(conn: AsyncConnection, job_id: int) -> None:
+def cancel(conn: sa.Connection, job_id: int) -> None:
     """Drop a job no worker has claimed yet (a guard whose work finished normally)."""
-    await conn.execute(_CANCEL_JOB, {"job_id": job_id})
+    conn.execute(_CANCEL_JOB, {"job_id": job_id})
 
 
-async def claim(
-    conn: AsyncConnection, *, worker_id: str, now: datetime, lease_seconds: float, limit: int
+def claim(
+    conn: sa.Connection, *, worker_id: str, now: datetime, lease_seconds: float, limit: int
 ) -> list[Job]:
     """Take up to ``limit`` due jobs (and jobs whose lease ran out) for ``worker_id``."""
     due = (
@@ -167,7 +166,7 @@ async def claim(
     )
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    result = await conn.execute(
+    result = conn.execute(
         sa.update(jobs)
         .where(jobs.c.id.in_(due.scalar_subquery()))
         .values(
@@ -182,21 +181,19 @@ async def claim(
     return sorted((from_row(Job, row) for row in result), key=lambda job: job.run_at)
 
 
-async def _settle(
-    conn: AsyncConnection, job: Job, worker_id: str, now: datetime, **values: object
-) -> None:
-    await conn.execute(
+def _settle(conn: sa.Connection, job: Job, worker_id: str, now: datetime, **values: object) -> None:
+    conn.execute(
         sa.update(jobs)
         .where(jobs.c.id == job.id, jobs.c.locked_by == worker_id)
         .values(locked_by=None, locked_until=None, updated_at=now, **values)
     )
 
 
-async def release(conn: AsyncConnection, worker_id: str, job_ids: Collection[int]) -> None:
+def release(conn: sa.Connection, worker_id: str, job_ids: Collection[int]) -> None:
     """Hand claimed jobs that never started back to the queue, their attempt not spent."""
     if not job_ids:
         return
-    await conn.execute(
+    conn.execute(
         sa.update(jobs)
         .where(
             jobs.c.id.in_(list(job_ids)),
@@ -212,17 +209,17 @@ async def release(conn: AsyncConnection, worker_id: str, job_ids: Collection[int
     )
 
 
-async def list_jobs(conn: AsyncConnection, statuses: Collection[JobStatus]) -> list[Job]:
+def list_jobs(conn: sa.Connection, statuses: Collection[JobStatus]) -> list[Job]:
     """Jobs in the given statuses, oldest due first."""
-    result = await conn.execute(
+    result = conn.execute(
         sa.select(jobs).where(jobs.c.status.in_(list(statuses))).order_by(jobs.c.run_at, jobs.c.id)
     )
     return [from_row(Job, row) for row in result]
 
 
-async def count_open(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+def count_open(conn: sa.Connection) -> dict[tuple[str, str], int]:
     """How many jobs of each kind are pending, running or dead."""
-    result = await conn.execute(
+    result = conn.execute(
         sa.select(jobs.c.kind, jobs.c.status, sa.func.count())
         .where(jobs.c.status != JobStatus.DONE)
         .group_by(jobs.c.kind, jobs.c.status)
@@ -230,9 +227,9 @@ async def count_open(conn: AsyncConnection) -> dict[tuple[str, str], int]:
     return {(kind, status): count for kind, status, count in result}
 
 
-async def revive(conn: AsyncConnection, job_id: int, now: datetime) -> bool:
+def revive(conn: sa.Connection, job_id: int, now: datetime) -> bool:
     """Give a dead job a fresh set of attempts, due now; False if it is not dead."""
-    result = await conn.execute(
+    result = conn.execute(
         sa.update(jobs)
         .where(jobs.c.id == job_id, jobs.c.status == JobStatus.DEAD)
         .values(status=JobStatus.PENDING, attempts=0, run_at=now, updated_at=now)
@@ -273,14 +270,16 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch of due jobs and run it to the end; return how many were claimed."""
-        async with self.database.write() as conn:
-            claimed = await claim(
+        now = self._now()
+        claimed = await self.database.write(
+            lambda conn: claim(
                 conn,
                 worker_id=self.worker_id,
-                now=self._now(),
+                now=now,
                 lease_seconds=self.settings.lease_seconds,
                 limit=self.settings.batch,
             )
+        )
         if not claimed:
             return 0
         self._waiting.update(job.id for job in claimed)
@@ -299,8 +298,7 @@ class Worker:
             unstarted = [job.id for job in claimed if job.id in self._waiting]
             self._waiting.difference_update(unstarted)
             if unstarted:
-                async with self.database.write() as conn:
-                    await release(conn, self.worker_id, unstarted)
+                await self.database.write(lambda conn: release(conn, self.worker_id, unstarted))
         return len(claimed)
 
     async def _run(self, job: Job) -> None:
@@ -332,8 +330,7 @@ class Worker:
         values: dict[str, object] = {"status": status, "last_error": error}
         if status is JobStatus.PENDING:
             values["run_at"] = now + timedelta(seconds=delay)
-        async with self.database.write() as conn:
-            await _settle(conn, job, self.worker_id, now, **values)
+        await self.database.write(lambda conn: _settle(conn, job, self.worker_id, now, **values))
 
     async def run_forever(self) -> None:
         """Poll for jobs until :meth:`stop` is called."""

@@ -11,7 +11,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import (
@@ -40,8 +39,8 @@ _FINISH_ATTEMPT = sa.update(payment_attempts).where(
 )
 
 
-async def insert_payment(
-    conn: AsyncConnection,
+def insert_payment(
+    conn: sa.Connection,
     *,
     payment_id: uuid.UUID,
     merchant: str | None,
@@ -59,31 +58,31 @@ async def insert_payment(
         "created_at": now,
         "updated_at": now,
     }
-    result = await conn.execute(_INSERT_PAYMENT[conn.dialect.name], values)
+    result = conn.execute(_INSERT_PAYMENT[conn.dialect.name], values)
     return result.rowcount == 1
 
 
-async def get_payment(
-    conn: AsyncConnection, payment_id: uuid.UUID, *, for_update: bool = False
+def get_payment(
+    conn: sa.Connection, payment_id: uuid.UUID, *, for_update: bool = False
 ) -> Payment | None:
     """The payment, optionally locking its row until the transaction ends."""
     query = _SELECT_PAYMENT_FOR_UPDATE if for_update else _SELECT_PAYMENT
-    row = (await conn.execute(query, {"payment_id": payment_id})).one_or_none()
+    row = (conn.execute(query, {"payment_id": payment_id})).one_or_none()
     return None if row is None else from_row(Payment, row)
 
 
-async def load_payment(
-    conn: AsyncConnection, payment_id: uuid.UUID, *, for_update: bool = False
+def load_payment(
+    conn: sa.Connection, payment_id: uuid.UUID, *, for_update: bool = False
 ) -> Payment:
     """A payment known to exist (payments are never deleted)."""
-    payment = await get_payment(conn, payment_id, for_update=for_update)
+    payment = get_payment(conn, payment_id, for_update=for_update)
     if payment is None:
         raise LookupError(f"payment {payment_id} is missing from the database")
     return payment
 
 
-async def find_by_external_id(
-    conn: AsyncConnection, gateways: Sequence[str], external_id: str, *, for_update: bool = False
+def find_by_external_id(
+    conn: sa.Connection, gateways: Sequence[str], external_id: str, *, for_update: bool = False
 ) -> Payment | None:
     """The payment one of ``gateways`` knows as ``external_id``."""
     query = sa.select(payments).where(
@@ -91,12 +90,12 @@ async def find_by_external_id(
     )
     if for_update:
         query = query.with_for_update()
-    row = (await conn.execute(query.limit(1))).one_or_none()
+    row = (conn.execute(query.limit(1))).one_or_none()
     return None if row is None else from_row(Payment, row)
 
 
-async def move_payment(
-    conn: AsyncConnection,
+def move_payment(
+    conn: sa.Connection,
     payment_id: uuid.UUID,
     *,
     expected: PaymentStatus | Collection[PaymentStatus],
@@ -105,7 +104,7 @@ async def move_payment(
 ) -> bool:
     """Update the payment only if it is still in ``expected``; True if it was."""
     allowed = [expected] if isinstance(expected, PaymentStatus) else list(expected)
-    result = await conn.execute(
+    result = conn.execute(
         sa.update(payments)
         .where(payments.c.id == payment_id, payments.c.status.in_(allowed))
         .values(updated_at=now, **values)
@@ -113,11 +112,11 @@ async def move_payment(
     return result.rowcount == 1
 
 
-async def insert_attempt(
-    conn: AsyncConnection, *, payment_id: uuid.UUID, gateway: str, reason: str, now: datetime
+def insert_attempt(
+    conn: sa.Connection, *, payment_id: uuid.UUID, gateway: str, reason: str, now: datetime
 ) -> int:
     """Record that ``gateway`` is about to be called for the payment; return the attempt id."""
-    result = await conn.execute(
+    result = conn.execute(
         _INSERT_ATTEMPT,
         {
             "payment_id": payment_id,
@@ -130,8 +129,8 @@ async def insert_attempt(
     return int(result.scalar_one())
 
 
-async def finish_attempt(
-    conn: AsyncConnection,
+def finish_attempt(
+    conn: sa.Connection,
     attempt_id: int,
     *,
     outcome: AttemptOutcome,
@@ -140,7 +139,7 @@ async def finish_attempt(
     external_id: str | None = None,
 ) -> None:
     """Record how a gateway call ended."""
-    await conn.execute(
+    conn.execute(
         _FINISH_ATTEMPT,
         {
             "attempt_id": attempt_id,
@@ -152,10 +151,10 @@ async def finish_attempt(
     )
 
 
-async def in_flight_attempt(conn: AsyncConnection, payment_id: uuid.UUID) -> Attempt | None:
+def in_flight_attempt(conn: sa.Connection, payment_id: uuid.UUID) -> Attempt | None:
     """The payment's gateway call that was sent (or about to be) and has no recorded end."""
     row = (
-        await conn.execute(
+        conn.execute(
             sa.select(payment_attempts)
             .where(
                 payment_attempts.c.payment_id == payment_id,
@@ -168,11 +167,11 @@ async def in_flight_attempt(conn: AsyncConnection, payment_id: uuid.UUID) -> Att
     return None if row is None else from_row(Attempt, row)
 
 
-async def unmatched_webhooks(
-    conn: AsyncConnection, gateways: Sequence[str], external_id: str
+def unmatched_webhooks(
+    conn: sa.Connection, gateways: Sequence[str], external_id: str
 ) -> list[Event]:
     """Webhooks that named ``external_id`` before any payment was known under it."""
-    result = await conn.execute(
+    result = conn.execute(
         sa.select(payment_events)
         .where(
             payment_events.c.payment_id.is_(None),
@@ -185,8 +184,8 @@ async def unmatched_webhooks(
     return [from_row(Event, row) for row in result]
 
 
-async def record_event(
-    conn: AsyncConnection,
+def record_event(
+    conn: sa.Connection,
     *,
     payment_id: uuid.UUID | None,
     kind: str,
@@ -201,7 +200,7 @@ async def record_event(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append to the audit trail."""
-    await conn.execute(
+    conn.execute(
         _INSERT_EVENT,
         {
             "payment_id": payment_id,
@@ -219,11 +218,9 @@ async def record_event(
     )
 
 
-async def claim_refund(
-    conn: AsyncConnection, payment: Payment, amount_minor: int, now: datetime
-) -> bool:
+def claim_refund(conn: sa.Connection, payment: Payment, amount_minor: int, now: datetime) -> bool:
     """Take ``amount_minor`` out of what is left to refund, if it still is left."""
-    result = await conn.execute(
+    result = conn.execute(
         sa.update(payments)
         .where(
             payments.c.id == payment.id,
@@ -235,19 +232,19 @@ async def claim_refund(
     return result.rowcount == 1
 
 
-async def release_refund_claim(
-    conn: AsyncConnection, payment_id: uuid.UUID, amount_minor: int, now: datetime
+def release_refund_claim(
+    conn: sa.Connection, payment_id: uuid.UUID, amount_minor: int, now: datetime
 ) -> None:
     """Give back a claim whose refund did not happen."""
-    await conn.execute(
+    conn.execute(
         sa.update(payments)
         .where(payments.c.id == payment_id)
         .values(refund_claimed_minor=payments.c.refund_claimed_minor - amount_minor, updated_at=now)
     )
 
 
-async def settle_refund_amount(
-    conn: AsyncConnection, payment: Payment, amount_minor: int, now: datetime
+def settle_refund_amount(
+    conn: sa.Connection, payment: Payment, amount_minor: int, now: datetime
 ) -> PaymentStatus:
     """Count a succeeded refund against the payment and move it to (partially) refunded."""
     refunded = payment.refunded_minor + amount_minor
@@ -256,7 +253,7 @@ async def settle_refund_amount(
         if refunded == payment.amount_minor
         else PaymentStatus.PARTIALLY_REFUNDED
     )
-    await conn.execute(
+    conn.execute(
         sa.update(payments)
         .where(payments.c.id == payment.id)
         .values(
@@ -266,8 +263,8 @@ async def settle_refund_amount(
     return status
 
 
-async def insert_refund(
-    conn: AsyncConnection,
+def insert_refund(
+    conn: sa.Connection,
     *,
     refund_id: uuid.UUID,
     payment_id: uuid.UUID,
@@ -277,7 +274,7 @@ async def insert_refund(
     sent: bool,
 ) -> None:
     """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away."""
-    await conn.execute(
+    conn.execute(
         sa.insert(refunds).values(
             id=refund_id,
             payment_id=payment_id,
@@ -291,23 +288,23 @@ async def insert_refund(
     )
 
 
-async def mark_refund_sent(conn: AsyncConnection, refund_id: uuid.UUID, now: datetime) -> None:
+def mark_refund_sent(conn: sa.Connection, refund_id: uuid.UUID, now: datetime) -> None:
     """Note that the refund is about to reach the gateway, so a retry asks before re-sending."""
-    await conn.execute(
+    conn.execute(
         sa.update(refunds)
         .where(refunds.c.id == refund_id, refunds.c.sent_at.is_(None))
         .values(sent_at=now, updated_at=now)
     )
 
 
-async def get_refund(conn: AsyncConnection, refund_id: uuid.UUID) -> Refund | None:
+def get_refund(conn: sa.Connection, refund_id: uuid.UUID) -> Refund | None:
     """The refund with that id."""
-    row = (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).one_or_none()
+    row = (conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).one_or_none()
     return None if row is None else from_row(Refund, row)
 
 
-async def finish_refund(
-    conn: AsyncConnection,
+def finish_refund(
+    conn: sa.Connection,
     refund_id: uuid.UUID,
     *,
     status: RefundStatus,
@@ -316,7 +313,7 @@ async def finish_refund(
     failure_code: str | None = None,
 ) -> None:
     """Record how the gateway answered a refund."""
-    await conn.execute(
+    conn.execute(
         sa.update(refunds)
         .where(refunds.c.id == refund_id)
         .values(
@@ -328,22 +325,22 @@ async def finish_refund(
     )
 
 
-async def history(conn: AsyncConnection, payment_id: uuid.UUID) -> PaymentHistory | None:
+def history(conn: sa.Connection, payment_id: uuid.UUID) -> PaymentHistory | None:
     """The payment with its attempts, refunds and events, oldest first."""
-    payment = await get_payment(conn, payment_id)
+    payment = get_payment(conn, payment_id)
     if payment is None:
         return None
-    attempts = await conn.execute(
+    attempts = conn.execute(
         sa.select(payment_attempts)
         .where(payment_attempts.c.payment_id == payment_id)
         .order_by(payment_attempts.c.id)
     )
-    refund_rows = await conn.execute(
+    refund_rows = conn.execute(
         sa.select(refunds)
         .where(refunds.c.payment_id == payment_id)
         .order_by(refunds.c.created_at, refunds.c.id)
     )
-    events = await conn.execute(
+    events = conn.execute(
         sa.select(payment_events)
         .where(payment_events.c.payment_id == payment_id)
         .order_by(payment_events.c.id)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
+import sqlalchemy as sa
 from payments_plugins import (
     GatewayError,
     RefundStatusQuery,
@@ -74,8 +75,9 @@ class Settlement:
                 await self.expire(job)
 
     async def _payment(self, job: Job) -> Payment:
-        async with self.payments.database.read() as conn:
-            return await ledger.load_payment(conn, job.payment_id)
+        return await self.payments.database.read(
+            lambda conn: ledger.load_payment(conn, job.payment_id)
+        )
 
     async def initiate(self, job: Job) -> None:
         """Route a queued payment; while no gateway can be reached it stays pending."""
@@ -85,9 +87,13 @@ class Settlement:
             and payment.failure_code in RETRYABLE_REJECTIONS
         ):
             # An operator revived the job of a payment no gateway could take: try again.
-            async with self.payments.database.write() as conn:
-                current = await ledger.load_payment(conn, payment.id, for_update=True)
-                await self.payments.claim_retry(conn, current, current.amount, self.payments.now())
+            now = self.payments.now()
+
+            def retry(conn: sa.Connection) -> None:
+                current = ledger.load_payment(conn, payment.id, for_update=True)
+                self.payments.claim_retry(conn, current, current.amount, now)
+
+            await self.payments.database.write(retry)
             payment = await self._payment(job)
         if payment.status is not PaymentStatus.PENDING:
             return
@@ -111,9 +117,9 @@ class Settlement:
             return
         gateway_name = payment.gateway or ""
         report = await self._vendor_status(payment)
-        async with self.payments.database.write() as conn:
-            if report.status is VendorPaymentStatus.NOT_FOUND:
-                await self.payments.settle(
+        if report.status is VendorPaymentStatus.NOT_FOUND:
+            await self.payments.database.write(
+                lambda conn: self.payments.settle(
                     conn,
                     payment.id,
                     PaymentStatus.REJECTED,
@@ -122,8 +128,10 @@ class Settlement:
                     gateway=gateway_name,
                     expected=(PaymentStatus.UNKNOWN,),
                 )
-                return
-            await self.payments.settle(
+            )
+            return
+        await self.payments.database.write(
+            lambda conn: self.payments.settle(
                 conn,
                 payment.id,
                 _SETTLED_BY_VENDOR[report.status],
@@ -132,6 +140,7 @@ class Settlement:
                 external_id=report.external_id or payment.external_id,
                 expected=(PaymentStatus.UNKNOWN,),
             )
+        )
 
     async def _vendor_status(self, payment: Payment) -> StatusReport:
         """What the payment's gateway says about it; any doubt is a retry later."""
@@ -157,18 +166,19 @@ class Settlement:
 
         Returns whether there was such a call (the payment is then reconciled, never re-sent).
         """
-        async with self.payments.database.write() as conn:
-            attempt = await ledger.in_flight_attempt(conn, payment.id)
+
+        def abandon(conn: sa.Connection) -> bool:
+            attempt = ledger.in_flight_attempt(conn, payment.id)
             if attempt is None:
                 return False
-            await ledger.finish_attempt(
+            ledger.finish_attempt(
                 conn,
                 attempt.id,
                 outcome=AttemptOutcome.UNKNOWN,
                 error=why,
                 now=self.payments.now(),
             )
-            await self.payments.settle(
+            self.payments.settle(
                 conn,
                 payment.id,
                 PaymentStatus.UNKNOWN,
@@ -176,23 +186,31 @@ class Settlement:
                 gateway=attempt.gateway,
                 expected=(PaymentStatus.PENDING,),
             )
-        return True
+            return True
+
+        return await self.payments.database.write(abandon)
 
     async def refund(self, job: Job) -> None:
         """Send a queued refund, or settle one whose answer was lost by asking the gateway."""
         if job.refund_id is None:  # pragma: no cover - refund jobs always carry one
             raise ValueError(f"refund job {job.id} names no refund")
-        async with self.payments.database.read() as conn:
-            refund = await ledger.get_refund(conn, job.refund_id)
-            payment = await ledger.load_payment(conn, job.payment_id)
+        refund_id = job.refund_id
+        refund, payment = await self.payments.database.read(
+            lambda conn: (
+                ledger.get_refund(conn, refund_id),
+                ledger.load_payment(conn, job.payment_id),
+            )
+        )
         if refund is None or refund.status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
             return
         if refund.sent_at is not None:
             if await self._settle_from_vendor(payment, refund):
                 return
         else:
-            async with self.payments.database.write() as conn:
-                await ledger.mark_refund_sent(conn, refund.id, self.payments.now())
+            now = self.payments.now()
+            await self.payments.database.write(
+                lambda conn: ledger.mark_refund_sent(conn, refund.id, now)
+            )
         outcome = await self.payments.send_refund(payment, refund, None, final=job.is_last_attempt)
         if outcome.refund.status is RefundStatus.UNKNOWN:
             raise RetryLater(f"refund {refund.id}: no usable answer from {refund.gateway}")
@@ -244,8 +262,8 @@ class Settlement:
             VendorPaymentStatus.PAID: PaymentStatus.PAID,
             VendorPaymentStatus.FAILED: PaymentStatus.FAILED,
         }.get(report.status, PaymentStatus.EXPIRED)
-        async with self.payments.database.write() as conn:
-            await self.payments.settle(
+        await self.payments.database.write(
+            lambda conn: self.payments.settle(
                 conn,
                 payment.id,
                 status,
@@ -253,6 +271,7 @@ class Settlement:
                 gateway=gateway_name,
                 expected=(PaymentStatus.INITIATED,),
             )
+        )
 
 
 async def _lookup(gateway: str, call: Awaitable[T], operation: str = "status") -> T:

@@ -9,6 +9,7 @@ it should this process die), the gateway is called, and the result recorded in a
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import logging
 import uuid
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Annotated, NamedTuple
 
 import msgspec
+import sqlalchemy as sa
 from opentelemetry import trace
 from payments_plugins import (
     Amount,
@@ -32,7 +34,6 @@ from payments_plugins import (
     WebhookReply,
 )
 from payments_plugins import InvalidWebhook as GatewayInvalidWebhook
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments_platform import errors, jobs, ledger
 from payments_platform.database import Database
@@ -182,9 +183,9 @@ class Payments:
         """The enabled gateways that are instances of ``type_name``, in config order."""
         return [live for live in self.gateways.values() if live.type_name == type_name]
 
-    async def enqueue(
+    def enqueue(
         self,
-        conn: AsyncConnection,
+        conn: sa.Connection,
         kind: JobKind,
         payment_id: uuid.UUID,
         *,
@@ -192,7 +193,7 @@ class Payments:
         refund_id: uuid.UUID | None = None,
     ) -> int:
         """Write a job in the caller's transaction."""
-        return await jobs.enqueue(
+        return jobs.enqueue(
             conn,
             kind,
             payment_id,
@@ -220,8 +221,9 @@ class Payments:
                     f"no enabled gateway takes {amount.currency}", field="currency"
                 )
             now = self.now()
-            async with self.database.write() as conn:
-                created = await ledger.insert_payment(
+
+            def begin(conn: sa.Connection) -> InitOutcome | tuple[_RoutePlan, bool]:
+                created = ledger.insert_payment(
                     conn,
                     payment_id=payment_id,
                     merchant=merchant,
@@ -230,7 +232,7 @@ class Payments:
                     now=now,
                 )
                 if created:
-                    await ledger.record_event(
+                    ledger.record_event(
                         conn,
                         payment_id=payment_id,
                         kind="status_changed",
@@ -238,30 +240,33 @@ class Payments:
                         reason="payment requested",
                         now=now,
                     )
-                    route_now = True
                 else:
-                    existing = await ledger.load_payment(conn, payment_id, for_update=True)
+                    existing = ledger.load_payment(conn, payment_id, for_update=True)
                     if not _owned(existing, merchant):
                         # Say nothing of the payment: it belongs to someone else.
                         raise errors.IdempotencyKeyReused(
                             f"payment id {payment_id} is already used", field="id"
                         )
-                    route_now = await self.claim_retry(conn, existing, amount, now)
-                    if not route_now:
+                    if not self.claim_retry(conn, existing, amount, now):
                         span.set_attribute("payment.replay", True)
                         return InitOutcome(payment=existing, created=False)
                 if self.queued:
-                    await self.enqueue(conn, JobKind.INITIATE, payment_id)
-                    payment = await ledger.load_payment(conn, payment_id)
+                    self.enqueue(conn, JobKind.INITIATE, payment_id)
+                    payment = ledger.load_payment(conn, payment_id)
                     return InitOutcome(payment=payment, created=created)
                 # The payment row is ours under this transaction's lock: the routing decision
                 # and the first attempt are written with it, saving two commits.
-                plan = await self._plan_route(conn, payment_id, amount)
+                return self._plan_route(conn, payment_id, amount), created
+
+            begun = await self.database.write(begin)
+            if isinstance(begun, InitOutcome):
+                return begun
+            plan, created = begun
             payment = await self._follow_route(payment_id, amount, plan, final=True)
             return InitOutcome(payment=payment, created=created)
 
-    async def claim_retry(
-        self, conn: AsyncConnection, existing: Payment, amount: Amount, now: datetime
+    def claim_retry(
+        self, conn: sa.Connection, existing: Payment, amount: Amount, now: datetime
     ) -> bool:
         """Decide what a repeated init does; True if it may route the payment again."""
         if existing.amount != amount:
@@ -283,7 +288,7 @@ class Payments:
         ):
             return False
         # No vendor holds the payment, so trying again cannot charge twice.
-        moved = await ledger.move_payment(
+        moved = ledger.move_payment(
             conn,
             existing.id,
             expected=PaymentStatus.REJECTED,
@@ -293,7 +298,7 @@ class Payments:
             gateway=None,
         )
         if moved:
-            await ledger.record_event(
+            ledger.record_event(
                 conn,
                 payment_id=existing.id,
                 kind="status_changed",
@@ -310,25 +315,28 @@ class Payments:
         When none can be reached the payment is rejected if ``final``; otherwise it stays
         pending and :class:`RetryLater` is raised (a queued payment's job retries it).
         """
-        async with self.database.write() as conn:
+
+        def claim(conn: sa.Connection) -> Payment | _RoutePlan:
             # The row-level claim: only a pending payment with no call in flight is sent.
-            payment = await ledger.load_payment(conn, payment_id, for_update=True)
-            if payment.status is not PaymentStatus.PENDING or await ledger.in_flight_attempt(
+            payment = ledger.load_payment(conn, payment_id, for_update=True)
+            if payment.status is not PaymentStatus.PENDING or ledger.in_flight_attempt(
                 conn, payment_id
             ):
                 return payment
-            plan = await self._plan_route(conn, payment_id, amount)
-        return await self._follow_route(payment_id, amount, plan, final=final)
+            return self._plan_route(conn, payment_id, amount)
 
-    async def _plan_route(
-        self, conn: AsyncConnection, payment_id: uuid.UUID, amount: Amount
-    ) -> _RoutePlan:
+        claimed = await self.database.write(claim)
+        if isinstance(claimed, Payment):
+            return claimed
+        return await self._follow_route(payment_id, amount, claimed, final=final)
+
+    def _plan_route(self, conn: sa.Connection, payment_id: uuid.UUID, amount: Amount) -> _RoutePlan:
         """Decide the order of candidates and claim the first call, in the caller's
         transaction, which holds the payment."""
         decision = self.routing.decide(amount.currency)
         with tracer.start_as_current_span("payments.route") as span:
             _trace_decision(span, decision)
-        await ledger.record_event(
+        ledger.record_event(
             conn,
             payment_id=payment_id,
             kind="routing_decision",
@@ -339,7 +347,7 @@ class Payments:
         plan = _RoutePlan(decision=decision)
         claimed = self._next_candidate(plan)
         if claimed is not None:
-            plan.claimed = await self._claim_attempt(conn, payment_id, *claimed)
+            plan.claimed = self._claim_attempt(conn, payment_id, *claimed)
         return plan
 
     def _next_candidate(self, plan: _RoutePlan) -> tuple[str, str] | None:
@@ -354,15 +362,15 @@ class Payments:
             plan.unavailable.append(f"{name} (breaker {breaker.state})")
         return None
 
-    async def _claim_attempt(
-        self, conn: AsyncConnection, payment_id: uuid.UUID, gateway_name: str, reason: str
+    def _claim_attempt(
+        self, conn: sa.Connection, payment_id: uuid.UUID, gateway_name: str, reason: str
     ) -> _ClaimedAttempt:
         """Record the call about to be made, with the guard job that reconciles it should
         this process die before recording the answer."""
-        attempt_id = await ledger.insert_attempt(
+        attempt_id = ledger.insert_attempt(
             conn, payment_id=payment_id, gateway=gateway_name, reason=reason, now=self.now()
         )
-        guard = await self.enqueue(
+        guard = self.enqueue(
             conn, JobKind.RECONCILE, payment_id, delay=self.lifecycle.reconcile_after_seconds
         )
         return _ClaimedAttempt(gateway_name, reason, attempt_id, guard)
@@ -378,13 +386,20 @@ class Payments:
             plan.unavailable.append(f"{claimed.gateway} unavailable")
             following = self._next_candidate(plan)
             if following is not None:
-                async with self.database.write() as conn:
-                    plan.claimed = await self._claim_attempt(conn, payment_id, *following)
+                gateway_name, reason = following
+                plan.claimed = await self.database.write(
+                    functools.partial(
+                        self._claim_attempt,
+                        payment_id=payment_id,
+                        gateway_name=gateway_name,
+                        reason=reason,
+                    )
+                )
         why = "no gateway could be reached: " + (", ".join(plan.unavailable) or "none healthy")
         if not final:
             raise RetryLater(why)
-        async with self.database.write() as conn:
-            return await self.settle(
+        return await self.database.write(
+            lambda conn: self.settle(
                 conn,
                 payment_id,
                 PaymentStatus.REJECTED,
@@ -392,6 +407,7 @@ class Payments:
                 failure_code=NO_GATEWAY_AVAILABLE,
                 expected=(PaymentStatus.PENDING,),
             )
+        )
 
     async def _attempt(
         self, payment_id: uuid.UUID, amount: Amount, claimed: _ClaimedAttempt
@@ -430,11 +446,15 @@ class Payments:
             )
         if outcome is AttemptOutcome.UNAVAILABLE:
             breaker.record_failure()
-            async with self.database.write() as conn:
-                await ledger.finish_attempt(
-                    conn, attempt_id, outcome=outcome, error=str(failure), now=self.now()
+            now = self.now()
+
+            def give_up(conn: sa.Connection) -> None:
+                ledger.finish_attempt(
+                    conn, attempt_id, outcome=outcome, error=str(failure), now=now
                 )
-                await jobs.cancel(conn, guard)
+                jobs.cancel(conn, guard)
+
+            await self.database.write(give_up)
             return None
         if outcome is AttemptOutcome.DECLINED:
             breaker.record_success()
@@ -479,8 +499,9 @@ class Payments:
         external_id: str | None = None,
     ) -> Payment:
         """Record a gateway's definitive answer (or its silence) in one transaction."""
-        async with self.database.write() as conn:
-            await ledger.finish_attempt(
+
+        def conclude(conn: sa.Connection) -> Payment:
+            ledger.finish_attempt(
                 conn,
                 attempt_id,
                 outcome=outcome,
@@ -488,8 +509,8 @@ class Payments:
                 external_id=external_id,
                 now=self.now(),
             )
-            await jobs.cancel(conn, guard)
-            return await self.settle(
+            jobs.cancel(conn, guard)
+            return self.settle(
                 conn,
                 payment_id,
                 status,
@@ -502,9 +523,11 @@ class Payments:
                 expected=(PaymentStatus.PENDING, PaymentStatus.UNKNOWN),
             )
 
-    async def settle(
+        return await self.database.write(conclude)
+
+    def settle(
         self,
-        conn: AsyncConnection,
+        conn: sa.Connection,
         payment_id: uuid.UUID,
         status: PaymentStatus,
         *,
@@ -521,16 +544,16 @@ class Payments:
         webhooks that named its external id before we knew it are applied.
         """
         now = self.now()
-        before = await ledger.load_payment(conn, payment_id, for_update=True)
+        before = ledger.load_payment(conn, payment_id, for_update=True)
         values: dict[str, object] = {"status": status, "failure_code": failure_code}
         if gateway is not None:
             values["gateway"] = gateway
         if external_id is not None:
             values["external_id"] = external_id
-        moved = before.status in expected and await ledger.move_payment(
+        moved = before.status in expected and ledger.move_payment(
             conn, payment_id, expected=before.status, now=now, **values
         )
-        await ledger.record_event(
+        ledger.record_event(
             conn,
             payment_id=payment_id,
             kind="status_changed",
@@ -547,9 +570,9 @@ class Payments:
             ).inc()
             logger.info("payment %s: %s -> %s (%s)", payment_id, before.status, status, reason)
             if status is PaymentStatus.UNKNOWN:
-                await self.enqueue(conn, JobKind.RECONCILE, payment_id, delay=1.0)
+                self.enqueue(conn, JobKind.RECONCILE, payment_id, delay=1.0)
             elif status is PaymentStatus.INITIATED:
-                await self.enqueue(
+                self.enqueue(
                     conn,
                     JobKind.EXPIRE,
                     payment_id,
@@ -558,9 +581,9 @@ class Payments:
             if (
                 external_id is not None
                 and gateway is not None
-                and await self._replay_webhooks(conn, payment_id, gateway, external_id)
+                and self._replay_webhooks(conn, payment_id, gateway, external_id)
             ):
-                return await ledger.load_payment(conn, payment_id)
+                return ledger.load_payment(conn, payment_id)
             return msgspec.structs.replace(
                 before,
                 status=status,
@@ -571,8 +594,8 @@ class Payments:
             )
         return before
 
-    async def _replay_webhooks(
-        self, conn: AsyncConnection, payment_id: uuid.UUID, gateway: str, external_id: str
+    def _replay_webhooks(
+        self, conn: sa.Connection, payment_id: uuid.UUID, gateway: str, external_id: str
     ) -> bool:
         """Apply webhooks about ``external_id`` that arrived before the payment was known by it.
 
@@ -581,18 +604,18 @@ class Payments:
         """
         live = self.gateways.get(gateway)
         siblings = [g.name for g in self.gateways_of_type(live.type_name)] if live else [gateway]
-        waiting_webhooks = await ledger.unmatched_webhooks(conn, siblings, external_id)
+        waiting_webhooks = ledger.unmatched_webhooks(conn, siblings, external_id)
         for waiting in waiting_webhooks:
             reported = _reported_status(waiting)
             if reported is None:
                 continue
-            current = await ledger.load_payment(conn, payment_id, for_update=True)
+            current = ledger.load_payment(conn, payment_id, for_update=True)
             verdict = judge_webhook(current.status, reported)
             if verdict is WebhookVerdict.APPLY:
-                await ledger.move_payment(
+                ledger.move_payment(
                     conn, payment_id, expected=current.status, now=self.now(), status=reported
                 )
-            await ledger.record_event(
+            ledger.record_event(
                 conn,
                 payment_id=payment_id,
                 kind="webhook_replayed",
@@ -628,29 +651,32 @@ class Payments:
             span.set_attribute("webhook.status", event.status)
             names = [candidate.name for candidate in gateways]
             now = self.now()
-            async with self.database.write() as conn:
-                payment = await ledger.find_by_external_id(
+
+            def apply(conn: sa.Connection) -> WebhookOutcome | errors.PaymentProblem:
+                payment = ledger.find_by_external_id(
                     conn, names, event.external_id, for_update=True
                 )
-                if payment is None:
-                    await ledger.record_event(
-                        conn,
-                        payment_id=None,
-                        kind="webhook",
-                        gateway=live.name,
-                        external_id=event.external_id,
-                        accepted=False,
-                        reason=f"no payment with external id {event.external_id!r} yet",
-                        body_sha256=body_hash,
-                        detail=msgspec.to_builtins(event),
-                        now=now,
-                    )
-                    missing = f"no payment known to {live.type_name} as {event.external_id!r}"
-                else:
-                    outcome = await self._apply_status(conn, payment, event, live, body_hash, now)
-            if payment is None:
-                raise errors.PaymentNotFound(missing, field="external_id")
-            span.set_attribute("payment.id", str(payment.id))
+                if payment is not None:
+                    span.set_attribute("payment.id", str(payment.id))
+                    return self._apply_status(conn, payment, event, live, body_hash, now)
+                ledger.record_event(
+                    conn,
+                    payment_id=None,
+                    kind="webhook",
+                    gateway=live.name,
+                    external_id=event.external_id,
+                    accepted=False,
+                    reason=f"no payment with external id {event.external_id!r} yet",
+                    body_sha256=body_hash,
+                    detail=msgspec.to_builtins(event),
+                    now=now,
+                )
+                return errors.PaymentNotFound(
+                    f"no payment known to {live.type_name} as {event.external_id!r}",
+                    field="external_id",
+                )
+
+            outcome = await self.database.write(apply)
             if isinstance(outcome, errors.PaymentProblem):
                 raise outcome
             return outcome
@@ -668,9 +694,9 @@ class Payments:
                 reasons.append(f"{live.name}: {error}" if len(gateways) > 1 else str(error))
         return None, None, "; ".join(reasons)
 
-    async def _apply_status(
+    def _apply_status(
         self,
-        conn: AsyncConnection,
+        conn: sa.Connection,
         payment: Payment,
         event: WebhookEvent,
         live: LiveGateway,
@@ -688,9 +714,7 @@ class Payments:
         )
         accepted = verdict is not WebhookVerdict.CONTRADICTS
         if verdict is WebhookVerdict.APPLY and reported is not None:
-            await ledger.move_payment(
-                conn, payment.id, expected=payment.status, now=now, status=reported
-            )
+            ledger.move_payment(conn, payment.id, expected=payment.status, now=now, status=reported)
         reason = {
             WebhookVerdict.APPLY: f"{live.name} reports {event.status}",
             WebhookVerdict.REPEAT: f"{live.name} repeats {event.status}; nothing changes",
@@ -699,7 +723,7 @@ class Payments:
                 f" after {payment.status}"
             ),
         }[verdict]
-        await ledger.record_event(
+        ledger.record_event(
             conn,
             payment_id=payment.id,
             kind="webhook",
@@ -716,14 +740,15 @@ class Payments:
         if not accepted:
             # Returned, not raised: raising would roll back the record of the refusal.
             return errors.TransitionNotAllowed(reason, extra={"payment_status": payment.status})
-        current = await ledger.load_payment(conn, payment.id)
+        current = ledger.load_payment(conn, payment.id)
         return WebhookOutcome(payment=current, changed=verdict is WebhookVerdict.APPLY)
 
     async def _record_refused_webhook(
         self, gateways: Sequence[LiveGateway], body_hash: str, reason: str
     ) -> None:
-        async with self.database.write() as conn:
-            await ledger.record_event(
+        now = self.now()
+        await self.database.write(
+            lambda conn: ledger.record_event(
                 conn,
                 payment_id=None,
                 kind="webhook",
@@ -731,8 +756,9 @@ class Payments:
                 accepted=False,
                 reason=reason,
                 body_sha256=body_hash,
-                now=self.now(),
+                now=now,
             )
+        )
 
     # -- refunds --------------------------------------------------------------------------
 
@@ -772,13 +798,14 @@ class Payments:
         """Take the amount out of what is left to refund, in one transaction with the refund
         row and, when sent now, a guard job; when queued, the job that sends it."""
         now = self.now()
-        async with self.database.write() as conn:
-            payment = await ledger.get_payment(conn, payment_id, for_update=True)
+
+        def claim(conn: sa.Connection) -> _Claimed | RefundOutcome:
+            payment = ledger.get_payment(conn, payment_id, for_update=True)
             if payment is None or not _owned(payment, merchant):
                 raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
-            existing = await ledger.get_refund(conn, refund_id)
+            existing = ledger.get_refund(conn, refund_id)
             if existing is not None:
-                return await self._replay_refund(conn, existing, payment_id, amount_minor)
+                return self._replay_refund(conn, existing, payment_id, amount_minor)
             if payment.status not in REFUNDABLE:
                 raise errors.PaymentNotRefundable(
                     f"payment {payment_id} is {payment.status}; only paid payments are refunded",
@@ -795,10 +822,10 @@ class Payments:
                 )
             if payment.gateway is None:  # pragma: no cover - refundable payments have one
                 raise RuntimeError(f"paid payment {payment_id} has no gateway")
-            if not await ledger.claim_refund(conn, payment, amount, now):
+            if not ledger.claim_refund(conn, payment, amount, now):
                 # Only reachable without a row lock (SQLite serialises writers instead).
                 raise errors.RefundExceedsBalance("another refund took the balance first")
-            await ledger.insert_refund(
+            ledger.insert_refund(
                 conn,
                 refund_id=refund_id,
                 payment_id=payment_id,
@@ -807,7 +834,7 @@ class Payments:
                 now=now,
                 sent=not self.queued,
             )
-            await ledger.record_event(
+            ledger.record_event(
                 conn,
                 payment_id=payment_id,
                 kind="refund_requested",
@@ -817,18 +844,18 @@ class Payments:
                 now=now,
             )
             delay = 0.0 if self.queued else self.lifecycle.reconcile_after_seconds
-            job = await self.enqueue(
-                conn, JobKind.REFUND, payment_id, refund_id=refund_id, delay=delay
-            )
-            refund = await ledger.get_refund(conn, refund_id)
-            current = await ledger.load_payment(conn, payment_id)
-        if refund is None:  # pragma: no cover - written just above
-            raise RuntimeError(f"refund {refund_id} vanished")
-        return _Claimed(current, refund, None if self.queued else job)
+            job = self.enqueue(conn, JobKind.REFUND, payment_id, refund_id=refund_id, delay=delay)
+            refund = ledger.get_refund(conn, refund_id)
+            if refund is None:  # pragma: no cover - written just above
+                raise RuntimeError(f"refund {refund_id} vanished")
+            current = ledger.load_payment(conn, payment_id)
+            return _Claimed(current, refund, None if self.queued else job)
 
-    async def _replay_refund(
+        return await self.database.write(claim)
+
+    def _replay_refund(
         self,
-        conn: AsyncConnection,
+        conn: sa.Connection,
         existing: Refund,
         payment_id: uuid.UUID,
         amount_minor: int | None,
@@ -841,7 +868,7 @@ class Payments:
                 f" {existing.amount_minor} minor units",
                 field="refund_id",
             )
-        payment = await ledger.load_payment(conn, payment_id)
+        payment = ledger.load_payment(conn, payment_id)
         return RefundOutcome(refund=existing, payment=payment, created=False)
 
     async def send_refund(
@@ -931,15 +958,16 @@ class Payments:
         An unknown refund keeps its claim and gets a job that asks the gateway later.
         """
         now = self.now()
-        async with self.database.write() as conn:
-            current_refund = await ledger.get_refund(conn, refund.id)
+
+        def record(conn: sa.Connection) -> RefundOutcome:
+            current_refund = ledger.get_refund(conn, refund.id)
             if current_refund is None:  # pragma: no cover - refunds are never deleted
                 raise RuntimeError(f"refund {refund.id} vanished")
-            payment = await ledger.load_payment(conn, refund.payment_id, for_update=True)
+            payment = ledger.load_payment(conn, refund.payment_id, for_update=True)
             if current_refund.status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
                 # Settled meanwhile (by its reconciliation): the first definitive answer stands.
                 return RefundOutcome(refund=current_refund, payment=payment, created=True)
-            await ledger.finish_refund(
+            ledger.finish_refund(
                 conn,
                 refund.id,
                 status=status,
@@ -948,18 +976,16 @@ class Payments:
                 now=now,
             )
             if guard_job is not None:
-                await jobs.cancel(conn, guard_job)
+                jobs.cancel(conn, guard_job)
             to_status: PaymentStatus | None = None
             if status is RefundStatus.SUCCEEDED:
-                to_status = await ledger.settle_refund_amount(
-                    conn, payment, refund.amount_minor, now
-                )
+                to_status = ledger.settle_refund_amount(conn, payment, refund.amount_minor, now)
             elif status is RefundStatus.FAILED:
-                await ledger.release_refund_claim(conn, payment.id, refund.amount_minor, now)
+                ledger.release_refund_claim(conn, payment.id, refund.amount_minor, now)
             elif guard_job is not None:
-                await self.enqueue(conn, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
+                self.enqueue(conn, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
             amount = Amount(refund.amount_minor, payment.currency).format()
-            await ledger.record_event(
+            ledger.record_event(
                 conn,
                 payment_id=payment.id,
                 kind=f"refund_{status}",
@@ -973,11 +999,13 @@ class Payments:
                 detail={"refund_id": str(refund.id), "amount_fractions": refund.amount_minor},
                 now=now,
             )
-            updated_refund = await ledger.get_refund(conn, refund.id)
-            updated = await ledger.load_payment(conn, payment.id)
-        if updated_refund is None:  # pragma: no cover - just written
-            raise RuntimeError(f"refund {refund.id} vanished")
-        return RefundOutcome(refund=updated_refund, payment=updated, created=True)
+            updated_refund = ledger.get_refund(conn, refund.id)
+            if updated_refund is None:  # pragma: no cover - just written
+                raise RuntimeError(f"refund {refund.id} vanished")
+            updated = ledger.load_payment(conn, payment.id)
+            return RefundOutcome(refund=updated_refund, payment=updated, created=True)
+
+        return await self.database.write(record)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -985,8 +1013,7 @@ class Payments:
         self, payment_id: uuid.UUID, *, merchant: str | None = None
     ) -> PaymentHistory:
         """The payment with its attempts, refunds and events, if ``merchant`` may see it."""
-        async with self.database.read() as conn:
-            found = await ledger.history(conn, payment_id)
+        found = await self.database.read(lambda conn: ledger.history(conn, payment_id))
         if found is None or not _owned(found.payment, merchant):
             raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
         return found
