@@ -22,6 +22,7 @@ from payments_plugins import (
     InvalidSettings,
     SimulatorOptions,
 )
+from payments_plugins.http_client import vendor_client
 from sqlalchemy.exc import ArgumentError
 
 from payments_platform.breaker import CircuitBreaker
@@ -95,11 +96,7 @@ def build_runtime(
     ``clock`` drives the breakers (monotonic seconds), ``wall_clock`` the timestamps and jobs.
     """
     # One pooled client for every gateway; each call passes its own timeouts.
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=2.0),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        follow_redirects=False,
-    )
+    http = vendor_client()
     # Every vendor call gets a client span, whatever the plugin does itself.
     HTTPXClientInstrumentor.instrument_client(http)
     resources = GatewayResources(http=http, tracer=trace.get_tracer("payments.gateways"))

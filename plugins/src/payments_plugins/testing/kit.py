@@ -30,6 +30,7 @@ import pytest
 pytest.register_assert_rewrite("payments_plugins.testing.conformance")
 
 from payments_plugins.gateway import GatewayResources  # noqa: E402
+from payments_plugins.http_client import vendor_client  # noqa: E402
 from payments_plugins.testing.conformance import GatewayConformance  # noqa: E402
 from payments_plugins.testing.target import Capability, missing_capabilities  # noqa: E402
 
@@ -128,8 +129,8 @@ def tls() -> ssl.SSLContext:
 
 @pytest.fixture
 async def http(tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
-    """The shared httpx client a gateway under test calls its vendor with."""
-    async with httpx.AsyncClient(verify=tls) as client:
+    """The shared httpx client a gateway under test calls its vendor with: the platform's."""
+    async with vendor_client(verify=tls) as client:
         yield client
 
 
