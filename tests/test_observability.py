@@ -18,6 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from payments_platform.logs import EventFormatter, Redactor, configure_logging, payment_logged
 from payments_platform.security import key_hash, new_key
 from payments_platform.telemetry import TelemetryError, configure_tracing
@@ -85,6 +86,9 @@ async def test_the_span_trees_of_an_init_a_webhook_and_a_refund(
         assert ancestors(finished, route)[0] == "payments.initiate"
         assert ancestors(finished, call)[0] == "payments.initiate"
         assert ancestors(finished, vendor_call)[0] == "payments.gateway.initiate"
+        [http_call] = [s for s in finished if parent_of(finished, s) is vendor_call]
+        assert http_call.kind is SpanKind.CLIENT
+        assert dict(http_call.attributes or {}).get("http.status_code") == 201
         assert dict(route.attributes or {})["routing.candidates"] == ("json",)
         assert dict(route.attributes or {})["routing.breakers"] == ("closed",)
         assert dict(call.attributes or {})["gateway.outcome"] == "accepted"

@@ -91,6 +91,12 @@ def configure_tracing(environ: Mapping[str, str]) -> TracerProvider | None:
     return provider
 
 
+def tracing_enabled() -> bool:
+    """Whether spans are recorded: an SDK tracer provider is installed (see
+    :func:`configure_tracing`)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def current_trace_parent() -> str | None:
     """The W3C ``traceparent`` of the current span, to link work done later to it."""
     carrier: dict[str, str] = {}
