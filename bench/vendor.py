@@ -21,9 +21,12 @@ from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.simulator import JsonVendorSimulator
 from payments_plugins import SimulatorOptions
 from payments_plugins.gateway import ASGIApp, Receive, Scope, Send
+from payments_plugins.simulation import json_answer, json_error
+from payments_plugins.simulation.asgi import read_body, send_answer
 
 PREFILL_PATH = "/_bench/prefill"
 READY_PATH = "/_simulator/calls"
+PREFILL_MAX_BYTES = 16 * 1024 * 1024
 
 
 class Prefill(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -62,25 +65,15 @@ class BenchVendor:
         await self.simulator(scope, receive, send)
 
     async def _prefill(self, receive: Receive, send: Send) -> None:
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await read_body(receive, PREFILL_MAX_BYTES)
+        if body is None:
+            await send_answer(send, json_error(413, "too-large", "send fewer references"))
+            return
         prefill = _PREFILL_DECODER.decode(body)
         external_ids = [
             await self._initiate(reference, prefill.amount) for reference in prefill.references
         ]
-        answer = _ENCODER.encode(Prefilled(external_ids=external_ids))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
+        await send_answer(send, json_answer(200, Prefilled(external_ids=external_ids)))
 
     async def _initiate(self, reference: str, amount: str) -> str:
         status, answer = await call(

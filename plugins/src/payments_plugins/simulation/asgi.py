@@ -102,8 +102,8 @@ def path_below_root(scope: Scope) -> str:
     return path
 
 
-async def read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None when it is longer than :data:`MAX_REQUEST_BYTES`.
+async def read_body(receive: Receive, max_bytes: int = MAX_REQUEST_BYTES) -> bytes | None:
+    """The whole request body, or None when it is longer than ``max_bytes``.
 
     Raises :class:`ClientGone` when the client leaves first.
     """
@@ -113,7 +113,7 @@ async def read_body(receive: Receive) -> bytes | None:
         if message["type"] == "http.disconnect":
             raise ClientGone
         body += message.get("body", b"")
-        if len(body) > MAX_REQUEST_BYTES:
+        if len(body) > max_bytes:
             return None
         if not message.get("more_body", False):
             return bytes(body)
