@@ -182,3 +182,25 @@ async def test_a_post_on_a_kept_alive_connection_the_vendor_dropped_is_never_sen
         b"/payments",
         b"/refunds",
     ]
+
+
+async def test_an_answer_left_half_read_never_reaches_the_next_call() -> None:
+    async def big_then_small(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while (request := await read_request(server, reader)) is not None:
+            if b"/big" in request.split(b"\r\n", 1)[0]:
+                writer.write(answer(b"x" * 1_000_000))
+            else:
+                writer.write(answer(b'{"id": "second"}'))
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+
+    async with serving(big_then_small) as server, vendor_client() as client:
+        async with client.stream("GET", f"{server.url}/big") as response:
+            async for _ in response.aiter_bytes():
+                break  # a gateway giving up on an answer too long to be genuine
+        second = await client.get(f"{server.url}/small")
+
+    assert second.json() == {"id": "second"}
+    assert server.connections == 2, "the half-read connection was used again"
