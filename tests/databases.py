@@ -27,7 +27,7 @@ def backends() -> list[str]:
     return [name.strip() for name in chosen.split(",") if name.strip()]
 
 
-def _admin_dsn() -> str:
+def admin_dsn() -> str:
     url = driver_url(os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL))
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -38,7 +38,7 @@ def _url_for(database: str) -> str:
 
 
 async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(_admin_dsn())
+    connection = await asyncpg.connect(admin_dsn())
     try:
         await connection.execute(statement)
     finally:

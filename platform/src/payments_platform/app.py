@@ -67,6 +67,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "payment-in-progress": 409,
     "payment-not-found": 404,
     "no-gateway-available": 503,
+    "database-unavailable": 503,
     "payment-declined": 402,
     "transition-not-allowed": 409,
     "invalid-webhook": 400,
@@ -274,7 +275,8 @@ def _payments(state: State) -> Payments:
 
 def _responses(*codes: str) -> dict[int, ResponseSpec]:
     specs: dict[int, ResponseSpec] = {}
-    for code in codes:
+    # Every route documented with these reads or records through the database.
+    for code in (*codes, "database-unavailable"):
         status = STATUS_OF_CODE[code]
         spec = specs.get(status)
         description = f"{spec.description}, {code}" if spec else f"problem: {code}"
@@ -504,7 +506,7 @@ async def ready(state: State) -> Response[Health]:
         await runtime.database.ping()
         checks["database"] = "ok"
     except Exception as error:
-        checks["database"] = f"unreachable: {type(error).__name__}"
+        checks["database"] = f"unreachable: {type(error.__cause__ or error).__name__}"
     checks["gateways"] = (
         f"{len(runtime.payments.gateways)} built" if runtime.payments.gateways else "none enabled"
     )

@@ -20,6 +20,7 @@ from payments_platform.config import (
     load_settings,
 )
 from payments_platform.database import SchemaOutOfDate
+from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobStatus
 from payments_platform.logs import configure_logging
 from payments_platform.plugin_host import PluginError, PluginHost
@@ -288,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except (ConfigError, PluginError, SchemaOutOfDate, TelemetryError) as error:
         print(f"payments: error: {error}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as error:
+        cause = error.__cause__
+        reason = getattr(cause, "orig", None) or cause or error
+        print(f"payments: error: cannot use the database: {reason}", file=sys.stderr)
         return 2
     return code
 

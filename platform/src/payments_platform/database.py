@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from payments_platform.errors import DatabaseUnavailable
+
 T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
 """A transaction's body: runs with the connection, returns what the caller awaits."""
@@ -40,6 +43,15 @@ Work = Callable[[sa.Connection], T]
 _WRITE = "payments_write_transaction"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_READ_THREADS = 4
+
+
+logger = logging.getLogger(__name__)
+
+_OUR_MISTAKES = (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingError)
+"""Errors of the statements themselves: bugs, which no retry mends."""
+_UNREACHABLE = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
+"""The rest of what the driver raises: a database that is down, refuses connections, dropped
+one, or is locked past the busy timeout."""
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -113,17 +125,29 @@ class Database:
         return await self._run(work, write=False)
 
     async def _run(self, work: Work[T], *, write: bool) -> T:
-        if self._async_engine is not None:
-            async with self._async_engine.connect() as conn, conn.begin():
-                return await conn.run_sync(work)
-        executor = self._writer if write else self._readers
-        if executor is None:  # pragma: no cover - set for SQLite in __init__
-            raise RuntimeError("the database is closed")
-        # The thread sees this task's context: its spans and log fields belong to the request.
-        call = functools.partial(
-            contextvars.copy_context().run, _transaction, self.engine, work, write
-        )
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
+        try:
+            if self._async_engine is not None:
+                async with self._async_engine.connect() as conn, conn.begin():
+                    return await conn.run_sync(work)
+            executor = self._writer if write else self._readers
+            if executor is None:  # pragma: no cover - set for SQLite in __init__
+                raise RuntimeError("the database is closed")
+            # The thread sees this task's context: its spans and log fields are the request's.
+            call = functools.partial(
+                contextvars.copy_context().run, _transaction, self.engine, work, write
+            )
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
+        except _OUR_MISTAKES:
+            raise
+        except _UNREACHABLE as error:
+            # Nothing of this transaction is kept. The cause stays in the log: it may name
+            # hosts and users a client has no business seeing.
+            logger.exception("database transaction failed")
+            raise DatabaseUnavailable(
+                "the database could not be reached; what was recorded before stands, and the"
+                " request may be retried with the same ids",
+                retry_after=1,
+            ) from error
 
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -131,6 +131,13 @@ class GatewayUnavailable(PaymentProblem):
     title = "The payment's gateway cannot be reached"
 
 
+class DatabaseUnavailable(PaymentProblem):
+    """The database cannot be reached or is held by another writer past the wait allowed."""
+
+    code = "database-unavailable"
+    title = "The database cannot be reached"
+
+
 class Unauthorized(PaymentProblem):
     """The request carries no valid API key."""
 
