@@ -31,6 +31,8 @@ def test_a_url_gets_the_driver_the_platform_uses(given: str, used: str) -> None:
     [
         ("mysql://db.internal/payments", "not supported: use sqlite or postgresql"),
         ("postgresql+psycopg2://db.internal/p", "driver 'psycopg2' is not supported"),
+        ("sqlite://", "in-memory SQLite database would lose every payment"),
+        ("sqlite:///:memory:", "in-memory SQLite database would lose every payment"),
     ],
 )
 def test_other_backends_and_drivers_are_refused(given: str, complaint: str) -> None:

@@ -78,6 +78,8 @@ def driver_url(url: str) -> sa.URL:
     named = parsed.get_driver_name() if "+" in parsed.drivername else None
     if named is not None and named not in _ACCEPTED[backend]:
         raise ValueError(f"driver {named!r} is not supported for {backend}: leave it out")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ValueError("an in-memory SQLite database would lose every payment: name a file")
     return parsed.set(drivername=f"{backend}+{driver}")
 
 
