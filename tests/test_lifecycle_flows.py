@@ -444,11 +444,12 @@ def test_backoff_doubles_with_jitter_up_to_a_cap(attempts: int, low: float, high
     assert max(delays) - min(delays) > (high - low) / 2  # jittered, not fixed
 
 
-async def test_a_vendor_id_too_long_to_store_is_an_unknown_outcome_not_a_crash(
-    scripted_runtime: RuntimeFactory,
+@pytest.mark.parametrize("vendor_id", ["x" * 256, "ext\x00id"], ids=["long", "nul"])
+async def test_a_vendor_id_that_cannot_be_stored_is_an_unknown_outcome_not_a_crash(
+    scripted_runtime: RuntimeFactory, vendor_id: str
 ) -> None:
     name, script = new_script()
-    script.answer("initiate", accepted("x" * 256))
+    script.answer("initiate", accepted(vendor_id))
     async with scripted_runtime({"gw": name}) as runtime:
         outcome = await runtime.payments.initiate(uuid.uuid4(), AED_10)
         assert outcome.payment.status is PaymentStatus.UNKNOWN
@@ -464,3 +465,18 @@ async def test_a_decline_code_longer_than_stored_is_cut_not_a_crash(
         outcome = await runtime.payments.initiate(uuid.uuid4(), AED_10)
         assert outcome.payment.status is PaymentStatus.REJECTED
         assert outcome.payment.failure_code == "c" * 64
+
+
+async def test_a_decline_whose_code_and_message_hold_nul_characters_is_recorded(
+    scripted_runtime: RuntimeFactory,
+) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayDeclined("card\x00 refused", vendor_code="do\x00_not_honour"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        outcome = await runtime.payments.initiate(payment_id, AED_10)
+        assert outcome.payment.status is PaymentStatus.REJECTED
+        assert outcome.payment.failure_code == "do_not_honour"
+        history = await runtime.payments.history(payment_id)
+        assert history.attempts[-1].error == "card\ufffd refused"
+        assert any("card\ufffd refused" in (event.reason or "") for event in history.events)

@@ -25,6 +25,13 @@ from payments_platform.records import (
 )
 from payments_platform.schema import payment_attempts, payment_events, payments, refunds
 
+
+def storable_text(text: str | None) -> str | None:
+    """Free text from outside (a vendor's message) as it can be stored: PostgreSQL text holds
+    no NUL, which becomes U+FFFD."""
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
 # Statements on the hot path are built once: building one costs more than running it.
 _INSERT_PAYMENT = {
     "postgresql": postgresql.insert(payments).on_conflict_do_nothing(index_elements=["id"]),
@@ -144,7 +151,7 @@ def finish_attempt(
         {
             "attempt_id": attempt_id,
             "outcome": outcome,
-            "error": error,
+            "error": storable_text(error),
             "external_id": external_id,
             "finished_at": now,
         },
@@ -210,7 +217,7 @@ def record_event(
             "gateway": gateway,
             "external_id": external_id,
             "accepted": accepted,
-            "reason": reason,
+            "reason": storable_text(reason),
             "body_sha256": body_sha256,
             "detail": detail,
             "created_at": now,

@@ -33,8 +33,8 @@ from payments_platform.usecases import (
     NOT_RECEIVED,
     RETRYABLE_REJECTIONS,
     Payments,
-    check_vendor_id,
     tracer,
+    unstorable_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -154,11 +154,7 @@ class Settlement:
                 StatusQuery(payment_id=payment.id, external_id=payment.external_id)
             ),
         )
-        if report.external_id is not None:
-            try:
-                check_vendor_id(report.external_id)
-            except GatewayError as error:
-                raise RetryLater(f"{gateway_name} status lookup: {error}") from error
+        _require_storable(gateway_name, "status", report.external_id)
         return report
 
     async def _abandon_in_flight(self, payment: Payment, why: str) -> bool:
@@ -228,6 +224,7 @@ class Settlement:
             ),
             operation="refund_status",
         )
+        _require_storable(gateway, "refund_status", report.external_refund_id)
         if report.status is VendorRefundStatus.SUCCEEDED:
             await self.payments.record_refund(
                 refund,
@@ -272,6 +269,12 @@ class Settlement:
                 expected=(PaymentStatus.INITIATED,),
             )
         )
+
+
+def _require_storable(gateway: str, operation: str, vendor_id: str | None) -> None:
+    """A lookup whose answer names an id the platform cannot store is retried later."""
+    if vendor_id is not None and (why := unstorable_id(vendor_id)):
+        raise RetryLater(f"{gateway} {operation} lookup: the answer names an id that {why}")
 
 
 async def _lookup(gateway: str, call: Awaitable[T], operation: str = "status") -> T:

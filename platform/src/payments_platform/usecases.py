@@ -642,8 +642,8 @@ class Payments:
         with tracer.start_as_current_span("payments.webhook") as span:
             body_hash = hashlib.sha256(body).hexdigest()
             event, live, rejection = await self._parse_webhook(gateways, headers, body)
-            if event is not None and not 0 < len(event.external_id) <= MAX_EXTERNAL_ID_LENGTH:
-                event, rejection = None, "the external id is empty or longer than 255 characters"
+            if event is not None and (why := unstorable_id(event.external_id)):
+                event, rejection = None, f"the external id {why}"
             if event is None or live is None:
                 await self._record_refused_webhook(gateways, body_hash, rejection)
                 raise errors.InvalidWebhook(rejection)
@@ -1020,16 +1020,23 @@ class Payments:
 
 
 def _failure_code(vendor_code: str | None) -> str:
-    """The vendor's decline code as stored (64 characters at most), or ``declined``."""
-    return (vendor_code or "declined")[:64]
+    """The vendor's decline code as stored (64 characters at most, no NUL), or ``declined``."""
+    return (vendor_code or "").replace("\x00", "")[:64] or "declined"
+
+
+def unstorable_id(vendor_id: str) -> str | None:
+    """Why a vendor's id cannot be stored as it is (PostgreSQL text holds no NUL), or None."""
+    if not 0 < len(vendor_id) <= MAX_EXTERNAL_ID_LENGTH:
+        return f"has {len(vendor_id)} characters (1 to {MAX_EXTERNAL_ID_LENGTH} expected)"
+    if "\x00" in vendor_id:
+        return "contains a NUL character"
+    return None
 
 
 def check_vendor_id(vendor_id: str) -> None:
     """A vendor id the platform cannot store is no usable answer (the vendor may have acted)."""
-    if not 0 < len(vendor_id) <= MAX_EXTERNAL_ID_LENGTH:
-        raise GatewayOutcomeUnknown(
-            f"the gateway answered an id of {len(vendor_id)} characters (1 to 255 expected)"
-        )
+    if why := unstorable_id(vendor_id):
+        raise GatewayOutcomeUnknown(f"the gateway answered an id that {why}")
 
 
 def _attempt_outcome(failure: Exception | None, gateway_name: str) -> AttemptOutcome:
