@@ -269,16 +269,31 @@ def _vendor_error(body: bytes) -> tuple[str | None, str | None]:
     return detail.code or None, message
 
 
-def _created_id(operation: str, status: int, body: bytes) -> str:
+def _answer(
+    operation: str,
+    status: int,
+    body: bytes,
+    decoder: msgspec.json.Decoder[_T],
+    *,
+    lookup: bool = False,
+) -> _T:
+    """The documented answer of a 2xx; the taxonomy error of anything else."""
     failure = _status_failure(operation, status, body)
+    if lookup and isinstance(failure, GatewayDeclined):
+        # A lookup changes nothing at the vendor: a refusal to answer leaves it unknown.
+        failure = GatewayOutcomeUnknown(str(failure))
     if failure is not None:
         raise failure
     try:
-        return _CREATED_DECODER.decode(body).id
+        return decoder.decode(body)
     except msgspec.DecodeError as error:
         raise GatewayOutcomeUnknown(
             f"json gateway {operation}: HTTP {status} answer is not the documented JSON: {error}"
         ) from error
+
+
+def _created_id(operation: str, status: int, body: bytes) -> str:
+    return _answer(operation, status, body, _CREATED_DECODER).id
 
 
 def _is_definitely_absent(status: int, body: bytes, code: str) -> bool:
@@ -290,18 +305,7 @@ def _is_definitely_absent(status: int, body: bytes, code: str) -> bool:
 def _refund_report(query: RefundStatusQuery, status: int, body: bytes) -> RefundStatusReport:
     if _is_definitely_absent(status, body, "refund_not_found"):
         return RefundStatusReport(status=VendorRefundStatus.NOT_FOUND)
-    failure = _status_failure("refund_status", status, body)
-    if failure is not None:
-        if isinstance(failure, GatewayDeclined):
-            # A lookup changes nothing at the vendor: a refusal to answer leaves it unknown.
-            raise GatewayOutcomeUnknown(str(failure))
-        raise failure
-    try:
-        answer = _REFUND_DECODER.decode(body)
-    except msgspec.DecodeError as error:
-        raise GatewayOutcomeUnknown(
-            f"json gateway refund_status: HTTP {status} answer is not the documented JSON: {error}"
-        ) from error
+    answer = _answer("refund_status", status, body, _REFUND_DECODER, lookup=True)
     mismatch = query.mismatch(reference=answer.reference, external_id=answer.payment_id)
     if mismatch is not None:
         raise GatewayOutcomeUnknown(f"json gateway refund_status: {mismatch}")
@@ -311,18 +315,7 @@ def _refund_report(query: RefundStatusQuery, status: int, body: bytes) -> Refund
 def _status_report(query: StatusQuery, status: int, body: bytes) -> StatusReport:
     if _is_definitely_absent(status, body, "payment_not_found"):
         return StatusReport(status=VendorPaymentStatus.NOT_FOUND)
-    failure = _status_failure("status", status, body)
-    if failure is not None:
-        if isinstance(failure, GatewayDeclined):
-            # A lookup changes nothing at the vendor: a refusal to answer leaves it unknown.
-            raise GatewayOutcomeUnknown(str(failure))
-        raise failure
-    try:
-        answer = _PAYMENT_DECODER.decode(body)
-    except msgspec.DecodeError as error:
-        raise GatewayOutcomeUnknown(
-            f"json gateway status: HTTP {status} answer is not the documented JSON: {error}"
-        ) from error
+    answer = _answer("status", status, body, _PAYMENT_DECODER, lookup=True)
     mismatch = query.mismatch(reference=answer.reference, external_id=answer.id)
     if mismatch is not None:
         raise GatewayOutcomeUnknown(f"json gateway status: {mismatch}")
