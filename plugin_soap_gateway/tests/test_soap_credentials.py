@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 
 import pytest
 from lxml import etree
@@ -18,7 +17,7 @@ from payments_plugin_soap_gateway.credentials import (
     security_header,
     verify_username_token,
 )
-from soap_documents import PROFILE, SOAP, WSSE, WSU, notification
+from soap_documents import PROFILE, SOAP, WSSE, WSU, notification, vendor_digest
 
 NOW = 1_893_553_445.0  # 2030-01-02T03:04:05Z
 CREDENTIALS = UsernameCredentials(username="merchant", password="pa55word")
@@ -26,9 +25,7 @@ CREDENTIALS = UsernameCredentials(username="merchant", password="pa55word")
 
 def test_the_digest_is_sha1_of_nonce_created_and_password_in_base64():
     nonce = b"\x01\x02\x03\x04"
-    expected = base64.b64encode(
-        hashlib.sha1(nonce + b"2030-01-02T03:04:05Z" + b"pa55word").digest()  # noqa: S324
-    ).decode()
+    expected = vendor_digest(nonce, "2030-01-02T03:04:05Z", "pa55word")
 
     assert password_digest(nonce, "2030-01-02T03:04:05Z", "pa55word") == expected
 

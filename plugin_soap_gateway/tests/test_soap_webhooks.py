@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ from lxml import etree
 from payments_plugin_soap_gateway.gateway import MAX_NOTIFICATION_BYTES, SoapGateway
 from payments_plugin_soap_gateway.settings import SoapGatewaySettings
 from payments_plugins import GatewayResources, InvalidWebhook, VendorPaymentStatus, WebhookEvent
-from soap_documents import PROFILE, WSSE, WSU, digest_token, notification
+from soap_documents import PROFILE, WSSE, WSU, digest_token, notification, vendor_digest
 from zeep.wsse.username import UsernameToken
 
 USERNAME = "vendor"
@@ -224,9 +223,7 @@ async def test_a_created_that_is_not_a_utc_time_is_refused(
 ):
     nonce = b"0123456789abcdef"
     # Signed over the odd text itself, so only the time's shape can be what is refused.
-    digest = base64.b64encode(
-        hashlib.sha1(nonce + created.encode() + PASSWORD.encode()).digest()  # noqa: S324
-    ).decode()
+    digest = vendor_digest(nonce, created, PASSWORD)
     header = _token_parts(
         user=f"<wsse:Username>{USERNAME}</wsse:Username>",
         password=f'<wsse:Password Type="{PROFILE}#PasswordDigest">{digest}</wsse:Password>',
