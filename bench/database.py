@@ -55,7 +55,6 @@ def bench_database(given: str | None, workdir: Path) -> Iterator[BenchDatabase]:
         yield BenchDatabase(url=f"sqlite:///{path}", backend="sqlite")
         return
     server = postgresql_url(given)
-    _require_asyncpg()
     name = f"payments_bench_{secrets.token_hex(4)}"
     asyncio.run(_administer(server, f'CREATE DATABASE "{name}"'))
     try:
@@ -65,16 +64,6 @@ def bench_database(given: str | None, workdir: Path) -> Iterator[BenchDatabase]:
         )
     finally:
         asyncio.run(_administer(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _require_asyncpg() -> None:
-    try:
-        import asyncpg  # type: ignore[import-untyped,unused-ignore]  # noqa: F401, PLC0415
-    except ImportError:
-        raise BenchError(
-            "PostgreSQL needs the asyncpg driver in this environment (the platform's"
-            " PostgreSQL support brings it): run `uv sync`"
-        ) from None
 
 
 async def _administer(server: sa.URL, statement: str) -> None:

@@ -78,6 +78,7 @@ def configure_tracing(environ: Mapping[str, str]) -> TracerProvider | None:
                 raise TelemetryError(
                     f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not installed; use http/protobuf"
                 )
+            # Imported only when asked for: it brings protobuf and requests with it.
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
                 OTLPSpanExporter,
             )

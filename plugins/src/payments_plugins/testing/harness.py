@@ -179,6 +179,7 @@ def asgi_server() -> Callable[..., contextlib.AbstractContextManager[str]]:
 
 def unreachable_url() -> str:
     """A loopback URL nothing listens on, so a connection to it is refused."""
+    # Here, not at the top: the module needs uvicorn, which only simulator checks require.
     from payments_plugins.testing.asgi_server import free_port  # noqa: PLC0415
 
     return f"http://127.0.0.1:{free_port()}"
