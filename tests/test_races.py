@@ -179,6 +179,13 @@ def in_background(url: str, body: dict[str, Any]) -> Future[httpx.Response]:
     return future
 
 
+QUICK_RECOVERY: dict[str, Any] = {
+    "payments": {"reconcile_after_seconds": 1.0},
+    "worker": {"poll_seconds": 0.1, "backoff_seconds": 0.2},
+}
+"""Guards that fire after a second and workers that look often, so recovery fits in a test."""
+
+
 def _kill(server: ServerProcess) -> None:
     os.kill(server.process.pid, signal.SIGKILL)
     server.process.wait()
@@ -187,13 +194,7 @@ def _kill(server: ServerProcess) -> None:
 def test_a_server_killed_after_the_vendor_accepted_a_payment_settles_it_after_restart(
     tmp_path: Path, database_url: str, vendor: Vendor
 ) -> None:
-    config = config_for(
-        tmp_path,
-        database_url,
-        {"json": json_gateway(vendor)},
-        payments={"reconcile_after_seconds": 1.0},
-        worker={"poll_seconds": 0.1, "backoff_seconds": 0.2},
-    )
+    config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)}, **QUICK_RECOVERY)
     asyncio.run(vendor.misbehave("77.77 AED", "timeout", operation="initiate"))
     payment_id = str(uuid.uuid4())
     with payments_serve(
@@ -219,13 +220,7 @@ def test_a_server_killed_after_the_vendor_accepted_a_payment_settles_it_after_re
 def test_a_server_killed_after_the_vendor_accepted_a_refund_settles_it_after_restart(
     tmp_path: Path, database_url: str, vendor: Vendor
 ) -> None:
-    config = config_for(
-        tmp_path,
-        database_url,
-        {"json": json_gateway(vendor)},
-        payments={"reconcile_after_seconds": 1.0},
-        worker={"poll_seconds": 0.1, "backoff_seconds": 0.2},
-    )
+    config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)}, **QUICK_RECOVERY)
     asyncio.run(vendor.misbehave("88.88 AED", "timeout", operation="refund"))
     with payments_serve(
         tmp_path, config=config, env={"PAYMENTS_WORKER__ENABLED": "false"}
@@ -260,8 +255,7 @@ def test_a_gateway_timeout_is_unknown_never_fails_over_and_is_reconciled(
                 "backup": json_gateway(backup),
             },
             routing={"strategy": "priority"},
-            payments={"reconcile_after_seconds": 1.0},
-            worker={"poll_seconds": 0.1, "backoff_seconds": 0.2},
+            **QUICK_RECOVERY,
         )
         asyncio.run(vendor.misbehave("66.66 AED", "timeout", operation="initiate"))
         with payments_serve(tmp_path, config=config) as server:
