@@ -410,3 +410,28 @@ async def test_a_webhook_naming_an_external_id_that_cannot_be_stored_is_refused_
         body = {"external_id": external_id, "status": "paid"}
         response = await client.post("/external/json-webhook", json=body)
         assert_problem(response, 400, "invalid-webhook")
+
+
+@pytest.mark.parametrize(
+    ("refund", "after"), [({}, "refunded"), ({"amount_fractions": 500}, "partially_refunded")]
+)
+async def test_a_late_paid_webhook_after_a_refund_changes_nothing_and_writes_no_payment_row(
+    platform: AppFactory, vendor: Vendor, refund: dict[str, Any], after: str
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        external_id = (await init(client)).json()["external_id"]
+        await vendor.settle(external_id)
+        await pay(client, external_id)
+        refunded = await client.post("/refund", json={"id": PAYMENT_ID, **refund})
+        assert refunded.json()["payment"]["status"] == after
+        before = (await client.get(f"/payments/{PAYMENT_ID}")).json()["payment"]
+
+        late = await pay(client, external_id)
+        assert late.status_code == 200, late.text
+        assert late.json()["changed"] is False
+        assert late.json()["status"] == after
+        stored = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        # Not even the update time moves: a repeat never writes the payment row.
+        assert stored["payment"] == before
+        last = stored["events"][-1]
+        assert (last["kind"], last["accepted"], last["to_status"]) == ("webhook", True, None)

@@ -16,7 +16,7 @@ from datetime import datetime
 import msgspec
 import pytest
 import sqlalchemy as sa
-from payments_platform import errors, jobs
+from payments_platform import errors, jobs, ledger
 from payments_platform.jobs import JobStatus
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import RefundStatus
@@ -257,6 +257,56 @@ async def test_a_refund_with_a_lost_answer_is_settled_from_the_vendors_refund_st
         assert len(script.calls["refund"]) == 1
 
 
+async def test_while_an_unknown_refund_holds_the_whole_balance_another_refund_is_refused(
+    scripted_runtime: RuntimeFactory,
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-8b"))
+    script.fail("refund", GatewayOutcomeUnknown("read timeout"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, AED_10)
+        await pay(runtime, payment_id)
+        unknown = await runtime.payments.refund(payment_id)
+        assert unknown.refund.status is RefundStatus.UNKNOWN
+        assert unknown.payment.refundable_minor == 0
+        for amount in (None, 1):
+            with pytest.raises(errors.RefundExceedsBalance) as refused:
+                await runtime.payments.refund(payment_id, amount_minor=amount)
+            assert refused.value.extra["refundable_fractions"] == 0
+        # Only the first refund reached the gateway; the script would fail any other call.
+        assert len(script.calls["refund"]) == 1
+        history = await runtime.payments.history(payment_id)
+        assert history.payment.status is PaymentStatus.PAID
+        assert [refund.status for refund in history.refunds] == [RefundStatus.UNKNOWN]
+
+
+async def test_a_refund_claim_takes_only_what_is_still_left_whatever_its_caller_read(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-8c"))
+    script.answer("refund", RefundResult(external_refund_id="rf-8c"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        await runtime.payments.initiate(payment_id, AED_10)
+        await pay(runtime, payment_id)
+        stale = (await runtime.payments.history(payment_id)).payment
+        await runtime.payments.refund(payment_id, amount_minor=700)
+
+        # The balance condition is the claim's own guard: a claim worked out from a row read
+        # before the refund above (1000 left, it says) cannot take more than the 300 left.
+        def claim(amount: int) -> Callable[[sa.Connection], bool]:
+            return lambda conn: ledger.claim_refund(conn, stale, amount, wall_clock.now)
+
+        assert await runtime.database.write(claim(400)) is False
+        after = (await runtime.payments.history(payment_id)).payment
+        assert after.refund_claimed_minor == 700
+        assert await runtime.database.write(claim(300)) is True
+        after = (await runtime.payments.history(payment_id)).payment
+        assert after.refund_claimed_minor == 1000
+
+
 async def test_a_refund_the_vendor_never_received_is_sent_again_under_the_same_reference(
     scripted_runtime: RuntimeFactory, wall_clock: WallClock
 ) -> None:
@@ -370,6 +420,38 @@ async def test_a_job_whose_worker_died_is_claimed_again_when_its_lease_runs_out(
         [again] = await runtime.database.write(claim("other"))
         assert again.id == claimed.id
         assert (again.attempts, again.locked_by) == (2, "other")
+
+
+async def test_a_job_whose_worker_died_on_its_last_attempt_is_dead_and_never_runs_again(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, _script = new_script()
+    async with scripted_runtime({"gw": name}, worker={"lease_seconds": 30}) as runtime:
+        await runtime.database.write(
+            lambda conn: jobs.enqueue(
+                conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=1
+            )
+        )
+        # A worker claims it and dies under it: its one attempt is spent.
+        [claimed] = await runtime.database.write(
+            functools.partial(
+                jobs.claim, worker_id="dead-worker", now=wall_clock.now, lease_seconds=30, limit=1
+            )
+        )
+        assert claimed.attempts == claimed.max_attempts == 1
+        wall_clock.advance(31)
+        ran: list[int] = []
+
+        async def handler(job: jobs.Job) -> None:
+            ran.append(job.id)
+
+        worker = jobs.Worker(runtime.database, handler, runtime.settings.worker, wall_clock)
+        assert await worker.run_once() == 1
+        assert ran == []
+        [job] = await job_rows(runtime)
+        assert (job.status, job.attempts, job.max_attempts) == (JobStatus.DEAD, 2, 1)
+        assert job.last_error == "the last attempt's lease ran out"
+        assert await worker.run_once() == 0
 
 
 async def test_stopping_a_worker_releases_claimed_jobs_it_did_not_start(

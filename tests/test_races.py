@@ -147,6 +147,28 @@ def test_100_refunds_at_once_over_two_processes_pay_out_exactly_once(
     assert [r["status"] for r in detail["refunds"]] == ["succeeded"]
 
 
+@pytest.mark.parametrize("amount", [None, 1000], ids=["whole", "part"])
+def test_50_refunds_with_one_refund_id_over_two_processes_are_one_refund(
+    two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor, amount: int | None
+) -> None:
+    first, second = two_servers
+    payment_id = paid_payment(first, vendor, 5000)
+    body: dict[str, Any] = {"id": payment_id, "refund_id": str(uuid.uuid4())}
+    if amount is not None:
+        body["amount_fractions"] = amount
+    answers = post_concurrently(
+        [(f"{server.base_url}/refund", body) for server in [first, second] * 25]
+    )
+    # Each repeat answers with the one refund, as it stands: sent and answered, or in flight.
+    statuses = Counter(answer.status_code for answer in answers)
+    assert set(statuses) <= {200, 202}, [a.text for a in answers if a.status_code >= 300][:3]
+    assert {a.json()["refund"]["id"] for a in answers} == {body["refund_id"]}
+    assert vendor_calls(vendor)["refund"] == 1
+    detail = httpx.get(f"{second.base_url}/payments/{payment_id}").json()
+    assert [(r["id"], r["status"]) for r in detail["refunds"]] == [(body["refund_id"], "succeeded")]
+    assert detail["payment"]["refunded_fractions"] == (amount or 5000)
+
+
 def test_racing_partial_refunds_never_refund_more_than_was_paid(
     two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor
 ) -> None:

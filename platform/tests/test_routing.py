@@ -94,19 +94,25 @@ def test_priority_keeps_config_order() -> None:
         assert [view.gateway for view in table.decide("AED").order] == ["first", "second"]
 
 
-def test_an_open_breaker_takes_the_gateway_out_until_its_cool_down_passes() -> None:
-    table, clock = make_table({"a": 1, "b": 1}, Strategy.PRIORITY)
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_an_open_breaker_takes_the_gateway_out_until_its_cool_down_passes(
+    strategy: Strategy,
+) -> None:
+    # A weight far above the other's would put "a" first in almost every weighted draw.
+    table, clock = make_table({"a": 1000, "b": 1}, strategy)
     breaker_a = table.route("a").breaker
     for _ in range(POLICY.minimum_calls):
         breaker_a.record_failure()
-    decision = table.decide("AED")
-    assert [view.gateway for view in decision.order] == ["b"]
-    assert [view.gateway for view in decision.skipped] == ["a"]
-    assert decision.skipped[0].breaker is BreakerState.OPEN
+    for _ in range(50):
+        decision = table.decide("AED")
+        assert [view.gateway for view in decision.order] == ["b"]
+        assert [view.gateway for view in decision.skipped] == ["a"]
+        assert decision.skipped[0].breaker is BreakerState.OPEN
     clock.now += POLICY.open_seconds
     decision = table.decide("AED")
-    assert [view.gateway for view in decision.order] == ["a", "b"]
-    assert decision.order[0].breaker is BreakerState.HALF_OPEN
+    assert sorted(view.gateway for view in decision.order) == ["a", "b"]
+    assert decision.skipped == ()
+    assert {view.gateway: view.breaker for view in decision.order}["a"] is BreakerState.HALF_OPEN
 
 
 def test_reason_names_the_choice_and_the_failover() -> None:
