@@ -152,7 +152,7 @@ def measure_webhooks(stack: Stack, ceiling: float) -> Figure:
     prefix = f"bench-wh-{secrets.token_hex(3)}-"
     print(f"storing {warm + measured:,} initiated payments for the webhook ...", flush=True)
     asyncio.run(seeding.add_initiated_payments(stack.database.url, prefix, warm + measured))
-    asyncio.run(seeding.settle(stack.database.url))
+    asyncio.run(seeding.quiesce(stack.database.url))
     threads, secret = str(options.threads), stack.secret
     figure = measure(
         stack,
@@ -175,7 +175,7 @@ def measure_refunds(stack: Stack, ceiling: float) -> Figure:
     print(f"starting {total:,} payments at the vendor and storing them paid ...", flush=True)
     external_ids = _prefill_vendor(stack.vendor, [str(payment_id) for payment_id in ids])
     asyncio.run(seeding.add_paid_payments(stack.database.url, ids, external_ids))
-    asyncio.run(seeding.settle(stack.database.url))
+    asyncio.run(seeding.quiesce(stack.database.url))
     threads = str(options.threads)
     figure = measure(
         stack,

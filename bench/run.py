@@ -113,7 +113,7 @@ def _load_phases(
     migrate(config, workdir)
     print(f"storing {options.baseline_stored:,} payments ...", flush=True)
     asyncio.run(seeding.add_stored_payments(database.url, options.baseline_stored, "base"))
-    asyncio.run(seeding.settle(database.url))
+    asyncio.run(seeding.quiesce(database.url))
     scripts = workdir / "lua"
     scripts.mkdir()
     vendor_command = python_module("bench.vendor", f"--port={vendor_port}", f"--secret={secret}")
@@ -194,7 +194,7 @@ def _measure_all(
         asyncio.run(
             seeding.add_stored_payments(stack.database.url, options.stored - stored, "bulk")
         )
-    asyncio.run(seeding.settle(stack.database.url))
+    asyncio.run(seeding.quiesce(stack.database.url))
     stored = asyncio.run(seeding.count_payments(stack.database.url))
     figures.append(
         measure(

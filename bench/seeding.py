@@ -126,7 +126,7 @@ async def add_paid_payments(
         await _write(url, store)
 
 
-async def settle(url: str) -> None:
+async def quiesce(url: str) -> None:
     """Leave the database as a running service would have it after the writes.
 
     SQLite: checkpoint the write-ahead log into the main file. PostgreSQL: vacuum and analyze,

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from payments_platform.app import create_app
 from payments_platform.config import decode_settings
 from payments_platform.plugin_host import PluginHost
+from payments_platform.records import utc_now
 from payments_platform.runtime import Runtime, build_runtime
-from payments_platform.usecases import utc_now
+from payments_platform.web.app import create_app
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.simulator import JsonVendorSimulator
 from payments_plugins import SimulatorOptions
@@ -43,7 +43,7 @@ class Vendor:
         counts: dict[str, int] = await self._control("GET", "calls")
         return counts
 
-    async def settle(self, external_id: str, status: str = "paid") -> None:
+    async def payer_acts(self, external_id: str, status: str = "paid") -> None:
         """The payer pays (or fails): the vendor's own record moves."""
         await self._control("POST", f"payments/{external_id}/status", {"status": status})
 

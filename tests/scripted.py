@@ -115,7 +115,7 @@ SCRIPTED_TYPE = GatewayType(
 
 class ScriptedPlugin:
     @hookimpl
-    def payments_register_gateway_types(self, register: Callable[[GatewayType], None]) -> None:
+    def payments_register_gateway_types(self, register: Callable[[GatewayType[Any]], None]) -> None:
         register(SCRIPTED_TYPE)
 
 

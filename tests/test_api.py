@@ -57,7 +57,7 @@ async def test_the_prototype_flow_init_webhook_refund_read(
         assert external_id
 
         # The payer pays at the vendor, which then notifies us.
-        await vendor.settle(external_id)
+        await vendor.payer_acts(external_id)
         paid = await pay(client, external_id)
         assert paid.status_code == 200, paid.text
         assert paid.json() == {
@@ -332,7 +332,7 @@ async def test_refund_refusals(platform: AppFactory, vendor: Vendor) -> None:
             await client.post("/refund", json={"id": PAYMENT_ID}), 409, "payment-not-refundable"
         )
         assert unpaid["payment_status"] == "initiated"
-        await vendor.settle(external_id)
+        await vendor.payer_acts(external_id)
         await pay(client, external_id)
         too_much = await client.post("/refund", json={"id": PAYMENT_ID, "amount_fractions": 100000})
         assert_problem(too_much, 409, "refund-exceeds-balance")
@@ -351,7 +351,7 @@ async def test_refund_refusals(platform: AppFactory, vendor: Vendor) -> None:
 async def test_a_refund_id_is_idempotent(platform: AppFactory, vendor: Vendor) -> None:
     async with platform({"json": json_gateway(vendor)}) as client:
         external_id = (await init(client)).json()["external_id"]
-        await vendor.settle(external_id)
+        await vendor.payer_acts(external_id)
         await pay(client, external_id)
         refund_id = str(uuid.uuid4())
         body = {"id": PAYMENT_ID, "amount_fractions": 500, "refund_id": refund_id}
@@ -420,7 +420,7 @@ async def test_a_late_paid_webhook_after_a_refund_changes_nothing_and_writes_no_
 ) -> None:
     async with platform({"json": json_gateway(vendor)}) as client:
         external_id = (await init(client)).json()["external_id"]
-        await vendor.settle(external_id)
+        await vendor.payer_acts(external_id)
         await pay(client, external_id)
         refunded = await client.post("/refund", json={"id": PAYMENT_ID, **refund})
         assert refunded.json()["payment"]["status"] == after

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from payments_platform.jobs import JobStatus
+from payments_platform.usecases import initiate
 from payments_plugins import Amount, GatewayUnavailable
 
 from .conftest import OPEN, RuntimeFactory
@@ -33,7 +34,7 @@ async def test_jobs_lists_a_dead_job_with_its_error_and_retry_revives_it(
         {"gw": name}, payments={"dispatch": "queue"}, worker={"max_attempts": 1}
     ) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, Amount(500, "AED"))
+        await initiate.start_payment(runtime.platform, payment_id, Amount(500, "AED"))
         await runtime.worker().run_once()
     config = write_config(
         tmp_path / "jobs.toml", {"database": {"url": database_url}, "security": OPEN}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from payments_platform.security import key_hash, new_key
+from payments_platform.access import key_hash, new_key
 
 from .conftest import json_vendor
 from .server_process import payments_serve

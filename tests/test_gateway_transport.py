@@ -52,13 +52,13 @@ CALLS: dict[str, Callable[[Gateway], Awaitable[object]]] = {
 
 
 @pytest.fixture(params=[JSON_GATEWAY_TYPE, SOAP_GATEWAY_TYPE], ids=lambda type_: type_.name)
-def gateway_type(request: pytest.FixtureRequest) -> GatewayType:
-    built_in: GatewayType = request.param
+def gateway_type(request: pytest.FixtureRequest) -> GatewayType[Any]:
+    built_in: GatewayType[Any] = request.param
     return built_in
 
 
 def build(
-    gateway_type: GatewayType, url: str, resources: GatewayResources, **overrides: Any
+    gateway_type: GatewayType[Any], url: str, resources: GatewayResources, **overrides: Any
 ) -> Gateway:
     """The gateway, pointed at ``url`` as at its simulator."""
     assert gateway_type.simulator is not None
@@ -97,7 +97,7 @@ def held_back(
 )
 @pytest.mark.parametrize("call", sorted(CALLS))
 async def test_a_transport_failure_of_any_call_maps_onto_the_taxonomy(
-    gateway_type: GatewayType,
+    gateway_type: GatewayType[Any],
     tracer: Tracer,
     call: str,
     error: httpx.HTTPError,
@@ -119,7 +119,7 @@ async def test_a_transport_failure_of_any_call_maps_onto_the_taxonomy(
 
 
 async def test_a_read_timeout_is_an_unknown_outcome(
-    gateway_type: GatewayType,
+    gateway_type: GatewayType[Any],
     httpserver: HTTPServer,
     resources: GatewayResources,
     release: threading.Event,
@@ -132,7 +132,7 @@ async def test_a_read_timeout_is_an_unknown_outcome(
 
 
 async def test_waiting_in_vain_for_a_pooled_connection_is_unavailable(
-    gateway_type: GatewayType, httpserver: HTTPServer, tracer: Tracer, release: threading.Event
+    gateway_type: GatewayType[Any], httpserver: HTTPServer, tracer: Tracer, release: threading.Event
 ):
     arrived = threading.Event()
     httpserver.expect_oneshot_request(re.compile("/")).respond_with_handler(

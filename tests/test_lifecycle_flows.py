@@ -16,12 +16,14 @@ from datetime import datetime
 import msgspec
 import pytest
 import sqlalchemy as sa
-from payments_platform import errors, jobs, ledger
+from payments_platform import errors, jobs, store
+from payments_platform.config import WorkerSettings
 from payments_platform.jobs import JobStatus
-from payments_platform.lifecycle import PaymentStatus
-from payments_platform.records import RefundStatus
+from payments_platform.lifecycle import PaymentStatus, RefundStatus
 from payments_platform.runtime import Runtime
 from payments_platform.schema import jobs as jobs_table
+from payments_platform.usecases import initiate, reads, refunds, webhooks
+from payments_platform.worker import Worker, backoff_delay
 from payments_plugins import (
     Amount,
     GatewayDeclined,
@@ -59,15 +61,15 @@ async def enqueue_expiries(runtime: Runtime, count: int, now: datetime) -> None:
 
 
 async def pay(runtime: Runtime, payment_id: uuid.UUID, gateway: str = "gw") -> None:
-    payment = (await runtime.payments.history(payment_id)).payment
-    live = runtime.payments.gateways[gateway]
+    payment = (await reads.payment_history(runtime.platform, payment_id)).payment
+    live = runtime.platform.gateways[gateway]
     body = msgspec.json.encode(
         WebhookEvent(external_id=payment.external_id or "", status=VendorPaymentStatus.PAID)
     )
-    await runtime.payments.apply_webhook([live], {}, body)
+    await webhooks.apply_webhook(runtime.platform, [live], {}, body)
 
 
-async def test_an_unknown_outcome_is_settled_from_fetch_status_without_a_second_initiate(
+async def test_an_unknown_outcome_is_reconciled_from_fetch_status_without_a_second_initiate(
     scripted_runtime: RuntimeFactory, wall_clock: WallClock
 ) -> None:
     name, script = new_script()
@@ -77,7 +79,7 @@ async def test_an_unknown_outcome_is_settled_from_fetch_status_without_a_second_
     priority = {"strategy": "priority"}
     async with scripted_runtime({"gw": name, "backup": backup_name}, routing=priority) as runtime:
         payment_id = uuid.uuid4()
-        outcome = await runtime.payments.initiate(payment_id, AED_10)
+        outcome = await initiate.start_payment(runtime.platform, payment_id, AED_10)
         assert outcome.payment.status is PaymentStatus.UNKNOWN
         assert outcome.payment.gateway == "gw"
         assert backup.calls["initiate"] == []  # never fail over after an ambiguous outcome
@@ -86,9 +88,9 @@ async def test_an_unknown_outcome_is_settled_from_fetch_status_without_a_second_
         wall_clock.advance(5)
         assert await run_due_jobs(runtime) == 1
 
-        settled = (await runtime.payments.history(payment_id)).payment
-        assert settled.status is PaymentStatus.PAID
-        assert settled.external_id == "ext-1"
+        reconciled = (await reads.payment_history(runtime.platform, payment_id)).payment
+        assert reconciled.status is PaymentStatus.PAID
+        assert reconciled.external_id == "ext-1"
         assert len(script.calls["initiate"]) == 1
         [query] = script.calls["status"]
         assert (query.payment_id, query.external_id) == (payment_id, None)
@@ -103,13 +105,13 @@ async def test_a_payment_the_vendor_never_received_is_rejected_and_may_be_sent_a
     script.answer("initiate", accepted("ext-2"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, AED_10)
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
         wall_clock.advance(5)
         await run_due_jobs(runtime)
-        rejected = (await runtime.payments.history(payment_id)).payment
+        rejected = (await reads.payment_history(runtime.platform, payment_id)).payment
         assert (rejected.status, rejected.failure_code) == (PaymentStatus.REJECTED, "not-received")
 
-        again = await runtime.payments.initiate(payment_id, AED_10)
+        again = await initiate.start_payment(runtime.platform, payment_id, AED_10)
         assert again.payment.status is PaymentStatus.INITIATED
         assert again.payment.external_id == "ext-2"
 
@@ -129,13 +131,13 @@ async def test_a_call_whose_process_died_is_reconciled_by_its_guard_job(
     script.answer("status", vendor_says(VendorPaymentStatus.INITIATED, "ext-3"))
     async with scripted_runtime({"gw": name}, payments={"reconcile_after_seconds": 60}) as runtime:
         payment_id = uuid.uuid4()
-        call = asyncio.create_task(runtime.payments.initiate(payment_id, AED_10))
+        call = asyncio.create_task(initiate.start_payment(runtime.platform, payment_id, AED_10))
         await reached_vendor.wait()
         call.cancel()  # nothing after the gateway call runs, as if the process were killed
         with pytest.raises(asyncio.CancelledError):
             await call
 
-        history = await runtime.payments.history(payment_id)
+        history = await reads.payment_history(runtime.platform, payment_id)
         assert history.payment.status is PaymentStatus.PENDING
         assert [a.outcome for a in history.attempts] == ["in_flight"]
 
@@ -143,7 +145,7 @@ async def test_a_call_whose_process_died_is_reconciled_by_its_guard_job(
         assert await run_due_jobs(runtime) == 0
         wall_clock.advance(2)
         await run_due_jobs(runtime)
-        history = await runtime.payments.history(payment_id)
+        history = await reads.payment_history(runtime.platform, payment_id)
         assert history.payment.status is PaymentStatus.INITIATED
         assert history.payment.external_id == "ext-3"
         assert [a.outcome for a in history.attempts] == ["unknown"]
@@ -155,7 +157,7 @@ async def test_a_webhook_before_the_init_answer_is_applied_once_the_answer_is_re
 ) -> None:
     name, script = new_script()
     async with scripted_runtime({"gw": name}) as runtime:
-        live = runtime.payments.gateways["gw"]
+        live = runtime.platform.gateways["gw"]
 
         async def notify_then_answer(_request: object) -> object:
             # The vendor's webhook overtakes its own answer to the initiate.
@@ -163,14 +165,14 @@ async def test_a_webhook_before_the_init_answer_is_applied_once_the_answer_is_re
                 WebhookEvent(external_id="ext-4", status=VendorPaymentStatus.PAID)
             )
             with pytest.raises(errors.PaymentNotFound):
-                await runtime.payments.apply_webhook([live], {}, body)
+                await webhooks.apply_webhook(runtime.platform, [live], {}, body)
             return accepted("ext-4")
 
         script.then("initiate", notify_then_answer)
         payment_id = uuid.uuid4()
-        outcome = await runtime.payments.initiate(payment_id, AED_10)
+        outcome = await initiate.start_payment(runtime.platform, payment_id, AED_10)
         assert outcome.payment.status is PaymentStatus.PAID
-        history = await runtime.payments.history(payment_id)
+        history = await reads.payment_history(runtime.platform, payment_id)
         replayed = [e for e in history.events if e.kind == "webhook_replayed"]
         assert [(e.from_status, e.to_status, e.accepted) for e in replayed] == [
             ("initiated", "paid", True)
@@ -193,14 +195,16 @@ async def test_an_initiated_payment_expires_unless_the_vendor_says_it_was_paid(
     script.then("status", lookup).then("status", lookup)
     async with scripted_runtime({"gw": name}, payments={"expire_after_seconds": 3600}) as runtime:
         unpaid, missed_webhook = uuid.uuid4(), uuid.uuid4()
-        await runtime.payments.initiate(unpaid, AED_10)
-        await runtime.payments.initiate(missed_webhook, AED_10)
+        await initiate.start_payment(runtime.platform, unpaid, AED_10)
+        await initiate.start_payment(runtime.platform, missed_webhook, AED_10)
         wall_clock.advance(3599)
         assert await run_due_jobs(runtime) == 0
         wall_clock.advance(2)
         assert await run_due_jobs(runtime) == 2
-        assert (await runtime.payments.history(unpaid)).payment.status is PaymentStatus.EXPIRED
-        paid = (await runtime.payments.history(missed_webhook)).payment
+        assert (
+            await reads.payment_history(runtime.platform, unpaid)
+        ).payment.status is PaymentStatus.EXPIRED
+        paid = (await reads.payment_history(runtime.platform, missed_webhook)).payment
         assert paid.status is PaymentStatus.PAID
 
 
@@ -211,15 +215,17 @@ async def test_an_expire_job_leaves_a_payment_that_moved_on_alone(
     script.answer("initiate", accepted("ext-7"))
     async with scripted_runtime({"gw": name}, payments={"expire_after_seconds": 60}) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, AED_10)
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
         await pay(runtime, payment_id)
         wall_clock.advance(61)
         assert await run_due_jobs(runtime) == 1
         assert script.calls["status"] == []
-        assert (await runtime.payments.history(payment_id)).payment.status is PaymentStatus.PAID
+        assert (
+            await reads.payment_history(runtime.platform, payment_id)
+        ).payment.status is PaymentStatus.PAID
 
 
-async def test_a_refund_with_a_lost_answer_is_settled_from_the_vendors_refund_status(
+async def test_a_refund_with_a_lost_answer_is_reconciled_from_the_vendors_refund_status(
     scripted_runtime: RuntimeFactory, wall_clock: WallClock
 ) -> None:
     name, script = new_script()
@@ -231,14 +237,14 @@ async def test_a_refund_with_a_lost_answer_is_settled_from_the_vendors_refund_st
     )
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, AED_10)
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
         await pay(runtime, payment_id)
-        outcome = await runtime.payments.refund(payment_id, amount_minor=400)
+        outcome = await refunds.refund_payment(runtime.platform, payment_id, amount_minor=400)
         assert outcome.refund.status is RefundStatus.UNKNOWN
         # The claim is held while nobody knows: no second refund can take the same money.
         assert outcome.payment.refundable_minor == 600
         with pytest.raises(errors.RefundExceedsBalance):
-            await runtime.payments.refund(payment_id, amount_minor=601)
+            await refunds.refund_payment(runtime.platform, payment_id, amount_minor=601)
 
         wall_clock.advance(5)
         await run_due_jobs(runtime)  # the vendor is still processing it
@@ -249,7 +255,7 @@ async def test_a_refund_with_a_lost_answer_is_settled_from_the_vendors_refund_st
         wall_clock.advance(600)
         await run_due_jobs(runtime)
 
-        history = await runtime.payments.history(payment_id)
+        history = await reads.payment_history(runtime.platform, payment_id)
         [refund] = history.refunds
         assert (refund.status, refund.external_refund_id) == (RefundStatus.SUCCEEDED, "rf-1")
         assert history.payment.status is PaymentStatus.PARTIALLY_REFUNDED
@@ -265,18 +271,18 @@ async def test_while_an_unknown_refund_holds_the_whole_balance_another_refund_is
     script.fail("refund", GatewayOutcomeUnknown("read timeout"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, AED_10)
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
         await pay(runtime, payment_id)
-        unknown = await runtime.payments.refund(payment_id)
+        unknown = await refunds.refund_payment(runtime.platform, payment_id)
         assert unknown.refund.status is RefundStatus.UNKNOWN
         assert unknown.payment.refundable_minor == 0
         for amount in (None, 1):
             with pytest.raises(errors.RefundExceedsBalance) as refused:
-                await runtime.payments.refund(payment_id, amount_minor=amount)
+                await refunds.refund_payment(runtime.platform, payment_id, amount_minor=amount)
             assert refused.value.extra["refundable_fractions"] == 0
         # Only the first refund reached the gateway; the script would fail any other call.
         assert len(script.calls["refund"]) == 1
-        history = await runtime.payments.history(payment_id)
+        history = await reads.payment_history(runtime.platform, payment_id)
         assert history.payment.status is PaymentStatus.PAID
         assert [refund.status for refund in history.refunds] == [RefundStatus.UNKNOWN]
 
@@ -289,21 +295,23 @@ async def test_a_refund_claim_takes_only_what_is_still_left_whatever_its_caller_
     script.answer("refund", RefundResult(external_refund_id="rf-8c"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, AED_10)
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
         await pay(runtime, payment_id)
-        stale = (await runtime.payments.history(payment_id)).payment
-        await runtime.payments.refund(payment_id, amount_minor=700)
+        stale = (await reads.payment_history(runtime.platform, payment_id)).payment
+        await refunds.refund_payment(runtime.platform, payment_id, amount_minor=700)
 
         # The balance condition is the claim's own guard: a claim worked out from a row read
         # before the refund above (1000 left, it says) cannot take more than the 300 left.
         def claim(amount: int) -> Callable[[sa.Connection], bool]:
-            return lambda conn: ledger.claim_refund(conn, stale, amount, wall_clock.now)
+            return lambda conn: store.payments.claim_refund_amount(
+                conn, stale, amount, wall_clock.now
+            )
 
         assert await runtime.database.write(claim(400)) is False
-        after = (await runtime.payments.history(payment_id)).payment
+        after = (await reads.payment_history(runtime.platform, payment_id)).payment
         assert after.refund_claimed_minor == 700
         assert await runtime.database.write(claim(300)) is True
-        after = (await runtime.payments.history(payment_id)).payment
+        after = (await reads.payment_history(runtime.platform, payment_id)).payment
         assert after.refund_claimed_minor == 1000
 
 
@@ -317,12 +325,12 @@ async def test_a_refund_the_vendor_never_received_is_sent_again_under_the_same_r
     script.answer("refund", RefundResult(external_refund_id="rf-2"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, AED_10)
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
         await pay(runtime, payment_id)
-        first = await runtime.payments.refund(payment_id)
+        first = await refunds.refund_payment(runtime.platform, payment_id)
         wall_clock.advance(5)
         await run_due_jobs(runtime)
-        history = await runtime.payments.history(payment_id)
+        history = await reads.payment_history(runtime.platform, payment_id)
         assert history.payment.status is PaymentStatus.REFUNDED
         sent, resent = script.calls["refund"]
         assert sent.refund_id == resent.refund_id == first.refund.id
@@ -340,7 +348,7 @@ async def test_queued_payments_wait_for_the_vendor_with_backoff_then_complete(
         {"gw": name}, payments={"dispatch": "queue"}, worker=worker
     ) as runtime:
         payment_id = uuid.uuid4()
-        queued = await runtime.payments.initiate(payment_id, AED_10)
+        queued = await initiate.start_payment(runtime.platform, payment_id, AED_10)
         assert queued.payment.status is PaymentStatus.PENDING
         assert script.calls["initiate"] == []
 
@@ -355,11 +363,13 @@ async def test_queued_payments_wait_for_the_vendor_with_backoff_then_complete(
         [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
         delay = (job.run_at - wall_clock.now).total_seconds()
         assert 10 <= delay <= 20  # doubled
-        assert (await runtime.payments.history(payment_id)).payment.status is PaymentStatus.PENDING
+        assert (
+            await reads.payment_history(runtime.platform, payment_id)
+        ).payment.status is PaymentStatus.PENDING
 
         wall_clock.advance(20)
         await run_due_jobs(runtime)
-        done = (await runtime.payments.history(payment_id)).payment
+        done = (await reads.payment_history(runtime.platform, payment_id)).payment
         assert (done.status, done.external_id) == (PaymentStatus.INITIATED, "ext-10")
         [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
         assert job.status is JobStatus.DONE
@@ -376,13 +386,13 @@ async def test_a_queued_payment_is_rejected_and_its_job_dead_after_the_last_atte
         {"gw": name}, payments={"dispatch": "queue"}, worker=worker
     ) as runtime:
         payment_id = uuid.uuid4()
-        await runtime.payments.initiate(payment_id, AED_10)
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
         await run_due_jobs(runtime)
         wall_clock.advance(5)
         await run_due_jobs(runtime)
         [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
         assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
-        payment = (await runtime.payments.history(payment_id)).payment
+        payment = (await reads.payment_history(runtime.platform, payment_id)).payment
         assert (payment.status, payment.failure_code) == (
             PaymentStatus.REJECTED,
             "no-gateway-available",
@@ -394,7 +404,7 @@ async def test_a_queued_payment_is_rejected_and_its_job_dead_after_the_last_atte
         # The operator revived it once the vendor was back: the payment goes through.
         script.answer("initiate", accepted("ext-11"))
         await run_due_jobs(runtime)
-        revived = (await runtime.payments.history(payment_id)).payment
+        revived = (await reads.payment_history(runtime.platform, payment_id)).payment
         assert (revived.status, revived.external_id) == (PaymentStatus.INITIATED, "ext-11")
 
 
@@ -445,7 +455,7 @@ async def test_a_job_whose_worker_died_on_its_last_attempt_is_dead_and_never_run
         async def handler(job: jobs.Job) -> None:
             ran.append(job.id)
 
-        worker = jobs.Worker(runtime.database, handler, runtime.settings.worker, wall_clock)
+        worker = Worker(runtime.database, handler, runtime.settings.worker, wall_clock)
         assert await worker.run_once() == 1
         assert ran == []
         [job] = await job_rows(runtime)
@@ -467,7 +477,7 @@ async def test_stopping_a_worker_releases_claimed_jobs_it_did_not_start(
             started.set()
             await release.wait()
 
-        worker = jobs.Worker(runtime.database, slow, runtime.settings.worker, runtime.payments.now)
+        worker = Worker(runtime.database, slow, runtime.settings.worker, runtime.platform.clock)
         batch = asyncio.create_task(worker.run_once())
         await started.wait()
         worker.stop()
@@ -519,9 +529,9 @@ async def test_due_jobs_are_claimed_by_exactly_one_of_several_workers(
     ("attempts", "low", "high"), [(1, 1, 2), (2, 2, 4), (5, 16, 32), (30, 150, 300)]
 )
 def test_backoff_doubles_with_jitter_up_to_a_cap(attempts: int, low: float, high: float) -> None:
-    settings = jobs.WorkerSettings(backoff_seconds=2, backoff_max_seconds=300)
+    settings = WorkerSettings(backoff_seconds=2, backoff_max_seconds=300)
     rng = random.Random(1)
-    delays = [jobs.backoff_delay(attempts, settings, rng) for _ in range(200)]
+    delays = [backoff_delay(attempts, settings, rng) for _ in range(200)]
     assert all(low <= delay <= high for delay in delays)
     assert max(delays) - min(delays) > (high - low) / 2  # jittered, not fixed
 
@@ -533,7 +543,7 @@ async def test_a_vendor_id_that_cannot_be_stored_is_an_unknown_outcome_not_a_cra
     name, script = new_script()
     script.answer("initiate", accepted(vendor_id))
     async with scripted_runtime({"gw": name}) as runtime:
-        outcome = await runtime.payments.initiate(uuid.uuid4(), AED_10)
+        outcome = await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
         assert outcome.payment.status is PaymentStatus.UNKNOWN
         assert outcome.payment.external_id is None
 
@@ -544,9 +554,11 @@ async def test_a_decline_code_longer_than_stored_is_cut_not_a_crash(
     name, script = new_script()
     script.fail("initiate", GatewayDeclined("no", vendor_code="c" * 500))
     async with scripted_runtime({"gw": name}) as runtime:
-        outcome = await runtime.payments.initiate(uuid.uuid4(), AED_10)
-        assert outcome.payment.status is PaymentStatus.REJECTED
-        assert outcome.payment.failure_code == "c" * 64
+        with pytest.raises(errors.PaymentDeclined) as declined:
+            await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+        assert declined.value.payment is not None
+        assert declined.value.payment.status is PaymentStatus.REJECTED
+        assert declined.value.payment.failure_code == "c" * 64
 
 
 async def test_a_decline_whose_code_and_message_hold_nul_characters_is_recorded(
@@ -556,9 +568,11 @@ async def test_a_decline_whose_code_and_message_hold_nul_characters_is_recorded(
     script.fail("initiate", GatewayDeclined("card\x00 refused", vendor_code="do\x00_not_honour"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        outcome = await runtime.payments.initiate(payment_id, AED_10)
-        assert outcome.payment.status is PaymentStatus.REJECTED
-        assert outcome.payment.failure_code == "do_not_honour"
-        history = await runtime.payments.history(payment_id)
+        with pytest.raises(errors.PaymentDeclined) as declined:
+            await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        assert declined.value.payment is not None
+        assert declined.value.payment.status is PaymentStatus.REJECTED
+        assert declined.value.payment.failure_code == "do_not_honour"
+        history = await reads.payment_history(runtime.platform, payment_id)
         assert history.attempts[-1].error == "card\ufffd refused"
         assert any("card\ufffd refused" in (event.reason or "") for event in history.events)

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from payments_platform.access import key_hash, new_key
 from payments_platform.logs import EventFormatter, Redactor, configure_logging, payment_logged
-from payments_platform.security import key_hash, new_key
 from payments_platform.telemetry import TelemetryError, configure_tracing
 from payments_plugin_json_gateway.signing import signed_headers
 
@@ -101,7 +101,7 @@ async def test_the_span_trees_of_an_init_a_webhook_and_a_refund(
 
         spans.clear()
         external_id = created.json()["external_id"]
-        await vendor.settle(external_id)
+        await vendor.payer_acts(external_id)
         await client.post(
             "/external/json-webhook", json={"external_id": external_id, "status": "paid"}
         )

@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from payments_platform.config import decode_settings, load_settings
@@ -122,7 +123,9 @@ def test_a_plugin_registering_a_taken_type_name_is_refused_by_name() -> None:
 
     class Impostor:
         @hookimpl
-        def payments_register_gateway_types(self, register: Callable[[GatewayType], None]) -> None:
+        def payments_register_gateway_types(
+            self, register: Callable[[GatewayType[Any]], None]
+        ) -> None:
             register(GATEWAY_TYPE)
 
     host = PluginHost.discover()
@@ -136,7 +139,9 @@ def test_a_misspelled_hook_is_refused() -> None:
 
     class Typo:
         @hookimpl
-        def payments_register_gateway_typos(self, register: Callable[[GatewayType], None]) -> None:
+        def payments_register_gateway_typos(
+            self, register: Callable[[GatewayType[Any]], None]
+        ) -> None:
             return None
 
     host = PluginHost.discover()

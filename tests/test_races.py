@@ -213,7 +213,7 @@ def _kill(server: ServerProcess) -> None:
     server.process.wait()
 
 
-def test_a_server_killed_after_the_vendor_accepted_a_payment_settles_it_after_restart(
+def test_a_server_killed_after_the_vendor_accepted_a_payment_reconciles_it_after_restart(
     tmp_path: Path, database_url: str, vendor: Vendor
 ) -> None:
     config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)}, **QUICK_RECOVERY)
@@ -239,7 +239,7 @@ def test_a_server_killed_after_the_vendor_accepted_a_payment_settles_it_after_re
     assert vendor_calls(vendor)["initiate"] == 1
 
 
-def test_a_server_killed_after_the_vendor_accepted_a_refund_settles_it_after_restart(
+def test_a_server_killed_after_the_vendor_accepted_a_refund_reconciles_it_after_restart(
     tmp_path: Path, database_url: str, vendor: Vendor
 ) -> None:
     config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)}, **QUICK_RECOVERY)

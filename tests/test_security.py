@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
+from payments_platform.access import Keyring, key_hash, new_key
 from payments_platform.config import ConfigError, decode_settings
 from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import build_runtime
-from payments_platform.security import Keyring, key_hash, new_key
 from payments_plugin_json_gateway.signing import signed_headers
 
 from .conftest import AppFactory, Vendor

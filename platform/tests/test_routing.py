@@ -49,7 +49,7 @@ def test_weighted_shares_converge_to_the_weights() -> None:
 
 def test_an_unhealthy_gateways_share_falls_before_its_breaker_trips() -> None:
     table, _ = make_table({"a": 1, "b": 1})
-    breaker_a = table.route("a").breaker
+    breaker_a = table.breaker("a")
     for _ in range(10):  # 10 failures of 19 calls: under the 20-call minimum, still closed
         breaker_a.record_failure()
     for _ in range(9):
@@ -100,7 +100,7 @@ def test_an_open_breaker_takes_the_gateway_out_until_its_cool_down_passes(
 ) -> None:
     # A weight far above the other's would put "a" first in almost every weighted draw.
     table, clock = make_table({"a": 1000, "b": 1}, strategy)
-    breaker_a = table.route("a").breaker
+    breaker_a = table.breaker("a")
     for _ in range(POLICY.minimum_calls):
         breaker_a.record_failure()
     for _ in range(50):

@@ -80,11 +80,3 @@ async def test_a_lookup_by_reference_needs_exactly_one_reference(
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
-
-
-def test_settings_of_another_gateway_type_are_refused():
-    class Other:
-        webhook_secret = None
-
-    with pytest.raises(TypeError, match="JsonGatewaySettings"):
-        JsonVendorSimulator(SimulatorOptions(settings=Other()))  # type: ignore[arg-type]

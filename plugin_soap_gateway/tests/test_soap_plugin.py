@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from typing import Any
 
 import httpx
 import msgspec
@@ -22,12 +23,12 @@ from payments_plugin_soap_gateway.simulator import SoapVendorSimulator
 from payments_plugins import GatewayResources, GatewayType, SimulatorOptions
 
 
-def registered_types() -> list[GatewayType]:
+def registered_types() -> list[GatewayType[Any]]:
     manager = pluggy.PluginManager("payments")
     manager.add_hookspecs(payments_plugins.hookspecs)
     manager.load_setuptools_entrypoints("payments", name="soap")
     manager.check_pending()
-    types: list[GatewayType] = []
+    types: list[GatewayType[Any]] = []
     manager.hook.payments_register_gateway_types(register=types.append)
     return types
 

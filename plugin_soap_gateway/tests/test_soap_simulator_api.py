@@ -188,11 +188,3 @@ async def test_a_get_of_the_service_points_at_its_description(vendor: httpx.Asyn
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "GET /?wsdl for the service description"
-
-
-def test_settings_of_another_gateway_type_are_refused():
-    class Other:
-        webhook_secret = None
-
-    with pytest.raises(TypeError, match="SoapGatewaySettings"):
-        SoapVendorSimulator(SimulatorOptions(settings=Other()))  # type: ignore[arg-type]

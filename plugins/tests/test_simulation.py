@@ -54,7 +54,7 @@ class ToyVendor(VendorSimulator):
     id_prefix = "toy"
     created_status = 201
 
-    def __init__(self, options: SimulatorOptions, **timing: Unpack[SimulatorTiming]) -> None:
+    def __init__(self, options: SimulatorOptions[Any], **timing: Unpack[SimulatorTiming]) -> None:
         routes = (
             Route("POST", "calls", self._call),
             Route("GET", "payments/{external_id}", self._payment),

@@ -10,8 +10,9 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from payments_platform import jobs, security
+from payments_platform import access, jobs
 from payments_platform.config import (
     CONFIG_PATH_VARIABLE,
     GATEWAY_NAME,
@@ -20,24 +21,19 @@ from payments_platform.config import (
     load_settings,
 )
 from payments_platform.database import SchemaOutOfDate
+from payments_platform.demo import DEMO_WARNING
 from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobStatus
 from payments_platform.logs import configure_logging
 from payments_platform.plugin_host import PluginError, PluginHost
+from payments_platform.records import utc_now
 from payments_platform.runtime import Runtime, build_runtime, open_database
 from payments_platform.telemetry import TelemetryError, configure_tracing
-from payments_platform.usecases import utc_now
+
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
 
 logger = logging.getLogger("payments")
-
-DEMO_WARNING = """\
-*****************************************************************************
-  DEMO PROFILE: no config file was given (--config or PAYMENTS_CONFIG).
-  - database: ./payments.db (SQLite), migrated automatically
-  - gateways: vendor SIMULATORS served by this same process, not real vendors
-  - the client API is open and webhooks are not signed
-  Never take real payments with this profile.
-*****************************************************************************"""
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -45,7 +41,9 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     return Path(given) if given else None
 
 
-def _settings(args: argparse.Namespace, **server: object) -> Settings:
+def settings_of(args: argparse.Namespace, **server: object) -> Settings:
+    """The settings a command's arguments name (``--config``, or the demo profile), with the
+    environment's overrides and ``server`` values (``host``, ``port``) on top."""
     environ = dict(os.environ)
     for key, value in server.items():
         if value is not None:
@@ -66,21 +64,26 @@ def _runtime(settings: Settings, *, observed: bool = False) -> Runtime:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    serve(settings_of(args, host=args.host, port=args.port))
+    return 0
+
+
+def serve(settings: Settings, *, extra_routes: Sequence[ControllerRouterHandler] = ()) -> None:
+    """Serve the API as ``payments serve`` does; ``extra_routes`` are served beside it."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from payments_platform.app import create_app  # noqa: PLC0415 - keeps other commands light
+    from payments_platform.web.app import create_app  # noqa: PLC0415 - keeps other commands light
 
-    settings = _settings(args, host=args.host, port=args.port)
     if settings.demo:
         print(DEMO_WARNING, file=sys.stderr, flush=True)
     asyncio.run(_prepare_database(settings))
     runtime = _runtime(settings, observed=True)
-    app = create_app(runtime)
+    app = create_app(runtime, extra_routes=extra_routes)
     logger.info(
         "serving on %s:%d with gateways %s",
         settings.server.host,
         settings.server.port,
-        ", ".join(runtime.payments.gateways) or "(none)",
+        ", ".join(runtime.platform.gateways) or "(none)",
     )
     uvicorn.run(
         app,
@@ -91,7 +94,6 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=30,
     )
-    return 0
 
 
 async def _prepare_database(settings: Settings) -> None:
@@ -108,7 +110,7 @@ async def _prepare_database(settings: Settings) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     database = open_database(settings)
 
     async def run() -> None:
@@ -123,7 +125,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     asyncio.run(_prepare_database(settings))
     runtime = _runtime(settings, observed=True)
 
@@ -142,7 +144,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     database = open_database(settings)
 
     async def run() -> int:
@@ -191,12 +193,12 @@ def _print_jobs(found: Sequence[jobs.Job]) -> None:
 
 
 def _new_key(args: argparse.Namespace) -> int:
-    key = security.new_key()
+    key = access.new_key()
     print(f"API key for merchant {args.merchant!r} (shown once; give it to the merchant):")
     print(f"  {key}")
     print("Add its hash to the config file:")
     print(f"  [security.merchants.{args.merchant}]")
-    print(f'  key_hashes = ["{security.key_hash(key)}"]')
+    print(f'  key_hashes = ["{access.key_hash(key)}"]')
     return 0
 
 
@@ -218,15 +220,15 @@ def _plugins(_args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     runtime = _runtime(settings)
     asyncio.run(runtime.aclose())
     source = _config_path(args) or "demo profile"
     print(f"configuration OK ({source})")
     print(f"  database: {runtime.database.url.render_as_string(hide_password=True)}")
     print(f"  routing: {settings.routing.strategy}")
-    for route in runtime.payments.routing.routes:
-        live = runtime.payments.gateways[route.name]
+    for route in runtime.platform.routing.routes:
+        live = runtime.platform.gateways[route.name]
         currencies = ", ".join(sorted(route.currencies))
         print(f"  gateway {route.name} ({live.type_name}, weight {route.weight:g}): {currencies}")
     return 0

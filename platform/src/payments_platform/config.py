@@ -8,6 +8,7 @@ string. With no file, the demo profile is used; overrides apply to it too.
 
 from __future__ import annotations
 
+import enum
 import re
 import tomllib
 from collections.abc import Mapping
@@ -17,9 +18,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from payments_platform.breaker import BreakerPolicy
-from payments_platform.jobs import WorkerSettings
+from payments_platform.demo import demo_profile
 from payments_platform.routing import Strategy
-from payments_platform.usecases import LifecycleSettings
 
 ENV_PREFIX = "PAYMENTS_"
 CONFIG_PATH_VARIABLE = "PAYMENTS_CONFIG"
@@ -66,6 +66,42 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     auto_webhook_delay: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.0
     payer_pays_at_once: bool = False
     """The simulated payer pays as soon as the payment is accepted; no webhook is posted."""
+
+
+class Dispatch(enum.StrEnum):
+    """When gateways are called."""
+
+    SYNC = "sync"
+    """Within the client's request: it gets the gateway's answer."""
+    QUEUE = "queue"
+    """By a worker: the client gets 202 and follows ``GET /payments/{id}``."""
+
+
+class LifecycleSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How payments are dispatched, reconciled and expired (the ``[payments]`` table)."""
+
+    dispatch: Dispatch = Dispatch.SYNC
+    reconcile_after_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 120.0
+    """When a gateway call has no recorded end this long after it started, its process is
+    presumed dead and the payment or refund is reconciled. Longer than any gateway call."""
+    expire_after_seconds: Annotated[float, msgspec.Meta(gt=0, le=90 * 86_400)] = 86_400.0
+    """A payment still ``initiated`` this long after its gateway took it is expired."""
+
+
+class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How workers claim and retry jobs."""
+
+    enabled: bool = True
+    """Run a worker inside ``payments serve`` (``payments worker`` runs one on its own)."""
+    poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
+    batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    lease_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 300.0
+    """How long a claimed job is held; longer than any job can run, gateway calls included."""
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 8
+    backoff_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 2.0
+    backoff_max_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 600.0
+    shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0, le=600)] = 10.0
 
 
 class MerchantKeys(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -145,25 +181,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def enabled_gateways(self) -> dict[str, GatewayConfig]:
         """The gateways that take traffic, in config order."""
         return {name: gw for name, gw in self.gateways.items() if gw.enabled}
-
-
-def demo_profile() -> dict[str, Any]:
-    """The raw configuration used when no file is given: everything local, nothing secret.
-
-    Both built-in gateways, each against its own simulator, in priority order: AED goes to
-    JSON and fails over to SOAP when the JSON vendor is down (which keeps the walk-through
-    deterministic); USD, which only SOAP takes, goes through SOAP.
-    """
-    return {
-        "demo": True,
-        "database": {"url": "sqlite:///payments.db", "migrate_on_start": True},
-        "security": {"auth": "none", "allow_unsigned_webhooks": True},
-        "routing": {"strategy": "priority"},
-        "gateways": {
-            "json": {"type": "json", "simulator": {"payer_pays_at_once": True}},
-            "soap": {"type": "soap", "simulator": {"payer_pays_at_once": True}},
-        },
-    }
 
 
 def _env_value(text: str) -> Any:

@@ -41,6 +41,7 @@ Work = Callable[[sa.Connection], T]
 """A transaction's body: runs with the connection, returns what the caller awaits."""
 
 _WRITE = "payments_write_transaction"
+_AFTER_COMMIT = "payments_after_commit"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_READ_THREADS = 4
 
@@ -52,6 +53,15 @@ _OUR_MISTAKES = (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingErro
 _UNREACHABLE = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
 """The rest of what the driver raises: a database that is down, refuses connections, dropped
 one, or is locked past the busy timeout."""
+
+
+def after_commit(conn: sa.Connection, effect: Callable[[], None]) -> None:
+    """Run ``effect`` once the transaction ``conn`` is in has committed; never if it rolls back.
+
+    What is logged and counted then describes what was committed, not what was tried. Effects
+    run on the event loop, in the order they were registered.
+    """
+    conn.info.setdefault(_AFTER_COMMIT, []).append(effect)
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -129,16 +139,23 @@ class Database:
     async def _run(self, work: Work[T], *, write: bool) -> T:
         try:
             if self._async_engine is not None:
-                async with self._async_engine.connect() as conn, conn.begin():
-                    return await conn.run_sync(work)
-            executor = self._writer if write else self._readers
-            if executor is None:  # pragma: no cover - set for SQLite in __init__
-                raise RuntimeError("the database is closed")
-            # The thread sees this task's context: its spans and log fields are the request's.
-            call = functools.partial(
-                contextvars.copy_context().run, _transaction, self.engine, work, write
-            )
-            return await asyncio.get_running_loop().run_in_executor(executor, call)
+                async with self._async_engine.connect() as conn:
+                    try:
+                        async with conn.begin():
+                            result = await conn.run_sync(work)
+                    finally:
+                        # The connection goes back to the pool: nothing of this transaction
+                        # may stay on it.
+                        effects = conn.info.pop(_AFTER_COMMIT, [])
+            else:
+                executor = self._writer if write else self._readers
+                if executor is None:  # pragma: no cover - set for SQLite in __init__
+                    raise RuntimeError("the database is closed")
+                # The thread sees this task's context: its spans and log fields are the request's.
+                call = functools.partial(
+                    contextvars.copy_context().run, _transaction, self.engine, work, write
+                )
+                result, effects = await asyncio.get_running_loop().run_in_executor(executor, call)
         except _OUR_MISTAKES:
             raise
         except _UNREACHABLE as error:
@@ -150,6 +167,9 @@ class Database:
                 " request may be retried with the same ids",
                 retry_after=1,
             ) from error
+        for effect in effects:
+            effect()
+        return result
 
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
@@ -183,14 +203,18 @@ class Database:
         self.engine.dispose()
 
 
-def _transaction(engine: sa.Engine, work: Work[T], write: bool) -> T:
+def _transaction(
+    engine: sa.Engine, work: Work[T], write: bool
+) -> tuple[T, list[Callable[[], None]]]:
     with engine.connect() as conn:
         conn.info[_WRITE] = write
         try:
             with conn.begin():
-                return work(conn)
+                result = work(conn)
+            return result, conn.info.get(_AFTER_COMMIT, [])
         finally:
             conn.info.pop(_WRITE, None)
+            conn.info.pop(_AFTER_COMMIT, None)
 
 
 def _upgrade(connection: sa.Connection) -> None:

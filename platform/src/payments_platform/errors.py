@@ -1,15 +1,24 @@
-"""Errors the use cases raise. Each has a stable ``code``; the HTTP layer maps codes to statuses."""
+"""The problems a request can meet. Each has a stable ``code`` and the HTTP ``status`` it is
+answered with (documented in docs/api.md); the web layer renders them as problem+json.
+
+The names are the platform's own: the errors a gateway plugin raises
+(:mod:`payments_plugins.errors`) are another vocabulary, which the use cases translate.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from payments_platform.records import Payment
 
 
 class PaymentProblem(Exception):
     """A request the platform will not carry out, with a stable machine-readable code."""
 
-    code: str = "payment-problem"
-    title: str = "The request cannot be carried out"
+    code: ClassVar[str] = "payment-problem"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "The request cannot be carried out"
 
     def __init__(
         self,
@@ -17,26 +26,47 @@ class PaymentProblem(Exception):
         *,
         field: str | None = None,
         retry_after: int | None = None,
+        payment: Payment | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.retry_after = retry_after
+        self.payment = payment
+        """The payment the problem is about, shown with it when the caller may see it."""
         self.extra = extra or {}
+
+
+class MalformedJson(PaymentProblem):
+    """The body is not JSON."""
+
+    code = "malformed-json"
+    status = 400
+    title = "The request body is not valid JSON"
+
+
+class Unauthorized(PaymentProblem):
+    """The request carries no valid API key."""
+
+    code = "unauthorized"
+    status = 401
+    title = "A valid API key is required"
 
 
 class InvalidRequest(PaymentProblem):
     """The request body is not valid."""
 
     code = "invalid-request"
+    status = 422
     title = "The request body is not valid"
 
 
-class UnknownCurrency(PaymentProblem):
+class NotACurrency(PaymentProblem):
     """The currency is not an ISO 4217 code."""
 
     code = "unknown-currency"
+    status = 422
     title = "The currency is not an ISO 4217 code"
 
 
@@ -44,6 +74,7 @@ class CurrencyNotSupported(PaymentProblem):
     """No enabled gateway takes the currency."""
 
     code = "currency-not-supported"
+    status = 422
     title = "No enabled gateway takes the currency"
 
 
@@ -51,6 +82,7 @@ class IdempotencyKeyReused(PaymentProblem):
     """The id was already used for a different request."""
 
     code = "idempotency-key-reused"
+    status = 409
     title = "The id was already used for a different request"
 
 
@@ -58,6 +90,7 @@ class PaymentInProgress(PaymentProblem):
     """The payment is still being processed."""
 
     code = "payment-in-progress"
+    status = 409
     title = "The payment is still being processed"
 
 
@@ -65,6 +98,7 @@ class PaymentNotFound(PaymentProblem):
     """No such payment."""
 
     code = "payment-not-found"
+    status = 404
     title = "No such payment"
 
 
@@ -72,6 +106,7 @@ class NoGatewayAvailable(PaymentProblem):
     """No gateway could take the payment."""
 
     code = "no-gateway-available"
+    status = 503
     title = "No gateway could take the payment"
 
 
@@ -79,6 +114,7 @@ class PaymentDeclined(PaymentProblem):
     """The gateway declined the payment."""
 
     code = "payment-declined"
+    status = 402
     title = "The gateway declined the payment"
 
 
@@ -86,13 +122,15 @@ class TransitionNotAllowed(PaymentProblem):
     """The payment's lifecycle forbids that change."""
 
     code = "transition-not-allowed"
+    status = 409
     title = "The payment's lifecycle forbids that change"
 
 
-class InvalidWebhook(PaymentProblem):
-    """The webhook was not accepted."""
+class WebhookRejected(PaymentProblem):
+    """The webhook's credentials or body are not acceptable."""
 
     code = "invalid-webhook"
+    status = 400
     title = "The webhook was not accepted"
 
 
@@ -100,6 +138,7 @@ class PaymentNotRefundable(PaymentProblem):
     """The payment cannot be refunded."""
 
     code = "payment-not-refundable"
+    status = 409
     title = "The payment cannot be refunded"
 
 
@@ -107,6 +146,7 @@ class RefundExceedsBalance(PaymentProblem):
     """The refund exceeds what is left."""
 
     code = "refund-exceeds-balance"
+    status = 409
     title = "The refund exceeds what is left"
 
 
@@ -114,6 +154,7 @@ class RefundIdReused(PaymentProblem):
     """The refund id was already used differently."""
 
     code = "refund-id-reused"
+    status = 409
     title = "The refund id was already used differently"
 
 
@@ -121,13 +162,15 @@ class RefundDeclined(PaymentProblem):
     """The gateway declined the refund."""
 
     code = "refund-declined"
+    status = 402
     title = "The gateway declined the refund"
 
 
-class GatewayUnavailable(PaymentProblem):
-    """The payment's gateway cannot be reached."""
+class GatewayUnreachable(PaymentProblem):
+    """The payment's gateway cannot be reached (or is no longer enabled): nothing was paid out."""
 
     code = "gateway-unavailable"
+    status = 503
     title = "The payment's gateway cannot be reached"
 
 
@@ -135,11 +178,5 @@ class DatabaseUnavailable(PaymentProblem):
     """The database cannot be reached or is held by another writer past the wait allowed."""
 
     code = "database-unavailable"
+    status = 503
     title = "The database cannot be reached"
-
-
-class Unauthorized(PaymentProblem):
-    """The request carries no valid API key."""
-
-    code = "unauthorized"
-    title = "A valid API key is required"

@@ -1,9 +1,16 @@
-"""The payment lifecycle: which status may follow which. Pure; no I/O."""
+"""Where payments, refunds and gateway calls stand, and which status may follow which. Pure.
+
+Every status of the platform is defined here, with its allowed changes, and so is the one map
+from what a vendor reports (:class:`~payments_plugins.VendorPaymentStatus`,
+:class:`~payments_plugins.VendorRefundStatus`) to the platform's own words.
+"""
 
 from __future__ import annotations
 
 import enum
 from typing import Final
+
+from payments_plugins import VendorPaymentStatus, VendorRefundStatus
 
 
 class PaymentStatus(enum.StrEnum):
@@ -14,7 +21,7 @@ class PaymentStatus(enum.StrEnum):
     INITIATED = "initiated"
     """A gateway accepted it; waiting for the payer (the vendor's webhook)."""
     UNKNOWN = "unknown"
-    """Sent to a gateway, no usable answer: reconciliation settles it."""
+    """Sent to a gateway, no usable answer: reconciliation finds out what became of it."""
     PAID = "paid"
     FAILED = "failed"
     EXPIRED = "expired"
@@ -38,9 +45,10 @@ TRANSITIONS: Final[dict[PaymentStatus, frozenset[PaymentStatus]]] = {
     S.EXPIRED: frozenset(),
     S.REFUNDED: frozenset(),
 }
-"""Every allowed change of status. Anything not listed is forbidden."""
+"""Every allowed change of a payment's status. Anything not listed is forbidden."""
 
 REFUNDABLE: Final = frozenset({S.PAID, S.PARTIALLY_REFUNDED})
+"""Statuses in which a refund may be claimed (while some of the amount is left)."""
 
 SETTLED_AS_PAID: Final = frozenset({S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED})
 """Statuses in which the payer has paid; a late ``paid`` notification confirms them."""
@@ -48,10 +56,72 @@ SETTLED_AS_PAID: Final = frozenset({S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED})
 WEBHOOK_TARGETS: Final = frozenset({S.PAID, S.FAILED, S.EXPIRED})
 """The statuses a vendor's notification can move a payment to."""
 
+NO_GATEWAY_AVAILABLE: Final = "no-gateway-available"
+"""``failure_code`` of a payment no gateway could be reached for."""
+NOT_RECEIVED: Final = "not-received"
+"""``failure_code`` of a payment its gateway says it never received."""
+RETRYABLE_REJECTIONS: Final = frozenset({NO_GATEWAY_AVAILABLE, NOT_RECEIVED})
+"""Rejections after which no vendor holds the payment, so the same id may be routed again."""
+
 
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     """Tell whether the lifecycle lets a payment move from ``current`` to ``target``."""
     return target in TRANSITIONS[current]
+
+
+def may_route_again(status: PaymentStatus, failure_code: str | None) -> bool:
+    """Tell whether a payment is held by no vendor, so that routing it again cannot charge
+    twice."""
+    return status is S.REJECTED and failure_code in RETRYABLE_REJECTIONS
+
+
+class RefundStatus(enum.StrEnum):
+    """Where a refund stands."""
+
+    PENDING = "pending"
+    """Claimed: its amount is taken out of what is left to refund; the gateway is being asked
+    (or a worker will ask it)."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """Nothing was paid out; the claim is given back."""
+    UNKNOWN = "unknown"
+    """Sent, no usable answer: the claim is kept and a job asks the gateway."""
+
+
+R = RefundStatus
+
+REFUND_TRANSITIONS: Final[dict[RefundStatus, frozenset[RefundStatus]]] = {
+    R.PENDING: frozenset({R.SUCCEEDED, R.FAILED, R.UNKNOWN}),
+    # Sent again (the vendor never received it), a refund can meet no usable answer again.
+    R.UNKNOWN: frozenset({R.SUCCEEDED, R.FAILED, R.UNKNOWN}),
+    R.SUCCEEDED: frozenset(),
+    R.FAILED: frozenset(),
+}
+"""Every allowed change of a refund's status: the first definitive answer stands."""
+
+
+def refund_is_final(status: RefundStatus) -> bool:
+    """Tell whether a refund has its definitive answer."""
+    return not REFUND_TRANSITIONS[status]
+
+
+def refund_can_transition(current: RefundStatus, target: RefundStatus) -> bool:
+    """Tell whether a refund may move from ``current`` to ``target``."""
+    return target in REFUND_TRANSITIONS[current]
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one call to a gateway ended, which decides what routing and the breaker do next."""
+
+    IN_FLIGHT = "in_flight"
+    """Sent (or about to be); a crash here leaves the attempt for reconciliation."""
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    """A definitive no: never retried elsewhere, not a failure of the gateway."""
+    UNAVAILABLE = "unavailable"
+    """The vendor certainly did not process it: the next candidate may be tried."""
+    UNKNOWN = "unknown"
+    """Sent, no usable answer: never retried elsewhere, reconciled."""
 
 
 class WebhookVerdict(enum.StrEnum):
@@ -64,8 +134,42 @@ class WebhookVerdict(enum.StrEnum):
     """The lifecycle forbids it: refused, recorded."""
 
 
-def judge_webhook(current: PaymentStatus, reported: PaymentStatus) -> WebhookVerdict:
+_PAYMENT_STATUS_OF_VENDOR: Final[dict[VendorPaymentStatus, PaymentStatus | None]] = {
+    VendorPaymentStatus.INITIATED: S.INITIATED,
+    VendorPaymentStatus.PAID: S.PAID,
+    VendorPaymentStatus.FAILED: S.FAILED,
+    VendorPaymentStatus.EXPIRED: S.EXPIRED,
+    # Says only that the vendor holds no such payment, not where one stands.
+    VendorPaymentStatus.NOT_FOUND: None,
+}
+
+_REFUND_STATUS_OF_VENDOR: Final[dict[VendorRefundStatus, RefundStatus | None]] = {
+    VendorRefundStatus.SUCCEEDED: R.SUCCEEDED,
+    VendorRefundStatus.FAILED: R.FAILED,
+    # Neither is an answer yet: the vendor is still at it, or never received the refund.
+    VendorRefundStatus.PENDING: None,
+    VendorRefundStatus.NOT_FOUND: None,
+}
+
+
+def payment_status_reported(vendor_status: VendorPaymentStatus | str) -> PaymentStatus | None:
+    """The payment status a vendor's report means; None when it names none (``not_found``,
+    or a word the contract does not have)."""
+    try:
+        return _PAYMENT_STATUS_OF_VENDOR[VendorPaymentStatus(vendor_status)]
+    except ValueError:
+        return None
+
+
+def refund_status_reported(vendor_status: VendorRefundStatus) -> RefundStatus | None:
+    """The refund status a vendor's report means; None while it is no definitive answer."""
+    return _REFUND_STATUS_OF_VENDOR[vendor_status]
+
+
+def judge_webhook(current: PaymentStatus, reported: PaymentStatus | None) -> WebhookVerdict:
     """Decide what a notification reporting ``reported`` does to a payment in ``current``."""
+    if reported is None:
+        return WebhookVerdict.CONTRADICTS
     if reported == current or (reported is S.PAID and current in SETTLED_AS_PAID):
         return WebhookVerdict.REPEAT
     if reported in WEBHOOK_TARGETS and can_transition(current, reported):

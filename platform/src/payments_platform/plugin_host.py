@@ -12,6 +12,7 @@ import os
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pluggy
 from payments_plugins import PROJECT_NAME, GatewayType, hookspecs
@@ -53,7 +54,7 @@ class PluginFailure:
 class RegisteredGatewayType:
     """A gateway type and the plugin that contributed it."""
 
-    type: GatewayType
+    type: GatewayType[Any]
     plugin: str
 
 
@@ -139,10 +140,10 @@ class PluginHost:
             )
         )
 
-    def _collect(self, name: str, plugin: object) -> list[GatewayType]:
-        collected: list[GatewayType] = []
+    def _collect(self, name: str, plugin: object) -> list[GatewayType[Any]]:
+        collected: list[GatewayType[Any]] = []
 
-        def register(gateway_type: GatewayType) -> None:
+        def register(gateway_type: GatewayType[Any]) -> None:
             if not isinstance(gateway_type, GatewayType):
                 raise PluginError(f"plugin {name!r} registered {gateway_type!r}, not a GatewayType")
             owner = self._types.get(gateway_type.name)
@@ -166,7 +167,7 @@ class PluginHost:
         """Every gateway type contributed, by name."""
         return dict(self._types)
 
-    def gateway_type(self, name: str) -> GatewayType:
+    def gateway_type(self, name: str) -> GatewayType[Any]:
         """The gateway type ``name``; the error lists broken plugins that might have had it."""
         registered = self._types.get(name)
         if registered is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -11,29 +10,14 @@ import msgspec
 import sqlalchemy as sa
 from payments_plugins import Amount
 
-from payments_platform.lifecycle import PaymentStatus
+from payments_platform.lifecycle import AttemptOutcome, PaymentStatus, RefundStatus
 
 RecordT = TypeVar("RecordT", bound=msgspec.Struct)
 
 
-class AttemptOutcome(enum.StrEnum):
-    """How one gateway call for a payment ended."""
-
-    IN_FLIGHT = "in_flight"
-    """Sent (or about to be); a crash here leaves the attempt for reconciliation."""
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    UNAVAILABLE = "unavailable"
-    UNKNOWN = "unknown"
-
-
-class RefundStatus(enum.StrEnum):
-    """Where a refund stands."""
-
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
+def utc_now() -> datetime:
+    """The current time in UTC: every timestamp the platform writes."""
+    return datetime.now(UTC)
 
 
 class Payment(msgspec.Struct, frozen=True, kw_only=True):

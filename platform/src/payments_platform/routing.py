@@ -85,9 +85,9 @@ class RoutingTable:
         self._rng = rng or random.Random()  # noqa: S311
         self._by_name = {route.name: route for route in self.routes}
 
-    def route(self, name: str) -> Route:
-        """The route of gateway ``name``; KeyError if it is not enabled."""
-        return self._by_name[name]
+    def breaker(self, name: str) -> CircuitBreaker:
+        """The circuit breaker of gateway ``name``; KeyError if it is not enabled."""
+        return self._by_name[name].breaker
 
     def supports(self, currency: str) -> bool:
         """Tell whether any enabled gateway takes ``currency``, healthy or not."""

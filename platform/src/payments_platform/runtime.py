@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import httpx
 from opentelemetry import trace
@@ -25,16 +26,17 @@ from payments_plugins import (
 from payments_plugins.http_client import vendor_client
 from sqlalchemy.exc import ArgumentError
 
+from payments_platform.access import Keyring
 from payments_platform.breaker import CircuitBreaker
 from payments_platform.config import ConfigError, GatewayConfig, Settings, decode_plugin_settings
 from payments_platform.database import Database
-from payments_platform.jobs import Worker
 from payments_platform.plugin_host import PluginHost
+from payments_platform.records import utc_now
 from payments_platform.routing import Route, RoutingTable
-from payments_platform.security import Keyring
-from payments_platform.settlement import Settlement
 from payments_platform.telemetry import tracing_enabled
-from payments_platform.usecases import LiveGateway, Payments, utc_now
+from payments_platform.usecases.context import LiveGateway, Platform
+from payments_platform.usecases.job_handlers import job_handler
+from payments_platform.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class Runtime:
     plugins: PluginHost
     database: Database
     http: httpx.AsyncClient
-    payments: Payments
+    platform: Platform
     simulators: dict[str, ASGIApp] = field(default_factory=dict)
     """ASGI apps to mount, by path."""
     keyring: Keyring | None = None
@@ -65,12 +67,12 @@ class Runtime:
     def worker(self) -> Worker:
         """A worker running this runtime's jobs."""
         return Worker(
-            self.database, Settlement(self.payments), self.settings.worker, self.payments.now
+            self.database, job_handler(self.platform), self.settings.worker, self.platform.clock
         )
 
     async def aclose(self) -> None:
         """Release gateways, the HTTP client and the database pool."""
-        for live in self.payments.gateways.values():
+        for live in self.platform.gateways.values():
             try:
                 await live.gateway.aclose()
             except Exception:
@@ -161,10 +163,10 @@ def build_runtime(
             )
         )
     database = open_database(settings)
-    payments = Payments(
-        database,
-        RoutingTable(routes, settings.routing.strategy, rng),
-        gateways,
+    platform = Platform(
+        database=database,
+        routing=RoutingTable(routes, settings.routing.strategy, rng),
+        gateways=gateways,
         lifecycle=settings.payments,
         job_attempts=settings.worker.max_attempts,
         clock=wall_clock,
@@ -179,7 +181,7 @@ def build_runtime(
         plugins=plugins,
         database=database,
         http=http,
-        payments=payments,
+        platform=platform,
         simulators=simulators,
         keyring=keyring,
         secrets=secrets,
@@ -189,7 +191,7 @@ def build_runtime(
 _SECRET_NAME_PARTS = ("secret", "password", "token", "key")
 
 
-def _secret_values(settings: object, gateway_type: GatewayType) -> list[str]:
+def _secret_values(settings: object, gateway_type: GatewayType[Any]) -> list[str]:
     """Values of settings the plugin declares secret, or whose names say they are."""
     values = []
     for name in getattr(settings, "__struct_fields__", ()):
@@ -208,7 +210,7 @@ def open_database(settings: Settings) -> Database:
         raise ConfigError(f"{error} - at `database.url`") from None
 
 
-def _currencies(name: str, config: GatewayConfig, gateway_type: GatewayType) -> frozenset[str]:
+def _currencies(name: str, config: GatewayConfig, gateway_type: GatewayType[Any]) -> frozenset[str]:
     if config.currencies is None:
         return gateway_type.currencies
     asked = frozenset(config.currencies)

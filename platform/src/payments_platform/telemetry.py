@@ -115,7 +115,7 @@ def links_to(trace_parent: str | None) -> list[Link]:
 
 
 @contextmanager
-def gateway_call(gateway: str, operation: str) -> Iterator[dict[str, str]]:
+def gateway_call_timer(gateway: str, operation: str) -> Iterator[dict[str, str]]:
     """Time one gateway call; the caller sets ``outcome`` in the yielded mapping."""
     labels = {"outcome": "error"}
     started = time.perf_counter()

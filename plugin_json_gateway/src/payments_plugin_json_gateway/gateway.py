@@ -229,8 +229,6 @@ class JsonGateway:
 
 def build_gateway(settings: JsonGatewaySettings, resources: GatewayResources) -> JsonGateway:
     """Build a live JSON gateway from validated settings and the platform's shared resources."""
-    if not isinstance(settings, JsonGatewaySettings):
-        raise TypeError(f"expected JsonGatewaySettings, got {type(settings).__name__}")
     return JsonGateway(settings, resources)
 
 

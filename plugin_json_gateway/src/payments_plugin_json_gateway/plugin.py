@@ -35,6 +35,6 @@ JSON_GATEWAY_TYPE: Final = GatewayType(
 
 
 @hookimpl
-def payments_register_gateway_types(register: Callable[[GatewayType], None]) -> None:
+def payments_register_gateway_types(register: Callable[[GatewayType[Any]], None]) -> None:
     """Contribute the ``json`` gateway type."""
     register(JSON_GATEWAY_TYPE)

@@ -51,9 +51,9 @@ class JsonVendorSimulator(VendorSimulator):
     id_prefix = "jsonpay"
     created_status = 201
 
-    def __init__(self, options: SimulatorOptions, **timing: Unpack[SimulatorTiming]) -> None:
-        if not isinstance(options.settings, JsonGatewaySettings):
-            raise TypeError(f"expected JsonGatewaySettings, got {type(options.settings).__name__}")
+    def __init__(
+        self, options: SimulatorOptions[JsonGatewaySettings], **timing: Unpack[SimulatorTiming]
+    ) -> None:
         self._webhook_secret = options.settings.webhook_secret
         routes = (
             Route("POST", "initiate-payment", self._initiate),
@@ -110,7 +110,7 @@ class JsonVendorSimulator(VendorSimulator):
         return json_answer(200, refund.to_json())
 
 
-def build_simulator(options: SimulatorOptions) -> JsonVendorSimulator:
+def build_simulator(options: SimulatorOptions[JsonGatewaySettings]) -> JsonVendorSimulator:
     """Build the vendor simulator the platform serves for the demo profile and tests."""
     return JsonVendorSimulator(options)
 

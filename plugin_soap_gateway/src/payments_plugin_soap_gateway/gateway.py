@@ -314,8 +314,6 @@ class SoapGateway:
 
 def build_gateway(settings: SoapGatewaySettings, resources: GatewayResources) -> SoapGateway:
     """Build a live SOAP gateway from validated settings and the platform's shared resources."""
-    if not isinstance(settings, SoapGatewaySettings):
-        raise TypeError(f"expected SoapGatewaySettings, got {type(settings).__name__}")
     return SoapGateway(settings, resources)
 
 

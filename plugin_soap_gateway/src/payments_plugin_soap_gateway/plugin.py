@@ -41,6 +41,6 @@ SOAP_GATEWAY_TYPE: Final = GatewayType(
 
 
 @hookimpl
-def payments_register_gateway_types(register: Callable[[GatewayType], None]) -> None:
+def payments_register_gateway_types(register: Callable[[GatewayType[Any]], None]) -> None:
     """Contribute the ``soap`` gateway type."""
     register(SOAP_GATEWAY_TYPE)

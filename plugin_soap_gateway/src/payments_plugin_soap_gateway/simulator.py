@@ -86,10 +86,10 @@ class SoapVendorSimulator(VendorSimulator):
     currencies = CURRENCIES
     id_prefix = "soappay"
 
-    def __init__(self, options: SimulatorOptions, **timing: Unpack[SimulatorTiming]) -> None:
+    def __init__(
+        self, options: SimulatorOptions[SoapGatewaySettings], **timing: Unpack[SimulatorTiming]
+    ) -> None:
         settings = options.settings
-        if not isinstance(settings, SoapGatewaySettings):
-            raise TypeError(f"expected SoapGatewaySettings, got {type(settings).__name__}")
         self._caller = UsernameCredentials(username=settings.username, password=settings.password)
         self._notifier = UsernameCredentials(
             username=settings.webhook_username, password=settings.webhook_password
@@ -221,7 +221,7 @@ class SoapVendorSimulator(VendorSimulator):
         )
 
 
-def build_simulator(options: SimulatorOptions) -> SoapVendorSimulator:
+def build_simulator(options: SimulatorOptions[SoapGatewaySettings]) -> SoapVendorSimulator:
     """Build the vendor simulator the platform serves for the demo profile and tests."""
     return SoapVendorSimulator(options)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 import msgspec
@@ -24,6 +24,9 @@ from payments_plugins.messages import (
     WebhookReply,
 )
 from payments_plugins.money import is_currency
+
+SettingsT = TypeVar("SettingsT", bound=msgspec.Struct)
+"""The msgspec Struct a gateway type's settings decode into."""
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -72,10 +75,10 @@ class GatewayResources:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SimulatorOptions:
+class SimulatorOptions(Generic[SettingsT]):
     """How the platform wants a simulator to behave."""
 
-    settings: msgspec.Struct
+    settings: SettingsT
     """The gateway's settings, so the simulator signs webhooks with the same secret."""
     webhook_url: str | None = None
     """Where the simulator posts webhooks; None means it never posts by itself."""
@@ -88,10 +91,10 @@ class SimulatorOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Simulator:
+class Simulator(Generic[SettingsT]):
     """A stand-in for the vendor's API, served over HTTP by the demo profile and by tests."""
 
-    build: Callable[[SimulatorOptions], ASGIApp]
+    build: Callable[[SimulatorOptions[SettingsT]], ASGIApp]
     """Build the ASGI app of the vendor's API."""
     settings_for: Callable[[str], dict[str, Any]]
     """Gateway settings (as raw config values) pointing at a simulator served at this base URL."""
@@ -102,23 +105,27 @@ def _not_declared(_settings: Any) -> str | None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GatewayType:
-    """A kind of gateway a plugin offers; operators enable instances of it in the config file."""
+class GatewayType(Generic[SettingsT]):
+    """A kind of gateway a plugin offers; operators enable instances of it in the config file.
+
+    Generic over its settings Struct: ``build``, ``unverified_webhooks`` and the simulator
+    receive the decoded settings typed as ``settings_type``, so they need no checks of their own.
+    """
 
     name: str
     """Stable identifier used in config files, e.g. ``"json"``."""
     currencies: frozenset[str]
     """ISO 4217 codes the vendor can take; an operator may narrow them, never widen."""
-    settings_type: type[msgspec.Struct]
+    settings_type: type[SettingsT]
     """The msgspec Struct the instance's ``settings`` table is decoded into."""
-    build: Callable[[Any, GatewayResources], Gateway]
+    build: Callable[[SettingsT, GatewayResources], Gateway]
     """Build a live gateway from decoded settings and the shared resources."""
-    simulator: Simulator | None = None
+    simulator: Simulator[SettingsT] | None = None
     description: str = ""
     webhook_reply: Callable[[WebhookAck], WebhookReply] | None = None
     """Render the answer to the vendor's webhook (e.g. a SOAP envelope or fault); None: the
     platform answers JSON, or problem+json for a refusal."""
-    unverified_webhooks: Callable[[Any], str | None] = field(default=_not_declared)
+    unverified_webhooks: Callable[[SettingsT], str | None] = field(default=_not_declared)
     """Given decoded settings, None when the gateway verifies every webhook (signature or
     credentials), else why not, naming the setting (``"webhook_secret is not set"``). The
     platform refuses to start a gateway that accepts unverified webhooks unless the operator

@@ -136,7 +136,7 @@ class VendorSimulator(abc.ABC):
 
     def __init__(
         self,
-        options: SimulatorOptions,
+        options: SimulatorOptions[Any],
         routes: Sequence[Route],
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,

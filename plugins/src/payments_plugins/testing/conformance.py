@@ -532,7 +532,7 @@ class GatewayConformance:
                 assert 400 <= reply.status_code < 600, f"{ack.code}: {reply.status_code}"
 
 
-def _refusal_problem(gateway_type: GatewayType, raw: dict[str, Any], named: str) -> str | None:
+def _refusal_problem(gateway_type: GatewayType[Any], raw: dict[str, Any], named: str) -> str | None:
     """None when ``raw`` is refused with a message naming ``named``; else what went wrong."""
     try:
         settings = msgspec.convert(raw, gateway_type.settings_type)

@@ -38,7 +38,7 @@ class InvalidSetting:
 class ConformanceTarget:
     """The gateway type under test and what the kit needs to know to exercise it."""
 
-    gateway_type: GatewayType
+    gateway_type: GatewayType[Any]
     foreign_webhook_settings: Mapping[str, Any]
     """Settings overrides (other webhook credentials) under which the gateway must refuse the
     notifications made under :attr:`settings`."""

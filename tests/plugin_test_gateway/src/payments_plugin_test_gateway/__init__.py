@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import msgspec
 from payments_plugins import (
@@ -116,6 +117,6 @@ GATEWAY_TYPE = GatewayType(
 
 
 @hookimpl
-def payments_register_gateway_types(register: Callable[[GatewayType], None]) -> None:
+def payments_register_gateway_types(register: Callable[[GatewayType[Any]], None]) -> None:
     """Contribute the ``testgw`` gateway type."""
     register(GATEWAY_TYPE)

@@ -1,10 +1,15 @@
-"""Client API keys: generated once, configured as hashes, checked in constant time.
+"""Who may use the client API, and which payments each caller may see.
 
-A key is 32 random bytes, URL-safe base64, prefixed ``pay_`` so that it is recognisable in a
-leak scan. Keys are random, not chosen by people, so a plain SHA-256 is the right hash: there is
-nothing for a slow hash to protect against. Every configured hash is compared with
-``hmac.compare_digest`` and none is skipped, so the time taken says nothing about which key
-(or merchant) came close.
+A payment belongs to the merchant whose API key created it; a merchant sees, refunds and
+replays only its own (another merchant's payment is "not found", never "forbidden": the answer
+must not reveal that it exists). While the client API is open (``security.auth = "none"``) the
+caller is nobody in particular and sees every payment.
+
+API keys are generated once, configured as hashes, and checked in constant time. A key is 32
+random bytes, URL-safe base64, prefixed ``pay_`` so that it is recognisable in a leak scan. Keys
+are random, not chosen by people, so a plain SHA-256 is the right hash: there is nothing for a
+slow hash to protect against. Every configured hash is compared with ``hmac.compare_digest`` and
+none is skipped, so the time taken says nothing about which key (or merchant) came close.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from payments_platform.records import Payment
 
 KEY_PREFIX = "pay_"
 HASH_PREFIX = "sha256:"
@@ -62,3 +71,9 @@ class Keyring:
             if hmac.compare_digest(presented, hashed) and found is None:
                 found = merchant
         return found
+
+
+def may_see(payment: Payment, merchant: str | None) -> bool:
+    """Whether the caller ``merchant`` may see the payment: its own, or any while the API is
+    open (``merchant`` is None)."""
+    return merchant is None or payment.merchant == merchant

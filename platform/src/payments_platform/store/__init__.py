@@ -1,0 +1,10 @@
+"""The store: SQLAlchemy Core reads and writes of payments, attempts, refunds and events.
+
+Each function runs in the transaction it is given (see :mod:`payments_platform.database`);
+conditional updates return whether they took effect, which is how two racing requests find out
+which one won.
+"""
+
+from payments_platform.store import attempts, events, history, payments, refunds
+
+__all__ = ["attempts", "events", "history", "payments", "refunds"]

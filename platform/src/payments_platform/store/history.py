@@ -1,0 +1,23 @@
+"""A payment with everything that happened to it, read in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from payments_platform.records import PaymentHistory
+from payments_platform.store import attempts, events, payments, refunds
+
+
+def read(conn: sa.Connection, payment_id: uuid.UUID) -> PaymentHistory | None:
+    """The payment with its attempts, refunds and events, oldest first; None if unknown."""
+    payment = payments.get(conn, payment_id)
+    if payment is None:
+        return None
+    return PaymentHistory(
+        payment=payment,
+        attempts=attempts.of_payment(conn, payment_id),
+        refunds=refunds.of_payment(conn, payment_id),
+        events=events.of_payment(conn, payment_id),
+    )

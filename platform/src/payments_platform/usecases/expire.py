@@ -1,0 +1,53 @@
+"""Expiry: what runs when a payment has waited ``initiated`` for too long.
+
+Its ``expire`` job, written when the payment became ``initiated``, falls due after
+``payments.expire_after_seconds``. A payment that moved on meanwhile is left alone. Otherwise
+the gateway is asked once more, since its webhook may have been lost: a payment it reports paid
+or failed becomes so, any other is expired.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+import sqlalchemy as sa
+from payments_plugins import StatusReport
+
+from payments_platform.lifecycle import PaymentStatus, payment_status_reported
+from payments_platform.records import Payment
+from payments_platform.store import payments
+from payments_platform.usecases.context import Platform
+from payments_platform.usecases.reconcile import ask_payment_status
+from payments_platform.usecases.transitions import transition
+
+_REPORTS_KEPT = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED})
+"""What the vendor may still say of a payment that reached its age limit."""
+
+
+async def expire_payment(platform: Platform, payment_id: uuid.UUID) -> None:
+    """Close a payment still ``initiated`` past its age limit, unless the vendor knows better."""
+    payment = await platform.database.read(lambda conn: payments.load(conn, payment_id))
+    if payment.status is not PaymentStatus.INITIATED:
+        return
+    report = await ask_payment_status(platform, payment)
+    await platform.database.write(
+        functools.partial(record_expiry, platform=platform, payment=payment, report=report)
+    )
+
+
+def record_expiry(
+    conn: sa.Connection, *, platform: Platform, payment: Payment, report: StatusReport
+) -> None:
+    """Move the payment as its gateway's last word says, or to ``expired``."""
+    reported = payment_status_reported(report.status)
+    kept = reported is not None and reported in _REPORTS_KEPT
+    transition(
+        conn,
+        platform,
+        payment.id,
+        reported if kept and reported is not None else PaymentStatus.EXPIRED,
+        reason=f"age limit reached; {payment.gateway} reports {report.status}",
+        gateway=payment.gateway,
+        expected=(PaymentStatus.INITIATED,),
+    )

@@ -1,0 +1,288 @@
+"""The failover loop: offer a pending payment to the routing decision's candidates in order,
+until one answers definitively.
+
+Only an *unavailable* gateway (it certainly did not process the payment) passes the payment on
+to the next candidate. A decline rejects it; no usable answer makes it ``unknown`` and it is
+reconciled, never sent elsewhere: that could charge the payer twice. Every call is claimed
+before it is made: the attempt and a guard job that reconciles the call should this process die
+are committed first, with no transaction open during the call, and the answer is recorded in a
+transaction of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import msgspec
+import sqlalchemy as sa
+from opentelemetry import trace
+from payments_plugins import Amount, InitiateRequest, InitiateResult
+
+from payments_platform import jobs
+from payments_platform.jobs import JobKind, RetryLater
+from payments_platform.lifecycle import NO_GATEWAY_AVAILABLE, AttemptOutcome, PaymentStatus
+from payments_platform.records import Payment
+from payments_platform.routing import RouteDecision
+from payments_platform.store import attempts, events, payments
+from payments_platform.usecases import webhooks
+from payments_platform.usecases.context import Platform
+from payments_platform.usecases.gateway_call import CallResult, call_gateway
+from payments_platform.usecases.transitions import schedule, transition
+
+tracer = trace.get_tracer("payments_platform")
+
+
+class ClaimedAttempt(NamedTuple):
+    """A gateway call written down (with its guard job) and about to be made."""
+
+    gateway: str
+    reason: str
+    attempt_id: int
+    guard_job: int
+
+
+@dataclass
+class RoutePlan:
+    """Where a routing run stands: the decision, the next candidate, the call claimed."""
+
+    decision: RouteDecision
+    position: int = 0
+    unavailable: list[str] = field(default_factory=list)
+    claimed: ClaimedAttempt | None = None
+
+
+async def route_payment(
+    platform: Platform, payment_id: uuid.UUID, amount: Amount, *, final: bool
+) -> Payment:
+    """Route a pending payment nobody is sending (a queued one): claim it, then follow the
+    route.
+
+    When no gateway can be reached the payment is rejected if ``final``; otherwise it stays
+    pending and :class:`RetryLater` is raised (a queued payment's job retries it).
+    """
+    claimed = await platform.database.write(
+        functools.partial(
+            claim_for_routing, platform=platform, payment_id=payment_id, amount=amount
+        )
+    )
+    if isinstance(claimed, Payment):
+        return claimed
+    return await follow_route(platform, payment_id, amount, claimed, final=final)
+
+
+def claim_for_routing(
+    conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, amount: Amount
+) -> Payment | RoutePlan:
+    """The row-level claim: only a pending payment with no call in flight is sent. Returns the
+    payment as it is when it is not to be sent."""
+    payment = payments.load(conn, payment_id, for_update=True)
+    if payment.status is not PaymentStatus.PENDING or attempts.in_flight(conn, payment_id):
+        return payment
+    return plan_route(conn, platform, payment_id, amount)
+
+
+def plan_route(
+    conn: sa.Connection, platform: Platform, payment_id: uuid.UUID, amount: Amount
+) -> RoutePlan:
+    """Decide the order of candidates and claim the first call, in the caller's transaction,
+    which holds the payment."""
+    decision = platform.routing.decide(amount.currency)
+    with tracer.start_as_current_span("payments.route") as span:
+        _trace_decision(span, decision)
+    events.record(
+        conn,
+        payment_id=payment_id,
+        kind="routing_decision",
+        reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)",
+        detail=msgspec.to_builtins(decision),
+        now=platform.now(),
+    )
+    plan = RoutePlan(decision=decision)
+    following = _next_candidate(platform, plan)
+    if following is not None:
+        plan.claimed = claim_attempt(conn, platform, payment_id, *following)
+    return plan
+
+
+async def follow_route(
+    platform: Platform, payment_id: uuid.UUID, amount: Amount, plan: RoutePlan, *, final: bool
+) -> Payment:
+    """Make the claimed call, and on to the next candidate for as long as each is
+    unavailable."""
+    while plan.claimed is not None:
+        claimed, plan.claimed = plan.claimed, None
+        answered = await _attempt(platform, payment_id, amount, claimed)
+        if answered is not None:
+            return answered
+        plan.unavailable.append(f"{claimed.gateway} unavailable")
+        following = _next_candidate(platform, plan)
+        if following is not None:
+            plan.claimed = await platform.database.write(
+                functools.partial(
+                    claim_attempt,
+                    platform=platform,
+                    payment_id=payment_id,
+                    gateway_name=following[0],
+                    reason=following[1],
+                )
+            )
+    why = "no gateway could be reached: " + (", ".join(plan.unavailable) or "none healthy")
+    if not final:
+        raise RetryLater(why)
+    return await platform.database.write(
+        functools.partial(reject_unroutable, platform=platform, payment_id=payment_id, why=why)
+    )
+
+
+def _next_candidate(platform: Platform, plan: RoutePlan) -> tuple[str, str] | None:
+    """The next candidate whose breaker lets a call through, and why it is chosen."""
+    while plan.position < len(plan.decision.order):
+        position = plan.position
+        plan.position += 1
+        name = plan.decision.order[position].gateway
+        breaker = platform.routing.breaker(name)
+        if breaker.try_acquire():
+            return name, plan.decision.reason(position, plan.unavailable)
+        plan.unavailable.append(f"{name} (breaker {breaker.state})")
+    return None
+
+
+def claim_attempt(
+    conn: sa.Connection,
+    platform: Platform,
+    payment_id: uuid.UUID,
+    gateway_name: str,
+    reason: str,
+) -> ClaimedAttempt:
+    """Record the call about to be made, with the guard job that reconciles it should this
+    process die before recording the answer."""
+    attempt_id = attempts.insert(
+        conn, payment_id=payment_id, gateway=gateway_name, reason=reason, now=platform.now()
+    )
+    guard = schedule(
+        conn,
+        platform,
+        JobKind.RECONCILE,
+        payment_id,
+        delay=platform.lifecycle.reconcile_after_seconds,
+    )
+    return ClaimedAttempt(gateway_name, reason, attempt_id, guard)
+
+
+async def _attempt(
+    platform: Platform, payment_id: uuid.UUID, amount: Amount, claimed: ClaimedAttempt
+) -> Payment | None:
+    """Make a claimed call and record its end; None means the gateway was unavailable and
+    the next candidate may be tried."""
+    request = InitiateRequest(payment_id=payment_id, amount=amount)
+    result = await call_gateway(
+        platform,
+        claimed.gateway,
+        "initiate",
+        lambda gateway: gateway.initiate(request),
+        vendor_id=lambda answer: answer.external_id,
+        attributes={"gateway.reason": claimed.reason},
+    )
+    if result.outcome is AttemptOutcome.UNAVAILABLE:
+        await platform.database.write(
+            functools.partial(record_unavailable, platform=platform, claimed=claimed, result=result)
+        )
+        return None
+    return await platform.database.write(
+        functools.partial(
+            record_answer,
+            platform=platform,
+            payment_id=payment_id,
+            claimed=claimed,
+            result=result,
+        )
+    )
+
+
+def record_unavailable(
+    conn: sa.Connection,
+    *,
+    platform: Platform,
+    claimed: ClaimedAttempt,
+    result: CallResult[InitiateResult],
+) -> None:
+    """The vendor certainly did not process the call: close the attempt, drop its guard."""
+    attempts.finish(
+        conn, claimed.attempt_id, outcome=result.outcome, error=result.error, now=platform.now()
+    )
+    jobs.cancel(conn, claimed.guard_job)
+
+
+def record_answer(
+    conn: sa.Connection,
+    *,
+    platform: Platform,
+    payment_id: uuid.UUID,
+    claimed: ClaimedAttempt,
+    result: CallResult[InitiateResult],
+) -> Payment:
+    """Record a gateway's definitive answer (or its silence) and move the payment with it."""
+    gateway = claimed.gateway
+    external_id = result.answer.external_id if result.answer is not None else None
+    attempts.finish(
+        conn,
+        claimed.attempt_id,
+        outcome=result.outcome,
+        error=result.error,
+        external_id=external_id,
+        now=platform.now(),
+    )
+    jobs.cancel(conn, claimed.guard_job)
+    if result.outcome is AttemptOutcome.ACCEPTED:
+        status, reason, failure_code = PaymentStatus.INITIATED, f"accepted by {gateway}", None
+    elif result.outcome is AttemptOutcome.DECLINED:
+        status, failure_code = PaymentStatus.REJECTED, result.failure_code
+        reason = f"declined by {gateway}: {result.error}"
+    else:
+        # Outcome unknown, or a plugin bug after which nobody can tell whether the vendor
+        # acted: never fail over, reconcile.
+        status, failure_code = PaymentStatus.UNKNOWN, None
+        reason = f"no usable answer from {gateway}: {result.error}"
+    moved = transition(
+        conn,
+        platform,
+        payment_id,
+        status,
+        reason=reason,
+        failure_code=failure_code,
+        gateway=gateway,
+        external_id=external_id,
+        # A guard that fired meanwhile may have moved it to unknown; an answer that arrives
+        # after that is still the truth.
+        expected=(PaymentStatus.PENDING, PaymentStatus.UNKNOWN),
+    )
+    if moved.moved and external_id is not None:
+        return webhooks.replay_early_webhooks(conn, platform, moved.payment)
+    return moved.payment
+
+
+def reject_unroutable(
+    conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, why: str
+) -> Payment:
+    """No candidate could be reached: the payment is rejected, and may be routed again."""
+    return transition(
+        conn,
+        platform,
+        payment_id,
+        PaymentStatus.REJECTED,
+        reason=why,
+        failure_code=NO_GATEWAY_AVAILABLE,
+        expected=(PaymentStatus.PENDING,),
+    ).payment
+
+
+def _trace_decision(span: trace.Span, decision: RouteDecision) -> None:
+    span.set_attribute("routing.strategy", decision.strategy)
+    span.set_attribute("routing.currency", decision.currency)
+    span.set_attribute("routing.candidates", [view.gateway for view in decision.order])
+    span.set_attribute("routing.weights", [view.effective_weight for view in decision.order])
+    span.set_attribute("routing.breakers", [str(view.breaker) for view in decision.order])
+    span.set_attribute("routing.skipped", [view.gateway for view in decision.skipped])

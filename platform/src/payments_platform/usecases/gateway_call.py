@@ -1,0 +1,127 @@
+"""One call to a gateway: its span, its duration metric, what its answer or error means for
+routing, and the breaker's bookkeeping.
+
+Every call the platform makes to a gateway plugin goes through :func:`call_gateway`. The answer
+is checked for what the platform must store (a vendor id it cannot hold is no usable answer),
+and the error is translated from the contract's taxonomy into an :class:`AttemptOutcome`. A
+plugin that raises anything else has a bug; the call is then treated as one whose outcome is
+unknown, since nobody can say whether the vendor acted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from opentelemetry import trace
+from payments_plugins import (
+    Gateway,
+    GatewayDeclined,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+)
+
+from payments_platform.lifecycle import AttemptOutcome
+from payments_platform.store.text import decline_code, unstorable_id
+from payments_platform.telemetry import gateway_call_timer
+from payments_platform.usecases.context import Platform
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("payments_platform")
+
+T = TypeVar("T")
+
+MONEY_OPERATIONS = frozenset({"initiate", "refund"})
+"""Calls that may move money; their outcomes are what a gateway's breaker counts. Lookups
+(``status``, ``refund_status``) change nothing and are retried by their jobs."""
+
+
+@dataclass(frozen=True)
+class CallResult(Generic[T]):
+    """What became of one gateway call."""
+
+    outcome: AttemptOutcome
+    answer: T | None = None
+    failure: Exception | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The failure as text for the records, or None when the call was answered."""
+        return None if self.failure is None else str(self.failure)
+
+    @property
+    def failure_code(self) -> str:
+        """The decline code to store: the vendor's own, or ``declined``."""
+        vendor_code = (
+            self.failure.vendor_code if isinstance(self.failure, GatewayDeclined) else None
+        )
+        return decline_code(vendor_code)
+
+
+async def call_gateway(
+    platform: Platform,
+    gateway_name: str,
+    operation: str,
+    send: Callable[[Gateway], Awaitable[T]],
+    *,
+    vendor_id: Callable[[T], str | None] = lambda _answer: None,
+    attributes: Mapping[str, str] | None = None,
+) -> CallResult[T]:
+    """Make one call to the enabled gateway ``gateway_name`` and classify how it ended.
+
+    ``vendor_id`` names the id in the answer that the platform will store; one it cannot store
+    makes the answer unusable (an unknown outcome: the vendor may have acted on it).
+    """
+    live = platform.gateways[gateway_name]
+    with tracer.start_as_current_span(f"payments.gateway.{operation}") as span:
+        span.set_attribute("gateway.name", gateway_name)
+        for key, value in (attributes or {}).items():
+            span.set_attribute(key, value)
+        with gateway_call_timer(gateway_name, operation) as timing:
+            try:
+                answer = _storable(await send(live.gateway), vendor_id)
+            except Exception as error:
+                result: CallResult[T] = CallResult(_outcome_of(error, gateway_name), failure=error)
+            else:
+                result = CallResult(AttemptOutcome.ACCEPTED, answer=answer)
+            timing["outcome"] = _metric_outcome(operation, result.outcome)
+        span.set_attribute("gateway.outcome", result.outcome)
+    if operation in MONEY_OPERATIONS:
+        breaker = platform.routing.breaker(gateway_name)
+        if result.outcome in (AttemptOutcome.ACCEPTED, AttemptOutcome.DECLINED):
+            breaker.record_success()
+        else:
+            breaker.record_failure()
+    return result
+
+
+def _storable(answer: T, vendor_id: Callable[[T], str | None]) -> T:
+    """The answer, if the id in it can be stored; else it is no usable answer."""
+    named = vendor_id(answer)
+    if named is not None and (why := unstorable_id(named)):
+        raise GatewayOutcomeUnknown(f"the gateway answered an id that {why}")
+    return answer
+
+
+def _outcome_of(failure: Exception, gateway_name: str) -> AttemptOutcome:
+    """What a gateway call's error means for routing and the breaker."""
+    if isinstance(failure, GatewayUnavailable):
+        return AttemptOutcome.UNAVAILABLE
+    if isinstance(failure, GatewayDeclined):
+        return AttemptOutcome.DECLINED
+    if not isinstance(failure, GatewayOutcomeUnknown):
+        logger.error(
+            "gateway %s raised outside the error taxonomy; treated as an unknown outcome",
+            gateway_name,
+            exc_info=failure,
+        )
+    return AttemptOutcome.UNKNOWN
+
+
+def _metric_outcome(operation: str, outcome: AttemptOutcome) -> str:
+    # A lookup that answers has accepted nothing: it answered.
+    if outcome is AttemptOutcome.ACCEPTED and operation not in MONEY_OPERATIONS:
+        return "answered"
+    return str(outcome)

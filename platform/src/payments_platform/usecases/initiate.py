@@ -1,0 +1,196 @@
+"""Starting a payment: ``POST /init-payment``.
+
+The client's payment id is the idempotency key. One transaction claims it: it writes the
+``pending`` payment, or, for an id seen before, decides what the repeat does (the same request
+is answered with the stored payment, another one is refused, a payment no vendor holds is routed
+again); it then writes the routing decision with the first attempt, or, when dispatch is
+queued, the job that will route it. With the transaction committed, the failover loop
+(:mod:`~payments_platform.usecases.failover`) calls the gateways. The outcome decides the answer:
+created, a repeat, still in progress, or a refusal raised as a problem.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import uuid
+from datetime import datetime
+
+import msgspec
+import sqlalchemy as sa
+from opentelemetry import trace
+from payments_plugins import Amount
+
+from payments_platform import errors
+from payments_platform.access import may_see
+from payments_platform.jobs import JobKind
+from payments_platform.lifecycle import NO_GATEWAY_AVAILABLE, PaymentStatus, may_route_again
+from payments_platform.logs import payment_logged
+from payments_platform.records import Payment
+from payments_platform.store import events, payments
+from payments_platform.usecases import failover
+from payments_platform.usecases.context import Platform
+from payments_platform.usecases.transitions import schedule
+
+tracer = trace.get_tracer("payments_platform")
+
+
+class InitAnswer(enum.StrEnum):
+    """What an init request achieved."""
+
+    CREATED = "created"
+    """This request created the payment and a gateway accepted it."""
+    REPEATED = "repeated"
+    """The id was seen before: the payment as it stands, no gateway called."""
+    IN_PROGRESS = "in_progress"
+    """Queued for a worker (``pending``), or sent with no usable answer yet (``unknown``)."""
+
+
+class InitOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The payment after an init request, and what the request achieved."""
+
+    payment: Payment
+    answer: InitAnswer
+
+
+class _Claimed(msgspec.Struct, frozen=True, kw_only=True):
+    """The payment written (or reopened) and its first call claimed, still to be made."""
+
+    plan: failover.RoutePlan
+    created: bool
+
+
+async def start_payment(
+    platform: Platform, payment_id: uuid.UUID, amount: Amount, *, merchant: str | None = None
+) -> InitOutcome:
+    """Start a payment for ``merchant``, or answer with the one this id already started."""
+    with tracer.start_as_current_span("payments.initiate") as span, payment_logged(payment_id):
+        span.set_attribute("payment.id", str(payment_id))
+        span.set_attribute("payment.currency", amount.currency)
+        if not platform.routing.supports(amount.currency):
+            raise errors.CurrencyNotSupported(
+                f"no enabled gateway takes {amount.currency}", field="currency"
+            )
+        claimed = await platform.database.write(
+            functools.partial(
+                claim_payment,
+                platform=platform,
+                payment_id=payment_id,
+                amount=amount,
+                merchant=merchant,
+                now=platform.now(),
+            )
+        )
+        if isinstance(claimed, InitOutcome):
+            span.set_attribute("payment.replay", claimed.answer is InitAnswer.REPEATED)
+            return _answered(claimed.payment, claimed.answer)
+        payment = await failover.follow_route(
+            platform, payment_id, amount, claimed.plan, final=True
+        )
+        answer = InitAnswer.CREATED if claimed.created else InitAnswer.REPEATED
+        return _answered(payment, answer)
+
+
+def claim_payment(
+    conn: sa.Connection,
+    *,
+    platform: Platform,
+    payment_id: uuid.UUID,
+    amount: Amount,
+    merchant: str | None,
+    now: datetime,
+) -> InitOutcome | _Claimed:
+    """Write the payment, or lock the one with this id and decide what the repeat does."""
+    created = payments.insert(
+        conn,
+        payment_id=payment_id,
+        merchant=merchant,
+        currency=amount.currency,
+        amount_minor=amount.minor,
+        now=now,
+    )
+    if created:
+        events.record(
+            conn,
+            payment_id=payment_id,
+            kind="status_changed",
+            to_status=PaymentStatus.PENDING,
+            reason="payment requested",
+            now=now,
+        )
+    else:
+        existing = payments.load(conn, payment_id, for_update=True)
+        if not may_see(existing, merchant):
+            # Say nothing of the payment: it belongs to someone else.
+            raise errors.IdempotencyKeyReused(
+                f"payment id {payment_id} is already used", field="id"
+            )
+        if not reopen_for_repeat(conn, platform, existing, amount, now):
+            return InitOutcome(payment=existing, answer=InitAnswer.REPEATED)
+    if platform.queued:
+        schedule(conn, platform, JobKind.INITIATE, payment_id)
+        payment = payments.load(conn, payment_id)
+        return InitOutcome(payment=payment, answer=InitAnswer.IN_PROGRESS)
+    # The payment row is ours under this transaction's lock: the routing decision and the
+    # first attempt are written with it, saving two commits.
+    return _Claimed(plan=failover.plan_route(conn, platform, payment_id, amount), created=created)
+
+
+def reopen_for_repeat(
+    conn: sa.Connection, platform: Platform, existing: Payment, amount: Amount, now: datetime
+) -> bool:
+    """Decide what a repeated init does with the payment it names (locked by the caller);
+    True if the payment was reopened and is to be routed again."""
+    if existing.amount != amount:
+        raise errors.IdempotencyKeyReused(
+            f"payment {existing.id} exists with {existing.amount.format()};"
+            f" this request asks for {amount.format()}",
+            field="id",
+        )
+    if existing.status is PaymentStatus.PENDING:
+        if platform.queued:
+            return False  # queued: the stored payment is the answer until a worker routes it
+        raise errors.PaymentInProgress(
+            f"payment {existing.id} is being sent to a gateway; ask again shortly",
+            retry_after=1,
+        )
+    if not may_route_again(existing.status, existing.failure_code):
+        return False
+    # No vendor holds the payment, so trying again cannot charge twice.
+    moved = payments.move(
+        conn,
+        existing.id,
+        expected=PaymentStatus.REJECTED,
+        now=now,
+        status=PaymentStatus.PENDING,
+        failure_code=None,
+        gateway=None,
+    )
+    if moved:
+        events.record(
+            conn,
+            payment_id=existing.id,
+            kind="status_changed",
+            from_status=PaymentStatus.REJECTED,
+            to_status=PaymentStatus.PENDING,
+            reason=f"retried after {existing.failure_code}",
+            now=now,
+        )
+    return moved
+
+
+def _answered(payment: Payment, answer: InitAnswer) -> InitOutcome:
+    """The outcome of a request for ``payment``; a rejected payment is a refusal."""
+    if payment.status is PaymentStatus.REJECTED:
+        if payment.failure_code == NO_GATEWAY_AVAILABLE:
+            raise errors.NoGatewayAvailable(
+                "no gateway could take the payment now; retry with the same id",
+                retry_after=5,
+                payment=payment,
+            )
+        raise errors.PaymentDeclined(
+            f"the gateway declined the payment ({payment.failure_code})", payment=payment
+        )
+    if payment.status in (PaymentStatus.UNKNOWN, PaymentStatus.PENDING):
+        answer = InitAnswer.IN_PROGRESS
+    return InitOutcome(payment=payment, answer=answer)

@@ -1,0 +1,113 @@
+"""What a worker does with each kind of job from the outbox.
+
+Every handler reads the current state first and does nothing when the work is done already, so
+running a job twice changes nothing. A handler raises :class:`~payments_platform.jobs.RetryLater`
+(or anything else) to be run again after a backoff; after its last attempt the job is dead.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy as sa
+from opentelemetry import trace
+
+from payments_platform.jobs import Job, JobKind, RetryLater
+from payments_platform.lifecycle import (
+    NO_GATEWAY_AVAILABLE,
+    PaymentStatus,
+    RefundStatus,
+    may_route_again,
+    refund_is_final,
+)
+from payments_platform.logs import payment_logged
+from payments_platform.records import Payment
+from payments_platform.store import payments, refunds
+from payments_platform.telemetry import links_to
+from payments_platform.usecases import failover, initiate, reconcile
+from payments_platform.usecases.context import Platform
+from payments_platform.usecases.expire import expire_payment
+from payments_platform.usecases.refunds import send_refund
+from payments_platform.worker import JobHandler
+
+tracer = trace.get_tracer("payments_platform")
+
+
+def job_handler(platform: Platform) -> JobHandler:
+    """The handler a worker runs each claimed job through."""
+
+    async def run(job: Job) -> None:
+        with (
+            tracer.start_as_current_span(
+                f"payments.job.{job.kind}", links=links_to(job.trace_parent)
+            ) as span,
+            payment_logged(job.payment_id),
+        ):
+            span.set_attribute("job.id", job.id)
+            span.set_attribute("job.attempt", job.attempts)
+            span.set_attribute("payment.id", str(job.payment_id))
+            if job.kind is JobKind.INITIATE:
+                await route_queued_payment(platform, job)
+            elif job.kind is JobKind.RECONCILE:
+                await reconcile.reconcile_payment(platform, job.payment_id)
+            elif job.kind is JobKind.REFUND:
+                await send_or_reconcile_refund(platform, job)
+            elif job.kind is JobKind.EXPIRE:
+                await expire_payment(platform, job.payment_id)
+
+    return run
+
+
+async def route_queued_payment(platform: Platform, job: Job) -> None:
+    """Route a queued payment; while no gateway can be reached it stays pending."""
+    payment = await _read(platform, job)
+    if may_route_again(payment.status, payment.failure_code):
+        # An operator revived the job of a payment no gateway could take: try again.
+        await platform.database.write(
+            functools.partial(_reopen, platform=platform, payment=payment)
+        )
+        payment = await _read(platform, job)
+    if payment.status is not PaymentStatus.PENDING:
+        return
+    if await reconcile.abandon_in_flight(
+        platform, payment, "its worker stopped during the gateway call"
+    ):
+        return
+    routed = await failover.route_payment(
+        platform, payment.id, payment.amount, final=job.is_last_attempt
+    )
+    if routed.failure_code == NO_GATEWAY_AVAILABLE:
+        # The payment is rejected on the job's last attempt; the job is parked as dead so
+        # that an operator sees the outage.
+        raise RetryLater(f"no gateway could be reached in {job.attempts} attempts")
+
+
+def _reopen(conn: sa.Connection, *, platform: Platform, payment: Payment) -> None:
+    current = payments.load(conn, payment.id, for_update=True)
+    initiate.reopen_for_repeat(conn, platform, current, current.amount, platform.now())
+
+
+async def send_or_reconcile_refund(platform: Platform, job: Job) -> None:
+    """Send a queued refund; one sent before without a recorded answer is looked up first
+    and sent again (under the same reference) only if the vendor never received it."""
+    if job.refund_id is None:  # pragma: no cover - refund jobs always carry one
+        raise ValueError(f"refund job {job.id} names no refund")
+    refund_id = job.refund_id
+    refund, payment = await platform.database.read(
+        lambda conn: (refunds.get(conn, refund_id), payments.load(conn, job.payment_id))
+    )
+    if refund is None or refund_is_final(refund.status):
+        return
+    if refund.sent_at is not None:
+        if await reconcile.reconcile_refund(platform, payment, refund):
+            return
+    else:
+        now = platform.now()
+        await platform.database.write(lambda conn: refunds.mark_sent(conn, refund.id, now))
+    outcome = await send_refund(platform, payment, refund, None, final=job.is_last_attempt)
+    if outcome.refund.status is RefundStatus.UNKNOWN:
+        raise RetryLater(f"refund {refund.id}: no usable answer from {refund.gateway}")
+
+
+async def _read(platform: Platform, job: Job) -> Payment:
+    return await platform.database.read(lambda conn: payments.load(conn, job.payment_id))

@@ -1,0 +1,306 @@
+"""Refunding a payment: ``POST /refund``.
+
+When a refund may be sent: the payment is the caller's, it is paid (or partially refunded),
+and the amount asked for is still left once refunds in flight are counted as taken. One
+transaction claims it: it locks the payment's row, answers a known refund id with that refund,
+takes the amount out of what is left with a conditional update (the claim's own guard, whatever
+the lock), and writes the ``pending`` refund with its guard job, or with the job that sends it
+when dispatch is queued. With the transaction committed the gateway is called, the refund id
+being the vendor's idempotency reference so that sending it again never pays out twice, and the
+answer is recorded in another transaction. A refund whose answer was lost is found by
+:func:`~payments_platform.usecases.reconcile.reconcile_refund`.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import datetime
+
+import msgspec
+import sqlalchemy as sa
+from opentelemetry import trace
+from payments_plugins import Amount, RefundRequest, RefundResult
+
+from payments_platform import errors, jobs
+from payments_platform.access import may_see
+from payments_platform.jobs import JobKind, RetryLater
+from payments_platform.lifecycle import (
+    REFUNDABLE,
+    AttemptOutcome,
+    PaymentStatus,
+    RefundStatus,
+    refund_can_transition,
+)
+from payments_platform.logs import payment_logged
+from payments_platform.records import Payment, Refund
+from payments_platform.store import events, payments, refunds
+from payments_platform.usecases.context import Platform
+from payments_platform.usecases.gateway_call import call_gateway
+from payments_platform.usecases.transitions import schedule
+
+tracer = trace.get_tracer("payments_platform")
+
+GATEWAY_UNAVAILABLE = "gateway-unavailable"
+"""``failure_code`` of a refund whose gateway could not be reached: nothing was paid out."""
+GATEWAY_NOT_ENABLED = "gateway-not-enabled"
+"""``failure_code`` of a refund whose payment's gateway is no longer enabled."""
+
+
+class RefundOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """A refund and its payment after a refund request; ``created`` is False for a repeat."""
+
+    refund: Refund
+    payment: Payment
+    created: bool
+
+
+class _Claimed(msgspec.Struct, frozen=True):
+    """A refund claimed in the database and not yet answered by the gateway."""
+
+    payment: Payment
+    refund: Refund
+    guard_job: int | None
+
+
+async def refund_payment(
+    platform: Platform,
+    payment_id: uuid.UUID,
+    *,
+    amount_minor: int | None = None,
+    refund_id: uuid.UUID | None = None,
+    merchant: str | None = None,
+) -> RefundOutcome:
+    """Refund ``amount_minor`` (default: all that is left) through the payment's gateway."""
+    with tracer.start_as_current_span("payments.refund") as span, payment_logged(payment_id):
+        span.set_attribute("payment.id", str(payment_id))
+        refund_id = refund_id or uuid.uuid4()
+        span.set_attribute("refund.id", str(refund_id))
+        claimed = await platform.database.write(
+            functools.partial(
+                claim_refund,
+                platform=platform,
+                payment_id=payment_id,
+                amount_minor=amount_minor,
+                refund_id=refund_id,
+                merchant=merchant,
+                now=platform.now(),
+            )
+        )
+        if isinstance(claimed, RefundOutcome):
+            return claimed
+        if claimed.guard_job is None:  # queued: a worker sends it
+            return RefundOutcome(refund=claimed.refund, payment=claimed.payment, created=True)
+        outcome = await send_refund(platform, claimed.payment, claimed.refund, claimed.guard_job)
+        if outcome.refund.status is RefundStatus.FAILED:
+            raise refund_failed(outcome.refund)
+        return outcome
+
+
+def claim_refund(
+    conn: sa.Connection,
+    *,
+    platform: Platform,
+    payment_id: uuid.UUID,
+    amount_minor: int | None,
+    refund_id: uuid.UUID,
+    merchant: str | None,
+    now: datetime,
+) -> _Claimed | RefundOutcome:
+    """Take the amount out of what is left to refund, in one transaction with the refund row
+    and, when sent now, a guard job; when queued, the job that sends it."""
+    payment = payments.get(conn, payment_id, for_update=True)
+    if payment is None or not may_see(payment, merchant):
+        raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
+    existing = refunds.get(conn, refund_id)
+    if existing is not None:
+        return _repeat(existing, payment, amount_minor)
+    if payment.status not in REFUNDABLE:
+        raise errors.PaymentNotRefundable(
+            f"payment {payment_id} is {payment.status}; only paid payments are refunded",
+            extra={"payment_status": payment.status},
+        )
+    left = payment.refundable_minor
+    amount = left if amount_minor is None else amount_minor
+    if amount <= 0 or amount > left:
+        raise errors.RefundExceedsBalance(
+            f"{Amount(left, payment.currency).format()} is left to refund"
+            + ("" if amount_minor is None else f", not {amount_minor} minor units"),
+            field="amount_fractions" if amount_minor is not None else None,
+            extra={"refundable_fractions": left},
+        )
+    if payment.gateway is None:  # pragma: no cover - refundable payments have one
+        raise RuntimeError(f"paid payment {payment_id} has no gateway")
+    if not payments.claim_refund_amount(conn, payment, amount, now):
+        # Only reachable without the row lock (SQLite serialises writers instead).
+        raise errors.RefundExceedsBalance("another refund took the balance first")
+    refunds.insert(
+        conn,
+        refund_id=refund_id,
+        payment_id=payment_id,
+        amount_minor=amount,
+        gateway=payment.gateway,
+        now=now,
+        sent=not platform.queued,
+    )
+    events.record(
+        conn,
+        payment_id=payment_id,
+        kind="refund_requested",
+        gateway=payment.gateway,
+        reason=f"refund {refund_id} of {Amount(amount, payment.currency).format()}",
+        detail={"refund_id": str(refund_id), "amount_fractions": amount},
+        now=now,
+    )
+    delay = 0.0 if platform.queued else platform.lifecycle.reconcile_after_seconds
+    job = schedule(conn, platform, JobKind.REFUND, payment_id, refund_id=refund_id, delay=delay)
+    return _Claimed(
+        payments.load(conn, payment_id),
+        refunds.load(conn, refund_id),
+        None if platform.queued else job,
+    )
+
+
+def _repeat(existing: Refund, payment: Payment, amount_minor: int | None) -> RefundOutcome:
+    """A refund id seen before: the same request is answered with that refund as it stands."""
+    if existing.payment_id != payment.id or (
+        amount_minor is not None and amount_minor != existing.amount_minor
+    ):
+        raise errors.RefundIdReused(
+            f"refund {existing.id} exists for payment {existing.payment_id} with"
+            f" {existing.amount_minor} minor units",
+            field="refund_id",
+        )
+    return RefundOutcome(refund=existing, payment=payment, created=False)
+
+
+async def send_refund(
+    platform: Platform,
+    payment: Payment,
+    refund: Refund,
+    guard_job: int | None,
+    *,
+    final: bool = True,
+) -> RefundOutcome:
+    """Send a claimed refund to the payment's gateway and record the answer.
+
+    Unavailable: failed (the claim is released) if ``final``, else :class:`RetryLater`. No
+    usable answer: the refund is ``unknown`` and its job asks the gateway later.
+    """
+    record = functools.partial(record_refund, platform=platform, refund=refund, guard_job=guard_job)
+    if refund.gateway not in platform.gateways:
+        if not final:
+            raise RetryLater(f"gateway {refund.gateway!r} that took the payment is off")
+        return await platform.database.write(
+            functools.partial(record, status=RefundStatus.FAILED, failure_code=GATEWAY_NOT_ENABLED)
+        )
+    request = RefundRequest(
+        refund_id=refund.id,
+        payment_id=payment.id,
+        external_id=payment.external_id or "",
+        amount=Amount(refund.amount_minor, payment.currency),
+    )
+    result = await call_gateway(
+        platform,
+        refund.gateway,
+        "refund",
+        lambda gateway: gateway.refund(request),
+        vendor_id=lambda answer: answer.external_refund_id,
+        attributes={"refund.id": str(refund.id)},
+    )
+    if result.outcome is AttemptOutcome.ACCEPTED and isinstance(result.answer, RefundResult):
+        status = functools.partial(
+            record,
+            status=RefundStatus.SUCCEEDED,
+            external_refund_id=result.answer.external_refund_id,
+        )
+    elif result.outcome is AttemptOutcome.UNAVAILABLE:
+        if not final:
+            raise RetryLater(f"{refund.gateway} unavailable: {result.error}") from result.failure
+        status = functools.partial(
+            record,
+            status=RefundStatus.FAILED,
+            failure_code=GATEWAY_UNAVAILABLE,
+            reason=result.error,
+        )
+    elif result.outcome is AttemptOutcome.DECLINED:
+        status = functools.partial(
+            record,
+            status=RefundStatus.FAILED,
+            failure_code=result.failure_code,
+            reason=result.error,
+        )
+    else:
+        status = functools.partial(record, status=RefundStatus.UNKNOWN, reason=result.error)
+    return await platform.database.write(status)
+
+
+def record_refund(
+    conn: sa.Connection,
+    *,
+    platform: Platform,
+    refund: Refund,
+    status: RefundStatus,
+    guard_job: int | None,
+    external_refund_id: str | None = None,
+    failure_code: str | None = None,
+    reason: str | None = None,
+) -> RefundOutcome:
+    """Record what became of a refund, moving the payment's refunded amounts with it.
+
+    The first definitive answer stands. A success counts against the payment, a failure gives
+    its claim back, and an unknown refund keeps its claim and gets a job that asks the gateway.
+    """
+    now = platform.now()
+    current = refunds.load(conn, refund.id)
+    payment = payments.load(conn, refund.payment_id, for_update=True)
+    if not refund_can_transition(current.status, status):
+        # Settled meanwhile (by its reconciliation): the first definitive answer stands.
+        return RefundOutcome(refund=current, payment=payment, created=True)
+    refunds.finish(
+        conn,
+        refund.id,
+        status=status,
+        external_refund_id=external_refund_id,
+        failure_code=failure_code,
+        now=now,
+    )
+    if guard_job is not None:
+        jobs.cancel(conn, guard_job)
+    to_status: PaymentStatus | None = None
+    if status is RefundStatus.SUCCEEDED:
+        to_status = payments.count_refunded(conn, payment, refund.amount_minor, now)
+    elif status is RefundStatus.FAILED:
+        payments.release_refund_amount(conn, payment.id, refund.amount_minor, now)
+    elif guard_job is not None:
+        schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
+    amount = Amount(refund.amount_minor, payment.currency).format()
+    events.record(
+        conn,
+        payment_id=payment.id,
+        kind=f"refund_{status}",
+        from_status=payment.status if to_status else None,
+        to_status=to_status,
+        gateway=refund.gateway,
+        accepted=status is RefundStatus.SUCCEEDED,
+        reason=f"refund {refund.id} of {amount}: {status}"
+        + (f" ({failure_code})" if failure_code else "")
+        + (f": {reason}" if reason else ""),
+        detail={"refund_id": str(refund.id), "amount_fractions": refund.amount_minor},
+        now=now,
+    )
+    return RefundOutcome(
+        refund=refunds.load(conn, refund.id), payment=payments.load(conn, payment.id), created=True
+    )
+
+
+def refund_failed(refund: Refund) -> errors.PaymentProblem:
+    """The problem a failed refund is answered with."""
+    detail = f"refund {refund.id} failed ({refund.failure_code}); nothing was paid out"
+    problem: errors.PaymentProblem
+    if refund.failure_code in (GATEWAY_UNAVAILABLE, GATEWAY_NOT_ENABLED):
+        problem = errors.GatewayUnreachable(detail)
+    else:
+        problem = errors.RefundDeclined(detail)
+    problem.extra["refund_id"] = str(refund.id)
+    return problem

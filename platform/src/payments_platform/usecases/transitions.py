@@ -1,0 +1,135 @@
+"""Moving a payment's status, and scheduling what follows from it.
+
+A status change is made in its caller's transaction with a conditional update (only from the
+statuses the caller expects), the event that records it, and the jobs the new status calls for:
+an ``unknown`` payment is reconciled, an ``initiated`` one expires in due course. The jobs are
+the outbox: written with the change, so a crash cannot separate them. Once the transaction has
+committed, the change is logged with its reason and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import msgspec
+import sqlalchemy as sa
+
+from payments_platform import jobs
+from payments_platform.database import after_commit
+from payments_platform.jobs import JobKind
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import Payment
+from payments_platform.store import events, payments
+from payments_platform.telemetry import PAYMENT_OUTCOMES, current_trace_parent
+from payments_platform.usecases.context import Platform
+
+logger = logging.getLogger(__name__)
+
+
+class Transition(NamedTuple):
+    """The payment after a transition was asked for, and whether it took place."""
+
+    payment: Payment
+    moved: bool
+
+
+def schedule(
+    conn: sa.Connection,
+    platform: Platform,
+    kind: JobKind,
+    payment_id: uuid.UUID,
+    *,
+    delay: float = 0.0,
+    refund_id: uuid.UUID | None = None,
+) -> int:
+    """Write a job due ``delay`` seconds from now, in the caller's transaction."""
+    return jobs.enqueue(
+        conn,
+        kind,
+        payment_id,
+        now=platform.now(),
+        max_attempts=platform.job_attempts,
+        delay=delay,
+        refund_id=refund_id,
+        trace_parent=current_trace_parent(),
+    )
+
+
+def transition(
+    conn: sa.Connection,
+    platform: Platform,
+    payment_id: uuid.UUID,
+    status: PaymentStatus,
+    *,
+    reason: str,
+    expected: Sequence[PaymentStatus],
+    failure_code: str | None = None,
+    gateway: str | None = None,
+    external_id: str | None = None,
+) -> Transition:
+    """Move the payment from one of ``expected`` to ``status``, record it, and schedule what
+    follows; a payment in another status is left as it is (the event says why)."""
+    now = platform.now()
+    before = payments.load(conn, payment_id, for_update=True)
+    values: dict[str, object] = {"status": status, "failure_code": failure_code}
+    if gateway is not None:
+        values["gateway"] = gateway
+    if external_id is not None:
+        values["external_id"] = external_id
+    moved = before.status in expected and payments.move(
+        conn, payment_id, expected=before.status, now=now, **values
+    )
+    events.record(
+        conn,
+        payment_id=payment_id,
+        kind="status_changed",
+        from_status=before.status,
+        to_status=status,
+        gateway=gateway,
+        accepted=moved,
+        reason=reason if moved else f"{reason}; not applied: the payment is {before.status}",
+        now=now,
+    )
+    if not moved:
+        return Transition(before, moved=False)
+    report_after_commit(conn, before, status, reason, gateway=gateway)
+    if status is PaymentStatus.UNKNOWN:
+        schedule(conn, platform, JobKind.RECONCILE, payment_id, delay=1.0)
+    elif status is PaymentStatus.INITIATED:
+        schedule(
+            conn,
+            platform,
+            JobKind.EXPIRE,
+            payment_id,
+            delay=platform.lifecycle.expire_after_seconds,
+        )
+    after = msgspec.structs.replace(
+        before,
+        status=status,
+        failure_code=failure_code,
+        gateway=gateway or before.gateway,
+        external_id=external_id or before.external_id,
+        updated_at=now,
+    )
+    return Transition(after, moved=True)
+
+
+def report_after_commit(
+    conn: sa.Connection,
+    before: Payment,
+    status: PaymentStatus,
+    reason: str,
+    *,
+    gateway: str | None = None,
+) -> None:
+    """Log and count the payment's change to ``status`` once the transaction has committed."""
+    labels = (gateway or before.gateway or "none", before.currency, status)
+
+    def report() -> None:
+        PAYMENT_OUTCOMES.labels(*labels).inc()
+        logger.info("payment %s: %s -> %s (%s)", before.id, before.status, status, reason)
+
+    after_commit(conn, report)

@@ -1,0 +1,104 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.types import ControllerRouterHandler
+
+from payments_platform import errors
+from payments_platform.runtime import Runtime
+from payments_platform.usecases.context import Platform
+from payments_platform.web import operations, payments, refunds, webhooks
+from payments_platform.web.guards import client_merchant, require_client_key
+from payments_platform.web.openapi import BEARER_AUTH, document_deployment, openapi_config
+from payments_platform.web.problems import on_http_exception, on_payment_problem, on_unexpected
+from payments_platform.web.simulators import mount
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    runtime: Runtime, *, extra_routes: Sequence[ControllerRouterHandler] = ()
+) -> Litestar:
+    """Build the application around a runtime; its lifespan runs the worker (when enabled)
+    and closes the runtime.
+
+    The database schema must be current already (``payments migrate``, or the CLI does it).
+    ``extra_routes`` are served beside the API's (the benchmark's baseline route).
+    """
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        worker = runtime.worker() if settings.worker.enabled else None
+        task = asyncio.create_task(worker.run_forever()) if worker else None
+        try:
+            yield
+        finally:
+            if worker is not None and task is not None:
+                # Requests in flight have finished by now; let started jobs end, release the rest.
+                worker.stop()
+                try:
+                    await asyncio.wait_for(task, settings.worker.shutdown_grace_seconds)
+                except TimeoutError:
+                    logger.warning("worker did not stop in time; its leases will expire")
+            await runtime.aclose()
+
+    protected = runtime.keyring is not None
+    client_routes = Router(
+        path="/",
+        route_handlers=[payments.init_payment, refunds.refund, payments.get_payment],
+        guards=[require_client_key],
+        dependencies={"merchant": Provide(client_merchant, sync_to_thread=False)},
+        # Documented only when it is enforced: an open demo says so.
+        security=[{BEARER_AUTH: []}] if protected else None,
+    )
+    platform = runtime.platform
+
+    def the_platform() -> Platform:
+        return platform
+
+    app = Litestar(
+        route_handlers=[
+            client_routes,
+            webhooks.webhook,
+            operations.health,
+            operations.ready,
+            operations.metrics,
+            *(mount(path, simulator) for path, simulator in runtime.simulators.items()),
+            *extra_routes,
+        ],
+        state=State({"runtime": runtime}),
+        dependencies={"platform": Provide(the_platform, use_cache=True, sync_to_thread=False)},
+        lifespan=[lifespan],
+        plugins=[ProblemDetailsPlugin(), OpenTelemetryPlugin(OpenTelemetryConfig())],
+        middleware=[
+            PrometheusConfig(
+                app_name="payments", prefix="payments_http", group_path=True, exclude=["/metrics"]
+            ).middleware
+        ],
+        exception_handlers={
+            errors.PaymentProblem: on_payment_problem,
+            HTTPException: on_http_exception,
+            Exception: on_unexpected,
+        },
+        request_max_body_size=settings.server.max_body_bytes,
+        # Logging is configured by the process (payments_platform.logs), not by the framework.
+        logging_config=None,
+        openapi_config=openapi_config(protected=protected),
+        debug=False,
+    )
+    currencies = {c for route in platform.routing.routes for c in route.currencies}
+    document_deployment(app, protected=protected, currencies=currencies)
+    return app

@@ -1,0 +1,60 @@
+"""The routes for operators and their monitoring: ``/health``, ``/ready``, ``/metrics``."""
+
+from __future__ import annotations
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from payments_platform import jobs
+from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS
+from payments_platform.usecases.context import Platform
+from payments_platform.web.views import Health
+
+
+@get("/health", operation_id="health", tags=["operations"], summary="Liveness")
+async def health() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@get(
+    "/ready",
+    operation_id="ready",
+    tags=["operations"],
+    summary="Readiness: the database answers and gateways are built",
+    responses={503: ResponseSpec(Health, description="Not ready")},
+)
+async def ready(platform: NamedDependency[Platform]) -> Response[Health]:
+    """Whether this process can serve payments."""
+    checks: dict[str, str] = {}
+    try:
+        await platform.database.ping()
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"unreachable: {type(error.__cause__ or error).__name__}"
+    checks["gateways"] = f"{len(platform.gateways)} built" if platform.gateways else "none enabled"
+    ok = checks["database"] == "ok" and bool(platform.gateways)
+    return Response(
+        Health(status="ready" if ok else "not ready", checks=checks),
+        status_code=200 if ok else 503,
+    )
+
+
+@get(
+    "/metrics",
+    operation_id="metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+)
+async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
+    """HTTP, payment, gateway-call, breaker and job metrics in the Prometheus text format."""
+    for route in platform.routing.routes:
+        BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
+    counts = await platform.database.read(jobs.count_open)
+    JOBS.clear()
+    for (kind, status), count in counts.items():
+        JOBS.labels(kind, status).set(count)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,66 @@
+"""The refund route: ``POST /refund``."""
+
+from __future__ import annotations
+
+from litestar import Response, post
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody
+
+from payments_platform import errors
+from payments_platform.lifecycle import RefundStatus
+from payments_platform.usecases.context import Platform
+from payments_platform.usecases.refunds import refund_payment
+from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, problem_responses
+from payments_platform.web.requests import RefundBody, strict_body
+from payments_platform.web.views import PaymentView, Problem, RefundAnswer, RefundView
+
+
+@post(
+    "/refund",
+    operation_id="refundPayment",
+    tags=["payments"],
+    summary="Refund a payment",
+    description=(
+        "Refunds `amount_fractions` (default: all that is left) through the gateway that took"
+        " the payment. `refund_id` is the idempotency key: repeating it never pays out twice."
+    ),
+    status_code=200,
+    before_request=strict_body(RefundBody),
+    responses={
+        202: ResponseSpec(
+            RefundAnswer,
+            description="Queued for a worker (pending), or sent with no usable answer (unknown)",
+        ),
+        400: ResponseSpec(Problem, media_type=PROBLEM_MEDIA_TYPE, description="malformed-json"),
+        **problem_responses(
+            errors.InvalidRequest,
+            errors.PaymentNotFound,
+            errors.PaymentNotRefundable,
+            errors.RefundExceedsBalance,
+            errors.RefundIdReused,
+            errors.RefundDeclined,
+            errors.GatewayUnreachable,
+        ),
+    },
+)
+async def refund(
+    data: JSONBody[RefundBody],
+    platform: NamedDependency[Platform],
+    merchant: NamedDependency[str | None],
+) -> Response[RefundAnswer]:
+    """Refund (part of) a paid payment."""
+    outcome = await refund_payment(
+        platform,
+        data.id,
+        amount_minor=data.amount_fractions,
+        refund_id=data.refund_id,
+        merchant=merchant,
+    )
+    succeeded = outcome.refund.status is RefundStatus.SUCCEEDED
+    answer = RefundAnswer(
+        ok=succeeded,
+        refund=RefundView.of(outcome.refund, outcome.payment.currency),
+        payment=PaymentView.of(outcome.payment),
+    )
+    return Response(answer, status_code=200 if succeeded else 202)
