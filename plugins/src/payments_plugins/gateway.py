@@ -129,8 +129,45 @@ class GatewayType:
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"gateway type name {self.name!r} must be letters, digits, - or _")
+        # Checked at run time: a plugin may not be type-checked, and each mistake below once
+        # made a type that loaded and then misbehaved.
+        object.__setattr__(self, "currencies", _name_set(self.name, "currencies", self.currencies))
         unknown = sorted(code for code in self.currencies if not is_currency(code))
         if unknown:
-            raise ValueError(f"gateway type {self.name!r} declares unknown currencies {unknown}")
+            raise ValueError(
+                f"gateway type {self.name!r} declares unknown currencies {unknown}: currencies"
+                " are ISO 4217 codes with minor units, in capitals, such as 'EUR'"
+            )
         if not self.currencies:
             raise ValueError(f"gateway type {self.name!r} declares no currencies")
+        settings_type: object = self.settings_type
+        if not (isinstance(settings_type, type) and issubclass(settings_type, msgspec.Struct)):
+            raise TypeError(
+                f"gateway type {self.name!r}: settings_type must be a msgspec.Struct class,"
+                f" not {settings_type!r}"
+            )
+        secrets = _name_set(self.name, "secret_settings", self.secret_settings)
+        object.__setattr__(self, "secret_settings", secrets)
+        fields = self.settings_type.__struct_fields__
+        strangers = sorted(secrets - set(fields))
+        if strangers:
+            raise ValueError(
+                f"gateway type {self.name!r}: secret_settings names {strangers}, which"
+                f" {self.settings_type.__name__} does not have; its fields are {list(fields)}"
+            )
+
+
+def _name_set(type_name: str, attribute: str, given: object) -> frozenset[str]:
+    """``given`` as a frozenset of strings; a lone string is refused, not split into letters."""
+    if isinstance(given, str):
+        raise TypeError(
+            f"gateway type {type_name!r}: {attribute} must be a set of strings such as"
+            f" frozenset({{{given!r}}}), not the string {given!r}"
+        )
+    if not isinstance(given, frozenset | set | list | tuple) or not all(
+        isinstance(item, str) for item in given
+    ):
+        raise TypeError(
+            f"gateway type {type_name!r}: {attribute} must be a frozenset of strings, not {given!r}"
+        )
+    return frozenset(given)

@@ -34,6 +34,9 @@ class InitiateResult(msgspec.Struct, frozen=True, kw_only=True):
 
     external_id: str
 
+    def __post_init__(self) -> None:
+        _check_text(self, "external_id", self.external_id)
+
 
 class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Ask the vendor to pay ``amount`` back.
@@ -52,6 +55,9 @@ class RefundResult(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor accepted the refund under ``external_refund_id``."""
 
     external_refund_id: str
+
+    def __post_init__(self) -> None:
+        _check_text(self, "external_refund_id", self.external_refund_id)
 
 
 class StatusQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +88,11 @@ class StatusReport(msgspec.Struct, frozen=True, kw_only=True):
 
     status: VendorPaymentStatus
     external_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_member(self, "status", self.status, VendorPaymentStatus)
+        if self.external_id is not None:
+            _check_text(self, "external_id", self.external_id)
 
 
 class VendorRefundStatus(enum.StrEnum):
@@ -118,12 +129,21 @@ class RefundStatusReport(msgspec.Struct, frozen=True, kw_only=True):
     status: VendorRefundStatus
     external_refund_id: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_member(self, "status", self.status, VendorRefundStatus)
+        if self.external_refund_id is not None:
+            _check_text(self, "external_refund_id", self.external_refund_id)
+
 
 class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
     """A verified notification from the vendor about one of its payments."""
 
     external_id: str
     status: VendorPaymentStatus
+
+    def __post_init__(self) -> None:
+        _check_text(self, "external_id", self.external_id)
+        _check_member(self, "status", self.status, VendorPaymentStatus)
 
 
 class WebhookAck(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,6 +165,26 @@ class WebhookReply(msgspec.Struct, frozen=True, kw_only=True):
     status_code: int
     content_type: str
     body: bytes
+
+
+# msgspec checks types when it decodes, not when a Struct is made in code; a gateway's result
+# is made in code, so its ids and statuses are checked here, where the gateway's own line
+# raises, rather than deep in the platform with a message about something else.
+def _check_text(record: msgspec.Struct, name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{type(record).__name__}.{name} must be a str (the vendor's id as text), not"
+            f" {type(value).__name__} {value!r}: convert it, e.g. str(answer[...])"
+        )
+
+
+def _check_member(record: msgspec.Struct, name: str, value: object, kind: type[enum.Enum]) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"{type(record).__name__}.{name} must be a {kind.__name__}, not"
+            f" {type(value).__name__} {value!r}: map the vendor's word onto it, e.g."
+            f" {kind.__name__}({next(iter(kind)).value!r})"
+        )
 
 
 def _is_id(text: str, wanted: uuid.UUID) -> bool:
