@@ -67,7 +67,7 @@ def pytest_collection_modifyitems(
             kept.append(item)
             continue
         class_id = item.nodeid.rsplit("::", 1)[0]
-        report = reports.setdefault(class_id, ConformanceReport(target.gateway_type.name))
+        report = reports.setdefault(class_id, ConformanceReport(target.gateway_type))
         missing = missing_capabilities(target, getattr(item, "function", None))
         if missing:
             left_out.append(item)
