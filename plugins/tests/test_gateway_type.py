@@ -69,17 +69,18 @@ def test_a_plain_set_of_currencies_is_taken_as_a_frozenset() -> None:
     assert made.secret_settings == frozenset({"api_key"})
 
 
+# The wrong types are the point: they are what an untyped gateway hands back.
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: InitiateResult(external_id=42), "InitiateResult.external_id must be a str"),
-        (lambda: RefundResult(external_refund_id=None), "RefundResult.external_refund_id must"),
+        (lambda: InitiateResult(external_id=42), "InitiateResult.external_id must be a str"),  # type: ignore[arg-type]
+        (lambda: RefundResult(external_refund_id=None), "RefundResult.external_refund_id must"),  # type: ignore[arg-type]
         (
-            lambda: WebhookEvent(external_id="x", status="paid"),
+            lambda: WebhookEvent(external_id="x", status="paid"),  # type: ignore[arg-type]
             "WebhookEvent.status must be a VendorPaymentStatus, not str 'paid'",
         ),
         (
-            lambda: StatusReport(status=VendorPaymentStatus.PAID, external_id=uuid.uuid4()),
+            lambda: StatusReport(status=VendorPaymentStatus.PAID, external_id=uuid.uuid4()),  # type: ignore[arg-type]
             "StatusReport.external_id must be a str",
         ),
     ],

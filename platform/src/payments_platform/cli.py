@@ -1,4 +1,5 @@
-"""The ``payments`` command: serve, worker, migrate, jobs, keys, plugins, config check."""
+"""The ``payments`` command: serve, worker, migrate, jobs, keys, plugins, plugin new, config
+check."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from payments_plugins import scaffold
 
 from payments_platform import jobs, security
 from payments_platform.config import (
@@ -295,6 +298,18 @@ def parser() -> argparse.ArgumentParser:
         " plugins.load names a plugin that is not installed.",
     )
     plugins.set_defaults(run=_plugins)
+    plugin = commands.add_parser("plugin", help="write gateway plugins")
+    plugin_commands = plugin.add_subparsers(dest="plugin_command", required=True)
+    new_plugin = plugin_commands.add_parser(
+        "new",
+        help="write a new gateway plugin distribution that the conformance kit certifies",
+        description="Write payments-plugin-<name>/: a settings struct, a gateway speaking to a"
+        " toy REST vendor over httpx, signed webhooks, a simulator of the vendor's API, a"
+        " README, and tests that run the conformance kit. It installs with pip and its tests"
+        " pass as written; replace the toy wire format with your vendor's.",
+    )
+    scaffold.add_arguments(new_plugin)
+    new_plugin.set_defaults(run=scaffold.run)
     config = commands.add_parser("config", help="configuration commands")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", parents=[common], help="validate the config")

@@ -45,6 +45,14 @@ class Request:
     receive: Receive
     """The connection's ``receive``, to notice a client that gives up (see :func:`hold`)."""
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The request's headers by lower-case name (a repeated header keeps its last value)."""
+        return {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in self.scope.get("headers", [])
+        }
+
 
 Handler = Callable[[Request], Awaitable[Answer | None]]
 """A route's handler; None answers nothing (the client has gone)."""
