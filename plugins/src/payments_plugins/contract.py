@@ -25,7 +25,7 @@ CONTRACT_DISTRIBUTION: Final = "payments-plugins"
 
 
 def contract_major() -> int:
-    """The major version of :data:`CONTRACT_VERSION`."""
+    """The major version of ``CONTRACT_VERSION``."""
     return Version(CONTRACT_VERSION).major
 
 
@@ -56,7 +56,7 @@ def incompatibility(distribution: str, version: str | None) -> str | None:
     """Why the installed plugin ``distribution`` cannot load on this contract, or None.
 
     A plugin is compatible when its requirement on ``payments-plugins`` admits
-    :data:`CONTRACT_VERSION`; one that names no version range admits every contract.
+    ``CONTRACT_VERSION``; one that names no version range admits every contract.
     """
     requirement = contract_requirement(distribution)
     if requirement is None or requirement.specifier.contains(CONTRACT_VERSION, prereleases=True):

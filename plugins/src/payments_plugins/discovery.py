@@ -2,20 +2,20 @@
 
 A plugin is a module published under the ``payments`` entry-point group. Loading one goes
 through these steps, and a plugin that fails any of them is recorded as a
-:class:`PluginFailure` whose message says what to fix, instead of being listed as if it worked:
+``PluginFailure`` whose message says what to fix, instead of being listed as if it worked:
 
-1. the operator's selection (:class:`PluginSelection`: an allow-list and a block-list of
+1. the operator's selection (``PluginSelection``: an allow-list and a block-list of
    plugin or distribution names) decides whether it is loaded at all;
 2. its distribution's requirement on ``payments-plugins`` must admit this contract version
-   (:mod:`payments_plugins.contract`), checked before any of its code is imported;
+   (``payments_plugins.contract``), checked before any of its code is imported;
 3. its module is imported and registered with pluggy, which validates each hook
    implementation's arguments; every hook it implements must be one the platform defines
    (pluggy's ``check_pending``), so a misspelt hook name is an error, not a silent no-op;
 4. its ``payments_register_gateway_types`` hook is called, and must register at least one
-   :class:`~payments_plugins.GatewayType`.
+   ``GatewayType``.
 
 A gateway type name registered by two plugins is **contested**: it is served by neither, so
-that no plugin can take over another's gateways; :class:`PluginRegistry` lists the conflict
+that no plugin can take over another's gateways; ``PluginRegistry`` lists the conflict
 with both distributions and their versions, and asking for the type is an error naming them.
 """
 
@@ -253,7 +253,7 @@ class PluginRegistry:
     def gateway_type(self, name: str) -> GatewayType:
         """The gateway type ``name``.
 
-        Raises :class:`PluginError` when it is contested (naming every plugin that registers
+        Raises ``PluginError`` when it is contested (naming every plugin that registers
         it) or when nobody provides it (naming the types there are and the plugins that
         failed, one of which may have had it).
         """

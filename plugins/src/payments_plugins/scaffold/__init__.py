@@ -1,9 +1,9 @@
 """A new gateway plugin distribution, complete and certified: ``payments plugin new acme``.
 
-:func:`new_plugin` writes a distribution named ``payments-plugin-<name>`` with a settings
+``new_plugin`` writes a distribution named ``payments-plugin-<name>`` with a settings
 struct, a gateway speaking to a toy REST vendor over the platform's shared httpx client (the
 error taxonomy applied to every failure), HMAC-signed webhooks, a simulator of the vendor's API
-built on :mod:`payments_plugins.simulation`, a README, and tests that run the conformance kit.
+built on ``payments_plugins.simulation``, a README, and tests that run the conformance kit.
 Freshly written, it installs with pip and its tests pass; a vendor then replaces the toy wire
 format with its own. ``python -m payments_plugins.scaffold acme`` does the same without the
 platform installed.
@@ -45,7 +45,7 @@ def new_plugin(
     """Write the distribution of a plugin whose gateway type is ``name`` into ``directory``.
 
     Returns the distribution's folder, ``directory / "payments-plugin-<name>"`` (underscores
-    become dashes). Raises :class:`ScaffoldError` for a name that is not lower-case letters,
+    become dashes). Raises ``ScaffoldError`` for a name that is not lower-case letters,
     digits and underscores, an unknown currency, or a folder that already exists.
     """
     if not NAME.fullmatch(name):

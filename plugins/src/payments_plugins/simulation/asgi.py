@@ -43,7 +43,7 @@ class Request:
     body: bytes
     scope: Scope
     receive: Receive
-    """The connection's ``receive``, to notice a client that gives up (see :func:`hold`)."""
+    """The connection's ``receive``, to notice a client that gives up (see ``hold``)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -113,7 +113,7 @@ def path_below_root(scope: Scope) -> str:
 async def read_body(receive: Receive, max_bytes: int = MAX_REQUEST_BYTES) -> bytes | None:
     """The whole request body, or None when it is longer than ``max_bytes``.
 
-    Raises :class:`ClientGone` when the client leaves first.
+    Raises ``ClientGone`` when the client leaves first.
     """
     body = bytearray()
     while True:

@@ -1,6 +1,6 @@
 """Test helpers for the payments platform and for gateway plugin authors.
 
-The conformance kit (:class:`GatewayConformance` and what it needs) is imported on first use,
+The conformance kit (``GatewayConformance`` and what it needs) is imported on first use,
 so that ``payments_plugins.testing.asgi_server`` can be imported without pytest.
 """
 

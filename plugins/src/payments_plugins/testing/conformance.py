@@ -1,7 +1,7 @@
 """The gateway conformance suite: the checks every gateway type must pass, as a test class.
 
-A vendor certifies a gateway type by subclassing :class:`GatewayConformance` in its own tests
-and describing the type with a :class:`ConformanceTarget`::
+A vendor certifies a gateway type by subclassing ``GatewayConformance`` in its own tests
+and describing the type with a ``ConformanceTarget``::
 
     from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
 
@@ -20,7 +20,7 @@ another distribution registers, a contract version it was not built for) fails w
 defined, saying what to fix. With a simulator, the kit serves it over real HTTP (with
 ``serve_asgi``, which needs ``payments-plugins[testing]``), points the gateway at it with
 ``Simulator.settings_for`` and drives it through the control endpoints of
-:mod:`payments_plugins.testing.control`. Without one, the gateway is its own in-process vendor, and
+``payments_plugins.testing.control``. Without one, the gateway is its own in-process vendor, and
 the checks that need a network vendor are left out: the ``payments`` pytest plugin deselects them
 and lists them, with the reason, at the end of the run.
 
@@ -123,7 +123,7 @@ _REPLY_OUTCOMES: Final = (
 
 
 class GatewayConformance:
-    """The conformance checks. Subclass it as ``Test...`` and set :attr:`target`."""
+    """The conformance checks. Subclass it as ``Test...`` and set ``target``."""
 
     target: ClassVar[ConformanceTarget]
 

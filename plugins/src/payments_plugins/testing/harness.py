@@ -208,7 +208,7 @@ class ConformanceVendor:
         return raw
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> Any:
-        """The decoded settings (see :meth:`raw_settings`)."""
+        """The decoded settings (see ``raw_settings``)."""
         return msgspec.convert(self.raw_settings(overrides), self.target.loaded.settings_type)
 
     @contextlib.asynccontextmanager

@@ -1,7 +1,7 @@
 """What a vendor tells the conformance kit about its gateway type, and what each check needs.
 
-The kit certifies a gateway type as the platform would load it: :attr:`ConformanceTarget.loaded`
-goes through :mod:`payments_plugins.discovery`, from the distribution's ``payments`` entry point,
+The kit certifies a gateway type as the platform would load it: ``ConformanceTarget.loaded``
+goes through ``payments_plugins.discovery``, from the distribution's ``payments`` entry point,
 and refuses a type the platform would not serve with what to fix.
 """
 
@@ -56,7 +56,7 @@ class ConformanceTarget:
     """The name of the type under test, as the distribution registers it."""
     foreign_webhook_settings: Mapping[str, Any]
     """Settings overrides (other webhook credentials) under which the gateway must refuse the
-    notifications made under :attr:`settings`."""
+    notifications made under ``settings``."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Raw settings. With a simulator, laid over ``simulator.settings_for(url)``; without one,
     the complete settings of the in-process vendor."""
@@ -66,14 +66,14 @@ class ConformanceTarget:
     """Settings overrides that make the gateway give up on an unanswered call within a second
     or so; required with a simulator."""
     declined_amount: Amount | None = None
-    """Without a simulator: an amount the in-process vendor declines under :attr:`settings`."""
+    """Without a simulator: an amount the in-process vendor declines under ``settings``."""
     notification: Callable[[str, VendorPaymentStatus], Notification] | None = None
     """Without a simulator: the genuine notification the vendor would send for a payment."""
 
     @functools.cached_property
     def loaded(self) -> GatewayType:
         """The type under test, loaded through its distribution's ``payments`` entry point by
-        the platform's own discovery; :class:`NotLoadable` says why the platform would not."""
+        the platform's own discovery; ``NotLoadable`` says why the platform would not."""
         registry = PluginRegistry.discover()
         wanted = canonicalize_name(self.distribution)
 
@@ -134,7 +134,7 @@ class ConformanceTarget:
     def problems(self) -> list[str]:
         """What is wrong with this target as a description, before any check runs.
 
-        Raises :class:`NotLoadable` when the type is not one the platform would load.
+        Raises ``NotLoadable`` when the type is not one the platform would load.
         """
         found: list[str] = []
         loaded = self.loaded
