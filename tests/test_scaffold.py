@@ -14,11 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import uuid
+import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+from payments_plugins.contract import CONTRACT_VERSION
 from payments_plugins.testing.asgi_server import free_port
 
 from .server_process import ServerProcess, wait_until_healthy, write_config
@@ -166,3 +169,23 @@ def test_a_scaffolded_plugin_installs_passes_its_kit_and_takes_a_payment(tmp_pat
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_the_contract_builds_as_a_wheel_and_an_sdist_of_its_contract_version(
+    tmp_path: Path,
+) -> None:
+    run([uv(), "build", "-q", "--out-dir", str(tmp_path), str(ROOT / "plugins")], tmp_path)
+    version = CONTRACT_VERSION
+    built = sorted(path.name for path in tmp_path.iterdir() if path.suffix in (".whl", ".gz"))
+    assert built == [
+        f"payments_plugins-{version}-py3-none-any.whl",
+        f"payments_plugins-{version}.tar.gz",
+    ]
+    with zipfile.ZipFile(tmp_path / built[0]) as wheel:
+        names = wheel.namelist()
+    # The scaffold's templates and the typing marker ship with the code.
+    assert "payments_plugins/scaffold/template/src/module/gateway.py.tmpl" in names
+    assert "payments_plugins/py.typed" in names
+    with tarfile.open(tmp_path / built[1]) as sdist:
+        members = sdist.getnames()
+    assert f"payments_plugins-{version}/CHANGELOG.md" in members

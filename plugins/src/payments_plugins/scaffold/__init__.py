@@ -129,10 +129,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {target}")
-    print("next:")
+    print("next, in a virtual environment where payments-plugins can be installed (from your")
+    print("package index, or from its wheel: pip install payments_plugins-<version>-*.whl):")
     print(f"  cd {target}")
-    print('  python3 -m venv .venv && .venv/bin/pip install -e ".[test]"')
-    print("  .venv/bin/pytest      # the conformance kit certifies the plugin")
+    print('  pip install -e ".[test]"')
+    print("  pytest      # the conformance kit certifies the plugin as the platform loads it")
     return 0
 
 
