@@ -261,7 +261,7 @@ class PluginRegistry:
         if conflict is not None:
             raise PluginError(
                 f"{conflict.describe()}; a contested type is served by neither: uninstall one,"
-                " or name the plugins to load in `plugins.load`"
+                " or leave one out with `plugins.block` (or `plugins.load`)"
             )
         registered = self.gateway_types.get(name)
         if registered is not None:
