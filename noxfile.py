@@ -1,4 +1,5 @@
-"""Developer tasks: ``nox`` runs lint, typecheck and tests; ``nox -s bench`` is separate."""
+"""Developer tasks: ``nox`` runs lint, typecheck and tests; ``nox -s docs`` builds the
+documentation site; ``nox -s bench`` is separate."""
 
 from __future__ import annotations
 
@@ -65,6 +66,13 @@ def tests(session: nox.Session) -> None:
     """The whole test suite, against real SQLite and vendor simulators over HTTP."""
     _install(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11", default=False)
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml) into site/; a broken link or reference fails it."""
+    _install(session)
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(python="3.11", default=False)

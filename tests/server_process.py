@@ -54,7 +54,7 @@ def payments_serve(
         )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
     try:
-        _wait_until_healthy(server)
+        wait_until_healthy(server)
         yield server
     finally:
         if process.poll() is None:
@@ -66,7 +66,8 @@ def payments_serve(
                 process.wait()
 
 
-def _wait_until_healthy(server: ServerProcess) -> None:
+def wait_until_healthy(server: ServerProcess) -> None:
+    """Wait until ``server`` answers ``GET /health``; fail with its output if it does not."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -7,24 +7,25 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
 import httpx
 import pytest
-from payments_plugin_json_gateway.plugin import JSON_GATEWAY_TYPE
-from payments_plugin_test_gateway import GATEWAY_TYPE as TESTGW_GATEWAY_TYPE
 from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
 from payments_plugins.testing.control import SimulatorControl, SimulatorControlError
 from payments_plugins.testing.kit import SECTION_TITLE
+from payments_plugins.testing.target import NotLoadable
 
-HASTY_GATEWAY = """
+from .distributions import gateway_type_module, write_distribution
+
+HASTY_PLUGIN = """
 import dataclasses
 
 from payments_plugin_json_gateway.gateway import JsonGateway
 from payments_plugin_json_gateway.plugin import JSON_GATEWAY_TYPE
-from payments_plugins import GatewayOutcomeUnknown, GatewayUnavailable
-from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
+from payments_plugins import GatewayOutcomeUnknown, GatewayUnavailable, hookimpl
 
 
 class HastyGateway(JsonGateway):
@@ -44,9 +45,19 @@ HASTY = dataclasses.replace(
 )
 
 
+@hookimpl
+def payments_register_gateway_types(register):
+    register(HASTY)
+"""
+
+HASTY_TESTS = """
+from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
+
+
 class TestHastyConformance(GatewayConformance):
     target = ConformanceTarget(
-        gateway_type=HASTY,
+        distribution="payments-plugin-hasty",
+        gateway_type="hasty",
         settings={"webhook_secret": "whsec_one"},
         foreign_webhook_settings={"webhook_secret": "whsec_two"},
         quick_timeouts={"read_timeout": 0.3},
@@ -54,19 +65,12 @@ class TestHastyConformance(GatewayConformance):
     )
 """
 
-GULLIBLE_GATEWAY = """
+GULLIBLE_PLUGIN = """
 import dataclasses
-import json
 
 import msgspec
 from payments_plugin_test_gateway import GATEWAY_TYPE, TestGateway
-from payments_plugins import Amount, WebhookEvent
-from payments_plugins.testing import (
-    ConformanceTarget,
-    GatewayConformance,
-    InvalidSetting,
-    Notification,
-)
+from payments_plugins import hookimpl
 
 
 class LaxSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,21 +94,99 @@ GULLIBLE = dataclasses.replace(
 )
 
 
+@hookimpl
+def payments_register_gateway_types(register):
+    register(GULLIBLE)
+"""
+
+# Gateways built on the test plugin's in-process vendor, each breaking the contract one way.
+MISBEHAVING_PLUGIN = """
+import dataclasses
+
+from payments_plugin_test_gateway import GATEWAY_TYPE, TestGateway
+from payments_plugins import InitiateResult, hookimpl
+
+
+class Misbehaving(TestGateway):
+    async def initiate(self, request):
+        {body}
+
+
+TYPE = dataclasses.replace(
+    GATEWAY_TYPE, name={name!r}, build=lambda settings, resources: Misbehaving(settings)
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register):
+    register(TYPE)
+"""
+
+IN_PROCESS_TESTS = """
+import json
+
+from payments_plugins import Amount
+from payments_plugins.testing import (
+    ConformanceTarget,
+    GatewayConformance,
+    InvalidSetting,
+    Notification,
+)
+
+
 def notification(external_id, status):
-    body = json.dumps({"ref": external_id, "state": status.value}).encode()
-    return Notification(headers={"X-Testgw-Token": "right"}, body=body)
+    body = json.dumps({{"ref": external_id, "state": status.value}}).encode()
+    return Notification(headers={{"X-Testgw-Token": "right"}}, body=body)
 
 
-class TestGullibleConformance(GatewayConformance):
+class Test{name}Conformance(GatewayConformance):
     target = ConformanceTarget(
-        gateway_type=GULLIBLE,
-        settings={"token": "right", "decline_amounts": [1313]},
-        foreign_webhook_settings={"token": "wrong"},
+        distribution="payments-plugin-{name}",
+        gateway_type={type_name!r},
+        settings={{"token": "right", "decline_amounts": [1313]}},
+        foreign_webhook_settings={{"token": "wrong"}},
         declined_amount=Amount(1313, "EUR"),
         notification=notification,
-        invalid_settings=[InvalidSetting({"decline_amounts": ["x"]}, "decline_amounts")],
+        invalid_settings=[InvalidSetting({{"decline_amounts": ["x"]}}, "decline_amounts")],
     )
 """
+
+
+def in_process_tests(name: str, type_name: str | None = None) -> str:
+    """A conformance class for the in-process plugin ``name`` (type ``type_name``)."""
+    return IN_PROCESS_TESTS.format(name=name, type_name=type_name or name)
+
+
+BROKEN_PLUGINS: dict[str, str] = {
+    "misnamed": gateway_type_module("misnamed", "misnamed").replace(
+        "def payments_register_gateway_types", "def payments_register_gateway_type"
+    ),
+    "unmarked": gateway_type_module("unmarked", "unmarked").replace("@hookimpl\n", ""),
+    "foreign": gateway_type_module("foreign", "foreigner"),
+    "letters": gateway_type_module("letters", "letters").replace("frozenset({'EUR'})", "'EUR'"),
+    "plain": MISBEHAVING_PLUGIN.format(name="plain", body="raise Exception('vendor said 500')"),
+    "intid": MISBEHAVING_PLUGIN.format(
+        name="intid", body="return InitiateResult(external_id=12345)"
+    ),
+}
+"""Each plugin breaks the contract in one way a vendor did; each should fail the kit."""
+
+FIXES = {
+    "misnamed": "it implements 'payments_register_gateway_type' (did you mean"
+    " 'payments_register_gateway_types'?), which the platform does not define",
+    "unmarked": "its payments_register_gateway_types is not marked as a hook implementation;"
+    " decorate it with @payments_plugins.hookimpl",
+    "foreign": "gateway type 'testgw' is registered by 'testgw' (payments-plugin-test-gateway"
+    " 0.1.0), not by payments-plugin-foreign; certify a type your distribution registers (it"
+    " registers ['foreigner'])",
+    "letters": "currencies must be a set of strings such as frozenset({'EUR'}), not the string"
+    " 'EUR'",
+    "plain": "initiate raised Exception: vendor said 500\na gateway raises only the contract's"
+    " errors (payments_plugins): GatewayUnavailable when",
+    "intid": "initiate raised TypeError: InitiateResult.external_id must be a str (the vendor's"
+    " id as text), not int 12345",
+}
+"""What the kit says about each broken plugin: the fix, not a symptom."""
 
 UNRELATED_TESTS = """
 def test_the_payments_plugin_is_loaded_and_inert(pytestconfig):
@@ -112,21 +194,47 @@ def test_the_payments_plugin_is_loaded_and_inert(pytestconfig):
 """
 
 
-Outcomes = tuple[subprocess.CompletedProcess[str], dict[tuple[str, str], str]]
+@dataclass
+class KitRun:
+    """One pytest run of conformance classes: its output and each test's outcome."""
+
+    completed: subprocess.CompletedProcess[str]
+    outcomes: dict[tuple[str, str], str]
+    """``passed`` or ``failed`` by (module, test name); a module that failed to collect is
+    listed under its own name with the test name ``""``."""
+    messages: dict[tuple[str, str], str]
+    """The failure message of each failed test."""
+
+    def failed_in(self, module: str) -> list[str]:
+        return sorted(
+            name
+            for (where, name), outcome in self.outcomes.items()
+            if where == module and outcome == "failed"
+        )
 
 
-def run_pytest(tmp_path: Path, modules: dict[str, str]) -> Outcomes:
-    """Run pytest on ``modules`` (name -> source) in a project of their own.
-
-    Returns the run and the outcome of each test by (module, test name).
-    """
+def run_pytest(tmp_path: Path, modules: dict[str, str], site: Path | None = None) -> KitRun:
+    """Run pytest on ``modules`` (name -> source) in a project of their own, with the
+    distributions installed in ``site``."""
+    project = tmp_path / "project"
+    project.mkdir()
     for name, source in modules.items():
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        (project / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
     report = tmp_path / "report.xml"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    if site is not None:
+        environment["PYTHONPATH"] = str(site)
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}"],
-        cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--continue-on-collection-errors",
+            f"--junitxml={report}",
+        ],
+        cwd=project,
         env=environment,
         capture_output=True,
         text=True,
@@ -134,67 +242,89 @@ def run_pytest(tmp_path: Path, modules: dict[str, str]) -> Outcomes:
         timeout=120,
     )
     outcomes: dict[tuple[str, str], str] = {}
+    messages: dict[tuple[str, str], str] = {}
     # The report was written by the run just above, not by anyone untrusted.
     for case in ElementTree.parse(report).iter("testcase"):  # noqa: S314
-        failed = case.find("failure") is not None or case.find("error") is not None
-        module = case.attrib["classname"].split(".")[0]
-        outcomes[(module, case.attrib["name"])] = "failed" if failed else "passed"
-    return completed, outcomes
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        module = case.attrib["classname"].split(".")[0] or case.attrib["name"]
+        name = case.attrib["name"] if case.attrib["classname"] else ""
+        outcomes[(module, name)] = "failed" if problem is not None else "passed"
+        if problem is not None:
+            messages[(module, name)] = (problem.text or "") + problem.attrib.get("message", "")
+    return KitRun(completed, outcomes, messages)
 
 
 @pytest.fixture(scope="module")
-def broken_run(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
-    """One run of the kit against both broken gateways, read by several tests."""
-    modules = {"test_hasty": HASTY_GATEWAY, "test_gullible": GULLIBLE_GATEWAY}
-    return run_pytest(tmp_path_factory.mktemp("broken"), modules)
-
-
-def failed_in(outcomes: dict[tuple[str, str], str], module: str) -> list[str]:
-    return sorted(
-        name
-        for (where, name), outcome in outcomes.items()
-        if where == module and outcome == "failed"
-    )
+def broken_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
+    """One run of the kit against every broken plugin, read by several tests."""
+    root = tmp_path_factory.mktemp("broken")
+    site = root / "site"
+    plugins = {"hasty": HASTY_PLUGIN, "gullible": GULLIBLE_PLUGIN, **BROKEN_PLUGINS}
+    for name, source in plugins.items():
+        module = f"payments_plugin_{name}"
+        write_distribution(
+            site, f"payments-plugin-{name}", entry_points={name: module}, modules={module: source}
+        )
+    tests = {"test_hasty": HASTY_TESTS, "test_gullible": in_process_tests("gullible")}
+    tests |= {f"test_{name}": in_process_tests(name) for name in BROKEN_PLUGINS}
+    tests["test_foreign"] = in_process_tests("foreign", "testgw")
+    return run_pytest(root, tests, site)
 
 
 def test_the_kit_fails_a_gateway_that_reports_unknown_outcomes_as_unavailable(
-    broken_run: Outcomes,
+    broken_run: KitRun,
 ):
-    completed, outcomes = broken_run
-
-    assert completed.returncode == 1, completed.stdout
-    assert failed_in(outcomes, "test_hasty") == [
+    assert broken_run.completed.returncode == 1, broken_run.completed.stdout
+    assert broken_run.failed_in("test_hasty") == [
         "test_a_garbage_answer_is_an_unknown_outcome",
         "test_a_timeout_is_an_unknown_outcome",
         "test_an_error_after_processing_is_an_unknown_outcome",
     ]
-    assert "raised GatewayUnavailable" in completed.stdout
-    assert len([key for key in outcomes if key[0] == "test_hasty"]) == 20
+    assert "raised GatewayUnavailable" in broken_run.completed.stdout
+    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 22
 
 
 def test_the_kit_fails_lax_settings_and_a_gateway_that_believes_any_notification(
-    broken_run: Outcomes,
+    broken_run: KitRun,
 ):
-    completed, outcomes = broken_run
-
-    assert failed_in(outcomes, "test_gullible") == [
+    assert broken_run.failed_in("test_gullible") == [
         "test_a_notification_made_with_other_credentials_is_refused",
         "test_settings_refuse_bad_values_naming_the_setting",
     ]
-    assert "an unknown setting: accepted" in completed.stdout
+    assert "an unknown setting: accepted" in broken_run.completed.stdout
+
+
+@pytest.mark.parametrize("plugin", sorted(BROKEN_PLUGINS))
+def test_each_broken_plugin_fails_the_kit_with_a_message_naming_the_fix(
+    broken_run: KitRun, plugin: str
+):
+    module = f"test_{plugin}"
+    failed = {
+        name: broken_run.messages[(where, name)]
+        for where, name in broken_run.outcomes
+        if where == module and broken_run.outcomes[(where, name)] == "failed"
+    }
+    assert failed, f"the kit passed the {plugin} plugin"
+    for name, message in failed.items():
+        assert FIXES[plugin] in message, f"{name}: {message}"
+    # A gateway's own error fails the check with the contract's words, not its traceback.
+    if plugin in ("plain", "intid"):
+        assert all(message.startswith(FIXES[plugin]) for message in failed.values())
 
 
 def test_checks_that_do_not_apply_are_deselected_and_listed_with_their_reason(
-    broken_run: Outcomes,
+    broken_run: KitRun,
 ):
-    completed, outcomes = broken_run
-
-    assert "8 deselected" in completed.stdout
+    completed, outcomes = broken_run.completed, broken_run.outcomes
+    # hasty leaves out 1 check; gullible, plain and intid (no simulator) 7 each.
+    assert "22 deselected" in completed.stdout
     assert ("test_gullible", "test_a_timeout_is_an_unknown_outcome") not in outcomes
     assert ("test_hasty", "test_webhook_replies_render_every_outcome") not in outcomes
     summary = completed.stdout.split(SECTION_TITLE, 1)[1]
-    assert "(gateway type 'hasty'): 20 checks selected, 1 not applicable" in summary
-    assert "(gateway type 'gullible'): 14 checks selected, 7 not applicable" in summary
+    assert "(gateway type 'hasty'): 22 checks selected, 1 not applicable" in summary
+    assert "(gateway type 'gullible'): 16 checks selected, 7 not applicable" in summary
     assert (
         "not applicable: test_a_timeout_is_an_unknown_outcome "
         "(needs a simulator (GatewayType.simulator))"
@@ -206,7 +336,8 @@ def test_checks_that_do_not_apply_are_deselected_and_listed_with_their_reason(
 
 
 def test_a_run_without_conformance_classes_is_not_affected(tmp_path: Path):
-    completed, outcomes = run_pytest(tmp_path, {"test_unrelated": UNRELATED_TESTS})
+    run = run_pytest(tmp_path, {"test_unrelated": UNRELATED_TESTS})
+    completed, outcomes = run.completed, run.outcomes
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert outcomes == {
@@ -240,7 +371,8 @@ def test_importing_the_kit_imports_no_server_and_the_server_no_pytest():
     [
         (
             ConformanceTarget(
-                gateway_type=JSON_GATEWAY_TYPE,
+                distribution="payments-plugin-json-gateway",
+                gateway_type="json",
                 foreign_webhook_settings={"webhook_secret": "x"},
                 invalid_settings=[InvalidSetting({"read_timeout": 0}, "read_timeout")],
             ),
@@ -248,7 +380,8 @@ def test_importing_the_kit_imports_no_server_and_the_server_no_pytest():
         ),
         (
             ConformanceTarget(
-                gateway_type=TESTGW_GATEWAY_TYPE,
+                distribution="payments-plugin-test-gateway",
+                gateway_type="testgw",
                 foreign_webhook_settings={},
                 invalid_settings=[InvalidSetting({"token": 1}, "token")],
             ),
@@ -256,7 +389,9 @@ def test_importing_the_kit_imports_no_server_and_the_server_no_pytest():
         ),
         (
             ConformanceTarget(
-                gateway_type=TESTGW_GATEWAY_TYPE, foreign_webhook_settings={"token": "x"}
+                distribution="payments-plugin-test-gateway",
+                gateway_type="testgw",
+                foreign_webhook_settings={"token": "x"},
             ),
             "invalid_settings must list at least one value",
         ),
@@ -267,6 +402,16 @@ def test_an_incomplete_target_is_refused_when_the_class_is_defined(
 ):
     with pytest.raises(TypeError, match=problem):
         type("TestIncomplete", (GatewayConformance,), {"target": target})
+
+
+def test_a_distribution_that_is_not_installed_is_refused_naming_the_entry_point():
+    target = ConformanceTarget(
+        distribution="payments-plugin-nowhere",
+        gateway_type="nowhere",
+        foreign_webhook_settings={"token": "x"},
+    )
+    with pytest.raises(NotLoadable, match=r"\[project.entry-points.payments\]"):
+        type("TestNowhere", (GatewayConformance,), {"target": target})
 
 
 async def test_a_control_endpoint_that_does_not_answer_as_documented_is_reported():

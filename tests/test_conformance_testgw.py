@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from payments_plugin_test_gateway import GATEWAY_TYPE
 from payments_plugins import Amount, VendorPaymentStatus
 from payments_plugins.testing import (
     ConformanceTarget,
@@ -28,7 +27,8 @@ def notification(external_id: str, status: VendorPaymentStatus) -> Notification:
 
 class TestTestGatewayConformance(GatewayConformance):
     target = ConformanceTarget(
-        gateway_type=GATEWAY_TYPE,
+        distribution="payments-plugin-test-gateway",
+        gateway_type="testgw",
         settings={"token": TOKEN, "decline_amounts": [1313]},
         foreign_webhook_settings={"token": "someone-elses-token"},
         declined_amount=Amount(1313, "EUR"),

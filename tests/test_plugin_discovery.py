@@ -3,20 +3,59 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from payments_platform.config import decode_settings, load_settings
+from payments_platform.config import PluginsConfig, decode_settings, load_settings
 from payments_platform.plugin_host import PluginError, PluginHost
 from payments_platform.runtime import build_runtime
 from payments_plugins import GatewayType
 
 from .conftest import OPEN, AppFactory
+from .distributions import gateway_type_module, write_distribution
+
+Install = Callable[..., Path]
+
+
+@pytest.fixture
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
+    """Install third-party distributions for this test: their dist-info on ``sys.path``."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def installing(name: str, **layout: Any) -> Path:
+        return write_distribution(site, name, **layout)
+
+    yield installing
+    for module in [name for name, m in sys.modules.items() if _loaded_from(m, site)]:
+        del sys.modules[module]
+
+
+def _loaded_from(module: object, folder: Path) -> bool:
+    return str(getattr(module, "__file__", None) or "").startswith(str(folder))
+
+
+def _payments(*arguments: str, site: Path | None = None, env: dict[str, str] | None = None):
+    """Run ``payments`` (with ``site`` on the path); return the completed process."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    if site is not None:
+        environment["PYTHONPATH"] = str(site)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "payments_platform.cli", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment,
+        timeout=60,
+    )
 
 
 def test_the_installed_test_plugin_is_discovered_with_its_distribution() -> None:
@@ -62,12 +101,8 @@ async def test_a_config_file_enabling_the_test_plugin_serves_payments(
 
 
 def test_payments_plugins_lists_plugins_types_and_currencies() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "payments_platform.cli", "plugins"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = _payments("plugins")
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "testgw  (payments-plugin-test-gateway 0.1.0)" in result.stdout
     assert "gateway type testgw: EUR, JPY" in result.stdout
     assert "gateway type json: AED  [simulator]" in result.stdout
@@ -91,7 +126,10 @@ def test_a_plugin_that_fails_to_import_is_reported_by_name(
     _with_broken_plugin(monkeypatch)
     host = PluginHost.discover()
     [failure] = host.failures
-    assert failure.describe().startswith('Error importing plugin "broken": ModuleNotFoundError')
+    assert failure.describe().startswith(
+        "Error loading plugin \"broken\": its module 'payments_no_such_module_anywhere' cannot be"
+        " imported: ModuleNotFoundError"
+    )
     assert "payments_no_such_module_anywhere" in failure.traceback
     assert "testgw" in host.gateway_types  # the others still load
 
@@ -112,39 +150,202 @@ def test_start_up_fails_only_if_an_enabled_gateway_needs_the_broken_plugin(
     with pytest.raises(
         PluginError,
         match=r"no installed plugin provides gateway type .brokentype."
-        r'.*Error importing plugin "broken"',
+        r'.*Error loading plugin "broken"',
     ):
         build_runtime(needs_it, host)
 
 
-def test_a_plugin_registering_a_taken_type_name_is_refused_by_name() -> None:
-    from payments_plugin_test_gateway import GATEWAY_TYPE
-    from payments_plugins import hookimpl
-
-    class Impostor:
-        @hookimpl
-        def payments_register_gateway_types(
-            self, register: Callable[[GatewayType[Any]], None]
-        ) -> None:
-            register(GATEWAY_TYPE)
-
-    host = PluginHost.discover()
-    host.register(Impostor(), "impostor")
-    [failure] = host.failures
-    assert "'testgw' is registered by both 'testgw' and 'impostor'" in failure.error
-
-
-def test_a_misspelled_hook_is_refused() -> None:
+def test_a_misspelled_hook_is_refused_naming_the_hook_it_meant() -> None:
     from payments_plugins import hookimpl
 
     class Typo:
         @hookimpl
-        def payments_register_gateway_typos(
+        def payments_register_gateway_type(
             self, register: Callable[[GatewayType[Any]], None]
         ) -> None:
             return None
 
     host = PluginHost.discover()
     host.register(Typo(), "typo")
-    assert host.failures[0].name == "typo"
-    assert "payments_register_gateway_typos" in host.failures[0].error
+    [failure] = host.failures
+    assert failure.name == "typo"
+    assert (
+        "it implements 'payments_register_gateway_type' (did you mean"
+        " 'payments_register_gateway_types'?), which the platform does not define"
+    ) in failure.error
+    assert "typo" not in {plugin.name for plugin in host.plugins}
+
+
+ACME = {"acme": "payments_plugin_acme"}
+
+
+def test_a_third_party_type_named_like_a_built_in_one_is_served_by_neither(
+    install: Install, tmp_path: Path
+) -> None:
+    install(
+        "payments-plugin-acme",
+        version="2.3.0",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": gateway_type_module("acme", "json", ("AED",))},
+    )
+    host = PluginHost.discover()
+    conflict = host.conflicts["json"]
+    described = conflict.describe()
+    assert "'json' (payments-plugin-json-gateway 0.1.0)" in described
+    assert "'acme' (payments-plugin-acme 2.3.0)" in described
+    assert "json" not in host.gateway_types
+    assert not host.failures  # both plugins loaded; only the contested type is withheld
+    settings = decode_settings(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'p.db'}"},
+            "security": OPEN,
+            "gateways": {"aed": {"type": "json", "settings": {"base_url": "http://v.test"}}},
+        }
+    )
+    with pytest.raises(PluginError, match=r"payments-plugin-acme 2\.3\.0.*served by neither"):
+        build_runtime(settings, host)
+
+
+def test_start_up_fails_even_when_the_gateway_of_a_contested_type_is_disabled(
+    install: Install, tmp_path: Path
+) -> None:
+    install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": gateway_type_module("acme", "testgw", ("EUR",))},
+    )
+    settings = decode_settings(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'p.db'}"},
+            "security": OPEN,
+            "gateways": {"tg": {"type": "testgw", "enabled": False}},
+        }
+    )
+    with pytest.raises(PluginError, match="gateway type 'testgw' is registered by both"):
+        build_runtime(settings, PluginHost.discover())
+
+
+def test_payments_plugins_shows_a_conflict_and_exits_non_zero(install: Install) -> None:
+    site = install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": gateway_type_module("acme", "json", ("AED",))},
+    )
+    result = _payments("plugins", site=site)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gateway type json: CONTESTED, served by no plugin" in result.stdout
+    [conflict] = [line for line in result.stdout.splitlines() if line.startswith("Conflict:")]
+    assert conflict.startswith("Conflict: gateway type 'json' is registered by both")
+    assert "'acme' (payments-plugin-acme 0.1.0)" in conflict
+
+
+def test_the_allow_list_loads_only_the_plugins_it_names(install: Install) -> None:
+    # Importing this module would fail: a plugin left out is not even imported.
+    install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": "raise RuntimeError('imported')"},
+    )
+    host = PluginHost.discover(PluginsConfig(load=["json", "payments-plugin-soap-gateway"]))
+    assert sorted(plugin.name for plugin in host.plugins) == ["json", "soap"]
+    assert not host.failures
+    assert {skipped.name: skipped.reason for skipped in host.skipped} == {
+        "acme": "not named in plugins.load",
+        "testgw": "not named in plugins.load",
+    }
+
+
+def test_the_allow_list_comes_from_the_environment_and_names_what_is_missing(
+    install: Install,
+) -> None:
+    site = install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": gateway_type_module("acme", "json", ("AED",))},
+    )
+    result = _payments(
+        "plugins", site=site, env={"PAYMENTS_PLUGINS__LOAD": '["json", "soap", "sopa"]'}
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gateway type json: AED  [simulator]" in result.stdout  # no conflict: acme left out
+    assert "not loaded: 'acme' (payments-plugin-acme 0.1.0): not named in plugins.load" in (
+        result.stdout
+    )
+    assert "plugins.load names 'sopa', which no installed plugin is" in result.stdout
+
+
+def test_a_blocked_plugin_is_not_loaded_and_the_config_still_loads(tmp_path: Path) -> None:
+    # The block-list once came from a variable the config loader refused as an unknown key.
+    result = _payments("config", "check", env={"PAYMENTS_PLUGINS__BLOCK": '["testgw"]'})
+    assert result.returncode == 0, result.stderr
+    listing = _payments("plugins", env={"PAYMENTS_PLUGINS__BLOCK": '["testgw"]'})
+    assert "not loaded: 'testgw' (payments-plugin-test-gateway 0.1.0): blocked by" in (
+        listing.stdout
+    )
+
+
+def test_a_module_without_hookimpl_is_a_failure_naming_the_decorator(install: Install) -> None:
+    unmarked = gateway_type_module("acme", "acme").replace("@hookimpl\n", "")
+    site = install(
+        "payments-plugin-acme", entry_points=ACME, modules={"payments_plugin_acme": unmarked}
+    )
+    [failure] = PluginHost.discover().failures
+    assert failure.error == (
+        "it registers no gateway type: its payments_register_gateway_types is not marked as a"
+        " hook implementation; decorate it with @payments_plugins.hookimpl"
+    )
+    result = _payments("plugins", site=site)
+    assert result.returncode == 1
+    assert 'Error loading plugin "acme": it registers no gateway type' in result.stdout
+    assert "acme  (payments-plugin-acme" not in result.stdout
+
+
+def test_an_installed_plugin_with_a_misnamed_hook_is_refused(install: Install) -> None:
+    misnamed = gateway_type_module("acme", "acme").replace(
+        "def payments_register_gateway_types", "def payments_register_gateway_type"
+    )
+    install("payments-plugin-acme", entry_points=ACME, modules={"payments_plugin_acme": misnamed})
+    [failure] = PluginHost.discover().failures
+    assert "did you mean 'payments_register_gateway_types'?" in failure.error
+
+
+def test_a_plugin_built_for_another_contract_is_refused_naming_both_versions(
+    install: Install,
+) -> None:
+    install(
+        "payments-plugin-acme",
+        version="3.0.0",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": "raise RuntimeError('imported')"},
+        requires=("payments-plugins>=2.0,<3", "httpx>=0.27"),
+    )
+    [failure] = PluginHost.discover().failures
+    assert failure.error == (
+        "payments-plugin-acme 3.0.0 is built for the plugin contract payments-plugins<3,>=2.0,"
+        " but this platform implements contract 1.0.0: install a release of"
+        " payments-plugin-acme built for contract 1.x (one that depends on"
+        " payments-plugins>=1.0,<2)"
+    )
+
+
+@pytest.mark.parametrize(
+    "requirement", ["payments-plugins>=1.0,<2", "payments-plugins~=1.0", "payments-plugins"]
+)
+def test_a_plugin_built_for_this_contract_loads(install: Install, requirement: str) -> None:
+    install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": gateway_type_module("acme", "acme")},
+        requires=(requirement,),
+    )
+    host = PluginHost.discover()
+    assert not host.failures
+    assert host.gateway_types["acme"].plugin.distribution == "payments-plugin-acme"
+
+
+def test_payments_plugins_prints_each_types_description() -> None:
+    result = _payments("plugins")
+    assert result.returncode == 0, result.stdout
+    assert "    gateway type testgw: EUR, JPY\n        In-process test vendor (EUR, JPY)\n" in (
+        result.stdout
+    )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from payments_plugin_json_gateway.plugin import JSON_GATEWAY_TYPE
 from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
 
 
 class TestJsonGatewayConformance(GatewayConformance):
     target = ConformanceTarget(
-        gateway_type=JSON_GATEWAY_TYPE,
+        distribution="payments-plugin-json-gateway",
+        gateway_type="json",
         settings={"webhook_secret": "whsec_conformance_kit"},
         foreign_webhook_settings={"webhook_secret": "whsec_someone_else"},
         quick_timeouts={"read_timeout": 0.5},

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from payments_plugin_soap_gateway.plugin import SOAP_GATEWAY_TYPE
 from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
 
 
 class TestSoapGatewayConformance(GatewayConformance):
     target = ConformanceTarget(
-        gateway_type=SOAP_GATEWAY_TYPE,
+        distribution="payments-plugin-soap-gateway",
+        gateway_type="soap",
         foreign_webhook_settings={"webhook_password": "someone-elses-password"},
         quick_timeouts={"read_timeout": 0.5},
         invalid_settings=[

@@ -11,6 +11,7 @@ import payments_plugins.hookspecs
 import pluggy
 import pytest
 from opentelemetry import trace
+from packaging.requirements import Requirement
 from payments_plugin_soap_gateway.gateway import SoapGateway
 from payments_plugin_soap_gateway.service import (
     OfflineTransport,
@@ -43,7 +44,7 @@ def test_the_distribution_publishes_the_soap_entry_point():
 
 def test_the_distribution_depends_only_on_the_contract_and_its_client_libraries():
     requirements = importlib.metadata.requires("payments-plugin-soap-gateway") or []
-    names = {requirement.split(">")[0].split("=")[0].strip() for requirement in requirements}
+    names = {Requirement(requirement).name for requirement in requirements}
 
     assert names == {"payments-plugins", "zeep", "lxml", "httpx"}
 

@@ -1,4 +1,5 @@
-"""The ``payments`` command: serve, worker, migrate, jobs, keys, plugins, config check."""
+"""The ``payments`` command: serve, worker, migrate, jobs, keys, plugins, plugin new, config
+check."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from payments_plugins import scaffold
 
 from payments_platform import access, jobs
 from payments_platform.config import (
@@ -54,7 +57,7 @@ def settings_of(args: argparse.Namespace, **server: object) -> Settings:
 def _runtime(settings: Settings, *, observed: bool = False) -> Runtime:
     if observed:
         configure_tracing(os.environ)
-    plugins = PluginHost.discover()
+    plugins = PluginHost.discover(settings.plugins)
     for failure in plugins.failures:
         logger.warning("%s", failure.describe())
     runtime = build_runtime(settings, plugins)
@@ -202,21 +205,34 @@ def _new_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugins(_args: argparse.Namespace) -> int:
-    host = PluginHost.discover()
-    types = host.gateway_types
+def _plugins(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    host = PluginHost.discover(settings.plugins)
+    types, conflicts = host.gateway_types, host.conflicts
     for plugin in host.plugins:
         print(f"{plugin.name}  ({plugin.distribution or '-'} {plugin.version or ''})".rstrip())
         for type_name in plugin.gateway_types:
+            if type_name in conflicts:
+                print(f"    gateway type {type_name}: CONTESTED, served by no plugin")
+                continue
             gateway_type = types[type_name].type
             currencies = ", ".join(sorted(gateway_type.currencies))
             simulator = "  [simulator]" if gateway_type.simulator else ""
             print(f"    gateway type {type_name}: {currencies}{simulator}")
-    for failure in host.failures:
-        print(failure.describe())
-    if not host.plugins and not host.failures:
-        print("no plugins installed")
-    return 1 if host.failures else 0
+            if gateway_type.description:
+                print(f"        {gateway_type.description}")
+    for skipped in host.skipped:
+        print(f"not loaded: {skipped.describe()}: {skipped.reason}")
+    problems = [failure.describe() for failure in host.failures]
+    problems += [f"Conflict: {conflict.describe()}" for conflict in conflicts.values()]
+    problems += [
+        f"plugins.load names {name!r}, which no installed plugin is" for name in host.unmatched
+    ]
+    for problem in problems:
+        print(problem)
+    if not host.plugins and not problems:
+        print("no plugins loaded")
+    return 1 if problems else 0
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -274,8 +290,28 @@ def parser() -> argparse.ArgumentParser:
         "--merchant", required=True, type=_merchant_name, help="the merchant it belongs to"
     )
     new_key.set_defaults(run=_new_key)
-    plugins = commands.add_parser("plugins", help="list installed gateway plugins")
+    plugins = commands.add_parser(
+        "plugins",
+        parents=[common],
+        help="list the plugins the config loads, their gateway types, and any problem",
+        description="List the gateway plugins the config's [plugins] selection loads, with"
+        " their distributions, gateway types, currencies and descriptions. Exits 1 when a"
+        " plugin failed to load, two plugins register the same gateway type, or"
+        " plugins.load names a plugin that is not installed.",
+    )
     plugins.set_defaults(run=_plugins)
+    plugin = commands.add_parser("plugin", help="write gateway plugins")
+    plugin_commands = plugin.add_subparsers(dest="plugin_command", required=True)
+    new_plugin = plugin_commands.add_parser(
+        "new",
+        help="write a new gateway plugin distribution that the conformance kit certifies",
+        description="Write payments-plugin-<name>/: a settings struct, a gateway speaking to a"
+        " toy REST vendor over httpx, signed webhooks, a simulator of the vendor's API, a"
+        " README, and tests that run the conformance kit. It installs with pip and its tests"
+        " pass as written; replace the toy wire format with your vendor's.",
+    )
+    scaffold.add_arguments(new_plugin)
+    new_plugin.set_defaults(run=scaffold.run)
     config = commands.add_parser("config", help="configuration commands")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", parents=[common], help="validate the config")

@@ -133,6 +133,15 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     simulator: SimulatorConfig | None = None
 
 
+class PluginsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which installed plugins are loaded, by plugin (entry-point) or distribution name."""
+
+    load: list[str] | None = None
+    """Load only these; None loads every installed plugin. ``PAYMENTS_PLUGINS__LOAD``."""
+    block: list[str] = msgspec.field(default_factory=list)
+    """Never load these (e.g. one that breaks start-up). ``PAYMENTS_PLUGINS__BLOCK``."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration of a deployment."""
 
@@ -143,6 +152,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     payments: LifecycleSettings = LifecycleSettings()
     worker: WorkerSettings = WorkerSettings()
     gateways: dict[str, GatewayConfig] = msgspec.field(default_factory=dict)
+    plugins: PluginsConfig = PluginsConfig()
     demo: bool = False
     """Set only by the demo profile: relaxes nothing by itself, but is shown loudly."""
 

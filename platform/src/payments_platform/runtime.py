@@ -109,6 +109,8 @@ def build_runtime(
     routes: list[Route] = []
     simulators: dict[str, ASGIApp] = {}
     secrets: list[str] = []
+    # A type two plugins register is served by neither, even by a gateway not enabled yet.
+    plugins.refuse_contested(config.type for config in settings.gateways.values())
     for name, config in settings.enabled_gateways().items():
         gateway_type = plugins.gateway_type(config.type)
         currencies = _currencies(name, config, gateway_type)

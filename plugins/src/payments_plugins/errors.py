@@ -1,7 +1,7 @@
 """The errors a gateway raises.
 
 Routing depends on which one is raised, so every gateway maps its vendor's failures onto exactly
-these. When in doubt between :class:`GatewayUnavailable` and :class:`GatewayOutcomeUnknown`,
+these. When in doubt between ``GatewayUnavailable`` and ``GatewayOutcomeUnknown``,
 choose the latter: a wrong "unavailable" makes the platform try another gateway and can charge
 the payer twice, a wrong "unknown" only costs a reconciliation.
 """

@@ -37,27 +37,55 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 class Gateway(Protocol):
     """A live connection to one vendor, built from validated settings.
 
-    Every method raises only the errors of :mod:`payments_plugins.errors`.
+    Every method raises only the errors of ``payments_plugins.errors``.
     """
 
     async def initiate(self, request: InitiateRequest) -> InitiateResult:
-        """Start the payment at the vendor."""
+        """Start the payment at the vendor, under ``request.payment_id`` as its reference.
+
+        Returns the vendor's id of the payment. Raises ``GatewayUnavailable`` when the vendor
+        certainly did not process it (the platform may try another gateway),
+        ``GatewayDeclined(message, vendor_code=...)`` when it processed it and said no, and
+        ``GatewayOutcomeUnknown`` when it was sent and no usable answer came back (never
+        failed over; reconciled with ``fetch_status``). Initiating the same ``payment_id``
+        again must create nothing more at the vendor.
+        """
         ...
 
     async def refund(self, request: RefundRequest) -> RefundResult:
-        """Refund (part of) a payment; a repeat with the same ``refund_id`` pays nothing more."""
+        """Refund (part of) a payment; a repeat with the same ``refund_id`` pays nothing more.
+
+        Returns the vendor's id of the refund; raises the same errors as ``initiate``.
+        """
         ...
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        """Verify and decode a webhook; raise ``InvalidWebhook`` for anything not acceptable."""
+        """Verify and decode a webhook; raise ``InvalidWebhook`` for anything not acceptable.
+
+        ``headers`` are the request's headers (match their names case-insensitively) and
+        ``body`` its raw bytes. Authenticate first (signature or credentials, compared in
+        constant time), then decode strictly: a bad signature, a replay, a body of the wrong
+        shape and a document that is not even well-formed are all ``InvalidWebhook``, never
+        another error.
+        """
         ...
 
     async def fetch_status(self, query: StatusQuery) -> StatusReport:
-        """Ask the vendor where a payment stands (used by reconciliation)."""
+        """Ask the vendor where a payment stands (used by reconciliation).
+
+        Look the payment up by ``query.external_id``, or by ``query.payment_id`` (the
+        reference sent) when that is None, and check the answer is about this payment
+        (``StatusQuery.mismatch``). Answer ``NOT_FOUND`` only on the vendor's own definite "no
+        such payment". A lookup changes nothing, so it is never declined: a refusal to answer
+        is ``GatewayOutcomeUnknown``; a vendor that cannot be reached, ``GatewayUnavailable``.
+        """
         ...
 
     async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
-        """Ask the vendor whether a refund sent with ``query.refund_id`` went through."""
+        """Ask the vendor whether a refund sent with ``query.refund_id`` went through.
+
+        Errors and ``NOT_FOUND`` as for ``fetch_status``.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -70,8 +98,11 @@ class GatewayResources:
     """Long-lived resources the platform shares with every gateway it builds."""
 
     http: httpx.AsyncClient
-    """One pooled client for all outbound calls; pass a per-call ``timeout``."""
+    """One pooled client for all outbound calls (``payments_plugins.http_client.vendor_client``);
+    pass a per-call ``timeout``, follow no redirects, and never close or reconfigure it."""
     tracer: Tracer
+    """The OpenTelemetry tracer to open each vendor call's client span with
+    (``payments_plugins.vendor_call.traced_vendor_call``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +116,7 @@ class SimulatorOptions(Generic[SettingsT]):
     auto_webhook_status: str | None = None
     """If set (e.g. ``"paid"``), post this status for every accepted payment."""
     auto_webhook_delay: float = 0.0
+    """Seconds to wait before posting ``auto_webhook_status``."""
     payer_pays_at_once: bool = False
     """Record every accepted payment as paid at once, without posting a webhook: the demo's
     walk-through then delivers the webhook by hand, and a refund finds the payment paid."""
@@ -95,9 +127,14 @@ class Simulator(Generic[SettingsT]):
     """A stand-in for the vendor's API, served over HTTP by the demo profile and by tests."""
 
     build: Callable[[SimulatorOptions[SettingsT]], ASGIApp]
-    """Build the ASGI app of the vendor's API."""
+    """Build the ASGI app of the vendor's API (a ``payments_plugins.simulation.VendorSimulator``
+    subclass, usually) from the options the platform or the kit give."""
     settings_for: Callable[[str], dict[str, Any]]
-    """Gateway settings (as raw config values) pointing at a simulator served at this base URL."""
+    """Gateway settings (as raw config values) pointing at a simulator served at this base URL.
+
+    The platform lays them *over* the operator's settings of a gateway with a ``simulator``
+    table, so they hold where the vendor is (its URL) and nothing else: credentials stay the
+    operator's, and the simulator reads them from ``SimulatorOptions.settings``."""
 
 
 def _not_declared(_settings: Any) -> str | None:
@@ -121,7 +158,11 @@ class GatewayType(Generic[SettingsT]):
     build: Callable[[SettingsT, GatewayResources], Gateway]
     """Build a live gateway from decoded settings and the shared resources."""
     simulator: Simulator[SettingsT] | None = None
+    """The vendor's API as an ASGI app, for the demo profile and the conformance kit; None when
+    the type has none (the kit then leaves out the checks that need a vendor over HTTP)."""
     description: str = ""
+    """One line saying which vendor this is and how it works; ``payments plugins`` prints it,
+    and the conformance kit requires it."""
     webhook_reply: Callable[[WebhookAck], WebhookReply] | None = None
     """Render the answer to the vendor's webhook (e.g. a SOAP envelope or fault); None: the
     platform answers JSON, or problem+json for a refusal."""
@@ -136,8 +177,45 @@ class GatewayType(Generic[SettingsT]):
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"gateway type name {self.name!r} must be letters, digits, - or _")
+        # Checked at run time: a plugin may not be type-checked, and each mistake below once
+        # made a type that loaded and then misbehaved.
+        object.__setattr__(self, "currencies", _name_set(self.name, "currencies", self.currencies))
         unknown = sorted(code for code in self.currencies if not is_currency(code))
         if unknown:
-            raise ValueError(f"gateway type {self.name!r} declares unknown currencies {unknown}")
+            raise ValueError(
+                f"gateway type {self.name!r} declares unknown currencies {unknown}: currencies"
+                " are ISO 4217 codes with minor units, in capitals, such as 'EUR'"
+            )
         if not self.currencies:
             raise ValueError(f"gateway type {self.name!r} declares no currencies")
+        settings_type: object = self.settings_type
+        if not (isinstance(settings_type, type) and issubclass(settings_type, msgspec.Struct)):
+            raise TypeError(
+                f"gateway type {self.name!r}: settings_type must be a msgspec.Struct class,"
+                f" not {settings_type!r}"
+            )
+        secrets = _name_set(self.name, "secret_settings", self.secret_settings)
+        object.__setattr__(self, "secret_settings", secrets)
+        fields = self.settings_type.__struct_fields__
+        strangers = sorted(secrets - set(fields))
+        if strangers:
+            raise ValueError(
+                f"gateway type {self.name!r}: secret_settings names {strangers}, which"
+                f" {self.settings_type.__name__} does not have; its fields are {list(fields)}"
+            )
+
+
+def _name_set(type_name: str, attribute: str, given: object) -> frozenset[str]:
+    """``given`` as a frozenset of strings; a lone string is refused, not split into letters."""
+    if isinstance(given, str):
+        raise TypeError(
+            f"gateway type {type_name!r}: {attribute} must be a set of strings such as"
+            f" frozenset({{{given!r}}}), not the string {given!r}"
+        )
+    if not isinstance(given, frozenset | set | list | tuple) or not all(
+        isinstance(item, str) for item in given
+    ):
+        raise TypeError(
+            f"gateway type {type_name!r}: {attribute} must be a frozenset of strings, not {given!r}"
+        )
+    return frozenset(given)

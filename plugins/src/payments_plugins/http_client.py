@@ -1,19 +1,19 @@
 """The HTTP client gateways call their vendors with: httpx's API over aiohttp's connections.
 
-Gateways are written against :class:`httpx.AsyncClient` (``GatewayResources.http``). Its own
+Gateways are written against ``httpx.AsyncClient`` (``GatewayResources.http``). Its own
 connection layer (httpcore on anyio) costs about 1.6 ms of CPU per call with 32 calls in flight
 on the platform's benchmark machine, against 0.3 ms for aiohttp's, and the vendor call was the
 largest single cost of a payment. So the client the platform hands to gateways, and the
-conformance kit too, is :func:`vendor_client`: httpx's API (requests, responses, timeouts, event
-hooks, instrumentation) sending through :class:`AiohttpTransport`. A proxy the environment names
+conformance kit too, is ``vendor_client``: httpx's API (requests, responses, timeouts, event
+hooks, instrumentation) sending through ``AiohttpTransport``. A proxy the environment names
 (``HTTPS_PROXY`` and the like) is still honoured, by httpx's own transport.
 
 What a failure means for money rests on one distinction, which the transport keeps: httpx's
-"not sent" errors (:class:`httpx.ConnectError`, :class:`httpx.ConnectTimeout`,
-:class:`httpx.UnsupportedProtocol`) are raised only when aiohttp failed before a byte of the
+"not sent" errors (``httpx.ConnectError``, ``httpx.ConnectTimeout``,
+``httpx.UnsupportedProtocol``) are raised only when aiohttp failed before a byte of the
 request could be written (no connection, refused, TLS handshake failed, no pooled connection in
 time). Anything that fails later, a disconnect or a timeout while waiting for the answer included,
-is a :class:`httpx.ReadError` or :class:`httpx.ReadTimeout`: the vendor may have acted.
+is a ``httpx.ReadError`` or ``httpx.ReadTimeout``: the vendor may have acted.
 """
 
 from __future__ import annotations

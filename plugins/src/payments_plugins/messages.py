@@ -16,8 +16,11 @@ class VendorPaymentStatus(enum.StrEnum):
     INITIATED = "initiated"
     """Accepted by the vendor, waiting for the payer."""
     PAID = "paid"
+    """The payer paid."""
     FAILED = "failed"
+    """The payer's payment failed (final)."""
     EXPIRED = "expired"
+    """Nobody paid in time (final)."""
     NOT_FOUND = "not_found"
     """The vendor has no payment under that reference: the initiate never reached it."""
 
@@ -26,13 +29,20 @@ class InitiateRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Ask the vendor to start collecting ``amount``; ``payment_id`` is the vendor's reference."""
 
     payment_id: uuid.UUID
+    """The platform's id of the payment: send it as the vendor's idempotency reference, so
+    that initiating it again creates nothing more."""
     amount: Amount
+    """What to collect, in a currency the type declares."""
 
 
 class InitiateResult(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor accepted the payment under ``external_id``."""
 
     external_id: str
+    """The vendor's id of the payment (1 to 255 characters): webhooks name the payment by it."""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "external_id", self.external_id)
 
 
 class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,15 +53,23 @@ class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     refund_id: uuid.UUID
+    """The platform's id of the refund: the vendor's idempotency reference."""
     payment_id: uuid.UUID
+    """The platform's id of the payment refunded."""
     external_id: str
+    """The vendor's id of the payment refunded (what ``initiate`` returned)."""
     amount: Amount
+    """What to pay back: all or part of what is left, in the payment's currency."""
 
 
 class RefundResult(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor accepted the refund under ``external_refund_id``."""
 
     external_refund_id: str
+    """The vendor's id of the refund."""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "external_refund_id", self.external_refund_id)
 
 
 class StatusQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,7 +80,9 @@ class StatusQuery(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     payment_id: uuid.UUID
+    """The platform's id of the payment, sent as the vendor's reference."""
     external_id: str | None = None
+    """The vendor's id of the payment, when its answer to ``initiate`` arrived."""
 
     def mismatch(self, *, reference: str, external_id: str) -> str | None:
         """Why the vendor's answer about its payment ``external_id``, made under ``reference``,
@@ -81,15 +101,26 @@ class StatusReport(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor's current view of a payment."""
 
     status: VendorPaymentStatus
+    """Where the payment stands, in the platform's words; ``NOT_FOUND`` only on the vendor's own
+    definite "no such payment"."""
     external_id: str | None = None
+    """The vendor's id of the payment, when it has one."""
+
+    def __post_init__(self) -> None:
+        _check_member(self, "status", self.status, VendorPaymentStatus)
+        if self.external_id is not None:
+            _check_text(self, "external_id", self.external_id)
 
 
 class VendorRefundStatus(enum.StrEnum):
     """What a vendor says about a refund."""
 
     PENDING = "pending"
+    """The vendor has the refund and has not paid it out yet."""
     SUCCEEDED = "succeeded"
+    """The refund was paid out."""
     FAILED = "failed"
+    """The vendor refused the refund after taking it."""
     NOT_FOUND = "not_found"
     """The vendor has no refund under that reference: it never reached it."""
 
@@ -99,7 +130,9 @@ class RefundStatusQuery(msgspec.Struct, frozen=True, kw_only=True):
     with; ``external_id`` is the payment's id at the vendor."""
 
     refund_id: uuid.UUID
+    """The platform's id of the refund, sent as the vendor's reference."""
     external_id: str
+    """The vendor's id of the payment refunded."""
 
     def mismatch(self, *, reference: str, external_id: str) -> str | None:
         """Why the vendor's answer about a refund made under ``reference`` of its payment
@@ -116,14 +149,27 @@ class RefundStatusReport(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor's current view of a refund."""
 
     status: VendorRefundStatus
+    """Where the refund stands; ``NOT_FOUND`` only on the vendor's own "no such refund"."""
     external_refund_id: str | None = None
+    """The vendor's id of the refund, when it has one."""
+
+    def __post_init__(self) -> None:
+        _check_member(self, "status", self.status, VendorRefundStatus)
+        if self.external_refund_id is not None:
+            _check_text(self, "external_refund_id", self.external_refund_id)
 
 
 class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
     """A verified notification from the vendor about one of its payments."""
 
     external_id: str
+    """The vendor's id of the payment (what ``initiate`` returned)."""
     status: VendorPaymentStatus
+    """The status the vendor reports."""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "external_id", self.external_id)
+        _check_member(self, "status", self.status, VendorPaymentStatus)
 
 
 class WebhookAck(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,15 +182,40 @@ class WebhookAck(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     """``"ok"``, or the stable problem code (``invalid-webhook``, ``payment-not-found``, ...)."""
     detail: str
+    """A sentence saying what was done or why not."""
     changed: bool = False
+    """True when the notification changed the payment's status."""
 
 
 class WebhookReply(msgspec.Struct, frozen=True, kw_only=True):
     """The HTTP answer a gateway wants its vendor to get for a webhook."""
 
     status_code: int
+    """The HTTP status to answer the vendor with."""
     content_type: str
+    """The answer's content type, e.g. ``text/xml; charset=utf-8``."""
     body: bytes
+    """The answer's body."""
+
+
+# msgspec checks types when it decodes, not when a Struct is made in code; a gateway's result
+# is made in code, so its ids and statuses are checked here, where the gateway's own line
+# raises, rather than deep in the platform with a message about something else.
+def _check_text(record: msgspec.Struct, name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{type(record).__name__}.{name} must be a str (the vendor's id as text), not"
+            f" {type(value).__name__} {value!r}: convert it, e.g. str(answer[...])"
+        )
+
+
+def _check_member(record: msgspec.Struct, name: str, value: object, kind: type[enum.Enum]) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"{type(record).__name__}.{name} must be a {kind.__name__}, not"
+            f" {type(value).__name__} {value!r}: map the vendor's word onto it, e.g."
+            f" {kind.__name__}({next(iter(kind)).value!r})"
+        )
 
 
 def _is_id(text: str, wanted: uuid.UUID) -> bool:

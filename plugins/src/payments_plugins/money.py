@@ -48,7 +48,7 @@ class UnknownCurrency(ValueError):
 
 
 def currency_exponent(code: str) -> int:
-    """Return the number of minor-unit digits of ``code``; raise :class:`UnknownCurrency`."""
+    """Return the number of minor-unit digits of ``code``; raise ``UnknownCurrency``."""
     try:
         return CURRENCY_EXPONENTS[code]
     except KeyError:

@@ -4,9 +4,9 @@ Each vendor call runs in a client span named ``<type> gateway <operation>``; ope
 dashboards read the same attributes from every gateway, so they are spelt here once. The span's
 ``payments.gateway.outcome`` is ``ok`` or the label of the taxonomy error the call raised. A
 failure of the shared httpx client maps onto the taxonomy the same way for every vendor:
-nothing was sent (:data:`NOT_SENT_ERRORS`) is ``GatewayUnavailable``, anything later is
+nothing was sent (``NOT_SENT_ERRORS``) is ``GatewayUnavailable``, anything later is
 ``GatewayOutcomeUnknown``; so is an answer longer than the vendor documents
-(:func:`read_answer`).
+(``read_answer``).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class AnswerTooLarge(Exception):
 
 
 async def read_answer(response: httpx.Response, max_bytes: int) -> bytes:
-    """The body of a streamed ``response``; stops reading and raises :class:`AnswerTooLarge`
+    """The body of a streamed ``response``; stops reading and raises ``AnswerTooLarge``
     past ``max_bytes``, so a runaway answer cannot exhaust the platform's memory."""
     body = bytearray()
     async for chunk in response.aiter_bytes():

@@ -1,6 +1,6 @@
 """Building blocks for a vendor simulator: an in-memory stand-in for a vendor's API.
 
-Subclass :class:`VendorSimulator` with the vendor's routes, error format and notification; it
+Subclass ``VendorSimulator`` with the vendor's routes, error format and notification; it
 brings the ASGI plumbing, the standard ``/_simulator/`` control surface the conformance kit
 drives, and the vendor's books (payments and refunds idempotent on the caller's reference,
 behaviours per amount, call counts, down mode). ``docs/plugin-authors.md`` shows how.

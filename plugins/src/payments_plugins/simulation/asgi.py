@@ -43,7 +43,15 @@ class Request:
     body: bytes
     scope: Scope
     receive: Receive
-    """The connection's ``receive``, to notice a client that gives up (see :func:`hold`)."""
+    """The connection's ``receive``, to notice a client that gives up (see ``hold``)."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The request's headers by lower-case name (a repeated header keeps its last value)."""
+        return {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in self.scope.get("headers", [])
+        }
 
 
 Handler = Callable[[Request], Awaitable[Answer | None]]
@@ -105,7 +113,7 @@ def path_below_root(scope: Scope) -> str:
 async def read_body(receive: Receive, max_bytes: int = MAX_REQUEST_BYTES) -> bytes | None:
     """The whole request body, or None when it is longer than ``max_bytes``.
 
-    Raises :class:`ClientGone` when the client leaves first.
+    Raises ``ClientGone`` when the client leaves first.
     """
     body = bytearray()
     while True:

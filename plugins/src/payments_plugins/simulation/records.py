@@ -1,5 +1,5 @@
 """What a simulated vendor talks about and keeps: the words of the control protocol (see
-:mod:`payments_plugins.testing.control`), its notifications, and its payments and refunds."""
+``payments_plugins.testing.control``), its notifications, and its payments and refunds."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """The base of a vendor simulator: the standard control surface and the vendor's books.
 
-:class:`VendorSimulator` is an ASGI app that keeps what every simulated vendor keeps (payments
+``VendorSimulator`` is an ASGI app that keeps what every simulated vendor keeps (payments
 and refunds, idempotent on the caller's reference; behaviours per amount; call counts; down
 mode), serves the control endpoints under ``/_simulator/`` that the conformance kit drives (the
-protocol is documented in :mod:`payments_plugins.testing.control`), and posts notifications.
+protocol is documented in ``payments_plugins.testing.control``), and posts notifications.
 A subclass supplies what is the vendor's own: its API routes, its error format
-(:meth:`VendorSimulator.error_answer`) and its notification (:meth:`VendorSimulator.notification`).
+(``VendorSimulator.error_answer``) and its notification (``VendorSimulator.notification``).
 
 Everything happens on the event loop that serves the app, so concurrent requests need no lock:
 state changes never straddle an ``await``.
@@ -60,7 +60,7 @@ _T = TypeVar("_T")
 
 
 class SimulatorTiming(TypedDict, total=False):
-    """The keyword arguments of :class:`VendorSimulator` a subclass takes and passes on."""
+    """The keyword arguments of ``VendorSimulator`` a subclass takes and passes on."""
 
     timeout_seconds: float
     """How long the ``timeout`` behaviour holds an answer back (default 30 seconds)."""
@@ -73,7 +73,7 @@ class Refusal(Exception):
 
     ``status`` is the HTTP status a REST API would answer, ``code`` the vendor's error code.
     On the vendor's routes the refusal is answered in the vendor's format
-    (:meth:`VendorSimulator.error_answer`); on the control endpoints, with :func:`json_error`.
+    (``VendorSimulator.error_answer``); on the control endpoints, with ``json_error``.
     """
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -112,18 +112,18 @@ class VendorSimulator(abc.ABC):
     """A simulated vendor, as an ASGI app: ``routes`` (the vendor's API) plus the control
     endpoints under ``/_simulator/``.
 
-    A subclass sets :attr:`currencies` and :attr:`id_prefix`, implements :meth:`error_answer`
-    and :meth:`notification`, and passes its routes (and the :class:`SimulatorTiming` it was
-    given) to ``__init__``. Its handlers count each call with :meth:`take_call`, check amounts
-    with :meth:`accepted_amount`, look behaviours up with :meth:`behaviour_for`, keep the books
-    with :meth:`take_payment`, :meth:`take_refund` and the lookups, and answer through
-    :meth:`misbehave_or`; they refuse by raising :class:`Refusal`.
+    A subclass sets ``currencies`` and ``id_prefix``, implements ``error_answer``
+    and ``notification``, and passes its routes (and the ``SimulatorTiming`` it was
+    given) to ``__init__``. Its handlers count each call with ``take_call``, check amounts
+    with ``accepted_amount``, look behaviours up with ``behaviour_for``, keep the books
+    with ``take_payment``, ``take_refund`` and the lookups, and answer through
+    ``misbehave_or``; they refuse by raising ``Refusal``.
 
     ``timeout_seconds`` is how long the ``timeout`` behaviour holds an answer back (it gives up
     early when the client disconnects); ``now`` is the clock notifications are made with.
 
     The app handles the ASGI lifespan (closing what it holds at shutdown) but does not need
-    it: mounted in an app that does not forward lifespan events, call :meth:`aclose` instead.
+    it: mounted in an app that does not forward lifespan events, call ``aclose`` instead.
     """
 
     currencies: ClassVar[frozenset[str]]
@@ -189,7 +189,7 @@ class VendorSimulator(abc.ABC):
         """The vendor's error answer for what a REST API would answer with ``status``.
 
         A 4xx is a refusal that changed nothing; 503 means nothing was processed; any other
-        5xx does not say what was done. Used for a :class:`Refusal` raised on the vendor's
+        5xx does not say what was done. Used for a ``Refusal`` raised on the vendor's
         routes, for down mode and for the behaviours.
         """
 
@@ -292,7 +292,7 @@ class VendorSimulator(abc.ABC):
     ) -> Misbehaviour | None:
         """The behaviour set for a call; refuses at once, recording nothing, when it says to.
 
-        What it returns acts after the call is recorded: pass it to :meth:`misbehave_or`.
+        What it returns acts after the call is recorded: pass it to ``misbehave_or``.
         """
         behaviour = self._behaviours.get((amount, operation)) or self._behaviours.get(
             (amount, "any")

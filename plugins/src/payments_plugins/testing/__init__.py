@@ -1,6 +1,6 @@
 """Test helpers for the payments platform and for gateway plugin authors.
 
-The conformance kit (:class:`GatewayConformance` and what it needs) is imported on first use,
+The conformance kit (``GatewayConformance`` and what it needs) is imported on first use,
 so that ``payments_plugins.testing.asgi_server`` can be imported without pytest.
 """
 
@@ -14,7 +14,12 @@ if TYPE_CHECKING:
     from payments_plugins.testing.conformance import GatewayConformance
     from payments_plugins.testing.control import SimulatorControl
     from payments_plugins.testing.harness import ConformanceVendor
-    from payments_plugins.testing.target import Capability, ConformanceTarget, InvalidSetting
+    from payments_plugins.testing.target import (
+        Capability,
+        ConformanceTarget,
+        InvalidSetting,
+        NotLoadable,
+    )
 
 _EXPORTS = {
     "GatewayConformance": "payments_plugins.testing.conformance",
@@ -24,6 +29,7 @@ _EXPORTS = {
     "Capability": "payments_plugins.testing.target",
     "ConformanceTarget": "payments_plugins.testing.target",
     "InvalidSetting": "payments_plugins.testing.target",
+    "NotLoadable": "payments_plugins.testing.target",
     "Notification": "payments_plugins.simulation.records",
 }
 
@@ -34,6 +40,7 @@ __all__ = [
     "GatewayConformance",
     "InvalidSetting",
     "Misbehaviour",
+    "NotLoadable",
     "Notification",
     "SimulatorControl",
 ]

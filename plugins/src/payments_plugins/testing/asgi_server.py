@@ -24,7 +24,7 @@ _SHUTDOWN_MARGIN_SECONDS = 5.0
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that nothing listened on a moment ago.
 
-    Another process may take it before it is used; prefer :func:`serve_asgi`, which keeps its
+    Another process may take it before it is used; prefer ``serve_asgi``, which keeps its
     socket bound from the start.
     """
     with socket.socket(_family(host), socket.SOCK_STREAM) as probe:

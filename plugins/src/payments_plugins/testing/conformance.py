@@ -1,24 +1,28 @@
 """The gateway conformance suite: the checks every gateway type must pass, as a test class.
 
-A vendor certifies a gateway type by subclassing :class:`GatewayConformance` in its own tests
-and describing the type with a :class:`ConformanceTarget`::
+A vendor certifies a gateway type by subclassing ``GatewayConformance`` in its own tests
+and describing the type with a ``ConformanceTarget``::
 
     from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
 
     class TestAcmeConformance(GatewayConformance):
         target = ConformanceTarget(
-            gateway_type=ACME_GATEWAY_TYPE,
+            distribution="payments-plugin-acme",
+            gateway_type="acme",
             foreign_webhook_settings={"webhook_secret": "someone-else"},
             quick_timeouts={"read_timeout": 0.5},
             invalid_settings=[InvalidSetting({"read_timeout": -1}, "read_timeout")],
         )
 
-With a simulator, the kit serves it over real HTTP (with ``serve_asgi``, which needs
-``payments-plugins[testing]``), points the gateway at it with ``Simulator.settings_for`` and
-drives it through the control endpoints of :mod:`payments_plugins.testing.control`. Without
-one, the gateway is its own in-process vendor, and the checks that need a network vendor are
-left out: the ``payments`` pytest plugin deselects them and lists them, with the reason, at the
-end of the run.
+The kit loads the type as the platform does, through the installed distribution's ``payments``
+entry point; a plugin the platform would refuse (a misspelt hook, a missing ``@hookimpl``, a type
+another distribution registers, a contract version it was not built for) fails when the class is
+defined, saying what to fix. With a simulator, the kit serves it over real HTTP (with
+``serve_asgi``, which needs ``payments-plugins[testing]``), points the gateway at it with
+``Simulator.settings_for`` and drives it through the control endpoints of
+``payments_plugins.testing.control``. Without one, the gateway is its own in-process vendor, and
+the checks that need a network vendor are left out: the ``payments`` pytest plugin deselects them
+and lists them, with the reason, at the end of the run.
 
 Each check is a plain (synchronous) test that runs its own event loop, so the suite needs no
 async test plugin and no particular asyncio mode.
@@ -40,6 +44,12 @@ import msgspec
 import pytest
 from opentelemetry import trace
 
+from payments_plugins.contract import (
+    CONTRACT_DISTRIBUTION,
+    CONTRACT_VERSION,
+    contract_major,
+    contract_requirement,
+)
 from payments_plugins.errors import (
     GatewayDeclined,
     GatewayError,
@@ -74,6 +84,7 @@ from payments_plugins.testing.harness import (
 from payments_plugins.testing.target import (
     Capability,
     ConformanceTarget,
+    NotLoadable,
     needs,
     settings_fields,
 )
@@ -112,7 +123,7 @@ _REPLY_OUTCOMES: Final = (
 
 
 class GatewayConformance:
-    """The conformance checks. Subclass it as ``Test...`` and set :attr:`target`."""
+    """The conformance checks. Subclass it as ``Test...`` and set ``target``."""
 
     target: ClassVar[ConformanceTarget]
 
@@ -123,7 +134,10 @@ class GatewayConformance:
             return
         if not isinstance(target, ConformanceTarget):
             raise TypeError(f"{cls.__name__}.target must be a ConformanceTarget")
-        problems = target.problems()
+        try:
+            problems = target.problems()
+        except NotLoadable as error:
+            raise NotLoadable(f"{cls.__name__}.target: {error}") from None
         if problems:
             raise TypeError(f"{cls.__name__}.target: " + "; ".join(problems))
 
@@ -132,7 +146,7 @@ class GatewayConformance:
     def conformance_vendor(cls) -> Iterator[ConformanceVendor]:
         """The vendor of the class's checks: its simulator served over HTTP, or none."""
         target = cls.target
-        simulator = target.gateway_type.simulator
+        simulator = target.loaded.simulator
         if simulator is None:
             yield ConformanceVendor(target=target)
             return
@@ -162,10 +176,36 @@ class GatewayConformance:
     # -- what the type declares --------------------------------------------------------------
 
     def test_currencies_are_declared_iso_4217_codes(self) -> None:
-        currencies = type(self).target.gateway_type.currencies
+        currencies = type(self).target.loaded.currencies
         assert currencies, "the type declares no currency"
         unknown = sorted(code for code in currencies if not is_currency(code))
         assert not unknown, f"not ISO 4217 currencies with minor units: {unknown}"
+
+    def test_the_type_describes_itself(self) -> None:
+        description = type(self).target.loaded.description
+        assert description.strip(), (
+            "set GatewayType.description to one line saying which vendor this is and how it"
+            " works; `payments plugins` prints it for operators"
+        )
+
+    def test_the_distribution_declares_the_contract_it_is_built_for(self) -> None:
+        distribution = type(self).target.distribution
+        major = contract_major()
+        wanted = f'"{CONTRACT_DISTRIBUTION}>={major}.0,<{major + 1}"'
+        requirement = contract_requirement(distribution)
+        assert requirement is not None, (
+            f"{distribution} does not depend on {CONTRACT_DISTRIBUTION}: add {wanted} to"
+            " [project] dependencies in its pyproject.toml"
+        )
+        specifier = requirement.specifier
+        assert specifier.contains(CONTRACT_VERSION, prereleases=True), (
+            f"{distribution} requires {requirement}, which excludes contract {CONTRACT_VERSION}"
+        )
+        assert not specifier.contains(f"{major + 1}.0.0", prereleases=True), (
+            f"{distribution} requires {requirement}, which admits contract {major + 1}, whose"
+            f" changes it cannot know: depend on {wanted} so that the platform refuses it"
+            " there instead of running it"
+        )
 
     def test_the_settings_build_a_gateway_with_every_operation(
         self, vendor: ConformanceVendor
@@ -173,7 +213,7 @@ class GatewayConformance:
         async def check() -> None:
             async with vendor.gateway() as live:
                 for name in _DECLARED_METHODS:
-                    method = getattr(live.gateway, name, None)
+                    method = getattr(live.unguarded, name, None)
                     assert inspect.iscoroutinefunction(method), f"{name} is not an async method"
 
         run(check)
@@ -183,7 +223,7 @@ class GatewayConformance:
         cases: list[tuple[str, dict[str, Any], str]] = [
             ("an unknown setting", vendor.raw_settings({"no_such_setting": 1}), "no_such_setting")
         ]
-        for field_info in settings_fields(target.gateway_type.settings_type):
+        for field_info in settings_fields(target.loaded.settings_type):
             if field_info.required:
                 raw = vendor.raw_settings()
                 del raw[field_info.encode_name]
@@ -198,7 +238,7 @@ class GatewayConformance:
         )
         failures: list[str] = []
         for described, raw, named in cases:
-            problem = _refusal_problem(target.gateway_type, raw, named)
+            problem = _refusal_problem(target.loaded, raw, named)
             if problem is not None:
                 failures.append(f"{described}: {problem}")
         assert not failures, "settings not refused clearly:\n" + "\n".join(failures)
@@ -350,7 +390,7 @@ class GatewayConformance:
 
     @needs(Capability.SIMULATOR)
     def test_a_refused_connection_is_unavailable(self, vendor: ConformanceVendor) -> None:
-        simulator = vendor.target.gateway_type.simulator
+        simulator = vendor.target.loaded.simulator
         assert simulator is not None
         assert vendor.url is not None
         # Only what points elsewhere changes; the target's own settings stay as they are.
@@ -500,7 +540,8 @@ class GatewayConformance:
                 _, notification = await vendor.genuine_notification(live.gateway, 1016)
                 for described, garble in _MALFORMED_BODIES:
                     try:
-                        event = await live.gateway.parse_webhook(
+                        # Unguarded: this check lists every body's outcome itself.
+                        event = await live.unguarded.parse_webhook(
                             dict(notification.headers), garble(notification.body)
                         )
                     except InvalidWebhook:
@@ -518,7 +559,7 @@ class GatewayConformance:
 
     @needs(Capability.WEBHOOK_REPLY)
     def test_webhook_replies_render_every_outcome(self) -> None:
-        render = type(self).target.gateway_type.webhook_reply
+        render = type(self).target.loaded.webhook_reply
         assert render is not None
         for ack in _REPLY_OUTCOMES:
             reply = render(ack)

@@ -5,7 +5,7 @@ simulator is served at (the one given to ``Simulator.settings_for``). A simulato
 
 * answer ``POST /_simulator/behaviours`` ``{"amount": "13.00 AED", "operation": "initiate" |
   "refund" | "any", "action": ...}`` by making vendor calls for that amount misbehave, where
-  ``action`` is one of :class:`Misbehaviour`; ``DELETE /_simulator/behaviours`` clears them;
+  ``action`` is one of ``Misbehaviour``; ``DELETE /_simulator/behaviours`` clears them;
 * while ``POST /_simulator/down`` is in force (until ``POST /_simulator/up``), refuse every
   vendor call in the way the vendor documents as "nothing was processed";
 * on ``POST /_simulator/payments/{external_id}/status`` ``{"status": "paid" | "failed" |
@@ -20,7 +20,7 @@ simulator is served at (the one given to ``Simulator.settings_for``). A simulato
 * take the currencies its gateway type declares, and serve the operations statelessly per
   amount: behaviours are keyed by amount, and nothing else is shared between calls.
 
-:class:`payments_plugins.simulation.VendorSimulator` implements all of this; a simulator built
+``payments_plugins.simulation.VendorSimulator`` implements all of this; a simulator built
 on it supplies only the vendor's own routes, error format and notification.
 """
 
@@ -81,11 +81,11 @@ class SimulatorControl:
         await self._request("POST", "behaviours", body)
 
     async def clear_behaviours(self) -> None:
-        """Undo every :meth:`misbehave`."""
+        """Undo every ``misbehave``."""
         await self._request("DELETE", "behaviours")
 
     async def go_down(self) -> None:
-        """Refuse every vendor call, processing nothing, until :meth:`come_up`."""
+        """Refuse every vendor call, processing nothing, until ``come_up``."""
         await self._request("POST", "down")
 
     async def come_up(self) -> None:

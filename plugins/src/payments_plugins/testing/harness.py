@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import queue
 import ssl
 import uuid
@@ -16,8 +17,20 @@ import msgspec
 import pytest
 from opentelemetry import trace
 
+from payments_plugins.errors import GatewayError
 from payments_plugins.gateway import Gateway, GatewayResources, Receive, Scope, Send
-from payments_plugins.messages import InitiateRequest, VendorPaymentStatus
+from payments_plugins.messages import (
+    InitiateRequest,
+    InitiateResult,
+    RefundRequest,
+    RefundResult,
+    RefundStatusQuery,
+    RefundStatusReport,
+    StatusQuery,
+    StatusReport,
+    VendorPaymentStatus,
+    WebhookEvent,
+)
 from payments_plugins.money import Amount
 from payments_plugins.simulation.records import Notification
 from payments_plugins.testing.control import SimulatorControl
@@ -70,12 +83,99 @@ class Inbox:
             pytest.fail(f"no notification arrived within {NOTIFICATION_WAIT_SECONDS}s")
 
 
+CONTRACT_ERRORS: Final = (
+    "a gateway raises only the contract's errors (payments_plugins): GatewayUnavailable when"
+    " the vendor certainly did not process the request, GatewayDeclined(message,"
+    " vendor_code=...) when it processed it and said no, GatewayOutcomeUnknown when it may have"
+    " acted and gave no usable answer, InvalidWebhook for a notification it refuses; map every"
+    " other failure (of the HTTP client, of decoding an answer) onto one of them"
+)
+
+_RESULTS: Final[Mapping[str, type | None]] = {
+    "initiate": InitiateResult,
+    "refund": RefundResult,
+    "fetch_status": StatusReport,
+    "fetch_refund_status": RefundStatusReport,
+    "parse_webhook": WebhookEvent,
+    "aclose": None,
+}
+
+
+class ContractGuard:
+    """The gateway under test as the checks call it: an error outside the contract's taxonomy,
+    or a result of the wrong type, fails the check with what the contract expects instead of a
+    raw traceback."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    async def initiate(self, request: InitiateRequest) -> InitiateResult:
+        """The gateway's ``initiate``, checked."""
+        result: InitiateResult = await self._call("initiate", request)
+        return result
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        """The gateway's ``refund``, checked."""
+        result: RefundResult = await self._call("refund", request)
+        return result
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """The gateway's ``parse_webhook``, checked."""
+        result: WebhookEvent = await self._call("parse_webhook", headers, body)
+        return result
+
+    async def fetch_status(self, query: StatusQuery) -> StatusReport:
+        """The gateway's ``fetch_status``, checked."""
+        result: StatusReport = await self._call("fetch_status", query)
+        return result
+
+    async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
+        """The gateway's ``fetch_refund_status``, checked."""
+        result: RefundStatusReport = await self._call("fetch_refund_status", query)
+        return result
+
+    async def aclose(self) -> None:
+        """The gateway's ``aclose``, checked."""
+        await self._call("aclose")
+
+    async def _call(self, operation: str, *arguments: object) -> Any:
+        method = getattr(self._gateway, operation, None)
+        if not inspect.iscoroutinefunction(method):
+            pytest.fail(f"the gateway has no async method {operation}()", pytrace=False)
+        breach: str | None = None
+        try:
+            result = await method(*arguments)
+        except GatewayError:
+            raise
+        except Exception as error:
+            breach = f"{operation} raised {type(error).__name__}: {error}\n{CONTRACT_ERRORS}"
+        if breach is not None:
+            # Failed outside the handler, so the report is the contract's words alone.
+            pytest.fail(breach, pytrace=False)
+        expected = _RESULTS[operation]
+        if expected is None and result is not None:
+            pytest.fail(f"{operation} returned {result!r}; it returns nothing", pytrace=False)
+        if expected is not None and not isinstance(result, expected):
+            pytest.fail(
+                f"{operation} returned {type(result).__name__} {result!r}, not a"
+                f" payments_plugins.{expected.__name__}",
+                pytrace=False,
+            )
+        return result
+
+
 @dataclass(frozen=True, kw_only=True)
 class Live:
     """A gateway under test and the shared HTTP client it was built with."""
 
-    gateway: Gateway
+    unguarded: Gateway
+    """The gateway as built, for a check that inspects every error it raises itself."""
     http: httpx.AsyncClient
+
+    @property
+    def gateway(self) -> ContractGuard:
+        """The gateway, failing the check on anything outside the contract."""
+        return ContractGuard(self.unguarded)
 
 
 @dataclass(kw_only=True)
@@ -91,7 +191,7 @@ class ConformanceVendor:
     @property
     def currency(self) -> str:
         """The currency the checks pay in: the first the type declares, alphabetically."""
-        return sorted(self.target.gateway_type.currencies)[0]
+        return sorted(self.target.loaded.currencies)[0]
 
     def amount(self, minor: int) -> Amount:
         """``minor`` units of the checks' currency."""
@@ -99,7 +199,7 @@ class ConformanceVendor:
 
     def raw_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The settings the gateway under test is built from, with ``overrides`` laid over."""
-        simulator = self.target.gateway_type.simulator
+        simulator = self.target.loaded.simulator
         raw: dict[str, Any] = {}
         if simulator is not None:
             raw.update(simulator.settings_for(self.url or PLACEHOLDER_URL))
@@ -108,17 +208,17 @@ class ConformanceVendor:
         return raw
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> Any:
-        """The decoded settings (see :meth:`raw_settings`)."""
-        return msgspec.convert(self.raw_settings(overrides), self.target.gateway_type.settings_type)
+        """The decoded settings (see ``raw_settings``)."""
+        return msgspec.convert(self.raw_settings(overrides), self.target.loaded.settings_type)
 
     @contextlib.asynccontextmanager
     async def gateway(self, overrides: Mapping[str, Any] | None = None) -> AsyncIterator[Live]:
         """A gateway built as the platform builds it, on a shared client of its own."""
         async with httpx.AsyncClient(verify=self.tls) as http:
             resources = GatewayResources(http=http, tracer=trace.get_tracer("payments.conformance"))
-            gateway = self.target.gateway_type.build(self.settings(overrides), resources)
+            gateway = self.target.loaded.build(self.settings(overrides), resources)
             try:
-                yield Live(gateway=gateway, http=http)
+                yield Live(unguarded=gateway, http=http)
             finally:
                 await gateway.aclose()
 

@@ -1,14 +1,14 @@
 """The ``payments`` pytest plugin, registered through the ``pytest11`` entry point.
 
 Installing ``payments-plugins`` loads it into every pytest run. It does nothing unless a test
-class derives from :class:`~payments_plugins.testing.conformance.GatewayConformance`; then it
+class derives from ``GatewayConformance``; then it
 deselects the checks that do not apply to that class's target (a gateway type without a
 simulator cannot be timed out over the network) and lists them, with what they need, in a
 "payments gateway conformance" section at the end of the run. It imports neither uvicorn nor
 any gateway plugin.
 
 It also offers the fixtures a gateway's own tests build it with, as the platform would:
-``resources`` (:class:`~payments_plugins.GatewayResources` of ``http`` and ``tracer``), ``http``
+``resources`` (``GatewayResources`` of ``http`` and ``tracer``), ``http``
 (a shared httpx client), ``tracer`` (recording into the in-memory exporter ``spans``) and
 ``tls`` (one TLS context for the session). ``http`` and ``resources`` are async fixtures, for
 pytest-asyncio in auto mode; ``tracer`` and ``spans`` need the OpenTelemetry SDK, which the
@@ -67,7 +67,7 @@ def pytest_collection_modifyitems(
             kept.append(item)
             continue
         class_id = item.nodeid.rsplit("::", 1)[0]
-        report = reports.setdefault(class_id, ConformanceReport(target.gateway_type.name))
+        report = reports.setdefault(class_id, ConformanceReport(target.gateway_type))
         missing = missing_capabilities(target, getattr(item, "function", None))
         if missing:
             left_out.append(item)

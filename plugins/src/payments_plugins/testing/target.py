@@ -1,14 +1,22 @@
-"""What a vendor tells the conformance kit about its gateway type, and what each check needs."""
+"""What a vendor tells the conformance kit about its gateway type, and what each check needs.
+
+The kit certifies a gateway type as the platform would load it: ``ConformanceTarget.loaded``
+goes through ``payments_plugins.discovery``, from the distribution's ``payments`` entry point,
+and refuses a type the platform would not serve with what to fix.
+"""
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
+from packaging.utils import canonicalize_name
 
+from payments_plugins.discovery import PluginOrigin, PluginRegistry
 from payments_plugins.gateway import GatewayType
 from payments_plugins.messages import VendorPaymentStatus
 from payments_plugins.money import Amount
@@ -34,14 +42,21 @@ class InvalidSetting:
     names: str
 
 
+class NotLoadable(Exception):
+    """The gateway type under test is not one the platform would load and serve."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConformanceTarget:
     """The gateway type under test and what the kit needs to know to exercise it."""
 
-    gateway_type: GatewayType[Any]
+    distribution: str
+    """The installed distribution that registers the type, e.g. ``"payments-plugin-acme"``."""
+    gateway_type: str
+    """The name of the type under test, as the distribution registers it."""
     foreign_webhook_settings: Mapping[str, Any]
     """Settings overrides (other webhook credentials) under which the gateway must refuse the
-    notifications made under :attr:`settings`."""
+    notifications made under ``settings``."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Raw settings. With a simulator, laid over ``simulator.settings_for(url)``; without one,
     the complete settings of the in-process vendor."""
@@ -51,38 +66,86 @@ class ConformanceTarget:
     """Settings overrides that make the gateway give up on an unanswered call within a second
     or so; required with a simulator."""
     declined_amount: Amount | None = None
-    """Without a simulator: an amount the in-process vendor declines under :attr:`settings`."""
+    """Without a simulator: an amount the in-process vendor declines under ``settings``."""
     notification: Callable[[str, VendorPaymentStatus], Notification] | None = None
     """Without a simulator: the genuine notification the vendor would send for a payment."""
+
+    @functools.cached_property
+    def loaded(self) -> GatewayType[Any]:
+        """The type under test, loaded through its distribution's ``payments`` entry point by
+        the platform's own discovery; ``NotLoadable`` says why the platform would not."""
+        registry = PluginRegistry.discover()
+        wanted = canonicalize_name(self.distribution)
+
+        def of_ours(origin: PluginOrigin) -> bool:
+            return canonicalize_name(origin.distribution or "") == wanted
+
+        if not any(of_ours(origin) for origin in (*registry.plugins, *registry.failures)):
+            raise NotLoadable(
+                f"no plugin of the distribution {self.distribution!r} is installed: declare its"
+                " module under [project.entry-points.payments] in its pyproject.toml, e.g."
+                ' acme = "payments_plugin_acme.plugin", and install it (pip install -e .)'
+            )
+        failures = [failure for failure in registry.failures if of_ours(failure)]
+        if failures:
+            raise NotLoadable(
+                f"the platform would not load {self.distribution}: "
+                + "; ".join(failure.describe() for failure in failures)
+                + "".join(f"\n{failure.traceback}" for failure in failures if failure.traceback)
+            )
+        conflict = registry.conflicts.get(self.gateway_type)
+        if conflict is not None:
+            raise NotLoadable(
+                f"{conflict.describe()}: the platform serves a contested type nowhere; give"
+                " yours a name of its own"
+            )
+        registered = registry.gateway_types.get(self.gateway_type)
+        if registered is None or not of_ours(registered.plugin):
+            owner = (
+                f" is registered by {registered.plugin.describe()}, not by {self.distribution}"
+                if registered is not None
+                else f" is not registered by {self.distribution}"
+            )
+            own = sorted(
+                name
+                for plugin in registry.plugins
+                if of_ours(plugin)
+                for name in plugin.gateway_types
+            )
+            raise NotLoadable(
+                f"gateway type {self.gateway_type!r}{owner}; certify a type your distribution"
+                f" registers (it registers {own})"
+            )
+        return registered.type
 
     def capabilities(self) -> frozenset[Capability]:
         """What this target offers the checks."""
         offered: set[Capability] = set()
-        if self.gateway_type.simulator is not None:
+        if self.loaded.simulator is not None:
             offered |= {Capability.SIMULATOR, Capability.DECLINE, Capability.NOTIFICATION}
         if self.declined_amount is not None:
             offered.add(Capability.DECLINE)
         if self.notification is not None:
             offered.add(Capability.NOTIFICATION)
-        if self.gateway_type.webhook_reply is not None:
+        if self.loaded.webhook_reply is not None:
             offered.add(Capability.WEBHOOK_REPLY)
         return frozenset(offered)
 
     def problems(self) -> list[str]:
-        """What is wrong with this target as a description, before any check runs."""
+        """What is wrong with this target as a description, before any check runs.
+
+        Raises ``NotLoadable`` when the type is not one the platform would load.
+        """
         found: list[str] = []
-        # Checked at run time too: a vendor's tests may not be type-checked.
-        declared: object = self.gateway_type
-        if not isinstance(declared, GatewayType):
-            return [f"gateway_type must be a GatewayType, not {type(declared).__name__}"]
+        loaded = self.loaded
         if not self.foreign_webhook_settings:
             found.append("foreign_webhook_settings must name other webhook credentials")
-        if self.gateway_type.simulator is not None and not self.quick_timeouts:
+        if loaded.simulator is not None and not self.quick_timeouts:
             found.append("quick_timeouts is required with a simulator")
-        if settings_fields(self.gateway_type.settings_type) and not self.invalid_settings:
+        if settings_fields(loaded.settings_type) and not self.invalid_settings:
             found.append("invalid_settings must list at least one value the settings refuse")
         if self.declined_amount is not None and (
-            self.declined_amount.currency not in self.gateway_type.currencies
+            self.declined_amount.currency not in loaded.currencies
         ):
             found.append("declined_amount must be in a currency the type declares")
         return found
