@@ -200,10 +200,17 @@ def _secret_values(settings: object, gateway_type: GatewayType) -> list[str]:
     return values
 
 
-def open_database(settings: Settings) -> Database:
-    """The configured database; a URL it cannot use is a configuration error."""
+def open_database(settings: Settings, *, log_failures: bool = True) -> Database:
+    """The configured database; a URL it cannot use is a configuration error.
+
+    ``log_failures=False`` is for commands, which report a failure's cause themselves.
+    """
     try:
-        return Database(settings.database.url, pool_size=settings.database.pool_size)
+        return Database(
+            settings.database.url,
+            pool_size=settings.database.pool_size,
+            log_failures=log_failures,
+        )
     except (ValueError, ArgumentError) as error:
         raise ConfigError(f"{error} - at `database.url`") from None
 
