@@ -45,8 +45,7 @@ def payments_serve(
     command += ["--host", "127.0.0.1"]
     if config is not None:
         command += ["--config", str(config)]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
-    environment.update(env or {})
+    environment = command_environment(env)
     log = workdir / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -107,10 +106,30 @@ def write_config(path: Path, config: Mapping[str, Any]) -> Path:
     return path
 
 
+def command_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a ``payments`` process gets: this one without its ``PAYMENTS_*``
+    variables (the tests' own would be read as config overrides), plus ``env``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    environment.update(env or {})
+    return environment
+
+
+def payments(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``payments`` command through its real entry point and wait for it."""
+    return subprocess.run(
+        [sys.executable, "-m", "payments_platform.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=command_environment(env),
+        timeout=120,
+    )
+
+
 def migrate(config: Path) -> None:
     """Run ``payments migrate`` for a config file."""
-    subprocess.run(
-        [sys.executable, "-m", "payments_platform.cli", "migrate", "--config", str(config)],
-        check=True,
-        capture_output=True,
-    )
+    result = payments("migrate", "--config", str(config))
+    assert result.returncode == 0, result.stderr
