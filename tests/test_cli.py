@@ -106,7 +106,7 @@ def test_the_top_level_help_lists_every_command_in_plain_text() -> None:
 
     assert result.returncode == 0
     assert "``" not in result.stdout
-    commands = ["serve", "worker", "migrate", "jobs", "keys", "plugins", "config"]
+    commands = ["serve", "worker", "migrate", "jobs", "keys", "plugins", "config", "simulate"]
     listed = [line.split()[0] for line in result.stdout.split("commands:\n")[1].splitlines()]
     assert sorted(listed) == sorted(commands)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -14,9 +15,11 @@ import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, get_args
 
 import sqlalchemy as sa
+from payments_plugins import ASGIApp, GatewayType, Simulator, SimulatorOptions
+from payments_plugins.simulation import NotifiedStatus
 
 from payments_platform import jobs, security
 from payments_platform.config import (
@@ -26,6 +29,7 @@ from payments_platform.config import (
     ConfigError,
     Settings,
     blame_override,
+    decode_plugin_settings,
     load_settings,
 )
 from payments_platform.database import (
@@ -39,7 +43,14 @@ from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobStatus
 from payments_platform.logs import configure_logging
 from payments_platform.plugin_host import PluginError, PluginHost
-from payments_platform.runtime import Runtime, build_runtime, open_database
+from payments_platform.runtime import (
+    Runtime,
+    build_runtime,
+    open_database,
+    secret_values,
+    webhook_path,
+)
+from payments_platform.simulators import SimulatedVendors, simulated_settings
 from payments_platform.telemetry import TelemetryError, configure_tracing
 from payments_platform.usecases import utc_now
 
@@ -171,8 +182,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         if settings.demo:
             print(DEMO_WARNING, file=sys.stderr, flush=True)
-        _prepare_database(settings)
-        runtime = _runtime(settings, observed=True)
+        runtime = _started_runtime(settings)
         app = create_app(runtime)
         logger.info(
             "serving on %s:%d with gateways %s",
@@ -198,8 +208,19 @@ def _serve(args: argparse.Namespace) -> int:
     return 0 if server.started else STARTUP_ERROR
 
 
+def _started_runtime(settings: Settings) -> Runtime:
+    """The runtime of a server or worker, its database ready: the config is checked first."""
+    runtime = _runtime(settings, observed=True)
+    try:
+        _prepare_database(settings)
+    except BaseException:
+        asyncio.run(runtime.aclose())
+        raise
+    return runtime
+
+
 def _prepare_database(settings: Settings) -> None:
-    """Migrate (when configured to) or check the schema, before a server or worker starts."""
+    """Migrate (when configured to) or check the schema."""
 
     async def prepare(database: Database) -> None:
         if settings.database.migrate_on_start:
@@ -242,8 +263,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _on_demo_database(settings)
-    _prepare_database(settings)
-    runtime = _runtime(settings, observed=True)
+    runtime = _started_runtime(settings)
 
     async def run() -> None:
         worker = runtime.worker()
@@ -370,6 +390,110 @@ def _database_state(settings: Settings) -> str:
     return _with_database(settings, state)
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - only the servers need it
+
+    settings = _settings(args)
+    if settings.demo:
+        raise CommandError(
+            "payments simulate serves the simulators of a config file's gateways: give"
+            f" --config or ${CONFIG_PATH_VARIABLE} (the demo profile serves its own)"
+        )
+    plugins = PluginHost.discover()
+    chosen = _simulated_gateways(settings, plugins, args.gateway)
+    served_at = _http_url(args.host, args.port)
+    platform_url = (args.platform_url or settings.base_url).rstrip("/")
+    listener = _listen(args.host, args.port)
+    try:
+        simulators: dict[str, ASGIApp] = {}
+        types: dict[str, str] = {}
+        secrets: list[str] = []
+        print(f"vendor simulators at {served_at} (SIGTERM or Ctrl-C stops them)")
+        for name, gateway_type, simulator in chosen:
+            url = f"{served_at}/{name}"
+            fitted = simulated_settings(settings.gateways[name].settings, simulator, url)
+            decoded = decode_plugin_settings(
+                fitted.settings, gateway_type.settings_type, f"gateways.{name}.settings"
+            )
+            secrets += secret_values(decoded, gateway_type)
+            simulators[name] = simulator.build(
+                SimulatorOptions(
+                    settings=decoded,
+                    webhook_url=platform_url + webhook_path(name),
+                    auto_webhook_status=args.auto_webhook,
+                    auto_webhook_delay=args.auto_webhook_delay,
+                    payer_pays_at_once=args.payer_pays_at_once,
+                )
+            )
+            types[name] = gateway_type.name
+            print(
+                f"  gateway {name} ({gateway_type.name}) at {url},"
+                f" notifications to {platform_url}{webhook_path(name)}"
+            )
+            # Only the simulator's values are shown: the operator's may be secrets.
+            needed = fitted.elsewhere | fitted.missing
+            if not needed:
+                print("    the config points the gateway here")
+                continue
+            print("    for the platform to use it, the config needs:")
+            print(f"      [gateways.{name}.settings]")
+            for key, value in needed.items():
+                print(f"      {key} = {json.dumps(value)}")
+        sys.stdout.flush()
+        configure_logging(secrets, level=logging.getLogger().level)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                SimulatedVendors(simulators, types),
+                host=args.host,
+                port=args.port,
+                log_level=logging.getLogger().level,
+                log_config=None,
+                timeout_graceful_shutdown=5,
+            )
+        )
+        server.run(sockets=[listener])
+    finally:
+        listener.close()
+    return 0 if server.started else STARTUP_ERROR
+
+
+def _simulated_gateways(
+    settings: Settings, plugins: PluginHost, asked: list[str] | None
+) -> list[tuple[str, GatewayType, Simulator]]:
+    """The gateways named (default: every enabled one whose type ships a simulator), with
+    their type and its simulator."""
+    if asked:
+        for name in asked:
+            if name not in settings.gateways:
+                known = ", ".join(settings.gateways) or "none"
+                raise CommandError(f"the config has no gateway {name!r} (it has: {known})")
+        names = list(dict.fromkeys(asked))
+    else:
+        names = list(settings.enabled_gateways())
+    chosen = []
+    for name in names:
+        gateway_type = plugins.gateway_type(settings.gateways[name].type)
+        if gateway_type.simulator is not None:
+            chosen.append((name, gateway_type, gateway_type.simulator))
+        elif asked:
+            raise ConfigError(
+                f"gateway type {gateway_type.name!r} ships no simulator - at `gateways.{name}.type`"
+            )
+    if not chosen:
+        raise CommandError(
+            "no enabled gateway of the config has a type that ships a simulator"
+            " (`payments plugins` marks those that do)"
+        )
+    return chosen
+
+
+def _http_url(host: str, port: int) -> str:
+    """How a process on this machine reaches ``host:port`` (a wildcard on loopback)."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - the wildcard is reached on loopback
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _merchant_name(text: str) -> str:
     if not GATEWAY_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError("use 1-40 of a-z, 0-9, '-', '_'")
@@ -384,6 +508,16 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 1-65535")
     return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a delay: use 0-3600 seconds")
+    return seconds
 
 
 def _help_of(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
@@ -418,6 +552,47 @@ environment as PAYMENTS_<SECTION>__<KEY>, e.g. PAYMENTS_DATABASE__URL=...
 
 Errors that stop a command before it starts (config, database, port, plugins)
 exit with status 2."""
+
+
+def _simulate_options(simulate: argparse.ArgumentParser) -> None:
+    simulate.add_argument(
+        "--gateway",
+        action="append",
+        metavar="NAME",
+        help="simulate this gateway (repeat for more; default: every enabled gateway whose"
+        " type ships a simulator)",
+    )
+    simulate.add_argument(
+        "--host", default="127.0.0.1", help="the interface to listen on (default: 127.0.0.1)"
+    )
+    simulate.add_argument(
+        "--port", type=_port, default=9001, help="the port to listen on (default: 9001)"
+    )
+    simulate.add_argument(
+        "--platform-url",
+        metavar="URL",
+        help="how the simulators reach the platform; notifications go to"
+        " URL/external/<gateway name>-webhook (default: [server] public_url, else its"
+        " host and port)",
+    )
+    simulate.add_argument(
+        "--payer-pays-at-once",
+        action="store_true",
+        help="record every accepted payment as paid at once, posting no notification",
+    )
+    simulate.add_argument(
+        "--auto-webhook",
+        choices=get_args(NotifiedStatus),
+        metavar="STATUS",
+        help="post this status (paid, failed or expired) for every accepted payment",
+    )
+    simulate.add_argument(
+        "--auto-webhook-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long before posting it (default: 0)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -599,6 +774,23 @@ would go ahead, 2 with the reason when it would not.""",
     )
     check.add_argument("--offline", action="store_true", help="do not connect to the database")
     check.set_defaults(run=_config_check)
+
+    simulate = command(
+        "simulate",
+        "serve vendor simulators for a config's gateways",
+        """\
+Serve the vendor simulators of the config's gateways in a process of their own,
+each at http://HOST:PORT/<gateway name>, as a stand-in for the real vendors in
+staging, tests and benchmarks. A simulator runs with the gateway's settings
+from the config (and its PAYMENTS_* overrides), so it signs its notifications
+with the same webhook secret the platform checks them with; it posts them to
+the platform at --platform-url. It prints the settings the config needs for
+the platform to call it, without showing any secret. Its control endpoints
+(/<gateway name>/_simulator/...) need no key: serve it only where tests run.""",
+        parents=[configured],
+    )
+    _simulate_options(simulate)
+    simulate.set_defaults(run=_simulate)
     return root
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import httpx
 from opentelemetry import trace
@@ -33,6 +34,7 @@ from payments_platform.plugin_host import PluginHost
 from payments_platform.routing import Route, RoutingTable
 from payments_platform.security import Keyring
 from payments_platform.settlement import Settlement
+from payments_platform.simulators import simulated_settings
 from payments_platform.telemetry import tracing_enabled
 from payments_platform.usecases import LiveGateway, Payments, utc_now
 
@@ -112,13 +114,7 @@ def build_runtime(
         currencies = _currencies(name, config, gateway_type)
         raw_settings = dict(config.settings)
         if config.simulator is not None:
-            if gateway_type.simulator is None:
-                raise ConfigError(
-                    f"gateway type {gateway_type.name!r} ships no simulator"
-                    f" - at `gateways.{name}.simulator`"
-                )
-            simulator_url = f"{settings.base_url}{SIMULATOR_PREFIX}/{name}"
-            raw_settings.update(gateway_type.simulator.settings_for(simulator_url))
+            raw_settings = _in_process_simulator_settings(name, config, gateway_type, settings)
         decoded = decode_plugin_settings(
             raw_settings, gateway_type.settings_type, f"gateways.{name}.settings"
         )
@@ -141,7 +137,7 @@ def build_runtime(
                     f" - at `gateways.{name}.settings`"
                 )
             logger.warning("gateway %s accepts unsigned webhooks: %s", name, unverified)
-        secrets.extend(_secret_values(decoded, gateway_type))
+        secrets.extend(secret_values(decoded, gateway_type))
         try:
             gateway = gateway_type.build(decoded, resources)
         except InvalidSettings as error:
@@ -186,10 +182,45 @@ def build_runtime(
     )
 
 
+def _in_process_simulator_settings(
+    name: str, config: GatewayConfig, gateway_type: GatewayType, settings: Settings
+) -> dict[str, Any]:
+    """The settings of a gateway pointed at its simulator served by this process.
+
+    Only a config whose client API is open may do that: the simulator's control endpoints
+    need no key, and anyone reaching them could have a genuinely signed notification posted.
+    The operator's settings win over the simulator's own; one that says the vendor is
+    elsewhere is an error, never silently replaced.
+    """
+    if settings.security.auth != "none":
+        raise ConfigError(
+            f"gateway {name!r} has a simulator in this process, which only a config whose"
+            ' client API is open may have (security.auth = "none", as in the demo): remove'
+            f" [gateways.{name}.simulator] and serve the simulator as a process of its own"
+            f" (`payments simulate --config <this file> --gateway {name}`), pointing the"
+            f" gateway's settings at it - at `gateways.{name}.simulator`"
+        )
+    if gateway_type.simulator is None:
+        raise ConfigError(
+            f"gateway type {gateway_type.name!r} ships no simulator"
+            f" - at `gateways.{name}.simulator`"
+        )
+    url = f"{settings.base_url}{SIMULATOR_PREFIX}/{name}"
+    fitted = simulated_settings(config.settings, gateway_type.simulator, url)
+    if fitted.elsewhere:
+        key, value = next(iter(fitted.elsewhere.items()))
+        raise ConfigError(
+            f"gateway {name!r} has a simulator in this process, and {key} must point at it"
+            f" ({value!r}): remove {key}, or the [gateways.{name}.simulator] table"
+            f" - at `gateways.{name}.settings.{key}`"
+        )
+    return fitted.settings
+
+
 _SECRET_NAME_PARTS = ("secret", "password", "token", "key")
 
 
-def _secret_values(settings: object, gateway_type: GatewayType) -> list[str]:
+def secret_values(settings: object, gateway_type: GatewayType) -> list[str]:
     """Values of settings the plugin declares secret, or whose names say they are."""
     values = []
     for name in getattr(settings, "__struct_fields__", ()):
