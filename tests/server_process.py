@@ -1,4 +1,4 @@
-"""Run the real ``payments serve`` process for end-to-end tests."""
+"""Run the real ``payments`` processes (``serve``, ``simulate``) for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ STARTUP_SECONDS = 30.0
 
 
 class ServerProcess:
-    """A running ``payments serve`` and where to reach it."""
+    """A running ``payments serve`` (or ``simulate``) and where to reach it."""
 
     def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
         self.process = process
@@ -41,20 +41,45 @@ def payments_serve(
 ) -> Iterator[ServerProcess]:
     """Start ``payments serve`` in ``workdir``, wait until it answers, stop it with SIGTERM."""
     port = port or free_port()
-    command = [sys.executable, "-m", "payments_platform.cli", "serve", "--port", str(port)]
-    command += ["--host", "127.0.0.1"]
+    arguments = ["serve", "--port", str(port), "--host", "127.0.0.1"]
     if config is not None:
-        command += ["--config", str(config)]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
-    environment.update(env or {})
-    log = workdir / f"serve-{port}.log"
+        arguments += ["--config", str(config)]
+    with _payments_process(workdir, arguments, port, "/health", env) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def payments_simulate(
+    workdir: Path, config: Path, *arguments: str, port: int | None = None
+) -> Iterator[ServerProcess]:
+    """Start ``payments simulate`` for ``config``, wait until it answers, stop it."""
+    port = port or free_port()
+    command = ["simulate", "--config", str(config), "--port", str(port), *arguments]
+    with _payments_process(workdir, command, port, "/", None) as simulators:
+        yield simulators
+
+
+@contextlib.contextmanager
+def _payments_process(
+    workdir: Path,
+    arguments: list[str],
+    port: int,
+    ready_path: str,
+    env: dict[str, str] | None,
+) -> Iterator[ServerProcess]:
+    command = [sys.executable, "-m", "payments_platform.cli", *arguments]
+    log = workdir / f"{arguments[0]}-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=environment
+            command,
+            cwd=workdir,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=command_environment(env),
         )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
     try:
-        wait_until_healthy(server)
+        wait_until_answering(server, ready_path, f"payments {arguments[0]}")
         yield server
     finally:
         if process.poll() is None:
@@ -66,17 +91,17 @@ def payments_serve(
                 process.wait()
 
 
-def wait_until_healthy(server: ServerProcess) -> None:
-    """Wait until ``server`` answers ``GET /health``; fail with its output if it does not."""
+def wait_until_answering(server: ServerProcess, path: str, name: str) -> None:
+    """Wait until ``server`` answers ``GET path`` with 200; fail with its output if it exits."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"payments serve exited early:\n{server.output()}")
+            raise RuntimeError(f"{name} exited early:\n{server.output()}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{server.base_url}{path}", timeout=1).status_code == 200:
                 return
         time.sleep(0.05)
-    raise RuntimeError(f"payments serve did not become healthy:\n{server.output()}")
+    raise RuntimeError(f"{name} did not answer:\n{server.output()}")
 
 
 def _toml_value(value: object) -> str:
@@ -108,10 +133,30 @@ def write_config(path: Path, config: Mapping[str, Any]) -> Path:
     return path
 
 
+def command_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a ``payments`` process gets: this one without its ``PAYMENTS_*``
+    variables (the tests' own would be read as config overrides), plus ``env``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    environment.update(env or {})
+    return environment
+
+
+def payments(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``payments`` command through its real entry point and wait for it."""
+    return subprocess.run(
+        [sys.executable, "-m", "payments_platform.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=command_environment(env),
+        timeout=120,
+    )
+
+
 def migrate(config: Path) -> None:
     """Run ``payments migrate`` for a config file."""
-    subprocess.run(
-        [sys.executable, "-m", "payments_platform.cli", "migrate", "--config", str(config)],
-        check=True,
-        capture_output=True,
-    )
+    result = payments("migrate", "--config", str(config))
+    assert result.returncode == 0, result.stderr

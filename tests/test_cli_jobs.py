@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,16 +12,11 @@ from payments_plugins import Amount, GatewayUnavailable
 
 from .conftest import OPEN, RuntimeFactory
 from .scripted import new_script
-from .server_process import write_config
+from .server_process import payments, write_config
 
 
 def payments_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "payments_platform.cli", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return payments(*args, "--config", str(config))
 
 
 async def test_jobs_lists_a_dead_job_with_its_error_and_retry_revives_it(
@@ -53,7 +47,7 @@ async def test_jobs_lists_a_dead_job_with_its_error_and_retry_revives_it(
     assert f"job {job_id} will run again" in retried.stdout
     again = payments_cli(config, "jobs", "retry", job_id)
     assert again.returncode == 1
-    assert "is not dead" in again.stderr
+    assert f"job {job_id} is pending, not dead: nothing to retry" in again.stderr
     listing = payments_cli(config, "jobs")
     [row] = [line for line in listing.stdout.splitlines() if str(payment_id) in line]
     assert row.split()[1:4] == ["initiate", JobStatus.PENDING, "0/1"]

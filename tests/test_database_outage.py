@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +14,11 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 from payments_platform import database as database_module
+from payments_plugins.testing.asgi_server import free_port
 
 from .conftest import AppFactory, Vendor, runtime_of
 from .databases import admin_dsn
+from .server_process import payments
 
 
 @contextlib.asynccontextmanager
@@ -84,7 +84,13 @@ async def test_a_database_out_of_reach_is_a_503_the_client_can_retry(
         )
 
 
-def test_a_command_that_cannot_reach_the_database_says_so_and_exits_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["migrate"], ["jobs"], ["config", "check"], ["worker"], ["serve", "--port", str(free_port())]],
+)
+def test_a_command_that_cannot_reach_the_database_says_so_in_one_line_and_exits_2(
+    tmp_path: Path, command: list[str]
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
@@ -94,13 +100,12 @@ def test_a_command_that_cannot_reach_the_database_says_so_and_exits_2(tmp_path: 
         '[security]\nauth = "none"\n'
     )
 
-    ran = subprocess.run(
-        [sys.executable, "-m", "payments_platform.cli", "migrate", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    ran = payments(*command, "--config", str(config))
 
     assert ran.returncode == 2
-    assert "payments: error: cannot use the database:" in ran.stderr
-    assert "Connect call failed" in ran.stderr
+    [line] = ran.stderr.splitlines()
+    assert line.startswith(
+        "payments: error: cannot use the database"
+        f" postgresql+asyncpg://127.0.0.1:{closed_port}/payments: "
+    )
+    assert "Connect call failed" in line

@@ -24,7 +24,7 @@ import pytest
 from payments_plugins.contract import CONTRACT_VERSION
 from payments_plugins.testing.asgi_server import free_port
 
-from .server_process import ServerProcess, wait_until_healthy, write_config
+from .server_process import ServerProcess, wait_until_answering, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.scaffold
@@ -141,7 +141,7 @@ def test_a_scaffolded_plugin_installs_passes_its_kit_and_takes_a_payment(tmp_pat
         )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
     try:
-        wait_until_healthy(server)
+        wait_until_answering(server, "/health", "payments serve")
         with httpx.Client(base_url=server.base_url, timeout=10) as client:
             payment_id = str(uuid.uuid4())
             started = client.post(

@@ -76,12 +76,16 @@ def test_environment_overrides_nested_keys_with_typed_values(tmp_path: Path) -> 
     [
         ("[server]\nport = 'x'\n", {}, "`server.port`"),
         ("[server]\nport = 70000\n", {}, "`server.port`"),
-        ("[server]\nprot = 1\n", {}, "unknown field `prot`"),
+        (
+            "[server]\nprot = 1\n",
+            {},
+            "unknown field `prot` (did you mean `port`?) - at `server.prot`",
+        ),
         ("[routing]\nstrategy = 'random'\n", {}, "`routing.strategy`"),
         ("[routing.breaker]\nfailure_rate_threshold = 2\n", {}, "failure_rate_threshold"),
         ("[gateways.a]\nweight = 1\n", {}, "missing required field `type` - at `gateways.a`"),
         ("[gateways.a]\ntype = 'json'\nweight = 0\n", {}, "`gateways.a.weight`"),
-        ("[gateways.a]\ntype = 'json'\nwat = 0\n", {}, "unknown field `wat` - at `gateways.a`"),
+        ("[gateways.a]\ntype = 'json'\nwat = 0\n", {}, "unknown field `wat` - at `gateways.a.wat`"),
         ("[gateways.'Bad Name']\ntype = 'json'\n", {}, "gateway name 'Bad Name'"),
         ("", {"PAYMENTS_SERVER__PORT": "eighty"}, "`server.port`"),
         ("demo = true\n", {}, "`demo` is set only by the demo profile"),
@@ -125,6 +129,72 @@ def test_merchant_key_hashes_are_read(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, "", security=security), {})
     assert settings.security.auth == "api-keys"
     assert settings.security.merchants["acme"].key_hashes == [KEY_HASH]
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        (
+            "",
+            {"PAYMENTS_DATABSE__URL": "sqlite:///x.db"},
+            "PAYMENTS_DATABSE__URL: unknown field `databse` (did you mean `database`?)"
+            " - at `databse`",
+        ),
+        (
+            "",
+            {"PAYMENTS_SERVER__PORT": "eighty"},
+            "PAYMENTS_SERVER__PORT: Expected `int`, got `str` - at `server.port`",
+        ),
+        (
+            "[gateways.acme]\ntype = 'json'\n",
+            {"PAYMENTS_GATEWAYS__ACMEE__WEIGHT": "2"},
+            "PAYMENTS_GATEWAYS__ACMEE__WEIGHT: Object missing required field `type`"
+            " - at `gateways.acmee`",
+        ),
+        (
+            "[routing]\nstrategy = 'weigthed'\n",
+            {},
+            "invalid value 'weigthed' (did you mean 'weighted'?): choose one of 'weighted',"
+            " 'priority' - at `routing.strategy`",
+        ),
+        (
+            "",
+            {"PAYMENTS_ROUTING__STRATEGY": "random"},
+            "PAYMENTS_ROUTING__STRATEGY: invalid value 'random': choose one of 'weighted',"
+            " 'priority' - at `routing.strategy`",
+        ),
+        (
+            "[gateways.a]\ntype = 'json'\n[gateways.a.simulator]\nauto_webhook_status = 'pad'\n",
+            {},
+            "invalid value 'pad' (did you mean 'paid'?): choose one of 'expired', 'failed',"
+            " 'paid' - at `gateways.a.simulator.auto_webhook_status`",
+        ),
+        (
+            "[routing.braker]\nminimum_calls = 1\n",
+            {},
+            "unknown field `braker` (did you mean `breaker`?) - at `routing.braker`",
+        ),
+        ("[telemetry]\nx = 1\n", {}, "unknown field `telemetry` - at `telemetry`"),
+    ],
+)
+def test_errors_say_which_variable_and_which_values_would_do(
+    tmp_path: Path, text: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=r".*") as raised:
+        load_settings(write(tmp_path, text), environ)
+    assert str(raised.value) == message
+
+
+def test_a_variable_is_not_blamed_for_a_key_the_file_wrote(tmp_path: Path) -> None:
+    path = write(tmp_path, "[gateways.acme]\nweight = 1\n")
+    with pytest.raises(ConfigError, match=r".*") as raised:
+        load_settings(path, {"PAYMENTS_GATEWAYS__ACME__WEIGHT": "2"})
+    assert str(raised.value) == "Object missing required field `type` - at `gateways.acme`"
+
+
+def test_the_command_s_own_variables_are_not_overrides(tmp_path: Path) -> None:
+    environ = {"PAYMENTS_CONFIG": "x.toml", "PAYMENTS_LOG_LEVEL": "debug"}
+    assert load_settings(write(tmp_path, ""), environ).server.port == 8080
 
 
 def test_missing_file_is_reported_with_its_path(tmp_path: Path) -> None:

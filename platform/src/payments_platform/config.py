@@ -3,11 +3,17 @@
 An override names a key path with double underscores: ``PAYMENTS_DATABASE__URL=...`` sets
 ``[database] url``, ``PAYMENTS_GATEWAYS__JSON__WEIGHT=2`` sets ``[gateways.json] weight``. Its
 value is read as a TOML value when it parses as one (``2``, ``true``, ``["AED"]``), else as a
-string. With no file, the demo profile is used; overrides apply to it too.
+string. With no file, the demo profile is used; overrides apply to it too. ``PAYMENTS_CONFIG``
+and ``PAYMENTS_LOG_LEVEL`` are read by the command, not as overrides.
+
+An error names the key it is about (``... - at `server.port```), the variable that set it when
+an override did, the nearest known key for an unknown one and the valid values for a choice.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
 import enum
 import re
 import tomllib
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
+import msgspec.inspect
 
 from payments_platform.breaker import BreakerPolicy
 from payments_platform.demo import demo_profile
@@ -23,11 +30,27 @@ from payments_platform.routing import Strategy
 
 ENV_PREFIX = "PAYMENTS_"
 CONFIG_PATH_VARIABLE = "PAYMENTS_CONFIG"
+LOG_LEVEL_VARIABLE = "PAYMENTS_LOG_LEVEL"
+_NOT_OVERRIDES = frozenset({CONFIG_PATH_VARIABLE, LOG_LEVEL_VARIABLE})
 GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+_AT_KEY = re.compile(r" - at `([^`]*)`$")
 
 
 class ConfigError(ValueError):
-    """The configuration cannot be used; the message names the offending key."""
+    """The configuration cannot be used; the message names the offending key (it ends with
+    `` - at `key` ``), and the ``PAYMENTS_*`` variable when one set it."""
+
+    def __init__(self, message: str, *, variable: str | None = None) -> None:
+        super().__init__(f"{variable}: {message}" if variable else message)
+        self.message = message
+        self.variable = variable
+
+    @property
+    def key(self) -> str | None:
+        """The dotted key the message is about, if it names one."""
+        match = _AT_KEY.search(self.message)
+        return match[1] if match else None
 
 
 class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -200,29 +223,137 @@ def _env_value(text: str) -> Any:
         return text
 
 
+def _override_path(variable: str) -> list[str]:
+    return variable.removeprefix(ENV_PREFIX).lower().split("__")
+
+
+def _overrides(environ: Mapping[str, str]) -> list[str]:
+    """The variables of ``environ`` that override config keys, sorted."""
+    return sorted(v for v in environ if v.startswith(ENV_PREFIX) and v not in _NOT_OVERRIDES)
+
+
 def apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     """Return ``raw`` with every ``PAYMENTS_A__B=value`` variable set at ``a.b``."""
-    for variable in sorted(environ):
-        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_PATH_VARIABLE:
-            continue
-        path = variable.removeprefix(ENV_PREFIX).lower().split("__")
+    for variable in _overrides(environ):
+        path = _override_path(variable)
         if not all(path):
-            raise ConfigError(f"{variable}: empty key in the override's path")
+            raise ConfigError("empty key in the override's path", variable=variable)
         node = raw
         for key in path[:-1]:
             child = node.setdefault(key, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"{variable}: {'.'.join(path)} goes through a non-table value")
+                raise ConfigError(
+                    f"{'.'.join(path)} goes through a non-table value", variable=variable
+                )
             node = child
         node[path[-1]] = _env_value(environ[variable])
     return raw
 
 
-def _readable(error: msgspec.ValidationError, prefix: str = "") -> str:
-    message = str(error).replace("`$.", f"`{prefix}")
-    if prefix and " - at `" not in message:
-        message += f" - at `{prefix.rstrip('.')}`"
-    return message
+def blame_override(
+    error: ConfigError, environ: Mapping[str, str], written: Mapping[str, Any] | None = None
+) -> ConfigError:
+    """``error``, naming the ``PAYMENTS_*`` variable that set the key it is about, if one did.
+
+    A variable is blamed when it set that very key or a table holding it, or when the key is
+    not in the file (``written``, when known) and the variable set something under it:
+    ``PAYMENTS_DATABSE__URL`` for ``unknown field `databse```.
+    """
+    key = error.key
+    if error.variable is not None or not key:
+        return error
+    for variable in _overrides(environ):
+        path = ".".join(_override_path(variable))
+        if (
+            path == key
+            or key.startswith(f"{path}.")
+            or (path.startswith(f"{key}.") and written is not None and not _holds(written, key))
+        ):
+            return ConfigError(error.message, variable=variable)
+    return error
+
+
+def _holds(raw: Mapping[str, Any], key: str) -> bool:
+    node: Any = raw
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+_MSGSPEC_ERROR = re.compile(r"(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
+_INVALID_CHOICE = re.compile(r"Invalid enum value (?P<value>.*)")
+_PATH_STEP = re.compile(r"\.([^.\[]+)|\[[^\]]*\]")
+
+
+def _explained(error: msgspec.ValidationError, decoded: type[Any], prefix: str = "") -> str:
+    """msgspec's message for ``decoded``, made an operator's: the key in config terms
+    (``prefix`` leads to the decoded table), the nearest known key for an unknown one, the
+    valid values for a choice."""
+    match = _MSGSPEC_ERROR.fullmatch(str(error))
+    assert match is not None  # noqa: S101 - the pattern matches any text
+    text, path = match["text"], match["path"] or ""
+    key = (prefix.rstrip(".") + path).lstrip(".")
+    node = _type_at(decoded, path)
+    if unknown := _UNKNOWN_FIELD.fullmatch(text):
+        name = unknown["name"]
+        known = [field.encode_name for t in node for field in _struct_fields(t)]
+        text = f"unknown field `{name}`{_nearest(name, known, '`')}"
+        key = f"{key}.{name}" if key else name
+    elif invalid := _INVALID_CHOICE.fullmatch(text):
+        choices = [repr(choice) for t in node for choice in _choices(t)]
+        if choices:
+            value = invalid["value"]
+            text = (
+                f"invalid value {value}{_nearest(value, choices)}: choose one of"
+                f" {', '.join(choices)}"
+            )
+    return f"{text} - at `{key}`" if key else text
+
+
+def _nearest(word: str, known: list[str], quote: str = "") -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f" (did you mean {quote}{close[0]}{quote}?)" if close else ""
+
+
+def _type_at(decoded: type[Any], path: str) -> list[msgspec.inspect.Type]:
+    """The types a msgspec error path (``.routing.strategy``, ``.merchants[...]``) leads to
+    in ``decoded``, unions and constraints unwrapped; empty when it leads nowhere known."""
+    nodes = _unwrapped(msgspec.inspect.type_info(decoded))
+    for step in _PATH_STEP.finditer(path):
+        name = step[1]
+        following: list[msgspec.inspect.Type] = []
+        for node in nodes:
+            if name is not None:
+                following += [f.type for f in _struct_fields(node) if f.encode_name == name]
+            elif isinstance(node, msgspec.inspect.DictType):
+                following.append(node.value_type)
+            elif isinstance(node, msgspec.inspect.ListType):
+                following.append(node.item_type)
+        nodes = [unwrapped for t in following for unwrapped in _unwrapped(t)]
+    return nodes
+
+
+def _unwrapped(node: msgspec.inspect.Type) -> list[msgspec.inspect.Type]:
+    if isinstance(node, msgspec.inspect.Metadata):
+        return _unwrapped(node.type)
+    if isinstance(node, msgspec.inspect.UnionType):
+        return [unwrapped for member in node.types for unwrapped in _unwrapped(member)]
+    return [node]
+
+
+def _struct_fields(node: msgspec.inspect.Type) -> tuple[msgspec.inspect.Field, ...]:
+    return node.fields if isinstance(node, msgspec.inspect.StructType) else ()
+
+
+def _choices(node: msgspec.inspect.Type) -> list[object]:
+    if isinstance(node, msgspec.inspect.EnumType):
+        return [member.value for member in node.cls]
+    if isinstance(node, msgspec.inspect.LiteralType):
+        return list(node.values)
+    return []
 
 
 def decode_settings(raw: dict[str, Any]) -> Settings:
@@ -235,11 +366,11 @@ def decode_settings(raw: dict[str, Any]) -> Settings:
             try:
                 msgspec.convert(table, GatewayConfig)
             except msgspec.ValidationError as error:
-                raise ConfigError(_readable(error, f"gateways.{name}.")) from None
+                raise ConfigError(_explained(error, GatewayConfig, f"gateways.{name}.")) from None
     try:
         return msgspec.convert(raw, Settings)
     except msgspec.ValidationError as error:
-        raise ConfigError(_readable(error)) from None
+        raise ConfigError(_explained(error, Settings)) from None
 
 
 def decode_plugin_settings(raw: Mapping[str, Any], settings_type: type[Any], where: str) -> Any:
@@ -247,7 +378,7 @@ def decode_plugin_settings(raw: Mapping[str, Any], settings_type: type[Any], whe
     try:
         return msgspec.convert(dict(raw), settings_type)
     except msgspec.ValidationError as error:
-        raise ConfigError(_readable(error, f"{where}.")) from None
+        raise ConfigError(_explained(error, settings_type, f"{where}.")) from None
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -263,4 +394,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
             raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
         if raw.get("demo"):
             raise ConfigError("`demo` is set only by the demo profile, not in a config file")
-    return decode_settings(apply_overrides(raw, environ))
+    written = copy.deepcopy(raw)
+    try:
+        return decode_settings(apply_overrides(raw, environ))
+    except ConfigError as error:
+        raise blame_override(error, environ, written) from None

@@ -22,6 +22,8 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -68,6 +70,14 @@ class SchemaOutOfDate(RuntimeError):
     """The database is not at the schema this version needs."""
 
 
+@dataclass(frozen=True)
+class Migration:
+    """One schema revision: its id and what it does."""
+
+    revision: str
+    description: str
+
+
 # ``sqlite+aiosqlite`` is what earlier versions wrote in configs; it names the same database.
 _DRIVERS = {"sqlite": "pysqlite", "postgresql": "asyncpg"}
 _ACCEPTED = {"sqlite": {"pysqlite", "aiosqlite"}, "postgresql": {"asyncpg"}}
@@ -99,11 +109,44 @@ def _alembic_config() -> Config:
     return config
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def head_revision() -> str:
+    """The schema revision this version needs."""
+    head = _scripts().get_current_head()
+    if head is None:  # pragma: no cover - the package ships its migrations
+        raise RuntimeError("no migrations are installed")
+    return head
+
+
+def pending_migrations(current: str | None) -> list[Migration]:
+    """The migrations that take a schema at revision ``current`` (None: none at all) to the
+    head, oldest first; a revision this version does not know is :class:`SchemaOutOfDate`."""
+    scripts = _scripts()
+    if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+        raise SchemaOutOfDate(
+            f"the database is at schema revision {current}, which this version does not know"
+            f" (it needs {head_revision()}): a newer version of the platform migrated it"
+        )
+    steps = scripts.iterate_revisions("heads", current or "base")
+    return [
+        Migration(step.revision, (step.doc or "").strip().rstrip("."))
+        for step in reversed(list(steps))
+    ]
+
+
 class Database:
     """The engine and the transactions the use cases run in."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, log_failures: bool = True
+    ) -> None:
         self.url = driver_url(url)
+        self.log_failures = log_failures
+        """Log why a transaction could not be carried out (a server does: its clients only
+        hear "unavailable"; a command that reports the cause itself need not)."""
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._async_engine: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
@@ -161,7 +204,8 @@ class Database:
         except _UNREACHABLE as error:
             # Nothing of this transaction is kept. The cause stays in the log: it may name
             # hosts and users a client has no business seeing.
-            logger.exception("database transaction failed")
+            if self.log_failures:
+                logger.exception("database transaction failed")
             raise DatabaseUnavailable(
                 "the database could not be reached; what was recorded before stands, and the"
                 " request may be retried with the same ids",
@@ -175,21 +219,49 @@ class Database:
         """Raise if the database cannot be reached."""
         await self.read(lambda conn: conn.execute(sa.text("SELECT 1")))
 
-    async def migrate(self) -> None:
-        """Apply every pending migration."""
-        await self.write(_upgrade)
+    @property
+    def shown_url(self) -> str:
+        """The URL without its password, to name the database in messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def missing_file(self) -> Path | None:
+        """The SQLite file when it does not exist (opening it would create it empty)."""
+        if not self.is_sqlite or self.url.database is None:
+            return None
+        path = Path(self.url.database).absolute()
+        return None if path.exists() else path
+
+    async def schema_revision(self) -> str | None:
+        """The schema revision the database is at; None when it has none, or (SQLite) when
+        its file does not exist, which is left uncreated."""
+        if self.missing_file is not None:
+            return None
+        return await self.read(lambda conn: MigrationContext.configure(conn).get_current_revision())
+
+    async def migrate(self) -> list[Migration]:
+        """Apply every pending migration; return those applied, oldest first."""
+        pending = pending_migrations(await self.schema_revision())
+        if pending:
+            await self.write(_upgrade)
+        return pending
 
     async def check_schema(self) -> None:
         """Raise :class:`SchemaOutOfDate` unless the database is at the latest migration."""
-        current = await self.read(
-            lambda conn: MigrationContext.configure(conn).get_current_revision()
-        )
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-        if current != head:
+        current = await self.schema_revision()
+        head = head_revision()
+        if current == head:
+            return
+        if self.missing_file is not None:
             raise SchemaOutOfDate(
-                f"database {self.url.render_as_string(hide_password=True)} is at schema"
-                f" revision {current or 'none'}, this version needs {head}: run `payments migrate`"
+                f"database file {self.missing_file} does not exist:"
+                " run `payments migrate` to create it"
             )
+        pending_migrations(current)  # a revision this version does not know says so
+        raise SchemaOutOfDate(
+            f"database {self.shown_url} is at schema revision {current or 'none'}, this"
+            f" version needs {head}: run `payments migrate`"
+        )
 
     async def dispose(self) -> None:
         """Finish the transactions under way and close every pooled connection."""

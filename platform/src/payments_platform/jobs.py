@@ -182,6 +182,12 @@ def list_jobs(conn: sa.Connection, statuses: Collection[JobStatus]) -> list[Job]
     return [from_row(Job, row) for row in result]
 
 
+def find_job(conn: sa.Connection, job_id: int) -> Job | None:
+    """The job with this id, if there is one."""
+    row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one_or_none()
+    return None if row is None else from_row(Job, row)
+
+
 def count_open(conn: sa.Connection) -> dict[tuple[str, str], int]:
     """How many jobs of each kind are pending, running or dead."""
     result = conn.execute(

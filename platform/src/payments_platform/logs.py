@@ -122,6 +122,9 @@ def configure_logging(
     root.setLevel(level)
     # One INFO line per vendor call duplicates the client span and costs the event loop.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The platform reports the migrations it applies; alembic's INFO lines say it again, with
+    # details of its own (the DDL mode) that only debugging needs.
+    logging.getLogger("alembic").setLevel(level if level <= logging.DEBUG else logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers would bypass redaction; its events go through ours.
         logging.getLogger(name).handlers.clear()

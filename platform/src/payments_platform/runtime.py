@@ -33,6 +33,7 @@ from payments_platform.database import Database
 from payments_platform.plugin_host import PluginHost
 from payments_platform.records import utc_now
 from payments_platform.routing import Route, RoutingTable
+from payments_platform.simulators import simulated_settings
 from payments_platform.telemetry import tracing_enabled
 from payments_platform.usecases.context import LiveGateway, Platform
 from payments_platform.usecases.job_handlers import job_handler
@@ -116,13 +117,7 @@ def build_runtime(
         currencies = _currencies(name, config, gateway_type)
         raw_settings = dict(config.settings)
         if config.simulator is not None:
-            if gateway_type.simulator is None:
-                raise ConfigError(
-                    f"gateway type {gateway_type.name!r} ships no simulator"
-                    f" - at `gateways.{name}.simulator`"
-                )
-            simulator_url = f"{settings.base_url}{SIMULATOR_PREFIX}/{name}"
-            raw_settings.update(gateway_type.simulator.settings_for(simulator_url))
+            raw_settings = _in_process_simulator_settings(name, config, gateway_type, settings)
         decoded = decode_plugin_settings(
             raw_settings, gateway_type.settings_type, f"gateways.{name}.settings"
         )
@@ -145,7 +140,7 @@ def build_runtime(
                     f" - at `gateways.{name}.settings`"
                 )
             logger.warning("gateway %s accepts unsigned webhooks: %s", name, unverified)
-        secrets.extend(_secret_values(decoded, gateway_type))
+        secrets.extend(secret_values(decoded, gateway_type))
         try:
             gateway = gateway_type.build(decoded, resources)
         except InvalidSettings as error:
@@ -190,10 +185,45 @@ def build_runtime(
     )
 
 
+def _in_process_simulator_settings(
+    name: str, config: GatewayConfig, gateway_type: GatewayType[Any], settings: Settings
+) -> dict[str, Any]:
+    """The settings of a gateway pointed at its simulator served by this process.
+
+    Only a config whose client API is open may do that: the simulator's control endpoints
+    need no key, and anyone reaching them could have a genuinely signed notification posted.
+    The operator's settings win over the simulator's own; one that says the vendor is
+    elsewhere is an error, never silently replaced.
+    """
+    if settings.security.auth != "none":
+        raise ConfigError(
+            f"gateway {name!r} has a simulator in this process, which only a config whose"
+            ' client API is open may have (security.auth = "none", as in the demo): remove'
+            f" [gateways.{name}.simulator] and serve the simulator as a process of its own"
+            f" (`payments simulate --config <this file> --gateway {name}`), pointing the"
+            f" gateway's settings at it - at `gateways.{name}.simulator`"
+        )
+    if gateway_type.simulator is None:
+        raise ConfigError(
+            f"gateway type {gateway_type.name!r} ships no simulator"
+            f" - at `gateways.{name}.simulator`"
+        )
+    url = f"{settings.base_url}{SIMULATOR_PREFIX}/{name}"
+    fitted = simulated_settings(config.settings, gateway_type.simulator, url)
+    if fitted.elsewhere:
+        key, value = next(iter(fitted.elsewhere.items()))
+        raise ConfigError(
+            f"gateway {name!r} has a simulator in this process, and {key} must point at it"
+            f" ({value!r}): remove {key}, or the [gateways.{name}.simulator] table"
+            f" - at `gateways.{name}.settings.{key}`"
+        )
+    return fitted.settings
+
+
 _SECRET_NAME_PARTS = ("secret", "password", "token", "key")
 
 
-def _secret_values(settings: object, gateway_type: GatewayType[Any]) -> list[str]:
+def secret_values(settings: object, gateway_type: GatewayType[Any]) -> list[str]:
     """Values of settings the plugin declares secret, or whose names say they are."""
     values = []
     for name in getattr(settings, "__struct_fields__", ()):
@@ -204,10 +234,17 @@ def _secret_values(settings: object, gateway_type: GatewayType[Any]) -> list[str
     return values
 
 
-def open_database(settings: Settings) -> Database:
-    """The configured database; a URL it cannot use is a configuration error."""
+def open_database(settings: Settings, *, log_failures: bool = True) -> Database:
+    """The configured database; a URL it cannot use is a configuration error.
+
+    ``log_failures=False`` is for commands, which report a failure's cause themselves.
+    """
     try:
-        return Database(settings.database.url, pool_size=settings.database.pool_size)
+        return Database(
+            settings.database.url,
+            pool_size=settings.database.pool_size,
+            log_failures=log_failures,
+        )
     except (ValueError, ArgumentError) as error:
         raise ConfigError(f"{error} - at `database.url`") from None
 

@@ -132,9 +132,11 @@ class Simulator(Generic[SettingsT]):
     settings_for: Callable[[str], dict[str, Any]]
     """Gateway settings (as raw config values) pointing at a simulator served at this base URL.
 
-    The platform lays them *over* the operator's settings of a gateway with a ``simulator``
-    table, so they hold where the vendor is (its URL) and nothing else: credentials stay the
-    operator's, and the simulator reads them from ``SimulatorOptions.settings``."""
+    They must differ, from one URL to another, only in where they point: the platform tells
+    the settings that say where the vendor is from the simulator's own (fixed credentials, say)
+    by comparing two URLs' settings. The operator's settings win over the simulator's own, and
+    an operator's setting that points elsewhere is refused; the simulator reads the resulting
+    settings from ``SimulatorOptions.settings``."""
 
 
 def _not_declared(_settings: Any) -> str | None:

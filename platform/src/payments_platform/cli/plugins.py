@@ -1,0 +1,77 @@
+"""``payments plugins`` (what is installed and loaded) and ``payments plugin new``."""
+
+from __future__ import annotations
+
+import argparse
+
+from payments_plugins import scaffold
+
+from payments_platform.cli.common import Options, add_command, help_of, settings_of
+from payments_platform.plugin_host import PluginHost
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    host = PluginHost.discover(settings.plugins)
+    types, conflicts = host.gateway_types, host.conflicts
+    for plugin in host.plugins:
+        print(f"{plugin.name}  ({plugin.distribution or '-'} {plugin.version or ''})".rstrip())
+        for type_name in plugin.gateway_types:
+            if type_name in conflicts:
+                print(f"    gateway type {type_name}: CONTESTED, served by no plugin")
+                continue
+            gateway_type = types[type_name].type
+            currencies = ", ".join(sorted(gateway_type.currencies))
+            simulator = "  [simulator]" if gateway_type.simulator else ""
+            print(f"    gateway type {type_name}: {currencies}{simulator}")
+            if gateway_type.description:
+                print(f"        {gateway_type.description}")
+    for skipped in host.skipped:
+        print(f"not loaded: {skipped.describe()}: {skipped.reason}")
+    problems = [failure.describe() for failure in host.failures]
+    problems += [f"Conflict: {conflict.describe()}" for conflict in conflicts.values()]
+    problems += [
+        f"plugins.load names {name!r}, which no installed plugin is" for name in host.unmatched
+    ]
+    for problem in problems:
+        print(problem)
+    if not host.plugins and not problems:
+        print("no plugins loaded")
+    return 1 if problems else 0
+
+
+def add_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], options: Options
+) -> None:
+    """``plugins`` and ``plugin new``."""
+    plugins = add_command(
+        commands,
+        "plugins",
+        "list the gateway plugins the config loads",
+        """\
+List the gateway plugins the config's [plugins] selection loads (entry-point
+group `payments`), with their distributions and versions, and the gateway types
+each provides with their currencies and descriptions; [simulator] marks a type
+that ships a vendor simulator. Exits with status 1 when a plugin failed to
+load, two plugins register the same gateway type, or plugins.load names a
+plugin that is not installed.""",
+        parents=[options.configured],
+    )
+    plugins.set_defaults(run=_plugins)
+
+    plugin = add_command(
+        commands, "plugin", "write gateway plugins", "Gateway plugins.", parents=[options.logging]
+    )
+    plugin.set_defaults(run=help_of(plugin))
+    plugin_commands = plugin.add_subparsers(title="commands", metavar="COMMAND")
+    new_plugin = plugin_commands.add_parser(
+        "new",
+        parents=[options.logging],
+        help="write a new gateway plugin distribution that the conformance kit certifies",
+        description="Write payments-plugin-<name>/: a settings struct, a gateway speaking to a"
+        " toy REST vendor over httpx, signed webhooks, a simulator of the vendor's API, a"
+        " README, and tests that run the conformance kit. It installs with pip and its tests"
+        " pass as written; replace the toy wire format with your vendor's.",
+    )
+    scaffold.add_arguments(new_plugin)
+    new_plugin.set_defaults(run=scaffold.run)
