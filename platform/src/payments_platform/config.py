@@ -26,6 +26,7 @@ import msgspec.inspect
 
 from payments_platform.breaker import BreakerPolicy
 from payments_platform.demo import demo_profile
+from payments_platform.operators import ConsoleSettings
 from payments_platform.routing import Strategy
 
 ENV_PREFIX = "PAYMENTS_"
@@ -176,6 +177,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     worker: WorkerSettings = WorkerSettings()
     gateways: dict[str, GatewayConfig] = msgspec.field(default_factory=dict)
     plugins: PluginsConfig = PluginsConfig()
+    console: ConsoleSettings = ConsoleSettings()
     demo: bool = False
     """Set only by the demo profile: relaxes nothing by itself, but is shown loudly."""
 
@@ -192,6 +194,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     f"merchant name {merchant!r} must be 1-40 of a-z, 0-9, '-', '_'"
                     " - at `$.security.merchants`"
                 )
+        self.console.check_operators()
         if security.auth == "api-keys" and not any(
             merchant.key_hashes for merchant in security.merchants.values()
         ):
