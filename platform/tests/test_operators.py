@@ -4,7 +4,8 @@ the name exists; the ``[console]`` table names the key of a bad entry."""
 import hashlib
 
 import pytest
-from payments_platform.config import ConfigError, decode_settings
+from payments_platform.config import ConfigError, decode_settings, load_settings
+from payments_platform.demo import DEMO_OPERATOR, DEMO_PASSWORD, DEMO_WARNING
 from payments_platform.operators import (
     InvalidPasswordHash,
     OperatorAccounts,
@@ -105,3 +106,14 @@ def test_a_bad_operator_entry_names_its_key(operators: dict[str, object], key: s
         _settings(operators)
 
     assert raised.value.key == key
+
+
+def test_the_demo_operator_signs_in_with_the_password_its_banner_states() -> None:
+    settings = load_settings(None, {})
+    accounts = OperatorAccounts.of(
+        {name: account.password_hash for name, account in settings.console.operators.items()}
+    )
+
+    assert settings.console.enabled
+    assert f"sign in as {DEMO_OPERATOR}, password {DEMO_PASSWORD}" in DEMO_WARNING
+    assert accounts.verify(DEMO_OPERATOR, DEMO_PASSWORD)

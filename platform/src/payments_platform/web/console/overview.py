@@ -1,0 +1,111 @@
+"""The overview: every enabled gateway, how it did over the last hour (from the stored attempts,
+the same on every replica) and its breaker as this process sees it; the jobs that need a
+person. The gateways' part refreshes itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from payments_platform import jobs
+from payments_platform.breaker import BreakerState, WindowSnapshot
+from payments_platform.gateway_health import GatewayHealth, HealthReport, health_report
+from payments_platform.gateway_health import period_start as hour_start
+from payments_platform.jobs import JobStatus
+from payments_platform.store import attempt_stats
+from payments_platform.store.operator_sessions import OperatorSession
+from payments_platform.web.console.access import Console
+from payments_platform.web.console.charts import Bar, Segment, minute_bars, share_segments
+from payments_platform.web.console.rendering import page, partial
+
+
+@dataclass(frozen=True)
+class GatewayRow:
+    """One enabled gateway: its configuration, this process's breaker, the hour's health."""
+
+    name: str
+    type_name: str
+    currencies: list[str]
+    weight: float
+    breaker: BreakerState
+    window: WindowSnapshot
+    health: GatewayHealth
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the overview shows."""
+
+    report: HealthReport
+    gateways: list[GatewayRow]
+    share: list[Segment]
+    jobs: dict[str, int]
+    """Open jobs by status: pending, running, dead."""
+    process: str
+
+
+async def read_overview(console: Console) -> Overview:
+    """The gateways' hour from the database, their breakers from this process."""
+    platform = console.platform
+    now = platform.now()
+    since = hour_start(now)
+    minutes, latencies, open_jobs = await platform.database.read(
+        lambda conn: (
+            attempt_stats.outcomes_by_minute(conn, since),
+            attempt_stats.latency_histogram(conn, since),
+            jobs.count_open(conn),
+        )
+    )
+    routes = platform.routing.routes
+    report = health_report([route.name for route in routes], minutes, latencies, now=now)
+    scale = report.busiest_minute
+    rows = [
+        GatewayRow(
+            name=route.name,
+            type_name=platform.gateways[route.name].type_name,
+            currencies=sorted(route.currencies),
+            weight=route.weight,
+            breaker=route.breaker.state,
+            window=route.breaker.snapshot(),
+            health=health,
+            bars=minute_bars(health.by_minute, since=report.since, scale=scale),
+        )
+        for route, health in zip(routes, report.gateways, strict=True)
+    ]
+    by_status = dict.fromkeys((JobStatus.PENDING, JobStatus.RUNNING, JobStatus.DEAD), 0)
+    for (_kind, status), count in open_jobs.items():
+        by_status[JobStatus(status)] = by_status.get(JobStatus(status), 0) + count
+    return Overview(
+        report=report,
+        gateways=rows,
+        share=share_segments(report.gateways),
+        jobs={str(status): count for status, count in by_status.items()},
+        process=console.process,
+    )
+
+
+@get("/", name="console:overview")
+async def overview_page(
+    console: NamedDependency[Console], session: NamedDependency[OperatorSession]
+) -> Template:
+    """The overview page."""
+    return page(
+        console,
+        session,
+        "overview.html",
+        title="Overview",
+        section="overview",
+        overview=await read_overview(console),
+    )
+
+
+@get("/overview/gateways", name="console:overview-gateways")
+async def gateways_partial(
+    console: NamedDependency[Console], session: NamedDependency[OperatorSession]
+) -> Template:
+    """The gateways' part of the overview, as it refreshes itself."""
+    return partial(console, session, "_gateways.html", overview=await read_overview(console))
