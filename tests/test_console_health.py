@@ -65,7 +65,8 @@ async def test_the_hour_of_attempts_is_counted_by_gateway_minute_and_outcome(
     await database.write(write)
     minutes = await database.read(lambda conn: attempt_stats.outcomes_by_minute(conn, since))
     latencies = await database.read(lambda conn: attempt_stats.latency_histogram(conn, since))
-    report = health_report(["json", "soap"], minutes, latencies, now=NOW)
+    failing = await database.read(lambda conn: attempt_stats.failing_since(conn, since))
+    report = health_report(["json", "soap"], minutes, latencies, now=NOW, failing_since=failing)
 
     json, soap = report.gateways
     assert (json.counts.accepted, json.counts.unavailable, json.counts.total) == (3, 2, 5)
@@ -74,8 +75,33 @@ async def test_the_hour_of_attempts_is_counted_by_gateway_minute_and_outcome(
     assert json.by_minute[-1].unavailable == 2
     # json took 3 payments, soap 3 (the one in flight included).
     assert json.share == pytest.approx(0.5)
-    assert json.failing_since == since + timedelta(minutes=59)
+    assert json.failing_since == NOW
     assert soap.failing_since is None
     assert json.p50 == pytest.approx(0.010, rel=0.2)
     assert soap.p99 == pytest.approx(0.200, rel=0.2)
     assert soap.counts.success_rate == pytest.approx(0.5)
+
+
+async def test_a_gateway_fails_since_its_first_failure_after_its_last_answer(
+    database: Database,
+) -> None:
+    since = period_start(NOW)
+    first_failure = NOW - timedelta(seconds=40)
+
+    def write(conn: sa.Connection) -> None:
+        ago = [NOW - timedelta(seconds=s) for s in (300, 200, 100, 60, 40, 30, 20)]
+        _attempt(conn, "json", AttemptOutcome.UNAVAILABLE, ago[0], 0.001)  # an earlier outage
+        _attempt(conn, "json", AttemptOutcome.ACCEPTED, ago[1], 0.01)
+        _attempt(conn, "json", AttemptOutcome.UNAVAILABLE, ago[2], 0.001)
+        _attempt(conn, "json", AttemptOutcome.ACCEPTED, ago[3], 0.01)  # its last answer
+        _attempt(conn, "json", AttemptOutcome.UNAVAILABLE, ago[4], 0.001)
+        _attempt(conn, "json", AttemptOutcome.UNKNOWN, ago[5], 5.0)
+        # Then no calls at all (its breaker is open): still failing.
+        _attempt(conn, "soap", AttemptOutcome.UNAVAILABLE, ago[3], 0.001)
+        _attempt(conn, "soap", AttemptOutcome.DECLINED, ago[6], 0.01)  # a decline is an answer
+        _attempt(conn, "acme", AttemptOutcome.UNAVAILABLE, ago[2], 0.001)  # never answered
+
+    await database.write(write)
+    failing = await database.read(lambda conn: attempt_stats.failing_since(conn, since))
+
+    assert failing == {"json": first_failure, "acme": NOW - timedelta(seconds=100)}

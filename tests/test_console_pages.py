@@ -36,6 +36,14 @@ def _row(page: str, gateway: str) -> str:
     return found[1]
 
 
+def _chart(page: str, gateway: str) -> str:
+    found = re.search(
+        rf'<tr class="chart" data-gateway-chart="{gateway}">(.*?)</tr>', page, re.DOTALL
+    )
+    assert found is not None, page
+    return found[1]
+
+
 def _cell(row: str, attribute: str) -> str:
     found = re.search(rf"<[^>]*{attribute}[^>]*>([^<]*)<", row)
     assert found is not None, row
@@ -65,8 +73,8 @@ async def test_the_overview_shows_the_outage_the_open_breaker_and_where_traffic_
     assert _cell(json, "data-attempts") == "3"
     assert _cell(soap, "data-attempts") == "5"
     assert _cell(soap, "data-share") == "100%"
-    assert "failing since" in json
-    assert "failing since" not in soap
+    assert "failing since" in _chart(page, "json")
+    assert "failing since" not in _chart(page, "soap")
     assert "this process" in page
     # The part that refreshes itself is the same table, without the page around it.
     assert refreshed.status_code == 200

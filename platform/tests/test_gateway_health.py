@@ -82,31 +82,15 @@ def test_no_payment_means_no_share() -> None:
     assert json.p50 is None
 
 
-def test_failing_since_is_the_start_of_the_latest_run_of_failing_minutes() -> None:
-    rows = [
-        MinuteCount("json", at(10), "unavailable", 3),  # an earlier outage, ended below
-        MinuteCount("json", at(8), "accepted", 3),
-        MinuteCount("json", at(6), "unavailable", 2),
-        MinuteCount("json", at(5), "accepted", 1),  # a lucky call ends the run
-        MinuteCount("json", at(4), "unavailable", 2),
-        MinuteCount("json", at(3), "unknown", 1),
-        # Minutes 2 to 0: no calls at all (the breaker is open): the run goes on.
-    ]
+def test_each_gateway_is_failing_since_when_the_database_says() -> None:
+    started = NOW - timedelta(minutes=4)
 
-    [json] = health_report(["json"], rows, [], now=NOW).gateways
+    json, soap = health_report(
+        ["json", "soap"], [], [], now=NOW, failing_since={"json": started}
+    ).gateways
 
-    assert json.failing_since == SINCE + timedelta(minutes=59 - 4)
-
-
-def test_a_gateway_whose_last_calls_were_answered_is_not_failing() -> None:
-    rows = [
-        MinuteCount("json", at(3), "unavailable", 9),
-        MinuteCount("json", at(1), "declined", 1),  # a decline is an answer
-    ]
-
-    [json] = health_report(["json"], rows, [], now=NOW).gateways
-
-    assert json.failing_since is None
+    assert json.failing_since == started
+    assert soap.failing_since is None
 
 
 def test_busiest_minute_sets_the_scale_every_chart_shares() -> None:

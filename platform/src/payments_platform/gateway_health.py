@@ -9,16 +9,16 @@ it.
 * **share**: of the payments the gateways took (accepted, declined, or sent with no usable
   answer), how many this gateway took; an unavailable gateway took none, the traffic went
   elsewhere.
-* **failing since**: the start of the latest run of minutes in which the gateway's calls all
-  failed (unavailable or no usable answer) and none was answered; minutes without calls (an open
-  breaker) do not end the run.
+* **failing since**: when the first call failed (unavailable or no usable answer) of those
+  made after the gateway's last answered call (accepted or declined) of the period; none while
+  its latest call was answered. Calls not made (an open breaker) change nothing.
 * **p50, p99**: latency percentiles of finished calls, interpolated within the histogram bucket
   the percentile falls in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -58,16 +58,6 @@ class OutcomeCounts:
     def finished(self) -> int:
         """Attempts with a recorded end."""
         return self.total - self.in_flight
-
-    @property
-    def failed(self) -> int:
-        """Calls that count against the gateway: unavailable or no usable answer."""
-        return self.unavailable + self.unknown
-
-    @property
-    def answered(self) -> int:
-        """Calls the gateway answered definitively (a decline is an answer)."""
-        return self.accepted + self.declined
 
     @property
     def taken(self) -> int:
@@ -130,10 +120,12 @@ def health_report(
     latency_rows: Iterable[LatencyCount],
     *,
     now: datetime,
+    failing_since: Mapping[str, datetime] | None = None,
     minutes: int = PERIOD_MINUTES,
 ) -> HealthReport:
-    """The report for ``gateways`` (in that order) from the aggregated attempts; a gateway
-    that is not listed but had attempts in the period is left out."""
+    """The report for ``gateways`` (in that order) from the aggregated attempts, and when each
+    failing gateway started failing; a gateway that is not listed but had attempts in the
+    period is left out."""
     since = period_start(now, minutes)
     first_minute = int(since.timestamp()) // 60
     health = {
@@ -154,22 +146,8 @@ def health_report(
     taken = sum(found.counts.taken for found in health.values())
     for found in health.values():
         found.share = found.counts.taken / taken if taken else 0.0
-        start = _failing_since(found.by_minute)
-        if start is not None:
-            found.failing_since = since + timedelta(minutes=start)
+        found.failing_since = (failing_since or {}).get(found.gateway)
     return HealthReport(since=since, until=now, gateways=list(health.values()))
-
-
-def _failing_since(by_minute: Sequence[OutcomeCounts]) -> int | None:
-    """The minute the latest run of failing minutes started, if the gateway is in one."""
-    start = None
-    for position in range(len(by_minute) - 1, -1, -1):
-        minute = by_minute[position]
-        if minute.answered:
-            break
-        if minute.failed:
-            start = position
-    return start
 
 
 def quantile(histogram: Sequence[int], q: float) -> float | None:

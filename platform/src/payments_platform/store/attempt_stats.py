@@ -1,5 +1,6 @@
 """What the stored attempts say about each gateway over a recent period, aggregated by the
-database: calls by minute and outcome, and how long the finished ones took, as a histogram.
+database: calls by minute and outcome, how long the finished ones took (as a histogram), and
+since when a gateway's calls have been failing.
 
 Every process of a deployment records its attempts in the same table, so these numbers are the
 same whichever replica is asked. The database returns a few rows per gateway and minute, however
@@ -9,12 +10,13 @@ many payments there were; the percentiles are read from the histogram
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from payments_platform.gateway_health import LATENCY_BOUNDS
+from payments_platform.lifecycle import AttemptOutcome
 from payments_platform.schema import payment_attempts
 
 
@@ -65,6 +67,41 @@ def latency_histogram(conn: sa.Connection, since: datetime) -> list[LatencyCount
         .group_by(payment_attempts.c.gateway, bucket)
     )
     return [LatencyCount(gateway, int(index), count) for gateway, index, count in rows]
+
+
+ANSWERED = (AttemptOutcome.ACCEPTED, AttemptOutcome.DECLINED)
+FAILED = (AttemptOutcome.UNAVAILABLE, AttemptOutcome.UNKNOWN)
+
+
+def failing_since(conn: sa.Connection, since: datetime) -> dict[str, datetime]:
+    """For each gateway failing now, when it started: the start of its first failed call
+    (unavailable, or no usable answer) after its last answered one, both since ``since``."""
+    failed = payment_attempts.alias("failed")
+    answered = payment_attempts.alias("answered")
+    last_answer = (
+        sa.select(sa.func.max(answered.c.started_at))
+        .where(
+            answered.c.gateway == failed.c.gateway,
+            answered.c.started_at >= since,
+            answered.c.outcome.in_(ANSWERED),
+        )
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        sa.select(failed.c.gateway, sa.func.min(failed.c.started_at))
+        .where(
+            failed.c.started_at >= since,
+            failed.c.outcome.in_(FAILED),
+            sa.or_(last_answer.is_(None), failed.c.started_at > last_answer),
+        )
+        .group_by(failed.c.gateway)
+    )
+    return {gateway: _utc(started) for gateway, started in rows}
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps no time zone; every timestamp the platform writes is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _epoch_seconds(conn: sa.Connection, column: Any) -> Any:

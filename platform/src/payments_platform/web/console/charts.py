@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 
 from payments_platform.gateway_health import GatewayHealth, OutcomeCounts
 
-CHART_WIDTH = 240
-CHART_HEIGHT = 36
+CHART_WIDTH = 600
+"""Ten pixels a minute."""
+CHART_HEIGHT = 40
+SHARE_WIDTH = 480
 STACK_ORDER = ("accepted", "declined", "unknown", "unavailable", "in_flight")
 """Bottom to top: answers first, failures on top where the eye lands."""
 GATEWAY_COLOURS = 6
@@ -87,7 +89,7 @@ def minute_bars(
     return bars
 
 
-def share_segments(gateways: Sequence[GatewayHealth], width: float = CHART_WIDTH) -> list[Segment]:
+def share_segments(gateways: Sequence[GatewayHealth], width: float = SHARE_WIDTH) -> list[Segment]:
     """The routing share bar: each gateway's share of the payments taken, left to right in
     config order; gateways that took none are left out."""
     segments = []

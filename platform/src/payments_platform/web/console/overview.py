@@ -18,7 +18,15 @@ from payments_platform.jobs import JobStatus
 from payments_platform.store import attempt_stats
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.web.console.access import Console
-from payments_platform.web.console.charts import Bar, Segment, minute_bars, share_segments
+from payments_platform.web.console.charts import (
+    CHART_HEIGHT,
+    CHART_WIDTH,
+    SHARE_WIDTH,
+    Bar,
+    Segment,
+    minute_bars,
+    share_segments,
+)
 from payments_platform.web.console.rendering import page, partial
 
 
@@ -53,15 +61,18 @@ async def read_overview(console: Console) -> Overview:
     platform = console.platform
     now = platform.now()
     since = hour_start(now)
-    minutes, latencies, open_jobs = await platform.database.read(
+    minutes, latencies, failing, open_jobs = await platform.database.read(
         lambda conn: (
             attempt_stats.outcomes_by_minute(conn, since),
             attempt_stats.latency_histogram(conn, since),
+            attempt_stats.failing_since(conn, since),
             jobs.count_open(conn),
         )
     )
     routes = platform.routing.routes
-    report = health_report([route.name for route in routes], minutes, latencies, now=now)
+    report = health_report(
+        [route.name for route in routes], minutes, latencies, now=now, failing_since=failing
+    )
     scale = report.busiest_minute
     rows = [
         GatewayRow(
@@ -88,6 +99,9 @@ async def read_overview(console: Console) -> Overview:
     )
 
 
+CHART_SIZES = {"chart_width": CHART_WIDTH, "chart_height": CHART_HEIGHT, "share_width": SHARE_WIDTH}
+
+
 @get("/", name="console:overview")
 async def overview_page(
     console: NamedDependency[Console], session: NamedDependency[OperatorSession]
@@ -100,6 +114,7 @@ async def overview_page(
         title="Overview",
         section="overview",
         overview=await read_overview(console),
+        **CHART_SIZES,
     )
 
 
@@ -108,4 +123,6 @@ async def gateways_partial(
     console: NamedDependency[Console], session: NamedDependency[OperatorSession]
 ) -> Template:
     """The gateways' part of the overview, as it refreshes itself."""
-    return partial(console, session, "_gateways.html", overview=await read_overview(console))
+    return partial(
+        console, session, "_gateways.html", overview=await read_overview(console), **CHART_SIZES
+    )

@@ -31,13 +31,23 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 def _filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters.update(
-        utc=utc, utc_time=utc_time, latency=latency, percent=percent, optional=optional
+        utc=utc,
+        utc_minute=utc_minute,
+        utc_time=utc_time,
+        latency=latency,
+        percent=percent,
+        optional=optional,
     )
 
 
 def utc(value: datetime | None) -> str:
     """``2026-12-01 12:30:20``: every time the console shows is UTC, and says so once."""
     return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+
+
+def utc_minute(value: datetime | None) -> str:
+    """``12:30 UTC``: a minute of the day."""
+    return "" if value is None else f"{value:%H:%M} UTC"
 
 
 def utc_time(value: datetime | None) -> str:
