@@ -14,7 +14,14 @@ from payments_platform.web.console.headers import CONTENT_SECURITY_POLICY
 from payments_plugins import Amount, GatewayUnavailable
 
 from .conftest import WallClock
-from .console_app import PASSWORD, ConsoleClient, ConsoleFactory, console_factory, csrf_of
+from .console_app import (
+    OPERATORS,
+    PASSWORD,
+    ConsoleClient,
+    ConsoleFactory,
+    console_factory,
+    csrf_of,
+)
 from .scripted import new_script
 
 PAGES = [
@@ -169,7 +176,7 @@ async def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
 
 
 async def test_repeated_failures_lock_the_account_out(open_console: ConsoleFactory) -> None:
-    async with open_console(console={"operators": {}, "max_failures": 2} | _operators()) as console:
+    async with open_console(console={"operators": OPERATORS, "max_failures": 2}) as console:
         for _ in range(2):
             assert (await console.sign_in(password="guess")).status_code == 401
 
@@ -177,12 +184,6 @@ async def test_repeated_failures_lock_the_account_out(open_console: ConsoleFacto
 
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.text
-
-
-def _operators() -> dict[str, object]:
-    from .console_app import OPERATORS
-
-    return {"operators": OPERATORS}
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.plugins import InitPlugin
 from litestar.static_files import create_static_files_router
+from litestar.types import ExceptionHandlersMap
 
 from payments_platform.operators import OperatorAccounts
 from payments_platform.runtime import Runtime
@@ -26,9 +27,9 @@ from payments_platform.web.console.access import (
     SignInRequired,
     console_dependency,
     on_csrf_refused,
+    on_not_found,
     on_sign_in_required,
     operator_session,
-    refusal,
     require_csrf_token,
     require_operator,
 )
@@ -67,10 +68,10 @@ class ConsolePlugin(InitPlugin):
 
 
 def _routes() -> list[Router]:
-    handlers = {
+    handlers: ExceptionHandlersMap = {
         SignInRequired: on_sign_in_required,
         CsrfRefused: on_csrf_refused,
-        NotFoundException: lambda _request, error: refusal(404, "Not found", str(error.detail)),
+        NotFoundException: on_not_found,
     }
     pages = Router(
         path=CONSOLE,
@@ -91,14 +92,14 @@ def _routes() -> list[Router]:
             "console": Provide(console_dependency, sync_to_thread=False),
             "session": Provide(operator_session, sync_to_thread=False),
         },
-        exception_handlers=handlers,  # type: ignore[arg-type]
+        exception_handlers=handlers,
         middleware=[page_headers],
         include_in_schema=False,
     )
     public = Router(
         path="/",
         route_handlers=[sign_in.sign_in_form, sign_in.sign_in_post],
-        exception_handlers=handlers,  # type: ignore[arg-type]
+        exception_handlers=handlers,
         middleware=[page_headers],
         include_in_schema=False,
     )

@@ -20,7 +20,11 @@ from urllib.parse import quote
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 
@@ -163,6 +167,11 @@ def on_sign_in_required(request: Request[Any, Any, Any], _: SignInRequired) -> R
 def on_csrf_refused(_: Request[Any, Any, Any], error: CsrfRefused) -> Response[Any]:
     """An action without its CSRF token is refused, and changes nothing."""
     return refusal(403, "Refused", str(error.detail))
+
+
+def on_not_found(_: Request[Any, Any, Any], error: NotFoundException) -> Response[Any]:
+    """A page about something that does not exist says so, as a page."""
+    return refusal(404, "Not found", str(error.detail))
 
 
 def refusal(status: int, title: str, message: str) -> Template:
