@@ -43,6 +43,11 @@ class Vendor:
         counts: dict[str, int] = await self._control("GET", "calls")
         return counts
 
+    async def payments(self) -> list[dict[str, Any]]:
+        """What the vendor holds: each payment with its reference (ours) and refunds."""
+        held: list[dict[str, Any]] = (await self._control("GET", "payments"))["payments"]
+        return held
+
     async def payer_acts(self, external_id: str, status: str = "paid") -> None:
         """The payer pays (or fails): the vendor's own record moves."""
         await self._control("POST", f"payments/{external_id}/status", {"status": status})

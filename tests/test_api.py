@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -18,9 +19,14 @@ def json_gateway(vendor: Vendor, **extra: Any) -> dict[str, Any]:
     return {"type": "json", "settings": {"base_url": vendor.base_url}, **extra}
 
 
-async def init(client: AsyncTestClient[Any], payment_id: str = PAYMENT_ID, **body: Any):
+async def init(
+    client: AsyncTestClient[Any],
+    payment_id: str = PAYMENT_ID,
+    headers: dict[str, str] | None = None,
+    **body: Any,
+):
     payload = {"id": payment_id, "currency": "AED", "amount_fractions": 99999, **body}
-    return await client.post("/init-payment", json=payload)
+    return await client.post("/init-payment", json=payload, headers=headers)
 
 
 async def pay(client: AsyncTestClient[Any], external_id: str, status: str = "paid"):
@@ -435,3 +441,111 @@ async def test_a_late_paid_webhook_after_a_refund_changes_nothing_and_writes_no_
         assert stored["payment"] == before
         last = stored["events"][-1]
         assert (last["kind"], last["accepted"], last["to_status"]) == ("webhook", True, None)
+
+
+async def paid_payment(client: AsyncTestClient[Any], vendor: Vendor) -> None:
+    external_id = (await init(client)).json()["external_id"]
+    await vendor.payer_acts(external_id)
+    await pay(client, external_id)
+
+
+async def test_a_refund_whose_gateway_was_down_is_a_503_and_the_same_request_sends_it_later(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        await paid_payment(client, vendor)
+        body = {"id": PAYMENT_ID, "amount_fractions": 500, "refund_id": str(uuid.uuid4())}
+        await vendor.go_down()
+        for _ in range(2):  # a failed refund is never a 2xx, however often it is asked about
+            down = assert_problem(
+                await client.post("/refund", json=body), 503, "gateway-unavailable"
+            )
+            assert down["refund_id"] == body["refund_id"]
+        answer = await client.post("/refund", json=body)
+        assert answer.headers["retry-after"]
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert detail["payment"]["refundable_fractions"] == 99999  # nothing is held
+
+        refused_calls = (await vendor.calls())["refund"]
+        await vendor.come_up()
+        sent = await client.post("/refund", json=body)
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["refund"]["status"] == "succeeded"
+        assert sent.json()["refund"]["id"] == body["refund_id"]
+        again = await client.post("/refund", json=body)
+        assert again.status_code == 200
+        assert again.json()["refund"] == sent.json()["refund"]
+        # Sent once more (the same reference), and paid out once.
+        assert (await vendor.calls())["refund"] == refused_calls + 1
+        [held] = await vendor.payments()
+        assert [refund["reference"] for refund in held["refunds"]] == [body["refund_id"]]
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert [r["status"] for r in detail["refunds"]] == ["succeeded"]
+        assert detail["payment"]["refunded_fractions"] == 500
+
+
+async def test_a_declined_refund_repeated_is_declined_again_without_a_second_call(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        await paid_payment(client, vendor)
+        await vendor.misbehave("5.00 AED", "decline", operation="refund")
+        body = {"id": PAYMENT_ID, "amount_fractions": 500, "refund_id": str(uuid.uuid4())}
+        for _ in range(2):
+            assert_problem(await client.post("/refund", json=body), 402, "refund-declined")
+        assert (await vendor.calls())["refund"] == 1
+
+
+async def test_a_201_says_where_the_payment_is(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        created = await init(client)
+        assert created.status_code == 201, created.text
+        assert created.headers["location"] == f"/payments/{PAYMENT_ID}"
+        assert (await client.get(created.headers["location"])).status_code == 200
+        assert "location" not in (await init(client)).headers
+
+
+async def test_the_idempotency_key_header_is_a_refunds_key_when_the_body_has_none(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        await paid_payment(client, vendor)
+        refund_id = str(uuid.uuid4())
+        body = {"id": PAYMENT_ID, "amount_fractions": 100}
+        first = await client.post(
+            "/refund", json=body, headers={"Idempotency-Key": f'"{refund_id}"'}
+        )
+        again = await client.post("/refund", json={**body, "refund_id": refund_id})
+        assert first.status_code == again.status_code == 200, first.text
+        assert first.json()["refund"]["id"] == again.json()["refund"]["id"] == refund_id
+        # Any opaque key names one refund, always the same one.
+        opaque = [
+            await client.post("/refund", json=body, headers={"Idempotency-Key": '"order-7/1"'})
+            for _ in range(2)
+        ]
+        assert [r.status_code for r in opaque] == [200, 200], opaque[0].text
+        assert opaque[0].json()["refund"]["id"] == opaque[1].json()["refund"]["id"] != refund_id
+        assert (await vendor.calls())["refund"] == 2
+        too_long = await client.post("/refund", json=body, headers={"Idempotency-Key": "x" * 300})
+        assert_problem(too_long, 422, "invalid-request")
+        assert (await vendor.calls())["refund"] == 2
+
+
+async def test_the_interactive_api_page_loads_nothing_from_outside_the_service(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        page = await client.get("/schema/swagger")
+        assert page.status_code == 200
+        assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", page.text), page.text
+        assets = re.findall(r"""(?:src|href)=["']?(/[^"' >]+)""", page.text)
+        assert {a.rsplit("/", 1)[1] for a in assets} >= {
+            "swagger-ui-bundle.js",
+            "swagger-ui-standalone-preset.js",
+            "swagger-ui.css",
+        }
+        for asset in assets:
+            served = await client.get(asset)
+            assert served.status_code == 200, asset
+            assert len(served.content) > 500
+        assert (await client.get("/schema/assets/index.html")).status_code == 404

@@ -24,7 +24,10 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     """A payment as stored."""
 
     id: uuid.UUID
+    """The platform's own id: the reference its gateway knows it by."""
     merchant: str | None
+    client_id: uuid.UUID
+    """The id its client gave: the one the client API shows and looks it up by."""
     currency: str
     amount_minor: int
     status: PaymentStatus
@@ -64,7 +67,11 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     """A refund of (part of) a payment."""
 
     id: uuid.UUID
+    """The platform's own id: the reference its gateway knows it by."""
     payment_id: uuid.UUID
+    merchant: str | None
+    client_refund_id: uuid.UUID
+    """The refund id its client gave (or was given): the one the client API shows."""
     amount_minor: int
     status: RefundStatus
     gateway: str

@@ -21,9 +21,13 @@ _Timestamp = sa.DateTime(timezone=True)
 payments = sa.Table(
     "payments",
     metadata,
+    # The platform's own id, the reference gateways get: the client's id while the API is
+    # open, else derived from the merchant and the client's id (see ``access.payment_key``).
     sa.Column("id", sa.Uuid(), primary_key=True),
     # The merchant whose API key created it; NULL while the client API is open.
     sa.Column("merchant", sa.String(64)),
+    # The id the client gave, its idempotency key, unique per merchant.
+    sa.Column("client_id", sa.Uuid(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("amount_minor", sa.BigInteger(), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
@@ -41,6 +45,7 @@ payments = sa.Table(
         name="refunds_within_amount",
     ),
     sa.UniqueConstraint("gateway", "external_id"),
+    sa.UniqueConstraint("merchant", "client_id"),
 )
 
 payment_attempts = sa.Table(
@@ -60,8 +65,12 @@ payment_attempts = sa.Table(
 refunds = sa.Table(
     "refunds",
     metadata,
+    # The reference the gateway gets, derived like a payment's id (``access.refund_key``).
     sa.Column("id", sa.Uuid(), primary_key=True),
     sa.Column("payment_id", sa.Uuid(), sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("merchant", sa.String(64)),
+    # The refund id the client gave (or was given), its idempotency key, unique per merchant.
+    sa.Column("client_refund_id", sa.Uuid(), nullable=False),
     sa.Column("amount_minor", sa.BigInteger(), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
     sa.Column("gateway", sa.String(40), nullable=False),
@@ -71,6 +80,7 @@ refunds = sa.Table(
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+    sa.UniqueConstraint("merchant", "client_refund_id"),
 )
 
 payment_events = sa.Table(

@@ -18,7 +18,7 @@ from payments_platform.lifecycle import (
     PaymentStatus,
     RefundStatus,
     may_route_again,
-    refund_is_final,
+    refund_has_answer,
 )
 from payments_platform.logs import payment_logged
 from payments_platform.records import Payment
@@ -96,7 +96,7 @@ async def send_or_reconcile_refund(platform: Platform, job: Job) -> None:
     refund, payment = await platform.database.read(
         lambda conn: (refunds.get(conn, refund_id), payments.load(conn, job.payment_id))
     )
-    if refund is None or refund_is_final(refund.status):
+    if refund is None or refund_has_answer(refund.status):
         return
     if refund.sent_at is not None:
         if await reconcile.reconcile_refund(platform, payment, refund):

@@ -1,22 +1,28 @@
-"""Reading payments: ``GET /payments/{id}``. A caller reads only what it may see
-(:func:`payments_platform.access.may_see`)."""
+"""Reading payments: ``GET /payments/{id}``. A merchant reads only its own payments: they are
+looked up by the merchant and its own id (:mod:`payments_platform.access`)."""
 
 from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
+
 from payments_platform import errors
-from payments_platform.access import may_see
 from payments_platform.records import PaymentHistory
-from payments_platform.store import history
+from payments_platform.store import history, payments
 from payments_platform.usecases.context import Platform
 
 
 async def payment_history(
-    platform: Platform, payment_id: uuid.UUID, *, merchant: str | None = None
+    platform: Platform, client_id: uuid.UUID, *, merchant: str | None = None
 ) -> PaymentHistory:
-    """The payment with its attempts, refunds and events, if ``merchant`` may see it."""
-    found = await platform.database.read(lambda conn: history.read(conn, payment_id))
-    if found is None or not may_see(found.payment, merchant):
-        raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
+    """The payment ``merchant`` calls ``client_id``, with its attempts, refunds and events."""
+
+    def read(conn: sa.Connection) -> PaymentHistory | None:
+        payment = payments.find_for_client(conn, merchant, client_id)
+        return None if payment is None else history.read(conn, payment.id)
+
+    found = await platform.database.read(read)
+    if found is None:
+        raise errors.PaymentNotFound(f"no payment with id {client_id}", field="id")
     return found

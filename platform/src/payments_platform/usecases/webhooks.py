@@ -35,6 +35,7 @@ from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.store.text import unstorable_id
 from payments_platform.usecases.context import LiveGateway, Platform
+from payments_platform.usecases.transitions import report_after_commit
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -175,9 +176,10 @@ def take_report(
     """
     verdict = judge_webhook(payment.status, reported)
     applied = reported if verdict is WebhookVerdict.APPLY else None
+    reason = reasons[verdict]
     if applied is not None:
         payments.move(conn, payment.id, expected=payment.status, now=now, status=applied)
-    reason = reasons[verdict]
+        report_after_commit(conn, payment, applied, reason, gateway=gateway)
     events.record(
         conn,
         payment_id=payment.id,

@@ -64,7 +64,9 @@ async def init_payment(
         )
     amount = Amount(data.amount_fractions, data.currency)
     outcome = await start_payment(platform, data.id, amount, merchant=merchant)
-    return Response(PaymentView.of(outcome.payment), status_code=STATUS_OF_ANSWER[outcome.answer])
+    status = STATUS_OF_ANSWER[outcome.answer]
+    headers = {"Location": f"/payments/{data.id}"} if status == 201 else None
+    return Response(PaymentView.of(outcome.payment), status_code=status, headers=headers)
 
 
 @get(

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody
+from litestar.params import HeaderParameter, JSONBody
 
 from payments_platform import errors
 from payments_platform.lifecycle import RefundStatus
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.refunds import refund_payment
 from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, problem_responses
-from payments_platform.web.requests import RefundBody, strict_body
+from payments_platform.web.requests import (
+    IDEMPOTENCY_KEY_HEADER,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    RefundBody,
+    key_from_header,
+    strict_body,
+)
 from payments_platform.web.views import PaymentView, Problem, RefundAnswer, RefundView
 
 
@@ -48,19 +56,30 @@ async def refund(
     data: JSONBody[RefundBody],
     platform: NamedDependency[Platform],
     merchant: NamedDependency[str | None],
+    idempotency: Annotated[
+        str | None,
+        HeaderParameter(
+            name=IDEMPOTENCY_KEY_HEADER,
+            description="The refund's idempotency key when the body has no `refund_id` (with"
+            " one, the body's is the key): an opaque string as the IETF httpapi draft has it,"
+            ' e.g. `"6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"`; a UUID becomes the refund id',
+            min_length=1,
+            max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+        ),
+    ] = None,
 ) -> Response[RefundAnswer]:
     """Refund (part of) a paid payment."""
     outcome = await refund_payment(
         platform,
         data.id,
         amount_minor=data.amount_fractions,
-        refund_id=data.refund_id,
+        client_refund_id=data.refund_id or key_from_header(idempotency),
         merchant=merchant,
     )
     succeeded = outcome.refund.status is RefundStatus.SUCCEEDED
     answer = RefundAnswer(
         ok=succeeded,
-        refund=RefundView.of(outcome.refund, outcome.payment.currency),
+        refund=RefundView.of(outcome.refund, outcome.payment),
         payment=PaymentView.of(outcome.payment),
     )
     return Response(answer, status_code=200 if succeeded else 202)

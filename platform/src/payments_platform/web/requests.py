@@ -113,3 +113,24 @@ def payment_id_of(text: str) -> uuid.UUID:
         raise errors.InvalidRequest(
             f"the payment id {text[:64]!r} is not a UUID", field="id"
         ) from None
+
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+_KEYS_FROM_HEADERS = uuid.UUID("0b9e3c2a-7d41-4f6e-a8c5-3e1f9d2b6a70")
+"""The namespace a key that is not itself a UUID is turned into one in (UUIDv5)."""
+
+
+def key_from_header(header: str | None) -> uuid.UUID | None:
+    """The UUID an ``Idempotency-Key`` header names: the IETF httpapi draft makes it an opaque
+    string (a structured-field string, in quotes); a UUID is taken as it is, anything else is
+    turned into one, so that the same key always names the same refund."""
+    if header is None:
+        return None
+    text = header.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return uuid.uuid5(_KEYS_FROM_HEADERS, text)

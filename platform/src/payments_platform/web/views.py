@@ -34,7 +34,7 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
     def of(cls, payment: Payment) -> PaymentView:
         """The view of a stored payment."""
         return cls(
-            id=payment.id,
+            id=payment.client_id,
             status=payment.status,
             amount=payment.amount.format(),
             amount_fractions=payment.amount_minor,
@@ -64,13 +64,13 @@ class RefundView(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
     @classmethod
-    def of(cls, refund: Refund, currency: str) -> RefundView:
-        """The view of a stored refund."""
+    def of(cls, refund: Refund, payment: Payment) -> RefundView:
+        """The view of a stored refund of ``payment``."""
         return cls(
-            id=refund.id,
-            payment_id=refund.payment_id,
+            id=refund.client_refund_id,
+            payment_id=payment.client_id,
             status=refund.status,
-            amount=Amount(refund.amount_minor, currency).format(),
+            amount=Amount(refund.amount_minor, payment.currency).format(),
             amount_fractions=refund.amount_minor,
             gateway=refund.gateway,
             external_refund_id=refund.external_refund_id,
@@ -130,11 +130,10 @@ class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def of(cls, found: PaymentHistory) -> PaymentDetail:
         """The view of a payment's history."""
-        currency = found.payment.currency
         return cls(
             payment=PaymentView.of(found.payment),
             attempts=[AttemptView.of(attempt) for attempt in found.attempts],
-            refunds=[RefundView.of(refund, currency) for refund in found.refunds],
+            refunds=[RefundView.of(refund, found.payment) for refund in found.refunds],
             events=[EventView.of(event) for event in found.events],
         )
 
