@@ -21,7 +21,12 @@ from payments_platform.runtime import Runtime
 from payments_platform.usecases.context import Platform
 from payments_platform.web import operations, payments, refunds, webhooks
 from payments_platform.web.guards import client_merchant, require_client_key
-from payments_platform.web.openapi import BEARER_AUTH, document_deployment, openapi_config
+from payments_platform.web.openapi import (
+    BEARER_AUTH,
+    document_deployment,
+    openapi_config,
+    swagger_asset,
+)
 from payments_platform.web.problems import on_http_exception, on_payment_problem, on_unexpected
 from payments_platform.web.simulators import mount
 
@@ -76,6 +81,7 @@ def create_app(
             operations.health,
             operations.ready,
             operations.metrics,
+            swagger_asset,
             *(mount(path, simulator) for path, simulator in runtime.simulators.items()),
             *extra_routes,
         ],

@@ -2,24 +2,61 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 from collections.abc import Iterable
+from importlib.resources.abc import Traversable
 
-from litestar import Litestar
+from litestar import Litestar, Response, get
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
+    Parameter,
     Reference,
     Schema,
     SecurityScheme,
 )
+from litestar.params import FromPath
 
 from payments_platform.web.problems import PROBLEM_MEDIA_TYPE
 from payments_platform.web.requests import STRICT_BODIES, InitPaymentBody
 
 BEARER_AUTH = "BearerAuth"
+SWAGGER_ASSETS_PATH = "/schema/assets"
+_SWAGGER_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon-32x32.png": "image/png",
+}
+"""The files the interactive page loads; the service serves them, so the page works on a network
+without internet."""
+
+
+@functools.cache
+def _swagger_ui() -> Traversable:
+    """The folder of Swagger UI's files in the ``swagger-ui-bundle`` distribution."""
+    vendor = importlib.resources.files("swagger_ui_bundle") / "vendor"
+    [folder] = [path for path in vendor.iterdir() if path.name.startswith("swagger-ui-")]
+    return folder
+
+
+@get(f"{SWAGGER_ASSETS_PATH}/{{name:str}}", include_in_schema=False, cache=86_400)
+async def swagger_asset(name: FromPath[str]) -> Response[bytes]:
+    """One of Swagger UI's files, from the package that ships them."""
+    media_type = _SWAGGER_ASSETS.get(name)
+    if media_type is None:
+        raise NotFoundException(f"no asset {name!r}")
+    return Response(
+        (_swagger_ui() / name).read_bytes(),
+        media_type=media_type,
+        headers={"Content-Type": media_type, "Cache-Control": "public, max-age=86400"},
+    )
 
 
 def openapi_config(*, protected: bool) -> OpenAPIConfig:
@@ -29,7 +66,17 @@ def openapi_config(*, protected: bool) -> OpenAPIConfig:
         version="0.1.0",
         description="Start payments, follow them through gateway webhooks, refund them.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui-standalone-preset.js",
+                favicon=(
+                    f"<link rel='icon' type='image/png'"
+                    f" href='{SWAGGER_ASSETS_PATH}/favicon-32x32.png'>"
+                ),
+            )
+        ],
         components=Components(
             security_schemes={
                 BEARER_AUTH: SecurityScheme(
@@ -44,6 +91,15 @@ def openapi_config(*, protected: bool) -> OpenAPIConfig:
     )
 
 
+def _not_null(parameter: Parameter) -> None:
+    """An optional header is absent or a string, never JSON ``null``: say so."""
+    schema = parameter.schema
+    if isinstance(schema, Schema) and schema.one_of:
+        strings = [s for s in schema.one_of if isinstance(s, Schema) and s.type != OpenAPIType.NULL]
+        if len(strings) == 1:
+            schema.type, schema.one_of = strings[0].type, None
+
+
 def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[str]) -> None:
     """Say in the OpenAPI document what this deployment enforces.
 
@@ -56,6 +112,11 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         component = schemas.get(body.__name__)
         if isinstance(component, Schema):
             component.additional_properties = False
+    for path_item in (document.paths or {}).values():
+        for operation in (path_item.get, path_item.post):
+            for parameter in (operation.parameters or []) if operation else []:
+                if isinstance(parameter, Parameter) and parameter.param_in == "header":
+                    _not_null(parameter)
     init_body = schemas.get(InitPaymentBody.__name__)
     if isinstance(init_body, Schema) and init_body.properties:
         currency = init_body.properties.get("currency")
