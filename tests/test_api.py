@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -395,6 +396,62 @@ async def test_openapi_document_describes_every_route(platform: AppFactory, vend
         assert {"201", "409", "422", "503"} <= set(init_op["responses"])
 
 
+def _examples(node: Any) -> list[Any]:
+    """Every example value anywhere in an OpenAPI document."""
+    found: list[Any] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "examples" and isinstance(value, dict):
+                found += [entry.get("value") for entry in value.values()]
+            elif key == "examples" and isinstance(value, list):
+                found += value
+            else:
+                found += _examples(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _examples(item)
+    return found
+
+
+async def test_the_openapi_document_is_exact_about_what_is_sent(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        schemas = document["components"]["schemas"]
+        problem = schemas["Problem"]["properties"]
+        assert "extra" not in problem
+        assert {"refundable_fractions", "payment_status", "refund_id", "payment"} <= set(problem)
+        codes = problem["code"]["enum"]
+        assert {"refund-exceeds-balance", "malformed-json", "not-found", "internal-error"} <= set(
+            codes
+        )
+        statuses = schemas["PaymentStatus"]["enum"]
+        assert "partially_refunded" in statuses
+        assert schemas["PaymentView"]["properties"]["status"] == {
+            "$ref": "#/components/schemas/PaymentStatus"
+        }
+        init_op = document["paths"]["/init-payment"]["post"]["responses"]
+        assert "Location" in init_op["201"]["headers"]
+        assert "Retry-After" in init_op["503"]["headers"]
+        assert "Retry-After" in init_op["409"]["headers"]
+        refund_op = document["paths"]["/refund"]["post"]["responses"]
+        assert "Retry-After" in refund_op["503"]["headers"]
+        assert "422" in document["paths"]["/payments/{payment_id}"]["get"]["responses"]
+        # No made-up values: every example string reads as the service writes one.
+        for value in _examples(document):
+            for text in re.findall(r'"([A-Za-z]{16,})"', json.dumps(value)):
+                assert not re.fullmatch(r"[A-Za-z]{16,}", text) or text.islower(), text
+        for path, item in document["paths"].items():
+            for operation in item.values():
+                for status, answer in operation["responses"].items():
+                    for content in answer.get("content", {}).values():
+                        if content["schema"] == {"$ref": "#/components/schemas/Problem"}:
+                            for entry in content.get("examples", {}).values():
+                                assert entry["value"]["code"] in codes, (path, status)
+                                assert str(entry["value"]["status"]) == status, (path, status)
+
+
 async def test_a_whole_number_written_with_a_zero_fraction_is_that_integer(
     platform: AppFactory, vendor: Vendor
 ) -> None:
@@ -549,3 +606,46 @@ async def test_the_interactive_api_page_loads_nothing_from_outside_the_service(
             assert served.status_code == 200, asset
             assert len(served.content) > 500
         assert (await client.get("/schema/assets/index.html")).status_code == 404
+
+
+async def test_metadata_and_a_description_are_kept_shown_and_part_of_the_idempotency_key(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    notes = {"metadata": {"order_id": "A-10452", "customer": "c_8812"}, "description": "Tickets"}
+    async with platform({"json": json_gateway(vendor)}) as client:
+        created = await init(client, **notes)
+        assert created.status_code == 201, created.text
+        assert {k: created.json()[k] for k in notes} == notes
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()["payment"]
+        assert {k: detail[k] for k in notes} == notes
+        assert (await init(client, **notes)).status_code == 200
+        for changed in [
+            {**notes, "metadata": {"order_id": "A-10453", "customer": "c_8812"}},
+            {**notes, "description": "Other tickets"},
+            {"metadata": notes["metadata"]},
+        ]:
+            assert_problem(await init(client, **changed), 409, "idempotency-key-reused")
+        bare = await init(client, payment_id=str(uuid.uuid4()))
+        assert (bare.json()["metadata"], bare.json()["description"]) == ({}, None)
+        assert (await vendor.calls())["initiate"] == 2
+
+
+@pytest.mark.parametrize(
+    ("notes", "field"),
+    [
+        ({"metadata": {"": "v"}}, "metadata."),
+        ({"metadata": {"has space": "v"}}, "metadata.has space"),
+        ({"metadata": {"k" * 41: "v"}}, "metadata." + "k" * 41),
+        ({"metadata": {"note": "v" * 501}}, "metadata.note"),
+        ({"metadata": {f"k{n}": "v" for n in range(51)}}, "metadata"),
+        ({"metadata": {"n": 1}}, "metadata"),
+        ({"description": "d" * 1001}, "description"),
+    ],
+)
+async def test_bad_metadata_is_a_problem_naming_the_key(
+    platform: AppFactory, vendor: Vendor, notes: dict[str, Any], field: str
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        refused = assert_problem(await init(client, **notes), 422, "invalid-request")
+        assert refused["field"] == field, refused
+        assert (await vendor.calls())["initiate"] == 0

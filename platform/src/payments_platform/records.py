@@ -36,6 +36,9 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     refund_claimed_minor: int
     refunded_minor: int
     failure_code: str | None
+    metadata: dict[str, str]
+    """The client's own key-value pairs about the payment."""
+    description: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -36,6 +36,9 @@ payments = sa.Table(
     sa.Column("refund_claimed_minor", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("refunded_minor", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("failure_code", sa.String(64)),
+    # The client's own key-value pairs and text about the payment, shown back and notified.
+    sa.Column("metadata", sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
+    sa.Column("description", sa.Text()),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
@@ -46,6 +49,10 @@ payments = sa.Table(
     ),
     sa.UniqueConstraint("gateway", "external_id"),
     sa.UniqueConstraint("merchant", "client_id"),
+    # A merchant's payments newest first, all of them or of one status (GET /payments).
+    sa.Index("ix_payments_merchant_created_at_id", "merchant", "created_at", "id"),
+    sa.Index("ix_payments_merchant_status_created_at_id", "merchant", "status", "created_at", "id"),
+    sa.Index("ix_payments_external_id", "external_id"),
 )
 
 payment_attempts = sa.Table(

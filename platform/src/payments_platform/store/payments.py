@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,10 +38,14 @@ def insert(
     client_id: uuid.UUID,
     currency: str,
     amount_minor: int,
+    metadata: Mapping[str, str],
+    description: str | None,
     now: datetime,
 ) -> bool:
     """Write a new ``pending`` payment; False if the id is taken (the row is left alone)."""
     values = {
+        "metadata": dict(metadata),
+        "description": description,
         "id": payment_id,
         "merchant": merchant,
         "client_id": client_id,

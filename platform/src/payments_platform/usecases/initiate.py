@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
@@ -61,11 +62,26 @@ class _Claimed(msgspec.Struct, frozen=True, kw_only=True):
     created: bool
 
 
+class PaymentRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What a client asks for: the amount, and its own notes about the payment."""
+
+    amount: Amount
+    metadata: Mapping[str, str] = msgspec.field(default_factory=dict)
+    description: str | None = None
+
+
 async def start_payment(
-    platform: Platform, client_id: uuid.UUID, amount: Amount, *, merchant: str | None = None
+    platform: Platform,
+    client_id: uuid.UUID,
+    amount: Amount,
+    *,
+    merchant: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    description: str | None = None,
 ) -> InitOutcome:
     """Start a payment ``merchant`` calls ``client_id``, or answer with the one this id
     already started."""
+    asked = PaymentRequest(amount=amount, metadata=metadata or {}, description=description)
     payment_id = payment_key(merchant, client_id)
     with tracer.start_as_current_span("payments.initiate") as span, payment_logged(payment_id):
         span.set_attribute("payment.id", str(payment_id))
@@ -80,7 +96,7 @@ async def start_payment(
                 platform=platform,
                 payment_id=payment_id,
                 client_id=client_id,
-                amount=amount,
+                asked=asked,
                 merchant=merchant,
                 now=platform.now(),
             )
@@ -101,12 +117,13 @@ def claim_payment(
     platform: Platform,
     payment_id: uuid.UUID,
     client_id: uuid.UUID,
-    amount: Amount,
+    asked: PaymentRequest,
     merchant: str | None,
     now: datetime,
 ) -> InitOutcome | _Claimed:
     """Write the payment, or lock the merchant's one with this id and decide what the repeat
     does."""
+    amount = asked.amount
     created = payments.insert(
         conn,
         payment_id=payment_id,
@@ -114,6 +131,8 @@ def claim_payment(
         client_id=client_id,
         currency=amount.currency,
         amount_minor=amount.minor,
+        metadata=asked.metadata,
+        description=asked.description,
         now=now,
     )
     if created:
@@ -131,7 +150,7 @@ def claim_payment(
             # The id is taken by a payment made while the API was open, or with a key: an
             # open API cannot tell whose it is, and says nothing of it.
             raise errors.IdempotencyKeyReused(f"payment id {client_id} is already used", field="id")
-        if not reopen_for_repeat(conn, platform, existing, amount, now):
+        if not reopen_for_repeat(conn, platform, existing, asked, now):
             return InitOutcome(payment=existing, answer=InitAnswer.REPEATED)
         payment_id = existing.id
     if platform.queued:
@@ -145,16 +164,28 @@ def claim_payment(
 
 
 def reopen_for_repeat(
-    conn: sa.Connection, platform: Platform, existing: Payment, amount: Amount, now: datetime
+    conn: sa.Connection,
+    platform: Platform,
+    existing: Payment,
+    asked: PaymentRequest,
+    now: datetime,
 ) -> bool:
     """Decide what a repeated init does with the payment it names (locked by the caller);
     True if the payment was reopened and is to be routed again."""
-    if existing.amount != amount:
+    if existing.amount != asked.amount:
         raise errors.IdempotencyKeyReused(
             f"payment {existing.client_id} exists with {existing.amount.format()};"
-            f" this request asks for {amount.format()}",
+            f" this request asks for {asked.amount.format()}",
             field="id",
         )
+    for name, stored, given in [
+        ("metadata", existing.metadata, dict(asked.metadata)),
+        ("description", existing.description, asked.description),
+    ]:
+        if stored != given:
+            raise errors.IdempotencyKeyReused(
+                f"payment {existing.client_id} exists with another {name}", field="id"
+            )
     if existing.status is PaymentStatus.PENDING:
         if platform.queued:
             return False  # queued: the stored payment is the answer until a worker routes it

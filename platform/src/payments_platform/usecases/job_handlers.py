@@ -84,7 +84,10 @@ async def route_queued_payment(platform: Platform, job: Job) -> None:
 
 def _reopen(conn: sa.Connection, *, platform: Platform, payment: Payment) -> None:
     current = payments.load(conn, payment.id, for_update=True)
-    initiate.reopen_for_repeat(conn, platform, current, current.amount, platform.now())
+    same = initiate.PaymentRequest(
+        amount=current.amount, metadata=current.metadata, description=current.description
+    )
+    initiate.reopen_for_repeat(conn, platform, current, same, platform.now())
 
 
 async def send_or_reconcile_refund(platform: Platform, job: Job) -> None:

@@ -1,5 +1,6 @@
-"""Reading payments: ``GET /payments/{id}``. A merchant reads only its own payments: they are
-looked up by the merchant and its own id (:mod:`payments_platform.access`)."""
+"""Reading payments: ``GET /payments/{id}`` and ``GET /payments``. A merchant reads only its own
+payments: they are looked up by the merchant and its own id (:mod:`payments_platform.access`),
+and listed by the merchant."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 
 from payments_platform import errors
 from payments_platform.records import PaymentHistory
-from payments_platform.store import history, payments
+from payments_platform.store import history, listing, payments
+from payments_platform.store.listing import Cursor, PaymentFilter, PaymentPage
 from payments_platform.usecases.context import Platform
 
 
@@ -26,3 +28,19 @@ async def payment_history(
     if found is None:
         raise errors.PaymentNotFound(f"no payment with id {client_id}", field="id")
     return found
+
+
+async def list_payments(
+    platform: Platform,
+    *,
+    merchant: str | None,
+    filters: PaymentFilter,
+    after: Cursor | None = None,
+    limit: int = 20,
+) -> PaymentPage:
+    """A page of ``merchant``'s payments that match ``filters``, newest first."""
+    return await platform.database.read(
+        lambda conn: listing.list_payments(
+            conn, merchant=merchant, filters=filters, after=after, limit=limit
+        )
+    )

@@ -63,7 +63,12 @@ def create_app(
     protected = runtime.keyring is not None
     client_routes = Router(
         path="/",
-        route_handlers=[payments.init_payment, refunds.refund, payments.get_payment],
+        route_handlers=[
+            payments.init_payment,
+            refunds.refund,
+            payments.list_payments,
+            payments.get_payment,
+        ],
         guards=[require_client_key],
         dependencies={"merchant": Provide(client_merchant, sync_to_thread=False)},
         # Documented only when it is enforced: an open demo says so.

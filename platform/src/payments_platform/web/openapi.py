@@ -13,9 +13,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
+    Operation,
     Parameter,
     Reference,
     Schema,
@@ -23,8 +25,14 @@ from litestar.openapi.spec import (
 )
 from litestar.params import FromPath
 
-from payments_platform.web.problems import PROBLEM_MEDIA_TYPE
-from payments_platform.web.requests import STRICT_BODIES, InitPaymentBody
+from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, every_code
+from payments_platform.web.requests import (
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE_LENGTH,
+    METADATA_KEY,
+    STRICT_BODIES,
+    InitPaymentBody,
+)
 
 BEARER_AUTH = "BearerAuth"
 SWAGGER_ASSETS_PATH = "/schema/assets"
@@ -91,20 +99,14 @@ def openapi_config(*, protected: bool) -> OpenAPIConfig:
     )
 
 
-def _not_null(parameter: Parameter) -> None:
-    """An optional header is absent or a string, never JSON ``null``: say so."""
-    schema = parameter.schema
-    if isinstance(schema, Schema) and schema.one_of:
-        strings = [s for s in schema.one_of if isinstance(s, Schema) and s.type != OpenAPIType.NULL]
-        if len(strings) == 1:
-            schema.type, schema.one_of = strings[0].type, None
-
-
 def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[str]) -> None:
-    """Say in the OpenAPI document what this deployment enforces.
+    """Say in the OpenAPI document what the code and this deployment enforce, where the
+    framework's own schema generation leaves it out.
 
     Request bodies take no properties beyond the documented ones, a payment's currency is one
-    an enabled gateway takes, and client routes answer 401 when the API needs keys.
+    an enabled gateway takes, metadata is bounded as it is checked, problem codes are the ones
+    the service uses, answers carry the headers they do, and client routes answer 401 when the
+    API needs keys.
     """
     document = app.openapi_schema
     schemas = (document.components.schemas if document.components else None) or {}
@@ -112,25 +114,78 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         component = schemas.get(body.__name__)
         if isinstance(component, Schema):
             component.additional_properties = False
-    for path_item in (document.paths or {}).values():
-        for operation in (path_item.get, path_item.post):
-            for parameter in (operation.parameters or []) if operation else []:
-                if isinstance(parameter, Parameter) and parameter.param_in == "header":
-                    _not_null(parameter)
-    init_body = schemas.get(InitPaymentBody.__name__)
-    if isinstance(init_body, Schema) and init_body.properties:
-        currency = init_body.properties.get("currency")
-        if isinstance(currency, Schema):
-            currency.enum = sorted(currencies)
-    if not protected or document.paths is None:
+    _describe_init_body(schemas.get(InitPaymentBody.__name__), currencies)
+    problem = schemas.get("Problem")
+    if isinstance(problem, Schema) and problem.properties:
+        code = problem.properties.get("code")
+        if isinstance(code, Schema):
+            code.enum = every_code()
+    for operation in _operations(app):
+        for parameter in operation.parameters or []:
+            if isinstance(parameter, Parameter) and parameter.param_in == "header":
+                _not_null(parameter)
+        _describe_headers(operation)
+        if protected and operation.security:
+            operation.responses = {**(operation.responses or {}), "401": _unauthorized()}
+
+
+def _operations(app: Litestar) -> list[Operation]:
+    paths = app.openapi_schema.paths or {}
+    return [op for item in paths.values() for op in (item.get, item.post) if op is not None]
+
+
+def _describe_init_body(body: Schema | Reference | None, currencies: Iterable[str]) -> None:
+    if not isinstance(body, Schema) or not body.properties:
         return
-    unauthorized = OpenAPIResponse(
+    currency = body.properties.get("currency")
+    if isinstance(currency, Schema):
+        currency.enum = sorted(currencies)
+    metadata = body.properties.get("metadata")
+    if isinstance(metadata, Schema):
+        # The framework leaves out what msgspec checks of a mapping's keys and values.
+        metadata.max_properties = MAX_METADATA_KEYS
+        metadata.property_names = Schema(pattern=f"^{METADATA_KEY.pattern}$")
+        metadata.additional_properties = Schema(
+            type=OpenAPIType.STRING, max_length=MAX_METADATA_VALUE_LENGTH
+        )
+
+
+_RETRY_AFTER = OpenAPIHeader(
+    description="Seconds to wait before sending the same request again",
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+)
+_LOCATION = OpenAPIHeader(
+    description="Where the payment is: `/payments/{id}`", schema=Schema(type=OpenAPIType.STRING)
+)
+
+
+def _describe_headers(operation: Operation) -> None:
+    """Every 503 says when to come back; so does a 409 for a payment in progress; a 201 says
+    where the payment is."""
+    for status, response in (operation.responses or {}).items():
+        if not isinstance(response, OpenAPIResponse):
+            continue
+        headers: dict[str, OpenAPIHeader | Reference] = dict(response.headers or {})
+        if status == "503" or "payment-in-progress" in response.description:
+            headers["Retry-After"] = _RETRY_AFTER
+        if status == "201":
+            headers["Location"] = _LOCATION
+        response.headers = headers or None
+
+
+def _unauthorized() -> OpenAPIResponse:
+    return OpenAPIResponse(
         description="unauthorized: no valid API key",
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
         },
     )
-    for item in document.paths.values():
-        for operation in (item.get, item.post):
-            if operation is not None and operation.security:
-                operation.responses = {**(operation.responses or {}), "401": unauthorized}
+
+
+def _not_null(parameter: Parameter) -> None:
+    """An optional header is absent or a string, never JSON ``null``: say so."""
+    schema = parameter.schema
+    if isinstance(schema, Schema) and schema.one_of:
+        strings = [s for s in schema.one_of if isinstance(s, Schema) and s.type != OpenAPIType.NULL]
+        if len(strings) == 1:
+            schema.type, schema.one_of = strings[0].type, None

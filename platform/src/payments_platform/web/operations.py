@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY, generate_latest
 from payments_platform import jobs
 from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS
 from payments_platform.usecases.context import Platform
+from payments_platform.web.examples import example
 from payments_platform.web.views import Health
 
 
@@ -24,7 +25,22 @@ async def health() -> Health:
     operation_id="ready",
     tags=["operations"],
     summary="Readiness: the database answers and gateways are built",
-    responses={503: ResponseSpec(Health, description="Not ready")},
+    responses={
+        503: ResponseSpec(
+            Health,
+            description="Not ready",
+            generate_examples=False,
+            examples=[
+                example(
+                    "database down",
+                    {
+                        "status": "not ready",
+                        "checks": {"database": "unreachable: OSError", "gateways": "2 built"},
+                    },
+                )
+            ],
+        )
+    },
 )
 async def ready(platform: NamedDependency[Platform]) -> Response[Health]:
     """Whether this process can serve payments."""

@@ -13,7 +13,9 @@ from payments_platform import errors
 from payments_platform.lifecycle import RefundStatus
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.refunds import refund_payment
-from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, problem_responses
+from payments_platform.web import examples
+from payments_platform.web.examples import example
+from payments_platform.web.problems import problem_responses
 from payments_platform.web.requests import (
     IDEMPOTENCY_KEY_HEADER,
     MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -21,7 +23,7 @@ from payments_platform.web.requests import (
     key_from_header,
     strict_body,
 )
-from payments_platform.web.views import PaymentView, Problem, RefundAnswer, RefundView
+from payments_platform.web.views import PaymentView, RefundAnswer, RefundView
 
 
 @post(
@@ -36,12 +38,34 @@ from payments_platform.web.views import PaymentView, Problem, RefundAnswer, Refu
     status_code=200,
     before_request=strict_body(RefundBody),
     responses={
+        200: ResponseSpec(
+            RefundAnswer,
+            description="The gateway refunded it (or a repeat of a refund that succeeded)",
+            generate_examples=False,
+            examples=[
+                example(
+                    "succeeded",
+                    {"ok": True, "refund": examples.REFUND, "payment": examples.REFUNDED},
+                )
+            ],
+        ),
         202: ResponseSpec(
             RefundAnswer,
             description="Queued for a worker (pending), or sent with no usable answer (unknown)",
+            generate_examples=False,
+            examples=[
+                example(
+                    "unknown",
+                    {
+                        "ok": False,
+                        "refund": {**examples.REFUND, "status": "unknown"},
+                        "payment": {**examples.PAID, "refundable_fractions": 0},
+                    },
+                )
+            ],
         ),
-        400: ResponseSpec(Problem, media_type=PROBLEM_MEDIA_TYPE, description="malformed-json"),
         **problem_responses(
+            errors.MalformedJson,
             errors.InvalidRequest,
             errors.PaymentNotFound,
             errors.PaymentNotRefundable,

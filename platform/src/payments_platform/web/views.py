@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from payments_plugins import Amount
 
+from payments_platform.lifecycle import AttemptOutcome, PaymentStatus, RefundStatus
 from payments_platform.records import Attempt, Event, Payment, PaymentHistory, Refund
 
 
@@ -18,7 +19,7 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
     """A payment as the API shows it."""
 
     id: uuid.UUID
-    status: str
+    status: PaymentStatus
     amount: str
     amount_fractions: int
     currency: str
@@ -27,6 +28,8 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
     refunded_fractions: int
     refundable_fractions: int
     failure_code: str | None
+    metadata: dict[str, str]
+    description: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -44,6 +47,8 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
             refunded_fractions=payment.refunded_minor,
             refundable_fractions=payment.refundable_minor,
             failure_code=payment.failure_code,
+            metadata=payment.metadata,
+            description=payment.description,
             created_at=payment.created_at,
             updated_at=payment.updated_at,
         )
@@ -54,7 +59,7 @@ class RefundView(msgspec.Struct, frozen=True, kw_only=True):
 
     id: uuid.UUID
     payment_id: uuid.UUID
-    status: str
+    status: RefundStatus
     amount: str
     amount_fractions: int
     gateway: str
@@ -86,7 +91,7 @@ class AttemptView(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     gateway: str
     reason: str
-    outcome: str
+    outcome: AttemptOutcome
     error: str | None
     external_id: str | None
     started_at: datetime
@@ -103,8 +108,10 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
 
     id: int
     kind: str
-    from_status: str | None
-    to_status: str | None
+    """``status_changed``, ``routing_decision``, ``webhook``, ``webhook_replayed``,
+    ``refund_requested``, ``refund_<status>``, ..."""
+    from_status: PaymentStatus | None
+    to_status: PaymentStatus | None
     gateway: str | None
     external_id: str | None
     accepted: bool | None
@@ -138,6 +145,14 @@ class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class PaymentList(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of payments, newest first."""
+
+    payments: list[PaymentView]
+    next_cursor: str | None
+    """Send it back as ``cursor`` for the next page; null on the last page."""
+
+
 class RefundAnswer(msgspec.Struct, frozen=True, kw_only=True):
     """The answer to a refund request."""
 
@@ -152,7 +167,8 @@ class WebhookAnswer(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     changed: bool
     payment_id: uuid.UUID
-    status: str
+    """The payment's reference at the gateway (the platform's own id)."""
+    status: PaymentStatus
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,11 +182,21 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """An RFC 9457 problem details body; ``code`` is stable and documented in docs/api.md."""
 
     type: str
+    """``urn:payments:problem:<code>``."""
     title: str
-    status: int
+    status: Annotated[int, msgspec.Meta(ge=400, le=599)]
     detail: str
     code: str
     instance: str | None = None
+    """The path of the request."""
     field: str | None = None
+    """The offending field, when one is to blame."""
     payment: PaymentView | None = None
-    extra: dict[str, Any] | None = None
+    """The payment, with ``payment-declined`` and ``no-gateway-available``."""
+    payment_status: PaymentStatus | None = None
+    """Where the payment stands, with ``payment-not-refundable`` and
+    ``transition-not-allowed``."""
+    refundable_fractions: int | None = None
+    """What is left to refund, with ``refund-exceeds-balance``."""
+    refund_id: uuid.UUID | None = None
+    """The refund, with ``refund-declined`` and ``gateway-unavailable``."""
