@@ -611,7 +611,10 @@ async def test_the_interactive_api_page_loads_nothing_from_outside_the_service(
 async def test_metadata_and_a_description_are_kept_shown_and_part_of_the_idempotency_key(
     platform: AppFactory, vendor: Vendor
 ) -> None:
-    notes = {"metadata": {"order_id": "A-10452", "customer": "c_8812"}, "description": "Tickets"}
+    notes: dict[str, Any] = {
+        "metadata": {"order_id": "A-10452", "customer": "c_8812"},
+        "description": "Tickets",
+    }
     async with platform({"json": json_gateway(vendor)}) as client:
         created = await init(client, **notes)
         assert created.status_code == 201, created.text

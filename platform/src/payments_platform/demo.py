@@ -10,8 +10,15 @@ DEMO_WARNING = """\
   - database: ./payments.db (SQLite), migrated automatically
   - gateways: vendor SIMULATORS served by this same process, not real vendors
   - the client API is open and webhooks are not signed
+  - notifications go to a stand-in merchant: GET /simulators/merchant
   Never take real payments with this profile.
 *****************************************************************************"""
+
+
+RECEIVER_PATH = "/simulators/merchant"
+"""Where the stand-in merchant endpoint is served, when the config asks for it."""
+DEMO_NOTIFICATION_SECRET = "whsec_ZGVtby1zZWNyZXQtZm9yLXRoZS13YWxrLXRocm91Z2gtb25seQ=="  # noqa: S105 - the demo's, public on purpose
+"""Public on purpose, like everything of the demo: it signs notifications nobody must trust."""
 
 
 def demo_profile() -> dict[str, Any]:
@@ -29,5 +36,17 @@ def demo_profile() -> dict[str, Any]:
         "gateways": {
             "json": {"type": "json", "simulator": {"payer_pays_at_once": True}},
             "soap": {"type": "soap", "simulator": {"payer_pays_at_once": True}},
+        },
+        # Every event of every payment goes to the stand-in merchant this process serves.
+        "notifications": {
+            "receiver": True,
+            "allow_http": True,
+            "allow_private_addresses": True,
+            "endpoints": {
+                "demo-merchant": {
+                    "url": f"{RECEIVER_PATH}/notifications",
+                    "secret": DEMO_NOTIFICATION_SECRET,
+                }
+            },
         },
     }

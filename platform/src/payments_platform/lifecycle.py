@@ -139,6 +139,16 @@ class AttemptOutcome(enum.StrEnum):
     """Sent, no usable answer: never retried elsewhere, reconciled."""
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where a delivery stands."""
+
+    PENDING = "pending"
+    """Not delivered yet: its job posts it, and retries."""
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    """Not delivered after retrying for as long as the settings say; re-deliverable."""
+
+
 class WebhookVerdict(enum.StrEnum):
     """What a vendor's notification does to a payment."""
 

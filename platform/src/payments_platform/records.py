@@ -10,7 +10,12 @@ import msgspec
 import sqlalchemy as sa
 from payments_plugins import Amount
 
-from payments_platform.lifecycle import AttemptOutcome, PaymentStatus, RefundStatus
+from payments_platform.lifecycle import (
+    AttemptOutcome,
+    DeliveryStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 
 RecordT = TypeVar("RecordT", bound=msgspec.Struct)
 
@@ -101,6 +106,40 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+class Notification(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as stored."""
+
+    id: str
+    payment_id: uuid.UUID
+    merchant: str | None
+    type: str
+    sequence: int
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """An event's delivery to one endpoint."""
+
+    id: int
+    notification_id: str
+    endpoint: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotificationSent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event notified to the merchant, with its delivery to each endpoint."""
+
+    notification: Notification
+    deliveries: list[Delivery]
+
+
 class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
     """A payment with everything that happened to it."""
 
@@ -108,6 +147,7 @@ class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
     attempts: list[Attempt]
     refunds: list[Refund]
     events: list[Event]
+    notifications: list[NotificationSent] = msgspec.field(default_factory=list)
 
 
 def from_row(record_type: type[RecordT], row: sa.Row[Any]) -> RecordT:

@@ -123,6 +123,8 @@ jobs = sa.Table(
     sa.Column("kind", sa.String(24), nullable=False),
     sa.Column("payment_id", sa.Uuid(), nullable=False),
     sa.Column("refund_id", sa.Uuid()),
+    # The notification delivery a ``notify`` job makes.
+    sa.Column("delivery_id", sa.BigInteger()),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("max_attempts", sa.Integer(), nullable=False),
@@ -135,4 +137,39 @@ jobs = sa.Table(
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.Index("ix_jobs_status_run_at", "status", "run_at"),
     sa.Index("ix_jobs_payment_id", "payment_id"),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    # The event's stable id, ``evt_<32 hex digits>``: the Standard Webhooks message id.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("payment_id", sa.Uuid(), nullable=False),
+    sa.Column("merchant", sa.String(64)),
+    sa.Column("type", sa.String(40), nullable=False),
+    # Counts a payment's notifications from 1, so that a receiver can order them.
+    sa.Column("sequence", sa.Integer(), nullable=False),
+    # The body sent: the event with the resource as it stood when it happened.
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.UniqueConstraint("payment_id", "sequence"),
+    sa.Index("ix_notifications_created_at", "created_at"),
+)
+
+notification_deliveries = sa.Table(
+    "notification_deliveries",
+    metadata,
+    sa.Column("id", _Serial, primary_key=True, autoincrement=True),
+    sa.Column("notification_id", sa.String(40), sa.ForeignKey("notifications.id"), nullable=False),
+    # The merchant's endpoint, by its name in the config.
+    sa.Column("endpoint", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_status_code", sa.Integer()),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("delivered_at", _Timestamp),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.Column("updated_at", _Timestamp, nullable=False),
+    sa.UniqueConstraint("notification_id", "endpoint"),
+    sa.Index("ix_notification_deliveries_endpoint_status", "endpoint", "status"),
 )

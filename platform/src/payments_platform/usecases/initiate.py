@@ -31,7 +31,7 @@ from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.usecases import failover
 from payments_platform.usecases.context import Platform
-from payments_platform.usecases.transitions import report_after_commit, schedule
+from payments_platform.usecases.transitions import record_change, schedule
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -216,7 +216,7 @@ def reopen_for_repeat(
             reason=reason,
             now=now,
         )
-        report_after_commit(conn, existing, PaymentStatus.PENDING, reason)
+        record_change(conn, platform, existing, PaymentStatus.PENDING, reason)
     return moved
 
 

@@ -24,7 +24,7 @@ from payments_platform.logs import payment_logged
 from payments_platform.records import Payment
 from payments_platform.store import payments, refunds
 from payments_platform.telemetry import links_to
-from payments_platform.usecases import failover, initiate, reconcile
+from payments_platform.usecases import failover, initiate, notify, reconcile
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.expire import expire_payment
 from payments_platform.usecases.refunds import send_refund
@@ -54,6 +54,8 @@ def job_handler(platform: Platform) -> JobHandler:
                 await send_or_reconcile_refund(platform, job)
             elif job.kind is JobKind.EXPIRE:
                 await expire_payment(platform, job.payment_id)
+            elif job.kind is JobKind.NOTIFY:
+                await notify.deliver(platform, job)
 
     return run
 

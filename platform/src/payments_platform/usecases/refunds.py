@@ -38,9 +38,10 @@ from payments_platform.lifecycle import (
 from payments_platform.logs import payment_logged
 from payments_platform.records import Payment, Refund
 from payments_platform.store import events, payments, refunds
+from payments_platform.usecases import notify
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.gateway_call import call_gateway
-from payments_platform.usecases.transitions import report_after_commit, schedule
+from payments_platform.usecases.transitions import record_change, schedule
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -307,9 +308,13 @@ def record_refund(
     to_status: PaymentStatus | None = None
     if status is RefundStatus.SUCCEEDED:
         to_status = payments.count_refunded(conn, payment, refund.amount_minor, now)
-        report_after_commit(conn, payment, to_status, f"refund {refund.client_refund_id} succeeded")
+        notify.refund_changed(conn, platform, refund.id, status)
+        record_change(
+            conn, platform, payment, to_status, f"refund {refund.client_refund_id} succeeded"
+        )
     elif status is RefundStatus.FAILED:
         payments.release_refund_amount(conn, payment.id, refund.amount_minor, now)
+        notify.refund_changed(conn, platform, refund.id, status)
     elif guard_job is not None:
         schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
     amount = Amount(refund.amount_minor, payment.currency).format()

@@ -46,18 +46,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
-        worker = runtime.worker() if settings.worker.enabled else None
-        task = asyncio.create_task(worker.run_forever()) if worker else None
+        workers = runtime.workers() if settings.worker.enabled else []
+        tasks = [asyncio.create_task(worker.run_forever()) for worker in workers]
         try:
             yield
         finally:
-            if worker is not None and task is not None:
-                # Requests in flight have finished by now; let started jobs end, release the rest.
+            # Requests in flight have finished by now; let started jobs end, release the rest.
+            for worker in workers:
                 worker.stop()
-                try:
-                    await asyncio.wait_for(task, settings.worker.shutdown_grace_seconds)
-                except TimeoutError:
-                    logger.warning("worker did not stop in time; its leases will expire")
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=settings.worker.shutdown_grace_seconds)
+                if late:
+                    logger.warning("a worker did not stop in time; its leases will expire")
             await runtime.aclose()
 
     protected = runtime.keyring is not None

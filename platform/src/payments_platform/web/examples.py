@@ -72,6 +72,23 @@ EVENT: dict[str, Any] = {
     "created_at": "2026-12-01T10:15:02.411302Z",
 }
 
+NOTIFICATION: dict[str, Any] = {
+    "id": "evt_8e1f4c2a9b7d4e6f8a0b1c2d3e4f5a6b",
+    "type": "payment.refunded",
+    "sequence": 4,
+    "created_at": "2026-12-01T11:02:09.551920Z",
+    "deliveries": [
+        {
+            "endpoint": "shop-main",
+            "status": "delivered",
+            "attempts": 1,
+            "last_status_code": 204,
+            "last_error": None,
+            "delivered_at": "2026-12-01T11:02:09.803114Z",
+        }
+    ],
+}
+
 
 def example(summary: str, value: Any) -> Example:
     """An example answer."""

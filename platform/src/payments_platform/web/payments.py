@@ -15,6 +15,7 @@ from payments_plugins.money import is_currency
 
 from payments_platform import errors
 from payments_platform.lifecycle import PaymentStatus
+from payments_platform.resources import PaymentView
 from payments_platform.store.listing import CURSOR_PATTERN, Cursor, PaymentFilter
 from payments_platform.usecases import reads
 from payments_platform.usecases.context import Platform
@@ -23,7 +24,7 @@ from payments_platform.web import examples
 from payments_platform.web.examples import example
 from payments_platform.web.problems import problem_responses
 from payments_platform.web.requests import InitPaymentBody, payment_id_of, strict_body
-from payments_platform.web.views import PaymentDetail, PaymentList, PaymentView
+from payments_platform.web.views import PaymentDetail, PaymentList
 
 STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswer.IN_PROGRESS: 202}
 
@@ -205,6 +206,7 @@ def _moment(text: str | None, name: str) -> datetime | None:
                         "attempts": [examples.ATTEMPT],
                         "refunds": [examples.REFUND],
                         "events": [examples.EVENT],
+                        "notifications": [examples.NOTIFICATION],
                     },
                 )
             ],

@@ -17,8 +17,9 @@ from litestar.openapi import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from payments_platform import errors
+from payments_platform.resources import PaymentView
 from payments_platform.web.examples import PROBLEM_DETAILS, problem_example
-from payments_platform.web.views import PaymentView, Problem
+from payments_platform.web.views import Problem
 
 logger = logging.getLogger(__name__)
 

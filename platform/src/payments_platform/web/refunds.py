@@ -11,6 +11,7 @@ from litestar.params import HeaderParameter, JSONBody
 
 from payments_platform import errors
 from payments_platform.lifecycle import RefundStatus
+from payments_platform.resources import PaymentView, RefundView
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.refunds import refund_payment
 from payments_platform.web import examples
@@ -23,7 +24,7 @@ from payments_platform.web.requests import (
     key_from_header,
     strict_body,
 )
-from payments_platform.web.views import PaymentView, RefundAnswer, RefundView
+from payments_platform.web.views import RefundAnswer
 
 
 @post(

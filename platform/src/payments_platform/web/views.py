@@ -9,80 +9,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from payments_plugins import Amount
 
-from payments_platform.lifecycle import AttemptOutcome, PaymentStatus, RefundStatus
-from payments_platform.records import Attempt, Event, Payment, PaymentHistory, Refund
-
-
-class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
-    """A payment as the API shows it."""
-
-    id: uuid.UUID
-    status: PaymentStatus
-    amount: str
-    amount_fractions: int
-    currency: str
-    gateway: str | None
-    external_id: str | None
-    refunded_fractions: int
-    refundable_fractions: int
-    failure_code: str | None
-    metadata: dict[str, str]
-    description: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, payment: Payment) -> PaymentView:
-        """The view of a stored payment."""
-        return cls(
-            id=payment.client_id,
-            status=payment.status,
-            amount=payment.amount.format(),
-            amount_fractions=payment.amount_minor,
-            currency=payment.currency,
-            gateway=payment.gateway,
-            external_id=payment.external_id,
-            refunded_fractions=payment.refunded_minor,
-            refundable_fractions=payment.refundable_minor,
-            failure_code=payment.failure_code,
-            metadata=payment.metadata,
-            description=payment.description,
-            created_at=payment.created_at,
-            updated_at=payment.updated_at,
-        )
-
-
-class RefundView(msgspec.Struct, frozen=True, kw_only=True):
-    """A refund as the API shows it."""
-
-    id: uuid.UUID
-    payment_id: uuid.UUID
-    status: RefundStatus
-    amount: str
-    amount_fractions: int
-    gateway: str
-    external_refund_id: str | None
-    failure_code: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, refund: Refund, payment: Payment) -> RefundView:
-        """The view of a stored refund of ``payment``."""
-        return cls(
-            id=refund.client_refund_id,
-            payment_id=payment.client_id,
-            status=refund.status,
-            amount=Amount(refund.amount_minor, payment.currency).format(),
-            amount_fractions=refund.amount_minor,
-            gateway=refund.gateway,
-            external_refund_id=refund.external_refund_id,
-            failure_code=refund.failure_code,
-            created_at=refund.created_at,
-            updated_at=refund.updated_at,
-        )
+from payments_platform.lifecycle import AttemptOutcome, DeliveryStatus, PaymentStatus
+from payments_platform.records import Attempt, Event, NotificationSent, PaymentHistory
+from payments_platform.resources import PaymentView, RefundView
 
 
 class AttemptView(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,13 +56,50 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.convert(event, cls, from_attributes=True)
 
 
+class DeliveryView(msgspec.Struct, frozen=True, kw_only=True):
+    """A notification's delivery to one of the merchant's endpoints."""
+
+    endpoint: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class NotificationView(msgspec.Struct, frozen=True, kw_only=True):
+    """An event the merchant was (or is being) notified of."""
+
+    id: str
+    type: str
+    sequence: int
+    created_at: datetime
+    deliveries: list[DeliveryView]
+
+    @classmethod
+    def of(cls, sent: NotificationSent) -> NotificationView:
+        """The view of a stored notification and its deliveries."""
+        event = sent.notification
+        return cls(
+            id=event.id,
+            type=event.type,
+            sequence=event.sequence,
+            created_at=event.created_at,
+            deliveries=[
+                msgspec.convert(delivery, DeliveryView, from_attributes=True)
+                for delivery in sent.deliveries
+            ],
+        )
+
+
 class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
-    """A payment with its gateway attempts, refunds and audit trail."""
+    """A payment with its gateway attempts, refunds, audit trail and notifications."""
 
     payment: PaymentView
     attempts: list[AttemptView]
     refunds: list[RefundView]
     events: list[EventView]
+    notifications: list[NotificationView]
 
     @classmethod
     def of(cls, found: PaymentHistory) -> PaymentDetail:
@@ -142,6 +109,7 @@ class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
             attempts=[AttemptView.of(attempt) for attempt in found.attempts],
             refunds=[RefundView.of(refund, found.payment) for refund in found.refunds],
             events=[EventView.of(event) for event in found.events],
+            notifications=[NotificationView.of(sent) for sent in found.notifications],
         )
 
 

@@ -1,7 +1,7 @@
-"""Client ids are idempotency keys per merchant: payments and refunds keep the id the client
-gave beside the platform's own, which is the reference gateways get.
+"""Client ids are idempotency keys per merchant, kept beside the platform's own ids.
 
-Existing rows keep their id, which was the client's, as both.
+Payments and refunds keep the id the client gave beside the platform's own, which is the
+reference gateways get. Existing rows keep their id, which was the client's, as both.
 
 Revision ID: 0004
 Revises: 0003

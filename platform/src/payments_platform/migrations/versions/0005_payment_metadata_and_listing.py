@@ -1,5 +1,7 @@
-"""Payments carry the client's metadata and description; indexes for listing a merchant's
-payments newest first, by status, and by external id.
+"""Payments carry the client's metadata and description; indexes for listing them.
+
+The indexes list a merchant's payments newest first, all or by status, and find one by its
+external id.
 
 Revision ID: 0005
 Revises: 0004
