@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from payments_platform.config import decode_settings
+from payments_platform.notifications.signing import new_secret
 from payments_platform.plugin_host import PluginHost
 from payments_platform.records import utc_now
 from payments_platform.runtime import Runtime, build_runtime
@@ -21,6 +23,9 @@ from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.simulator import JsonVendorSimulator
 from payments_plugins import SimulatorOptions
 from payments_plugins.testing.asgi_server import serve_asgi
+from pytest_httpserver import HTTPServer
+from standardwebhooks import Webhook
+from werkzeug import Request, Response
 
 from .databases import backends, postgres_database, postgres_template, sqlite_url
 
@@ -49,6 +54,11 @@ class Vendor:
         """How many vendor API calls of each kind the simulator has received."""
         counts: dict[str, int] = await self._control("GET", "calls")
         return counts
+
+    async def payments(self) -> list[dict[str, Any]]:
+        """What the vendor holds: each payment with its reference (ours) and refunds."""
+        held: list[dict[str, Any]] = (await self._control("GET", "payments"))["payments"]
+        return held
 
     async def payer_acts(self, external_id: str, status: str = "paid") -> None:
         """The payer pays (or fails): the vendor's own record moves."""
@@ -112,6 +122,9 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     with postgres_database(template) as url:
         yield url
 
+
+NOTIFICATION_SECRET = new_secret()
+"""The signing secret of the merchant endpoints tests configure."""
 
 OPEN: dict[str, Any] = {"auth": "none", "allow_unsigned_webhooks": True}
 """Tests about something else open the client API and accept unsigned webhooks."""
@@ -201,3 +214,44 @@ def scripted_runtime(database_url: str, wall_clock: WallClock) -> RuntimeFactory
             await runtime.aclose()
 
     return open_runtime
+
+
+class Receiver:
+    """The merchant's endpoint: answers as told, and keeps every request it got."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.answer = 204
+        self.delay = 0.0
+        self.requests: list[tuple[dict[str, str], bytes, int]] = []
+        self.in_flight = 0
+        self._lock = threading.Lock()
+        server.expect_request("/hook", method="POST").respond_with_handler(self._handle)
+
+    def _handle(self, request: Request) -> Response:
+        with self._lock:
+            self.in_flight += 1
+        time.sleep(self.delay)
+        with self._lock:
+            self.in_flight -= 1
+            self.requests.append((dict(request.headers), request.get_data(), self.answer))
+        return Response("", status=self.answer)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/hook")
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """The events it accepted, each checked with the Standard Webhooks library."""
+        verifier = Webhook(NOTIFICATION_SECRET)
+        accepted: list[dict[str, Any]] = []
+        for headers, body, status in self.requests:
+            event = verifier.verify(body, {k.lower(): v for k, v in headers.items()})
+            if 200 <= status < 300:
+                accepted.append(event)
+        return accepted
+
+
+@pytest.fixture
+def receiver(httpserver: HTTPServer) -> Receiver:
+    return Receiver(httpserver)

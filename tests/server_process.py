@@ -1,4 +1,5 @@
-"""Run the real ``payments`` processes (``serve``, ``simulate``) for end-to-end tests."""
+"""Run the real ``payments`` processes (``serve``, ``worker``, ``simulate``) for end-to-end
+tests."""
 
 from __future__ import annotations
 
@@ -81,6 +82,33 @@ def _payments_process(
     try:
         wait_until_answering(server, ready_path, f"payments {arguments[0]}")
         yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextlib.contextmanager
+def payments_worker(workdir: Path, config: Path) -> Iterator[ServerProcess]:
+    """Start ``payments worker`` for ``config``, wait until its workers run, stop it."""
+    command = [sys.executable, "-m", "payments_platform.cli", "worker", "--config", str(config)]
+    log = workdir / f"worker-{time.monotonic_ns()}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=command_environment()
+        )
+    worker = ServerProcess(process, "", log)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while worker.output().count("started") < 2:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"payments worker did not start:\n{worker.output()}")
+            time.sleep(0.05)
+        yield worker
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

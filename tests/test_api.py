@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from typing import Any
 
@@ -18,9 +20,14 @@ def json_gateway(vendor: Vendor, **extra: Any) -> dict[str, Any]:
     return {"type": "json", "settings": {"base_url": vendor.base_url}, **extra}
 
 
-async def init(client: AsyncTestClient[Any], payment_id: str = PAYMENT_ID, **body: Any):
+async def init(
+    client: AsyncTestClient[Any],
+    payment_id: str = PAYMENT_ID,
+    headers: dict[str, str] | None = None,
+    **body: Any,
+):
     payload = {"id": payment_id, "currency": "AED", "amount_fractions": 99999, **body}
-    return await client.post("/init-payment", json=payload)
+    return await client.post("/init-payment", json=payload, headers=headers)
 
 
 async def pay(client: AsyncTestClient[Any], external_id: str, status: str = "paid"):
@@ -389,6 +396,62 @@ async def test_openapi_document_describes_every_route(platform: AppFactory, vend
         assert {"201", "409", "422", "503"} <= set(init_op["responses"])
 
 
+def _examples(node: Any) -> list[Any]:
+    """Every example value anywhere in an OpenAPI document."""
+    found: list[Any] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "examples" and isinstance(value, dict):
+                found += [entry.get("value") for entry in value.values()]
+            elif key == "examples" and isinstance(value, list):
+                found += value
+            else:
+                found += _examples(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _examples(item)
+    return found
+
+
+async def test_the_openapi_document_is_exact_about_what_is_sent(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        schemas = document["components"]["schemas"]
+        problem = schemas["Problem"]["properties"]
+        assert "extra" not in problem
+        assert {"refundable_fractions", "payment_status", "refund_id", "payment"} <= set(problem)
+        codes = problem["code"]["enum"]
+        assert {"refund-exceeds-balance", "malformed-json", "not-found", "internal-error"} <= set(
+            codes
+        )
+        statuses = schemas["PaymentStatus"]["enum"]
+        assert "partially_refunded" in statuses
+        assert schemas["PaymentView"]["properties"]["status"] == {
+            "$ref": "#/components/schemas/PaymentStatus"
+        }
+        init_op = document["paths"]["/init-payment"]["post"]["responses"]
+        assert "Location" in init_op["201"]["headers"]
+        assert "Retry-After" in init_op["503"]["headers"]
+        assert "Retry-After" in init_op["409"]["headers"]
+        refund_op = document["paths"]["/refund"]["post"]["responses"]
+        assert "Retry-After" in refund_op["503"]["headers"]
+        assert "422" in document["paths"]["/payments/{payment_id}"]["get"]["responses"]
+        # No made-up values: every example string reads as the service writes one.
+        for value in _examples(document):
+            for text in re.findall(r'"([A-Za-z]{16,})"', json.dumps(value)):
+                assert not re.fullmatch(r"[A-Za-z]{16,}", text) or text.islower(), text
+        for path, item in document["paths"].items():
+            for operation in item.values():
+                for status, answer in operation["responses"].items():
+                    for content in answer.get("content", {}).values():
+                        if content["schema"] == {"$ref": "#/components/schemas/Problem"}:
+                            for entry in content.get("examples", {}).values():
+                                assert entry["value"]["code"] in codes, (path, status)
+                                assert str(entry["value"]["status"]) == status, (path, status)
+
+
 async def test_a_whole_number_written_with_a_zero_fraction_is_that_integer(
     platform: AppFactory, vendor: Vendor
 ) -> None:
@@ -435,3 +498,157 @@ async def test_a_late_paid_webhook_after_a_refund_changes_nothing_and_writes_no_
         assert stored["payment"] == before
         last = stored["events"][-1]
         assert (last["kind"], last["accepted"], last["to_status"]) == ("webhook", True, None)
+
+
+async def paid_payment(client: AsyncTestClient[Any], vendor: Vendor) -> None:
+    external_id = (await init(client)).json()["external_id"]
+    await vendor.payer_acts(external_id)
+    await pay(client, external_id)
+
+
+async def test_a_refund_whose_gateway_was_down_is_a_503_and_the_same_request_sends_it_later(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        await paid_payment(client, vendor)
+        body = {"id": PAYMENT_ID, "amount_fractions": 500, "refund_id": str(uuid.uuid4())}
+        await vendor.go_down()
+        for _ in range(2):  # a failed refund is never a 2xx, however often it is asked about
+            down = assert_problem(
+                await client.post("/refund", json=body), 503, "gateway-unavailable"
+            )
+            assert down["refund_id"] == body["refund_id"]
+        answer = await client.post("/refund", json=body)
+        assert answer.headers["retry-after"]
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert detail["payment"]["refundable_fractions"] == 99999  # nothing is held
+
+        refused_calls = (await vendor.calls())["refund"]
+        await vendor.come_up()
+        sent = await client.post("/refund", json=body)
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["refund"]["status"] == "succeeded"
+        assert sent.json()["refund"]["id"] == body["refund_id"]
+        again = await client.post("/refund", json=body)
+        assert again.status_code == 200
+        assert again.json()["refund"] == sent.json()["refund"]
+        # Sent once more (the same reference), and paid out once.
+        assert (await vendor.calls())["refund"] == refused_calls + 1
+        [held] = await vendor.payments()
+        assert [refund["reference"] for refund in held["refunds"]] == [body["refund_id"]]
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert [r["status"] for r in detail["refunds"]] == ["succeeded"]
+        assert detail["payment"]["refunded_fractions"] == 500
+
+
+async def test_a_declined_refund_repeated_is_declined_again_without_a_second_call(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        await paid_payment(client, vendor)
+        await vendor.misbehave("5.00 AED", "decline", operation="refund")
+        body = {"id": PAYMENT_ID, "amount_fractions": 500, "refund_id": str(uuid.uuid4())}
+        for _ in range(2):
+            assert_problem(await client.post("/refund", json=body), 402, "refund-declined")
+        assert (await vendor.calls())["refund"] == 1
+
+
+async def test_a_201_says_where_the_payment_is(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        created = await init(client)
+        assert created.status_code == 201, created.text
+        assert created.headers["location"] == f"/payments/{PAYMENT_ID}"
+        assert (await client.get(created.headers["location"])).status_code == 200
+        assert "location" not in (await init(client)).headers
+
+
+async def test_the_idempotency_key_header_is_a_refunds_key_when_the_body_has_none(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        await paid_payment(client, vendor)
+        refund_id = str(uuid.uuid4())
+        body = {"id": PAYMENT_ID, "amount_fractions": 100}
+        first = await client.post(
+            "/refund", json=body, headers={"Idempotency-Key": f'"{refund_id}"'}
+        )
+        again = await client.post("/refund", json={**body, "refund_id": refund_id})
+        assert first.status_code == again.status_code == 200, first.text
+        assert first.json()["refund"]["id"] == again.json()["refund"]["id"] == refund_id
+        # Any opaque key names one refund, always the same one.
+        opaque = [
+            await client.post("/refund", json=body, headers={"Idempotency-Key": '"order-7/1"'})
+            for _ in range(2)
+        ]
+        assert [r.status_code for r in opaque] == [200, 200], opaque[0].text
+        assert opaque[0].json()["refund"]["id"] == opaque[1].json()["refund"]["id"] != refund_id
+        assert (await vendor.calls())["refund"] == 2
+        too_long = await client.post("/refund", json=body, headers={"Idempotency-Key": "x" * 300})
+        assert_problem(too_long, 422, "invalid-request")
+        assert (await vendor.calls())["refund"] == 2
+
+
+async def test_the_interactive_api_page_loads_nothing_from_outside_the_service(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        page = await client.get("/schema/swagger")
+        assert page.status_code == 200
+        assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", page.text), page.text
+        assets = re.findall(r"""(?:src|href)=["']?(/[^"' >]+)""", page.text)
+        assert {a.rsplit("/", 1)[1] for a in assets} >= {
+            "swagger-ui-bundle.js",
+            "swagger-ui-standalone-preset.js",
+            "swagger-ui.css",
+        }
+        for asset in assets:
+            served = await client.get(asset)
+            assert served.status_code == 200, asset
+            assert len(served.content) > 500
+        assert (await client.get("/schema/assets/index.html")).status_code == 404
+
+
+async def test_metadata_and_a_description_are_kept_shown_and_part_of_the_idempotency_key(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    notes: dict[str, Any] = {
+        "metadata": {"order_id": "A-10452", "customer": "c_8812"},
+        "description": "Tickets",
+    }
+    async with platform({"json": json_gateway(vendor)}) as client:
+        created = await init(client, **notes)
+        assert created.status_code == 201, created.text
+        assert {k: created.json()[k] for k in notes} == notes
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()["payment"]
+        assert {k: detail[k] for k in notes} == notes
+        assert (await init(client, **notes)).status_code == 200
+        for changed in [
+            {**notes, "metadata": {"order_id": "A-10453", "customer": "c_8812"}},
+            {**notes, "description": "Other tickets"},
+            {"metadata": notes["metadata"]},
+        ]:
+            assert_problem(await init(client, **changed), 409, "idempotency-key-reused")
+        bare = await init(client, payment_id=str(uuid.uuid4()))
+        assert (bare.json()["metadata"], bare.json()["description"]) == ({}, None)
+        assert (await vendor.calls())["initiate"] == 2
+
+
+@pytest.mark.parametrize(
+    ("notes", "field"),
+    [
+        ({"metadata": {"": "v"}}, "metadata."),
+        ({"metadata": {"has space": "v"}}, "metadata.has space"),
+        ({"metadata": {"k" * 41: "v"}}, "metadata." + "k" * 41),
+        ({"metadata": {"note": "v" * 501}}, "metadata.note"),
+        ({"metadata": {f"k{n}": "v" for n in range(51)}}, "metadata"),
+        ({"metadata": {"n": 1}}, "metadata"),
+        ({"description": "d" * 1001}, "description"),
+    ],
+)
+async def test_bad_metadata_is_a_problem_naming_the_key(
+    platform: AppFactory, vendor: Vendor, notes: dict[str, Any], field: str
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        refused = assert_problem(await init(client, **notes), 422, "invalid-request")
+        assert refused["field"] == field, refused
+        assert (await vendor.calls())["initiate"] == 0

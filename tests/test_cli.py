@@ -117,6 +117,7 @@ def test_the_top_level_help_lists_every_command_in_plain_text() -> None:
         "plugin",
         "config",
         "simulate",
+        "notifications",
     ]
     listed = [line.split()[0] for line in result.stdout.split("commands:\n")[1].splitlines()]
     assert sorted(listed) == sorted(commands)

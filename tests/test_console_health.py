@@ -36,7 +36,15 @@ def _attempt(
 ) -> None:
     payment_id = uuid.uuid4()
     payments.insert(
-        conn, payment_id=payment_id, merchant=None, currency="AED", amount_minor=100, now=started
+        conn,
+        payment_id=payment_id,
+        client_id=payment_id,
+        merchant=None,
+        currency="AED",
+        amount_minor=100,
+        metadata={},
+        description=None,
+        now=started,
     )
     attempt = attempts.insert(
         conn, payment_id=payment_id, gateway=gateway, reason="test", now=started

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from payments_platform import schema
 from payments_platform.database import Database, SchemaOutOfDate
+from payments_platform.records import Payment, Refund
 from payments_platform.schema import metadata
+from payments_platform.store import payments, refunds
 
 
 async def test_migrations_match_the_declared_tables_and_checking_the_schema_passes(
@@ -31,5 +40,76 @@ async def test_an_empty_database_is_reported_as_out_of_date(tmp_path: Path) -> N
     try:
         with pytest.raises(SchemaOutOfDate, match="run `payments migrate`"):
             await database.check_schema()
+    finally:
+        await database.dispose()
+
+
+def _migrate_to(revision: str) -> Callable[[sa.Connection], None]:
+    """Up from an empty database, or down from one at the head (PostgreSQL's are cloned from a
+    migrated template)."""
+
+    def migrate(connection: sa.Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", "payments_platform:migrations")
+        config.attributes["connection"] = connection
+        if MigrationContext.configure(connection).get_current_revision() is None:
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+    return migrate
+
+
+async def test_payments_and_refunds_made_before_ids_were_per_merchant_keep_their_ids(
+    database_url: str,
+) -> None:
+    payment_id, refund_id, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0003"))
+
+        def earlier_rows(conn: sa.Connection) -> None:
+            # Only the columns revision 0003 has.
+            conn.execute(
+                sa.insert(schema.payments).values(
+                    id=payment_id,
+                    merchant="shop",
+                    currency="AED",
+                    amount_minor=500,
+                    status="paid",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                sa.insert(schema.refunds).values(
+                    id=refund_id,
+                    payment_id=payment_id,
+                    amount_minor=100,
+                    status="succeeded",
+                    gateway="json",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+        await database.write(earlier_rows)
+        await database.migrate()
+
+        def found(conn: sa.Connection) -> tuple[Payment | None, Refund | None]:
+            return (
+                payments.find_for_client(conn, "shop", payment_id),
+                refunds.find_for_client(conn, "shop", refund_id),
+            )
+
+        payment, refund = await database.read(found)
+        assert payment is not None
+        assert (payment.id, payment.client_id) == (payment_id, payment_id)
+        assert refund is not None
+        assert (refund.id, refund.client_refund_id, refund.merchant) == (
+            refund_id,
+            refund_id,
+            "shop",
+        )
     finally:
         await database.dispose()

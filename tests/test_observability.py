@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from payments_platform.access import key_hash, new_key
 from payments_platform.logs import EventFormatter, Redactor, configure_logging, payment_logged
 from payments_platform.telemetry import TelemetryError, configure_tracing
 from payments_plugin_json_gateway.signing import signed_headers
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import AppFactory, Vendor, json_vendor
 from .server_process import payments_serve, write_config
@@ -156,6 +158,74 @@ async def test_metrics_count_payments_gateway_calls_breakers_and_jobs(
         assert 'payments_breaker_state{gateway="json"} 0.0' in text
         assert 'payments_jobs{kind="expire",status="pending"}' in text
         assert "payments_http_requests_total" in text
+
+
+async def test_every_status_change_is_logged_with_its_reason_and_counted(
+    platform: AppFactory, vendor: Vendor, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    payment_id = str(uuid.uuid4())
+    async with platform(gateways) as client:
+        created = await client.post(
+            "/init-payment", json={"id": payment_id, "currency": "AED", "amount_fractions": 830}
+        )
+        external_id = created.json()["external_id"]
+        await vendor.payer_acts(external_id)
+        with caplog.at_level(logging.INFO, logger="payments_platform"):
+            await client.post(
+                "/external/json-webhook", json={"external_id": external_id, "status": "paid"}
+            )
+            part, rest = str(uuid.uuid4()), str(uuid.uuid4())
+            await client.post(
+                "/refund", json={"id": payment_id, "amount_fractions": 30, "refund_id": part}
+            )
+            await client.post("/refund", json={"id": payment_id, "refund_id": rest})
+        text = (await client.get("/metrics")).text
+    changes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("payment ")]
+    assert changes == [
+        f"payment {payment_id}: initiated -> paid (json reports paid)",
+        f"payment {payment_id}: paid -> partially_refunded (refund {part} succeeded)",
+        f"payment {payment_id}: partially_refunded -> refunded (refund {rest} succeeded)",
+    ]
+    for outcome in ("paid", "partially_refunded", "refunded"):
+        assert f'gateway="json",outcome="{outcome}"' in text
+
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+
+
+def strict_media_type(header: str) -> tuple[str, dict[str, str]]:
+    """Parse a Content-Type as strictly as Go's mime.ParseMediaType (and so Prometheus)."""
+    media_type, *parameters = header.split(";")
+    assert re.fullmatch(f"{_TOKEN}/{_TOKEN}", media_type.strip()), header
+    found: dict[str, str] = {}
+    for parameter in parameters:
+        name, equals, value = parameter.strip().partition("=")
+        assert equals, header
+        assert re.fullmatch(_TOKEN, name), header
+        assert re.fullmatch(f'{_TOKEN}|"[^"]*"', value), header
+        assert name.lower() not in found, f"{name} given twice in {header!r}"
+        found[name.lower()] = value.strip('"')
+    return media_type.strip().lower(), found
+
+
+async def test_metrics_are_served_in_one_exposition_format_every_prometheus_parses(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    async with platform(gateways) as client:
+        await client.post(
+            "/init-payment",
+            json={"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 720},
+        )
+        scraped = await client.get("/metrics")
+        documented = (await client.get("/schema/openapi.json")).json()
+    media_type, parameters = strict_media_type(scraped.headers["content-type"])
+    assert (media_type, parameters) == ("text/plain", {"version": "0.0.4", "charset": "utf-8"})
+    families = {family.name for family in text_string_to_metric_families(scraped.text)}
+    assert {"payments_outcomes", "payments_gateway_call_seconds"} <= families
+    content = documented["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(content) == [scraped.headers["content-type"]]
 
 
 def test_tracing_is_configured_from_otel_variables_only() -> None:

@@ -93,7 +93,7 @@ async def test_two_refunds_with_one_refund_id_queue_on_the_payment_row(
 
         def refund() -> Coroutine[Any, Any, Any]:
             return refunds.refund_payment(
-                runtime.platform, payment_id, amount_minor=100, refund_id=refund_id
+                runtime.platform, payment_id, amount_minor=100, client_refund_id=refund_id
             )
 
         answers = await behind_a_held_row(runtime, payment_id, [refund, refund])

@@ -3,6 +3,7 @@ configuration that leaves either open fails at start-up unless it says so."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -61,7 +62,7 @@ def test_keyring_finds_the_merchant_of_a_key_and_nobody_else() -> None:
         assert keyring.merchant_for(header) is None
 
 
-async def test_a_merchant_cannot_see_refund_or_reuse_another_merchants_payment(
+async def test_a_merchant_cannot_see_or_refund_another_merchants_payment(
     platform: AppFactory, vendor: Vendor
 ) -> None:
     async with platform({"json": signed_gateway(vendor)}, security=KEYS) as client:
@@ -78,9 +79,52 @@ async def test_a_merchant_cannot_see_refund_or_reuse_another_merchants_payment(
         ]:
             assert response.status_code == 404, response.text
             assert response.json()["code"] == "payment-not-found"
-        reused = await start(client, BOB, payment_id)
-        assert reused.status_code == 409
-        assert "15.00" not in reused.text  # nothing about the payment leaks
+            assert "15.00" not in response.text  # nothing about the payment leaks
+
+
+async def test_ids_are_idempotency_keys_per_merchant_and_reveal_nothing_of_another_merchant(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": signed_gateway(vendor)}, security=KEYS) as client:
+        payment_id = str(uuid.uuid4())
+        alices = await start(client, ALICE, payment_id)
+        # Bob's first request with the same id is answered as any new payment is: it is his.
+        bobs = await client.post(
+            "/init-payment",
+            json={"id": payment_id, "currency": "AED", "amount_fractions": 2500},
+            headers=as_merchant(BOB),
+        )
+        assert (alices.status_code, bobs.status_code) == (201, 201), bobs.text
+        assert bobs.json()["id"] == alices.json()["id"] == payment_id
+        assert bobs.json()["amount"] == "25.00 AED"
+        assert bobs.json()["external_id"] != alices.json()["external_id"]
+        # Each repeat finds the merchant's own payment, and each refund id is its own too.
+        assert (await start(client, ALICE, payment_id)).json() == alices.json()
+        for answer in (alices, bobs):
+            await vendor.payer_acts(answer.json()["external_id"])
+            body = json.dumps({"external_id": answer.json()["external_id"], "status": "paid"})
+            headers = signed_headers(SECRET, body.encode(), timestamp=int(time.time()))
+            paid = await client.post("/external/json-webhook", content=body, headers=headers)
+            assert paid.json()["status"] == "paid", paid.text
+        refund_id = str(uuid.uuid4())
+        refunded = [
+            await client.post(
+                "/refund",
+                json={"id": payment_id, "refund_id": refund_id},
+                headers=as_merchant(key),
+            )
+            for key in (ALICE, BOB)
+        ]
+        assert [r.status_code for r in refunded] == [200, 200], refunded[1].text
+        assert [r.json()["refund"]["id"] for r in refunded] == [refund_id, refund_id]
+        assert [r.json()["refund"]["amount"] for r in refunded] == ["15.00 AED", "25.00 AED"]
+
+        # The vendor knows two payments and two refunds, under references nobody chose twice.
+        held = await vendor.payments()
+        assert len({p["reference"] for p in held}) == 2
+        assert len({r["reference"] for p in held for r in p["refunds"]}) == 2
+        assert (await vendor.calls())["initiate"] == 2
+        assert (await vendor.calls())["refund"] == 2
 
 
 @pytest.mark.parametrize(

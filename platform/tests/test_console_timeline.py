@@ -36,6 +36,7 @@ def history(events: list[Event], attempts: list[Attempt]) -> PaymentHistory:
     payment = Payment(
         id=PAYMENT_ID,
         merchant=None,
+        client_id=PAYMENT_ID,
         currency="AED",
         amount_minor=100,
         status=PaymentStatus.PAID,
@@ -44,6 +45,8 @@ def history(events: list[Event], attempts: list[Attempt]) -> PaymentHistory:
         refund_claimed_minor=0,
         refunded_minor=0,
         failure_code=None,
+        metadata={},
+        description=None,
         created_at=T0,
         updated_at=T0,
     )
@@ -111,6 +114,7 @@ def test_the_whole_story_in_time_order() -> None:
         kind=JobKind.RECONCILE,
         payment_id=PAYMENT_ID,
         refund_id=None,
+        delivery_id=None,
         status=JobStatus.DONE,
         attempts=1,
         max_attempts=8,

@@ -1,9 +1,12 @@
 """Who may use the client API, and which payments each caller may see.
 
-A payment belongs to the merchant whose API key created it; a merchant sees, refunds and
-replays only its own (another merchant's payment is "not found", never "forbidden": the answer
-must not reveal that it exists). While the client API is open (``security.auth = "none"``) the
-caller is nobody in particular and sees every payment.
+A payment belongs to the merchant whose API key created it, and a merchant's ids are its own:
+the client's payment id and refund id are idempotency keys *per merchant*. Two merchants may use
+the same UUID for two payments, and neither learns anything of the other's from any answer: a
+merchant finds, refunds and repeats only its own payments (another's is simply not there). The
+platform keeps its own id beside the client's (:func:`payment_key`, :func:`refund_key`); that is
+the reference gateways get, unique across merchants. While the client API is open
+(``security.auth = "none"``) the caller is nobody in particular and the two ids are the same.
 
 API keys are generated once, configured as hashes, and checked in constant time. A key is 32
 random bytes, URL-safe base64, prefixed ``pay_`` so that it is recognisable in a leak scan. Keys
@@ -18,12 +21,13 @@ import hashlib
 import hmac
 import re
 import secrets
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from payments_platform.records import Payment
+_KEYS_OF_MERCHANTS = uuid.UUID("5d0f7c1e-3b8a-4c52-9e61-2f4a8b7d9c30")
+"""The namespace the platform's own ids are derived in (UUIDv5): fixed forever, since every
+stored payment's id depends on it."""
 
 KEY_PREFIX = "pay_"
 HASH_PREFIX = "sha256:"
@@ -73,7 +77,15 @@ class Keyring:
         return found
 
 
-def may_see(payment: Payment, merchant: str | None) -> bool:
-    """Whether the caller ``merchant`` may see the payment: its own, or any while the API is
-    open (``merchant`` is None)."""
-    return merchant is None or payment.merchant == merchant
+def payment_key(merchant: str | None, client_id: uuid.UUID) -> uuid.UUID:
+    """The platform's own id of the payment ``merchant`` calls ``client_id``."""
+    return (
+        client_id if merchant is None else uuid.uuid5(_KEYS_OF_MERCHANTS, f"{merchant}/{client_id}")
+    )
+
+
+def refund_key(merchant: str | None, client_refund_id: uuid.UUID) -> uuid.UUID:
+    """The platform's own id of the refund ``merchant`` calls ``client_refund_id``."""
+    if merchant is None:
+        return client_refund_id
+    return uuid.uuid5(_KEYS_OF_MERCHANTS, f"{merchant}/refund/{client_refund_id}")

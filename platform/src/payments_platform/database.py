@@ -179,7 +179,7 @@ class Database:
         """Run ``work`` in a read-only transaction."""
         return await self._run(work, write=False)
 
-    async def _run(self, work: Work[T], *, write: bool) -> T:
+    async def _run(self, work: Work[T], *, write: bool, foreign_keys: bool = True) -> T:
         try:
             if self._async_engine is not None:
                 async with self._async_engine.connect() as conn:
@@ -196,7 +196,12 @@ class Database:
                     raise RuntimeError("the database is closed")
                 # The thread sees this task's context: its spans and log fields are the request's.
                 call = functools.partial(
-                    contextvars.copy_context().run, _transaction, self.engine, work, write
+                    contextvars.copy_context().run,
+                    _transaction,
+                    self.engine,
+                    work,
+                    write,
+                    foreign_keys,
                 )
                 result, effects = await asyncio.get_running_loop().run_in_executor(executor, call)
         except _OUR_MISTAKES:
@@ -243,7 +248,9 @@ class Database:
         """Apply every pending migration; return those applied, oldest first."""
         pending = pending_migrations(await self.schema_revision())
         if pending:
-            await self.write(_upgrade)
+            # SQLite changes a column by rebuilding its table, and dropping the old table would
+            # break the foreign keys that point at it: they are checked at the end instead.
+            await self._run(_upgrade, write=True, foreign_keys=False)
         return pending
 
     async def check_schema(self) -> None:
@@ -276,17 +283,27 @@ class Database:
 
 
 def _transaction(
-    engine: sa.Engine, work: Work[T], write: bool
+    engine: sa.Engine, work: Work[T], write: bool, foreign_keys: bool = True
 ) -> tuple[T, list[Callable[[], None]]]:
     with engine.connect() as conn:
         conn.info[_WRITE] = write
+        # SQLite switches foreign keys only outside a transaction, so on the driver itself.
+        driver = conn.connection.driver_connection
+        if not foreign_keys and driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
                 result = work(conn)
+                if not foreign_keys:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken}")
             return result, conn.info.get(_AFTER_COMMIT, [])
         finally:
             conn.info.pop(_WRITE, None)
             conn.info.pop(_AFTER_COMMIT, None)
+            if not foreign_keys and driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
 
 
 def _upgrade(connection: sa.Connection) -> None:

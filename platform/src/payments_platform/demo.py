@@ -11,6 +11,7 @@ DEMO_WARNING = """\
   - gateways: vendor SIMULATORS served by this same process, not real vendors
   - the client API is open and webhooks are not signed
   - the operator's console at /console: sign in as demo, password demo
+  - notifications go to a stand-in merchant: GET /simulators/merchant
   Never take real payments with this profile.
 *****************************************************************************"""
 
@@ -24,13 +25,19 @@ DEMO_PASSWORD_HASH = (
     "$ovi5NWny_iFWoKtga-JOKXuTyQgDvNR-0RKhVo430xg"
 )
 
+RECEIVER_PATH = "/simulators/merchant"
+"""Where the stand-in merchant endpoint is served, when the config asks for it."""
+DEMO_NOTIFICATION_SECRET = "whsec_ZGVtby1zZWNyZXQtZm9yLXRoZS13YWxrLXRocm91Z2gtb25seQ=="  # noqa: S105 - the demo's, public on purpose
+"""Public on purpose, like everything of the demo: it signs notifications nobody must trust."""
+
 
 def demo_profile() -> dict[str, Any]:
     """The raw configuration used when no file is given: everything local, nothing secret.
 
     Both built-in gateways, each against its own simulator, in priority order: AED goes to
     JSON and fails over to SOAP when the JSON vendor is down (which keeps the walk-through
-    deterministic); USD, which only SOAP takes, goes through SOAP.
+    deterministic); USD, which only SOAP takes, goes through SOAP. The console has one
+    operator, whose name and password the banner states.
     """
     return {
         "demo": True,
@@ -42,4 +49,16 @@ def demo_profile() -> dict[str, Any]:
             "soap": {"type": "soap", "simulator": {"payer_pays_at_once": True}},
         },
         "console": {"operators": {DEMO_OPERATOR: {"password_hash": DEMO_PASSWORD_HASH}}},
+        # Every event of every payment goes to the stand-in merchant this process serves.
+        "notifications": {
+            "receiver": True,
+            "allow_http": True,
+            "allow_private_addresses": True,
+            "endpoints": {
+                "demo-merchant": {
+                    "url": f"{RECEIVER_PATH}/notifications",
+                    "secret": DEMO_NOTIFICATION_SECRET,
+                }
+            },
+        },
     }

@@ -32,6 +32,8 @@ class JobKind(enum.StrEnum):
     """Ask the gateway what became of a payment whose outcome is unknown."""
     EXPIRE = "expire"
     """Close a payment left ``initiated`` past its age limit."""
+    NOTIFY = "notify"
+    """Deliver a notification to one of the merchant's endpoints."""
 
 
 class JobStatus(enum.StrEnum):
@@ -50,6 +52,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     kind: JobKind
     payment_id: uuid.UUID
     refund_id: uuid.UUID | None
+    delivery_id: int | None
     status: JobStatus
     attempts: int
     max_attempts: int
@@ -68,7 +71,18 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RetryLater(Exception):
-    """The job could not finish now; run it again after a backoff."""
+    """The job could not finish now; run it again after a backoff.
+
+    ``retry_in`` names the delay instead of the worker's backoff; ``spend_attempt=False`` puts
+    the job back as if it had not run (it could not start: a busy endpoint, say).
+    """
+
+    def __init__(
+        self, reason: str, *, retry_in: float | None = None, spend_attempt: bool = True
+    ) -> None:
+        super().__init__(reason)
+        self.retry_in = retry_in
+        self.spend_attempt = spend_attempt
 
 
 # Built once: jobs are written and dropped on every payment's hot path.
@@ -87,6 +101,7 @@ def enqueue(
     max_attempts: int,
     delay: float = 0.0,
     refund_id: uuid.UUID | None = None,
+    delivery_id: int | None = None,
     trace_parent: str | None = None,
 ) -> int:
     """Write a job due ``delay`` seconds from ``now``, in the caller's transaction."""
@@ -96,6 +111,7 @@ def enqueue(
             "kind": kind,
             "payment_id": payment_id,
             "refund_id": refund_id,
+            "delivery_id": delivery_id,
             "status": JobStatus.PENDING,
             "attempts": 0,
             "max_attempts": max_attempts,
@@ -114,16 +130,24 @@ def cancel(conn: sa.Connection, job_id: int) -> None:
 
 
 def claim(
-    conn: sa.Connection, *, worker_id: str, now: datetime, lease_seconds: float, limit: int
+    conn: sa.Connection,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    kinds: Collection[JobKind] = tuple(JobKind),
 ) -> list[Job]:
-    """Take up to ``limit`` due jobs (and jobs whose lease ran out) for ``worker_id``."""
+    """Take up to ``limit`` due jobs of ``kinds`` (and such jobs whose lease ran out) for
+    ``worker_id``."""
     due = (
         sa.select(jobs.c.id)
         .where(
             sa.or_(
                 sa.and_(jobs.c.status == JobStatus.PENDING, jobs.c.run_at <= now),
                 sa.and_(jobs.c.status == JobStatus.RUNNING, jobs.c.locked_until < now),
-            )
+            ),
+            jobs.c.kind.in_(list(kinds)),
         )
         .order_by(jobs.c.run_at)
         .limit(limit)

@@ -95,14 +95,29 @@ REFUND_TRANSITIONS: Final[dict[RefundStatus, frozenset[RefundStatus]]] = {
     # Sent again (the vendor never received it), a refund can meet no usable answer again.
     R.UNKNOWN: frozenset({R.SUCCEEDED, R.FAILED, R.UNKNOWN}),
     R.SUCCEEDED: frozenset(),
-    R.FAILED: frozenset(),
+    # Only a failure before anything reached the vendor is retried, by the client repeating
+    # the request; a decline is final.
+    R.FAILED: frozenset({R.PENDING}),
 }
 """Every allowed change of a refund's status: the first definitive answer stands."""
 
+GATEWAY_UNAVAILABLE: Final = "gateway-unavailable"
+"""``failure_code`` of a refund whose gateway could not be reached: nothing was paid out."""
+GATEWAY_NOT_ENABLED: Final = "gateway-not-enabled"
+"""``failure_code`` of a refund whose payment's gateway is no longer enabled."""
+RETRYABLE_REFUND_FAILURES: Final = frozenset({GATEWAY_UNAVAILABLE, GATEWAY_NOT_ENABLED})
+"""Refund failures after which no vendor holds the refund, so it may be sent again."""
 
-def refund_is_final(status: RefundStatus) -> bool:
-    """Tell whether a refund has its definitive answer."""
-    return not REFUND_TRANSITIONS[status]
+
+def refund_has_answer(status: RefundStatus) -> bool:
+    """Tell whether a refund has its definitive answer (it succeeded or failed)."""
+    return status in (R.SUCCEEDED, R.FAILED)
+
+
+def refund_may_retry(status: RefundStatus, failure_code: str | None) -> bool:
+    """Tell whether a failed refund reached no vendor, so that sending it again under the same
+    reference cannot pay out twice."""
+    return status is R.FAILED and failure_code in RETRYABLE_REFUND_FAILURES
 
 
 def refund_can_transition(current: RefundStatus, target: RefundStatus) -> bool:
@@ -122,6 +137,16 @@ class AttemptOutcome(enum.StrEnum):
     """The vendor certainly did not process it: the next candidate may be tried."""
     UNKNOWN = "unknown"
     """Sent, no usable answer: never retried elsewhere, reconciled."""
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where a delivery stands."""
+
+    PENDING = "pending"
+    """Not delivered yet: its job posts it, and retries."""
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    """Not delivered after retrying for as long as the settings say; re-deliverable."""
 
 
 class WebhookVerdict(enum.StrEnum):

@@ -10,7 +10,12 @@ import msgspec
 import sqlalchemy as sa
 from payments_plugins import Amount
 
-from payments_platform.lifecycle import AttemptOutcome, PaymentStatus, RefundStatus
+from payments_platform.lifecycle import (
+    AttemptOutcome,
+    DeliveryStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 
 RecordT = TypeVar("RecordT", bound=msgspec.Struct)
 
@@ -24,7 +29,10 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     """A payment as stored."""
 
     id: uuid.UUID
+    """The platform's own id: the reference its gateway knows it by."""
     merchant: str | None
+    client_id: uuid.UUID
+    """The id its client gave: the one the client API shows and looks it up by."""
     currency: str
     amount_minor: int
     status: PaymentStatus
@@ -33,6 +41,9 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     refund_claimed_minor: int
     refunded_minor: int
     failure_code: str | None
+    metadata: dict[str, str]
+    """The client's own key-value pairs about the payment."""
+    description: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -64,7 +75,11 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     """A refund of (part of) a payment."""
 
     id: uuid.UUID
+    """The platform's own id: the reference its gateway knows it by."""
     payment_id: uuid.UUID
+    merchant: str | None
+    client_refund_id: uuid.UUID
+    """The refund id its client gave (or was given): the one the client API shows."""
     amount_minor: int
     status: RefundStatus
     gateway: str
@@ -91,6 +106,40 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+class Notification(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as stored."""
+
+    id: str
+    payment_id: uuid.UUID
+    merchant: str | None
+    type: str
+    sequence: int
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """An event's delivery to one endpoint."""
+
+    id: int
+    notification_id: str
+    endpoint: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotificationSent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event notified to the merchant, with its delivery to each endpoint."""
+
+    notification: Notification
+    deliveries: list[Delivery]
+
+
 class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
     """A payment with everything that happened to it."""
 
@@ -98,6 +147,7 @@ class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
     attempts: list[Attempt]
     refunds: list[Refund]
     events: list[Event]
+    notifications: list[NotificationSent] = msgspec.field(default_factory=list)
 
 
 def from_row(record_type: type[RecordT], row: sa.Row[Any]) -> RecordT:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import msgspec
 from opentelemetry import trace
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from payments_plugins import (
@@ -28,8 +29,20 @@ from sqlalchemy.exc import ArgumentError
 
 from payments_platform.access import Keyring
 from payments_platform.breaker import CircuitBreaker
-from payments_platform.config import ConfigError, GatewayConfig, Settings, decode_plugin_settings
+from payments_platform.config import (
+    GATEWAY_NAME,
+    ConfigError,
+    GatewayConfig,
+    Settings,
+    decode_plugin_settings,
+)
 from payments_platform.database import Database
+from payments_platform.demo import RECEIVER_PATH
+from payments_platform.jobs import JobKind
+from payments_platform.notifications.addresses import AddressRefused, check_url
+from payments_platform.notifications.endpoints import Notifier
+from payments_platform.notifications.events import EVENT_TYPES
+from payments_platform.notifications.receiver import NotificationReceiver
 from payments_platform.plugin_host import PluginHost
 from payments_platform.records import utc_now
 from payments_platform.routing import Route, RoutingTable
@@ -66,10 +79,35 @@ class Runtime:
     """Configured secret values, kept out of the logs."""
 
     def worker(self) -> Worker:
-        """A worker running this runtime's jobs."""
+        """A worker running this runtime's jobs, notifications apart."""
+        kinds = [kind for kind in JobKind if kind is not JobKind.NOTIFY]
         return Worker(
-            self.database, job_handler(self.platform), self.settings.worker, self.platform.clock
+            self.database,
+            job_handler(self.platform),
+            self.settings.worker,
+            self.platform.clock,
+            kinds=kinds,
         )
+
+    def notification_worker(self) -> Worker:
+        """A worker delivering notifications: a pool of its own, so that slow or failing
+        merchant endpoints never hold up the gateways' jobs."""
+        settings = msgspec.structs.replace(
+            self.settings.worker,
+            concurrency=self.settings.notifications.workers,
+            batch=self.settings.notifications.workers,
+        )
+        return Worker(
+            self.database,
+            job_handler(self.platform),
+            settings,
+            self.platform.clock,
+            kinds=[JobKind.NOTIFY],
+        )
+
+    def workers(self) -> list[Worker]:
+        """Every worker a process runs."""
+        return [self.worker(), self.notification_worker()]
 
     async def aclose(self) -> None:
         """Release gateways, the HTTP client and the database pool."""
@@ -84,6 +122,7 @@ class Runtime:
             if close is not None:
                 await close()
         await self.http.aclose()
+        await self.platform.notifier.aclose()
         await self.database.dispose()
 
 
@@ -166,8 +205,11 @@ def build_runtime(
         gateways=gateways,
         lifecycle=settings.payments,
         job_attempts=settings.worker.max_attempts,
+        notifier=notifier_of(settings),
         clock=wall_clock,
     )
+    if settings.notifications.receiver:
+        simulators[RECEIVER_PATH] = _receiver(settings)
     keyring = None
     if settings.security.auth == "api-keys":
         keyring = Keyring.of(
@@ -232,6 +274,60 @@ def secret_values(settings: object, gateway_type: GatewayType[Any]) -> list[str]
         if isinstance(value, str) and (declared or any(p in name for p in _SECRET_NAME_PARTS)):
             values.append(value)
     return values
+
+
+def _receiver(settings: Settings) -> NotificationReceiver:
+    """The demo's stand-in merchant endpoint, checking with its endpoints' secret."""
+    if settings.security.auth != "none":
+        raise ConfigError(
+            "a stand-in merchant endpoint is the demo's, served only while the client API is"
+            " open; point endpoints at the merchant's own server - at `notifications.receiver`"
+        )
+    secrets = [
+        endpoint.secret
+        for endpoint in settings.notifications.endpoints.values()
+        if endpoint.url.startswith(RECEIVER_PATH)
+    ]
+    if not secrets:
+        raise ConfigError(
+            f"no endpoint points at the receiver ({RECEIVER_PATH}/notifications)"
+            " - at `notifications.endpoints`"
+        )
+    return NotificationReceiver(secrets[0])
+
+
+def notifier_of(settings: Settings) -> Notifier:
+    """The merchants' endpoints; one no delivery could use is a configuration error."""
+    config = settings.notifications
+    merchants = set(settings.security.merchants)
+    for name, endpoint in config.endpoints.items():
+        where = f"notifications.endpoints.{name}"
+        if not GATEWAY_NAME.fullmatch(name):
+            raise ConfigError(f"endpoint name {name!r} must be 1-40 of a-z, 0-9, '-', '_'")
+        unknown = sorted(set(endpoint.events or ()) - EVENT_TYPES)
+        if unknown:
+            raise ConfigError(
+                f"unknown event types {unknown}; choose among {sorted(EVENT_TYPES)}"
+                f" - at `{where}.events`"
+            )
+        if settings.security.auth == "api-keys" and endpoint.merchant not in merchants:
+            raise ConfigError(
+                f"merchant {endpoint.merchant!r} has no API keys here, so no payments"
+                f" - at `{where}.merchant`"
+            )
+        if not endpoint.url.startswith("/"):
+            try:
+                check_url(
+                    endpoint.url,
+                    allow_http=config.allow_http,
+                    allow_private=config.allow_private_addresses,
+                )
+            except AddressRefused as error:
+                raise ConfigError(
+                    f"{error} (notifications.allow_http and allow_private_addresses say"
+                    f" otherwise) - at `{where}.url`"
+                ) from None
+    return Notifier.of(config, settings.base_url)
 
 
 def open_database(settings: Settings, *, log_failures: bool = True) -> Database:

@@ -21,9 +21,13 @@ _Timestamp = sa.DateTime(timezone=True)
 payments = sa.Table(
     "payments",
     metadata,
+    # The platform's own id, the reference gateways get: the client's id while the API is
+    # open, else derived from the merchant and the client's id (see ``access.payment_key``).
     sa.Column("id", sa.Uuid(), primary_key=True),
     # The merchant whose API key created it; NULL while the client API is open.
     sa.Column("merchant", sa.String(64)),
+    # The id the client gave, its idempotency key, unique per merchant.
+    sa.Column("client_id", sa.Uuid(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("amount_minor", sa.BigInteger(), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
@@ -32,6 +36,9 @@ payments = sa.Table(
     sa.Column("refund_claimed_minor", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("refunded_minor", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("failure_code", sa.String(64)),
+    # The client's own key-value pairs and text about the payment, shown back and notified.
+    sa.Column("metadata", sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
+    sa.Column("description", sa.Text()),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
@@ -41,6 +48,11 @@ payments = sa.Table(
         name="refunds_within_amount",
     ),
     sa.UniqueConstraint("gateway", "external_id"),
+    sa.UniqueConstraint("merchant", "client_id"),
+    # A merchant's payments newest first, all of them or of one status (GET /payments).
+    sa.Index("ix_payments_merchant_created_at_id", "merchant", "created_at", "id"),
+    sa.Index("ix_payments_merchant_status_created_at_id", "merchant", "status", "created_at", "id"),
+    sa.Index("ix_payments_external_id", "external_id"),
 )
 
 payment_attempts = sa.Table(
@@ -60,8 +72,12 @@ payment_attempts = sa.Table(
 refunds = sa.Table(
     "refunds",
     metadata,
+    # The reference the gateway gets, derived like a payment's id (``access.refund_key``).
     sa.Column("id", sa.Uuid(), primary_key=True),
     sa.Column("payment_id", sa.Uuid(), sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("merchant", sa.String(64)),
+    # The refund id the client gave (or was given), its idempotency key, unique per merchant.
+    sa.Column("client_refund_id", sa.Uuid(), nullable=False),
     sa.Column("amount_minor", sa.BigInteger(), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
     sa.Column("gateway", sa.String(40), nullable=False),
@@ -71,6 +87,7 @@ refunds = sa.Table(
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+    sa.UniqueConstraint("merchant", "client_refund_id"),
 )
 
 payment_events = sa.Table(
@@ -106,6 +123,8 @@ jobs = sa.Table(
     sa.Column("kind", sa.String(24), nullable=False),
     sa.Column("payment_id", sa.Uuid(), nullable=False),
     sa.Column("refund_id", sa.Uuid()),
+    # The notification delivery a ``notify`` job makes.
+    sa.Column("delivery_id", sa.BigInteger()),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("max_attempts", sa.Integer(), nullable=False),
@@ -118,6 +137,41 @@ jobs = sa.Table(
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.Index("ix_jobs_status_run_at", "status", "run_at"),
     sa.Index("ix_jobs_payment_id", "payment_id"),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    # The event's stable id, ``evt_<32 hex digits>``: the Standard Webhooks message id.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("payment_id", sa.Uuid(), nullable=False),
+    sa.Column("merchant", sa.String(64)),
+    sa.Column("type", sa.String(40), nullable=False),
+    # Counts a payment's notifications from 1, so that a receiver can order them.
+    sa.Column("sequence", sa.Integer(), nullable=False),
+    # The body sent: the event with the resource as it stood when it happened.
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.UniqueConstraint("payment_id", "sequence"),
+    sa.Index("ix_notifications_created_at", "created_at"),
+)
+
+notification_deliveries = sa.Table(
+    "notification_deliveries",
+    metadata,
+    sa.Column("id", _Serial, primary_key=True, autoincrement=True),
+    sa.Column("notification_id", sa.String(40), sa.ForeignKey("notifications.id"), nullable=False),
+    # The merchant's endpoint, by its name in the config.
+    sa.Column("endpoint", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_status_code", sa.Integer()),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("delivered_at", _Timestamp),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.Column("updated_at", _Timestamp, nullable=False),
+    sa.UniqueConstraint("notification_id", "endpoint"),
+    sa.Index("ix_notification_deliveries_endpoint_status", "endpoint", "status"),
 )
 
 # The console's operators: sessions kept in the database, so that every process of the

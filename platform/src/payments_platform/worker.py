@@ -14,13 +14,13 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 
 from payments_platform import jobs
 from payments_platform.config import WorkerSettings
 from payments_platform.database import Database
-from payments_platform.jobs import Job, JobStatus, RetryLater
+from payments_platform.jobs import Job, JobKind, JobStatus, RetryLater
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,14 @@ class Worker:
         settings: WorkerSettings,
         clock: Callable[[], datetime],
         *,
+        kinds: Collection[JobKind] = tuple(JobKind),
         worker_id: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.database = database
         self.handler = handler
         self.settings = settings
+        self.kinds = tuple(kinds)
         self.worker_id = worker_id or default_worker_id()
         self._now = clock
         # Jitter only spreads retries out; it needs no cryptographic strength.
@@ -76,6 +78,7 @@ class Worker:
                 now=now,
                 lease_seconds=self.settings.lease_seconds,
                 limit=self.settings.batch,
+                kinds=self.kinds,
             )
         )
         if not claimed:
@@ -110,8 +113,14 @@ class Worker:
             await self.handler(job)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            if not isinstance(error, RetryLater):
+            retry = error if isinstance(error, RetryLater) else None
+            if retry is None:
                 logger.exception("job %s (%s) failed", job.id, job.kind)
+            elif not retry.spend_attempt:
+                await self._finish(
+                    job, JobStatus.PENDING, reason, retry.retry_in or 0.0, unspent=True
+                )
+                return
             if job.is_last_attempt:
                 logger.warning(
                     "job %s (%s) is dead after %d attempts", job.id, job.kind, job.attempts
@@ -119,17 +128,27 @@ class Worker:
                 await self._finish(job, JobStatus.DEAD, reason)
             else:
                 delay = backoff_delay(job.attempts, self.settings, self._rng)
+                if retry is not None and retry.retry_in is not None:
+                    delay = retry.retry_in
                 await self._finish(job, JobStatus.PENDING, reason, delay)
             return
         await self._finish(job, JobStatus.DONE, None)
 
     async def _finish(
-        self, job: Job, status: JobStatus, error: str | None, delay: float = 0.0
+        self,
+        job: Job,
+        status: JobStatus,
+        error: str | None,
+        delay: float = 0.0,
+        *,
+        unspent: bool = False,
     ) -> None:
         now = self._now()
         values: dict[str, object] = {"status": status, "last_error": error}
         if status is JobStatus.PENDING:
             values["run_at"] = now + timedelta(seconds=delay)
+        if unspent:
+            values["attempts"] = job.attempts - 1
         await self.database.write(
             lambda conn: jobs.finish(conn, job, self.worker_id, now, **values)
         )

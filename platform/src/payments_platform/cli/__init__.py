@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from payments_platform.cli import operating, operators, plugins, serving, simulate
+from payments_platform.cli import notifications, operating, operators, plugins, serving, simulate
 from payments_platform.cli.common import (
     STARTUP_ERROR,
     CommandError,
@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     operators.add_commands(commands, options)
     plugins.add_commands(commands, options)
     simulate.add_commands(commands, options)
+    notifications.add_commands(commands, options)
     return root
 
 

@@ -101,12 +101,17 @@ def _worker(args: argparse.Namespace) -> int:
     runtime = started_runtime(settings)
 
     async def run() -> None:
-        worker = runtime.worker()
+        workers = runtime.workers()
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for worker in workers:
+                worker.stop()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, worker.stop)
+            loop.add_signal_handler(signum, stop)
         try:
-            await worker.run_forever()
+            await asyncio.gather(*(worker.run_forever() for worker in workers))
         finally:
             await runtime.aclose()
 

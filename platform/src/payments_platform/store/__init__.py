@@ -5,6 +5,22 @@ conditional updates return whether they took effect, which is how two racing req
 which one won.
 """
 
-from payments_platform.store import attempts, events, history, payments, refunds
+from payments_platform.store import (
+    attempts,
+    events,
+    history,
+    listing,
+    notifications,
+    payments,
+    refunds,
+)
 
-__all__ = ["attempts", "events", "history", "payments", "refunds"]
+__all__ = [
+    "attempts",
+    "events",
+    "history",
+    "listing",
+    "notifications",
+    "payments",
+    "refunds",
+]

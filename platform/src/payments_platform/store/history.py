@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 
 from payments_platform.records import PaymentHistory
-from payments_platform.store import attempts, events, payments, refunds
+from payments_platform.store import attempts, events, notifications, payments, refunds
 
 
 def read(conn: sa.Connection, payment_id: uuid.UUID) -> PaymentHistory | None:
@@ -20,4 +20,5 @@ def read(conn: sa.Connection, payment_id: uuid.UUID) -> PaymentHistory | None:
         attempts=attempts.of_payment(conn, payment_id),
         refunds=refunds.of_payment(conn, payment_id),
         events=events.of_payment(conn, payment_id),
+        notifications=notifications.of_payment(conn, payment_id),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +15,19 @@ from payments_platform.records import Payment, from_row
 from payments_platform.schema import payments
 
 # Statements on the hot path are built once: building one costs more than running it.
+# Any unique key conflicts (the id, or the merchant's client id of a row written before ids
+# were derived per merchant): either way the id is taken.
 _INSERT = {
-    "postgresql": postgresql.insert(payments).on_conflict_do_nothing(index_elements=["id"]),
-    "sqlite": sqlite.insert(payments).on_conflict_do_nothing(index_elements=["id"]),
+    "postgresql": postgresql.insert(payments).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(payments).on_conflict_do_nothing(),
 }
 _SELECT = sa.select(payments).where(payments.c.id == sa.bindparam("payment_id"))
 _SELECT_FOR_UPDATE = _SELECT.with_for_update()
+
+
+def _of_client(merchant: str | None, client_id: uuid.UUID) -> sa.Select[Any]:
+    owner = payments.c.merchant.is_(None) if merchant is None else payments.c.merchant == merchant
+    return sa.select(payments).where(owner, payments.c.client_id == client_id)
 
 
 def insert(
@@ -28,14 +35,20 @@ def insert(
     *,
     payment_id: uuid.UUID,
     merchant: str | None,
+    client_id: uuid.UUID,
     currency: str,
     amount_minor: int,
+    metadata: Mapping[str, str],
+    description: str | None,
     now: datetime,
 ) -> bool:
     """Write a new ``pending`` payment; False if the id is taken (the row is left alone)."""
     values = {
+        "metadata": dict(metadata),
+        "description": description,
         "id": payment_id,
         "merchant": merchant,
+        "client_id": client_id,
         "currency": currency,
         "amount_minor": amount_minor,
         "status": PaymentStatus.PENDING,
@@ -59,6 +72,17 @@ def load(conn: sa.Connection, payment_id: uuid.UUID, *, for_update: bool = False
     if payment is None:
         raise LookupError(f"payment {payment_id} is missing from the database")
     return payment
+
+
+def find_for_client(
+    conn: sa.Connection, merchant: str | None, client_id: uuid.UUID, *, for_update: bool = False
+) -> Payment | None:
+    """The payment ``merchant`` (None: the open API) calls ``client_id``, optionally locked."""
+    query = _of_client(merchant, client_id)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).one_or_none()
+    return None if row is None else from_row(Payment, row)
 
 
 def find_by_external_id(

@@ -6,10 +6,16 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from payments_platform.lifecycle import RefundStatus
 from payments_platform.records import Refund, from_row
 from payments_platform.schema import refunds
+
+_INSERT = {
+    "postgresql": postgresql.insert(refunds).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(refunds).on_conflict_do_nothing(),
+}
 
 
 def insert(
@@ -17,16 +23,21 @@ def insert(
     *,
     refund_id: uuid.UUID,
     payment_id: uuid.UUID,
+    merchant: str | None,
+    client_refund_id: uuid.UUID,
     amount_minor: int,
     gateway: str,
     now: datetime,
     sent: bool,
-) -> None:
-    """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away."""
-    conn.execute(
-        sa.insert(refunds).values(
+) -> bool:
+    """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away. False if
+    its id is taken (the row is left alone)."""
+    result = conn.execute(
+        _INSERT[conn.dialect.name].values(
             id=refund_id,
             payment_id=payment_id,
+            merchant=merchant,
+            client_refund_id=client_refund_id,
             amount_minor=amount_minor,
             status=RefundStatus.PENDING,
             gateway=gateway,
@@ -35,11 +46,37 @@ def insert(
             updated_at=now,
         )
     )
+    return result.rowcount == 1
+
+
+def reopen(conn: sa.Connection, refund_id: uuid.UUID, *, now: datetime, sent: bool) -> None:
+    """Make a failed refund that reached no vendor ``pending`` again, to be sent again."""
+    conn.execute(
+        sa.update(refunds)
+        .where(refunds.c.id == refund_id, refunds.c.status == RefundStatus.FAILED)
+        .values(
+            status=RefundStatus.PENDING,
+            failure_code=None,
+            sent_at=now if sent else None,
+            updated_at=now,
+        )
+    )
 
 
 def get(conn: sa.Connection, refund_id: uuid.UUID) -> Refund | None:
     """The refund with that id."""
     row = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one_or_none()
+    return None if row is None else from_row(Refund, row)
+
+
+def find_for_client(
+    conn: sa.Connection, merchant: str | None, client_refund_id: uuid.UUID
+) -> Refund | None:
+    """The refund ``merchant`` (None: the open API) calls ``client_refund_id``."""
+    owner = refunds.c.merchant.is_(None) if merchant is None else refunds.c.merchant == merchant
+    row = conn.execute(
+        sa.select(refunds).where(owner, refunds.c.client_refund_id == client_refund_id)
+    ).one_or_none()
     return None if row is None else from_row(Refund, row)
 
 

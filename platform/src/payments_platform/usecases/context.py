@@ -11,6 +11,7 @@ from payments_plugins import Gateway, WebhookAck, WebhookReply
 
 from payments_platform.config import Dispatch, LifecycleSettings
 from payments_platform.database import Database
+from payments_platform.notifications.endpoints import Notifier
 from payments_platform.records import utc_now
 from payments_platform.routing import RoutingTable
 
@@ -35,6 +36,8 @@ class Platform:
     lifecycle: LifecycleSettings
     job_attempts: int
     """How many times a job is run before it is parked as dead."""
+    notifier: Notifier
+    """The merchants' notification endpoints."""
     clock: Callable[[], datetime] = utc_now
 
     def now(self) -> datetime:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
@@ -22,7 +23,7 @@ from opentelemetry import trace
 from payments_plugins import Amount
 
 from payments_platform import errors
-from payments_platform.access import may_see
+from payments_platform.access import payment_key
 from payments_platform.jobs import JobKind
 from payments_platform.lifecycle import NO_GATEWAY_AVAILABLE, PaymentStatus, may_route_again
 from payments_platform.logs import payment_logged
@@ -30,7 +31,7 @@ from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.usecases import failover
 from payments_platform.usecases.context import Platform
-from payments_platform.usecases.transitions import schedule
+from payments_platform.usecases.transitions import record_change, schedule
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -56,14 +57,32 @@ class InitOutcome(msgspec.Struct, frozen=True, kw_only=True):
 class _Claimed(msgspec.Struct, frozen=True, kw_only=True):
     """The payment written (or reopened) and its first call claimed, still to be made."""
 
+    payment_id: uuid.UUID
     plan: failover.RoutePlan
     created: bool
 
 
+class PaymentRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What a client asks for: the amount, and its own notes about the payment."""
+
+    amount: Amount
+    metadata: Mapping[str, str] = msgspec.field(default_factory=dict)
+    description: str | None = None
+
+
 async def start_payment(
-    platform: Platform, payment_id: uuid.UUID, amount: Amount, *, merchant: str | None = None
+    platform: Platform,
+    client_id: uuid.UUID,
+    amount: Amount,
+    *,
+    merchant: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    description: str | None = None,
 ) -> InitOutcome:
-    """Start a payment for ``merchant``, or answer with the one this id already started."""
+    """Start a payment ``merchant`` calls ``client_id``, or answer with the one this id
+    already started."""
+    asked = PaymentRequest(amount=amount, metadata=metadata or {}, description=description)
+    payment_id = payment_key(merchant, client_id)
     with tracer.start_as_current_span("payments.initiate") as span, payment_logged(payment_id):
         span.set_attribute("payment.id", str(payment_id))
         span.set_attribute("payment.currency", amount.currency)
@@ -76,7 +95,8 @@ async def start_payment(
                 claim_payment,
                 platform=platform,
                 payment_id=payment_id,
-                amount=amount,
+                client_id=client_id,
+                asked=asked,
                 merchant=merchant,
                 now=platform.now(),
             )
@@ -85,7 +105,7 @@ async def start_payment(
             span.set_attribute("payment.replay", claimed.answer is InitAnswer.REPEATED)
             return _answered(claimed.payment, claimed.answer)
         payment = await failover.follow_route(
-            platform, payment_id, amount, claimed.plan, final=True
+            platform, claimed.payment_id, amount, claimed.plan, final=True
         )
         answer = InitAnswer.CREATED if claimed.created else InitAnswer.REPEATED
         return _answered(payment, answer)
@@ -96,17 +116,23 @@ def claim_payment(
     *,
     platform: Platform,
     payment_id: uuid.UUID,
-    amount: Amount,
+    client_id: uuid.UUID,
+    asked: PaymentRequest,
     merchant: str | None,
     now: datetime,
 ) -> InitOutcome | _Claimed:
-    """Write the payment, or lock the one with this id and decide what the repeat does."""
+    """Write the payment, or lock the merchant's one with this id and decide what the repeat
+    does."""
+    amount = asked.amount
     created = payments.insert(
         conn,
         payment_id=payment_id,
         merchant=merchant,
+        client_id=client_id,
         currency=amount.currency,
         amount_minor=amount.minor,
+        metadata=asked.metadata,
+        description=asked.description,
         now=now,
     )
     if created:
@@ -119,39 +145,52 @@ def claim_payment(
             now=now,
         )
     else:
-        existing = payments.load(conn, payment_id, for_update=True)
-        if not may_see(existing, merchant):
-            # Say nothing of the payment: it belongs to someone else.
-            raise errors.IdempotencyKeyReused(
-                f"payment id {payment_id} is already used", field="id"
-            )
-        if not reopen_for_repeat(conn, platform, existing, amount, now):
+        existing = payments.find_for_client(conn, merchant, client_id, for_update=True)
+        if existing is None:
+            # The id is taken by a payment made while the API was open, or with a key: an
+            # open API cannot tell whose it is, and says nothing of it.
+            raise errors.IdempotencyKeyReused(f"payment id {client_id} is already used", field="id")
+        if not reopen_for_repeat(conn, platform, existing, asked, now):
             return InitOutcome(payment=existing, answer=InitAnswer.REPEATED)
+        payment_id = existing.id
     if platform.queued:
         schedule(conn, platform, JobKind.INITIATE, payment_id)
         payment = payments.load(conn, payment_id)
         return InitOutcome(payment=payment, answer=InitAnswer.IN_PROGRESS)
     # The payment row is ours under this transaction's lock: the routing decision and the
     # first attempt are written with it, saving two commits.
-    return _Claimed(plan=failover.plan_route(conn, platform, payment_id, amount), created=created)
+    plan = failover.plan_route(conn, platform, payment_id, amount)
+    return _Claimed(payment_id=payment_id, plan=plan, created=created)
 
 
 def reopen_for_repeat(
-    conn: sa.Connection, platform: Platform, existing: Payment, amount: Amount, now: datetime
+    conn: sa.Connection,
+    platform: Platform,
+    existing: Payment,
+    asked: PaymentRequest,
+    now: datetime,
 ) -> bool:
     """Decide what a repeated init does with the payment it names (locked by the caller);
     True if the payment was reopened and is to be routed again."""
-    if existing.amount != amount:
+    if existing.amount != asked.amount:
         raise errors.IdempotencyKeyReused(
-            f"payment {existing.id} exists with {existing.amount.format()};"
-            f" this request asks for {amount.format()}",
+            f"payment {existing.client_id} exists with {existing.amount.format()};"
+            f" this request asks for {asked.amount.format()}",
             field="id",
         )
+    for name, stored, given in [
+        ("metadata", existing.metadata, dict(asked.metadata)),
+        ("description", existing.description, asked.description),
+    ]:
+        if stored != given:
+            raise errors.IdempotencyKeyReused(
+                f"payment {existing.client_id} exists with another {name}", field="id"
+            )
     if existing.status is PaymentStatus.PENDING:
         if platform.queued:
             return False  # queued: the stored payment is the answer until a worker routes it
         raise errors.PaymentInProgress(
-            f"payment {existing.id} is being sent to a gateway; ask again shortly",
+            f"payment {existing.client_id} is being sent to a gateway; ask again shortly",
             retry_after=1,
         )
     if not may_route_again(existing.status, existing.failure_code):
@@ -167,15 +206,17 @@ def reopen_for_repeat(
         gateway=None,
     )
     if moved:
+        reason = f"retried after {existing.failure_code}"
         events.record(
             conn,
             payment_id=existing.id,
             kind="status_changed",
             from_status=PaymentStatus.REJECTED,
             to_status=PaymentStatus.PENDING,
-            reason=f"retried after {existing.failure_code}",
+            reason=reason,
             now=now,
         )
+        record_change(conn, platform, existing, PaymentStatus.PENDING, reason)
     return moved
 
 

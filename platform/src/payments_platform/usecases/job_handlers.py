@@ -18,13 +18,13 @@ from payments_platform.lifecycle import (
     PaymentStatus,
     RefundStatus,
     may_route_again,
-    refund_is_final,
+    refund_has_answer,
 )
 from payments_platform.logs import payment_logged
 from payments_platform.records import Payment
 from payments_platform.store import payments, refunds
 from payments_platform.telemetry import links_to
-from payments_platform.usecases import failover, initiate, reconcile
+from payments_platform.usecases import failover, initiate, notify, reconcile
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.expire import expire_payment
 from payments_platform.usecases.refunds import send_refund
@@ -54,6 +54,8 @@ def job_handler(platform: Platform) -> JobHandler:
                 await send_or_reconcile_refund(platform, job)
             elif job.kind is JobKind.EXPIRE:
                 await expire_payment(platform, job.payment_id)
+            elif job.kind is JobKind.NOTIFY:
+                await notify.deliver(platform, job)
 
     return run
 
@@ -84,7 +86,10 @@ async def route_queued_payment(platform: Platform, job: Job) -> None:
 
 def _reopen(conn: sa.Connection, *, platform: Platform, payment: Payment) -> None:
     current = payments.load(conn, payment.id, for_update=True)
-    initiate.reopen_for_repeat(conn, platform, current, current.amount, platform.now())
+    same = initiate.PaymentRequest(
+        amount=current.amount, metadata=current.metadata, description=current.description
+    )
+    initiate.reopen_for_repeat(conn, platform, current, same, platform.now())
 
 
 async def send_or_reconcile_refund(platform: Platform, job: Job) -> None:
@@ -96,7 +101,7 @@ async def send_or_reconcile_refund(platform: Platform, job: Job) -> None:
     refund, payment = await platform.database.read(
         lambda conn: (refunds.get(conn, refund_id), payments.load(conn, job.payment_id))
     )
-    if refund is None or refund_is_final(refund.status):
+    if refund is None or refund_has_answer(refund.status):
         return
     if refund.sent_at is not None:
         if await reconcile.reconcile_refund(platform, payment, refund):

@@ -1,22 +1,46 @@
-"""Reading payments: ``GET /payments/{id}``. A caller reads only what it may see
-(:func:`payments_platform.access.may_see`)."""
+"""Reading payments: ``GET /payments/{id}`` and ``GET /payments``. A merchant reads only its own
+payments: they are looked up by the merchant and its own id (:mod:`payments_platform.access`),
+and listed by the merchant."""
 
 from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
+
 from payments_platform import errors
-from payments_platform.access import may_see
 from payments_platform.records import PaymentHistory
-from payments_platform.store import history
+from payments_platform.store import history, listing, payments
+from payments_platform.store.listing import Cursor, PaymentFilter, PaymentPage
 from payments_platform.usecases.context import Platform
 
 
 async def payment_history(
-    platform: Platform, payment_id: uuid.UUID, *, merchant: str | None = None
+    platform: Platform, client_id: uuid.UUID, *, merchant: str | None = None
 ) -> PaymentHistory:
-    """The payment with its attempts, refunds and events, if ``merchant`` may see it."""
-    found = await platform.database.read(lambda conn: history.read(conn, payment_id))
-    if found is None or not may_see(found.payment, merchant):
-        raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
+    """The payment ``merchant`` calls ``client_id``, with its attempts, refunds and events."""
+
+    def read(conn: sa.Connection) -> PaymentHistory | None:
+        payment = payments.find_for_client(conn, merchant, client_id)
+        return None if payment is None else history.read(conn, payment.id)
+
+    found = await platform.database.read(read)
+    if found is None:
+        raise errors.PaymentNotFound(f"no payment with id {client_id}", field="id")
     return found
+
+
+async def list_payments(
+    platform: Platform,
+    *,
+    merchant: str | None,
+    filters: PaymentFilter,
+    after: Cursor | None = None,
+    limit: int = 20,
+) -> PaymentPage:
+    """A page of ``merchant``'s payments that match ``filters``, newest first."""
+    return await platform.database.read(
+        lambda conn: listing.list_payments(
+            conn, merchant=merchant, filters=filters, after=after, limit=limit
+        )
+    )

@@ -23,28 +23,27 @@ from opentelemetry import trace
 from payments_plugins import Amount, RefundRequest, RefundResult
 
 from payments_platform import errors, jobs
-from payments_platform.access import may_see
+from payments_platform.access import payment_key, refund_key
 from payments_platform.jobs import JobKind, RetryLater
 from payments_platform.lifecycle import (
+    GATEWAY_NOT_ENABLED,
+    GATEWAY_UNAVAILABLE,
     REFUNDABLE,
     AttemptOutcome,
     PaymentStatus,
     RefundStatus,
     refund_can_transition,
+    refund_may_retry,
 )
 from payments_platform.logs import payment_logged
 from payments_platform.records import Payment, Refund
 from payments_platform.store import events, payments, refunds
+from payments_platform.usecases import notify
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.gateway_call import call_gateway
-from payments_platform.usecases.transitions import schedule
+from payments_platform.usecases.transitions import record_change, schedule
 
 tracer = trace.get_tracer("payments_platform")
-
-GATEWAY_UNAVAILABLE = "gateway-unavailable"
-"""``failure_code`` of a refund whose gateway could not be reached: nothing was paid out."""
-GATEWAY_NOT_ENABLED = "gateway-not-enabled"
-"""``failure_code`` of a refund whose payment's gateway is no longer enabled."""
 
 
 class RefundOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,24 +64,26 @@ class _Claimed(msgspec.Struct, frozen=True):
 
 async def refund_payment(
     platform: Platform,
-    payment_id: uuid.UUID,
+    client_payment_id: uuid.UUID,
     *,
     amount_minor: int | None = None,
-    refund_id: uuid.UUID | None = None,
+    client_refund_id: uuid.UUID | None = None,
     merchant: str | None = None,
 ) -> RefundOutcome:
-    """Refund ``amount_minor`` (default: all that is left) through the payment's gateway."""
+    """Refund ``amount_minor`` (default: all that is left) of the payment ``merchant`` calls
+    ``client_payment_id``, through the gateway that took it."""
+    payment_id = payment_key(merchant, client_payment_id)
     with tracer.start_as_current_span("payments.refund") as span, payment_logged(payment_id):
         span.set_attribute("payment.id", str(payment_id))
-        refund_id = refund_id or uuid.uuid4()
-        span.set_attribute("refund.id", str(refund_id))
+        client_refund_id = client_refund_id or uuid.uuid4()
+        span.set_attribute("refund.id", str(client_refund_id))
         claimed = await platform.database.write(
             functools.partial(
                 claim_refund,
                 platform=platform,
-                payment_id=payment_id,
+                client_payment_id=client_payment_id,
                 amount_minor=amount_minor,
-                refund_id=refund_id,
+                client_refund_id=client_refund_id,
                 merchant=merchant,
                 now=platform.now(),
             )
@@ -101,23 +102,77 @@ def claim_refund(
     conn: sa.Connection,
     *,
     platform: Platform,
-    payment_id: uuid.UUID,
+    client_payment_id: uuid.UUID,
     amount_minor: int | None,
-    refund_id: uuid.UUID,
+    client_refund_id: uuid.UUID,
     merchant: str | None,
     now: datetime,
 ) -> _Claimed | RefundOutcome:
     """Take the amount out of what is left to refund, in one transaction with the refund row
-    and, when sent now, a guard job; when queued, the job that sends it."""
-    payment = payments.get(conn, payment_id, for_update=True)
-    if payment is None or not may_see(payment, merchant):
-        raise errors.PaymentNotFound(f"no payment with id {payment_id}", field="id")
-    existing = refunds.get(conn, refund_id)
+    and, when sent now, a guard job; when queued, the job that sends it.
+
+    A refund id seen before answers with that refund as it stands, and sends it again only
+    when nothing reached the vendor the first time.
+    """
+    payment = payments.find_for_client(conn, merchant, client_payment_id, for_update=True)
+    if payment is None:
+        raise errors.PaymentNotFound(f"no payment with id {client_payment_id}", field="id")
+    existing = refunds.find_for_client(conn, merchant, client_refund_id)
     if existing is not None:
-        return _repeat(existing, payment, amount_minor)
+        _check_repeat(existing, payment, amount_minor)
+        if not refund_may_retry(existing.status, existing.failure_code):
+            if existing.status is RefundStatus.FAILED:
+                raise refund_failed(existing)
+            return RefundOutcome(refund=existing, payment=payment, created=False)
+        amount_minor = existing.amount_minor
+    amount = _claimable(payment, amount_minor)
+    if not payments.claim_refund_amount(conn, payment, amount, now):
+        # Only reachable without the row lock (SQLite serialises writers instead).
+        raise errors.RefundExceedsBalance("another refund took the balance first")
+    sent = not platform.queued
+    if existing is None:
+        refund_id = refund_key(merchant, client_refund_id)
+        if not refunds.insert(
+            conn,
+            refund_id=refund_id,
+            payment_id=payment.id,
+            merchant=merchant,
+            client_refund_id=client_refund_id,
+            amount_minor=amount,
+            gateway=payment.gateway or "",
+            now=now,
+            sent=sent,
+        ):
+            # A refund of another payment took the same id a moment ago.
+            raise errors.RefundIdReused(
+                f"refund {client_refund_id} exists for another payment", field="refund_id"
+            )
+        why = ""
+    else:
+        refund_id = existing.id
+        refunds.reopen(conn, refund_id, now=now, sent=sent)
+        why = f" again: nothing reached the gateway before ({existing.failure_code})"
+    events.record(
+        conn,
+        payment_id=payment.id,
+        kind="refund_requested",
+        gateway=payment.gateway,
+        reason=f"refund {client_refund_id} of {Amount(amount, payment.currency).format()}{why}",
+        detail=_refund_detail(refund_id, client_refund_id, amount),
+        now=now,
+    )
+    delay = 0.0 if platform.queued else platform.lifecycle.reconcile_after_seconds
+    job = schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund_id, delay=delay)
+    return _Claimed(
+        payments.load(conn, payment.id), refunds.load(conn, refund_id), None if not sent else job
+    )
+
+
+def _claimable(payment: Payment, amount_minor: int | None) -> int:
+    """The amount a refund of the (locked) payment may claim; raises when none may be."""
     if payment.status not in REFUNDABLE:
         raise errors.PaymentNotRefundable(
-            f"payment {payment_id} is {payment.status}; only paid payments are refunded",
+            f"payment {payment.client_id} is {payment.status}; only paid payments are refunded",
             extra={"payment_status": payment.status},
         )
     left = payment.refundable_minor
@@ -130,48 +185,31 @@ def claim_refund(
             extra={"refundable_fractions": left},
         )
     if payment.gateway is None:  # pragma: no cover - refundable payments have one
-        raise RuntimeError(f"paid payment {payment_id} has no gateway")
-    if not payments.claim_refund_amount(conn, payment, amount, now):
-        # Only reachable without the row lock (SQLite serialises writers instead).
-        raise errors.RefundExceedsBalance("another refund took the balance first")
-    refunds.insert(
-        conn,
-        refund_id=refund_id,
-        payment_id=payment_id,
-        amount_minor=amount,
-        gateway=payment.gateway,
-        now=now,
-        sent=not platform.queued,
-    )
-    events.record(
-        conn,
-        payment_id=payment_id,
-        kind="refund_requested",
-        gateway=payment.gateway,
-        reason=f"refund {refund_id} of {Amount(amount, payment.currency).format()}",
-        detail={"refund_id": str(refund_id), "amount_fractions": amount},
-        now=now,
-    )
-    delay = 0.0 if platform.queued else platform.lifecycle.reconcile_after_seconds
-    job = schedule(conn, platform, JobKind.REFUND, payment_id, refund_id=refund_id, delay=delay)
-    return _Claimed(
-        payments.load(conn, payment_id),
-        refunds.load(conn, refund_id),
-        None if platform.queued else job,
-    )
+        raise RuntimeError(f"paid payment {payment.id} has no gateway")
+    return amount
 
 
-def _repeat(existing: Refund, payment: Payment, amount_minor: int | None) -> RefundOutcome:
-    """A refund id seen before: the same request is answered with that refund as it stands."""
+def _check_repeat(existing: Refund, payment: Payment, amount_minor: int | None) -> None:
+    """A refund id seen before may only be the same request again."""
     if existing.payment_id != payment.id or (
         amount_minor is not None and amount_minor != existing.amount_minor
     ):
         raise errors.RefundIdReused(
-            f"refund {existing.id} exists for payment {existing.payment_id} with"
-            f" {existing.amount_minor} minor units",
+            f"refund {existing.client_refund_id} exists, for another payment or amount",
             field="refund_id",
         )
-    return RefundOutcome(refund=existing, payment=payment, created=False)
+
+
+def _refund_detail(
+    refund_id: uuid.UUID, client_refund_id: uuid.UUID, amount_minor: int
+) -> dict[str, object]:
+    detail: dict[str, object] = {
+        "refund_id": str(client_refund_id),
+        "amount_fractions": amount_minor,
+    }
+    if refund_id != client_refund_id:
+        detail["reference"] = str(refund_id)  # what the gateway knows it by
+    return detail
 
 
 async def send_refund(
@@ -270,8 +308,13 @@ def record_refund(
     to_status: PaymentStatus | None = None
     if status is RefundStatus.SUCCEEDED:
         to_status = payments.count_refunded(conn, payment, refund.amount_minor, now)
+        notify.refund_changed(conn, platform, refund.id, status)
+        record_change(
+            conn, platform, payment, to_status, f"refund {refund.client_refund_id} succeeded"
+        )
     elif status is RefundStatus.FAILED:
         payments.release_refund_amount(conn, payment.id, refund.amount_minor, now)
+        notify.refund_changed(conn, platform, refund.id, status)
     elif guard_job is not None:
         schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
     amount = Amount(refund.amount_minor, payment.currency).format()
@@ -283,10 +326,10 @@ def record_refund(
         to_status=to_status,
         gateway=refund.gateway,
         accepted=status is RefundStatus.SUCCEEDED,
-        reason=f"refund {refund.id} of {amount}: {status}"
+        reason=f"refund {refund.client_refund_id} of {amount}: {status}"
         + (f" ({failure_code})" if failure_code else "")
         + (f": {reason}" if reason else ""),
-        detail={"refund_id": str(refund.id), "amount_fractions": refund.amount_minor},
+        detail=_refund_detail(refund.id, refund.client_refund_id, refund.amount_minor),
         now=now,
     )
     return RefundOutcome(
@@ -296,11 +339,14 @@ def record_refund(
 
 def refund_failed(refund: Refund) -> errors.PaymentProblem:
     """The problem a failed refund is answered with."""
-    detail = f"refund {refund.id} failed ({refund.failure_code}); nothing was paid out"
-    problem: errors.PaymentProblem
-    if refund.failure_code in (GATEWAY_UNAVAILABLE, GATEWAY_NOT_ENABLED):
-        problem = errors.GatewayUnreachable(detail)
-    else:
-        problem = errors.RefundDeclined(detail)
-    problem.extra["refund_id"] = str(refund.id)
-    return problem
+    detail = (
+        f"refund {refund.client_refund_id} failed ({refund.failure_code}); nothing was paid out"
+    )
+    extra = {"refund_id": str(refund.client_refund_id)}
+    if refund_may_retry(refund.status, refund.failure_code):
+        return errors.GatewayUnreachable(
+            detail + "; send the same request again (same refund_id) to retry it",
+            retry_after=5,
+            extra=extra,
+        )
+    return errors.RefundDeclined(detail, extra=extra)

@@ -1,10 +1,11 @@
 """Moving a payment's status, and scheduling what follows from it.
 
 A status change is made in its caller's transaction with a conditional update (only from the
-statuses the caller expects), the event that records it, and the jobs the new status calls for:
-an ``unknown`` payment is reconciled, an ``initiated`` one expires in due course. The jobs are
-the outbox: written with the change, so a crash cannot separate them. Once the transaction has
-committed, the change is logged with its reason and counted.
+statuses the caller expects), the event that records it, the jobs the new status calls for (an
+``unknown`` payment is reconciled, an ``initiated`` one expires in due course) and the
+notification of its merchant. The jobs and notifications are the outbox: written with the
+change, so a crash cannot separate them. Once the transaction has committed, the change is
+logged with its reason and counted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.telemetry import PAYMENT_OUTCOMES, current_trace_parent
+from payments_platform.usecases import notify
 from payments_platform.usecases.context import Platform
 
 logger = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ def transition(
     )
     if not moved:
         return Transition(before, moved=False)
-    report_after_commit(conn, before, status, reason, gateway=gateway)
+    record_change(conn, platform, before, status, reason, gateway=gateway)
     if status is PaymentStatus.UNKNOWN:
         schedule(conn, platform, JobKind.RECONCILE, payment_id, delay=1.0)
     elif status is PaymentStatus.INITIATED:
@@ -117,15 +119,18 @@ def transition(
     return Transition(after, moved=True)
 
 
-def report_after_commit(
+def record_change(
     conn: sa.Connection,
+    platform: Platform,
     before: Payment,
     status: PaymentStatus,
     reason: str,
     *,
     gateway: str | None = None,
 ) -> None:
-    """Log and count the payment's change to ``status`` once the transaction has committed."""
+    """Follow up a change of the payment to ``status`` made in this transaction: notify its
+    merchant (in the same transaction), and log and count it once the transaction commits."""
+    notify.payment_changed(conn, platform, before.id, status)
     labels = (gateway or before.gateway or "none", before.currency, status)
 
     def report() -> None:

@@ -35,6 +35,7 @@ from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.store.text import unstorable_id
 from payments_platform.usecases.context import LiveGateway, Platform
+from payments_platform.usecases.transitions import record_change
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -75,6 +76,7 @@ async def apply_webhook(
         outcome = await platform.database.write(
             functools.partial(
                 apply_event,
+                platform=platform,
                 names=[receiver.name for receiver in receivers],
                 event=event,
                 live=live,
@@ -105,6 +107,7 @@ async def _verify(
 def apply_event(
     conn: sa.Connection,
     *,
+    platform: Platform,
     names: Sequence[str],
     event: WebhookEvent,
     live: LiveGateway,
@@ -134,6 +137,7 @@ def apply_event(
         )
     verdict, reason = take_report(
         conn,
+        platform,
         payment,
         payment_status_reported(event.status),
         kind="webhook",
@@ -158,6 +162,7 @@ def apply_event(
 
 def take_report(
     conn: sa.Connection,
+    platform: Platform,
     payment: Payment,
     reported: PaymentStatus | None,
     *,
@@ -175,9 +180,10 @@ def take_report(
     """
     verdict = judge_webhook(payment.status, reported)
     applied = reported if verdict is WebhookVerdict.APPLY else None
+    reason = reasons[verdict]
     if applied is not None:
         payments.move(conn, payment.id, expected=payment.status, now=now, status=applied)
-    reason = reasons[verdict]
+        record_change(conn, platform, payment, applied, reason, gateway=gateway)
     events.record(
         conn,
         payment_id=payment.id,
@@ -235,6 +241,7 @@ def replay_early_webhooks(conn: sa.Connection, platform: Platform, payment: Paym
             continue
         take_report(
             conn,
+            platform,
             payments.load(conn, payment.id, for_update=True),
             reported,
             kind="webhook_replayed",

@@ -22,7 +22,12 @@ from payments_platform.usecases.context import Platform
 from payments_platform.web import operations, payments, refunds, webhooks
 from payments_platform.web.console import ConsolePlugin
 from payments_platform.web.guards import client_merchant, require_client_key
-from payments_platform.web.openapi import BEARER_AUTH, document_deployment, openapi_config
+from payments_platform.web.openapi import (
+    BEARER_AUTH,
+    document_deployment,
+    openapi_config,
+    swagger_asset,
+)
 from payments_platform.web.problems import on_http_exception, on_payment_problem, on_unexpected
 from payments_platform.web.simulators import mount
 
@@ -42,24 +47,29 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
-        worker = runtime.worker() if settings.worker.enabled else None
-        task = asyncio.create_task(worker.run_forever()) if worker else None
+        workers = runtime.workers() if settings.worker.enabled else []
+        tasks = [asyncio.create_task(worker.run_forever()) for worker in workers]
         try:
             yield
         finally:
-            if worker is not None and task is not None:
-                # Requests in flight have finished by now; let started jobs end, release the rest.
+            # Requests in flight have finished by now; let started jobs end, release the rest.
+            for worker in workers:
                 worker.stop()
-                try:
-                    await asyncio.wait_for(task, settings.worker.shutdown_grace_seconds)
-                except TimeoutError:
-                    logger.warning("worker did not stop in time; its leases will expire")
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=settings.worker.shutdown_grace_seconds)
+                if late:
+                    logger.warning("a worker did not stop in time; its leases will expire")
             await runtime.aclose()
 
     protected = runtime.keyring is not None
     client_routes = Router(
         path="/",
-        route_handlers=[payments.init_payment, refunds.refund, payments.get_payment],
+        route_handlers=[
+            payments.init_payment,
+            refunds.refund,
+            payments.list_payments,
+            payments.get_payment,
+        ],
         guards=[require_client_key],
         dependencies={"merchant": Provide(client_merchant, sync_to_thread=False)},
         # Documented only when it is enforced: an open demo says so.
@@ -77,6 +87,7 @@ def create_app(
             operations.health,
             operations.ready,
             operations.metrics,
+            swagger_asset,
             *(mount(path, simulator) for path, simulator in runtime.simulators.items()),
             *extra_routes,
         ],

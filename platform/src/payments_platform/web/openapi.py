@@ -2,24 +2,69 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 from collections.abc import Iterable
+from importlib.resources.abc import Traversable
 
-from litestar import Litestar
+from litestar import Litestar, Response, get
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
     Reference,
     Schema,
     SecurityScheme,
 )
+from litestar.params import FromPath
 
-from payments_platform.web.problems import PROBLEM_MEDIA_TYPE
-from payments_platform.web.requests import STRICT_BODIES, InitPaymentBody
+from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, every_code
+from payments_platform.web.requests import (
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE_LENGTH,
+    METADATA_KEY,
+    STRICT_BODIES,
+    InitPaymentBody,
+)
 
 BEARER_AUTH = "BearerAuth"
+SWAGGER_ASSETS_PATH = "/schema/assets"
+_SWAGGER_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon-32x32.png": "image/png",
+}
+"""The files the interactive page loads; the service serves them, so the page works on a network
+without internet."""
+
+
+@functools.cache
+def _swagger_ui() -> Traversable:
+    """The folder of Swagger UI's files in the ``swagger-ui-bundle`` distribution."""
+    vendor = importlib.resources.files("swagger_ui_bundle") / "vendor"
+    [folder] = [path for path in vendor.iterdir() if path.name.startswith("swagger-ui-")]
+    return folder
+
+
+@get(f"{SWAGGER_ASSETS_PATH}/{{name:str}}", include_in_schema=False, cache=86_400)
+async def swagger_asset(name: FromPath[str]) -> Response[bytes]:
+    """One of Swagger UI's files, from the package that ships them."""
+    media_type = _SWAGGER_ASSETS.get(name)
+    if media_type is None:
+        raise NotFoundException(f"no asset {name!r}")
+    return Response(
+        (_swagger_ui() / name).read_bytes(),
+        media_type=media_type,
+        headers={"Content-Type": media_type, "Cache-Control": "public, max-age=86400"},
+    )
 
 
 def openapi_config(*, protected: bool) -> OpenAPIConfig:
@@ -29,7 +74,17 @@ def openapi_config(*, protected: bool) -> OpenAPIConfig:
         version="0.1.0",
         description="Start payments, follow them through gateway webhooks, refund them.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui-standalone-preset.js",
+                favicon=(
+                    f"<link rel='icon' type='image/png'"
+                    f" href='{SWAGGER_ASSETS_PATH}/favicon-32x32.png'>"
+                ),
+            )
+        ],
         components=Components(
             security_schemes={
                 BEARER_AUTH: SecurityScheme(
@@ -45,10 +100,13 @@ def openapi_config(*, protected: bool) -> OpenAPIConfig:
 
 
 def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[str]) -> None:
-    """Say in the OpenAPI document what this deployment enforces.
+    """Say in the OpenAPI document what the code and this deployment enforce, where the
+    framework's own schema generation leaves it out.
 
     Request bodies take no properties beyond the documented ones, a payment's currency is one
-    an enabled gateway takes, and client routes answer 401 when the API needs keys.
+    an enabled gateway takes, metadata is bounded as it is checked, problem codes are the ones
+    the service uses, answers carry the headers they do, and client routes answer 401 when the
+    API needs keys.
     """
     document = app.openapi_schema
     schemas = (document.components.schemas if document.components else None) or {}
@@ -56,20 +114,78 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         component = schemas.get(body.__name__)
         if isinstance(component, Schema):
             component.additional_properties = False
-    init_body = schemas.get(InitPaymentBody.__name__)
-    if isinstance(init_body, Schema) and init_body.properties:
-        currency = init_body.properties.get("currency")
-        if isinstance(currency, Schema):
-            currency.enum = sorted(currencies)
-    if not protected or document.paths is None:
+    _describe_init_body(schemas.get(InitPaymentBody.__name__), currencies)
+    problem = schemas.get("Problem")
+    if isinstance(problem, Schema) and problem.properties:
+        code = problem.properties.get("code")
+        if isinstance(code, Schema):
+            code.enum = every_code()
+    for operation in _operations(app):
+        for parameter in operation.parameters or []:
+            if isinstance(parameter, Parameter) and parameter.param_in == "header":
+                _not_null(parameter)
+        _describe_headers(operation)
+        if protected and operation.security:
+            operation.responses = {**(operation.responses or {}), "401": _unauthorized()}
+
+
+def _operations(app: Litestar) -> list[Operation]:
+    paths = app.openapi_schema.paths or {}
+    return [op for item in paths.values() for op in (item.get, item.post) if op is not None]
+
+
+def _describe_init_body(body: Schema | Reference | None, currencies: Iterable[str]) -> None:
+    if not isinstance(body, Schema) or not body.properties:
         return
-    unauthorized = OpenAPIResponse(
+    currency = body.properties.get("currency")
+    if isinstance(currency, Schema):
+        currency.enum = sorted(currencies)
+    metadata = body.properties.get("metadata")
+    if isinstance(metadata, Schema):
+        # The framework leaves out what msgspec checks of a mapping's keys and values.
+        metadata.max_properties = MAX_METADATA_KEYS
+        metadata.property_names = Schema(pattern=f"^{METADATA_KEY.pattern}$")
+        metadata.additional_properties = Schema(
+            type=OpenAPIType.STRING, max_length=MAX_METADATA_VALUE_LENGTH
+        )
+
+
+_RETRY_AFTER = OpenAPIHeader(
+    description="Seconds to wait before sending the same request again",
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+)
+_LOCATION = OpenAPIHeader(
+    description="Where the payment is: `/payments/{id}`", schema=Schema(type=OpenAPIType.STRING)
+)
+
+
+def _describe_headers(operation: Operation) -> None:
+    """Every 503 says when to come back; so does a 409 for a payment in progress; a 201 says
+    where the payment is."""
+    for status, response in (operation.responses or {}).items():
+        if not isinstance(response, OpenAPIResponse):
+            continue
+        headers: dict[str, OpenAPIHeader | Reference] = dict(response.headers or {})
+        if status == "503" or "payment-in-progress" in response.description:
+            headers["Retry-After"] = _RETRY_AFTER
+        if status == "201":
+            headers["Location"] = _LOCATION
+        response.headers = headers or None
+
+
+def _unauthorized() -> OpenAPIResponse:
+    return OpenAPIResponse(
         description="unauthorized: no valid API key",
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
         },
     )
-    for item in document.paths.values():
-        for operation in (item.get, item.post):
-            if operation is not None and operation.security:
-                operation.responses = {**(operation.responses or {}), "401": unauthorized}
+
+
+def _not_null(parameter: Parameter) -> None:
+    """An optional header is absent or a string, never JSON ``null``: say so."""
+    schema = parameter.schema
+    if isinstance(schema, Schema) and schema.one_of:
+        strings = [s for s in schema.one_of if isinstance(s, Schema) and s.type != OpenAPIType.NULL]
+        if len(strings) == 1:
+            schema.type, schema.one_of = strings[0].type, None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY, generate_latest
 
 from payments_platform import jobs
 from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS
 from payments_platform.usecases.context import Platform
+from payments_platform.web.examples import example
 from payments_platform.web.views import Health
 
 
@@ -24,7 +25,22 @@ async def health() -> Health:
     operation_id="ready",
     tags=["operations"],
     summary="Readiness: the database answers and gateways are built",
-    responses={503: ResponseSpec(Health, description="Not ready")},
+    responses={
+        503: ResponseSpec(
+            Health,
+            description="Not ready",
+            generate_examples=False,
+            examples=[
+                example(
+                    "database down",
+                    {
+                        "status": "not ready",
+                        "checks": {"database": "unreachable: OSError", "gateways": "2 built"},
+                    },
+                )
+            ],
+        )
+    },
 )
 async def ready(platform: NamedDependency[Platform]) -> Response[Health]:
     """Whether this process can serve payments."""
@@ -42,12 +58,17 @@ async def ready(platform: NamedDependency[Platform]) -> Response[Health]:
     )
 
 
+METRICS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The Prometheus text exposition format, as every Prometheus (and its strict parsers) reads
+it: one media type, each parameter once."""
+
+
 @get(
     "/metrics",
     operation_id="metrics",
     tags=["operations"],
     summary="Prometheus metrics",
-    media_type="text/plain; version=0.0.4; charset=utf-8",
+    media_type=METRICS_MEDIA_TYPE,
 )
 async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
     """HTTP, payment, gateway-call, breaker and job metrics in the Prometheus text format."""
@@ -57,4 +78,9 @@ async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
     JOBS.clear()
     for (kind, status), count in counts.items():
         JOBS.labels(kind, status).set(count)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    # Set as a header: as a media type, Litestar would append a second charset.
+    return Response(
+        generate_latest(REGISTRY),
+        media_type=METRICS_MEDIA_TYPE,
+        headers={"Content-Type": METRICS_MEDIA_TYPE},
+    )

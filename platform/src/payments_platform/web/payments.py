@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
+import msgspec
 from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from payments_plugins import Amount
 from payments_plugins.money import is_currency
 
 from payments_platform import errors
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.resources import PaymentView
+from payments_platform.store.listing import CURSOR_PATTERN, Cursor, PaymentFilter
+from payments_platform.usecases import reads
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.initiate import InitAnswer, start_payment
-from payments_platform.usecases.reads import payment_history
-from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, problem_responses
+from payments_platform.web import examples
+from payments_platform.web.examples import example
+from payments_platform.web.problems import problem_responses
 from payments_platform.web.requests import InitPaymentBody, payment_id_of, strict_body
-from payments_platform.web.views import PaymentDetail, PaymentView, Problem
+from payments_platform.web.views import PaymentDetail, PaymentList
 
 STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswer.IN_PROGRESS: 202}
 
@@ -35,13 +42,26 @@ STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswe
     status_code=201,
     before_request=strict_body(InitPaymentBody),
     responses={
-        200: ResponseSpec(PaymentView, description="Replay of an earlier identical request"),
+        201: ResponseSpec(
+            PaymentView,
+            description="A gateway accepted it; `Location` names it",
+            generate_examples=False,
+            examples=[example("initiated", examples.PAYMENT)],
+        ),
+        200: ResponseSpec(
+            PaymentView,
+            description="Replay of an earlier identical request",
+            generate_examples=False,
+            examples=[example("paid", examples.PAID)],
+        ),
         202: ResponseSpec(
             PaymentView,
             description="Queued for a worker (pending), or sent with no usable answer (unknown)",
+            generate_examples=False,
+            examples=[example("unknown", {**examples.PAYMENT, "status": "unknown"})],
         ),
-        400: ResponseSpec(Problem, media_type=PROBLEM_MEDIA_TYPE, description="malformed-json"),
         **problem_responses(
+            errors.MalformedJson,
             errors.InvalidRequest,
             errors.NotACurrency,
             errors.CurrencyNotSupported,
@@ -63,8 +83,109 @@ async def init_payment(
             f"{data.currency!r} is not an ISO 4217 currency code", field="currency"
         )
     amount = Amount(data.amount_fractions, data.currency)
-    outcome = await start_payment(platform, data.id, amount, merchant=merchant)
-    return Response(PaymentView.of(outcome.payment), status_code=STATUS_OF_ANSWER[outcome.answer])
+    outcome = await start_payment(
+        platform,
+        data.id,
+        amount,
+        merchant=merchant,
+        metadata=data.metadata,
+        description=data.description,
+    )
+    status = STATUS_OF_ANSWER[outcome.answer]
+    headers = {"Location": f"/payments/{data.id}"} if status == 201 else None
+    return Response(PaymentView.of(outcome.payment), status_code=status, headers=headers)
+
+
+MAX_PAGE = 100
+
+
+@get(
+    "/payments",
+    operation_id="listPayments",
+    tags=["payments"],
+    summary="The caller's payments, newest first, a page at a time",
+    description=(
+        "Filters combine; a page holds at most `limit` payments. `next_cursor` of an answer,"
+        " sent back as `cursor` with the same filters, gives the next page; paging is by keyset,"
+        " so payments created meanwhile never make a page skip or repeat one."
+    ),
+    responses={
+        200: ResponseSpec(
+            PaymentList,
+            description="A page of payments, newest first",
+            generate_examples=False,
+            examples=[
+                example("a page", {"payments": [examples.PAYMENT], "next_cursor": None}),
+            ],
+        ),
+        **problem_responses(errors.InvalidRequest),
+    },
+)
+async def list_payments(
+    platform: NamedDependency[Platform],
+    merchant: NamedDependency[str | None],
+    status: Annotated[PaymentStatus | None, QueryParameter(description="Only this status")] = None,
+    gateway: Annotated[
+        str | None, QueryParameter(max_length=40, description="Only through this gateway")
+    ] = None,
+    currency: Annotated[
+        str | None, QueryParameter(pattern="^[A-Z]{3}$", description="Only in this currency")
+    ] = None,
+    external_id: Annotated[
+        str | None,
+        QueryParameter(min_length=1, max_length=255, description="The gateway's id of it"),
+    ] = None,
+    created_after: Annotated[
+        str | None,
+        QueryParameter(format="date-time", description="Created at or after (RFC 3339)"),
+    ] = None,
+    created_before: Annotated[
+        str | None,
+        QueryParameter(format="date-time", description="Created before (RFC 3339)"),
+    ] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Page size")] = 20,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page"),
+    ] = None,
+) -> PaymentList:
+    """List the caller's payments."""
+    filters = PaymentFilter(
+        status=status,
+        gateway=gateway,
+        currency=currency,
+        external_id=external_id,
+        created_after=_moment(created_after, "created_after"),
+        created_before=_moment(created_before, "created_before"),
+    )
+    try:
+        after = Cursor.decode(cursor) if cursor is not None else None
+    except ValueError as error:
+        raise errors.InvalidRequest(str(error), field="cursor") from None
+    page = await reads.list_payments(
+        platform, merchant=merchant, filters=filters, after=after, limit=limit
+    )
+    return PaymentList(
+        payments=[PaymentView.of(payment) for payment in page.payments],
+        next_cursor=page.next.encode() if page.next is not None else None,
+    )
+
+
+def _moment(text: str | None, name: str) -> datetime | None:
+    """A time given as RFC 3339 text with its offset, in UTC (as the store compares them)."""
+    if text is None:
+        return None
+    try:
+        moment = msgspec.convert(text, datetime, strict=True)
+    except msgspec.ValidationError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise errors.InvalidRequest(
+            f"{name} {text[:40]!r} is not an RFC 3339 time with its offset"
+            " (e.g. 2026-12-01T10:00:00Z)",
+            field=name,
+        )
+    return moment.astimezone(UTC)
 
 
 @get(
@@ -72,7 +193,26 @@ async def init_payment(
     operation_id="getPayment",
     tags=["payments"],
     summary="A payment with its attempts, refunds and events",
-    responses=problem_responses(errors.InvalidRequest, errors.PaymentNotFound),
+    responses={
+        200: ResponseSpec(
+            PaymentDetail,
+            description="The payment with its attempts, refunds and events",
+            generate_examples=False,
+            examples=[
+                example(
+                    "refunded",
+                    {
+                        "payment": examples.REFUNDED,
+                        "attempts": [examples.ATTEMPT],
+                        "refunds": [examples.REFUND],
+                        "events": [examples.EVENT],
+                        "notifications": [examples.NOTIFICATION],
+                    },
+                )
+            ],
+        ),
+        **problem_responses(errors.InvalidRequest, errors.PaymentNotFound),
+    },
 )
 async def get_payment(
     payment_id: Annotated[str, PathParameter(format="uuid", description="The payment's id")],
@@ -81,5 +221,5 @@ async def get_payment(
 ) -> PaymentDetail:
     """Read a payment and its history."""
     # Taken as text so that a malformed id is answered "not a UUID", not "no such route".
-    found = await payment_history(platform, payment_id_of(payment_id), merchant=merchant)
+    found = await reads.payment_history(platform, payment_id_of(payment_id), merchant=merchant)
     return PaymentDetail.of(found)

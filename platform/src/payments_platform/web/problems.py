@@ -17,7 +17,9 @@ from litestar.openapi import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from payments_platform import errors
-from payments_platform.web.views import PaymentView, Problem
+from payments_platform.resources import PaymentView
+from payments_platform.web.examples import PROBLEM_DETAILS, problem_example
+from payments_platform.web.views import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -134,13 +136,30 @@ def on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response
 
 def problem_responses(*problems: type[errors.PaymentProblem]) -> dict[int, ResponseSpec]:
     """The OpenAPI responses of a route that can answer these problems (and, since it reads
-    or records through the database, ``database-unavailable``)."""
-    specs: dict[int, ResponseSpec] = {}
-    listed: tuple[type[errors.PaymentProblem], ...] = (*problems, errors.DatabaseUnavailable)
-    for problem in listed:
-        spec = specs.get(problem.status)
-        description = f"{spec.description}, {problem.code}" if spec else f"problem: {problem.code}"
-        specs[problem.status] = ResponseSpec(
-            data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, description=description
+    or records through the database, ``database-unavailable``), each with an example."""
+    by_status: dict[int, list[type[errors.PaymentProblem]]] = {}
+    every: tuple[type[errors.PaymentProblem], ...] = (*problems, errors.DatabaseUnavailable)
+    for problem in every:
+        by_status.setdefault(problem.status, []).append(problem)
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_MEDIA_TYPE,
+            description="problem: " + ", ".join(problem.code for problem in listed),
+            generate_examples=False,
+            examples=[problem_example(p, PROBLEM_DETAILS[p]) for p in listed],
         )
-    return specs
+        for status, listed in by_status.items()
+    }
+
+
+def every_code() -> list[str]:
+    """Every problem ``code`` the service answers with."""
+    codes = set(CODE_OF_STATUS.values())
+    pending: list[type[errors.PaymentProblem]] = [errors.PaymentProblem]
+    while pending:
+        problem = pending.pop()
+        pending.extend(problem.__subclasses__())
+        if problem is not errors.PaymentProblem:
+            codes.add(problem.code)
+    return sorted(codes)

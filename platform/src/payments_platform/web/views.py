@@ -6,78 +6,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from payments_plugins import Amount
 
-from payments_platform.records import Attempt, Event, Payment, PaymentHistory, Refund
-
-
-class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
-    """A payment as the API shows it."""
-
-    id: uuid.UUID
-    status: str
-    amount: str
-    amount_fractions: int
-    currency: str
-    gateway: str | None
-    external_id: str | None
-    refunded_fractions: int
-    refundable_fractions: int
-    failure_code: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, payment: Payment) -> PaymentView:
-        """The view of a stored payment."""
-        return cls(
-            id=payment.id,
-            status=payment.status,
-            amount=payment.amount.format(),
-            amount_fractions=payment.amount_minor,
-            currency=payment.currency,
-            gateway=payment.gateway,
-            external_id=payment.external_id,
-            refunded_fractions=payment.refunded_minor,
-            refundable_fractions=payment.refundable_minor,
-            failure_code=payment.failure_code,
-            created_at=payment.created_at,
-            updated_at=payment.updated_at,
-        )
-
-
-class RefundView(msgspec.Struct, frozen=True, kw_only=True):
-    """A refund as the API shows it."""
-
-    id: uuid.UUID
-    payment_id: uuid.UUID
-    status: str
-    amount: str
-    amount_fractions: int
-    gateway: str
-    external_refund_id: str | None
-    failure_code: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, refund: Refund, currency: str) -> RefundView:
-        """The view of a stored refund."""
-        return cls(
-            id=refund.id,
-            payment_id=refund.payment_id,
-            status=refund.status,
-            amount=Amount(refund.amount_minor, currency).format(),
-            amount_fractions=refund.amount_minor,
-            gateway=refund.gateway,
-            external_refund_id=refund.external_refund_id,
-            failure_code=refund.failure_code,
-            created_at=refund.created_at,
-            updated_at=refund.updated_at,
-        )
+from payments_platform.lifecycle import AttemptOutcome, DeliveryStatus, PaymentStatus
+from payments_platform.records import Attempt, Event, NotificationSent, PaymentHistory
+from payments_platform.resources import PaymentView, RefundView
 
 
 class AttemptView(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,7 +21,7 @@ class AttemptView(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     gateway: str
     reason: str
-    outcome: str
+    outcome: AttemptOutcome
     error: str | None
     external_id: str | None
     started_at: datetime
@@ -103,8 +38,10 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
 
     id: int
     kind: str
-    from_status: str | None
-    to_status: str | None
+    """``status_changed``, ``routing_decision``, ``webhook``, ``webhook_replayed``,
+    ``refund_requested``, ``refund_<status>``, ..."""
+    from_status: PaymentStatus | None
+    to_status: PaymentStatus | None
     gateway: str | None
     external_id: str | None
     accepted: bool | None
@@ -119,24 +56,69 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.convert(event, cls, from_attributes=True)
 
 
+class DeliveryView(msgspec.Struct, frozen=True, kw_only=True):
+    """A notification's delivery to one of the merchant's endpoints."""
+
+    endpoint: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class NotificationView(msgspec.Struct, frozen=True, kw_only=True):
+    """An event the merchant was (or is being) notified of."""
+
+    id: str
+    type: str
+    sequence: int
+    created_at: datetime
+    deliveries: list[DeliveryView]
+
+    @classmethod
+    def of(cls, sent: NotificationSent) -> NotificationView:
+        """The view of a stored notification and its deliveries."""
+        event = sent.notification
+        return cls(
+            id=event.id,
+            type=event.type,
+            sequence=event.sequence,
+            created_at=event.created_at,
+            deliveries=[
+                msgspec.convert(delivery, DeliveryView, from_attributes=True)
+                for delivery in sent.deliveries
+            ],
+        )
+
+
 class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
-    """A payment with its gateway attempts, refunds and audit trail."""
+    """A payment with its gateway attempts, refunds, audit trail and notifications."""
 
     payment: PaymentView
     attempts: list[AttemptView]
     refunds: list[RefundView]
     events: list[EventView]
+    notifications: list[NotificationView]
 
     @classmethod
     def of(cls, found: PaymentHistory) -> PaymentDetail:
         """The view of a payment's history."""
-        currency = found.payment.currency
         return cls(
             payment=PaymentView.of(found.payment),
             attempts=[AttemptView.of(attempt) for attempt in found.attempts],
-            refunds=[RefundView.of(refund, currency) for refund in found.refunds],
+            refunds=[RefundView.of(refund, found.payment) for refund in found.refunds],
             events=[EventView.of(event) for event in found.events],
+            notifications=[NotificationView.of(sent) for sent in found.notifications],
         )
+
+
+class PaymentList(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of payments, newest first."""
+
+    payments: list[PaymentView]
+    next_cursor: str | None
+    """Send it back as ``cursor`` for the next page; null on the last page."""
 
 
 class RefundAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,7 +135,8 @@ class WebhookAnswer(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     changed: bool
     payment_id: uuid.UUID
-    status: str
+    """The payment's reference at the gateway (the platform's own id)."""
+    status: PaymentStatus
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):
@@ -167,11 +150,21 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """An RFC 9457 problem details body; ``code`` is stable and documented in docs/api.md."""
 
     type: str
+    """``urn:payments:problem:<code>``."""
     title: str
-    status: int
+    status: Annotated[int, msgspec.Meta(ge=400, le=599)]
     detail: str
     code: str
     instance: str | None = None
+    """The path of the request."""
     field: str | None = None
+    """The offending field, when one is to blame."""
     payment: PaymentView | None = None
-    extra: dict[str, Any] | None = None
+    """The payment, with ``payment-declined`` and ``no-gateway-available``."""
+    payment_status: PaymentStatus | None = None
+    """Where the payment stands, with ``payment-not-refundable`` and
+    ``transition-not-allowed``."""
+    refundable_fractions: int | None = None
+    """What is left to refund, with ``refund-exceeds-balance``."""
+    refund_id: uuid.UUID | None = None
+    """The refund, with ``refund-declined`` and ``gateway-unavailable``."""

@@ -14,6 +14,7 @@ from payments_plugins import WebhookAck, WebhookReply
 from payments_platform import errors
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.webhooks import apply_webhook
+from payments_platform.web.examples import PAYMENT_ID, example
 from payments_platform.web.problems import problem_responses
 from payments_platform.web.views import WebhookAnswer
 
@@ -29,7 +30,17 @@ from payments_platform.web.views import WebhookAnswer
     ),
     status_code=200,
     responses={
-        200: ResponseSpec(WebhookAnswer, description="Applied, or an exact repeat"),
+        200: ResponseSpec(
+            WebhookAnswer,
+            description="Applied, or an exact repeat",
+            generate_examples=False,
+            examples=[
+                example(
+                    "applied",
+                    {"ok": True, "changed": True, "payment_id": PAYMENT_ID, "status": "paid"},
+                )
+            ],
+        ),
         **problem_responses(
             errors.WebhookRejected, errors.PaymentNotFound, errors.TransitionNotAllowed
         ),

@@ -1,7 +1,10 @@
-"""The operator's console: sessions, failed sign-ins, and attempts by the time they started.
+"""The operator's console: sessions, failed sign-ins, and attempts by their start time.
 
-Revision ID: 0004
-Revises: 0003
+Operator sessions and failed sign-ins are shared by every process. The overview reads the last
+hour of attempts by their start time.
+
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -10,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

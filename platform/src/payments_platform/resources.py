@@ -1,0 +1,83 @@
+"""A payment and a refund as clients see them: in the API's answers and in the notifications
+sent to merchants, the same shape everywhere."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from payments_plugins import Amount
+
+from payments_platform.lifecycle import PaymentStatus, RefundStatus
+from payments_platform.records import Payment, Refund
+
+
+class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
+    """A payment as the API shows it."""
+
+    id: uuid.UUID
+    status: PaymentStatus
+    amount: str
+    amount_fractions: int
+    currency: str
+    gateway: str | None
+    external_id: str | None
+    refunded_fractions: int
+    refundable_fractions: int
+    failure_code: str | None
+    metadata: dict[str, str]
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentView:
+        """The view of a stored payment."""
+        return cls(
+            id=payment.client_id,
+            status=payment.status,
+            amount=payment.amount.format(),
+            amount_fractions=payment.amount_minor,
+            currency=payment.currency,
+            gateway=payment.gateway,
+            external_id=payment.external_id,
+            refunded_fractions=payment.refunded_minor,
+            refundable_fractions=payment.refundable_minor,
+            failure_code=payment.failure_code,
+            metadata=payment.metadata,
+            description=payment.description,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+        )
+
+
+class RefundView(msgspec.Struct, frozen=True, kw_only=True):
+    """A refund as the API shows it."""
+
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    status: RefundStatus
+    amount: str
+    amount_fractions: int
+    gateway: str
+    external_refund_id: str | None
+    failure_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, refund: Refund, payment: Payment) -> RefundView:
+        """The view of a stored refund of ``payment``."""
+        return cls(
+            id=refund.client_refund_id,
+            payment_id=payment.client_id,
+            status=refund.status,
+            amount=Amount(refund.amount_minor, payment.currency).format(),
+            amount_fractions=refund.amount_minor,
+            gateway=refund.gateway,
+            external_refund_id=refund.external_refund_id,
+            failure_code=refund.failure_code,
+            created_at=refund.created_at,
+            updated_at=refund.updated_at,
+        )

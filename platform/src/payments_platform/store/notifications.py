@@ -1,0 +1,196 @@
+"""The ``notifications`` and ``notification_deliveries`` tables: an event per status a payment
+or refund reached, and its delivery to each endpoint that wants it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from payments_platform.lifecycle import DeliveryStatus
+from payments_platform.records import Delivery, Notification, NotificationSent, from_row
+from payments_platform.schema import notification_deliveries, notifications
+
+
+def new_id() -> str:
+    """A fresh event id, ``evt_<32 hex digits>``."""
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def next_sequence(conn: sa.Connection, payment_id: uuid.UUID) -> int:
+    """The payment's next notification number (the caller holds the payment's row)."""
+    last = conn.scalar(
+        sa.select(sa.func.max(notifications.c.sequence)).where(
+            notifications.c.payment_id == payment_id
+        )
+    )
+    return int(last or 0) + 1
+
+
+def insert(conn: sa.Connection, notification: Notification) -> None:
+    """Write an event."""
+    conn.execute(sa.insert(notifications).values(msgspec.structs.asdict(notification)))
+
+
+def insert_delivery(
+    conn: sa.Connection, *, notification_id: str, endpoint: str, now: datetime
+) -> int:
+    """Write a pending delivery; return its id."""
+    return int(
+        conn.execute(
+            sa.insert(notification_deliveries)
+            .values(
+                notification_id=notification_id,
+                endpoint=endpoint,
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(notification_deliveries.c.id)
+        ).scalar_one()
+    )
+
+
+def get_delivery(conn: sa.Connection, delivery_id: int) -> tuple[Delivery, Notification] | None:
+    """A delivery with its event."""
+    row = conn.execute(
+        sa.select(notification_deliveries).where(notification_deliveries.c.id == delivery_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    delivery = from_row(Delivery, row)
+    event = conn.execute(
+        sa.select(notifications).where(notifications.c.id == delivery.notification_id)
+    ).one()
+    return delivery, from_row(Notification, event)
+
+
+def record_attempt(
+    conn: sa.Connection,
+    delivery_id: int,
+    *,
+    status: DeliveryStatus,
+    now: datetime,
+    status_code: int | None,
+    error: str | None,
+) -> None:
+    """Record how one attempt of a delivery went."""
+    conn.execute(
+        sa.update(notification_deliveries)
+        .where(notification_deliveries.c.id == delivery_id)
+        .values(
+            status=status,
+            attempts=notification_deliveries.c.attempts + 1,
+            last_status_code=status_code,
+            last_error=error,
+            delivered_at=now if status is DeliveryStatus.DELIVERED else None,
+            updated_at=now,
+        )
+    )
+
+
+def reopen(conn: sa.Connection, delivery_ids: Collection[int], now: datetime) -> None:
+    """Make dead deliveries pending again, to be delivered anew."""
+    if delivery_ids:
+        conn.execute(
+            sa.update(notification_deliveries)
+            .where(notification_deliveries.c.id.in_(list(delivery_ids)))
+            .values(status=DeliveryStatus.PENDING, updated_at=now)
+        )
+
+
+def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[NotificationSent]:
+    """The payment's events, in order, each with its deliveries."""
+    events = [
+        from_row(Notification, row)
+        for row in conn.execute(
+            sa.select(notifications)
+            .where(notifications.c.payment_id == payment_id)
+            .order_by(notifications.c.sequence)
+        )
+    ]
+    if not events:
+        return []
+    deliveries: dict[str, list[Delivery]] = {event.id: [] for event in events}
+    for row in conn.execute(
+        sa.select(notification_deliveries)
+        .where(notification_deliveries.c.notification_id.in_(list(deliveries)))
+        .order_by(notification_deliveries.c.id)
+    ):
+        delivery = from_row(Delivery, row)
+        deliveries[delivery.notification_id].append(delivery)
+    return [NotificationSent(notification=e, deliveries=deliveries[e.id]) for e in events]
+
+
+def dead_or_retrying(
+    conn: sa.Connection, endpoints: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Per endpoint: deliveries that failed at least once and are not delivered, as counts
+    of pending (retrying) and dead ones, with the latest error."""
+    rows = conn.execute(
+        sa.select(
+            notification_deliveries.c.endpoint,
+            notification_deliveries.c.status,
+            sa.func.count(),
+            sa.func.max(notification_deliveries.c.updated_at),
+        )
+        .where(
+            notification_deliveries.c.status != DeliveryStatus.DELIVERED,
+            notification_deliveries.c.attempts > 0,
+            *(
+                [notification_deliveries.c.endpoint.in_(list(endpoints))]
+                if endpoints is not None
+                else []
+            ),
+        )
+        .group_by(notification_deliveries.c.endpoint, notification_deliveries.c.status)
+    ).all()
+    failing: dict[str, dict[str, Any]] = {}
+    for endpoint, status, count, last in rows:
+        entry = failing.setdefault(endpoint, {"endpoint": endpoint, "retrying": 0, "dead": 0})
+        entry["retrying" if status == DeliveryStatus.PENDING else "dead"] += count
+        entry["last_failure_at"] = max(last, entry.get("last_failure_at", last))
+    for endpoint, entry in failing.items():
+        entry["last_error"] = conn.scalar(
+            sa.select(notification_deliveries.c.last_error)
+            .where(
+                notification_deliveries.c.endpoint == endpoint,
+                notification_deliveries.c.status != DeliveryStatus.DELIVERED,
+                notification_deliveries.c.attempts > 0,
+            )
+            .order_by(notification_deliveries.c.updated_at.desc())
+            .limit(1)
+        )
+    return sorted(failing.values(), key=lambda entry: entry["endpoint"])
+
+
+def dead_deliveries(
+    conn: sa.Connection,
+    *,
+    notification_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    endpoint: str | None = None,
+) -> list[tuple[int, uuid.UUID]]:
+    """Dead deliveries, with their payment, of one event or of the events of a time range."""
+    query = (
+        sa.select(notification_deliveries.c.id, notifications.c.payment_id)
+        .join(notifications, notifications.c.id == notification_deliveries.c.notification_id)
+        .where(notification_deliveries.c.status == DeliveryStatus.DEAD)
+    )
+    if notification_id is not None:
+        query = query.where(notifications.c.id == notification_id)
+    if since is not None:
+        query = query.where(notifications.c.created_at >= since)
+    if until is not None:
+        query = query.where(notifications.c.created_at < until)
+    if endpoint is not None:
+        query = query.where(notification_deliveries.c.endpoint == endpoint)
+    return [
+        (int(row[0]), row[1]) for row in conn.execute(query.order_by(notification_deliveries.c.id))
+    ]

@@ -1,0 +1,167 @@
+"""Telling merchants what happened: an event for every status a payment or a refund reaches.
+
+``payment_changed`` and ``refund_changed`` run in the transaction of the change itself: they
+write the event, with the resource as it stands after the change and the payment's next
+sequence number, one delivery per endpoint that wants it, and a ``notify`` job per delivery.
+Nothing is written when no endpoint wants the event. ``deliver`` is what a notification worker
+does with such a job: post it once, record how it went, and retry with backoff until it is
+delivered or has been retried for long enough, then leave it dead (re-deliverable).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import uuid
+from datetime import datetime
+
+import msgspec
+import sqlalchemy as sa
+
+from payments_platform import jobs
+from payments_platform.jobs import Job, JobKind, RetryLater
+from payments_platform.lifecycle import DeliveryStatus, PaymentStatus, RefundStatus
+from payments_platform.notifications.delivery import post_notification
+from payments_platform.notifications.events import payment_event, refund_event
+from payments_platform.records import Notification, Payment
+from payments_platform.resources import PaymentView, RefundView
+from payments_platform.store import notifications, payments, refunds
+from payments_platform.telemetry import current_trace_parent
+from payments_platform.usecases.context import Platform
+
+# Jitter only spreads retries out; it needs no cryptographic strength.
+_rng = random.Random()  # noqa: S311
+
+
+def payment_changed(
+    conn: sa.Connection, platform: Platform, payment_id: uuid.UUID, status: PaymentStatus
+) -> None:
+    """Notify the merchant that its payment is now ``status``."""
+    event_type = payment_event(status)
+    if event_type is not None:
+        _write(conn, platform, payments.load(conn, payment_id), event_type)
+
+
+def refund_changed(
+    conn: sa.Connection, platform: Platform, refund_id: uuid.UUID, status: RefundStatus
+) -> None:
+    """Notify the merchant that a refund of its payment is now ``status``."""
+    event_type = refund_event(status)
+    if event_type is not None:
+        refund = refunds.load(conn, refund_id)
+        _write(conn, platform, payments.load(conn, refund.payment_id), event_type, refund_id)
+
+
+def _write(
+    conn: sa.Connection,
+    platform: Platform,
+    payment: Payment,
+    event_type: str,
+    refund_id: uuid.UUID | None = None,
+) -> None:
+    endpoints = platform.notifier.wanting(payment.merchant, event_type)
+    if not endpoints:
+        return
+    now = platform.now()
+    event = Notification(
+        id=notifications.new_id(),
+        payment_id=payment.id,
+        merchant=payment.merchant,
+        type=event_type,
+        sequence=notifications.next_sequence(conn, payment.id),
+        payload={},
+        created_at=now,
+    )
+    data: dict[str, object] = {"payment": PaymentView.of(payment)}
+    if refund_id is not None:
+        data["refund"] = RefundView.of(refunds.load(conn, refund_id), payment)
+    payload = {
+        "id": event.id,
+        "type": event_type,
+        "timestamp": now,
+        "sequence": event.sequence,
+        "data": data,
+    }
+    notifications.insert(conn, msgspec.structs.replace(event, payload=msgspec.to_builtins(payload)))
+    for endpoint in endpoints:
+        delivery_id = notifications.insert_delivery(
+            conn, notification_id=event.id, endpoint=endpoint, now=now
+        )
+        jobs.enqueue(
+            conn,
+            JobKind.NOTIFY,
+            payment.id,
+            now=now,
+            max_attempts=platform.notifier.max_attempts,
+            delivery_id=delivery_id,
+            trace_parent=current_trace_parent(),
+        )
+
+
+async def deliver(platform: Platform, job: Job) -> None:
+    """Post the notification of a ``notify`` job to its endpoint, once."""
+    if job.delivery_id is None:  # pragma: no cover - notify jobs always carry one
+        raise ValueError(f"notify job {job.id} names no delivery")
+    delivery_id = job.delivery_id
+    found = await platform.database.read(lambda conn: notifications.get_delivery(conn, delivery_id))
+    if found is None or found[0].status is not DeliveryStatus.PENDING:
+        return  # delivered meanwhile, or dead and not revived: nothing to send
+    delivery, event = found
+    endpoint = platform.notifier.endpoints.get(delivery.endpoint)
+    if endpoint is None:
+        raise RetryLater(f"endpoint {delivery.endpoint!r} is not configured (or not enabled)")
+    slot = platform.notifier.slot(delivery.endpoint)
+    if slot.locked():
+        # The endpoint has its fill of deliveries in flight: this one waits without holding
+        # a worker, and without spending an attempt.
+        raise RetryLater(f"{delivery.endpoint} is busy", retry_in=1.0, spend_attempt=False)
+    settings = platform.notifier.settings
+    async with slot:
+        result = await post_notification(
+            platform.notifier.client,
+            endpoint.url,
+            secret=endpoint.secret,
+            message_id=event.id,
+            body=msgspec.json.encode(event.payload),
+            time_limit=settings.timeout_seconds,
+            allow_http=settings.allow_http,
+            allow_private=settings.allow_private_addresses,
+        )
+    if result.delivered:
+        status = DeliveryStatus.DELIVERED
+    elif job.is_last_attempt:
+        status = DeliveryStatus.DEAD
+    else:
+        status = DeliveryStatus.PENDING
+    await platform.database.write(
+        functools.partial(
+            notifications.record_attempt,
+            delivery_id=delivery_id,
+            status=status,
+            now=platform.now(),
+            status_code=result.status_code,
+            error=result.error,
+        )
+    )
+    if not result.delivered:
+        raise RetryLater(
+            f"{delivery.endpoint}: {result.error}",
+            retry_in=platform.notifier.backoff(job.attempts, _rng),
+        )
+
+
+def redeliver(
+    conn: sa.Connection, platform: Platform, dead: list[tuple[int, uuid.UUID]], now: datetime
+) -> int:
+    """Revive dead deliveries, each with a fresh ``notify`` job; how many."""
+    notifications.reopen(conn, [delivery_id for delivery_id, _ in dead], now)
+    for delivery_id, payment_id in dead:
+        jobs.enqueue(
+            conn,
+            JobKind.NOTIFY,
+            payment_id,
+            now=now,
+            max_attempts=platform.notifier.max_attempts,
+            delivery_id=delivery_id,
+        )
+    return len(dead)

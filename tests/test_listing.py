@@ -1,0 +1,171 @@
+"""GET /payments: the caller's payments, newest first, filtered, a keyset page at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from litestar.testing import AsyncTestClient
+from payments_platform.store import payments
+
+from .conftest import AppFactory, Vendor, runtime_of
+from .test_security import ALICE, BOB, KEYS, as_merchant, signed_gateway
+
+
+def json_gateway(vendor: Vendor) -> dict[str, Any]:
+    return {"type": "json", "settings": {"base_url": vendor.base_url}}
+
+
+async def start(client: AsyncTestClient[Any], amount: int = 100, **body: Any) -> dict[str, Any]:
+    payload = {"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": amount, **body}
+    answer = await client.post("/init-payment", json=payload)
+    assert answer.status_code == 201, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+async def every_page(
+    client: AsyncTestClient[Any],
+    limit: int,
+    between_pages: Callable[[], Awaitable[object]] | None = None,
+    **query: Any,
+) -> list[list[dict[str, Any]]]:
+    pages: list[list[dict[str, Any]]] = []
+    cursor = None
+    while True:
+        if between_pages is not None and pages:
+            await between_pages()
+        params = {**query, "limit": limit} | ({"cursor": cursor} if cursor else {})
+        answer = await client.get("/payments", params=params)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json()["payments"])
+        cursor = answer.json()["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+async def test_pages_list_every_payment_once_newest_first(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        created = [await start(client, amount=100 + n) for n in range(7)]
+        pages = await every_page(client, limit=3)
+        assert [len(page) for page in pages] == [3, 3, 1]
+        listed = [payment for page in pages for payment in page]
+        assert [p["id"] for p in listed] == [p["id"] for p in reversed(created)]
+        assert listed[0] == created[-1]  # a payment is shown as GET /payments/{id} shows it
+
+
+async def test_filters_combine(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        first = await start(client)
+        second = await start(client, metadata={"order": "2"})
+        await vendor.payer_acts(second["external_id"])
+        await client.post(
+            "/external/json-webhook",
+            json={"external_id": second["external_id"], "status": "paid"},
+        )
+
+        async def ids(**query: Any) -> list[str]:
+            answer = await client.get("/payments", params=query)
+            assert answer.status_code == 200, answer.text
+            return [p["id"] for p in answer.json()["payments"]]
+
+        assert await ids(status="paid") == [second["id"]]
+        assert await ids(status="initiated") == [first["id"]]
+        assert await ids(external_id=first["external_id"]) == [first["id"]]
+        assert await ids(gateway="json", currency="AED") == [second["id"], first["id"]]
+        assert await ids(currency="USD") == []
+        created = datetime.fromisoformat(second["created_at"])
+        assert await ids(created_after=created.isoformat()) == [second["id"]]
+        assert await ids(created_before=created.isoformat()) == [first["id"]]
+        later = (created + timedelta(hours=2)).astimezone(timezone_plus_2()).isoformat()
+        assert await ids(created_before=later, status="paid") == [second["id"]]
+
+
+def timezone_plus_2() -> Any:
+    from datetime import timezone
+
+    return timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": 101}, "limit"),
+        ({"limit": 0}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"created_after": "2026-12-01T10:00:00"}, "created_after"),
+        ({"status": "almost"}, "status"),
+        ({"currency": "aed"}, "currency"),
+    ],
+)
+async def test_a_bad_query_is_a_problem_naming_the_parameter(
+    platform: AppFactory, vendor: Vendor, query: dict[str, Any], field: str
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        answer = await client.get("/payments", params=query)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "invalid-request"
+        assert answer.json()["field"] == field
+
+
+async def test_a_merchant_lists_only_its_own_payments(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": signed_gateway(vendor)}, security=KEYS) as client:
+        mine = await client.post(
+            "/init-payment",
+            json={"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 100},
+            headers=as_merchant(ALICE),
+        )
+        listed = await client.get("/payments", headers=as_merchant(ALICE))
+        assert [p["id"] for p in listed.json()["payments"]] == [mine.json()["id"]]
+        assert (await client.get("/payments", headers=as_merchant(BOB))).json() == {
+            "payments": [],
+            "next_cursor": None,
+        }
+        assert (await client.get("/payments")).status_code == 401
+
+
+async def test_paging_through_10000_payments_while_more_are_created_skips_and_repeats_none(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        runtime = runtime_of(client)
+        start_time = datetime.now(UTC) - timedelta(days=1)
+        stored: set[str] = set()
+
+        def store(conn: sa.Connection) -> None:
+            for n in range(10_000):
+                client_id = uuid.uuid4()
+                stored.add(str(client_id))
+                payments.insert(
+                    conn,
+                    payment_id=client_id,
+                    merchant=None,
+                    client_id=client_id,
+                    currency="AED",
+                    amount_minor=100,
+                    metadata={},
+                    description=None,
+                    # Many share a creation time: ties are ordered by id.
+                    now=start_time + timedelta(milliseconds=n // 3),
+                )
+
+        await runtime.database.write(store)
+        created: list[dict[str, Any]] = []
+
+        async def two_more() -> None:
+            created.extend(await asyncio.gather(start(client), start(client)))
+
+        pages = await every_page(client, limit=100, between_pages=two_more)
+        seen = [payment["id"] for page in pages for payment in page]
+        assert len(seen) == len(set(seen))
+        assert stored <= set(seen)
+        assert len(created) == 2 * (len(pages) - 1) >= 198
+        # Only the payments created before the first page was read can be on any page.
+        assert not {p["id"] for p in created} & set(seen)
