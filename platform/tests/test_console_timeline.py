@@ -5,8 +5,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from payments_platform.jobs import Job, JobKind, JobStatus
-from payments_platform.lifecycle import AttemptOutcome, PaymentStatus
-from payments_platform.records import Attempt, Event, Payment, PaymentHistory
+from payments_platform.lifecycle import AttemptOutcome, DeliveryStatus, PaymentStatus
+from payments_platform.records import (
+    Attempt,
+    Delivery,
+    Event,
+    Notification,
+    NotificationSent,
+    Payment,
+    PaymentHistory,
+)
 from payments_platform.web.console.timeline import BAD, OK, WARN, payment_timeline
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -32,7 +40,9 @@ def event(event_id: int, kind: str, ms: int, **fields: Any) -> Event:
     return Event(id=event_id, kind=kind, created_at=at(ms), **values)
 
 
-def history(events: list[Event], attempts: list[Attempt]) -> PaymentHistory:
+def history(
+    events: list[Event], attempts: list[Attempt], sent: list[NotificationSent] | None = None
+) -> PaymentHistory:
     payment = Payment(
         id=PAYMENT_ID,
         merchant=None,
@@ -50,7 +60,9 @@ def history(events: list[Event], attempts: list[Attempt]) -> PaymentHistory:
         created_at=T0,
         updated_at=T0,
     )
-    return PaymentHistory(payment=payment, attempts=attempts, refunds=[], events=events)
+    return PaymentHistory(
+        payment=payment, attempts=attempts, refunds=[], events=events, notifications=sent or []
+    )
 
 
 DECISION = {
@@ -195,3 +207,48 @@ def test_an_attempt_without_an_end_says_so() -> None:
     [entry] = payment_timeline(history([], [attempt]), [])
 
     assert ("took", "no recorded end") in entry.details
+
+
+def _delivery(endpoint: str, status: DeliveryStatus, **fields: Any) -> Delivery:
+    values: dict[str, Any] = {
+        "attempts": 1,
+        "last_status_code": 200,
+        "last_error": None,
+        "delivered_at": None,
+    }
+    values.update(fields)
+    return Delivery(
+        id=1,
+        notification_id="evt_1",
+        endpoint=endpoint,
+        status=status,
+        created_at=at(40),
+        updated_at=at(41),
+        **values,
+    )
+
+
+def test_a_notification_shows_each_delivery_and_a_dead_one_reads_as_bad() -> None:
+    notification = Notification(
+        id="evt_1",
+        payment_id=PAYMENT_ID,
+        merchant=None,
+        type="payment.paid",
+        sequence=2,
+        payload={},
+        created_at=at(40),
+    )
+    deliveries = [
+        _delivery("shop", DeliveryStatus.DELIVERED),
+        _delivery("backup", DeliveryStatus.DEAD, attempts=8, last_status_code=500),
+    ]
+
+    [entry] = payment_timeline(
+        history([], [], [NotificationSent(notification=notification, deliveries=deliveries)]), []
+    )
+
+    assert entry.kind == "notification"
+    assert entry.title == "merchant notified: payment.paid (#2)"
+    assert entry.tone == BAD
+    assert ("to shop", "delivered after 1 attempt(s), last answer HTTP 200") in entry.details
+    assert ("to backup", "dead after 8 attempt(s), last answer HTTP 500") in entry.details

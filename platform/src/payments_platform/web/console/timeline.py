@@ -4,8 +4,9 @@ Everything the platform stored about the payment, merged by time: the routing de
 every candidate (weight, health, breaker), each gateway attempt with its outcome and timing,
 every status change (applied or not, and why), every webhook (accepted or refused, and why,
 including those that arrived before the payment was known by its external id), refunds, jobs,
-and what operators did. An event of a kind this module does not know is still shown, plainly:
-the log is append-only and newer versions may write kinds this one never heard of.
+the notifications sent to the merchant with their deliveries, and what operators did. An event
+of a kind this module does not know is still shown, plainly: the log is append-only and newer
+versions may write kinds this one never heard of.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from payments_platform.jobs import Job
-from payments_platform.records import Attempt, Event, PaymentHistory
+from payments_platform.lifecycle import DeliveryStatus
+from payments_platform.records import Attempt, Event, NotificationSent, PaymentHistory
 
 OK, BAD, WARN, INFO = "ok", "bad", "warn", "info"
 """How an entry reads at a glance (the stylesheet's colours)."""
@@ -64,6 +66,7 @@ def payment_timeline(
     entries = [_event_entry(event) for event in (*history.events, *early_webhooks)]
     entries += [_attempt_entry(attempt) for attempt in history.attempts]
     entries += [_job_entry(job) for job in jobs]
+    entries += [_notification_entry(sent) for sent in history.notifications]
     return sorted(entries, key=lambda entry: (entry.at, entry.order))
 
 
@@ -105,6 +108,33 @@ def _job_entry(job: Job) -> Entry:
         tone=_JOB_TONE.get(job.status, INFO),
         details=details,
         order=2,
+    )
+
+
+def _notification_entry(sent: NotificationSent) -> Entry:
+    notification = sent.notification
+    details = [("event", notification.id)]
+    for delivery in sent.deliveries:
+        how = f"{delivery.status} after {delivery.attempts} attempt(s)"
+        if delivery.last_status_code is not None:
+            how += f", last answer HTTP {delivery.last_status_code}"
+        if delivery.last_error:
+            how += f", last error: {delivery.last_error}"
+        details.append((f"to {delivery.endpoint}", how))
+    statuses = {delivery.status for delivery in sent.deliveries}
+    if DeliveryStatus.DEAD in statuses:
+        tone = BAD
+    elif statuses == {DeliveryStatus.DELIVERED}:
+        tone = OK
+    else:
+        tone = INFO
+    return Entry(
+        at=notification.created_at,
+        kind="notification",
+        title=f"merchant notified: {notification.type} (#{notification.sequence})",
+        tone=tone,
+        details=details,
+        order=3,
     )
 
 
