@@ -118,18 +118,6 @@ async def test_a_payment_nobody_has_is_a_page_saying_so(open_console: ConsoleFac
     assert answer.headers["content-type"].startswith("text/html")
 
 
-async def test_finding_a_payment_by_its_id(open_console: ConsoleFactory) -> None:
-    payment_id = uuid.uuid4()
-    async with open_console() as console:
-        await console.sign_in()
-        found = await console.get(f"/console/payments?id={payment_id}")
-        wrong = await console.get("/console/payments?id=not-an-id")
-
-    assert found.status_code == 303
-    assert found.headers["location"] == f"/console/payments/{payment_id}"
-    assert "is not a payment id" in html.unescape(wrong.text)
-
-
 async def test_asking_the_gateway_now_from_a_payments_page(open_console: ConsoleFactory) -> None:
     name, script = new_script()
     script.fail("initiate", GatewayOutcomeUnknown("read timeout"))

@@ -201,3 +201,5 @@ sign_in_failures = sa.Table(
 
 # The console's overview reads the last hour of attempts.
 sa.Index("ix_payment_attempts_started_at", payment_attempts.c.started_at)
+# Operators look a payment up by its client's id whatever its merchant.
+sa.Index("ix_payments_client_id", payments.c.client_id)

@@ -1,7 +1,8 @@
-"""The operator's console: sessions, failed sign-ins, and attempts by their start time.
+"""The operator's console: sessions, failed sign-ins, and two indexes for its pages.
 
 Operator sessions and failed sign-ins are shared by every process. The overview reads the last
-hour of attempts by their start time.
+hour of attempts by their start time; a search finds payments by their client's id whatever the
+merchant.
 
 Revision ID: 0007
 Revises: 0006
@@ -41,9 +42,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("subject", name="pk_sign_in_failures"),
     )
     op.create_index("ix_payment_attempts_started_at", "payment_attempts", ["started_at"])
+    op.create_index("ix_payments_client_id", "payments", ["client_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payments_client_id", table_name="payments")
     op.drop_index("ix_payment_attempts_started_at", table_name="payment_attempts")
     op.drop_table("sign_in_failures")
     op.drop_table("operator_sessions")

@@ -1,11 +1,13 @@
 """The overview: every enabled gateway, how it did over the last hour (from the stored attempts,
-the same on every replica) and its breaker as this process sees it; the jobs that need a
-person. The gateways' part refreshes itself."""
+the same on every replica) and its breaker as this process sees it; the payments that are
+stuck and the jobs that need a person. It refreshes itself."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import Template
@@ -15,7 +17,9 @@ from payments_platform.breaker import BreakerState, WindowSnapshot
 from payments_platform.gateway_health import GatewayHealth, HealthReport, health_report
 from payments_platform.gateway_health import period_start as hour_start
 from payments_platform.jobs import JobStatus
-from payments_platform.store import attempt_stats
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.store import attempt_stats, listing
+from payments_platform.store.listing import EVERYONE, PaymentFilter, PaymentPage
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.web.console.access import Console
 from payments_platform.web.console.charts import (
@@ -28,6 +32,11 @@ from payments_platform.web.console.charts import (
     share_segments,
 )
 from payments_platform.web.console.rendering import page, partial
+
+STUCK_SHOWN = 10
+"""Stuck payments listed on the overview at most; the search lists them all."""
+PENDING_TOO_LONG = timedelta(minutes=5)
+"""A payment pending this long has no gateway call under way that could still end well."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,11 @@ class Overview:
     share: list[Segment]
     jobs: dict[str, int]
     """Open jobs by status: pending, running, dead."""
+    unknown: PaymentPage
+    """Payments whose outcome is unknown, the newest first."""
+    pending: PaymentPage
+    """Payments pending for longer than :data:`PENDING_TOO_LONG`."""
+    pending_since: datetime
     process: str
 
 
@@ -61,12 +75,15 @@ async def read_overview(console: Console) -> Overview:
     platform = console.platform
     now = platform.now()
     since = hour_start(now)
-    minutes, latencies, failing, open_jobs = await platform.database.read(
+    stuck_since = now - PENDING_TOO_LONG
+    minutes, latencies, failing, open_jobs, unknown, pending = await platform.database.read(
         lambda conn: (
             attempt_stats.outcomes_by_minute(conn, since),
             attempt_stats.latency_histogram(conn, since),
             attempt_stats.failing_since(conn, since),
             jobs.count_open(conn),
+            _stuck(conn, PaymentFilter(status=PaymentStatus.UNKNOWN)),
+            _stuck(conn, PaymentFilter(status=PaymentStatus.PENDING, created_before=stuck_since)),
         )
     )
     routes = platform.routing.routes
@@ -95,7 +112,16 @@ async def read_overview(console: Console) -> Overview:
         gateways=rows,
         share=share_segments(report.gateways),
         jobs={str(status): count for status, count in by_status.items()},
+        unknown=unknown,
+        pending=pending,
+        pending_since=stuck_since,
         process=console.process,
+    )
+
+
+def _stuck(conn: sa.Connection, filters: PaymentFilter) -> PaymentPage:
+    return listing.list_payments(
+        conn, merchant=EVERYONE, filters=filters, after=None, limit=STUCK_SHOWN
     )
 
 

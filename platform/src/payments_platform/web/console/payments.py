@@ -1,24 +1,30 @@
-"""A payment's page: what it is, its whole history as one timeline, and what an operator can do
-about it (ask the gateway now, when its outcome is unknown)."""
+"""Finding payments, and a payment's page: what it is, its whole history as one timeline, and
+what an operator can do about it (ask the gateway now, when its outcome is unknown)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Any
 
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import Payment
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_actions import Reconciliation, reconcile_now
-from payments_platform.usecases.operator_reads import payment_file
+from payments_platform.usecases.operator_reads import (
+    find_payments,
+    payment_file,
+    payments_known_as,
+)
 from payments_platform.web.console.access import CONSOLE, Console
 from payments_platform.web.console.notices import notice_of, notice_query
 from payments_platform.web.console.rendering import page
+from payments_platform.web.console.search import read_search
 from payments_platform.web.console.timeline import payment_timeline
 
 
@@ -68,26 +74,43 @@ async def reconcile(
     return Redirect(payment_path(payment_id) + notice_query(result.outcome), status_code=303)
 
 
+PAGE_SIZE = 50
+
+
 @get("/payments", name="console:payments")
 async def search_page(
+    request: Request[Any, Any, Any],
     console: NamedDependency[Console],
     session: NamedDependency[OperatorSession],
-    payment_id: Annotated[str | None, QueryParameter(name="id")] = None,
 ) -> Template | Redirect:
-    """Find a payment by its id."""
-    wanted = (payment_id or "").strip()
-    error = None
-    if wanted:
-        try:
-            return Redirect(payment_path(uuid.UUID(wanted)), status_code=303)
-        except ValueError:
-            error = f"{wanted!r} is not a payment id (a UUID)"
+    """Find payments by id, external id, status, gateway, currency, merchant, metadata and
+    creation time, newest first, a page at a time; an id that names one payment opens it."""
+    search = read_search(request.query_params)
+    found: list[Payment] = []
+    next_page = None
+    if not search.errors and search.any_id is not None:
+        found = await payments_known_as(console.platform, search.any_id)
+        if len(found) == 1:
+            return Redirect(payment_path(found[0].id), status_code=303)
+    elif not search.errors:
+        page_found = await find_payments(
+            console.platform,
+            merchant=search.merchant,
+            filters=search.filters,
+            after=search.after,
+            limit=PAGE_SIZE,
+        )
+        found, next_page = page_found.payments, page_found.next
     return page(
         console,
         session,
         "search.html",
         title="Payments",
         section="payments",
-        error=error,
-        id=wanted,
+        search=search,
+        found=found,
+        next_query=search.query(next_page) if next_page is not None else None,
+        first_query=search.query() if search.after is not None else None,
+        statuses=list(PaymentStatus),
+        gateways=sorted(console.runtime.settings.gateways),
     )
