@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from payments_platform import jobs
-from payments_platform.jobs import JobStatus
+from payments_platform.jobs import JobKind, JobStatus
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Event
 from payments_platform.runtime import Runtime
@@ -25,8 +25,9 @@ from payments_plugins import (
     VendorPaymentStatus,
 )
 
-from .conftest import RuntimeFactory
+from .conftest import Receiver, RuntimeFactory, WallClock
 from .scripted import accepted, new_script, vendor_says
+from .test_notifications import deliver_all, endpoint_settings
 
 AED_10 = Amount(1000, "AED")
 
@@ -136,3 +137,26 @@ async def test_a_payment_whose_outcome_is_known_is_not_asked_about(
         assert await _events(runtime, payment_id, "operator_action") == []
         missing = await reconcile_now(runtime.platform, uuid.uuid4(), "alice")
         assert missing.outcome is Reconciliation.NOT_FOUND
+
+
+async def test_retrying_a_dead_notification_job_delivers_its_notification_after_all(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-1"))
+    sections = {"notifications": endpoint_settings(receiver.url, retry_for_seconds=60)}
+    async with scripted_runtime({"gw": name}, **sections) as runtime:
+        await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+        receiver.answer = 500
+        for _ in range(40):
+            await deliver_all(runtime)
+            wall_clock.advance(30)
+        [dead] = await runtime.database.read(lambda conn: jobs.list_jobs(conn, [JobStatus.DEAD]))
+        assert dead.kind is JobKind.NOTIFY
+        receiver.answer = 204
+
+        result = await retry_dead_job(runtime.platform, dead.id, "alice")
+        await deliver_all(runtime)
+
+        assert result.outcome is JobRetry.RETRIED
+        assert len(receiver.delivered()) == 1

@@ -99,6 +99,8 @@ def _job_entry(job: Job) -> Entry:
     ]
     if job.refund_id is not None:
         details.append(("refund", str(job.refund_id)))
+    if job.delivery_id is not None:
+        details.append(("notification delivery", str(job.delivery_id)))
     if job.last_error:
         details.append(("last error", job.last_error))
     return Entry(
