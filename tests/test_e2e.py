@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,13 +39,33 @@ def test_the_demo_walk_through_survives_a_restart(tmp_path: Path) -> None:
         refunded = client.post("/refund", content=f'{{"id": "{PAYMENT_ID}"}}')
         assert refunded.status_code == 200, refunded.text
         assert refunded.json()["ok"] is True
+        # The demo's merchant hears of each status, verified, as the README shows.
+        told = _wait_for_notifications(client, 4)
+        assert [(n["type"], n["verified"]) for n in told] == [
+            ("payment.initiated", True),
+            ("payment.paid", True),
+            ("refund.succeeded", True),
+            ("payment.refunded", True),
+        ]
         before = client.get(f"/payments/{PAYMENT_ID}").json()
         assert before["payment"]["status"] == "refunded"
+        deliveries = [d for n in before["notifications"] for d in n["deliveries"]]
+        assert {d["status"] for d in deliveries} == {"delivered"}
     assert (tmp_path / "payments.db").exists()
 
     with payments_serve(tmp_path) as server:
         after = httpx.get(f"{server.base_url}/payments/{PAYMENT_ID}").json()
         assert after == before
+
+
+def _wait_for_notifications(client: httpx.Client, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        received: list[dict[str, Any]] = client.get("/simulators/merchant").json()["received"]
+        if len(received) >= count:
+            return sorted(received, key=lambda event: event["sequence"])
+        time.sleep(0.1)
+    raise AssertionError(f"the demo's merchant got {received}")
 
 
 BAD_REQUESTS: list[tuple[str, str, bytes, int, str]] = [
