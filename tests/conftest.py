@@ -30,6 +30,13 @@ from werkzeug import Request, Response
 from .databases import backends, postgres_database, postgres_template, sqlite_url
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last. pytest-playwright's browser lives for the whole session, and
+    Playwright's sync API keeps its event loop running in this thread from the first browser
+    test on, where no asyncio test could run."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 class Vendor:
     """A JSON vendor simulator served over real HTTP, with its control endpoints at hand."""
 

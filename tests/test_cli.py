@@ -112,6 +112,7 @@ def test_the_top_level_help_lists_every_command_in_plain_text() -> None:
         "migrate",
         "jobs",
         "keys",
+        "operators",
         "plugins",
         "plugin",
         "config",
@@ -122,7 +123,9 @@ def test_the_top_level_help_lists_every_command_in_plain_text() -> None:
     assert sorted(listed) == sorted(commands)
 
 
-@pytest.mark.parametrize(("group", "command"), [("keys", "new"), ("config", "check")])
+@pytest.mark.parametrize(
+    ("group", "command"), [("keys", "new"), ("operators", "new"), ("config", "check")]
+)
 def test_a_command_group_without_its_command_prints_its_help(group: str, command: str) -> None:
     result = payments(group)
 

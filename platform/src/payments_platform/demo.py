@@ -10,10 +10,20 @@ DEMO_WARNING = """\
   - database: ./payments.db (SQLite), migrated automatically
   - gateways: vendor SIMULATORS served by this same process, not real vendors
   - the client API is open and webhooks are not signed
+  - the operator's console at /console: sign in as demo, password demo
   - notifications go to a stand-in merchant: GET /simulators/merchant
   Never take real payments with this profile.
 *****************************************************************************"""
 
+
+DEMO_OPERATOR = "demo"
+DEMO_PASSWORD = "demo"  # noqa: S105 - stated in the banner: the demo has nothing to protect
+# DEMO_PASSWORD hashed once (`operators.hash_password`): hashing it whenever the profile is
+# read would cost every command a tenth of a second.
+DEMO_PASSWORD_HASH = (
+    "scrypt$n=32768,r=8,p=1$BcNB6FGawwtjvn6Gg5qVRA"  # noqa: S105 - a hash, of the password above
+    "$ovi5NWny_iFWoKtga-JOKXuTyQgDvNR-0RKhVo430xg"
+)
 
 RECEIVER_PATH = "/simulators/merchant"
 """Where the stand-in merchant endpoint is served, when the config asks for it."""
@@ -26,7 +36,8 @@ def demo_profile() -> dict[str, Any]:
 
     Both built-in gateways, each against its own simulator, in priority order: AED goes to
     JSON and fails over to SOAP when the JSON vendor is down (which keeps the walk-through
-    deterministic); USD, which only SOAP takes, goes through SOAP.
+    deterministic); USD, which only SOAP takes, goes through SOAP. The console has one
+    operator, whose name and password the banner states.
     """
     return {
         "demo": True,
@@ -37,6 +48,7 @@ def demo_profile() -> dict[str, Any]:
             "json": {"type": "json", "simulator": {"payer_pays_at_once": True}},
             "soap": {"type": "soap", "simulator": {"payer_pays_at_once": True}},
         },
+        "console": {"operators": {DEMO_OPERATOR: {"password_hash": DEMO_PASSWORD_HASH}}},
         # Every event of every payment goes to the stand-in merchant this process serves.
         "notifications": {
             "receiver": True,

@@ -198,10 +198,21 @@ def release(conn: sa.Connection, worker_id: str, job_ids: Collection[int]) -> No
     )
 
 
-def list_jobs(conn: sa.Connection, statuses: Collection[JobStatus]) -> list[Job]:
-    """Jobs in the given statuses, oldest due first."""
-    result = conn.execute(
+def list_jobs(
+    conn: sa.Connection, statuses: Collection[JobStatus], *, limit: int | None = None
+) -> list[Job]:
+    """Jobs in the given statuses, oldest due first; the first ``limit`` of them if given."""
+    query = (
         sa.select(jobs).where(jobs.c.status.in_(list(statuses))).order_by(jobs.c.run_at, jobs.c.id)
+    )
+    result = conn.execute(query if limit is None else query.limit(limit))
+    return [from_row(Job, row) for row in result]
+
+
+def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Job]:
+    """Every job written for the payment (and its refunds), in the order they were written."""
+    result = conn.execute(
+        sa.select(jobs).where(jobs.c.payment_id == payment_id).order_by(jobs.c.id)
     )
     return [from_row(Job, row) for row in result]
 

@@ -173,3 +173,33 @@ notification_deliveries = sa.Table(
     sa.UniqueConstraint("notification_id", "endpoint"),
     sa.Index("ix_notification_deliveries_endpoint_status", "endpoint", "status"),
 )
+
+# The console's operators: sessions kept in the database, so that every process of the
+# deployment knows them and signing out ends them everywhere; the token itself is never stored,
+# only its SHA-256.
+operator_sessions = sa.Table(
+    "operator_sessions",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("operator", sa.String(40), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.Column("last_seen_at", _Timestamp, nullable=False),
+    sa.Column("expires_at", _Timestamp, nullable=False),
+)
+
+# Failed sign-ins by account (``operator:<name>``) and by network address (``address:<ip>``),
+# shared by every process, so that spreading guesses over replicas gains nothing.
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("subject", sa.String(120), primary_key=True),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("first_failed_at", _Timestamp, nullable=False),
+    sa.Column("locked_until", _Timestamp),
+)
+
+# The console's overview reads the last hour of attempts.
+sa.Index("ix_payment_attempts_started_at", payment_attempts.c.started_at)
+# Operators look a payment up by its client's id whatever its merchant.
+sa.Index("ix_payments_client_id", payments.c.client_id)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from payments_platform.cli import notifications, operating, plugins, serving, simulate
+from payments_platform.cli import notifications, operating, operators, plugins, serving, simulate
 from payments_platform.cli.common import (
     STARTUP_ERROR,
     CommandError,
@@ -59,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(title="commands", metavar="COMMAND")
     serving.add_commands(commands, options)
     operating.add_commands(commands, options)
+    operators.add_commands(commands, options)
     plugins.add_commands(commands, options)
     simulate.add_commands(commands, options)
     notifications.add_commands(commands, options)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from payments_platform.breaker import BreakerPolicy
+from payments_platform.operators import ConsoleSettings
 from payments_platform.routing import Strategy
 
 GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -182,6 +183,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     gateways: dict[str, GatewayConfig] = msgspec.field(default_factory=dict)
     plugins: PluginsConfig = PluginsConfig()
     notifications: NotificationSettings = NotificationSettings()
+    console: ConsoleSettings = ConsoleSettings()
     demo: bool = False
     """Set only by the demo profile: relaxes nothing by itself, but is shown loudly."""
 
@@ -198,6 +200,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     f"merchant name {merchant!r} must be 1-40 of a-z, 0-9, '-', '_'"
                     " - at `$.security.merchants`"
                 )
+        self.console.check_operators()
         if security.auth == "api-keys" and not any(
             merchant.key_hashes for merchant in security.merchants.values()
         ):

@@ -44,6 +44,8 @@ class PaymentFilter(msgspec.Struct, frozen=True, kw_only=True):
     """Created strictly before this time."""
     metadata: tuple[str, str] | None = None
     """A metadata key and the value it must have."""
+    client_id: uuid.UUID | None = None
+    """The id its client gave (operators look payments up by it across merchants)."""
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -117,6 +119,7 @@ def _conditions(merchant: str | Everyone | None, filters: PaymentFilter) -> list
         (payments.c.gateway, filters.gateway),
         (payments.c.currency, filters.currency),
         (payments.c.external_id, filters.external_id),
+        (payments.c.client_id, filters.client_id),
     ]:
         if value is not None:
             conditions.append(column == value)

@@ -20,6 +20,7 @@ from payments_platform import errors
 from payments_platform.runtime import Runtime
 from payments_platform.usecases.context import Platform
 from payments_platform.web import operations, payments, refunds, webhooks
+from payments_platform.web.console import ConsolePlugin
 from payments_platform.web.guards import client_merchant, require_client_key
 from payments_platform.web.openapi import (
     BEARER_AUTH,
@@ -93,7 +94,12 @@ def create_app(
         state=State({"runtime": runtime}),
         dependencies={"platform": Provide(the_platform, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
-        plugins=[ProblemDetailsPlugin(), OpenTelemetryPlugin(OpenTelemetryConfig())],
+        plugins=[
+            ProblemDetailsPlugin(),
+            OpenTelemetryPlugin(OpenTelemetryConfig()),
+            # The operator's console at /console, when operators are configured.
+            ConsolePlugin(runtime),
+        ],
         middleware=[
             PrometheusConfig(
                 app_name="payments", prefix="payments_http", group_path=True, exclude=["/metrics"]

@@ -1,0 +1,170 @@
+"""How each gateway has done over the last hour, from the attempts every process stored. Pure.
+
+This is the health the operator sees: it is read from the database, so every replica shows
+the same. A circuit breaker's state is another matter: each process keeps its own (see
+:mod:`payments_platform.breaker`), and the console shows it as the process serving the page sees
+it.
+
+* **success rate**: accepted calls over finished calls.
+* **share**: of the payments the gateways took (accepted, declined, or sent with no usable
+  answer), how many this gateway took; an unavailable gateway took none, the traffic went
+  elsewhere.
+* **failing since**: when the first call failed (unavailable or no usable answer) of those
+  made after the gateway's last answered call (accepted or declined) of the period; none while
+  its latest call was answered. Calls not made (an open breaker) change nothing.
+* **p50, p99**: latency percentiles of finished calls, interpolated within the histogram bucket
+  the percentile falls in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from payments_platform.lifecycle import AttemptOutcome
+
+if TYPE_CHECKING:
+    from payments_platform.store.attempt_stats import LatencyCount, MinuteCount
+
+PERIOD_MINUTES = 60
+LATENCY_BOUNDS: tuple[float, ...] = tuple(0.001 * 2 ** (k / 4) for k in range(69))
+"""Upper bounds of the latency buckets, in seconds: 1 ms to 131 s, each a fifth wider than the
+one before, so a percentile read from them is off by less than that."""
+
+
+@dataclass
+class OutcomeCounts:
+    """Attempts by how they ended."""
+
+    accepted: int = 0
+    declined: int = 0
+    unavailable: int = 0
+    unknown: int = 0
+    in_flight: int = 0
+
+    def add(self, outcome: str, count: int) -> None:
+        """Count ``count`` more attempts that ended with ``outcome``."""
+        name = AttemptOutcome(outcome).value
+        setattr(self, name, getattr(self, name) + count)
+
+    @property
+    def total(self) -> int:
+        """Every attempt, finished or not."""
+        return self.accepted + self.declined + self.unavailable + self.unknown + self.in_flight
+
+    @property
+    def finished(self) -> int:
+        """Attempts with a recorded end."""
+        return self.total - self.in_flight
+
+    @property
+    def taken(self) -> int:
+        """Payments the gateway took on (everything but unavailable)."""
+        return self.total - self.unavailable
+
+    @property
+    def success_rate(self) -> float | None:
+        """Accepted over finished attempts; None without any."""
+        return self.accepted / self.finished if self.finished else None
+
+
+@dataclass
+class GatewayHealth:
+    """One gateway over the period."""
+
+    gateway: str
+    counts: OutcomeCounts = field(default_factory=OutcomeCounts)
+    by_minute: list[OutcomeCounts] = field(default_factory=list)
+    """One entry per minute of the period, oldest first."""
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS) + 1))
+    share: float = 0.0
+    failing_since: datetime | None = None
+
+    @property
+    def p50(self) -> float | None:
+        """Median latency in seconds; None without finished calls."""
+        return quantile(self.latency, 0.50)
+
+    @property
+    def p99(self) -> float | None:
+        """99th percentile latency in seconds; None without finished calls."""
+        return quantile(self.latency, 0.99)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Every gateway over the period that ends at ``until``."""
+
+    since: datetime
+    until: datetime
+    gateways: list[GatewayHealth]
+
+    @property
+    def busiest_minute(self) -> int:
+        """The most attempts any gateway had in one minute (charts share this scale)."""
+        return max((m.total for g in self.gateways for m in g.by_minute), default=0)
+
+
+def period_start(now: datetime, minutes: int = PERIOD_MINUTES) -> datetime:
+    """The start of the period ending now: whole minutes, so that each bar is a full minute
+    but the current one."""
+    current = now.astimezone(UTC).replace(second=0, microsecond=0)
+    return current - timedelta(minutes=minutes - 1)
+
+
+def health_report(
+    gateways: Sequence[str],
+    minutes_rows: Iterable[MinuteCount],
+    latency_rows: Iterable[LatencyCount],
+    *,
+    now: datetime,
+    failing_since: Mapping[str, datetime] | None = None,
+    minutes: int = PERIOD_MINUTES,
+) -> HealthReport:
+    """The report for ``gateways`` (in that order) from the aggregated attempts, and when each
+    failing gateway started failing; a gateway that is not listed but had attempts in the
+    period is left out."""
+    since = period_start(now, minutes)
+    first_minute = int(since.timestamp()) // 60
+    health = {
+        name: GatewayHealth(name, by_minute=[OutcomeCounts() for _ in range(minutes)])
+        for name in gateways
+    }
+    for row in minutes_rows:
+        found = health.get(row.gateway)
+        position = row.minute - first_minute
+        if found is None or not 0 <= position < minutes:
+            continue
+        found.counts.add(row.outcome, row.attempts)
+        found.by_minute[position].add(row.outcome, row.attempts)
+    for latency_row in latency_rows:
+        found = health.get(latency_row.gateway)
+        if found is not None:
+            found.latency[latency_row.bucket] += latency_row.attempts
+    taken = sum(found.counts.taken for found in health.values())
+    for found in health.values():
+        found.share = found.counts.taken / taken if taken else 0.0
+        found.failing_since = (failing_since or {}).get(found.gateway)
+    return HealthReport(since=since, until=now, gateways=list(health.values()))
+
+
+def quantile(histogram: Sequence[int], q: float) -> float | None:
+    """The ``q`` quantile (0-1) of the latencies counted in ``histogram`` (buckets bounded by
+    :data:`LATENCY_BOUNDS`), interpolated linearly within its bucket; None when empty."""
+    total = sum(histogram)
+    if not total:
+        return None
+    rank = q * total
+    seen = 0
+    for index, count in enumerate(histogram):
+        if count and seen + count >= rank:
+            if index == len(LATENCY_BOUNDS):
+                # Longer than the last bound: all that can be said is "at least".
+                return LATENCY_BOUNDS[-1]
+            low = LATENCY_BOUNDS[index - 1] if index else 0.0
+            high = LATENCY_BOUNDS[index]
+            return low + (high - low) * (rank - seen) / count
+        seen += count
+    return LATENCY_BOUNDS[-1]  # pragma: no cover - the loop always reaches the rank

@@ -1,0 +1,121 @@
+"""What the stored attempts say about each gateway over a recent period, aggregated by the
+database: calls by minute and outcome, how long the finished ones took (as a histogram), and
+since when a gateway's calls have been failing.
+
+Every process of a deployment records its attempts in the same table, so these numbers are the
+same whichever replica is asked. The database returns a few rows per gateway and minute, however
+many payments there were; the percentiles are read from the histogram
+(:mod:`payments_platform.gateway_health`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from payments_platform.gateway_health import LATENCY_BOUNDS
+from payments_platform.lifecycle import AttemptOutcome
+from payments_platform.schema import payment_attempts
+
+
+class MinuteCount(NamedTuple):
+    """Attempts of one gateway that started in one minute with one outcome."""
+
+    gateway: str
+    minute: int
+    """Minutes since the Unix epoch."""
+    outcome: str
+    attempts: int
+
+
+class LatencyCount(NamedTuple):
+    """Finished attempts of one gateway whose duration falls in one bucket."""
+
+    gateway: str
+    bucket: int
+    """Index into :data:`LATENCY_BOUNDS`; ``len(LATENCY_BOUNDS)`` for longer calls."""
+    attempts: int
+
+
+def outcomes_by_minute(conn: sa.Connection, since: datetime) -> list[MinuteCount]:
+    """Attempts started at or after ``since``, counted by gateway, minute and outcome."""
+    started = payment_attempts.c.started_at
+    minute = (_epoch_seconds(conn, started) // 60).label("minute")
+    rows = conn.execute(
+        sa.select(payment_attempts.c.gateway, minute, payment_attempts.c.outcome, sa.func.count())
+        .where(started >= since)
+        .group_by(payment_attempts.c.gateway, minute, payment_attempts.c.outcome)
+    )
+    return [MinuteCount(gateway, int(at), outcome, count) for gateway, at, outcome, count in rows]
+
+
+def latency_histogram(conn: sa.Connection, since: datetime) -> list[LatencyCount]:
+    """Finished attempts started at or after ``since``, counted by gateway and latency bucket."""
+    duration = _duration_seconds(conn)
+    bucket = sa.case(
+        *((duration < bound, index) for index, bound in enumerate(LATENCY_BOUNDS)),
+        else_=len(LATENCY_BOUNDS),
+    ).label("bucket")
+    rows = conn.execute(
+        sa.select(payment_attempts.c.gateway, bucket, sa.func.count())
+        .where(
+            payment_attempts.c.started_at >= since,
+            payment_attempts.c.finished_at.is_not(None),
+        )
+        .group_by(payment_attempts.c.gateway, bucket)
+    )
+    return [LatencyCount(gateway, int(index), count) for gateway, index, count in rows]
+
+
+ANSWERED = (AttemptOutcome.ACCEPTED, AttemptOutcome.DECLINED)
+FAILED = (AttemptOutcome.UNAVAILABLE, AttemptOutcome.UNKNOWN)
+
+
+def failing_since(conn: sa.Connection, since: datetime) -> dict[str, datetime]:
+    """For each gateway failing now, when it started: the start of its first failed call
+    (unavailable, or no usable answer) after its last answered one, both since ``since``."""
+    failed = payment_attempts.alias("failed")
+    answered = payment_attempts.alias("answered")
+    last_answer = (
+        sa.select(sa.func.max(answered.c.started_at))
+        .where(
+            answered.c.gateway == failed.c.gateway,
+            answered.c.started_at >= since,
+            answered.c.outcome.in_(ANSWERED),
+        )
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        sa.select(failed.c.gateway, sa.func.min(failed.c.started_at))
+        .where(
+            failed.c.started_at >= since,
+            failed.c.outcome.in_(FAILED),
+            sa.or_(last_answer.is_(None), failed.c.started_at > last_answer),
+        )
+        .group_by(failed.c.gateway)
+    )
+    return {gateway: _utc(started) for gateway, started in rows}
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps no time zone; every timestamp the platform writes is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _epoch_seconds(conn: sa.Connection, column: Any) -> Any:
+    """Whole seconds since the Unix epoch of a timestamp column, as an integer."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
+    # SQLite stores UTC timestamps as text, which its date functions read.
+    return sa.cast(sa.func.strftime("%s", column), sa.Integer)
+
+
+def _duration_seconds(conn: sa.Connection) -> Any:
+    """How long an attempt took, in (fractional) seconds."""
+    started, finished = payment_attempts.c.started_at, payment_attempts.c.finished_at
+    if conn.dialect.name == "postgresql":
+        return sa.extract("epoch", finished - started)
+    # Julian days in a double: about 20 microseconds of precision, plenty for vendor calls.
+    return (sa.func.julianday(finished) - sa.func.julianday(started)) * 86400.0

@@ -1,0 +1,93 @@
+"""The ``operator_sessions`` table: who is signed in to the console, until when.
+
+A session is found by the SHA-256 of its token (the cookie's value), so the table holds nothing
+that would let anyone who reads it act as an operator. Every process of the deployment reads the
+same table: a sign-in works on any replica and a sign-out ends the session on all of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+import sqlalchemy as sa
+
+from payments_platform.records import from_row
+from payments_platform.schema import operator_sessions
+
+
+class OperatorSession(msgspec.Struct, frozen=True, kw_only=True):
+    """A signed-in operator, as stored."""
+
+    token_sha256: str
+    operator: str
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+def create(
+    conn: sa.Connection,
+    *,
+    token_sha256: str,
+    operator: str,
+    csrf_token: str,
+    now: datetime,
+    lifetime: timedelta,
+) -> None:
+    """Record a new session, valid for ``lifetime`` at most."""
+    conn.execute(
+        sa.insert(operator_sessions),
+        {
+            "token_sha256": token_sha256,
+            "operator": operator,
+            "csrf_token": csrf_token,
+            "created_at": now,
+            "last_seen_at": now,
+            "expires_at": now + lifetime,
+        },
+    )
+
+
+def find(
+    conn: sa.Connection, token_sha256: str, *, now: datetime, idle: timedelta
+) -> OperatorSession | None:
+    """The session, unless it has expired or was left unused for ``idle``."""
+    row = conn.execute(
+        sa.select(operator_sessions).where(
+            operator_sessions.c.token_sha256 == token_sha256,
+            operator_sessions.c.expires_at > now,
+            operator_sessions.c.last_seen_at > now - idle,
+        )
+    ).one_or_none()
+    return None if row is None else from_row(OperatorSession, row)
+
+
+def touch(conn: sa.Connection, token_sha256: str, now: datetime) -> None:
+    """The session was used at ``now``."""
+    conn.execute(
+        sa.update(operator_sessions)
+        .where(operator_sessions.c.token_sha256 == token_sha256)
+        .values(last_seen_at=now)
+    )
+
+
+def delete(conn: sa.Connection, token_sha256: str) -> None:
+    """End the session (signing out)."""
+    conn.execute(
+        sa.delete(operator_sessions).where(operator_sessions.c.token_sha256 == token_sha256)
+    )
+
+
+def delete_stale(conn: sa.Connection, *, now: datetime, idle: timedelta) -> int:
+    """Drop the sessions that can no longer be used; return how many."""
+    result = conn.execute(
+        sa.delete(operator_sessions).where(
+            sa.or_(
+                operator_sessions.c.expires_at <= now,
+                operator_sessions.c.last_seen_at <= now - idle,
+            )
+        )
+    )
+    return result.rowcount

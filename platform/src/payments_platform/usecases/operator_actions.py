@@ -1,0 +1,149 @@
+"""What an operator may do from the console, each recorded in the payment's event log with the
+operator's name (``operator_action`` events).
+
+The actions are the platform's own: reviving a dead job is :func:`payments_platform.jobs.revive`
+(what ``payments jobs retry`` does; a dead notification job's delivery is reopened with it, as
+``payments notifications redeliver`` does), asking the gateway now is
+:func:`payments_platform.usecases.reconcile.reconcile_payment` (what the reconcile job does
+later). Nothing here decides a payment's status: the gateway's answer does, through the same
+transitions as always.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from payments_platform import jobs
+from payments_platform.jobs import Job, JobKind, RetryLater
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import Payment
+from payments_platform.store import events, notifications, payments
+from payments_platform.usecases.context import Platform
+from payments_platform.usecases.reconcile import reconcile_payment
+
+OPERATOR_ACTION = "operator_action"
+"""The event kind of everything an operator did to a payment."""
+
+
+class JobRetry(enum.StrEnum):
+    """What became of an operator's retry of a job."""
+
+    RETRIED = "retried"
+    NOT_DEAD = "not_dead"
+    """Someone or something ran it meanwhile: nothing to retry."""
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class JobRetryResult:
+    """The outcome, and the job as it was found."""
+
+    outcome: JobRetry
+    job: Job | None
+
+
+async def retry_dead_job(platform: Platform, job_id: int, operator: str) -> JobRetryResult:
+    """Give a dead job a fresh set of attempts, due now, and record who did."""
+    return await platform.database.write(
+        functools.partial(_revive, platform=platform, job_id=job_id, operator=operator)
+    )
+
+
+def _revive(
+    conn: sa.Connection, *, platform: Platform, job_id: int, operator: str
+) -> JobRetryResult:
+    job = jobs.find_job(conn, job_id)
+    if job is None:
+        return JobRetryResult(JobRetry.NOT_FOUND, None)
+    if not jobs.revive(conn, job_id, platform.now()):
+        return JobRetryResult(JobRetry.NOT_DEAD, job)
+    if job.kind is JobKind.NOTIFY and job.delivery_id is not None:
+        # Its delivery died with it; a notify job sends only a pending delivery.
+        notifications.reopen(conn, [job.delivery_id], platform.now())
+    events.record(
+        conn,
+        payment_id=job.payment_id,
+        kind=OPERATOR_ACTION,
+        reason=f"{operator} retried dead {job.kind} job {job.id} (last error: {job.last_error})",
+        detail={"operator": operator, "action": "retry_job", "job_id": job.id, "job": job.kind},
+        now=platform.now(),
+    )
+    return JobRetryResult(JobRetry.RETRIED, job)
+
+
+class Reconciliation(enum.StrEnum):
+    """What became of an operator's request to ask the gateway now."""
+
+    ANSWERED = "answered"
+    """The gateway answered; the payment moved as its answer says."""
+    UNANSWERED = "unanswered"
+    """The gateway could not be asked or gave no usable answer; the job will ask again."""
+    NOT_UNKNOWN = "not_unknown"
+    """The payment's outcome is known: there is nothing to ask."""
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class ReconciliationResult:
+    """The outcome, the payment as it is afterwards, and why the gateway did not answer."""
+
+    outcome: Reconciliation
+    payment: Payment | None
+    error: str | None = None
+
+
+async def reconcile_now(
+    platform: Platform, payment_id: uuid.UUID, operator: str
+) -> ReconciliationResult:
+    """Ask the gateway of a payment whose outcome is unknown what became of it, now."""
+    payment = await _read(platform, payment_id)
+    if payment is None:
+        return ReconciliationResult(Reconciliation.NOT_FOUND, None)
+    if payment.status is not PaymentStatus.UNKNOWN:
+        # A pending payment's call may still be under way in another process: only its guard
+        # job may declare it abandoned.
+        return ReconciliationResult(Reconciliation.NOT_UNKNOWN, payment)
+    gateway = payment.gateway or "its gateway"
+    # Recorded before the call, so that the log says who asked even if the process dies.
+    await _record(
+        platform,
+        payment_id,
+        operator,
+        f"{operator} asked {gateway} what became of the payment",
+        accepted=None,
+    )
+    try:
+        await reconcile_payment(platform, payment_id)
+    except RetryLater as error:
+        await _record(
+            platform, payment_id, operator, f"{gateway} did not answer: {error}", accepted=False
+        )
+        return ReconciliationResult(
+            Reconciliation.UNANSWERED, await _read(platform, payment_id), str(error)
+        )
+    return ReconciliationResult(Reconciliation.ANSWERED, await _read(platform, payment_id))
+
+
+async def _read(platform: Platform, payment_id: uuid.UUID) -> Payment | None:
+    return await platform.database.read(lambda conn: payments.get(conn, payment_id))
+
+
+async def _record(
+    platform: Platform, payment_id: uuid.UUID, operator: str, reason: str, *, accepted: bool | None
+) -> None:
+    await platform.database.write(
+        lambda conn: events.record(
+            conn,
+            payment_id=payment_id,
+            kind=OPERATOR_ACTION,
+            reason=reason,
+            accepted=accepted,
+            detail={"operator": operator, "action": "reconcile"},
+            now=platform.now(),
+        )
+    )

@@ -1,0 +1,49 @@
+"""What an action tells the operator on the page it leads back to.
+
+An action answers with a redirect (so reloading the page does not act again) whose query names
+one of these notices by code; the text is the console's own, never taken from the address, so a
+link cannot make the console say something it did not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line at the top of a page: how it reads (``ok``, ``bad``, ``info``) and what it says."""
+
+    tone: str
+    text: str
+
+
+_NOTICES = {
+    "answered": ("ok", "The gateway answered: the timeline shows what became of the payment."),
+    "unanswered": (
+        "bad",
+        "The gateway did not answer (the timeline says why); its reconcile job will ask again.",
+    ),
+    "not_unknown": ("info", "The payment's outcome is known: there was nothing to ask."),
+    "retried": ("ok", "Job {job} will run again."),
+    "not_dead": ("info", "Job {job} is not dead: there was nothing to retry."),
+    "not_found": ("bad", "There is no job {job}."),
+}
+
+
+def notice_query(code: str, *, job: int | None = None) -> str:
+    """The query string that shows notice ``code`` on the page redirected to."""
+    values: dict[str, str | int] = {"notice": code}
+    if job is not None:
+        values["job"] = job
+    return "?" + urlencode(values)
+
+
+def notice_of(code: str | None, *, job: int | None = None) -> Notice | None:
+    """The notice a page's query names, if it names a known one."""
+    known = _NOTICES.get(code or "")
+    if known is None:
+        return None
+    tone, text = known
+    return Notice(tone, text.format(job=job if job is not None else "?"))

@@ -1,0 +1,154 @@
+"""The overview: every enabled gateway, how it did over the last hour (from the stored attempts,
+the same on every replica) and its breaker as this process sees it; the payments that are
+stuck and the jobs that need a person. It refreshes itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from payments_platform import jobs
+from payments_platform.breaker import BreakerState, WindowSnapshot
+from payments_platform.gateway_health import GatewayHealth, HealthReport, health_report
+from payments_platform.gateway_health import period_start as hour_start
+from payments_platform.jobs import JobStatus
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.store import attempt_stats, listing
+from payments_platform.store.listing import EVERYONE, PaymentFilter, PaymentPage
+from payments_platform.store.operator_sessions import OperatorSession
+from payments_platform.web.console.access import Console
+from payments_platform.web.console.charts import (
+    CHART_HEIGHT,
+    CHART_WIDTH,
+    SHARE_WIDTH,
+    Bar,
+    Segment,
+    minute_bars,
+    share_segments,
+)
+from payments_platform.web.console.rendering import page, partial
+
+STUCK_SHOWN = 10
+"""Stuck payments listed on the overview at most; the search lists them all."""
+PENDING_TOO_LONG = timedelta(minutes=5)
+"""A payment pending this long has no gateway call under way that could still end well."""
+
+
+@dataclass(frozen=True)
+class GatewayRow:
+    """One enabled gateway: its configuration, this process's breaker, the hour's health."""
+
+    name: str
+    type_name: str
+    currencies: list[str]
+    weight: float
+    breaker: BreakerState
+    window: WindowSnapshot
+    health: GatewayHealth
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the overview shows."""
+
+    report: HealthReport
+    gateways: list[GatewayRow]
+    share: list[Segment]
+    jobs: dict[str, int]
+    """Open jobs by status: pending, running, dead."""
+    unknown: PaymentPage
+    """Payments whose outcome is unknown, the newest first."""
+    pending: PaymentPage
+    """Payments pending for longer than :data:`PENDING_TOO_LONG`."""
+    pending_since: datetime
+    process: str
+
+
+async def read_overview(console: Console) -> Overview:
+    """The gateways' hour from the database, their breakers from this process."""
+    platform = console.platform
+    now = platform.now()
+    since = hour_start(now)
+    stuck_since = now - PENDING_TOO_LONG
+    minutes, latencies, failing, open_jobs, unknown, pending = await platform.database.read(
+        lambda conn: (
+            attempt_stats.outcomes_by_minute(conn, since),
+            attempt_stats.latency_histogram(conn, since),
+            attempt_stats.failing_since(conn, since),
+            jobs.count_open(conn),
+            _stuck(conn, PaymentFilter(status=PaymentStatus.UNKNOWN)),
+            _stuck(conn, PaymentFilter(status=PaymentStatus.PENDING, created_before=stuck_since)),
+        )
+    )
+    routes = platform.routing.routes
+    report = health_report(
+        [route.name for route in routes], minutes, latencies, now=now, failing_since=failing
+    )
+    scale = report.busiest_minute
+    rows = [
+        GatewayRow(
+            name=route.name,
+            type_name=platform.gateways[route.name].type_name,
+            currencies=sorted(route.currencies),
+            weight=route.weight,
+            breaker=route.breaker.state,
+            window=route.breaker.snapshot(),
+            health=health,
+            bars=minute_bars(health.by_minute, since=report.since, scale=scale),
+        )
+        for route, health in zip(routes, report.gateways, strict=True)
+    ]
+    by_status = dict.fromkeys((JobStatus.PENDING, JobStatus.RUNNING, JobStatus.DEAD), 0)
+    for (_kind, status), count in open_jobs.items():
+        by_status[JobStatus(status)] = by_status.get(JobStatus(status), 0) + count
+    return Overview(
+        report=report,
+        gateways=rows,
+        share=share_segments(report.gateways),
+        jobs={str(status): count for status, count in by_status.items()},
+        unknown=unknown,
+        pending=pending,
+        pending_since=stuck_since,
+        process=console.process,
+    )
+
+
+def _stuck(conn: sa.Connection, filters: PaymentFilter) -> PaymentPage:
+    return listing.list_payments(
+        conn, merchant=EVERYONE, filters=filters, after=None, limit=STUCK_SHOWN
+    )
+
+
+CHART_SIZES = {"chart_width": CHART_WIDTH, "chart_height": CHART_HEIGHT, "share_width": SHARE_WIDTH}
+
+
+@get("/", name="console:overview")
+async def overview_page(
+    console: NamedDependency[Console], session: NamedDependency[OperatorSession]
+) -> Template:
+    """The overview page."""
+    return page(
+        console,
+        session,
+        "overview.html",
+        title="Overview",
+        section="overview",
+        overview=await read_overview(console),
+        **CHART_SIZES,
+    )
+
+
+@get("/overview/gateways", name="console:overview-gateways")
+async def gateways_partial(
+    console: NamedDependency[Console], session: NamedDependency[OperatorSession]
+) -> Template:
+    """The gateways' part of the overview, as it refreshes itself."""
+    return partial(
+        console, session, "_gateways.html", overview=await read_overview(console), **CHART_SIZES
+    )

@@ -1,0 +1,116 @@
+"""Finding payments, and a payment's page: what it is, its whole history as one timeline, and
+what an operator can do about it (ask the gateway now, when its outcome is unknown)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import Payment
+from payments_platform.store.operator_sessions import OperatorSession
+from payments_platform.usecases.operator_actions import Reconciliation, reconcile_now
+from payments_platform.usecases.operator_reads import (
+    find_payments,
+    payment_file,
+    payments_known_as,
+)
+from payments_platform.web.console.access import CONSOLE, Console
+from payments_platform.web.console.notices import notice_of, notice_query
+from payments_platform.web.console.rendering import page
+from payments_platform.web.console.search import read_search
+from payments_platform.web.console.timeline import payment_timeline
+
+
+def payment_path(payment_id: uuid.UUID) -> str:
+    """Where a payment's page is."""
+    return f"{CONSOLE}/payments/{payment_id}"
+
+
+@get("/payments/{payment_id:uuid}", name="console:payment")
+async def payment_page(
+    payment_id: FromPath[uuid.UUID],
+    console: NamedDependency[Console],
+    session: NamedDependency[OperatorSession],
+    notice: FromQuery[str | None] = None,
+    job: FromQuery[int | None] = None,
+) -> Template:
+    """The payment and its timeline."""
+    found = await payment_file(console.platform, payment_id)
+    if found is None:
+        raise NotFoundException(f"no payment with id {payment_id}")
+    payment = found.history.payment
+    return page(
+        console,
+        session,
+        "payment.html",
+        title=f"Payment {payment.id}",
+        section="payments",
+        payment=payment,
+        refunds=found.history.refunds,
+        timeline=payment_timeline(found.history, found.jobs, found.early_webhooks),
+        may_reconcile=payment.status is PaymentStatus.UNKNOWN
+        and payment.gateway in console.platform.gateways,
+        notice=notice_of(notice, job=job),
+    )
+
+
+@post("/payments/{payment_id:uuid}/reconcile", name="console:reconcile", status_code=303)
+async def reconcile(
+    payment_id: FromPath[uuid.UUID],
+    console: NamedDependency[Console],
+    session: NamedDependency[OperatorSession],
+) -> Redirect:
+    """Ask the payment's gateway now what became of it; the answer shows in the timeline."""
+    result = await reconcile_now(console.platform, payment_id, session.operator)
+    if result.outcome is Reconciliation.NOT_FOUND:
+        raise NotFoundException(f"no payment with id {payment_id}")
+    return Redirect(payment_path(payment_id) + notice_query(result.outcome), status_code=303)
+
+
+PAGE_SIZE = 50
+
+
+@get("/payments", name="console:payments")
+async def search_page(
+    request: Request[Any, Any, Any],
+    console: NamedDependency[Console],
+    session: NamedDependency[OperatorSession],
+) -> Template | Redirect:
+    """Find payments by id, external id, status, gateway, currency, merchant, metadata and
+    creation time, newest first, a page at a time; an id that names one payment opens it."""
+    search = read_search(request.query_params)
+    found: list[Payment] = []
+    next_page = None
+    if not search.errors and search.any_id is not None:
+        found = await payments_known_as(console.platform, search.any_id)
+        if len(found) == 1:
+            return Redirect(payment_path(found[0].id), status_code=303)
+    elif not search.errors:
+        page_found = await find_payments(
+            console.platform,
+            merchant=search.merchant,
+            filters=search.filters,
+            after=search.after,
+            limit=PAGE_SIZE,
+        )
+        found, next_page = page_found.payments, page_found.next
+    return page(
+        console,
+        session,
+        "search.html",
+        title="Payments",
+        section="payments",
+        search=search,
+        found=found,
+        next_query=search.query(next_page) if next_page is not None else None,
+        first_query=search.query() if search.after is not None else None,
+        statuses=list(PaymentStatus),
+        gateways=sorted(console.runtime.settings.gateways),
+    )
