@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from payments_platform import errors
+from payments_platform import errors, jobs
 from payments_platform.config import ConfigError, decode_settings
 from payments_platform.jobs import JobKind, JobStatus
 from payments_platform.notifications.events import EVENT_TYPES
@@ -154,8 +154,9 @@ async def test_a_receiver_down_then_slow_then_up_gets_each_event_once_and_only_s
     assert {job.status for job in notify_jobs} == {JobStatus.DONE}
 
 
+@pytest.mark.parametrize("revive_with", ["the job", "a redelivery"])
 async def test_a_delivery_that_keeps_failing_is_kept_dead_and_can_be_delivered_again(
-    scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver, revive_with: str
 ) -> None:
     name, script = new_script()
     script.answer("initiate", accepted("ext-3"))
@@ -172,12 +173,17 @@ async def test_a_delivery_that_keeps_failing_is_kept_dead_and_can_be_delivered_a
         assert attempts == runtime.platform.notifier.max_attempts
 
         receiver.answer = 204
-        revived = await runtime.database.write(
-            lambda conn: notify.redeliver(
-                conn, runtime.platform, notifications.dead_deliveries(conn), wall_clock.now
+        if revive_with == "the job":  # payments jobs retry
+            assert await runtime.database.write(
+                lambda conn: jobs.revive(conn, job.id, wall_clock.now)
             )
-        )
-        assert revived == 1
+        else:  # payments notifications redeliver
+            revived = await runtime.database.write(
+                lambda conn: notify.redeliver(
+                    conn, runtime.platform, notifications.dead_deliveries(conn), wall_clock.now
+                )
+            )
+            assert revived == 1
         await deliver_all(runtime)
         assert len(receiver.delivered()) == 1
 

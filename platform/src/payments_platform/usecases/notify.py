@@ -104,8 +104,10 @@ async def deliver(platform: Platform, job: Job) -> None:
         raise ValueError(f"notify job {job.id} names no delivery")
     delivery_id = job.delivery_id
     found = await platform.database.read(lambda conn: notifications.get_delivery(conn, delivery_id))
-    if found is None or found[0].status is not DeliveryStatus.PENDING:
-        return  # delivered meanwhile, or dead and not revived: nothing to send
+    if found is None or found[0].status is DeliveryStatus.DELIVERED:
+        return
+    # A dead delivery's job runs again only when someone revived it (``payments jobs retry``,
+    # the console): then it is sent again, as a pending one is.
     delivery, event = found
     endpoint = platform.notifier.endpoints.get(delivery.endpoint)
     if endpoint is None:

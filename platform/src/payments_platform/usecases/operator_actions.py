@@ -2,8 +2,8 @@
 operator's name (``operator_action`` events).
 
 The actions are the platform's own: reviving a dead job is :func:`payments_platform.jobs.revive`
-(what ``payments jobs retry`` does; a dead notification job's delivery is reopened with it, as
-``payments notifications redeliver`` does), asking the gateway now is
+(what ``payments jobs retry`` does; a revived notification job sends its delivery again),
+asking the gateway now is
 :func:`payments_platform.usecases.reconcile.reconcile_payment` (what the reconcile job does
 later). Nothing here decides a payment's status: the gateway's answer does, through the same
 transitions as always.
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from payments_platform import jobs
-from payments_platform.jobs import Job, JobKind, RetryLater
+from payments_platform.jobs import Job, RetryLater
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Payment
-from payments_platform.store import events, notifications, payments
+from payments_platform.store import events, payments
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.reconcile import reconcile_payment
 
@@ -62,9 +62,6 @@ def _revive(
         return JobRetryResult(JobRetry.NOT_FOUND, None)
     if not jobs.revive(conn, job_id, platform.now()):
         return JobRetryResult(JobRetry.NOT_DEAD, job)
-    if job.kind is JobKind.NOTIFY and job.delivery_id is not None:
-        # Its delivery died with it; a notify job sends only a pending delivery.
-        notifications.reopen(conn, [job.delivery_id], platform.now())
     events.record(
         conn,
         payment_id=job.payment_id,
