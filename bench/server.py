@@ -27,6 +27,8 @@ from litestar import post
 from litestar.di import NamedDependency
 from litestar.types import ControllerRouterHandler
 from payments_platform import cli
+from payments_platform.cli.common import log_level
+from payments_platform.logs import configure_logging
 from payments_platform.usecases.context import Platform
 from payments_platform.web.requests import InitPaymentBody
 
@@ -125,6 +127,8 @@ def bench_routes() -> list[ControllerRouterHandler]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve like ``payments serve ARGS`` with the bench's routes added."""
     args = cli.parser().parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    # As `payments serve` starts: logging at its level (info unless told), access log included.
+    configure_logging(level=log_level(args))
     return cli.serve(
         cli.settings_of(args, host=args.host, port=args.port),
         extra_routes=bench_routes,
