@@ -125,3 +125,21 @@ def gateway_call_timer(gateway: str, operation: str) -> Iterator[dict[str, str]]
         GATEWAY_CALL_SECONDS.labels(gateway, operation, labels["outcome"]).observe(
             time.perf_counter() - started
         )
+
+
+HTTP_PREFIX = "payments_http"
+HTTP_APP_NAME = "payments"
+_HTTP_LABELS = ("method", "path", "status_code", "app_name")
+HTTP_REQUESTS = Counter(f"{HTTP_PREFIX}_requests_total", "Total requests", _HTTP_LABELS)
+HTTP_REQUEST_SECONDS = Histogram(
+    f"{HTTP_PREFIX}_request_duration_seconds", "Request duration, in seconds", _HTTP_LABELS
+)
+HTTP_IN_PROGRESS = Gauge(
+    f"{HTTP_PREFIX}_requests_in_progress",
+    "Total requests currently in progress",
+    _HTTP_LABELS,
+    multiprocess_mode="livesum",
+)
+HTTP_ERRORS = Counter(
+    f"{HTTP_PREFIX}_requests_error_total", "Total errors in requests", _HTTP_LABELS
+)
