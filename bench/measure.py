@@ -41,8 +41,8 @@ class Options:
     warmup: float
     connections: int
     threads: int
-    profile_output: Path
-    """Where the raw profile goes (beside the results)."""
+    profile_folder: Path
+    """Where raw profiles go (beside the results)."""
 
 
 @dataclass(frozen=True)
@@ -267,12 +267,13 @@ def _prefill_vendor(vendor: Child, references: list[str]) -> list[str]:
     return external_ids
 
 
-def profile_init(stack: Stack) -> ProfileSummary:
-    """Profile the server with py-spy during a load run of init-payment of its own."""
+def profile_run(stack: Stack, label: str, scenario: str, args: list[str]) -> ProfileSummary:
+    """Profile the server with py-spy during a load run of ``scenario`` of its own; the raw
+    stacks go beside the results (``profile-<scenario>.raw``)."""
     seconds = stack.options.duration
-    raw = stack.options.profile_output
+    raw = stack.options.profile_folder / f"profile-{scenario}.raw"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    print(f"profiling init-payment for {seconds:g}s with py-spy ...", flush=True)
+    print(f"profiling {label} for {seconds:g}s with py-spy ...", flush=True)
     recording = start_recording(stack.server.pid, seconds, raw)
-    load(stack, "payment_body", ["/init-payment"], seconds)
-    return recording.finish("init-payment")
+    load(stack, scenario, args, seconds)
+    return recording.finish(label)

@@ -85,7 +85,7 @@ class Report(msgspec.Struct, kw_only=True):
     workers_note: str = ""
     targets: list[Target] = msgspec.field(default_factory=list)
     generator: str = ""
-    profile: ProfileSummary | None = None
+    profiles: list[ProfileSummary] = msgspec.field(default_factory=list)
 
     def figure(self, key: str) -> Figure | None:
         """The figure measured under ``key``."""
