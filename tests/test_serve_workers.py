@@ -11,6 +11,7 @@ import httpx
 import pytest
 from payments_plugins.testing.asgi_server import free_port
 
+from . import server_process
 from .conftest import Vendor
 from .server_process import payments, payments_serve
 from .test_races import config_for, json_gateway, payment_status, vendor_calls, wait_for
@@ -29,10 +30,16 @@ def children(pid: int) -> list[int]:
 
 
 def test_two_workers_serve_one_port_and_the_supervisor_replaces_one_that_dies(
-    tmp_path: Path, database_url: str, backend: str, vendor: Vendor
+    tmp_path: Path,
+    database_url: str,
+    backend: str,
+    vendor: Vendor,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if backend == "sqlite":
         pytest.skip("several workers need PostgreSQL (SQLite is refused, tested below)")
+    # Each process imports the whole platform as it starts: slow on a machine busy with tests.
+    monkeypatch.setattr(server_process, "STARTUP_SECONDS", 120.0)
     config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)})
     with payments_serve(tmp_path, config=config, options=["--workers", "2"]) as server:
         wait_for(lambda: len(children(server.process.pid)) == 2, "both workers have started")
@@ -49,6 +56,17 @@ def test_two_workers_serve_one_port_and_the_supervisor_replaces_one_that_dies(
             paid.append(payment_id)
         assert vendor_calls(vendor)["initiate"] == len(paid)
         assert {payment_status(server, payment_id) for payment_id in paid} == {"initiated"}
+        # Whichever process answers the scrape, it counts the requests both served.
+        for _ in range(4):
+            scraped = httpx.get(f"{server.base_url}/metrics").text
+            assert (
+                'payments_http_requests_total{app_name="payments",method="POST",'
+                f'path="/init-payment",status_code="201"}} {float(len(paid))}' in scraped
+            )
+            assert (
+                'payments_outcomes_total{currency="AED",gateway="json",outcome="initiated"}'
+                f" {float(len(paid))}" in scraped
+            )
 
         os.kill(first, signal.SIGKILL)
         wait_for(
@@ -69,7 +87,10 @@ def test_two_workers_serve_one_port_and_the_supervisor_replaces_one_that_dies(
 def test_several_workers_on_sqlite_are_refused_saying_why(tmp_path: Path) -> None:
     database = tmp_path / "payments.db"
     config = tmp_path / "payments.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{database}"\n', encoding="utf-8")
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{database}"\n\n[security]\nauth = "none"\n',
+        encoding="utf-8",
+    )
 
     port = str(free_port())
     result = payments(

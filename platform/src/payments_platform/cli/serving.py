@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import functools
 import logging
+import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from prometheus_client import multiprocess
 
 from payments_platform.cli.common import (
     STARTUP_ERROR,
@@ -30,6 +35,7 @@ from payments_platform.database import Database, driver_url
 from payments_platform.demo import DEMO_WARNING
 from payments_platform.logs import configure_logging
 from payments_platform.runtime import Runtime
+from payments_platform.telemetry import MULTIPROCESS_VARIABLE
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -139,8 +145,12 @@ def _serve_processes(
         settings.server.port,
         workers,
     )
-    supervisor = Multiprocess(config, sockets=[listener])
-    supervisor.run()
+    # Each process keeps its metrics in files here; /metrics, whichever process answers it,
+    # adds them up (the breakers stay one series per process). Set before they start.
+    with tempfile.TemporaryDirectory(prefix="payments-metrics-") as metrics:
+        os.environ[MULTIPROCESS_VARIABLE] = metrics
+        supervisor = Multiprocess(config, sockets=[listener])
+        supervisor.run()
     failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
     return STARTUP_ERROR if failed else 0
 
@@ -154,6 +164,8 @@ def _app_in_worker(
     from payments_platform.web.app import create_app  # noqa: PLC0415 - keeps other commands light
 
     configure_logging(level=level)
+    # A process that stops leaves its in-progress gauges out of the sums from then on.
+    atexit.register(multiprocess.mark_process_dead, os.getpid())
     # The schema was checked (or migrated) by the process that started this one.
     runtime = runtime_of(settings, observed=True)
     return create_app(runtime, extra_routes=extra_routes() if extra_routes else ())

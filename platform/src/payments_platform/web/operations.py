@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payments_platform import jobs
-from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS
+from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS, metrics_registry
 from payments_platform.usecases.context import Platform
 from payments_platform.web.views import Health
 
@@ -57,4 +57,4 @@ async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
     JOBS.clear()
     for (kind, status), count in counts.items():
         JOBS.labels(kind, status).set(count)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
