@@ -74,6 +74,9 @@ def test_two_workers_serve_one_port_and_the_supervisor_replaces_one_that_dies(
                 len(children(server.process.pid)) == 2 and first not in children(server.process.pid)
             ),
             "the supervisor has replaced the killed worker",
+            # Killed while the supervisor pinged it, a worker is found dead only when the
+            # ping times out (30 s); its replacement then imports the platform.
+            seconds=120,
         )
         assert second in children(server.process.pid)
         wait_for(

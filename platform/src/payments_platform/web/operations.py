@@ -54,7 +54,9 @@ async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
     for route in platform.routing.routes:
         BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
     counts = await platform.database.read(jobs.count_open)
-    JOBS.clear()
-    for (kind, status), count in counts.items():
-        JOBS.labels(kind, status).set(count)
+    # Every kind and open status, 0 when there is none: with several server processes sharing
+    # their metrics (serve --workers), a series left out would keep its last count.
+    for kind in jobs.JobKind:
+        for status in (jobs.JobStatus.PENDING, jobs.JobStatus.RUNNING, jobs.JobStatus.DEAD):
+            JOBS.labels(kind, status).set(counts.get((kind, status), 0))
     return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
