@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import atexit
 import functools
+import inspect
 import logging
 import os
 import signal
@@ -129,16 +130,13 @@ def _serve_processes(
     elif extra_routes:
         raise CommandError("extra routes of a server with several workers must be a function")
     factory = functools.partial(_app_in_worker, settings, routes, logging.getLogger().level)
-    config = uvicorn.Config(
-        factory,
-        factory=True,
-        workers=workers,
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
         # A new process imports the whole platform before it can answer the supervisor's
         # health check; on a busy machine that takes more than uvicorn's 5 s, and the
-        # supervisor would kill it while it starts, again and again.
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-        **options,
-    )
+        # supervisor would kill it while it starts, again and again. (uvicorn before 0.37,
+        # which the platform still allows, has no health check to lengthen.)
+        options["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_SECONDS
+    config = uvicorn.Config(factory, factory=True, workers=workers, **options)
     logger.info(
         "serving on %s:%d with %d worker processes",
         settings.server.host,
