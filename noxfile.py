@@ -77,7 +77,8 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python="3.11", default=False)
 def bench(session: nox.Session) -> None:
-    """The benchmark: each route's throughput and latency as a ratio to a bare route.
+    """The benchmark: each route's server CPU per request, throughput, latency and SQL
+    statements, beside a bare app measured in the same run; one and two worker processes.
 
     Runs ``python -m bench`` (which installs wrk with apt-get when it is missing and it runs as
     root); arguments after ``--`` go to it, e.g.

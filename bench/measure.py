@@ -21,16 +21,14 @@ from bench import seeding
 from bench.database import BenchDatabase
 from bench.processes import BenchError, Child
 from bench.profile import ProfileSummary, start_recording
-from bench.report import Figure
-from bench.server import ECHO_PATH
+from bench.report import Figure, PerRequest
+from bench.server import STATEMENTS_PATH, StatementCounts
 from bench.vendor import PREFILL_PATH, Prefilled
 from bench.wrk import WrkRun, run_wrk, write_script
 
 POOL_MARGIN = 1.3
 """Payments stored for a scenario that uses each once: this many times what the baseline's
 throughput could use up, so a scenario never runs out of them."""
-ADJACENT_BASELINE_MIN_SECONDS = 2.0
-"""Each figure's own baseline: the bare route, measured right before it for half its time."""
 PREFILL_CHUNK = 20_000
 PAYMENT_AMOUNT = "10.00 AED"
 
@@ -43,8 +41,8 @@ class Options:
     warmup: float
     connections: int
     threads: int
-    profile_output: Path
-    """Where the raw profile goes (beside the results)."""
+    profile_folder: Path
+    """Where raw profiles go (beside the results)."""
 
 
 @dataclass(frozen=True)
@@ -54,31 +52,48 @@ class Stack:
     wrk: str
     server: Child
     vendor: Child
+    bare: Child
+    """The bare app (``bench.bare``): the baseline every figure's CPU is read against."""
     database: BenchDatabase
     scripts: Path
     options: Options
     secret: str
     api_key: str | None
     """Sent as ``Authorization: Bearer`` on every client request, when the API asks for keys."""
+    workers: int = 1
+    """Server processes behind the port; statements are counted only with one."""
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One wrk run and the CPU, in cores, each process used meanwhile."""
+    """One wrk run and the CPU each process used meanwhile."""
 
     run: WrkRun
-    server_cores: float
-    vendor_cores: float
-    generator_cores: float
+    server_cpu_seconds: float
+    """CPU the loaded server used (all its processes and threads)."""
+    vendor_cpu_seconds: float
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Server CPU per completed request, in microseconds."""
+        requests = self.run.summary.requests
+        return self.server_cpu_seconds / requests * 1e6 if requests else 0.0
+
+    def cores(self, cpu_seconds: float) -> float:
+        """``cpu_seconds`` spread over the load's wall time, in cores."""
+        return cpu_seconds / self.run.wall_seconds
 
 
-def load(stack: Stack, scenario: str, args: list[str], seconds: float) -> Sample:
-    """Run ``scenario`` with ``args`` against the server for ``seconds``."""
+def load(
+    stack: Stack, scenario: str, args: list[str], seconds: float, *, target: Child | None = None
+) -> Sample:
+    """Run ``scenario`` with ``args`` against the server (or ``target``) for ``seconds``."""
+    server = target or stack.server
     script = write_script(scenario, stack.scripts)
-    server_cpu, vendor_cpu = stack.server.cpu_seconds(), stack.vendor.cpu_seconds()
+    server_cpu, vendor_cpu = server.cpu_seconds(), stack.vendor.cpu_seconds()
     result = run_wrk(
         stack.wrk,
-        stack.server.base_url,
+        server.base_url,
         script,
         args,
         seconds=seconds,
@@ -86,15 +101,19 @@ def load(stack: Stack, scenario: str, args: list[str], seconds: float) -> Sample
         connections=stack.options.connections,
         api_key=stack.api_key,
     )
-    if stack.server.process.poll() is not None:
-        raise BenchError(f"the server died under load:\n{stack.server.output_tail()}")
-    wall = result.wall_seconds
+    if server.process.poll() is not None:
+        raise BenchError(f"the {server.name} died under load:\n{server.output_tail()}")
     return Sample(
         run=result,
-        server_cores=(stack.server.cpu_seconds() - server_cpu) / wall,
-        vendor_cores=(stack.vendor.cpu_seconds() - vendor_cpu) / wall,
-        generator_cores=result.cpu_seconds / wall,
+        server_cpu_seconds=server.cpu_seconds() - server_cpu,
+        vendor_cpu_seconds=stack.vendor.cpu_seconds() - vendor_cpu,
     )
+
+
+def _count_statements(server: Child, start: bool) -> StatementCounts | None:
+    answer = httpx.post(server.base_url + STATEMENTS_PATH, json={"count": start}, timeout=30)
+    answer.raise_for_status()
+    return None if start else msgspec.json.decode(answer.content, type=StatementCounts)
 
 
 def measure(
@@ -106,37 +125,53 @@ def measure(
     *,
     warmup_args: list[str] | None = None,
     stored_before: int | None = None,
-    adjacent_baseline: bool = True,
+    bare: bool = False,
 ) -> Figure:
-    """Warm up, measure the bare route (unless this is it), then measure the scenario."""
+    """Warm up (counting the statements the server runs meanwhile), then measure."""
     options = stack.options
+    target = stack.bare if bare else stack.server
     print(f"{label}: warm-up {options.warmup:g}s, measure {options.duration:g}s ...", flush=True)
-    load(stack, scenario, warmup_args if warmup_args is not None else args, options.warmup)
-    baseline_rps = None
-    if adjacent_baseline:
-        seconds = max(ADJACENT_BASELINE_MIN_SECONDS, options.duration / 2)
-        echo = load(stack, "payment_body", [ECHO_PATH], seconds)
-        baseline_rps = echo.run.answered_per_second
-    sample = load(stack, scenario, args, options.duration)
+    counting = not bare and stack.workers == 1
+    if counting:
+        _count_statements(target, start=True)
+    warm = load(
+        stack,
+        scenario,
+        warmup_args if warmup_args is not None else args,
+        options.warmup,
+        target=target,
+    )
+    counts = _count_statements(target, start=False) if counting else None
+    sample = load(stack, scenario, args, options.duration, target=target)
     summary = sample.run.summary
     problem = None
     if summary.errors.total > summary.requests * 0.001:
         problem = f"{summary.errors.total:,} errors in {summary.requests:,} requests"
+    per_request = None
+    if counts is not None and warm.run.summary.requests:
+        warmed = warm.run.summary.requests
+        per_request = PerRequest(
+            statements=counts.statements / warmed,
+            transactions=counts.transactions / warmed,
+            durable_commits=counts.durable_commits / warmed,
+        )
     return Figure(
         key=key,
         label=label,
         requests_per_second=sample.run.answered_per_second,
         p50_ms=summary.latency_us.p50 / 1000,
         p99_ms=summary.latency_us.p99 / 1000,
+        cpu_us_per_request=sample.cpu_us_per_request,
+        database=per_request,
         requests=summary.requests,
         errors=summary.errors.total,
         seconds=sample.run.seconds,
-        server_cores=sample.server_cores,
-        vendor_cores=sample.vendor_cores,
-        generator_cores=sample.generator_cores,
+        workers=1 if bare else stack.workers,
+        server_cores=sample.cores(sample.server_cpu_seconds),
+        vendor_cores=sample.cores(sample.vendor_cpu_seconds),
+        generator_cores=sample.cores(sample.run.cpu_seconds),
         counters=dict(summary.counters),
         stored_before=stored_before,
-        baseline_rps=baseline_rps,
         problem=problem,
     )
 
@@ -165,8 +200,9 @@ def measure_webhooks(stack: Stack, ceiling: float) -> Figure:
     return _each_once(figure, "transitions")
 
 
-def measure_refunds(stack: Stack, ceiling: float) -> Figure:
-    """Each request refunds one paid payment in full."""
+def measure_refunds(stack: Stack, ceiling: float) -> tuple[Figure, str, int]:
+    """Each request refunds one paid payment in full; also the payments' id prefix and count
+    (ids ``<prefix><index as 12 hex digits>``), refunded now, for the reads to read."""
     options = stack.options
     warm, measured = _pool_size(ceiling, options.warmup), _pool_size(ceiling, options.duration)
     total = warm + measured
@@ -185,7 +221,16 @@ def measure_refunds(stack: Stack, ceiling: float) -> Figure:
         [prefix, str(warm), str(measured), threads],
         warmup_args=[prefix, "0", str(warm), threads],
     )
-    return _each_once(figure, "refunds")
+    return _each_once(figure, "refunds"), prefix, total
+
+
+def measure_reads(stack: Stack, prefix: str, total: int) -> Figure:
+    """``GET /payments/{id}`` of refunded payments (with their attempt, refund and events),
+    picked at random; every answer must be a 200."""
+    figure = measure(
+        stack, "get_payment", "GET /payments/{id} (refunded)", "get_payment", [prefix, str(total)]
+    )
+    return _each_once(figure, "found")
 
 
 def _each_once(figure: Figure, counter: str) -> Figure:
@@ -222,12 +267,13 @@ def _prefill_vendor(vendor: Child, references: list[str]) -> list[str]:
     return external_ids
 
 
-def profile_init(stack: Stack) -> ProfileSummary:
-    """Profile the server with py-spy during a load run of init-payment of its own."""
+def profile_run(stack: Stack, label: str, scenario: str, args: list[str]) -> ProfileSummary:
+    """Profile the server with py-spy during a load run of ``scenario`` of its own; the raw
+    stacks go beside the results (``profile-<scenario>.raw``)."""
     seconds = stack.options.duration
-    raw = stack.options.profile_output
+    raw = stack.options.profile_folder / f"profile-{scenario}.raw"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    print(f"profiling init-payment for {seconds:g}s with py-spy ...", flush=True)
+    print(f"profiling {label} for {seconds:g}s with py-spy ...", flush=True)
     recording = start_recording(stack.server.pid, seconds, raw)
-    load(stack, "payment_body", ["/init-payment"], seconds)
-    return recording.finish("init-payment")
+    load(stack, scenario, args, seconds)
+    return recording.finish(label)

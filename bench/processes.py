@@ -48,8 +48,13 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
-        """User and system CPU time the process has used so far, all threads included."""
-        return cpu_seconds(self.pid)
+        """User and system CPU time the process and its children (the server processes of
+        ``--workers N``) have used so far, all threads included."""
+        return sum(cpu_seconds(pid) for pid in process_tree(self.pid))
+
+    def processes(self) -> list[int]:
+        """The process and its descendants alive now."""
+        return process_tree(self.pid)
 
     def rss_bytes(self) -> int:
         """Resident memory now."""
@@ -61,12 +66,28 @@ class Child:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid``."""
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    """User and system CPU time of process ``pid`` (0 once it has gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return 0.0
     # The command name (field 2) may hold spaces; the fields after it are plain numbers.
     fields = stat.rsplit(")", 1)[1].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / _CLOCK_TICKS
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants alive now (``/proc/<pid>/task/<tid>/children``)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text(encoding="ascii").split()
+                queue.extend(int(child) for child in children)
+    return found
 
 
 def child_environment() -> dict[str, str]:

@@ -99,6 +99,8 @@ class ProfileSummary(msgspec.Struct, frozen=True, kw_only=True):
     samples_per_second: int
     raw_file: str
     groups: list[ThreadProfile]
+    by_part: list[Share] = msgspec.field(default_factory=list)
+    """Busy samples of every thread by the part of a request they were in (:func:`part_of`)."""
 
 
 def py_spy() -> str:
@@ -133,6 +135,7 @@ class Recording:
             samples_per_second=SAMPLES_PER_SECOND,
             raw_file=str(self.raw_file),
             groups=summarise(lines, top),
+            by_part=by_part(lines),
         )
 
 
@@ -207,6 +210,74 @@ def _rank(group: str, stacks: list[tuple[list[str], int]], top: int) -> ThreadPr
     )
 
 
+_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "SQL: SQLAlchemy Core and the driver",
+        ("/sqlalchemy/", "/asyncpg/", "libsqlite3", "_sqlite3", "/sqlite3/"),
+    ),
+    (
+        "thread hand-offs",
+        ("run_in_executor", "call_soon_threadsafe", "concurrent/futures", "_WorkItem"),
+    ),
+    (
+        "vendor call (httpx API over aiohttp, gateway)",
+        ("call_gateway (", "/httpx/", "/aiohttp/", "/payments_plugin_", "/payments_plugins/"),
+    ),
+    ("logs", ("/logging/", "payments_platform/logs.py")),
+    (
+        "use cases and jobs (Python around the SQL)",
+        (
+            "payments_platform/usecases/",
+            "payments_platform/store/",
+            "payments_platform/jobs.py",
+            "payments_platform/worker.py",
+            "payments_platform/routing.py",
+            "payments_platform/breaker.py",
+        ),
+    ),
+    ("Litestar, middleware, bodies", ("/litestar/", "/msgspec/", "payments_platform/web/")),
+    ("HTTP server (uvicorn)", ("/uvicorn/", "httptools")),
+    ("metrics and tracing", ("/prometheus_client/", "/opentelemetry/")),
+)
+_DISK_SYNC = frozenset({"fdatasync", "fsync"})
+_SOCKET_WRITES = frozenset({"write", "send", "sendto", "writev"})
+
+
+def part_of(frames: list[str]) -> str:
+    """The part of serving a request a busy stack is in (the first rule that matches).
+
+    Samples are of wall time on the CPU or waiting for it: a thread descheduled in ``write``
+    while the database server it woke runs counts as busy there, which on a machine with more
+    runnable processes than cores makes socket writes look larger than the CPU they take.
+    """
+    leaf = frames[-1].partition(" (")[0]
+    if leaf in _DISK_SYNC:
+        return "commit: waiting for the disk (fdatasync)"
+    stack = ";".join(frames)
+    for name, markers in _PARTS:
+        if any(marker in stack for marker in markers):
+            if name.startswith("SQL") and leaf in _SOCKET_WRITES:
+                return "SQL: socket writes to the database server"
+            return name
+    return "event loop and other"
+
+
+def by_part(lines: Iterable[str]) -> list[Share]:
+    """Busy samples of all threads by :func:`part_of`, largest first."""
+    parts: Counter[str] = Counter()
+    for line in lines:
+        stack_text, _, count_text = line.rpartition(" ")
+        if not stack_text or not count_text.isdigit():
+            continue
+        frames = stack_text.split(";")[1:]
+        bare = [frame.partition(" (")[0] for frame in frames]
+        if not frames or bare[-1] in _IDLE_FUNCTIONS or _LOCK_WAIT in bare or _GIL_WAIT in bare:
+            continue
+        parts[part_of(frames)] += int(count_text)
+    busy = sum(parts.values()) or 1
+    return [Share(name, 100.0 * count / busy) for name, count in parts.most_common()]
+
+
 def _function(frame: str) -> str:
     """``name (path)`` with the path shortened to the package's own part."""
     name, _, path = frame.partition(" (")
@@ -243,6 +314,10 @@ def render(summary: ProfileSummary, top: int = 15) -> str:
         f"py-spy profile of the server during {summary.scenario}: {summary.seconds:.0f}s at"
         f" {summary.samples_per_second} samples/s (raw stacks: {summary.raw_file})",
     ]
+    if summary.by_part:
+        lines.append("")
+        lines.append("every thread's busy samples, by part of a request:")
+        lines.extend(f"    {share.percent:5.1f}%  {share.name}" for share in summary.by_part)
     for group in summary.groups:
         lines.append("")
         lines.append(

@@ -10,7 +10,18 @@ import msgspec
 from bench.profile import ProfileSummary
 from bench.routing_speed import RoutingSpeed
 
-BASELINE = "echo"
+BARE = "bare_echo"
+ECHO = "echo"
+
+
+class PerRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What the database was asked per request (counted in the server during the warm-up)."""
+
+    statements: float
+    transactions: float
+    durable_commits: float
+    """Transactions that wrote: one log sync each (SQLite ``synchronous=FULL``, PostgreSQL
+    synchronous commit)."""
 
 
 class Figure(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,14 +33,13 @@ class Figure(msgspec.Struct, frozen=True, kw_only=True):
     """Answers that were not errors, per second."""
     p50_ms: float
     p99_ms: float
-    baseline_rps: float | None = None
-    """The bare route's throughput measured right before this figure (after its warm-up)."""
-    ratio: float | None = None
-    """``requests_per_second`` over ``baseline_rps``: the machine's drift during the run
-    cancels out, since both are measured within seconds of each other."""
+    cpu_us_per_request: float
+    """CPU the server used (every process and thread of it) over completed requests."""
+    database: PerRequest | None = None
     requests: int
     errors: int
     seconds: float
+    workers: int = 1
     server_cores: float
     """CPU the server used, in cores (1.0 = one core busy all the time)."""
     vendor_cores: float
@@ -70,61 +80,84 @@ class Report(msgspec.Struct, kw_only=True):
     figures: list[Figure]
     routing: list[RoutingSpeed]
     memory: Memory | None
+    workers: list[Figure] = msgspec.field(default_factory=list)
+    """init-payment with 1 and with 2 server processes (or why 2 were not measured)."""
+    workers_note: str = ""
     targets: list[Target] = msgspec.field(default_factory=list)
     generator: str = ""
-    profile: ProfileSummary | None = None
+    profiles: list[ProfileSummary] = msgspec.field(default_factory=list)
 
     def figure(self, key: str) -> Figure | None:
         """The figure measured under ``key``."""
         return next((figure for figure in self.figures if figure.key == key), None)
 
 
-def with_ratios(figures: list[Figure]) -> list[Figure]:
-    """Each figure with its throughput over its adjacent baseline's (or the first baseline's)."""
-    first = next((figure for figure in figures if figure.key == BASELINE), None)
-    fallback = first.requests_per_second if first is not None else None
-    rated = []
-    for figure in figures:
-        baseline = figure.baseline_rps or fallback
-        ratio = figure.requests_per_second / baseline if baseline else None
-        rated.append(msgspec.structs.replace(figure, ratio=ratio))
-    return rated
+def middleware_tax_us(report: Report) -> float | None:
+    """The platform's echo route's CPU per request minus the bare app's."""
+    bare, echo = report.figure(BARE), report.figure(ECHO)
+    if bare is None or echo is None:
+        return None
+    return echo.cpu_us_per_request - bare.cpu_us_per_request
 
 
-def _ratio_target(report: Report, key: str, name: str, minimum: float) -> Target:
-    figure = report.figure(key)
-    if figure is None or figure.ratio is None:
-        return Target(name=name, goal=f">= {minimum:g} of baseline", measured="-", met=None)
-    return Target(
-        name=name,
-        goal=f">= {minimum:g} of baseline",
-        measured=f"{figure.ratio:.3f}",
-        met=figure.problem is None and figure.ratio >= minimum,
-    )
+CPU_TARGETS_US: tuple[tuple[str, str, float], ...] = (
+    ("init_payment", "init-payment", 2000),
+    ("webhook", "webhook (paid transition)", 700),
+    ("refund", "refund (full)", 2000),
+    ("get_payment", "GET /payments/{id}", 600),
+    ("echo", "echo route, all middleware", 250),
+    ("health", "GET /health", 250),
+)
+"""Server CPU per request the issue sets for each route, in microseconds."""
 
 
 def evaluate(report: Report, *, backend: str) -> list[Target]:
     """The issue's targets, judged on this run."""
-    targets = [
-        _ratio_target(
-            report,
-            "init_payment",
-            "init-payment (SQLite)" if backend == "sqlite" else "init-payment",
-            0.25,
-        ),
-        _ratio_target(report, "webhook", "webhook (paid transition)", 0.5),
-        _ratio_target(report, "refund", "refund (full)", 0.25),
-    ]
+    targets = []
+    for key, name, limit in CPU_TARGETS_US:
+        figure = report.figure(key)
+        goal = f"<= {limit:,.0f} us CPU/request"
+        if figure is None:
+            targets.append(Target(name=name, goal=goal, measured="-", met=None))
+            continue
+        targets.append(
+            Target(
+                name=f"{name} ({backend})",
+                goal=goal,
+                measured=f"{figure.cpu_us_per_request:,.0f} us",
+                met=figure.problem is None and figure.cpu_us_per_request <= limit,
+            )
+        )
     small, large = report.figure("init_payment"), report.figure("init_payment_stored")
-    if small is not None and large is not None and small.ratio and large.ratio:
-        # Ratios of ratios: each run is taken against its own adjacent baseline.
-        kept = large.ratio / small.ratio
+    if small is not None and large is not None:
+        grown = large.cpu_us_per_request / small.cpu_us_per_request
         targets.append(
             Target(
                 name=f"init-payment with {large.stored_before or 0:,} stored",
-                goal=f">= 0.9 of the same with {small.stored_before or 0:,} stored",
-                measured=f"{kept:.3f}",
-                met=large.problem is None and small.problem is None and kept >= 0.9,
+                goal=f"CPU within 10% of {small.stored_before or 0:,} stored",
+                measured=f"{grown:.3f} x",
+                met=large.problem is None and small.problem is None and grown <= 1.1,
+            )
+        )
+    one = next((f for f in report.workers if f.workers == 1), None)
+    two = next((f for f in report.workers if f.workers == 2), None)
+    if one is not None and two is not None:
+        cpu = two.cpu_us_per_request / one.cpu_us_per_request
+        targets.append(
+            Target(
+                name="2 workers: CPU per init-payment",
+                goal="within 10% of 1 worker's",
+                measured=f"{cpu:.3f} x",
+                met=cpu <= 1.1,
+            )
+        )
+        targets.append(
+            Target(
+                name="2 workers: cores used, init-payment",
+                goal="> 1 core, more req/s than 1 worker",
+                measured=f"{two.server_cores:.2f} cores, {two.requests_per_second:,.0f} req/s"
+                f" ({two.requests_per_second / one.requests_per_second:.2f} x)",
+                met=two.server_cores > 1 and two.requests_per_second > one.requests_per_second,
             )
         )
     if report.routing:
@@ -135,24 +168,6 @@ def evaluate(report: Report, *, backend: str) -> list[Target]:
                 goal="< 50 us",
                 measured=f"{slowest.median_us:.1f} us ({slowest.strategy}, median)",
                 met=slowest.median_us < 50,
-            )
-        )
-    if backend == "postgresql" and small is not None:
-        targets.append(
-            Target(
-                name="PostgreSQL init-payment",
-                goal=">= 2,000 req/s",
-                measured=f"{small.requests_per_second:,.0f} req/s",
-                met=small.problem is None and small.requests_per_second >= 2000,
-            )
-        )
-    else:
-        targets.append(
-            Target(
-                name="PostgreSQL init-payment",
-                goal=">= 2,000 req/s",
-                measured="not measured (run with --db postgresql://...)",
-                met=None,
             )
         )
     growth = report.memory.growth if report.memory else None
@@ -171,58 +186,80 @@ def _verdict(met: bool | None) -> str:
     return {True: "met", False: "MISSED", None: "-"}[met]
 
 
+def _figure_row(figure: Figure) -> tuple[str, ...]:
+    notes = ", ".join(f"{name} {value:,}" for name, value in sorted(figure.counters.items()))
+    if figure.errors:
+        notes = f"{figure.errors:,} errors" + (f", {notes}" if notes else "")
+    if figure.problem:
+        notes = f"INVALID: {figure.problem}" + (f"; {notes}" if notes else "")
+    database = figure.database
+    return (
+        figure.label,
+        f"{figure.cpu_us_per_request:,.0f}",
+        f"{figure.requests_per_second:,.0f}",
+        f"{figure.p50_ms:.2f}",
+        f"{figure.p99_ms:.2f}",
+        f"{figure.server_cores:.2f}",
+        "-" if database is None else f"{database.statements:.1f}",
+        "-" if database is None else f"{database.transactions:.1f}",
+        "-" if database is None else f"{database.durable_commits:.1f}",
+        notes,
+    )
+
+
+FIGURE_HEADER = (
+    "figure",
+    "CPU us/req",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "cores",
+    "stmts",
+    "txns",
+    "commits",
+    "notes",
+)
+
+
 def render_table(report: Report) -> str:
-    """The figures, their ratios and the targets, as one text table."""
-    header = ("figure", "req/s", "p50 ms", "p99 ms", "baseline", "ratio", "server", "notes")
-    rows: list[tuple[str, ...]] = []
-    for figure in report.figures:
-        notes = ", ".join(f"{name} {value:,}" for name, value in sorted(figure.counters.items()))
-        if figure.errors:
-            notes = f"{figure.errors:,} errors" + (f", {notes}" if notes else "")
-        if figure.problem:
-            notes = f"INVALID: {figure.problem}" + (f"; {notes}" if notes else "")
-        rows.append(
-            (
-                figure.label,
-                f"{figure.requests_per_second:,.0f}",
-                f"{figure.p50_ms:.2f}",
-                f"{figure.p99_ms:.2f}",
-                "" if figure.baseline_rps is None else f"{figure.baseline_rps:,.0f}",
-                "-" if figure.ratio is None else f"{figure.ratio:.3f}",
-                f"{figure.server_cores:.2f} cores",
-                notes,
-            )
+    """The figures, the workers' comparison and the targets, as text tables."""
+    rows = [_figure_row(figure) for figure in report.figures]
+    lines = [_columns(FIGURE_HEADER, rows)]
+    tax = middleware_tax_us(report)
+    if tax is not None:
+        lines.append(
+            f"middleware and framework tax (echo route - bare app): {tax:,.0f} us CPU/request"
         )
+    lines.append("")
+    if report.workers:
+        worker_rows = [
+            (f"{f.label}, {f.workers} worker(s)", *_figure_row(f)[1:6], "", "", "", "")
+            for f in report.workers
+        ]
+        lines.append(_columns(FIGURE_HEADER, worker_rows))
+    if report.workers_note:
+        lines.append(report.workers_note)
+    lines.append("")
+    other: list[tuple[str, ...]] = []
     for speed in report.routing:
-        rows.append(
+        other.append(
             (
                 f"routing decide, {speed.gateways} gateways ({speed.strategy})",
-                f"{speed.median_us:.1f} us/call",
-                "",
-                "",
-                "",
-                "",
-                "",
-                f"best {speed.best_us:.1f} us",
+                f"{speed.median_us:.1f} us/call (best {speed.best_us:.1f})",
             )
         )
     if report.memory is not None:
         warm = report.memory.after_warmup_bytes / 2**20
         after = report.memory.after_stored_run_bytes / 2**20
-        rows.append(
+        other.append(
             (
                 "server RSS: after warm-up -> after stored run",
-                f"{warm:.1f} -> {after:.1f} MB",
-                "",
-                "",
-                "",
-                f"{report.memory.growth:.3f}",
-                "",
-                "",
+                f"{warm:.1f} -> {after:.1f} MB ({report.memory.growth:.3f} x)",
             )
         )
-    lines = [_columns(header, rows)]
-    lines.append("")
+    if other:
+        lines.append(_columns(("measured in passing", "value"), other))
+        lines.append("")
     target_rows = [(t.name, t.goal, t.measured, _verdict(t.met)) for t in report.targets]
     lines.append(_columns(("target", "goal", "measured", "verdict"), target_rows))
     return "\n".join(lines)

@@ -2,17 +2,22 @@
 
 1. Time the routing decision alone (in this process, before any load).
 2. Create the database (``payments migrate``), store the baseline's payments, start the fake
-   vendor and the server, warm both up and read the server's RSS.
-3. Under wrk, each scenario warms up, then the bare echo route is measured (its own baseline,
-   so that a machine that drifts during the run does not skew its ratio), then the scenario:
-   init-payment, the paid webhook, the full refund, the whole init -> webhook -> refund flow.
+   vendor, the server (one process) and the bare app, warm them up and read the server's RSS.
+3. Under wrk, each scenario warms up (while the server counts the SQL it runs), then is
+   measured: the bare app's echo, the platform's echo and ``GET /health``, init-payment, the
+   paid webhook, the full refund, ``GET /payments/{id}``, the whole init -> webhook -> refund
+   flow. Each figure's currency is the server's CPU per request (``/proc``), which a shared
+   machine's drift moves far less than its throughput.
 4. Store payments up to the large count, measure init-payment again, read the RSS again, and
-   measure the bare route once more to show how much the machine drifted during the run.
+   measure both echoes once more to show how much the machine drifted during the run.
+5. Restart the server with two worker processes and measure init-payment again: cores used,
+   CPU per request and req/s beside the one-process figure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import platform
 import secrets
@@ -35,13 +40,14 @@ from bench.measure import (
     flow_checked,
     load,
     measure,
+    measure_reads,
     measure_refunds,
     measure_webhooks,
-    profile_init,
+    profile_run,
 )
-from bench.processes import REPO_ROOT, python_module, running
+from bench.processes import REPO_ROOT, BenchError, python_module, running
 from bench.profile import ProfileSummary
-from bench.report import Figure, Memory, Report, evaluate, with_ratios
+from bench.report import Figure, Memory, Report, evaluate
 from bench.routing_speed import measure_routing
 from bench.server import ECHO_PATH
 from bench.vendor import READY_PATH
@@ -75,7 +81,9 @@ def run(options: BenchOptions) -> Report:
     print("routing decision micro-benchmark ...", flush=True)
     routing = measure_routing()
     with work_folder(options.keep) as workdir, bench_database(options.db, workdir) as database:
-        figures, memory, profile = _load_phases(wrk, workdir, database, options)
+        figures, workers, workers_note, memory, profiles = _load_phases(
+            wrk, workdir, database, options
+        )
     report = Report(
         started_at=started_at,
         seconds=time.perf_counter() - started,
@@ -89,24 +97,42 @@ def run(options: BenchOptions) -> Report:
             "baseline_stored": str(options.baseline_stored),
             "stored": str(options.stored),
         },
-        figures=with_ratios(figures),
+        figures=figures,
+        workers=workers,
+        workers_note=workers_note,
         routing=routing,
         memory=memory,
-        profile=profile,
+        profiles=profiles,
     )
     report.targets = evaluate(report, backend=database.backend)
     report.generator = _generator_check(report)
     return report
 
 
+@dataclass(frozen=True)
+class _Deployment:
+    config: Path
+    workdir: Path
+    server_port: int
+
+    def server_command(self, workers: int) -> list[str]:
+        return python_module(
+            "bench.server",
+            f"--config={self.config}",
+            "--host=127.0.0.1",
+            f"--port={self.server_port}",
+            f"--workers={workers}",
+        )
+
+
 def _load_phases(
     wrk: str, workdir: Path, database: BenchDatabase, options: BenchOptions
-) -> tuple[list[Figure], Memory, ProfileSummary | None]:
+) -> tuple[list[Figure], list[Figure], str, Memory, list[ProfileSummary]]:
     secret = secrets.token_hex(16)
     has_keys = "security" in Settings.__struct_fields__
     api_key = f"pay_{secrets.token_urlsafe(32)}" if has_keys else None
     config = workdir / "payments.toml"
-    vendor_port, server_port = free_port(), free_port()
+    vendor_port, server_port, bare_port = free_port(), free_port(), free_port()
     vendor_url = f"http://127.0.0.1:{vendor_port}"
     write_config(config, database, server_port, vendor_url, secret, api_key)
     print(f"database: {database.display_url}; migrating ...", flush=True)
@@ -116,10 +142,8 @@ def _load_phases(
     asyncio.run(seeding.quiesce(database.url))
     scripts = workdir / "lua"
     scripts.mkdir()
+    deployment = _Deployment(config, workdir, server_port)
     vendor_command = python_module("bench.vendor", f"--port={vendor_port}", f"--secret={secret}")
-    server_command = python_module(
-        "bench.server", f"--config={config}", "--host=127.0.0.1", f"--port={server_port}"
-    )
     with (
         running(
             "vendor",
@@ -129,29 +153,43 @@ def _load_phases(
             ready_path=READY_PATH,
         ) as vendor,
         running(
-            "server",
-            server_command,
+            "bare app",
+            python_module("bench.bare", f"--port={bare_port}"),
             workdir=workdir,
-            base_url=f"http://127.0.0.1:{server_port}",
+            base_url=f"http://127.0.0.1:{bare_port}",
             ready_path="/health",
-        ) as server,
+        ) as bare,
     ):
         load_options = Options(
             duration=options.duration,
             warmup=options.warmup,
             connections=options.connections,
             threads=options.threads,
-            profile_output=options.output.parent / "profile-init-payment.raw",
+            profile_folder=options.output.parent,
         )
-        stack = Stack(wrk, server, vendor, database, scripts, load_options, secret, api_key)
-        check_echo_route(server)
-        return _measure_all(stack, options)
+        with running(
+            "server",
+            deployment.server_command(1),
+            workdir=workdir,
+            base_url=f"http://127.0.0.1:{server_port}",
+            ready_path="/health",
+        ) as server:
+            stack = Stack(
+                wrk, server, vendor, bare, database, scripts, load_options, secret, api_key
+            )
+            check_echo_route(server)
+            check_echo_route(bare)
+            figures, memory, profiles = _measure_all(stack, options)
+        one_worker = next(f for f in figures if f.key == "init_payment")
+        workers, note = _measure_workers(stack, deployment, one_worker)
+        return figures, workers, note, memory, profiles
 
 
 def _measure_all(
     stack: Stack, options: BenchOptions
-) -> tuple[list[Figure], Memory, ProfileSummary | None]:
+) -> tuple[list[Figure], Memory, list[ProfileSummary]]:
     print("warming up ...", flush=True)
+    load(stack, "payment_body", [ECHO_PATH], options.warmup, target=stack.bare)
     load(stack, "payment_body", [ECHO_PATH], options.warmup)
     load(stack, "payment_body", ["/init-payment"], options.warmup)
     rss_warm = stack.server.rss_bytes()
@@ -159,14 +197,16 @@ def _measure_all(
     figures = [
         measure(
             stack,
-            "echo",
-            "echo, bare route (baseline)",
+            "bare_echo",
+            "echo, bare app (baseline)",
             "payment_body",
             [ECHO_PATH],
-            adjacent_baseline=False,
-        )
+            bare=True,
+        ),
+        measure(stack, "echo", "echo, platform app", "payment_body", [ECHO_PATH]),
+        measure(stack, "health", "GET /health", "health", []),
     ]
-    ceiling = figures[0].requests_per_second
+    ceiling = figures[1].requests_per_second
 
     stored = asyncio.run(seeding.count_payments(stack.database.url))
     figures.append(
@@ -179,13 +219,21 @@ def _measure_all(
             stored_before=stored,
         )
     )
-    profile = profile_init(stack) if options.profile else None
+    profiles = []
+    if options.profile:
+        profiles.append(profile_run(stack, "init-payment", "payment_body", ["/init-payment"]))
     figures.append(measure_webhooks(stack, ceiling))
-    figures.append(measure_refunds(stack, ceiling))
+    refunds, refunded_prefix, refunded = measure_refunds(stack, ceiling)
+    figures.append(refunds)
+    figures.append(measure_reads(stack, refunded_prefix, refunded))
     flow = measure(
         stack, "flow", "init -> webhook -> refund (all requests)", "flow", [stack.secret]
     )
     figures.append(flow_checked(flow))
+    if options.profile:
+        # The webhook and the refund as a real client mixes them: each handler's share of the
+        # samples is in the summary's inclusive list (webhook, refund, init_payment).
+        profiles.append(profile_run(stack, "init -> webhook -> refund", "flow", [stack.secret]))
 
     time.sleep(IN_FLIGHT_SECONDS)  # requests wrk left in flight finish before the count
     stored = asyncio.run(seeding.count_payments(stack.database.url))
@@ -208,13 +256,16 @@ def _measure_all(
     )
     rss_after = stack.server.rss_bytes()
     figures.append(
+        measure(stack, "echo_end", "echo, platform app (end of run)", "payment_body", [ECHO_PATH])
+    )
+    figures.append(
         measure(
             stack,
-            "echo_end",
-            "echo, bare route (end of run)",
+            "bare_echo_end",
+            "echo, bare app (end of run)",
             "payment_body",
             [ECHO_PATH],
-            adjacent_baseline=False,
+            bare=True,
         )
     )
     memory = Memory(
@@ -222,7 +273,43 @@ def _measure_all(
         after_stored_run_bytes=rss_after,
         growth=rss_after / rss_warm,
     )
-    return figures, memory, profile
+    return figures, memory, profiles
+
+
+def _measure_workers(
+    stack: Stack, deployment: _Deployment, one_worker: Figure
+) -> tuple[list[Figure], str]:
+    """init-payment served by two processes, beside the one-process figure."""
+    print("restarting the server with 2 worker processes ...", flush=True)
+    try:
+        with running(
+            "server",
+            deployment.server_command(2),
+            workdir=deployment.workdir,
+            base_url=stack.server.base_url,
+            ready_path="/health",
+        ) as server:
+            two = dataclasses.replace(stack, server=server, workers=2)
+            load(two, "payment_body", ["/init-payment"], stack.options.warmup)
+            stored = asyncio.run(seeding.count_payments(stack.database.url))
+            figure = measure(
+                two,
+                "init_payment_workers",
+                f"init-payment ({stored:,} stored)",
+                "payment_body",
+                ["/init-payment"],
+                stored_before=stored,
+            )
+            processes = len(server.processes()) - 1  # the supervisor
+    except BenchError as error:
+        reason = str(error).strip().splitlines()
+        refusal = next((line for line in reversed(reason) if "error:" in line), reason[-1])
+        return [one_worker], f"2 workers not measured: {refusal.strip()}"
+    note = (
+        f"2 workers: {processes} processes under uvicorn's supervisor (the servers and"
+        " multiprocessing's resource tracker); CPU of them all is counted"
+    )
+    return [one_worker, figure], note
 
 
 def _machine(load_before: float) -> dict[str, str]:
@@ -255,7 +342,7 @@ def _git(*args: str) -> str:
 def _generator_check(report: Report) -> str:
     """Whether wrk could push harder than anything it measured."""
     baseline = report.figure("echo")
-    others = [f for f in report.figures if f.key not in ("echo", "echo_end")]
+    others = [f for f in report.figures if "echo" not in f.key and f.key != "health"]
     if baseline is None or not others:
         return ""
     busiest = max(others, key=lambda figure: figure.requests_per_second)
@@ -266,8 +353,8 @@ def _generator_check(report: Report) -> str:
         else "CHECK: the generator may be the limit"
     )
     return (
-        f"load generator: wrk pushed the bare route to {baseline.requests_per_second:,.0f} req/s"
-        f" using {baseline.generator_cores:.2f} cores while the server used"
-        f" {baseline.server_cores:.2f}; the busiest measured route reached"
+        f"load generator: wrk pushed the platform's echo route to"
+        f" {baseline.requests_per_second:,.0f} req/s using {baseline.generator_cores:.2f} cores"
+        f" while the server used {baseline.server_cores:.2f}; the busiest measured route reached"
         f" {busiest.requests_per_second:,.0f} req/s ({busiest.label}): {verdict}"
     )

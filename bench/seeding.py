@@ -104,6 +104,7 @@ async def add_paid_payments(
     rows = [
         {
             "id": payment_id,
+            "client_id": payment_id,
             "currency": CURRENCY,
             "amount_minor": AMOUNT_MINOR,
             "status": "paid",
@@ -175,22 +176,30 @@ def _payments_from_numbers(
     conn: sa.Connection, prefix: str, count: int, status: str, now: datetime, *, offset: int = 0
 ) -> sa.Insert:
     numbers = _numbers(conn, count, offset)
-    number = numbers.c.n
+    # Each payment's id is drawn once and stored twice: as the platform's and the client's.
+    drawn = (
+        sa.select(_random_id(conn).label("id"), numbers.c.n.label("n"))
+        .select_from(numbers)
+        .cte("drawn")
+        .prefix_with("MATERIALIZED")
+    )
     rows = sa.select(
-        _random_id(conn),
+        drawn.c.id,
+        drawn.c.id,
         sa.literal(CURRENCY),
         sa.literal(AMOUNT_MINOR),
         sa.literal(status),
         sa.literal(GATEWAY),
-        sa.literal(prefix) + sa.cast(number, sa.String),
+        sa.literal(prefix) + sa.cast(drawn.c.n, sa.String),
         sa.literal(0),
         sa.literal(0),
         sa.literal(now, _Timestamp),
         sa.literal(now, _Timestamp),
         *(sa.literal(value) for value in _OWNER.values()),
-    ).select_from(numbers)
+    ).select_from(drawn)
     columns = [
         "id",
+        "client_id",
         "currency",
         "amount_minor",
         "status",

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,12 @@ def payments_serve(
     config: Path | None = None,
     port: int | None = None,
     env: dict[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[ServerProcess]:
-    """Start ``payments serve`` in ``workdir``, wait until it answers, stop it with SIGTERM."""
+    """Start ``payments serve [options]`` in ``workdir``, wait until it answers, stop it with
+    SIGTERM."""
     port = port or free_port()
-    arguments = ["serve", "--port", str(port), "--host", "127.0.0.1"]
+    arguments = ["serve", "--port", str(port), "--host", "127.0.0.1", *options]
     if config is not None:
         arguments += ["--config", str(config)]
     with _payments_process(workdir, arguments, port, "/health", env) as server:

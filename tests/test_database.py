@@ -6,11 +6,15 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
+from payments_platform import database as database_module
 from payments_platform.database import Database, driver_url
 from payments_platform.jobs import JobKind, enqueue
 from payments_platform.schema import jobs
+
+from .databases import admin_dsn
 
 
 @pytest.mark.parametrize(
@@ -78,5 +82,31 @@ async def test_writes_from_many_tasks_are_each_applied_once(database_url: str) -
         await asyncio.gather(*(database.write(increment) for _ in range(200)))
         total = await database.read(lambda conn: conn.execute(sa.select(_TALLY.c.n)).scalar_one())
         assert total == 200
+    finally:
+        await database.dispose()
+
+
+async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use(
+    backend: str, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    monkeypatch.setattr(database_module, "POOL_PING_IDLE_SECONDS", 0.0)
+    database = Database(database_url)
+    try:
+        backend_pid = await database.read(
+            lambda conn: conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        )
+        admin = await asyncpg.connect(admin_dsn())
+        try:
+            # Returns once the backend has gone (PostgreSQL 14 and later).
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", backend_pid)
+        finally:
+            await admin.close()
+        # The pooled connection is dead; the transaction gets a live one instead of failing.
+        answer = await database.read(
+            lambda conn: conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        )
+        assert answer != backend_pid
     finally:
         await database.dispose()

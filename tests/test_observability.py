@@ -26,7 +26,7 @@ from payments_platform.telemetry import TelemetryError, configure_tracing
 from payments_plugin_json_gateway.signing import signed_headers
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import AppFactory, Vendor, json_vendor
+from .conftest import OPEN, AppFactory, Vendor, json_vendor
 from .server_process import payments_serve, write_config
 
 _EXPORTER = InMemorySpanExporter()
@@ -347,3 +347,39 @@ def test_a_full_flow_logs_no_secret_anywhere(tmp_path: Path, database_url: str) 
     assert '"trace_id"' in output  # ...and its trace
     for leaked in (secret, key, key_hash(key).removeprefix("sha256:")):
         assert leaked not in output
+
+
+def test_untraced_log_lines_carry_the_callers_trace_and_metrics_still_count(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = write_config(
+        tmp_path / "payments.toml",
+        {"database": {"url": database_url, "migrate_on_start": True}, "security": OPEN},
+    )
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    # No OTEL_TRACES_EXPORTER: no spans are recorded, and no OpenTelemetry middleware runs.
+    with payments_serve(tmp_path, config=config, env={"OTEL_TRACES_EXPORTER": "none"}) as server:
+        answer = httpx.get(
+            f"{server.base_url}/payments/{uuid.uuid4()}",
+            headers={"traceparent": f"00-{trace_id}-{parent_id}-01"},
+        )
+        assert answer.status_code == 404
+        untraced = httpx.get(f"{server.base_url}/health")
+        assert untraced.status_code == 200
+        scraped = httpx.get(f"{server.base_url}/metrics").text
+        output = server.output()
+    events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [event for event in events if event["logger"] == "uvicorn.access"]
+    [read] = [event for event in access if "/payments/" in event["message"]]
+    assert (read["trace_id"], read["span_id"]) == (trace_id, parent_id)
+    health = [event for event in access if "/health" in event["message"]]
+    assert health
+    assert all("trace_id" not in event for event in health)
+    assert (
+        'payments_http_requests_total{app_name="payments",method="GET",'
+        'path="/payments/{payment_id}",status_code="404"} 1.0' in scraped
+    )
+    assert (
+        'payments_http_request_duration_seconds_count{app_name="payments",method="GET",'
+        'path="/payments/{payment_id}",status_code="404"} 1.0' in scraped
+    )

@@ -111,6 +111,9 @@ async def test_a_request_and_its_answer_go_through_unchanged() -> None:
     assert "idempotency-key: k-1" in head.lower()
     assert "content-length: 19" in head.lower()
     assert server.connections == 1, "the connection was not kept alive for the second call"
+    # Cookies are kept as httpx keeps them, and sent back on the next call.
+    assert (client.cookies.get("a", path="/"), client.cookies.get("b", path="/")) == ("1", "2")
+    assert "cookie: a=1; b=2" in server.requests[1].decode().lower()
 
 
 async def test_a_refused_connection_is_not_sent() -> None:

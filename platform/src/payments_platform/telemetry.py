@@ -9,6 +9,7 @@ Prometheus collectors served at ``/metrics``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Link
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 DEFAULT_SERVICE_NAME = "payments-platform"
 
@@ -42,10 +43,33 @@ BREAKER_STATE = Gauge(
     "payments_breaker_state",
     "Circuit breaker of each gateway in this process: 0 closed, 1 half-open, 2 open",
     ["gateway"],
+    # Several server processes (`serve --workers`): one series per live process (label pid).
+    multiprocess_mode="liveall",
 )
-JOBS = Gauge("payments_jobs", "Jobs waiting, running or dead, by kind", ["kind", "status"])
+JOBS = Gauge(
+    "payments_jobs",
+    "Jobs waiting, running or dead, by kind",
+    ["kind", "status"],
+    # Counted in the database at each scrape, by whichever process answers it.
+    multiprocess_mode="mostrecent",
+)
 
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""Set (by ``payments serve --workers N``) before the server processes start: each keeps its
+metrics in files there, and ``/metrics`` adds up those of every process."""
+
+
+def metrics_registry() -> CollectorRegistry:
+    """What ``/metrics`` serves: this process's metrics, or every server process's when several
+    share the port (``PROMETHEUS_MULTIPROC_DIR`` set)."""
+    if not os.environ.get(MULTIPROCESS_VARIABLE):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
 
 
 class TelemetryError(ValueError):
@@ -125,3 +149,21 @@ def gateway_call_timer(gateway: str, operation: str) -> Iterator[dict[str, str]]
         GATEWAY_CALL_SECONDS.labels(gateway, operation, labels["outcome"]).observe(
             time.perf_counter() - started
         )
+
+
+HTTP_PREFIX = "payments_http"
+HTTP_APP_NAME = "payments"
+_HTTP_LABELS = ("method", "path", "status_code", "app_name")
+HTTP_REQUESTS = Counter(f"{HTTP_PREFIX}_requests_total", "Total requests", _HTTP_LABELS)
+HTTP_REQUEST_SECONDS = Histogram(
+    f"{HTTP_PREFIX}_request_duration_seconds", "Request duration, in seconds", _HTTP_LABELS
+)
+HTTP_IN_PROGRESS = Gauge(
+    f"{HTTP_PREFIX}_requests_in_progress",
+    "Total requests currently in progress",
+    _HTTP_LABELS,
+    multiprocess_mode="livesum",
+)
+HTTP_ERRORS = Counter(
+    f"{HTTP_PREFIX}_requests_error_total", "Total errors in requests", _HTTP_LABELS
+)

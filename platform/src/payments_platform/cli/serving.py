@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import functools
+import inspect
 import logging
+import os
 import signal
+import socket
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import multiprocess
 
 from payments_platform.cli.common import (
     STARTUP_ERROR,
+    CommandError,
     Options,
     add_command,
     listen,
@@ -23,48 +32,141 @@ from payments_platform.cli.common import (
     with_database,
 )
 from payments_platform.config import Settings
-from payments_platform.database import Database
+from payments_platform.database import Database, driver_url
 from payments_platform.demo import DEMO_WARNING
+from payments_platform.logs import configure_logging
 from payments_platform.runtime import Runtime
+from payments_platform.telemetry import MULTIPROCESS_VARIABLE
 
 if TYPE_CHECKING:
+    from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
 
-def serve(settings: Settings, *, extra_routes: Sequence[ControllerRouterHandler] = ()) -> int:
-    """Serve the API as ``payments serve`` does, ``extra_routes`` beside it; the exit status."""
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "timeout_graceful_shutdown": 30}
+"""The server options of ``payments serve`` besides address and logging (the bench's bare app
+runs with them too)."""
+
+WORKER_HEALTHCHECK_SECONDS = 30
+"""How long a server process of several may take to answer its supervisor before it is
+replaced."""
+SQLITE_WORKERS_REFUSED = (
+    "--workers above 1 needs PostgreSQL: on SQLite every write takes the one database lock,"
+    " and processes waiting for it back off by sleeping, so one process starves the others"
+    " (measured: p99 latency from 0.5 s to 1.5 s and more); run one process per SQLite file"
+)
+
+Routes = Sequence["ControllerRouterHandler"] | Callable[[], Sequence["ControllerRouterHandler"]]
+"""Routes served beside the API, or a function returning them: with more than one worker, each
+process builds its own app, so the function is what crosses to the process (it must be
+importable)."""
+
+
+def serve(settings: Settings, *, extra_routes: Routes = (), workers: int = 1) -> int:
+    """Serve the API as ``payments serve`` does, ``extra_routes`` beside it; the exit status.
+
+    ``workers`` server processes share the listening socket (bound here first, so that a port
+    in use stops the start before anything else has run) and the database; each runs its own
+    job worker unless ``[worker] enabled = false``.
+    """
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from payments_platform.web.app import create_app  # noqa: PLC0415 - keeps other commands light
 
     listener = listen(settings.server.host, settings.server.port)
     try:
+        if workers > 1 and driver_url(settings.database.url).get_backend_name() == "sqlite":
+            raise CommandError(SQLITE_WORKERS_REFUSED)
         if settings.demo:
             print(DEMO_WARNING, file=sys.stderr, flush=True)
         runtime = started_runtime(settings)
-        app = create_app(runtime, extra_routes=extra_routes)
+        options = {
+            "host": settings.server.host,
+            "port": settings.server.port,
+            "log_level": logging.getLogger().level,
+            # uvicorn's events go through the platform's redacting handler
+            "log_config": None,
+            **UVICORN_OPTIONS,
+        }
+        if workers > 1:
+            # Each process builds its own runtime; this one only checked that it can be built.
+            asyncio.run(runtime.aclose())
+            return _serve_processes(settings, extra_routes, workers, listener, options)
+        app = create_app(runtime, extra_routes=_routes_of(extra_routes))
         logger.info(
             "serving on %s:%d with gateways %s",
             settings.server.host,
             settings.server.port,
             ", ".join(runtime.platform.gateways) or "(none)",
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=settings.server.host,
-                port=settings.server.port,
-                log_level=logging.getLogger().level,
-                log_config=None,  # uvicorn's events go through the platform's redacting handler
-                proxy_headers=False,
-                timeout_graceful_shutdown=30,
-            )
-        )
+        server = uvicorn.Server(uvicorn.Config(app, **options))
         server.run(sockets=[listener])
     finally:
         listener.close()
     # uvicorn has logged why the application did not start.
     return 0 if server.started else STARTUP_ERROR
+
+
+def _routes_of(extra_routes: Routes) -> Sequence[ControllerRouterHandler]:
+    return extra_routes() if callable(extra_routes) else extra_routes
+
+
+def _serve_processes(
+    settings: Settings,
+    extra_routes: Routes,
+    workers: int,
+    listener: socket.socket,
+    options: dict[str, Any],
+) -> int:
+    """Run ``workers`` server processes on ``listener`` under uvicorn's supervisor, which
+    replaces a process that dies and stops them all on SIGTERM or SIGINT."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+    from uvicorn.config import STARTUP_FAILURE  # noqa: PLC0415
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+    routes: Callable[[], Sequence[ControllerRouterHandler]] | None = None
+    if callable(extra_routes):
+        routes = extra_routes
+    elif extra_routes:
+        raise CommandError("extra routes of a server with several workers must be a function")
+    factory = functools.partial(_app_in_worker, settings, routes, logging.getLogger().level)
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        # A new process imports the whole platform before it can answer the supervisor's
+        # health check; on a busy machine that takes more than uvicorn's 5 s, and the
+        # supervisor would kill it while it starts, again and again. (uvicorn before 0.37,
+        # which the platform still allows, has no health check to lengthen.)
+        options["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_SECONDS
+    config = uvicorn.Config(factory, factory=True, workers=workers, **options)
+    logger.info(
+        "serving on %s:%d with %d worker processes",
+        settings.server.host,
+        settings.server.port,
+        workers,
+    )
+    # Each process keeps its metrics in files here; /metrics, whichever process answers it,
+    # adds them up (the breakers stay one series per process). Set before they start.
+    with tempfile.TemporaryDirectory(prefix="payments-metrics-") as metrics:
+        os.environ[MULTIPROCESS_VARIABLE] = metrics
+        supervisor = Multiprocess(config, sockets=[listener])
+        supervisor.run()
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return STARTUP_ERROR if failed else 0
+
+
+def _app_in_worker(
+    settings: Settings,
+    extra_routes: Callable[[], Sequence[ControllerRouterHandler]] | None,
+    level: int,
+) -> Litestar:
+    """The app of one server process of several (uvicorn calls it in the new process)."""
+    from payments_platform.web.app import create_app  # noqa: PLC0415 - keeps other commands light
+
+    configure_logging(level=level)
+    # A process that stops leaves its in-progress gauges out of the sums from then on.
+    atexit.register(multiprocess.mark_process_dead, os.getpid())
+    # The schema was checked (or migrated) by the process that started this one.
+    runtime = runtime_of(settings, observed=True)
+    return create_app(runtime, extra_routes=extra_routes() if extra_routes else ())
 
 
 def started_runtime(settings: Settings) -> Runtime:
@@ -92,7 +194,7 @@ def prepare_database(settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    return serve(settings_of(args, host=args.host, port=args.port))
+    return serve(settings_of(args, host=args.host, port=args.port), workers=args.workers)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -119,6 +221,17 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker_count(text: str) -> int:
+    """A number of server processes: 1 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {count}")
+    return count
+
+
 def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], options: Options
 ) -> None:
@@ -139,6 +252,12 @@ flight, lets started jobs end and hands claimed ones back.""",
     serve_parser.add_argument("--host", help="the interface to listen on (default: [server] host)")
     serve_parser.add_argument(
         "--port", type=port_number, help="the port to listen on (default: [server] port, 8080)"
+    )
+    serve_parser.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        help="server processes sharing the port and the database (default: 1); PostgreSQL only",
     )
     serve_parser.set_defaults(run=_serve)
 

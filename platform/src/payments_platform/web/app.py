@@ -11,17 +11,20 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
+from litestar.plugins import PluginProtocol
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ControllerRouterHandler
 
 from payments_platform import errors
 from payments_platform.runtime import Runtime
+from payments_platform.telemetry import tracing_enabled
 from payments_platform.usecases.context import Platform
 from payments_platform.web import operations, payments, refunds, webhooks
 from payments_platform.web.console import ConsolePlugin
 from payments_platform.web.guards import client_merchant, require_client_key
+from payments_platform.web.metrics import HttpMetrics
 from payments_platform.web.openapi import (
     BEARER_AUTH,
     document_deployment,
@@ -76,6 +79,7 @@ def create_app(
         security=[{BEARER_AUTH: []}] if protected else None,
     )
     platform = runtime.platform
+    traced = tracing_enabled()
 
     def the_platform() -> Platform:
         return platform
@@ -96,15 +100,13 @@ def create_app(
         lifespan=[lifespan],
         plugins=[
             ProblemDetailsPlugin(),
-            OpenTelemetryPlugin(OpenTelemetryConfig()),
+            *_tracing_plugins(),
             # The operator's console at /console, when operators are configured.
             ConsolePlugin(runtime),
         ],
-        middleware=[
-            PrometheusConfig(
-                app_name="payments", prefix="payments_http", group_path=True, exclude=["/metrics"]
-            ).middleware
-        ],
+        # Litestar's PrometheusMiddleware cost a fifth of the bare route; this one records the
+        # same series by route template for a few microseconds.
+        middleware=[DefineMiddleware(HttpMetrics, exclude=["/metrics"], trace_headers=not traced)],
         exception_handlers={
             errors.PaymentProblem: on_payment_problem,
             HTTPException: on_http_exception,
@@ -119,3 +121,15 @@ def create_app(
     currencies = {c for route in platform.routing.routes for c in route.currencies}
     document_deployment(app, protected=protected, currencies=currencies)
     return app
+
+
+def _tracing_plugins() -> list[PluginProtocol]:
+    """OpenTelemetry's server spans, only when spans are recorded (an exporter is configured).
+
+    With no exporter its middleware still built a no-op span, its attributes and the context
+    of every request: half of what a bare route costs. Untraced, log lines take the trace id
+    from the request's ``traceparent`` header instead (``HttpMetrics``).
+    """
+    if not tracing_enabled():
+        return []
+    return [OpenTelemetryPlugin(OpenTelemetryConfig())]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from prometheus_client import REGISTRY, generate_latest
+from prometheus_client import generate_latest
 
 from payments_platform import jobs
-from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS
+from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS, metrics_registry
 from payments_platform.usecases.context import Platform
 from payments_platform.web.examples import example
 from payments_platform.web.views import Health
@@ -75,12 +75,14 @@ async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
     for route in platform.routing.routes:
         BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
     counts = await platform.database.read(jobs.count_open)
-    JOBS.clear()
-    for (kind, status), count in counts.items():
-        JOBS.labels(kind, status).set(count)
+    # Every kind and open status, 0 when there is none: with several server processes sharing
+    # their metrics (serve --workers), a series left out would keep its last count.
+    for kind in jobs.JobKind:
+        for status in (jobs.JobStatus.PENDING, jobs.JobStatus.RUNNING, jobs.JobStatus.DEAD):
+            JOBS.labels(kind, status).set(counts.get((kind, status), 0))
     # Set as a header: as a media type, Litestar would append a second charset.
     return Response(
-        generate_latest(REGISTRY),
+        generate_latest(metrics_registry()),
         media_type=METRICS_MEDIA_TYPE,
         headers={"Content-Type": METRICS_MEDIA_TYPE},
     )
