@@ -109,7 +109,7 @@ async def test_the_span_trees_of_an_init_a_webhook_and_a_refund(
         )
         finished = spans.get_finished_spans()
         webhook = by_name(finished, "payments.webhook")
-        assert ancestors(finished, webhook)[0] == "POST /external/json-webhook"
+        assert ancestors(finished, webhook)[0] == "POST /external/{hook}"
         assert dict(webhook.attributes or {})["webhook.status"] == "paid"
 
         spans.clear()
@@ -135,6 +135,50 @@ async def test_a_job_span_links_to_the_request_that_enqueued_it(
         await runtime.worker().run_once()
         job_span = by_name(spans.get_finished_spans(), "payments.job.initiate")
         assert [link.context.span_id for link in job_span.links] == [request_span.context.span_id]
+
+
+async def test_server_spans_are_named_by_route_template_not_by_path(
+    platform: AppFactory, vendor: Vendor, spans: InMemorySpanExporter
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    async with platform(gateways) as client:
+        payment_id = str(uuid.uuid4())
+        await client.post(
+            "/init-payment", json={"id": payment_id, "currency": "AED", "amount_fractions": 720}
+        )
+        spans.clear()
+        assert (await client.get(f"/payments/{payment_id}")).status_code == 200
+        assert (await client.get(f"/no-such-page/{payment_id}")).status_code == 404
+        servers = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+        names = [s.name for s in servers]
+        assert names == ["GET /payments/{payment_id}", "GET"]
+        assert not any(payment_id in name for name in names)
+        read = dict(servers[0].attributes or {})
+        assert read["http.route"] == "/payments/{payment_id}"
+        assert payment_id in str(read.get("http.target", read.get("url.path")))
+
+
+async def test_an_idle_worker_makes_no_traces_and_a_job_is_one(
+    platform: AppFactory, vendor: Vendor, spans: InMemorySpanExporter
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    async with platform(gateways, payments={"dispatch": "queue"}) as client:
+        runtime = client.app.state["runtime"]
+        spans.clear()
+        assert not await runtime.worker().run_once()
+        assert spans.get_finished_spans() == ()
+
+        queued = await client.post(
+            "/init-payment",
+            json={"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 730},
+        )
+        assert queued.status_code == 202
+        spans.clear()
+        assert await runtime.worker().run_once()
+        finished = spans.get_finished_spans()
+        job = by_name(finished, "payments.job.initiate")
+        assert job.parent is None
+        assert {s.context.trace_id for s in finished} == {job.context.trace_id}
 
 
 async def test_metrics_count_payments_gateway_calls_breakers_and_jobs(

@@ -325,9 +325,11 @@ _tracer = trace.get_tracer("payments_platform.database")
 
 
 def _trace_statements(engine: sa.Engine, system: str) -> None:
-    """A client span per SQL statement, child of whatever span is current.
+    """A client span per SQL statement, child of the span that is current.
 
-    Statements carry bound parameters, never values, so the text is safe to record.
+    A statement outside any recorded span (an idle worker polling for jobs) makes none: it would
+    be a trace of its own, hundreds of them a minute, about nothing. Statements carry bound
+    parameters, never values, so the text is safe to record.
     """
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -339,6 +341,8 @@ def _trace_statements(engine: sa.Engine, system: str) -> None:
         context: Any,
         _executemany: bool,
     ) -> None:
+        if not trace.get_current_span().is_recording():
+            return
         verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
         context._payments_span = _tracer.start_span(
             f"{verb} {system}",
