@@ -61,6 +61,12 @@ class Stack:
     api_key: str | None
     """Sent as ``Authorization: Bearer`` on every client request, when the API asks for keys."""
     workers: int = 1
+
+    @property
+    def merchant(self) -> str:
+        """The merchant the API key belongs to; empty for the open API."""
+        return seeding.MERCHANT if self.api_key else ""
+
     """Server processes behind the port; statements are counted only with one."""
 
 

@@ -227,13 +227,19 @@ def _measure_all(
     figures.append(refunds)
     figures.append(measure_reads(stack, refunded_prefix, refunded))
     flow = measure(
-        stack, "flow", "init -> webhook -> refund (all requests)", "flow", [stack.secret]
+        stack,
+        "flow",
+        "init -> webhook -> refund (all requests)",
+        "flow",
+        [stack.secret, stack.merchant],
     )
     figures.append(flow_checked(flow))
     if options.profile:
         # The webhook and the refund as a real client mixes them: each handler's share of the
         # samples is in the summary's inclusive list (webhook, refund, init_payment).
-        profiles.append(profile_run(stack, "init -> webhook -> refund", "flow", [stack.secret]))
+        profiles.append(
+            profile_run(stack, "init -> webhook -> refund", "flow", [stack.secret, stack.merchant])
+        )
 
     time.sleep(IN_FLIGHT_SECONDS)  # requests wrk left in flight finish before the count
     stored = asyncio.run(seeding.count_payments(stack.database.url))

@@ -145,6 +145,81 @@ local function webhook_headers(secret, body)
    }
 end
 
+-- The platform's own id of a merchant's payment: UUIDv5 (SHA-1, FIPS 180-4) -------------------
+
+local function sha1(message)
+   local length = #message
+   local padding = 64 - ((length + 9) % 64)
+   if padding == 64 then
+      padding = 0
+   end
+   local bits = length * 8
+   message = message .. "\128" .. rep("\0", padding) .. rep("\0", 4)
+      .. char(band(rshift(bits, 24), 255), band(rshift(bits, 16), 255),
+              band(rshift(bits, 8), 255), band(bits, 255))
+   local h0, h1, h2 = tobit(0x67452301), tobit(0xefcdab89), tobit(0x98badcfe)
+   local h3, h4 = tobit(0x10325476), tobit(0xc3d2e1f0)
+   local rol = bit.rol
+   local w = {}
+   for block = 1, #message, 64 do
+      for index = 1, 16 do
+         local at = block + (index - 1) * 4
+         local b1, b2, b3, b4 = byte(message, at, at + 3)
+         w[index] = bor(lshift(b1, 24), lshift(b2, 16), lshift(b3, 8), b4)
+      end
+      for index = 17, 80 do
+         w[index] = rol(bxor(w[index - 3], w[index - 8], w[index - 14], w[index - 16]), 1)
+      end
+      local a, b, c, d, e = h0, h1, h2, h3, h4
+      for index = 1, 80 do
+         local f, k
+         if index <= 20 then
+            f, k = bor(band(b, c), band(bnot(b), d)), 0x5a827999
+         elseif index <= 40 then
+            f, k = bxor(b, c, d), 0x6ed9eba1
+         elseif index <= 60 then
+            f, k = bor(band(b, c), band(b, d), band(c, d)), tobit(0x8f1bbcdc)
+         else
+            f, k = bxor(b, c, d), tobit(0xca62c1d6)
+         end
+         local t = tobit(rol(a, 5) + f + e + k + w[index])
+         e, d, c, b, a = d, c, rol(b, 30), a, t
+      end
+      h0, h1, h2 = tobit(h0 + a), tobit(h1 + b), tobit(h2 + c)
+      h3, h4 = tobit(h3 + d), tobit(h4 + e)
+   end
+   local words = { h0, h1, h2, h3, h4 }
+   local out = {}
+   for index = 1, 5 do
+      local word = words[index]
+      out[index] = char(band(rshift(word, 24), 255), band(rshift(word, 16), 255),
+                        band(rshift(word, 8), 255), band(word, 255))
+   end
+   return table.concat(out)
+end
+
+-- payments_platform.access: the namespace the platform derives its ids in.
+local KEYS_OF_MERCHANTS = "5d0f7c1e3b8a4c529e612f4a8b7d9c30"
+
+local function unhex(text)
+   return (text:gsub("..", function(pair) return char(tonumber(pair, 16)) end))
+end
+
+-- The id the platform gives the payment `merchant` calls `client_id` (the client's own id when
+-- the API is open): what a webhook's answer names.
+local function payment_key(merchant, client_id)
+   if merchant == nil or merchant == "" then
+      return client_id
+   end
+   local digest = sha1(unhex(KEYS_OF_MERCHANTS) .. merchant .. "/" .. client_id)
+   local b = { byte(digest, 1, 16) }
+   b[7] = bor(band(b[7], 0x0f), 0x50)
+   b[9] = bor(band(b[9], 0x3f), 0x80)
+   local hexed = format(rep("%02x", 16), unpack(b))
+   return format("%s-%s-%s-%s-%s", hexed:sub(1, 8), hexed:sub(9, 12), hexed:sub(13, 16),
+                 hexed:sub(17, 20), hexed:sub(21, 32))
+end
+
 -- Client requests: JSON, with the API key when the bench configured one.
 local JSON = { ["Content-Type"] = "application/json" }
 local api_key = os.getenv("BENCH_API_KEY")

@@ -1,15 +1,18 @@
 -- The whole life of a payment: init-payment, then the vendor's signed "paid" webhook for it,
 -- then a full refund. Each connection sends whatever step is due next in its thread: a refund
 -- if a payment is paid, else a webhook if one was initiated, else a new payment.
--- Argument: the webhook secret.
+-- Arguments: the webhook secret, and the merchant the API key belongs to (empty: the open API).
+-- A webhook's answer names the payment by the platform's own id, which the script derives from
+-- the client's id as the platform does, to refund it by the client's id.
 
-local secret
+local secret, merchant
+local client_ids = {}
 -- Two queues per thread, as tables with head and tail positions.
 local webhooks, refunds = {}, {}
 local webhooks_head, webhooks_tail, refunds_head, refunds_tail = 1, 0, 1, 0
 
 function init(args)
-   secret = args[1]
+   secret, merchant = args[1], args[2]
    seed_from_urandom()
 end
 
@@ -42,11 +45,14 @@ function response(status, headers, body)
    local paid = body:find('"changed":', 1, true) and body:match('"payment_id":"([^"]+)"')
    if paid then
       refunds_tail = refunds_tail + 1
-      refunds[refunds_tail] = paid
+      refunds[refunds_tail] = client_ids[paid]
+      client_ids[paid] = nil
       return
    end
    local initiated = body:match('"external_id":"([^"]+)"')
    if initiated then
+      local client_id = body:match('"id":"([^"]+)"')
+      client_ids[payment_key(merchant, client_id)] = client_id
       webhooks_tail = webhooks_tail + 1
       webhooks[webhooks_tail] = initiated
    end
