@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from payments_platform.records import from_row
 from payments_platform.schema import jobs
+from payments_platform.store.sql import Sql, changed, first
 
 
 class JobKind(enum.StrEnum):
@@ -85,11 +86,13 @@ class RetryLater(Exception):
         self.spend_attempt = spend_attempt
 
 
-# Built once: jobs are written and dropped on every payment's hot path.
-_INSERT_JOB = sa.insert(jobs).returning(jobs.c.id)
-_CANCEL_JOB = sa.delete(jobs).where(
-    jobs.c.id == sa.bindparam("job_id"), jobs.c.status == JobStatus.PENDING
+# Jobs are written on every payment's path: on the driver (``store.sql``).
+_INSERT_JOB = Sql(
+    "INSERT INTO jobs (kind, payment_id, refund_id, delivery_id, status, attempts, max_attempts,"
+    " run_at, trace_parent, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $9) RETURNING id"
 )
+_CANCEL_JOB = Sql("DELETE FROM jobs WHERE id = $1 AND status = $2")
 
 
 def enqueue(
@@ -105,28 +108,27 @@ def enqueue(
     trace_parent: str | None = None,
 ) -> int:
     """Write a job due ``delay`` seconds from ``now``, in the caller's transaction."""
-    result = conn.execute(
+    row = first(
+        conn,
         _INSERT_JOB,
-        {
-            "kind": kind,
-            "payment_id": payment_id,
-            "refund_id": refund_id,
-            "delivery_id": delivery_id,
-            "status": JobStatus.PENDING,
-            "attempts": 0,
-            "max_attempts": max_attempts,
-            "run_at": now + timedelta(seconds=delay),
-            "trace_parent": trace_parent,
-            "created_at": now,
-            "updated_at": now,
-        },
+        kind,
+        payment_id,
+        refund_id,
+        delivery_id,
+        JobStatus.PENDING,
+        max_attempts,
+        now + timedelta(seconds=delay),
+        trace_parent,
+        now,
     )
-    return int(result.scalar_one())
+    if row is None:  # pragma: no cover - INSERT ... RETURNING returns the row
+        raise RuntimeError("the job was not written")
+    return int(row[0])
 
 
 def cancel(conn: sa.Connection, job_id: int) -> None:
     """Drop a job no worker has claimed yet (a guard whose work finished normally)."""
-    conn.execute(_CANCEL_JOB, {"job_id": job_id})
+    changed(conn, _CANCEL_JOB, job_id, JobStatus.PENDING)
 
 
 def claim(

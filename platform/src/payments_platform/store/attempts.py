@@ -9,29 +9,39 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from payments_platform.lifecycle import AttemptOutcome
-from payments_platform.records import Attempt, from_row
-from payments_platform.schema import payment_attempts
+from payments_platform.records import Attempt
+from payments_platform.store.sql import Reader, Sql, changed, first, rows
 from payments_platform.store.text import storable_text
 
-_INSERT = sa.insert(payment_attempts).returning(payment_attempts.c.id)
-_FINISH = sa.update(payment_attempts).where(payment_attempts.c.id == sa.bindparam("attempt_id"))
+READER = Reader(Attempt, times=("started_at", "finished_at"))
+
+_INSERT = Sql(
+    "INSERT INTO payment_attempts (payment_id, gateway, reason, outcome, started_at)"
+    " VALUES ($1, $2, $3, $4, $5) RETURNING id"
+)
+_FINISH = Sql(
+    "UPDATE payment_attempts SET outcome = $2, error = $3, external_id = $4, finished_at = $5"
+    " WHERE id = $1"
+)
+_IN_FLIGHT = Sql(
+    "SELECT {columns} FROM payment_attempts WHERE payment_id = $1 AND outcome = $2"
+    " ORDER BY id DESC LIMIT 1",
+    columns=READER.columns,
+)
+_OF_PAYMENT = Sql(
+    "SELECT {columns} FROM payment_attempts WHERE payment_id = $1 ORDER BY id",
+    columns=READER.columns,
+)
 
 
 def insert(
     conn: sa.Connection, *, payment_id: uuid.UUID, gateway: str, reason: str, now: datetime
 ) -> int:
     """Record that ``gateway`` is about to be called for the payment; return the attempt id."""
-    result = conn.execute(
-        _INSERT,
-        {
-            "payment_id": payment_id,
-            "gateway": gateway,
-            "reason": reason,
-            "outcome": AttemptOutcome.IN_FLIGHT,
-            "started_at": now,
-        },
-    )
-    return int(result.scalar_one())
+    row = first(conn, _INSERT, payment_id, gateway, reason, AttemptOutcome.IN_FLIGHT, now)
+    if row is None:  # pragma: no cover - INSERT ... RETURNING returns the row
+        raise RuntimeError("the attempt was not written")
+    return int(row[0])
 
 
 def finish(
@@ -44,37 +54,15 @@ def finish(
     external_id: str | None = None,
 ) -> None:
     """Record how a gateway call ended."""
-    conn.execute(
-        _FINISH,
-        {
-            "attempt_id": attempt_id,
-            "outcome": outcome,
-            "error": storable_text(error),
-            "external_id": external_id,
-            "finished_at": now,
-        },
-    )
+    changed(conn, _FINISH, attempt_id, outcome, storable_text(error), external_id, now)
 
 
 def in_flight(conn: sa.Connection, payment_id: uuid.UUID) -> Attempt | None:
     """The payment's gateway call that was sent (or about to be) and has no recorded end."""
-    row = conn.execute(
-        sa.select(payment_attempts)
-        .where(
-            payment_attempts.c.payment_id == payment_id,
-            payment_attempts.c.outcome == AttemptOutcome.IN_FLIGHT,
-        )
-        .order_by(payment_attempts.c.id.desc())
-        .limit(1)
-    ).one_or_none()
-    return None if row is None else from_row(Attempt, row)
+    row = first(conn, _IN_FLIGHT, payment_id, AttemptOutcome.IN_FLIGHT)
+    return None if row is None else READER.read(conn, row)
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Attempt]:
     """Every attempt for the payment, oldest first."""
-    rows = conn.execute(
-        sa.select(payment_attempts)
-        .where(payment_attempts.c.payment_id == payment_id)
-        .order_by(payment_attempts.c.id)
-    )
-    return [from_row(Attempt, row) for row in rows]
+    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id))

@@ -3,6 +3,7 @@ received, accepted or not."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,11 +11,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from payments_platform.records import Event, from_row
-from payments_platform.schema import payment_events
+from payments_platform.records import Event
+from payments_platform.store.sql import Json, Reader, Sql, changed, rows
 from payments_platform.store.text import storable_text
 
-_INSERT = sa.insert(payment_events)
+READER = Reader(Event, times=("created_at",), json=("detail",))
+
+_INSERT = Sql(
+    "INSERT INTO payment_events (payment_id, kind, from_status, to_status, gateway,"
+    " external_id, accepted, reason, body_sha256, detail, created_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+)
+_OF_PAYMENT = Sql(
+    "SELECT {columns} FROM payment_events WHERE payment_id = $1 ORDER BY id", columns=READER.columns
+)
 
 
 def record(
@@ -33,21 +43,31 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append to the audit trail."""
-    conn.execute(
+    changed(
+        conn,
         _INSERT,
-        {
-            "payment_id": payment_id,
-            "kind": kind,
-            "from_status": from_status,
-            "to_status": to_status,
-            "gateway": gateway,
-            "external_id": external_id,
-            "accepted": accepted,
-            "reason": storable_text(reason),
-            "body_sha256": body_sha256,
-            "detail": detail,
-            "created_at": now,
-        },
+        payment_id,
+        kind,
+        from_status,
+        to_status,
+        gateway,
+        external_id,
+        accepted,
+        storable_text(reason),
+        body_sha256,
+        None if detail is None else Json(detail),
+        now,
+    )
+
+
+@functools.cache
+def _unmatched(gateways: int) -> Sql:
+    names = ", ".join(f"${n}" for n in range(2, gateways + 2))
+    return Sql(
+        "SELECT {columns} FROM payment_events WHERE payment_id IS NULL"
+        " AND external_id = $1 AND gateway IN ({names}) AND kind = 'webhook' ORDER BY id",
+        columns=READER.columns,
+        names=names,
     )
 
 
@@ -55,24 +75,11 @@ def unmatched_webhooks(
     conn: sa.Connection, gateways: Sequence[str], external_id: str
 ) -> list[Event]:
     """Webhooks that named ``external_id`` before any payment was known under it."""
-    rows = conn.execute(
-        sa.select(payment_events)
-        .where(
-            payment_events.c.payment_id.is_(None),
-            payment_events.c.kind == "webhook",
-            payment_events.c.gateway.in_(gateways),
-            payment_events.c.external_id == external_id,
-        )
-        .order_by(payment_events.c.id)
-    )
-    return [from_row(Event, row) for row in rows]
+    if not gateways:
+        return []
+    return READER.read_all(conn, rows(conn, _unmatched(len(gateways)), external_id, *gateways))
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Event]:
     """The payment's audit trail, oldest first."""
-    rows = conn.execute(
-        sa.select(payment_events)
-        .where(payment_events.c.payment_id == payment_id)
-        .order_by(payment_events.c.id)
-    )
-    return [from_row(Event, row) for row in rows]
+    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id))

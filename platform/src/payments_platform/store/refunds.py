@@ -6,16 +6,43 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from payments_platform.lifecycle import RefundStatus
-from payments_platform.records import Refund, from_row
-from payments_platform.schema import refunds
+from payments_platform.records import Refund
+from payments_platform.store.sql import Reader, Sql, changed, first, rows
 
-_INSERT = {
-    "postgresql": postgresql.insert(refunds).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(refunds).on_conflict_do_nothing(),
-}
+READER = Reader(Refund, times=("sent_at", "created_at", "updated_at"))
+_COLUMNS = READER.columns
+
+_INSERT = Sql(
+    "INSERT INTO refunds (id, payment_id, merchant, client_refund_id, amount_minor, status,"
+    " gateway, sent_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+    " ON CONFLICT DO NOTHING"
+)
+_REOPEN = Sql(
+    "UPDATE refunds SET status = $3, failure_code = NULL, sent_at = $4, updated_at = $5"
+    " WHERE id = $1 AND status = $2 RETURNING {columns}",
+    columns=_COLUMNS,
+)
+_GET = Sql("SELECT {columns} FROM refunds WHERE id = $1", columns=_COLUMNS)
+_OF_CLIENT = Sql(
+    "SELECT {columns} FROM refunds WHERE client_refund_id = $1 AND merchant = $2", columns=_COLUMNS
+)
+_OF_OPEN_CLIENT = Sql(
+    "SELECT {columns} FROM refunds WHERE client_refund_id = $1 AND merchant IS NULL",
+    columns=_COLUMNS,
+)
+_MARK_SENT = Sql(
+    "UPDATE refunds SET sent_at = $2, updated_at = $2 WHERE id = $1 AND sent_at IS NULL"
+)
+_FINISH = Sql(
+    "UPDATE refunds SET status = $3, external_refund_id = $4, failure_code = $5,"
+    " updated_at = $6 WHERE id = $1 AND status = $2 RETURNING {columns}",
+    columns=_COLUMNS,
+)
+_OF_PAYMENT = Sql(
+    "SELECT {columns} FROM refunds WHERE payment_id = $1 ORDER BY created_at, id", columns=_COLUMNS
+)
 
 
 def insert(
@@ -29,55 +56,72 @@ def insert(
     gateway: str,
     now: datetime,
     sent: bool,
-) -> bool:
-    """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away. False if
+) -> Refund | None:
+    """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away. None if
     its id is taken (the row is left alone)."""
-    result = conn.execute(
-        _INSERT[conn.dialect.name].values(
-            id=refund_id,
-            payment_id=payment_id,
-            merchant=merchant,
-            client_refund_id=client_refund_id,
-            amount_minor=amount_minor,
-            status=RefundStatus.PENDING,
-            gateway=gateway,
-            sent_at=now if sent else None,
-            created_at=now,
-            updated_at=now,
-        )
+    written = changed(
+        conn,
+        _INSERT,
+        refund_id,
+        payment_id,
+        merchant,
+        client_refund_id,
+        amount_minor,
+        RefundStatus.PENDING,
+        gateway,
+        now if sent else None,
+        now,
     )
-    return result.rowcount == 1
+    if written != 1:
+        return None
+    return Refund(
+        id=refund_id,
+        payment_id=payment_id,
+        merchant=merchant,
+        client_refund_id=client_refund_id,
+        amount_minor=amount_minor,
+        status=RefundStatus.PENDING,
+        gateway=gateway,
+        external_refund_id=None,
+        failure_code=None,
+        sent_at=now if sent else None,
+        created_at=now,
+        updated_at=now,
+    )
 
 
-def reopen(conn: sa.Connection, refund_id: uuid.UUID, *, now: datetime, sent: bool) -> None:
-    """Make a failed refund that reached no vendor ``pending`` again, to be sent again."""
-    conn.execute(
-        sa.update(refunds)
-        .where(refunds.c.id == refund_id, refunds.c.status == RefundStatus.FAILED)
-        .values(
-            status=RefundStatus.PENDING,
-            failure_code=None,
-            sent_at=now if sent else None,
-            updated_at=now,
-        )
+def reopen(
+    conn: sa.Connection, refund_id: uuid.UUID, *, now: datetime, sent: bool
+) -> Refund | None:
+    """Make a failed refund that reached no vendor ``pending`` again, to be sent again; the
+    refund after, or None if it was not failed."""
+    row = first(
+        conn,
+        _REOPEN,
+        refund_id,
+        RefundStatus.FAILED,
+        RefundStatus.PENDING,
+        now if sent else None,
+        now,
     )
+    return None if row is None else READER.read(conn, row)
 
 
 def get(conn: sa.Connection, refund_id: uuid.UUID) -> Refund | None:
     """The refund with that id."""
-    row = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one_or_none()
-    return None if row is None else from_row(Refund, row)
+    row = first(conn, _GET, refund_id)
+    return None if row is None else READER.read(conn, row)
 
 
 def find_for_client(
     conn: sa.Connection, merchant: str | None, client_refund_id: uuid.UUID
 ) -> Refund | None:
     """The refund ``merchant`` (None: the open API) calls ``client_refund_id``."""
-    owner = refunds.c.merchant.is_(None) if merchant is None else refunds.c.merchant == merchant
-    row = conn.execute(
-        sa.select(refunds).where(owner, refunds.c.client_refund_id == client_refund_id)
-    ).one_or_none()
-    return None if row is None else from_row(Refund, row)
+    if merchant is None:
+        row = first(conn, _OF_OPEN_CLIENT, client_refund_id)
+    else:
+        row = first(conn, _OF_CLIENT, client_refund_id, merchant)
+    return None if row is None else READER.read(conn, row)
 
 
 def load(conn: sa.Connection, refund_id: uuid.UUID) -> Refund:
@@ -90,40 +134,25 @@ def load(conn: sa.Connection, refund_id: uuid.UUID) -> Refund:
 
 def mark_sent(conn: sa.Connection, refund_id: uuid.UUID, now: datetime) -> None:
     """Note that the refund is about to reach the gateway, so a retry asks before re-sending."""
-    conn.execute(
-        sa.update(refunds)
-        .where(refunds.c.id == refund_id, refunds.c.sent_at.is_(None))
-        .values(sent_at=now, updated_at=now)
-    )
+    changed(conn, _MARK_SENT, refund_id, now)
 
 
 def finish(
     conn: sa.Connection,
     refund_id: uuid.UUID,
     *,
+    expected: RefundStatus,
     status: RefundStatus,
     now: datetime,
     external_refund_id: str | None = None,
     failure_code: str | None = None,
-) -> None:
-    """Record how the gateway answered a refund."""
-    conn.execute(
-        sa.update(refunds)
-        .where(refunds.c.id == refund_id)
-        .values(
-            status=status,
-            external_refund_id=external_refund_id,
-            failure_code=failure_code,
-            updated_at=now,
-        )
-    )
+) -> Refund | None:
+    """Record how the gateway answered a refund still ``expected``; the refund after, or None
+    if it was not."""
+    row = first(conn, _FINISH, refund_id, expected, status, external_refund_id, failure_code, now)
+    return None if row is None else READER.read(conn, row)
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Refund]:
     """Every refund of the payment, oldest first."""
-    rows = conn.execute(
-        sa.select(refunds)
-        .where(refunds.c.payment_id == payment_id)
-        .order_by(refunds.c.created_at, refunds.c.id)
-    )
-    return [from_row(Refund, row) for row in rows]
+    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id))

@@ -196,28 +196,21 @@ def reopen_for_repeat(
     if not may_route_again(existing.status, existing.failure_code):
         return False
     # No vendor holds the payment, so trying again cannot charge twice.
-    moved = payments.move(
+    reopened = payments.reopen(conn, existing.id, expected=PaymentStatus.REJECTED, now=now)
+    if reopened is None:
+        return False
+    reason = f"retried after {existing.failure_code}"
+    events.record(
         conn,
-        existing.id,
-        expected=PaymentStatus.REJECTED,
+        payment_id=existing.id,
+        kind="status_changed",
+        from_status=PaymentStatus.REJECTED,
+        to_status=PaymentStatus.PENDING,
+        reason=reason,
         now=now,
-        status=PaymentStatus.PENDING,
-        failure_code=None,
-        gateway=None,
     )
-    if moved:
-        reason = f"retried after {existing.failure_code}"
-        events.record(
-            conn,
-            payment_id=existing.id,
-            kind="status_changed",
-            from_status=PaymentStatus.REJECTED,
-            to_status=PaymentStatus.PENDING,
-            reason=reason,
-            now=now,
-        )
-        record_change(conn, platform, existing, PaymentStatus.PENDING, reason)
-    return moved
+    record_change(conn, platform, reopened, PaymentStatus.REJECTED, reason)
+    return True
 
 
 def _answered(payment: Payment, answer: InitAnswer) -> InitOutcome:

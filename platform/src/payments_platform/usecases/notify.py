@@ -20,12 +20,12 @@ import sqlalchemy as sa
 
 from payments_platform import jobs
 from payments_platform.jobs import Job, JobKind, RetryLater
-from payments_platform.lifecycle import DeliveryStatus, PaymentStatus, RefundStatus
+from payments_platform.lifecycle import DeliveryStatus
 from payments_platform.notifications.delivery import post_notification
 from payments_platform.notifications.events import payment_event, refund_event
-from payments_platform.records import Notification, Payment
+from payments_platform.records import Notification, Payment, Refund
 from payments_platform.resources import PaymentView, RefundView
-from payments_platform.store import notifications, payments, refunds
+from payments_platform.store import notifications
 from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases.context import Platform
 
@@ -33,23 +33,21 @@ from payments_platform.usecases.context import Platform
 _rng = random.Random()  # noqa: S311
 
 
-def payment_changed(
-    conn: sa.Connection, platform: Platform, payment_id: uuid.UUID, status: PaymentStatus
-) -> None:
-    """Notify the merchant that its payment is now ``status``."""
-    event_type = payment_event(status)
+def payment_changed(conn: sa.Connection, platform: Platform, payment: Payment) -> None:
+    """Notify the merchant that its payment is now as ``payment`` stands."""
+    event_type = payment_event(payment.status)
     if event_type is not None:
-        _write(conn, platform, payments.load(conn, payment_id), event_type)
+        _write(conn, platform, payment, event_type)
 
 
 def refund_changed(
-    conn: sa.Connection, platform: Platform, refund_id: uuid.UUID, status: RefundStatus
+    conn: sa.Connection, platform: Platform, refund: Refund, payment: Payment
 ) -> None:
-    """Notify the merchant that a refund of its payment is now ``status``."""
-    event_type = refund_event(status)
+    """Notify the merchant that a refund of its payment is now as ``refund`` stands (and the
+    payment as ``payment`` does)."""
+    event_type = refund_event(refund.status)
     if event_type is not None:
-        refund = refunds.load(conn, refund_id)
-        _write(conn, platform, payments.load(conn, refund.payment_id), event_type, refund_id)
+        _write(conn, platform, payment, event_type, refund)
 
 
 def _write(
@@ -57,7 +55,7 @@ def _write(
     platform: Platform,
     payment: Payment,
     event_type: str,
-    refund_id: uuid.UUID | None = None,
+    refund: Refund | None = None,
 ) -> None:
     endpoints = platform.notifier.wanting(payment.merchant, event_type)
     if not endpoints:
@@ -73,8 +71,8 @@ def _write(
         created_at=now,
     )
     data: dict[str, object] = {"payment": PaymentView.of(payment)}
-    if refund_id is not None:
-        data["refund"] = RefundView.of(refunds.load(conn, refund_id), payment)
+    if refund is not None:
+        data["refund"] = RefundView.of(refund, payment)
     payload = {
         "id": event.id,
         "type": event_type,

@@ -30,7 +30,6 @@ from payments_platform.lifecycle import (
     GATEWAY_UNAVAILABLE,
     REFUNDABLE,
     AttemptOutcome,
-    PaymentStatus,
     RefundStatus,
     refund_can_transition,
     refund_may_retry,
@@ -131,10 +130,9 @@ def claim_refund(
         raise errors.RefundExceedsBalance("another refund took the balance first")
     sent = not platform.queued
     if existing is None:
-        refund_id = refund_key(merchant, client_refund_id)
-        if not refunds.insert(
+        refund = refunds.insert(
             conn,
-            refund_id=refund_id,
+            refund_id=refund_key(merchant, client_refund_id),
             payment_id=payment.id,
             merchant=merchant,
             client_refund_id=client_refund_id,
@@ -142,15 +140,17 @@ def claim_refund(
             gateway=payment.gateway or "",
             now=now,
             sent=sent,
-        ):
+        )
+        if refund is None:
             # A refund of another payment took the same id a moment ago.
             raise errors.RefundIdReused(
                 f"refund {client_refund_id} exists for another payment", field="refund_id"
             )
         why = ""
     else:
-        refund_id = existing.id
-        refunds.reopen(conn, refund_id, now=now, sent=sent)
+        refund = refunds.reopen(conn, existing.id, now=now, sent=sent)
+        if refund is None:  # pragma: no cover - the payment's lock keeps the refund failed
+            raise RuntimeError(f"refund {existing.id} changed under its payment's lock")
         why = f" again: nothing reached the gateway before ({existing.failure_code})"
     events.record(
         conn,
@@ -158,14 +158,15 @@ def claim_refund(
         kind="refund_requested",
         gateway=payment.gateway,
         reason=f"refund {client_refund_id} of {Amount(amount, payment.currency).format()}{why}",
-        detail=_refund_detail(refund_id, client_refund_id, amount),
+        detail=_refund_detail(refund.id, client_refund_id, amount),
         now=now,
     )
     delay = 0.0 if platform.queued else platform.lifecycle.reconcile_after_seconds
-    job = schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund_id, delay=delay)
-    return _Claimed(
-        payments.load(conn, payment.id), refunds.load(conn, refund_id), None if not sent else job
+    job = schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=delay)
+    claimed = msgspec.structs.replace(
+        payment, refund_claimed_minor=payment.refund_claimed_minor + amount, updated_at=now
     )
+    return _Claimed(claimed, refund, None if not sent else job)
 
 
 def _claimable(payment: Payment, amount_minor: int | None) -> int:
@@ -290,40 +291,49 @@ def record_refund(
     its claim back, and an unknown refund keeps its claim and gets a job that asks the gateway.
     """
     now = platform.now()
-    current = refunds.load(conn, refund.id)
     payment = payments.load(conn, refund.payment_id, for_update=True)
+    current = refunds.load(conn, refund.id)
     if not refund_can_transition(current.status, status):
         # Settled meanwhile (by its reconciliation): the first definitive answer stands.
         return RefundOutcome(refund=current, payment=payment, created=True)
-    refunds.finish(
+    finished = refunds.finish(
         conn,
         refund.id,
+        expected=current.status,
         status=status,
         external_refund_id=external_refund_id,
         failure_code=failure_code,
         now=now,
     )
+    if finished is None:  # pragma: no cover - the payment's lock keeps the refund as read
+        raise RuntimeError(f"refund {refund.id} changed under its payment's lock")
     if guard_job is not None:
         jobs.cancel(conn, guard_job)
-    to_status: PaymentStatus | None = None
+    after = payment
     if status is RefundStatus.SUCCEEDED:
-        to_status = payments.count_refunded(conn, payment, refund.amount_minor, now)
-        notify.refund_changed(conn, platform, refund.id, status)
+        after = payments.count_refunded(conn, payment.id, refund.amount_minor, now)
+        notify.refund_changed(conn, platform, finished, after)
         record_change(
-            conn, platform, payment, to_status, f"refund {refund.client_refund_id} succeeded"
+            conn, platform, after, payment.status, f"refund {refund.client_refund_id} succeeded"
         )
     elif status is RefundStatus.FAILED:
         payments.release_refund_amount(conn, payment.id, refund.amount_minor, now)
-        notify.refund_changed(conn, platform, refund.id, status)
+        after = msgspec.structs.replace(
+            payment,
+            refund_claimed_minor=payment.refund_claimed_minor - refund.amount_minor,
+            updated_at=now,
+        )
+        notify.refund_changed(conn, platform, finished, after)
     elif guard_job is not None:
         schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
     amount = Amount(refund.amount_minor, payment.currency).format()
+    counted = status is RefundStatus.SUCCEEDED
     events.record(
         conn,
         payment_id=payment.id,
         kind=f"refund_{status}",
-        from_status=payment.status if to_status else None,
-        to_status=to_status,
+        from_status=payment.status if counted else None,
+        to_status=after.status if counted else None,
         gateway=refund.gateway,
         accepted=status is RefundStatus.SUCCEEDED,
         reason=f"refund {refund.client_refund_id} of {amount}: {status}"
@@ -332,9 +342,7 @@ def record_refund(
         detail=_refund_detail(refund.id, refund.client_refund_id, refund.amount_minor),
         now=now,
     )
-    return RefundOutcome(
-        refund=refunds.load(conn, refund.id), payment=payments.load(conn, payment.id), created=True
-    )
+    return RefundOutcome(refund=finished, payment=after, created=True)
 
 
 def refund_failed(refund: Refund) -> errors.PaymentProblem:

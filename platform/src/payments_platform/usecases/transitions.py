@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
-import msgspec
 import sqlalchemy as sa
 
 from payments_platform import jobs
@@ -73,31 +72,51 @@ def transition(
     external_id: str | None = None,
 ) -> Transition:
     """Move the payment from one of ``expected`` to ``status``, record it, and schedule what
-    follows; a payment in another status is left as it is (the event says why)."""
+    follows; a payment in another status is left as it is (the event says why).
+
+    The move is one conditional update per status expected, in order: the database checks the
+    payment's status as the row stands, under the row's lock, whatever the caller read before.
+    """
     now = platform.now()
-    before = payments.load(conn, payment_id, for_update=True)
-    values: dict[str, object] = {"status": status, "failure_code": failure_code}
-    if gateway is not None:
-        values["gateway"] = gateway
-    if external_id is not None:
-        values["external_id"] = external_id
-    moved = before.status in expected and payments.move(
-        conn, payment_id, expected=before.status, now=now, **values
-    )
+    for from_status in expected:
+        after = payments.settle(
+            conn,
+            payment_id,
+            expected=from_status,
+            status=status,
+            failure_code=failure_code,
+            gateway=gateway,
+            external_id=external_id,
+            now=now,
+        )
+        if after is not None:
+            break
+    else:
+        current = payments.load(conn, payment_id)
+        events.record(
+            conn,
+            payment_id=payment_id,
+            kind="status_changed",
+            from_status=current.status,
+            to_status=status,
+            gateway=gateway,
+            accepted=False,
+            reason=f"{reason}; not applied: the payment is {current.status}",
+            now=now,
+        )
+        return Transition(current, moved=False)
     events.record(
         conn,
         payment_id=payment_id,
         kind="status_changed",
-        from_status=before.status,
+        from_status=from_status,
         to_status=status,
         gateway=gateway,
-        accepted=moved,
-        reason=reason if moved else f"{reason}; not applied: the payment is {before.status}",
+        accepted=True,
+        reason=reason,
         now=now,
     )
-    if not moved:
-        return Transition(before, moved=False)
-    record_change(conn, platform, before, status, reason, gateway=gateway)
+    record_change(conn, platform, after, from_status, reason)
     if status is PaymentStatus.UNKNOWN:
         schedule(conn, platform, JobKind.RECONCILE, payment_id, delay=1.0)
     elif status is PaymentStatus.INITIATED:
@@ -108,33 +127,24 @@ def transition(
             payment_id,
             delay=platform.lifecycle.expire_after_seconds,
         )
-    after = msgspec.structs.replace(
-        before,
-        status=status,
-        failure_code=failure_code,
-        gateway=gateway or before.gateway,
-        external_id=external_id or before.external_id,
-        updated_at=now,
-    )
     return Transition(after, moved=True)
 
 
 def record_change(
     conn: sa.Connection,
     platform: Platform,
-    before: Payment,
-    status: PaymentStatus,
+    payment: Payment,
+    from_status: PaymentStatus,
     reason: str,
-    *,
-    gateway: str | None = None,
 ) -> None:
-    """Follow up a change of the payment to ``status`` made in this transaction: notify its
-    merchant (in the same transaction), and log and count it once the transaction commits."""
-    notify.payment_changed(conn, platform, before.id, status)
-    labels = (gateway or before.gateway or "none", before.currency, status)
+    """Follow up a change of ``payment`` (as it is now) from ``from_status``, made in this
+    transaction: notify its merchant (in the same transaction), and log and count it once the
+    transaction commits."""
+    notify.payment_changed(conn, platform, payment)
+    labels = (payment.gateway or "none", payment.currency, payment.status)
 
     def report() -> None:
         PAYMENT_OUTCOMES.labels(*labels).inc()
-        logger.info("payment %s: %s -> %s (%s)", before.id, before.status, status, reason)
+        logger.info("payment %s: %s -> %s (%s)", payment.id, from_status, payment.status, reason)
 
     after_commit(conn, report)

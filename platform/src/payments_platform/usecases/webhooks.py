@@ -135,7 +135,7 @@ def apply_event(
         return errors.PaymentNotFound(
             f"no payment known to {live.type_name} as {event.external_id!r}", field="external_id"
         )
-    verdict, reason = take_report(
+    verdict, reason, current = take_report(
         conn,
         platform,
         payment,
@@ -156,7 +156,6 @@ def apply_event(
     )
     if verdict is WebhookVerdict.CONTRADICTS:
         return errors.TransitionNotAllowed(reason, extra={"payment_status": payment.status})
-    current = payments.load(conn, payment.id)
     return WebhookOutcome(payment=current, changed=verdict is WebhookVerdict.APPLY)
 
 
@@ -172,18 +171,23 @@ def take_report(
     body_sha256: str | None,
     now: datetime,
     detail: dict[str, Any] | None = None,
-) -> tuple[WebhookVerdict, str]:
+) -> tuple[WebhookVerdict, str, Payment]:
     """Judge what a vendor reported of the payment (locked by the caller), apply it when the
-    lifecycle allows, and record it either way; returns the verdict and its reason.
+    lifecycle allows, and record it either way; returns the verdict, its reason and the payment
+    as it stands.
 
     A repeat of what is known writes nothing to the payment.
     """
     verdict = judge_webhook(payment.status, reported)
     applied = reported if verdict is WebhookVerdict.APPLY else None
     reason = reasons[verdict]
+    current = payment
     if applied is not None:
-        payments.move(conn, payment.id, expected=payment.status, now=now, status=applied)
-        record_change(conn, platform, payment, applied, reason, gateway=gateway)
+        moved = payments.move(conn, payment.id, expected=payment.status, status=applied, now=now)
+        if moved is None:  # pragma: no cover - the caller holds the row
+            raise RuntimeError(f"payment {payment.id} moved under its lock")
+        record_change(conn, platform, moved, payment.status, reason)
+        current = moved
     events.record(
         conn,
         payment_id=payment.id,
@@ -198,7 +202,7 @@ def take_report(
         detail=detail,
         now=now,
     )
-    return verdict, reason
+    return verdict, reason, current
 
 
 def record_refused(
@@ -239,10 +243,11 @@ def replay_early_webhooks(conn: sa.Connection, platform: Platform, payment: Paym
         reported = payment_status_reported((early.detail or {}).get("status", ""))
         if reported is None:
             continue
-        take_report(
+        # The payment's row is this transaction's: it just recorded the external id.
+        _, _, payment = take_report(
             conn,
             platform,
-            payments.load(conn, payment.id, for_update=True),
+            payment,
             reported,
             kind="webhook_replayed",
             gateway=early.gateway,
@@ -253,4 +258,4 @@ def replay_early_webhooks(conn: sa.Connection, platform: Platform, payment: Paym
             body_sha256=early.body_sha256,
             now=platform.now(),
         )
-    return payments.load(conn, payment.id) if waiting else payment
+    return payment
