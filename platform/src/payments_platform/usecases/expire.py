@@ -27,7 +27,7 @@ _REPORTS_KEPT = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED})
 
 async def expire_payment(platform: Platform, payment_id: uuid.UUID) -> None:
     """Close a payment still ``initiated`` past its age limit, unless the vendor knows better."""
-    payment = await platform.database.read(lambda conn: payments.load(conn, payment_id))
+    payment = await platform.database.read(lambda conn: payments.load(conn, payment_id), quick=True)
     if payment.status is not PaymentStatus.INITIATED:
         return
     report = await ask_payment_status(platform, payment)

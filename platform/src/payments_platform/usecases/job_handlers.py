@@ -115,4 +115,6 @@ async def send_or_reconcile_refund(platform: Platform, job: Job) -> None:
 
 
 async def _read(platform: Platform, job: Job) -> Payment:
-    return await platform.database.read(lambda conn: payments.load(conn, job.payment_id))
+    return await platform.database.read(
+        lambda conn: payments.load(conn, job.payment_id), quick=True
+    )

@@ -24,7 +24,7 @@ async def payment_history(
         payment = payments.find_for_client(conn, merchant, client_id)
         return None if payment is None else history.read(conn, payment.id)
 
-    found = await platform.database.read(read)
+    found = await platform.database.read(read, quick=True)
     if found is None:
         raise errors.PaymentNotFound(f"no payment with id {client_id}", field="id")
     return found

@@ -193,4 +193,4 @@ async def _lookup(
 
 
 async def _read_payment(platform: Platform, payment_id: uuid.UUID) -> Payment:
-    return await platform.database.read(lambda conn: payments.load(conn, payment_id))
+    return await platform.database.read(lambda conn: payments.load(conn, payment_id), quick=True)
