@@ -29,6 +29,7 @@ from litestar.types import ControllerRouterHandler
 from payments_platform import cli
 from payments_platform.cli.common import log_level
 from payments_platform.logs import configure_logging
+from payments_platform.store import sql
 from payments_platform.usecases.context import Platform
 from payments_platform.web.requests import InitPaymentBody
 
@@ -57,9 +58,9 @@ class StatementCounts(msgspec.Struct, frozen=True, kw_only=True):
     statements: int
     """SQL statements, BEGIN, COMMIT and the like left out."""
     transactions: int
-    """Transactions committed."""
+    """Commits (on SQLite one commit may carry several requests' writes: group commit)."""
     durable_commits: int
-    """Committed transactions that wrote (INSERT, UPDATE or DELETE): a log sync each."""
+    """Commits that wrote (INSERT, UPDATE or DELETE): a log sync each."""
 
 
 class _Counter:
@@ -76,11 +77,13 @@ class _Counter:
         self.engine = engine
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "commit", self._commit)
+        sql.observers.append(self._hot_statement)
 
     def stop(self) -> StatementCounts:
         if self.engine is not None:
             sa.event.remove(self.engine, "before_cursor_execute", self._statement)
             sa.event.remove(self.engine, "commit", self._commit)
+            sql.observers.remove(self._hot_statement)
             self.engine = None
         return StatementCounts(
             statements=self.statements,
@@ -89,7 +92,11 @@ class _Counter:
         )
 
     def _statement(self, conn: sa.Connection, *args: Any) -> None:
-        words = args[1].split(None, 1)
+        self._hot_statement(conn, args[1])
+
+    def _hot_statement(self, conn: sa.Connection, text: str) -> None:
+        # The statements the store runs on the driver itself come here without SQLAlchemy.
+        words = text.split(None, 1)
         verb = words[0].upper() if words else ""
         if verb in _CONTROL:
             return
