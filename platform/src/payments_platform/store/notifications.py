@@ -14,6 +14,18 @@ import sqlalchemy as sa
 from payments_platform.lifecycle import DeliveryStatus
 from payments_platform.records import Delivery, Notification, NotificationSent, from_row
 from payments_platform.schema import notification_deliveries, notifications
+from payments_platform.store.sql import Reader, Sql, rows
+
+_EVENT = Reader(Notification, times=("created_at",), json=("payload",), table="n")
+_DELIVERY = Reader(Delivery, times=("delivered_at", "created_at", "updated_at"), table="d")
+_EVENT_WIDTH = len(_EVENT.names)
+_OF_PAYMENT = Sql(
+    "SELECT {events}, {deliveries} FROM notifications n"
+    " LEFT JOIN notification_deliveries d ON d.notification_id = n.id"
+    " WHERE n.payment_id = $1 ORDER BY n.sequence, d.id",
+    events=_EVENT.columns,
+    deliveries=_DELIVERY.columns,
+)
 
 
 def new_id() -> str:
@@ -106,25 +118,14 @@ def reopen(conn: sa.Connection, delivery_ids: Collection[int], now: datetime) ->
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[NotificationSent]:
     """The payment's events, in order, each with its deliveries."""
-    events = [
-        from_row(Notification, row)
-        for row in conn.execute(
-            sa.select(notifications)
-            .where(notifications.c.payment_id == payment_id)
-            .order_by(notifications.c.sequence)
-        )
-    ]
-    if not events:
-        return []
-    deliveries: dict[str, list[Delivery]] = {event.id: [] for event in events}
-    for row in conn.execute(
-        sa.select(notification_deliveries)
-        .where(notification_deliveries.c.notification_id.in_(list(deliveries)))
-        .order_by(notification_deliveries.c.id)
-    ):
-        delivery = from_row(Delivery, row)
-        deliveries[delivery.notification_id].append(delivery)
-    return [NotificationSent(notification=e, deliveries=deliveries[e.id]) for e in events]
+    sent: list[NotificationSent] = []
+    for row in rows(conn, _OF_PAYMENT, payment_id):
+        event = _EVENT.read(conn, row[:_EVENT_WIDTH])
+        if not sent or sent[-1].notification.id != event.id:
+            sent.append(NotificationSent(notification=event, deliveries=[]))
+        if row[_EVENT_WIDTH] is not None:
+            sent[-1].deliveries.append(_DELIVERY.read(conn, row[_EVENT_WIDTH:]))
+    return sent
 
 
 def dead_or_retrying(

@@ -22,7 +22,7 @@ async def payment_history(
 
     def read(conn: sa.Connection) -> PaymentHistory | None:
         payment = payments.find_for_client(conn, merchant, client_id)
-        return None if payment is None else history.read(conn, payment.id)
+        return None if payment is None else history.of(conn, payment)
 
     found = await platform.database.read(read, quick=True)
     if found is None:
