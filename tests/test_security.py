@@ -3,6 +3,7 @@ configuration that leaves either open fails at start-up unless it says so."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 import uuid
@@ -147,6 +148,21 @@ async def test_client_routes_without_a_valid_key_are_401_before_the_body_is_read
             assert response.headers["www-authenticate"] == 'Bearer realm="payments"'
         assert (await vendor.calls())["initiate"] == 0
         assert (await client.get("/health")).status_code == 200
+
+
+async def test_every_guard_runs_on_the_event_loop(platform: AppFactory, vendor: Vendor) -> None:
+    # Litestar hands a guard that is a plain function to a worker thread on every request: a
+    # thread hop per request for a hash and a lookup.
+    async with platform({"json": signed_gateway(vendor)}, security=KEYS) as client:
+        guards = {
+            guard
+            for route in client.app.routes
+            for handler in route.route_handlers
+            for layer in handler.ownership_layers
+            for guard in layer.guards or []
+        }
+        assert guards, "the client routes have their key guard"
+        assert [g.__name__ for g in guards if not inspect.iscoroutinefunction(g)] == []
 
 
 async def test_forged_unsigned_replayed_and_stale_webhooks_are_refused_and_change_nothing(
