@@ -41,6 +41,7 @@ from opentelemetry import trace
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import greenlet_spawn
 
 from payments_platform.errors import DatabaseUnavailable
 from payments_platform.telemetry import tracing_enabled
@@ -207,14 +208,11 @@ class Database:
                 else:
                     result, effects = self._inline.read(work)
             elif self._async_engine is not None:
-                async with self._async_engine.connect() as conn:
-                    try:
-                        async with conn.begin():
-                            result = await conn.run_sync(work)
-                    finally:
-                        # The connection goes back to the pool: nothing of this transaction
-                        # may stay on it.
-                        effects = conn.info.pop(_AFTER_COMMIT, [])
+                # The whole transaction (checkout, BEGIN, work, COMMIT, check-in) in one
+                # greenlet: AsyncConnection would spawn one for each step, and a task to close.
+                result, effects = await greenlet_spawn(
+                    _transaction, self._async_engine.sync_engine, work, write
+                )
             else:
                 executor = self._writer if write else self._readers
                 if executor is None:  # pragma: no cover - set for SQLite in __init__
