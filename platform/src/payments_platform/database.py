@@ -312,6 +312,11 @@ def _transaction(
 ) -> tuple[T, list[Callable[[], None]]]:
     with engine.connect() as conn:
         conn.info[_WRITE] = write
+        if not write and conn.dialect.name == "postgresql":
+            # At READ COMMITTED every statement takes its own snapshot, in a transaction or
+            # not: a read gains nothing from BEGIN and COMMIT but two round trips. The pool
+            # puts the isolation level back when the connection returns.
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite switches foreign keys only outside a transaction, so on the driver itself.
         driver = conn.connection.driver_connection
         if not foreign_keys and driver is not None:
