@@ -86,13 +86,35 @@ class RetryLater(Exception):
         self.spend_attempt = spend_attempt
 
 
+SWEEP_LOCK = 0x7061796D656E7473
+"""The PostgreSQL advisory lock :func:`guard_calls_in_flight` holds ("payments" in ASCII)."""
+
 # Jobs are written on every payment's path: on the driver (``store.sql``).
 _INSERT_JOB = Sql(
     "INSERT INTO jobs (kind, payment_id, refund_id, delivery_id, status, attempts, max_attempts,"
     " run_at, trace_parent, created_at, updated_at)"
     " VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $9) RETURNING id"
 )
-_CANCEL_JOB = Sql("DELETE FROM jobs WHERE id = $1 AND status = $2")
+# A gateway call with no recorded end past the cutoff gets the job that reconciles it, once: a
+# job written after the call started (or, for a refund a job sends, the job still at work) is
+# its guard already. The partial indexes hold only the calls in flight.
+_GUARD_ATTEMPTS = Sql(
+    "INSERT INTO jobs (kind, payment_id, status, attempts, max_attempts, run_at, trace_parent,"
+    " created_at, updated_at)"
+    " SELECT $1, a.payment_id, $2, 0, $3, $4, MAX(a.trace_parent), $4, $4"
+    " FROM payment_attempts a WHERE a.outcome = 'in_flight' AND a.started_at < $5"
+    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.payment_id = a.payment_id AND j.kind = $6"
+    " AND j.created_at >= a.started_at)"
+    " GROUP BY a.payment_id"
+)
+_GUARD_REFUNDS = Sql(
+    "INSERT INTO jobs (kind, payment_id, refund_id, status, attempts, max_attempts, run_at,"
+    " trace_parent, created_at, updated_at)"
+    " SELECT $1, r.payment_id, r.id, $2, 0, $3, $4, r.trace_parent, $4, $4"
+    " FROM refunds r WHERE r.status = 'pending' AND r.sent_at IS NOT NULL AND r.sent_at < $5"
+    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.payment_id = r.payment_id"
+    " AND j.refund_id = r.id AND j.kind = $6 AND (j.created_at >= r.sent_at OR j.status <> $7))"
+)
 
 
 def enqueue(
@@ -126,9 +148,32 @@ def enqueue(
     return int(row[0])
 
 
-def cancel(conn: sa.Connection, job_id: int) -> None:
-    """Drop a job no worker has claimed yet (a guard whose work finished normally)."""
-    changed(conn, _CANCEL_JOB, job_id, JobStatus.PENDING)
+def guard_calls_in_flight(
+    conn: sa.Connection, *, now: datetime, after_seconds: float, max_attempts: int
+) -> int:
+    """Write the job that reconciles each gateway call still without an answer
+    ``after_seconds`` after it was made (its process died, or the call outlived every
+    timeout); return how many were written.
+
+    A call is written down before it is made (an ``in_flight`` attempt, a ``pending`` refund
+    with its ``sent_at``) and its end in the transaction that records the answer, so a call
+    found here lost its answer. Each gets one job, linked to the trace of the request that made
+    the call. On PostgreSQL one process sweeps at a time, so two never write the same job.
+    """
+    if (
+        conn.dialect.name == "postgresql"
+        and not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({SWEEP_LOCK})").scalar_one()
+    ):
+        return 0
+    cutoff = now - timedelta(seconds=after_seconds)
+    # Each value the statement both writes and compares is passed twice: PostgreSQL gives a
+    # parameter one type, and these two uses would deduce two.
+    reconcile, refund, pending = JobKind.RECONCILE, JobKind.REFUND, JobStatus.PENDING
+    return changed(
+        conn, _GUARD_ATTEMPTS, reconcile, pending, max_attempts, now, cutoff, reconcile
+    ) + changed(
+        conn, _GUARD_REFUNDS, refund, pending, max_attempts, now, cutoff, refund, JobStatus.DONE
+    )
 
 
 def claim(

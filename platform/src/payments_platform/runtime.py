@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import sqlalchemy as sa
 from opentelemetry import trace
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from payments_plugins import (
@@ -38,7 +39,7 @@ from payments_platform.config import (
 )
 from payments_platform.database import Database
 from payments_platform.demo import RECEIVER_PATH
-from payments_platform.jobs import JobKind
+from payments_platform.jobs import JobKind, guard_calls_in_flight
 from payments_platform.notifications.addresses import AddressRefused, check_url
 from payments_platform.notifications.endpoints import Notifier
 from payments_platform.notifications.events import EVENT_TYPES
@@ -81,12 +82,23 @@ class Runtime:
     def worker(self) -> Worker:
         """A worker running this runtime's jobs, notifications apart."""
         kinds = [kind for kind in JobKind if kind is not JobKind.NOTIFY]
+        platform = self.platform
+
+        def guard(conn: sa.Connection, now: datetime) -> int:
+            return guard_calls_in_flight(
+                conn,
+                now=now,
+                after_seconds=platform.lifecycle.reconcile_after_seconds,
+                max_attempts=platform.job_attempts,
+            )
+
         return Worker(
             self.database,
             job_handler(self.platform),
             self.settings.worker,
             self.platform.clock,
             kinds=kinds,
+            sweep=guard,
         )
 
     def notification_worker(self) -> Worker:

@@ -67,6 +67,8 @@ payment_attempts = sa.Table(
     sa.Column("external_id", sa.String(255)),
     sa.Column("started_at", _Timestamp, nullable=False),
     sa.Column("finished_at", _Timestamp),
+    # The request that made the call: the job that reconciles a lost call links to its trace.
+    sa.Column("trace_parent", sa.String(64)),
 )
 
 refunds = sa.Table(
@@ -83,6 +85,7 @@ refunds = sa.Table(
     sa.Column("gateway", sa.String(40), nullable=False),
     sa.Column("external_refund_id", sa.String(255)),
     sa.Column("sent_at", _Timestamp),
+    sa.Column("trace_parent", sa.String(64)),
     sa.Column("failure_code", sa.String(64)),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
@@ -203,3 +206,19 @@ sign_in_failures = sa.Table(
 sa.Index("ix_payment_attempts_started_at", payment_attempts.c.started_at)
 # Operators look a payment up by its client's id whatever its merchant.
 sa.Index("ix_payments_client_id", payments.c.client_id)
+# Gateway calls with no recorded end, which the worker's sweep reconciles once they are overdue:
+# a handful of rows at any time, however many payments there are.
+_IN_FLIGHT_ATTEMPT = sa.text("outcome = 'in_flight'")
+sa.Index(
+    "ix_payment_attempts_in_flight",
+    payment_attempts.c.started_at,
+    postgresql_where=_IN_FLIGHT_ATTEMPT,
+    sqlite_where=_IN_FLIGHT_ATTEMPT,
+)
+_IN_FLIGHT_REFUND = sa.text("status = 'pending' AND sent_at IS NOT NULL")
+sa.Index(
+    "ix_refunds_in_flight",
+    refunds.c.sent_at,
+    postgresql_where=_IN_FLIGHT_REFUND,
+    sqlite_where=_IN_FLIGHT_REFUND,
+)

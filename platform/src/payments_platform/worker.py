@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+
 from payments_platform import jobs
 from payments_platform.config import WorkerSettings
 from payments_platform.database import Database
@@ -36,6 +38,9 @@ def backoff_delay(attempts: int, settings: WorkerSettings, rng: random.Random) -
 
 
 JobHandler = Callable[[Job], Awaitable[None]]
+Sweep = Callable[[sa.Connection, datetime], object]
+"""Work a worker does in its claim transaction before it claims: writing the jobs that
+:func:`jobs.guard_calls_in_flight` finds due, say."""
 
 
 def default_worker_id() -> str:
@@ -56,6 +61,7 @@ class Worker:
         kinds: Collection[JobKind] = tuple(JobKind),
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        sweep: Sweep | None = None,
     ) -> None:
         self.database = database
         self.handler = handler
@@ -67,12 +73,16 @@ class Worker:
         self._rng = rng or random.Random()  # noqa: S311
         self._stopping = asyncio.Event()
         self._waiting: set[int] = set()
+        self._sweep = sweep
 
     async def run_once(self) -> int:
         """Claim one batch of due jobs and run it to the end; return how many were claimed."""
         now = self._now()
-        claimed = await self.database.write(
-            lambda conn: jobs.claim(
+
+        def claim(conn: sa.Connection) -> list[Job]:
+            if self._sweep is not None:
+                self._sweep(conn, now)
+            return jobs.claim(
                 conn,
                 worker_id=self.worker_id,
                 now=now,
@@ -80,7 +90,8 @@ class Worker:
                 limit=self.settings.batch,
                 kinds=self.kinds,
             )
-        )
+
+        claimed = await self.database.write(claim)
         if not claimed:
             return 0
         self._waiting.update(job.id for job in claimed)

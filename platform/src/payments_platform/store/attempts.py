@@ -16,8 +16,8 @@ from payments_platform.store.text import storable_text
 READER = Reader(Attempt, times=("started_at", "finished_at"))
 
 _INSERT = Sql(
-    "INSERT INTO payment_attempts (payment_id, gateway, reason, outcome, started_at)"
-    " VALUES ($1, $2, $3, $4, $5) RETURNING id"
+    "INSERT INTO payment_attempts (payment_id, gateway, reason, outcome, started_at,"
+    " trace_parent) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
 )
 _FINISH = Sql(
     "UPDATE payment_attempts SET outcome = $2, error = $3, external_id = $4, finished_at = $5"
@@ -35,10 +35,19 @@ _OF_PAYMENT = Sql(
 
 
 def insert(
-    conn: sa.Connection, *, payment_id: uuid.UUID, gateway: str, reason: str, now: datetime
+    conn: sa.Connection,
+    *,
+    payment_id: uuid.UUID,
+    gateway: str,
+    reason: str,
+    now: datetime,
+    trace_parent: str | None = None,
 ) -> int:
-    """Record that ``gateway`` is about to be called for the payment; return the attempt id."""
-    row = first(conn, _INSERT, payment_id, gateway, reason, AttemptOutcome.IN_FLIGHT, now)
+    """Record that ``gateway`` is about to be called for the payment, by the request
+    ``trace_parent`` names; return the attempt id."""
+    row = first(
+        conn, _INSERT, payment_id, gateway, reason, AttemptOutcome.IN_FLIGHT, now, trace_parent
+    )
     if row is None:  # pragma: no cover - INSERT ... RETURNING returns the row
         raise RuntimeError("the attempt was not written")
     return int(row[0])

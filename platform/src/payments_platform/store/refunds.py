@@ -16,12 +16,13 @@ _COLUMNS = READER.columns
 
 _INSERT = Sql(
     "INSERT INTO refunds (id, payment_id, merchant, client_refund_id, amount_minor, status,"
-    " gateway, sent_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+    " gateway, sent_at, trace_parent, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)"
     " ON CONFLICT DO NOTHING"
 )
 _REOPEN = Sql(
-    "UPDATE refunds SET status = $3, failure_code = NULL, sent_at = $4, updated_at = $5"
-    " WHERE id = $1 AND status = $2 RETURNING {columns}",
+    "UPDATE refunds SET status = $3, failure_code = NULL, sent_at = $4, updated_at = $5,"
+    " trace_parent = $6 WHERE id = $1 AND status = $2 RETURNING {columns}",
     columns=_COLUMNS,
 )
 _GET = Sql("SELECT {columns} FROM refunds WHERE id = $1", columns=_COLUMNS)
@@ -56,9 +57,10 @@ def insert(
     gateway: str,
     now: datetime,
     sent: bool,
+    trace_parent: str | None = None,
 ) -> Refund | None:
-    """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away. None if
-    its id is taken (the row is left alone)."""
+    """Write a ``pending`` refund; ``sent`` when it goes to the gateway right away (from the
+    request ``trace_parent`` names). None if its id is taken (the row is left alone)."""
     written = changed(
         conn,
         _INSERT,
@@ -71,6 +73,7 @@ def insert(
         gateway,
         now if sent else None,
         now,
+        trace_parent,
     )
     if written != 1:
         return None
@@ -91,10 +94,15 @@ def insert(
 
 
 def reopen(
-    conn: sa.Connection, refund_id: uuid.UUID, *, now: datetime, sent: bool
+    conn: sa.Connection,
+    refund_id: uuid.UUID,
+    *,
+    now: datetime,
+    sent: bool,
+    trace_parent: str | None = None,
 ) -> Refund | None:
-    """Make a failed refund that reached no vendor ``pending`` again, to be sent again; the
-    refund after, or None if it was not failed."""
+    """Make a failed refund that reached no vendor ``pending`` again, to be sent again (as
+    :func:`insert` says); the refund after, or None if it was not failed."""
     row = first(
         conn,
         _REOPEN,
@@ -103,6 +111,7 @@ def reopen(
         RefundStatus.PENDING,
         now if sent else None,
         now,
+        trace_parent,
     )
     return None if row is None else READER.read(conn, row)
 

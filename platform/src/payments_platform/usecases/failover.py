@@ -4,9 +4,9 @@ until one answers definitively.
 Only an *unavailable* gateway (it certainly did not process the payment) passes the payment on
 to the next candidate. A decline rejects it; no usable answer makes it ``unknown`` and it is
 reconciled, never sent elsewhere: that could charge the payer twice. Every call is claimed
-before it is made: the attempt and a guard job that reconciles the call should this process die
-are committed first, with no transaction open during the call, and the answer is recorded in a
-transaction of its own.
+before it is made: the ``in_flight`` attempt, which a worker reconciles should this process die
+before the answer is recorded, is committed first, with no transaction open during the call,
+and the answer is recorded in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -21,27 +21,26 @@ import sqlalchemy as sa
 from opentelemetry import trace
 from payments_plugins import Amount, InitiateRequest, InitiateResult
 
-from payments_platform import jobs
-from payments_platform.jobs import JobKind, RetryLater
+from payments_platform.jobs import RetryLater
 from payments_platform.lifecycle import NO_GATEWAY_AVAILABLE, AttemptOutcome, PaymentStatus
 from payments_platform.records import Payment
 from payments_platform.routing import RouteDecision
 from payments_platform.store import attempts, events, payments
+from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases import webhooks
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.gateway_call import CallResult, call_gateway
-from payments_platform.usecases.transitions import schedule, transition
+from payments_platform.usecases.transitions import transition
 
 tracer = trace.get_tracer("payments_platform")
 
 
 class ClaimedAttempt(NamedTuple):
-    """A gateway call written down (with its guard job) and about to be made."""
+    """A gateway call written down and about to be made."""
 
     gateway: str
     reason: str
     attempt_id: int
-    guard_job: int
 
 
 @dataclass
@@ -157,19 +156,18 @@ def claim_attempt(
     gateway_name: str,
     reason: str,
 ) -> ClaimedAttempt:
-    """Record the call about to be made, with the guard job that reconciles it should this
-    process die before recording the answer."""
+    """Record the call about to be made. Should this process die before it records the answer,
+    the attempt stays ``in_flight`` and is its own guard: a worker's sweep
+    (:func:`~payments_platform.jobs.guard_calls_in_flight`) finds it overdue and reconciles it."""
     attempt_id = attempts.insert(
-        conn, payment_id=payment_id, gateway=gateway_name, reason=reason, now=platform.now()
-    )
-    guard = schedule(
         conn,
-        platform,
-        JobKind.RECONCILE,
-        payment_id,
-        delay=platform.lifecycle.reconcile_after_seconds,
+        payment_id=payment_id,
+        gateway=gateway_name,
+        reason=reason,
+        now=platform.now(),
+        trace_parent=current_trace_parent(),
     )
-    return ClaimedAttempt(gateway_name, reason, attempt_id, guard)
+    return ClaimedAttempt(gateway_name, reason, attempt_id)
 
 
 async def _attempt(
@@ -209,11 +207,10 @@ def record_unavailable(
     claimed: ClaimedAttempt,
     result: CallResult[InitiateResult],
 ) -> None:
-    """The vendor certainly did not process the call: close the attempt, drop its guard."""
+    """The vendor certainly did not process the call: close the attempt."""
     attempts.finish(
         conn, claimed.attempt_id, outcome=result.outcome, error=result.error, now=platform.now()
     )
-    jobs.cancel(conn, claimed.guard_job)
 
 
 def record_answer(
@@ -235,7 +232,6 @@ def record_answer(
         external_id=external_id,
         now=platform.now(),
     )
-    jobs.cancel(conn, claimed.guard_job)
     if result.outcome is AttemptOutcome.ACCEPTED:
         status, reason, failure_code = PaymentStatus.INITIATED, f"accepted by {gateway}", None
     elif result.outcome is AttemptOutcome.DECLINED:

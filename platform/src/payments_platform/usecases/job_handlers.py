@@ -109,7 +109,7 @@ async def send_or_reconcile_refund(platform: Platform, job: Job) -> None:
     else:
         now = platform.now()
         await platform.database.write(lambda conn: refunds.mark_sent(conn, refund.id, now))
-    outcome = await send_refund(platform, payment, refund, None, final=job.is_last_attempt)
+    outcome = await send_refund(platform, payment, refund, by_job=True, final=job.is_last_attempt)
     if outcome.refund.status is RefundStatus.UNKNOWN:
         raise RetryLater(f"refund {refund.id}: no usable answer from {refund.gateway}")
 

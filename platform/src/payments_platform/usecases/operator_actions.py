@@ -102,8 +102,8 @@ async def reconcile_now(
     if payment is None:
         return ReconciliationResult(Reconciliation.NOT_FOUND, None)
     if payment.status is not PaymentStatus.UNKNOWN:
-        # A pending payment's call may still be under way in another process: only its guard
-        # job may declare it abandoned.
+        # A pending payment's call may still be under way in another process: only the job
+        # the sweep writes once the call is overdue may declare it abandoned.
         return ReconciliationResult(Reconciliation.NOT_UNKNOWN, payment)
     gateway = payment.gateway or "its gateway"
     # Recorded before the call, so that the log says who asked even if the process dies.

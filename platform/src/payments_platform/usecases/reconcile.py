@@ -1,8 +1,9 @@
 """Reconciliation: finding out from the gateway what became of a call whose answer was lost.
 
-A payment is ``unknown`` when its gateway call ended with no usable answer, or when the call's
-guard job fired because the process making it died (or the call outlived every timeout). A
-refund is ``unknown``, or ``pending`` and sent, for the same reasons. Nothing is ever sent again
+A payment is ``unknown`` when its gateway call ended with no usable answer, or when a worker's
+sweep found the call still in flight past its time because the process making it died (or the
+call outlived every timeout). A refund is ``unknown``, or ``pending`` and sent, for the same
+reasons. Nothing is ever sent again
 on a guess: the gateway is asked (``fetch_status``, ``fetch_refund_status``), and only a vendor
 that says it never received the request gets it again, under the same reference. A lookup that
 fails, or whose answer cannot be stored, is retried later by the job.
@@ -137,7 +138,7 @@ async def reconcile_refund(platform: Platform, payment: Payment, refund: Refund)
                 platform=platform,
                 refund=refund,
                 status=status,
-                guard_job=None,
+                by_job=True,
                 external_refund_id=report.external_refund_id,
                 failure_code=code,
                 reason=f"reconciled: {refund.gateway} reports it {report.status}",

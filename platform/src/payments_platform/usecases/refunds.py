@@ -4,10 +4,11 @@ When a refund may be sent: the payment is the caller's, it is paid (or partially
 and the amount asked for is still left once refunds in flight are counted as taken. One
 transaction claims it: it locks the payment's row, answers a known refund id with that refund,
 takes the amount out of what is left with a conditional update (the claim's own guard, whatever
-the lock), and writes the ``pending`` refund with its guard job, or with the job that sends it
-when dispatch is queued. With the transaction committed the gateway is called, the refund id
-being the vendor's idempotency reference so that sending it again never pays out twice, and the
-answer is recorded in another transaction. A refund whose answer was lost is found by
+the lock), and writes the ``pending`` refund, sent from now on (should this process die before
+the answer is recorded, a worker's sweep finds it overdue and reconciles it), or with the job
+that sends it when dispatch is queued. With the transaction committed the gateway is called,
+the refund id being the vendor's idempotency reference so that sending it again never pays out
+twice, and the answer is recorded in another transaction. A refund whose answer was lost is found by
 :func:`~payments_platform.usecases.reconcile.reconcile_refund`.
 """
 
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from opentelemetry import trace
 from payments_plugins import Amount, RefundRequest, RefundResult
 
-from payments_platform import errors, jobs
+from payments_platform import errors
 from payments_platform.access import payment_key, refund_key
 from payments_platform.jobs import JobKind, RetryLater
 from payments_platform.lifecycle import (
@@ -37,6 +38,7 @@ from payments_platform.lifecycle import (
 from payments_platform.logs import payment_logged
 from payments_platform.records import Payment, Refund
 from payments_platform.store import events, payments, refunds
+from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases import notify
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.gateway_call import call_gateway
@@ -58,7 +60,8 @@ class _Claimed(msgspec.Struct, frozen=True):
 
     payment: Payment
     refund: Refund
-    guard_job: int | None
+    sent: bool
+    """Sent by this request; False when queued for a worker."""
 
 
 async def refund_payment(
@@ -89,9 +92,9 @@ async def refund_payment(
         )
         if isinstance(claimed, RefundOutcome):
             return claimed
-        if claimed.guard_job is None:  # queued: a worker sends it
+        if not claimed.sent:  # queued: a worker sends it
             return RefundOutcome(refund=claimed.refund, payment=claimed.payment, created=True)
-        outcome = await send_refund(platform, claimed.payment, claimed.refund, claimed.guard_job)
+        outcome = await send_refund(platform, claimed.payment, claimed.refund, by_job=False)
         if outcome.refund.status is RefundStatus.FAILED:
             raise refund_failed(outcome.refund)
         return outcome
@@ -108,7 +111,7 @@ def claim_refund(
     now: datetime,
 ) -> _Claimed | RefundOutcome:
     """Take the amount out of what is left to refund, in one transaction with the refund row
-    and, when sent now, a guard job; when queued, the job that sends it.
+    (marked sent when it is sent now); when queued, with the job that sends it.
 
     A refund id seen before answers with that refund as it stands, and sends it again only
     when nothing reached the vendor the first time.
@@ -140,6 +143,7 @@ def claim_refund(
             gateway=payment.gateway or "",
             now=now,
             sent=sent,
+            trace_parent=current_trace_parent() if sent else None,
         )
         if refund is None:
             # A refund of another payment took the same id a moment ago.
@@ -148,7 +152,13 @@ def claim_refund(
             )
         why = ""
     else:
-        refund = refunds.reopen(conn, existing.id, now=now, sent=sent)
+        refund = refunds.reopen(
+            conn,
+            existing.id,
+            now=now,
+            sent=sent,
+            trace_parent=current_trace_parent() if sent else None,
+        )
         if refund is None:  # pragma: no cover - the payment's lock keeps the refund failed
             raise RuntimeError(f"refund {existing.id} changed under its payment's lock")
         why = f" again: nothing reached the gateway before ({existing.failure_code})"
@@ -161,12 +171,12 @@ def claim_refund(
         detail=_refund_detail(refund.id, client_refund_id, amount),
         now=now,
     )
-    delay = 0.0 if platform.queued else platform.lifecycle.reconcile_after_seconds
-    job = schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=delay)
+    if not sent:
+        schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id)
     claimed = msgspec.structs.replace(
         payment, refund_claimed_minor=payment.refund_claimed_minor + amount, updated_at=now
     )
-    return _Claimed(claimed, refund, None if not sent else job)
+    return _Claimed(claimed, refund, sent)
 
 
 def _claimable(payment: Payment, amount_minor: int | None) -> int:
@@ -217,8 +227,8 @@ async def send_refund(
     platform: Platform,
     payment: Payment,
     refund: Refund,
-    guard_job: int | None,
     *,
+    by_job: bool,
     final: bool = True,
 ) -> RefundOutcome:
     """Send a claimed refund to the payment's gateway and record the answer.
@@ -226,7 +236,7 @@ async def send_refund(
     Unavailable: failed (the claim is released) if ``final``, else :class:`RetryLater`. No
     usable answer: the refund is ``unknown`` and its job asks the gateway later.
     """
-    record = functools.partial(record_refund, platform=platform, refund=refund, guard_job=guard_job)
+    record = functools.partial(record_refund, platform=platform, refund=refund, by_job=by_job)
     if refund.gateway not in platform.gateways:
         if not final:
             raise RetryLater(f"gateway {refund.gateway!r} that took the payment is off")
@@ -280,7 +290,7 @@ def record_refund(
     platform: Platform,
     refund: Refund,
     status: RefundStatus,
-    guard_job: int | None,
+    by_job: bool,
     external_refund_id: str | None = None,
     failure_code: str | None = None,
     reason: str | None = None,
@@ -288,7 +298,8 @@ def record_refund(
     """Record what became of a refund, moving the payment's refunded amounts with it.
 
     The first definitive answer stands. A success counts against the payment, a failure gives
-    its claim back, and an unknown refund keeps its claim and gets a job that asks the gateway.
+    its claim back, and an unknown refund keeps its claim and gets a job that asks the gateway
+    (unless a job sent it, ``by_job``: that job retries).
     """
     now = platform.now()
     payment = payments.load(conn, refund.payment_id, for_update=True)
@@ -307,8 +318,6 @@ def record_refund(
     )
     if finished is None:  # pragma: no cover - the payment's lock keeps the refund as read
         raise RuntimeError(f"refund {refund.id} changed under its payment's lock")
-    if guard_job is not None:
-        jobs.cancel(conn, guard_job)
     after = payment
     if status is RefundStatus.SUCCEEDED:
         after = payments.count_refunded(conn, payment.id, refund.amount_minor, now)
@@ -324,7 +333,7 @@ def record_refund(
             updated_at=now,
         )
         notify.refund_changed(conn, platform, finished, after)
-    elif guard_job is not None:
+    elif not by_job:
         schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
     amount = Amount(refund.amount_minor, payment.currency).format()
     counted = status is RefundStatus.SUCCEEDED
