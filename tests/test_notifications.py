@@ -101,6 +101,19 @@ async def test_every_event_type_is_delivered_signed_as_standard_webhooks_says(
         wall_clock.advance(61)
         await runtime.worker().run_once()  # reconciles c, expires e
         await deliver_all(runtime)
+        # On PostgreSQL a history is read by one aggregating statement: it must read what the
+        # statement per table reads, to the microsecond and in the same order.
+        for client_id in ids.values():
+
+            def both(conn: Any, client_id: uuid.UUID = client_id) -> tuple[Any, Any]:
+                whole = history.find_for_client(conn, None, client_id)
+                assert whole is not None
+                return whole, history.of(conn, whole.payment)
+
+            whole, by_table = await runtime.database.read(both)
+            assert whole == by_table
+            assert whole.attempts
+            assert whole.events
 
     delivered = receiver.delivered()
     assert {event["type"] for event in delivered} == EVENT_TYPES

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
-
 from payments_platform import errors
 from payments_platform.records import PaymentHistory
-from payments_platform.store import history, listing, payments
+from payments_platform.store import history, listing
 from payments_platform.store.listing import Cursor, PaymentFilter, PaymentPage
 from payments_platform.usecases.context import Platform
 
@@ -20,11 +18,9 @@ async def payment_history(
 ) -> PaymentHistory:
     """The payment ``merchant`` calls ``client_id``, with its attempts, refunds and events."""
 
-    def read(conn: sa.Connection) -> PaymentHistory | None:
-        payment = payments.find_for_client(conn, merchant, client_id)
-        return None if payment is None else history.of(conn, payment)
-
-    found = await platform.database.read(read, quick=True)
+    found = await platform.database.read(
+        lambda conn: history.find_for_client(conn, merchant, client_id), quick=True
+    )
     if found is None:
         raise errors.PaymentNotFound(f"no payment with id {client_id}", field="id")
     return found
