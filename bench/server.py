@@ -98,6 +98,9 @@ class _Counter:
         # The statements the store runs on the driver itself come here without SQLAlchemy.
         words = text.split(None, 1)
         verb = words[0].upper() if words else ""
+        if verb == "COMMIT":  # a PostgreSQL transaction asyncpg committed (store.sql)
+            self._commit(conn)
+            return
         if verb in _CONTROL:
             return
         if verb in _WRITES:

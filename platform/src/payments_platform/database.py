@@ -44,6 +44,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.util import greenlet_spawn
 
 from payments_platform.errors import DatabaseUnavailable
+from payments_platform.store import sql
 from payments_platform.telemetry import tracing_enabled
 
 T = TypeVar("T")
@@ -211,7 +212,7 @@ class Database:
                 # The whole transaction (checkout, BEGIN, work, COMMIT, check-in) in one
                 # greenlet: AsyncConnection would spawn one for each step, and a task to close.
                 result, effects = await greenlet_spawn(
-                    _transaction, self._async_engine.sync_engine, work, write
+                    _pg_transaction, self._async_engine.sync_engine, work, write
                 )
             else:
                 executor = self._writer if write else self._readers
@@ -307,16 +308,45 @@ class Database:
         self.engine.dispose()
 
 
+def _pg_transaction(
+    engine: sa.Engine, work: Work[T], write: bool
+) -> tuple[T, list[Callable[[], None]]]:
+    # SQLAlchemy's asyncpg adapter begins a transaction at the first statement it runs itself;
+    # the store's statements go to asyncpg directly (store.sql), so the transaction is asyncpg's
+    # own, and SQLAlchemy, told to leave transactions alone, runs its statements inside it.
+    # A read gets none: at READ COMMITTED every statement takes its own snapshot, in a
+    # transaction or not, and BEGIN and COMMIT would be two round trips for nothing. The pool
+    # puts the isolation level back when the connection returns.
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            if not write:
+                return work(conn), conn.info.get(_AFTER_COMMIT, [])
+            transaction = sql.asyncpg_connection(conn).transaction()
+            sql.call(conn, transaction.start())
+            try:
+                result = work(conn)
+            except BaseException:
+                try:
+                    sql.call(conn, transaction.rollback())
+                except Exception:
+                    # Never back to the pool with a transaction open.
+                    if not conn.invalidated:
+                        conn.invalidate()
+                raise
+            sql.call(conn, transaction.commit())
+            for observe in sql.observers:
+                observe(conn, "COMMIT")
+            return result, conn.info.get(_AFTER_COMMIT, [])
+        finally:
+            conn.info.pop(_AFTER_COMMIT, None)
+
+
 def _transaction(
     engine: sa.Engine, work: Work[T], write: bool, foreign_keys: bool = True
 ) -> tuple[T, list[Callable[[], None]]]:
     with engine.connect() as conn:
         conn.info[_WRITE] = write
-        if not write and conn.dialect.name == "postgresql":
-            # At READ COMMITTED every statement takes its own snapshot, in a transaction or
-            # not: a read gains nothing from BEGIN and COMMIT but two round trips. The pool
-            # puts the isolation level back when the connection returns.
-            conn.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite switches foreign keys only outside a transaction, so on the driver itself.
         driver = conn.connection.driver_connection
         if not foreign_keys and driver is not None:
