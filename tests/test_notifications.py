@@ -56,6 +56,21 @@ async def deliver_all(runtime: Runtime) -> None:
         pass
 
 
+async def assert_history_reads_agree(runtime: Runtime, client_id: uuid.UUID) -> None:
+    """On PostgreSQL a history is read by one aggregating statement: it must read what the
+    statement per table reads, to the microsecond and in the same order."""
+
+    def both(conn: Any) -> tuple[Any, Any]:
+        whole = history.find_for_client(conn, None, client_id)
+        assert whole is not None
+        return whole, history.of(conn, whole.payment)
+
+    whole, by_table = await runtime.database.read(both)
+    assert whole == by_table
+    assert whole.attempts
+    assert whole.events
+
+
 async def test_every_event_type_is_delivered_signed_as_standard_webhooks_says(
     scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver
 ) -> None:
@@ -101,19 +116,8 @@ async def test_every_event_type_is_delivered_signed_as_standard_webhooks_says(
         wall_clock.advance(61)
         await runtime.worker().run_once()  # reconciles c, expires e
         await deliver_all(runtime)
-        # On PostgreSQL a history is read by one aggregating statement: it must read what the
-        # statement per table reads, to the microsecond and in the same order.
         for client_id in ids.values():
-
-            def both(conn: Any, client_id: uuid.UUID = client_id) -> tuple[Any, Any]:
-                whole = history.find_for_client(conn, None, client_id)
-                assert whole is not None
-                return whole, history.of(conn, whole.payment)
-
-            whole, by_table = await runtime.database.read(both)
-            assert whole == by_table
-            assert whole.attempts
-            assert whole.events
+            await assert_history_reads_agree(runtime, client_id)
 
     delivered = receiver.delivered()
     assert {event["type"] for event in delivered} == EVENT_TYPES

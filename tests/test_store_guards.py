@@ -170,7 +170,7 @@ async def test_a_refund_settles_only_from_the_status_expected(
         succeeded = refunds.finish(
             conn,
             refund.id,
-            expected=refund.status,
+            expected=[refund.status],
             status=RefundStatus.SUCCEEDED,
             external_refund_id="vr-1",
             now=LATER,
@@ -181,7 +181,7 @@ async def test_a_refund_settles_only_from_the_status_expected(
         late = refunds.finish(
             conn,
             refund.id,
-            expected=refund.status,
+            expected=[refund.status],
             status=RefundStatus.FAILED,
             failure_code="declined",
             now=LATER,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -38,7 +39,7 @@ _MARK_SENT = Sql(
 )
 _FINISH = Sql(
     "UPDATE refunds SET status = $3, external_refund_id = $4, failure_code = $5,"
-    " updated_at = $6 WHERE id = $1 AND status = $2 RETURNING {columns}",
+    " updated_at = $6 WHERE id = $1 AND status IN ($2, $7) RETURNING {columns}",
     columns=_COLUMNS,
 )
 _OF_PAYMENT = Sql(
@@ -150,15 +151,28 @@ def finish(
     conn: sa.Connection,
     refund_id: uuid.UUID,
     *,
-    expected: RefundStatus,
+    expected: Sequence[RefundStatus],
     status: RefundStatus,
     now: datetime,
     external_refund_id: str | None = None,
     failure_code: str | None = None,
 ) -> Refund | None:
-    """Record how the gateway answered a refund still ``expected``; the refund after, or None
-    if it was not."""
-    row = first(conn, _FINISH, refund_id, expected, status, external_refund_id, failure_code, now)
+    """Record how the gateway answered a refund still in one of ``expected`` (one or two
+    statuses); the refund after, or None if it was not."""
+    if not 1 <= len(expected) <= 2:  # the statement names two
+        raise ValueError(f"a refund is finished from one or two statuses, not {expected}")
+    first_expected, last_expected = expected[0], expected[-1]
+    row = first(
+        conn,
+        _FINISH,
+        refund_id,
+        first_expected,
+        status,
+        external_refund_id,
+        failure_code,
+        now,
+        last_expected,
+    )
     return None if row is None else READER.read(conn, row)
 
 

@@ -101,7 +101,9 @@ async def deliver(platform: Platform, job: Job) -> None:
     if job.delivery_id is None:  # pragma: no cover - notify jobs always carry one
         raise ValueError(f"notify job {job.id} names no delivery")
     delivery_id = job.delivery_id
-    found = await platform.database.read(lambda conn: notifications.get_delivery(conn, delivery_id))
+    found = await platform.database.read(
+        lambda conn: notifications.get_delivery(conn, delivery_id), quick=True
+    )
     if found is None or found[0].status is DeliveryStatus.DELIVERED:
         return
     # A dead delivery's job runs again only when someone revived it (``payments jobs retry``,

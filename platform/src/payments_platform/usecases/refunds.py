@@ -303,21 +303,20 @@ def record_refund(
     """
     now = platform.now()
     payment = payments.load(conn, refund.payment_id, for_update=True)
-    current = refunds.load(conn, refund.id)
-    if not refund_can_transition(current.status, status):
-        # Settled meanwhile (by its reconciliation): the first definitive answer stands.
-        return RefundOutcome(refund=current, payment=payment, created=True)
+    # Conditional on the refund being still open, as the row stands under the payment's lock.
     finished = refunds.finish(
         conn,
         refund.id,
-        expected=current.status,
+        expected=[was for was in RefundStatus if refund_can_transition(was, status)],
         status=status,
         external_refund_id=external_refund_id,
         failure_code=failure_code,
         now=now,
     )
-    if finished is None:  # pragma: no cover - the payment's lock keeps the refund as read
-        raise RuntimeError(f"refund {refund.id} changed under its payment's lock")
+    if finished is None:
+        # Settled meanwhile (by its reconciliation): the first definitive answer stands.
+        current = refunds.load(conn, refund.id)
+        return RefundOutcome(refund=current, payment=payment, created=True)
     after = payment
     if status is RefundStatus.SUCCEEDED:
         after = payments.count_refunded(conn, payment.id, refund.amount_minor, now)
