@@ -212,8 +212,19 @@ def _rank(group: str, stacks: list[tuple[list[str], int]], top: int) -> ThreadPr
 
 _PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
-        "SQL: SQLAlchemy Core and the driver",
-        ("/sqlalchemy/", "/asyncpg/", "libsqlite3", "_sqlite3", "/sqlite3/"),
+        "SQL: statements, transactions and the driver",
+        (
+            "payments_platform/store/sql.py",
+            "payments_platform/database.py",
+            "/sqlalchemy/engine/",
+            "/sqlalchemy/pool/",
+            "/sqlalchemy/dialects/",
+            "/sqlalchemy/sql/",
+            "/asyncpg/",
+            "libsqlite3",
+            "_sqlite3",
+            "/sqlite3/",
+        ),
     ),
     (
         "thread hand-offs",
@@ -235,7 +246,7 @@ _PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "payments_platform/breaker.py",
         ),
     ),
-    ("Litestar, middleware, bodies", ("/litestar/", "/msgspec/", "payments_platform/web/")),
+    ("Litestar, middleware, bodies", ("/litestar/", "payments_platform/web/")),
     ("HTTP server (uvicorn)", ("/uvicorn/", "httptools")),
     ("metrics and tracing", ("/prometheus_client/", "/opentelemetry/")),
 )
@@ -253,12 +264,14 @@ def part_of(frames: list[str]) -> str:
     leaf = frames[-1].partition(" (")[0]
     if leaf in _DISK_SYNC:
         return "commit: waiting for the disk (fdatasync)"
-    stack = ";".join(frames)
-    for name, markers in _PARTS:
-        if any(marker in stack for marker in markers):
-            if name.startswith("SQL") and leaf in _SOCKET_WRITES:
-                return "SQL: socket writes to the database server"
-            return name
+    # The innermost frame that names a part decides: a use case runs inside a transaction (and
+    # on PostgreSQL inside SQLAlchemy's greenlet), a statement inside a use case.
+    for frame in reversed(frames):
+        for name, markers in _PARTS:
+            if any(marker in frame for marker in markers):
+                if name.startswith("SQL") and leaf in _SOCKET_WRITES:
+                    return "SQL: socket writes to the database server"
+                return name
     return "event loop and other"
 
 
