@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -114,9 +114,17 @@ async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use(
         await database.dispose()
 
 
-def _sqlite_only(backend: str) -> None:
+@pytest.fixture
+async def sqlite_tally(backend: str, database_url: str) -> AsyncIterator[Database]:
+    """A SQLite database holding an empty tally table."""
     if backend != "sqlite":
         pytest.skip("SQLite's own write path: statements on the event loop, grouped commits")
+    database = Database(database_url)
+    try:
+        await database.write(_TALLY.create)
+        yield database
+    finally:
+        await database.dispose()
 
 
 async def _tally(database: Database) -> list[int]:
@@ -127,110 +135,86 @@ async def _tally(database: Database) -> list[int]:
     )
 
 
-async def test_writes_that_come_together_share_one_durable_commit(
-    backend: str, database_url: str
-) -> None:
-    _sqlite_only(backend)
-    database = Database(database_url)
-    try:
-        await database.write(_TALLY.create)
-        commits: list[int] = []
-        sa.event.listen(database.engine, "commit", lambda conn: commits.append(1))
+async def test_writes_that_come_together_share_one_durable_commit(sqlite_tally: Database) -> None:
+    database = sqlite_tally
+    commits: list[int] = []
+    sa.event.listen(database.engine, "commit", lambda conn: commits.append(1))
 
-        def insert(n: int) -> Callable[[sa.Connection], int]:
-            return lambda conn: conn.execute(_TALLY.insert().values(n=n)).rowcount
+    def insert(n: int) -> Callable[[sa.Connection], int]:
+        return lambda conn: conn.execute(_TALLY.insert().values(n=n)).rowcount
 
-        assert await asyncio.gather(*(database.write(insert(n)) for n in range(20))) == [1] * 20
-        # Every caller was answered after a commit; one fsync carried all of them.
-        assert len(commits) == 1
-        assert await _tally(database) == list(range(20))
-    finally:
-        await database.dispose()
+    assert await asyncio.gather(*(database.write(insert(n)) for n in range(20))) == [1] * 20
+    # Every caller was answered after a commit; one fsync carried all of them.
+    assert len(commits) == 1
+    assert await _tally(database) == list(range(20))
 
 
-async def test_a_write_that_fails_in_a_group_is_rolled_back_alone(
-    backend: str, database_url: str
-) -> None:
-    _sqlite_only(backend)
-    database = Database(database_url)
-    try:
-        await database.write(_TALLY.create)
+async def test_a_write_that_fails_in_a_group_is_rolled_back_alone(sqlite_tally: Database) -> None:
+    database = sqlite_tally
 
-        def insert(n: int) -> Callable[[sa.Connection], None]:
-            def work(conn: sa.Connection) -> None:
-                conn.execute(_TALLY.insert().values(n=n))
-                conn.execute(_TALLY.insert().values(n=n + 100))
-                if n == 2:
-                    raise RuntimeError("the second half failed")
+    def insert(n: int) -> Callable[[sa.Connection], None]:
+        def work(conn: sa.Connection) -> None:
+            conn.execute(_TALLY.insert().values(n=n))
+            conn.execute(_TALLY.insert().values(n=n + 100))
+            if n == 2:
+                raise RuntimeError("the second half failed")
 
-            return work
+        return work
 
-        answers = await asyncio.gather(
-            *(database.write(insert(n)) for n in range(5)), return_exceptions=True
-        )
-        assert [type(answer).__name__ for answer in answers] == [
-            "NoneType", "NoneType", "RuntimeError", "NoneType", "NoneType",
-        ]  # fmt: skip
-        assert await _tally(database) == [0, 1, 3, 4, 100, 101, 103, 104]
-    finally:
-        await database.dispose()
+    answers = await asyncio.gather(
+        *(database.write(insert(n)) for n in range(5)), return_exceptions=True
+    )
+    assert [type(answer).__name__ for answer in answers] == [
+        "NoneType", "NoneType", "RuntimeError", "NoneType", "NoneType",
+    ]  # fmt: skip
+    assert await _tally(database) == [0, 1, 3, 4, 100, 101, 103, 104]
 
 
 async def test_a_write_cancelled_while_its_group_commits_is_still_committed(
-    backend: str, database_url: str
+    sqlite_tally: Database,
 ) -> None:
-    _sqlite_only(backend)
-    database = Database(database_url)
-    try:
-        await database.write(_TALLY.create)
-        ran = asyncio.Event()
+    database = sqlite_tally
+    ran = asyncio.Event()
 
-        def insert(conn: sa.Connection) -> None:
-            conn.execute(_TALLY.insert().values(n=7))
-            ran.set()
+    def insert(conn: sa.Connection) -> None:
+        conn.execute(_TALLY.insert().values(n=7))
+        ran.set()
 
-        task = asyncio.create_task(database.write(insert))
-        await ran.wait()
-        task.cancel()  # the caller went away; what it wrote is in the commit under way
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert await _tally(database) == [7]
-        await database.write(lambda conn: conn.execute(_TALLY.insert().values(n=8)))
-        assert await _tally(database) == [7, 8]
-    finally:
-        await database.dispose()
+    task = asyncio.create_task(database.write(insert))
+    await ran.wait()
+    task.cancel()  # the caller went away; what it wrote is in the commit under way
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await _tally(database) == [7]
+    await database.write(lambda conn: conn.execute(_TALLY.insert().values(n=8)))
+    assert await _tally(database) == [7, 8]
 
 
 async def test_a_write_waits_for_another_process_lock_without_stopping_the_event_loop(
-    backend: str, database_url: str
+    sqlite_tally: Database,
 ) -> None:
-    _sqlite_only(backend)
-    database = Database(database_url)
+    database = sqlite_tally
+    path = database.url.database
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None)
     try:
-        await database.write(_TALLY.create)
-        path = sa.make_url(database_url).database
-        assert path is not None
-        other = sqlite3.connect(path, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")  # as another server process writing
-            write = asyncio.create_task(
-                database.write(lambda conn: conn.execute(_TALLY.insert().values(n=1)))
-            )
-            loop = asyncio.get_running_loop()
-            longest_stall = 0.0
-            for _ in range(20):
-                before = loop.time()
-                await asyncio.sleep(0.01)
-                longest_stall = max(longest_stall, loop.time() - before)
-            # Waiting on the event loop would stall it for the whole busy timeout (30 s); the
-            # bound only separates that from a loop that kept running.
-            assert longest_stall < 5.0
-            assert not write.done()
-            other.execute("INSERT INTO tally (n) VALUES (0)")
-            other.execute("COMMIT")
-        finally:
-            other.close()
-        await asyncio.wait_for(write, 10)
-        assert await _tally(database) == [0, 1]
+        other.execute("BEGIN IMMEDIATE")  # as another server process writing
+        write = asyncio.create_task(
+            database.write(lambda conn: conn.execute(_TALLY.insert().values(n=1)))
+        )
+        loop = asyncio.get_running_loop()
+        longest_stall = 0.0
+        for _ in range(20):
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            longest_stall = max(longest_stall, loop.time() - before)
+        # Waiting on the event loop would stall it for the whole busy timeout (30 s); the
+        # bound only separates that from a loop that kept running.
+        assert longest_stall < 5.0
+        assert not write.done()
+        other.execute("INSERT INTO tally (n) VALUES (0)")
+        other.execute("COMMIT")
     finally:
-        await database.dispose()
+        other.close()
+    await asyncio.wait_for(write, 10)
+    assert await _tally(database) == [0, 1]
