@@ -267,9 +267,11 @@ flight, lets started jobs end and hands claimed ones back.""",
         "run jobs, without the API",
         """\
 Run a worker and nothing else: claim the jobs that are due in the database
-(initiate, refund, reconcile, expire), run them, retry failures with backoff.
-Run as many as you like beside `payments serve`. On SIGTERM or SIGINT it lets
-started jobs end and hands claimed ones back.""",
+(initiate, refund, reconcile, expire), run them, retry failures with backoff;
+before each claim, give a reconcile job to every gateway call still without an
+answer past `reconcile_after_seconds` (its process died). Run as many as you
+like beside `payments serve`. On SIGTERM or SIGINT it lets started jobs end
+and hands claimed ones back.""",
         parents=[options.configured],
     )
     worker.set_defaults(run=_worker)
