@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from payments_platform import database as database_module
 from payments_platform.database import Database, driver_url
+from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobKind, enqueue
 from payments_platform.schema import jobs
 
@@ -218,3 +219,29 @@ async def test_a_write_waits_for_another_process_lock_without_stopping_the_event
         other.close()
     await asyncio.wait_for(write, 10)
     assert await _tally(database) == [0, 1]
+
+
+async def test_when_a_group_commit_fails_every_write_in_it_fails_and_none_is_kept(
+    sqlite_tally: Database,
+) -> None:
+    database = sqlite_tally
+    failing = [True]
+
+    def disk_full(conn: sa.Connection) -> None:
+        if failing.pop() if failing else False:
+            raise sa.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("disk is full"))
+
+    sa.event.listen(database.engine, "commit", disk_full)
+
+    def insert(n: int) -> Callable[[sa.Connection], None]:
+        return lambda conn: conn.execute(_TALLY.insert().values(n=n))
+
+    answers = await asyncio.gather(
+        *(database.write(insert(n)) for n in range(5)), return_exceptions=True
+    )
+    # Nobody is told their write was kept: it was not.
+    assert [type(answer) for answer in answers] == [DatabaseUnavailable] * 5
+    assert await _tally(database) == []
+    # The connection the failed commit left behind is replaced.
+    await database.write(insert(9))
+    assert await _tally(database) == [9]
