@@ -273,10 +273,14 @@ async def test_an_endpoint_at_its_limit_makes_deliveries_wait_without_spending_a
     for n in range(3):
         script.answer("initiate", accepted(f"ext-busy-{n}"))
     sections = {"notifications": endpoint_settings(receiver.url, endpoint_concurrency=1)}
+    # The first delivery holds the endpoint's one slot long enough for the other two to find it
+    # taken, whatever order the worker's tasks happen to run in.
+    receiver.delay = 0.3
     async with scripted_runtime({"gw": name}, **sections) as runtime:
         for _ in range(3):
             await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
         await deliver_all(runtime)
+        receiver.delay = 0.0
         # The other two were put back for later rather than held waiting for the slot.
         assert len(receiver.requests) == 1
         for _ in range(3):
