@@ -89,11 +89,11 @@ async def test_writes_from_many_tasks_are_each_applied_once(database_url: str) -
         await database.dispose()
 
 
+# SQLite has no server to drop a connection.
+@pytest.mark.parametrize("backend", ["postgresql"])
 async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use(
-    backend: str, database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite has no server to drop a connection")
     monkeypatch.setattr(database_module, "POOL_PING_IDLE_SECONDS", 0.0)
     database = Database(database_url)
     try:
@@ -115,11 +115,13 @@ async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use(
         await database.dispose()
 
 
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
+"""SQLite's own write path: statements on the event loop, grouped commits."""
+
+
 @pytest.fixture
-async def sqlite_tally(backend: str, database_url: str) -> AsyncIterator[Database]:
+async def sqlite_tally(database_url: str) -> AsyncIterator[Database]:
     """A SQLite database holding an empty tally table."""
-    if backend != "sqlite":
-        pytest.skip("SQLite's own write path: statements on the event loop, grouped commits")
     database = Database(database_url)
     try:
         await database.write(_TALLY.create)
@@ -136,6 +138,7 @@ async def _tally(database: Database) -> list[int]:
     )
 
 
+@sqlite_only
 async def test_writes_that_come_together_share_one_durable_commit(sqlite_tally: Database) -> None:
     database = sqlite_tally
     commits: list[int] = []
@@ -150,6 +153,7 @@ async def test_writes_that_come_together_share_one_durable_commit(sqlite_tally: 
     assert await _tally(database) == list(range(20))
 
 
+@sqlite_only
 async def test_a_write_that_fails_in_a_group_is_rolled_back_alone(sqlite_tally: Database) -> None:
     database = sqlite_tally
 
@@ -171,6 +175,7 @@ async def test_a_write_that_fails_in_a_group_is_rolled_back_alone(sqlite_tally: 
     assert await _tally(database) == [0, 1, 3, 4, 100, 101, 103, 104]
 
 
+@sqlite_only
 async def test_a_write_cancelled_while_its_group_commits_is_still_committed(
     sqlite_tally: Database,
 ) -> None:
@@ -191,6 +196,7 @@ async def test_a_write_cancelled_while_its_group_commits_is_still_committed(
     assert await _tally(database) == [7, 8]
 
 
+@sqlite_only
 async def test_a_write_waits_for_another_process_lock_without_stopping_the_event_loop(
     sqlite_tally: Database,
 ) -> None:
@@ -221,6 +227,7 @@ async def test_a_write_waits_for_another_process_lock_without_stopping_the_event
     assert await _tally(database) == [0, 1]
 
 
+@sqlite_only
 async def test_when_a_group_commit_fails_every_write_in_it_fails_and_none_is_kept(
     sqlite_tally: Database,
 ) -> None:
