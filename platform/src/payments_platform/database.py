@@ -6,17 +6,20 @@ handed to :meth:`Database.write` or :meth:`Database.read`, so it cannot await an
 gateway call, say) while it holds locks.
 
 * On SQLite a write transaction runs on the event loop itself, on the process's one write
-  connection (an asyncio lock lets one transaction at a time use it): its statements are
-  microseconds of work in memory, and only the commit, which waits for the disk
-  (``synchronous=FULL``), goes to the writer thread. Handing the whole transaction to a thread,
-  as earlier versions did, made both threads take turns at the GIL around every statement, which
-  cost more CPU than the statements. Each write starts with ``BEGIN IMMEDIATE`` so that writers
-  in other processes queue on the database lock instead of deadlocking when a read upgrades to a
-  write; when another process holds that lock, the wait for it happens on the writer thread, never
-  on the event loop. A quick read (``quick=True``: a few index lookups) runs on the event loop
-  too, on a read connection of its own, which WAL never makes wait for the writer; other reads
-  run on a small pool of threads.
-* On PostgreSQL it runs on the event loop through asyncpg (SQLAlchemy's ``run_sync``).
+  connection: its statements are microseconds of work in memory, and only the commit, which waits
+  for the disk (``synchronous=FULL``), goes to the writer thread. The writes that arrive while a
+  SQLite transaction is open join it as savepoints of their own, and one commit makes them all
+  durable before any caller is answered (:class:`_InlineSqlite`). Handing the whole transaction to
+  a thread, as earlier versions did, made both threads take turns at the GIL around every
+  statement, which cost more CPU than the statements. Each write starts with ``BEGIN IMMEDIATE``
+  so that writers in other processes queue on the database lock instead of deadlocking when a read
+  upgrades to a write; when another process holds that lock, the wait for it happens on the writer
+  thread, never on the event loop. A quick read (``quick=True``: a few index lookups) runs on the
+  event loop too, on a read connection of its own, which WAL never makes wait for the writer;
+  other reads run on a small pool of threads.
+* On PostgreSQL it runs on the event loop in one greenlet (SQLAlchemy's ``greenlet_spawn``),
+  inside a transaction asyncpg itself opens for a write; a read runs without one, since at READ
+  COMMITTED every statement takes its own snapshot anyway.
 """
 
 from __future__ import annotations
