@@ -180,7 +180,9 @@ class Database:
             _prepare_sqlite(self.engine)
             self._inline = _InlineSqlite(self.engine, self._writer)
         else:
-            options: dict[str, Any] = {"echo": echo}
+            # SQLAlchemy leaves transactions to asyncpg (see _pg_transaction): set once here, not
+            # on each checkout and back on each check-in.
+            options: dict[str, Any] = {"echo": echo, "isolation_level": "AUTOCOMMIT"}
             if pool_size == 0:
                 options.update(poolclass=NullPool)
             else:
@@ -314,14 +316,13 @@ class Database:
 def _pg_transaction(
     engine: sa.Engine, work: Work[T], write: bool
 ) -> tuple[T, list[Callable[[], None]]]:
-    # SQLAlchemy's asyncpg adapter begins a transaction at the first statement it runs itself;
-    # the store's statements go to asyncpg directly (store.sql), so the transaction is asyncpg's
-    # own, and SQLAlchemy, told to leave transactions alone, runs its statements inside it.
-    # A read gets none: at READ COMMITTED every statement takes its own snapshot, in a
-    # transaction or not, and BEGIN and COMMIT would be two round trips for nothing. The pool
-    # puts the isolation level back when the connection returns.
+    # SQLAlchemy's asyncpg adapter would begin a transaction at the first statement it runs
+    # itself; the store's statements go to asyncpg directly (store.sql), so the transaction is
+    # asyncpg's own, and SQLAlchemy (its engine in AUTOCOMMIT, leaving transactions alone) runs
+    # its statements inside it. A read gets none: at READ COMMITTED every statement takes its
+    # own snapshot, in a transaction or not, and BEGIN and COMMIT would be two round trips for
+    # nothing.
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             if not write:
                 return work(conn), conn.info.get(_AFTER_COMMIT, [])
