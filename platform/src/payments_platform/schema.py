@@ -222,3 +222,11 @@ sa.Index(
     postgresql_where=_IN_FLIGHT_REFUND,
     sqlite_where=_IN_FLIGHT_REFUND,
 )
+# Payments the vendor took after the platform had given up on them, for the operator's overview.
+_RECOVERED = sa.text("kind = 'recovered'")
+sa.Index(
+    "ix_payment_events_recovered",
+    payment_events.c.created_at,
+    postgresql_where=_RECOVERED,
+    sqlite_where=_RECOVERED,
+)

@@ -18,8 +18,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-CONTRACT_VERSION: Final = "1.0.0"
+CONTRACT_VERSION: Final = "1.1.0"
 """The contract this installation of ``payments-plugins`` implements (its own version)."""
+CALL_DEADLINE_SECONDS: Final = 30.0
+"""The default time budget of one call into a gateway (``initiate``, ``refund``, the lookups,
+``parse_webhook``): the platform stops waiting for a call past its deadline and treats it as an
+unknown outcome, whatever the plugin does meanwhile. Operators may set another per gateway
+(``deadline_seconds``); the conformance kit runs every call under this one."""
 CONTRACT_DISTRIBUTION: Final = "payments-plugins"
 """The distribution a plugin depends on for the contract."""
 

@@ -166,10 +166,22 @@ class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor's id of the payment (what ``initiate`` returned)."""
     status: VendorPaymentStatus
     """The status the vendor reports."""
+    reference: uuid.UUID | None = None
+    """The reference the vendor holds the payment under (``InitiateRequest.payment_id``), when
+    the notification carries it. A notification naming an external id the platform never
+    learned (its answer to ``initiate`` was lost, or came after the platform gave up) is matched
+    to its payment by this reference, so that a payment the payer paid is never lost. Since 1.1.
+    """
 
     def __post_init__(self) -> None:
         _check_text(self, "external_id", self.external_id)
         _check_member(self, "status", self.status, VendorPaymentStatus)
+        if self.reference is not None and not isinstance(self.reference, uuid.UUID):
+            raise TypeError(
+                f"WebhookEvent.reference must be a uuid.UUID (the payment_id the payment was"
+                f" initiated with), not {type(self.reference).__name__} {self.reference!r}:"
+                " convert it, e.g. uuid.UUID(notification['reference'])"
+            )
 
 
 class WebhookAck(msgspec.Struct, frozen=True, kw_only=True):
