@@ -41,7 +41,8 @@ GATEWAY_CALL_SECONDS = Histogram(
 )
 LATE_GATEWAY_ANSWERS = Counter(
     "payments_gateway_late_answers",
-    "Gateway calls left behind at their deadline that ended afterwards, by gateway and operation",
+    "Gateway calls that ignored their cancellation at the deadline and ended later, by gateway"
+    " and operation",
     ["gateway", "operation"],
 )
 PAYMENTS_RECOVERED = Counter(

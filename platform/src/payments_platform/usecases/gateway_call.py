@@ -95,7 +95,7 @@ async def within_deadline(
 
 
 class _LateAnswer:
-    """Notes how a call left behind at its deadline ended, if it ever does."""
+    """Notes a call left behind at its deadline that went on despite its cancellation."""
 
     def __init__(self, gateway_name: str, operation: str, seconds: float) -> None:
         self.gateway_name = gateway_name
@@ -104,18 +104,17 @@ class _LateAnswer:
         self.left_at = time.monotonic()
 
     def __call__(self, task: asyncio.Future[Any]) -> None:
-        later = time.monotonic() - self.left_at
-        how = "was cancelled" if task.cancelled() else "ended"
-        if not task.cancelled() and task.exception() is None:
-            how = "answered"
+        if task.cancelled():
+            return  # the plugin stopped when told to: nothing went on behind the platform's back
+        failure = task.exception()
         LATE_GATEWAY_ANSWERS.labels(self.gateway_name, self.operation).inc()
         logger.warning(
-            "gateway %s %s %s %.1f s after its deadline of %g s; its answer is not used, the"
-            " call is reconciled",
+            "gateway %s %s %s %.1f s after its deadline of %g s, having ignored its"
+            " cancellation; what it did is not used, the call is reconciled",
             self.gateway_name,
             self.operation,
-            how,
-            later,
+            "answered" if failure is None else f"raised {type(failure).__name__}",
+            time.monotonic() - self.left_at,
             self.seconds,
         )
 
