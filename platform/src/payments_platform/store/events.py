@@ -108,11 +108,11 @@ def refused_webhooks(conn: sa.Connection, since: datetime) -> dict[tuple[str, st
         else_=REFUSAL_REASONS[0],
     )
     found = conn.execute(
-        sa.select(sa.func.coalesce(events.gateway, ""), reason, sa.func.count())
+        sa.select(events.gateway, reason, sa.func.count())
         .where(events.kind == "webhook", events.accepted == sa.false(), events.created_at >= since)
-        .group_by(sa.func.coalesce(events.gateway, ""), reason)
+        .group_by(events.gateway, reason)
     )
-    return {(gateway, why): count for gateway, why, count in found}
+    return {(gateway or "", why): count for gateway, why, count in found}
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Event]:
