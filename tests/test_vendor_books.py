@@ -361,7 +361,7 @@ async def test_a_webhook_its_gateway_cannot_verify_in_time_is_recorded_and_asked
             raise AssertionError("unreachable")
 
         refused_before = _refused("gw", "webhook-not-verified")
-        live.gateway.parse_webhook = hang  # type: ignore[method-assign]
+        live.gateway.parse_webhook = hang  # type: ignore[method-assign,assignment]
 
         with pytest.raises(errors.WebhookNotVerified) as refused:
             await webhooks.apply_webhook(runtime.platform, [live], {}, b"{}")
