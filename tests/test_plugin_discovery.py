@@ -12,15 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 from payments_platform.config import PluginsConfig, decode_settings, load_settings
 from payments_platform.plugin_host import PluginError, PluginHost
 from payments_platform.runtime import build_runtime
 from payments_plugins import GatewayType
+from payments_plugins.contract import CONTRACT_VERSION
 
 from .conftest import OPEN, AppFactory
 from .distributions import gateway_type_module, write_distribution
 
 Install = Callable[..., Path]
+
+_CURRENT = Version(CONTRACT_VERSION)
+THIS_MINOR = f"{_CURRENT.major}.{_CURRENT.minor}"
+NEXT_MINOR = f"{_CURRENT.major}.{_CURRENT.minor + 1}"
 
 
 @pytest.fixture
@@ -309,23 +315,50 @@ def test_an_installed_plugin_with_a_misnamed_hook_is_refused(install: Install) -
     assert "did you mean 'payments_register_gateway_types'?" in failure.error
 
 
-def test_a_plugin_built_for_another_contract_is_refused_naming_both_versions(
-    install: Install,
+@pytest.mark.parametrize(
+    ("requirement", "message"),
+    [
+        (
+            "payments-plugins>=2.0,<3",
+            "payments-plugin-acme 3.0.0 is built for the plugin contract payments-plugins>=2.0,<3,"
+            f" newer than contract {CONTRACT_VERSION} that this platform implements: upgrade the"
+            " platform to a release that implements contract 2.0 or later, or install a release"
+            f" of payments-plugin-acme built for contract {THIS_MINOR} or earlier (one whose"
+            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2)",
+        ),
+        (
+            f"payments-plugins>={NEXT_MINOR},<2",
+            f"payments-plugin-acme 3.0.0 is built for the plugin contract"
+            f" payments-plugins>={NEXT_MINOR},<2, newer than contract {CONTRACT_VERSION} that"
+            f" this platform implements: upgrade the platform to a release that implements"
+            f" contract {NEXT_MINOR} or later, or install a release of payments-plugin-acme"
+            f" built for contract {THIS_MINOR} or earlier (one whose requirement admits"
+            f" {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2)",
+        ),
+        (
+            "payments-plugins<1,>=0.1",
+            "payments-plugin-acme 3.0.0 is built for the plugin contract"
+            f" payments-plugins>=0.1,<1, but this platform implements contract {CONTRACT_VERSION}:"
+            " install a release of payments-plugin-acme built for contract 1.x (one whose"
+            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2), or run"
+            " it on a platform release whose contract it admits",
+        ),
+    ],
+)
+def test_a_plugin_built_for_another_contract_is_refused_naming_both_ways_out(
+    install: Install, requirement: str, message: str
 ) -> None:
+    """Issue 19, finding 2.4: a plugin that needs a newer contract (a newer minor included) is
+    told to upgrade the platform or install an older plugin, not only the latter."""
     install(
         "payments-plugin-acme",
         version="3.0.0",
         entry_points=ACME,
         modules={"payments_plugin_acme": "raise RuntimeError('imported')"},
-        requires=("payments-plugins>=2.0,<3", "httpx>=0.27"),
+        requires=(requirement, "httpx>=0.27"),
     )
     [failure] = PluginHost.discover().failures
-    assert failure.error == (
-        "payments-plugin-acme 3.0.0 is built for the plugin contract payments-plugins<3,>=2.0,"
-        " but this platform implements contract 1.0.0: install a release of"
-        " payments-plugin-acme built for contract 1.x (one that depends on"
-        " payments-plugins>=1.0,<2)"
-    )
+    assert failure.error == message
 
 
 @pytest.mark.parametrize(
