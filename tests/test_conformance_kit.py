@@ -13,12 +13,16 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+from packaging.version import Version
+from payments_plugins.contract import CONTRACT_VERSION
 from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
 from payments_plugins.testing.control import SimulatorControl, SimulatorControlError
 from payments_plugins.testing.kit import SECTION_TITLE
 from payments_plugins.testing.target import NotLoadable
 
-from .distributions import gateway_type_module, write_distribution
+from .distributions import CONTRACT_REQUIREMENT, gateway_type_module, write_distribution
+
+MAJOR, MINOR = Version(CONTRACT_VERSION).major, Version(CONTRACT_VERSION).minor
 
 HASTY_PLUGIN = """
 import dataclasses
@@ -168,6 +172,12 @@ BROKEN_PLUGINS: dict[str, str] = {
     "intid": MISBEHAVING_PLUGIN.format(
         name="intid", body="return InitiateResult(external_id=12345)"
     ),
+    "pinned": MISBEHAVING_PLUGIN.format(
+        name="pinned", body="return await super().initiate(request)"
+    ),
+    "capped": MISBEHAVING_PLUGIN.format(
+        name="capped", body="return await super().initiate(request)"
+    ),
 }
 """Each plugin breaks the contract in one way a vendor did; each should fail the kit."""
 
@@ -185,8 +195,22 @@ FIXES = {
     " errors (payments_plugins): GatewayUnavailable when",
     "intid": "initiate raised TypeError: InitiateResult.external_id must be a str (the vendor's"
     " id as text), not int 12345",
+    "pinned": f"payments-plugin-pinned requires payments-plugins=={CONTRACT_VERSION}, which"
+    f" refuses later {MAJOR}.x contracts: a platform of a later minor release would refuse to load"
+    f' it, though a minor release only adds; depend on "payments-plugins>={MAJOR}.{MINOR},'
+    f'<{MAJOR + 1}" instead',
+    "capped": f"payments-plugin-capped requires payments-plugins>={MAJOR}.0,<{MAJOR}.{MINOR + 1},"
+    f" which refuses later {MAJOR}.x contracts: a platform of a later minor release would refuse"
+    f' to load it, though a minor release only adds; depend on "payments-plugins>={MAJOR}.0,'
+    f'<{MAJOR + 1}" instead',
 }
 """What the kit says about each broken plugin: the fix, not a symptom."""
+
+REQUIRES = {
+    "pinned": f"payments-plugins=={CONTRACT_VERSION}",
+    "capped": f"payments-plugins>={MAJOR}.0,<{MAJOR}.{MINOR + 1}",
+}
+"""Each plugin's requirement on the contract, where it is not the usual range."""
 
 UNRELATED_TESTS = """
 def test_the_payments_plugin_is_loaded_and_inert(pytestconfig):
@@ -265,7 +289,11 @@ def broken_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
     for name, source in plugins.items():
         module = f"payments_plugin_{name}"
         write_distribution(
-            site, f"payments-plugin-{name}", entry_points={name: module}, modules={module: source}
+            site,
+            f"payments-plugin-{name}",
+            entry_points={name: module},
+            modules={module: source},
+            requires=(REQUIRES.get(name, CONTRACT_REQUIREMENT),),
         )
     tests = {"test_hasty": HASTY_TESTS, "test_gullible": in_process_tests("gullible")}
     tests |= {f"test_{name}": in_process_tests(name) for name in BROKEN_PLUGINS}
@@ -318,8 +346,8 @@ def test_checks_that_do_not_apply_are_deselected_and_listed_with_their_reason(
     broken_run: KitRun,
 ):
     completed, outcomes = broken_run.completed, broken_run.outcomes
-    # hasty leaves out 1 check; gullible, plain and intid (no simulator) 7 each.
-    assert "22 deselected" in completed.stdout
+    # hasty leaves out 1 check; gullible, plain, intid, pinned and capped (no simulator) 7 each.
+    assert "36 deselected" in completed.stdout
     assert ("test_gullible", "test_a_timeout_is_an_unknown_outcome") not in outcomes
     assert ("test_hasty", "test_webhook_replies_render_every_outcome") not in outcomes
     summary = completed.stdout.split(SECTION_TITLE, 1)[1]

@@ -47,8 +47,11 @@ from opentelemetry import trace
 from payments_plugins.contract import (
     CONTRACT_DISTRIBUTION,
     CONTRACT_VERSION,
+    admits_every_later_minor,
     contract_major,
     contract_requirement,
+    requirement_text,
+    suggested_requirement,
 )
 from payments_plugins.errors import (
     GatewayDeclined,
@@ -191,18 +194,25 @@ class GatewayConformance:
     def test_the_distribution_declares_the_contract_it_is_built_for(self) -> None:
         distribution = type(self).target.distribution
         major = contract_major()
-        wanted = f'"{CONTRACT_DISTRIBUTION}>={major}.0,<{major + 1}"'
         requirement = contract_requirement(distribution)
         assert requirement is not None, (
-            f"{distribution} does not depend on {CONTRACT_DISTRIBUTION}: add {wanted} to"
-            " [project] dependencies in its pyproject.toml"
+            f"{distribution} does not depend on {CONTRACT_DISTRIBUTION}: add"
+            f' "{CONTRACT_DISTRIBUTION}>={major}.0,<{major + 1}" to [project] dependencies in'
+            " its pyproject.toml"
         )
         specifier = requirement.specifier
+        declared = requirement_text(specifier)
+        wanted = f'"{suggested_requirement(specifier)}"'
         assert specifier.contains(CONTRACT_VERSION, prereleases=True), (
-            f"{distribution} requires {requirement}, which excludes contract {CONTRACT_VERSION}"
+            f"{distribution} requires {declared}, which excludes contract {CONTRACT_VERSION}"
+        )
+        assert admits_every_later_minor(specifier), (
+            f"{distribution} requires {declared}, which refuses later {major}.x contracts:"
+            f" a platform of a later minor release would refuse to load it, though a minor"
+            f" release only adds; depend on {wanted} instead"
         )
         assert not specifier.contains(f"{major + 1}.0.0", prereleases=True), (
-            f"{distribution} requires {requirement}, which admits contract {major + 1}, whose"
+            f"{distribution} requires {declared}, which admits contract {major + 1}, whose"
             f" changes it cannot know: depend on {wanted} so that the platform refuses it"
             " there instead of running it"
         )
