@@ -73,6 +73,23 @@ class TestHastyConformance(GatewayConformance):
     )
 """
 
+# The JSON gateway's type declaring a currency its vendor (and simulator) does not take.
+WIDE_PLUGIN = """
+import dataclasses
+
+from payments_plugin_json_gateway.plugin import JSON_GATEWAY_TYPE
+from payments_plugins import hookimpl
+
+WIDE = dataclasses.replace(
+    JSON_GATEWAY_TYPE, name="wide", currencies=JSON_GATEWAY_TYPE.currencies | {"KWD"}
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register):
+    register(WIDE)
+"""
+
 GULLIBLE_PLUGIN = """
 import dataclasses
 
@@ -112,7 +129,7 @@ MISBEHAVING_PLUGIN = """
 import dataclasses
 
 from payments_plugin_test_gateway import GATEWAY_TYPE, TestGateway
-from payments_plugins import InitiateResult, hookimpl
+from payments_plugins import GatewayDeclined, InitiateResult, hookimpl
 
 
 class Misbehaving(TestGateway):
@@ -182,6 +199,18 @@ BROKEN_PLUGINS: dict[str, str] = {
     "capped": MISBEHAVING_PLUGIN.format(
         name="capped", body="return await super().initiate(request)"
     ),
+    # The type declares EUR and JPY (the test plugin's), the gateway takes EUR only.
+    "nojpy": MISBEHAVING_PLUGIN.format(
+        name="nojpy",
+        body="if request.amount.currency == 'JPY':\n"
+        "            raise GatewayDeclined('not taken', vendor_code='unsupported_currency')\n"
+        "        return await super().initiate(request)",
+    ),
+    "keyjpy": MISBEHAVING_PLUGIN.format(
+        name="keyjpy",
+        body="{'EUR': '978'}[request.amount.currency]\n"
+        "        return await super().initiate(request)",
+    ),
 }
 """Each plugin breaks the contract in one way a vendor did; each should fail the kit."""
 
@@ -209,6 +238,13 @@ FIXES = {
     f'<{MAJOR + 1}" instead',
 }
 """What the kit says about each broken plugin: the fix, not a symptom."""
+
+FIXES |= {
+    "nojpy": "JPY: initiate of 123456 JPY raised GatewayDeclined: not taken (vendor code"
+    " unsupported_currency)",
+    "keyjpy": "initiate of 123456 JPY raised KeyError: 'JPY'\na gateway raises only the"
+    " contract's errors",
+}
 
 REQUIRES = {
     "pinned": f"payments-plugins=={CONTRACT_VERSION}",
@@ -355,7 +391,12 @@ def broken_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
     """One run of the kit against every broken plugin, read by several tests."""
     root = tmp_path_factory.mktemp("broken")
     site = root / "site"
-    plugins = {"hasty": HASTY_PLUGIN, "gullible": GULLIBLE_PLUGIN, **BROKEN_PLUGINS}
+    plugins = {
+        "hasty": HASTY_PLUGIN,
+        "wide": WIDE_PLUGIN,
+        "gullible": GULLIBLE_PLUGIN,
+        **BROKEN_PLUGINS,
+    }
     for name, source in plugins.items():
         module = f"payments_plugin_{name}"
         write_distribution(
@@ -365,7 +406,11 @@ def broken_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
             modules={module: source},
             requires=(REQUIRES.get(name, CONTRACT_REQUIREMENT),),
         )
-    tests = {"test_hasty": HASTY_TESTS, "test_gullible": in_process_tests("gullible")}
+    tests = {
+        "test_hasty": HASTY_TESTS,
+        "test_wide": HASTY_TESTS.replace("hasty", "wide").replace("Hasty", "Wide"),
+        "test_gullible": in_process_tests("gullible"),
+    }
     tests |= {f"test_{name}": in_process_tests(name) for name in BROKEN_PLUGINS}
     tests["test_foreign"] = in_process_tests("foreign", "testgw")
     return run_pytest(root, tests, site)
@@ -381,7 +426,7 @@ def test_the_kit_fails_a_gateway_that_reports_unknown_outcomes_as_unavailable(
         "test_an_error_after_processing_is_an_unknown_outcome",
     ]
     assert "raised GatewayUnavailable" in broken_run.completed.stdout
-    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 22
+    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 23
 
 
 def test_the_kit_fails_lax_settings_and_a_gateway_that_believes_any_notification(
@@ -416,13 +461,14 @@ def test_checks_that_do_not_apply_are_deselected_and_listed_with_their_reason(
     broken_run: KitRun,
 ):
     completed, outcomes = broken_run.completed, broken_run.outcomes
-    # hasty leaves out 1 check; gullible, plain, intid, pinned and capped (no simulator) 7 each.
-    assert "36 deselected" in completed.stdout
+    # hasty and wide leave out 1 check each; gullible and the five in-process plugins that load
+    # (plain, intid, pinned, capped, nojpy, keyjpy) 7 each.
+    assert "51 deselected" in completed.stdout
     assert ("test_gullible", "test_a_timeout_is_an_unknown_outcome") not in outcomes
     assert ("test_hasty", "test_webhook_replies_render_every_outcome") not in outcomes
     summary = completed.stdout.split(SECTION_TITLE, 1)[1]
-    assert "(gateway type 'hasty'): 22 checks selected, 1 not applicable" in summary
-    assert "(gateway type 'gullible'): 16 checks selected, 7 not applicable" in summary
+    assert "(gateway type 'hasty'): 23 checks selected, 1 not applicable" in summary
+    assert "(gateway type 'gullible'): 17 checks selected, 7 not applicable" in summary
     assert (
         "not applicable: test_a_timeout_is_an_unknown_outcome "
         "(needs a simulator (GatewayType.simulator))"
@@ -531,6 +577,7 @@ def test_a_raw_error_fails_one_check_naming_the_fix_and_skips_the_rest(broken_ru
     """Issue 19, finding 2.4: one bug (initiate raising Exception) was 15 failures."""
     assert broken_run.failed_in("test_plain") == ["test_initiate_returns_an_external_id"]
     skipped = broken_run.in_module("test_plain", "skipped")
+    assert "test_every_declared_currency_is_paid_and_refunded" in skipped
     assert len(skipped) >= 8, skipped
     for name in skipped:
         assert (
@@ -599,3 +646,15 @@ async def test_the_gateway_s_own_timeout_error_is_a_raw_error_not_the_deadline()
     request = InitiateRequest(payment_id=uuid.uuid4(), amount=Amount(1250, "EUR"))
     with pytest.raises(pytest.fail.Exception, match=r"initiate of 12\.50 EUR raised TimeoutError"):
         await guard.initiate(request)
+
+
+def test_a_declared_currency_the_vendor_does_not_take_fails_the_kit(broken_run: KitRun):
+    """Issue 19, finding 2.2: only the first declared currency was ever paid in."""
+    assert broken_run.failed_in("test_wide") == [
+        "test_every_declared_currency_is_paid_and_refunded"
+    ]
+    message = broken_run.messages[
+        ("test_wide", "test_every_declared_currency_is_paid_and_refunded")
+    ]
+    assert "KWD: initiate of 123.456 KWD raised GatewayDeclined" in message, message
+    assert "AED:" not in message

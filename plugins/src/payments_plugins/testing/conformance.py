@@ -61,7 +61,7 @@ from payments_plugins.errors import (
     InvalidSettings,
     InvalidWebhook,
 )
-from payments_plugins.gateway import GatewayResources, GatewayType, SimulatorOptions
+from payments_plugins.gateway import Gateway, GatewayResources, GatewayType, SimulatorOptions
 from payments_plugins.messages import (
     InitiateRequest,
     RefundRequest,
@@ -316,6 +316,26 @@ class GatewayConformance:
                 assert len(held["refunds"]) == 1, f"paid out {len(held['refunds'])} times"
 
         run(check)
+
+    def test_every_declared_currency_is_paid_and_refunded(self, vendor: ConformanceVendor) -> None:
+        async def check() -> list[str]:
+            failures: list[str] = []
+            async with vendor.gateway() as live:
+                for currency in sorted(vendor.target.loaded.currencies):
+                    failure = await _pay_and_refund(vendor, live.gateway, currency)
+                    if failure is not None:
+                        failures.append(f"{currency}: {failure}")
+            return failures
+
+        failures = run(check)
+        assert not failures, (
+            "the type declares these currencies, but the gateway does not take them:\n"
+            + "\n".join(failures)
+            + "\nA gateway takes every currency its type declares, in that currency's minor"
+            " units (JPY has 0 decimals, EUR 2, KWD 3): write amounts with"
+            " Amount.decimal_text() or Amount.format(), or leave the currency out of"
+            " GatewayType.currencies"
+        )
 
     def test_fetch_status_agrees_with_the_vendor(self, vendor: ConformanceVendor) -> None:
         async def check() -> None:
@@ -584,6 +604,52 @@ class GatewayConformance:
             else:
                 # A refused notification must never look taken to the vendor.
                 assert 400 <= reply.status_code < 600, f"{ack.code}: {reply.status_code}"
+
+
+PAID_MINOR: Final = 123_456
+"""What the currency check pays in each declared currency, in its minor units: 123456 JPY,
+1234.56 EUR, 123.456 KWD (every decimal place in use)."""
+REFUNDED_MINOR: Final = 23_456
+"""What it then refunds of that payment: 23456 JPY, 234.56 EUR, 23.456 KWD."""
+
+
+async def _pay_and_refund(vendor: ConformanceVendor, gateway: Gateway, currency: str) -> str | None:
+    """Pay ``PAID_MINOR`` of ``currency`` and refund ``REFUNDED_MINOR`` of it through
+    ``gateway`` (a ``ContractGuard``); None when the vendor took both as asked, else what
+    went wrong."""
+    paid, refunded = vendor.amount(PAID_MINOR, currency), vendor.amount(REFUNDED_MINOR, currency)
+    try:
+        payment, external_id = await vendor.paid_payment(gateway, PAID_MINOR, currency)
+    except GatewayError as error:
+        return f"initiate of {paid.format()} raised {_described(error)}"
+    refund = RefundRequest(
+        refund_id=uuid.uuid4(),
+        payment_id=payment.payment_id,
+        external_id=external_id,
+        amount=refunded,
+    )
+    try:
+        await gateway.refund(refund)
+    except GatewayError as error:
+        return f"refund of {refunded.format()} raised {_described(error)}"
+    if vendor.url is None:
+        return None
+    async with vendor.control() as control:
+        held = await control.payment_with_reference(str(payment.payment_id))
+    if held is None:
+        return f"the simulator holds no payment of {paid.format()} under our reference"
+    amounts = [held["amount"], *(refund["amount"] for refund in held["refunds"])]
+    if amounts != [paid.format(), refunded.format()]:
+        return (
+            f"asked to pay {paid.format()} and refund {refunded.format()}, the simulator holds"
+            f" a payment of {amounts[0]} and refunds of {amounts[1:]}"
+        )
+    return None
+
+
+def _described(error: GatewayError) -> str:
+    code = getattr(error, "vendor_code", None)
+    return f"{type(error).__name__}: {error}" + (f" (vendor code {code})" if code else "")
 
 
 def _refusal_problem(gateway_type: GatewayType[Any], raw: dict[str, Any], named: str) -> str | None:

@@ -104,9 +104,9 @@ class ConformanceVendor:
         """The currency the checks pay in: the first the type declares, alphabetically."""
         return sorted(self.target.loaded.currencies)[0]
 
-    def amount(self, minor: int) -> Amount:
-        """``minor`` units of the checks' currency."""
-        return Amount(minor, self.currency)
+    def amount(self, minor: int, currency: str | None = None) -> Amount:
+        """``minor`` units of ``currency``, by default the checks' currency."""
+        return Amount(minor, currency or self.currency)
 
     def raw_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The settings the gateway under test is built from, with ``overrides`` laid over."""
@@ -143,9 +143,11 @@ class ConformanceVendor:
         async with SimulatorControl.served_at(self.url, verify=self.tls) as control:
             yield control
 
-    async def paid_payment(self, gateway: Gateway, minor: int) -> tuple[InitiateRequest, str]:
+    async def paid_payment(
+        self, gateway: Gateway, minor: int, currency: str | None = None
+    ) -> tuple[InitiateRequest, str]:
         """A payment the vendor holds as paid (the in-process vendor refunds what it holds)."""
-        request = InitiateRequest(payment_id=uuid.uuid4(), amount=self.amount(minor))
+        request = InitiateRequest(payment_id=uuid.uuid4(), amount=self.amount(minor, currency))
         external_id = (await gateway.initiate(request)).external_id
         if self.url is not None:
             async with self.control() as control:
