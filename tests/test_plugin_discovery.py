@@ -18,9 +18,11 @@ from payments_platform.plugin_host import PluginError, PluginHost
 from payments_platform.runtime import build_runtime
 from payments_plugins import GatewayType
 from payments_plugins.contract import CONTRACT_VERSION
+from payments_plugins.testing.asgi_server import free_port
 
 from .conftest import OPEN, AppFactory
 from .distributions import gateway_type_module, write_distribution
+from .server_process import write_config
 
 Install = Callable[..., Path]
 
@@ -159,6 +161,37 @@ def test_start_up_fails_only_if_an_enabled_gateway_needs_the_broken_plugin(
         r'.*Error loading plugin "broken"',
     ):
         build_runtime(needs_it, host)
+
+
+def test_the_plugin_failure_that_stops_the_start_is_named_first(
+    install: Install, tmp_path: Path
+) -> None:
+    """Issue 19, finding 2.4: `serve` listed every plugin that failed to load, in the order
+    they were found, the one the configured gateway needs among the others."""
+    for name in ("aaa", "acme"):
+        site = install(
+            f"payments-plugin-{name}",
+            entry_points={name: f"payments_plugin_{name}"},
+            modules={f"payments_plugin_{name}": f"raise RuntimeError('{name} is broken')"},
+        )
+    config = write_config(
+        tmp_path / "payments.toml",
+        {
+            "server": {"host": "127.0.0.1", "port": free_port()},
+            "database": {"url": f"sqlite:///{tmp_path / 'p.db'}", "migrate_on_start": True},
+            "security": OPEN,
+            "gateways": {"acme": {"type": "acme"}},
+        },
+    )
+    result = _payments("serve", "--config", str(config), site=site)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "payments: error: no installed plugin provides gateway type 'acme' (available: json,"
+        ' soap, testgw); its plugin failed to load: Error loading plugin "acme": its module'
+        " 'payments_plugin_acme' cannot be imported: RuntimeError: acme is broken; other plugins"
+        " that failed to load: Error loading plugin \"aaa\": its module 'payments_plugin_aaa'"
+        " cannot be imported: RuntimeError: aaa is broken"
+    ]
 
 
 def test_a_misspelled_hook_is_refused_naming_the_hook_it_meant() -> None:
