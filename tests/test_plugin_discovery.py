@@ -116,6 +116,43 @@ def test_payments_plugins_lists_plugins_types_and_currencies() -> None:
     assert "gateway type json: AED  [simulator]" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("requires", "shown"),
+    [
+        (("payments-plugins<2,>=1.0",), "built for payments-plugins>=1.0,<2"),
+        (("payments-plugins~=1.0",), "built for payments-plugins~=1.0"),
+        (
+            ("payments-plugins",),
+            "built for any contract (payments-plugins without a version range)",
+        ),
+        ((), "built for any contract (it does not depend on payments-plugins)"),
+    ],
+)
+def test_payments_plugins_shows_the_contract_and_the_range_each_plugin_declares(
+    install: Install, requires: tuple[str, ...], shown: str
+) -> None:
+    """Issue 19, finding 3.2: a vendor could not see which contract the platform implements
+    nor which one a plugin declares."""
+    site = install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": gateway_type_module("acme", "acme")},
+        requires=requires,
+    )
+    result = _payments("plugins", site=site)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"payments {importlib.metadata.version('payments-platform')} implements plugin contract"
+        f" {CONTRACT_VERSION}"
+    )
+    acme = lines.index("acme  (payments-plugin-acme 0.1.0)")
+    assert lines[acme + 1] == f"    {shown}"
+    assert lines[acme + 2] == "    gateway type acme: EUR"
+    json = lines.index("json  (payments-plugin-json-gateway 0.1.0)")
+    assert lines[json + 1] == "    built for payments-plugins>=1.1,<2"
+
+
 def _with_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.metadata.entry_points
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import version
 
 from payments_plugins import scaffold
+from payments_plugins.contract import (
+    CONTRACT_DISTRIBUTION,
+    CONTRACT_VERSION,
+    contract_requirement,
+    requirement_text,
+)
 
 from payments_platform.cli.common import Options, add_command, help_of, settings_of
 from payments_platform.plugin_host import PluginHost
@@ -14,8 +21,11 @@ def _plugins(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     host = PluginHost.discover(settings.plugins)
     types, conflicts = host.gateway_types, host.conflicts
+    print(f"payments {version('payments-platform')} implements plugin contract {CONTRACT_VERSION}")
     for plugin in host.plugins:
         print(f"{plugin.name}  ({plugin.distribution or '-'} {plugin.version or ''})".rstrip())
+        if plugin.distribution is not None:
+            print(f"    built for {_built_for(plugin.distribution)}")
         for type_name in plugin.gateway_types:
             if type_name in conflicts:
                 print(f"    gateway type {type_name}: CONTESTED, served by no plugin")
@@ -40,6 +50,16 @@ def _plugins(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _built_for(distribution: str) -> str:
+    """The contract versions ``distribution`` declares it is built for, as it wrote them."""
+    requirement = contract_requirement(distribution)
+    if requirement is None:
+        return f"any contract (it does not depend on {CONTRACT_DISTRIBUTION})"
+    if not requirement.specifier:
+        return f"any contract ({CONTRACT_DISTRIBUTION} without a version range)"
+    return requirement_text(requirement.specifier)
+
+
 def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], options: Options
 ) -> None:
@@ -50,9 +70,11 @@ def add_commands(
         "list the gateway plugins the config loads",
         """\
 List the gateway plugins the config's [plugins] selection loads (entry-point
-group `payments`), with their distributions and versions, and the gateway types
-each provides with their currencies and descriptions; [simulator] marks a type
-that ships a vendor simulator. Exits with status 1 when a plugin failed to
+group `payments`), under the plugin contract version this platform implements:
+each with its distribution and version, the contract versions it declares it
+is built for (its requirement on payments-plugins), and the gateway types it
+provides with their currencies and descriptions; [simulator] marks a type that
+ships a vendor simulator. Exits with status 1 when a plugin failed to
 load, two plugins register the same gateway type, or plugins.load names a
 plugin that is not installed.""",
         parents=[options.configured],
