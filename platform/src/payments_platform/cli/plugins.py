@@ -1,11 +1,13 @@
-"""``payments plugins`` (what is installed and loaded) and ``payments plugin new``."""
+"""``payments plugins`` (what is installed and loaded), ``payments plugin new`` and
+``payments plugin sdk``."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 from importlib.metadata import version
 
-from payments_plugins import scaffold
+from payments_plugins import scaffold, sdk
 from payments_plugins.contract import (
     CONTRACT_DISTRIBUTION,
     CONTRACT_VERSION,
@@ -15,6 +17,8 @@ from payments_plugins.contract import (
 
 from payments_platform.cli.common import Options, add_command, help_of, settings_of
 from payments_platform.plugin_host import PluginHost
+
+SDK_COMMAND = "payments plugin sdk"
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -96,4 +100,18 @@ plugin that is not installed.""",
         " pass as written; replace the toy wire format with your vendor's.",
     )
     scaffold.add_arguments(new_plugin)
-    new_plugin.set_defaults(run=scaffold.run)
+    new_plugin.set_defaults(run=functools.partial(scaffold.run, sdk_command=SDK_COMMAND))
+
+    sdk_command = plugin_commands.add_parser(
+        "sdk",
+        parents=[options.logging],
+        help="put the plugin contract and its conformance kit into a plugin's environment",
+        description=f"Write the plugin contract this platform implements ({CONTRACT_VERSION}),"
+        " with its conformance kit and scaffold, as a wheel built from the installed"
+        " payments-plugins (it is on no package index), or install it with the kit's"
+        " dependencies (the testing extra) into a plugin's virtual environment: `payments"
+        " plugin sdk --into .venv`. The environment's pip fetches the dependencies from its"
+        " package registry.",
+    )
+    sdk.add_arguments(sdk_command)
+    sdk_command.set_defaults(run=sdk.run)
