@@ -24,6 +24,11 @@ defined, saying what to fix. With a simulator, the kit serves it over real HTTP 
 the checks that need a network vendor are left out: the ``payments`` pytest plugin deselects them
 and lists them, with the reason, at the end of the run.
 
+Every call a check makes into the gateway goes through ``payments_plugins.testing.guard``: under
+the platform's deadline of a gateway call, within the contract's errors and results, and one
+bug failing one check. The payments are in the first currency the type declares, alphabetically;
+one check pays and refunds in every declared currency.
+
 Each check is a plain (synchronous) test that runs its own event loop, so the suite needs no
 async test plugin and no particular asyncio mode.
 """
