@@ -64,11 +64,15 @@ class Vendor:
         """The payer pays (or fails): the vendor's own record moves."""
         await self._control("POST", f"payments/{external_id}/status", {"status": status})
 
-    async def misbehave(self, amount: str, action: str, operation: str = "any") -> None:
-        """Make requests for ``amount`` answer with ``action``."""
-        await self._control(
-            "POST", "behaviours", {"amount": amount, "operation": operation, "action": action}
-        )
+    async def misbehave(
+        self, amount: str, action: str, operation: str = "any", *, seconds: float | None = None
+    ) -> None:
+        """Make requests for ``amount`` answer with ``action`` (``seconds``: the ``slow``
+        behaviour's hold)."""
+        body: dict[str, Any] = {"amount": amount, "operation": operation, "action": action}
+        if seconds is not None:
+            body["seconds"] = seconds
+        await self._control("POST", "behaviours", body)
 
     async def go_down(self) -> None:
         """Answer every API call with 503 until :meth:`come_up`."""

@@ -16,13 +16,14 @@ import asyncpg
 import sqlalchemy as sa
 from payments_platform.database import Database, driver_url
 
-POSTGRES_URL_VARIABLE = "PAYMENTS_TEST_POSTGRES_URL"
-BACKENDS_VARIABLE = "PAYMENTS_TEST_BACKENDS"
+# Not PAYMENTS_*: the servers tests start would read those as config overrides, and refuse them.
+POSTGRES_URL_VARIABLE = "TEST_POSTGRES_URL"
+BACKENDS_VARIABLE = "TEST_DATABASE_BACKENDS"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def backends() -> list[str]:
-    """The backends tests run on: both, unless ``PAYMENTS_TEST_BACKENDS`` narrows them."""
+    """The backends tests run on: both, unless ``TEST_DATABASE_BACKENDS`` narrows them."""
     chosen = os.environ.get(BACKENDS_VARIABLE, "sqlite,postgresql")
     return [name.strip() for name in chosen.split(",") if name.strip()]
 

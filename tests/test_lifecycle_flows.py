@@ -102,11 +102,17 @@ async def test_a_payment_the_vendor_never_received_is_rejected_and_may_be_sent_a
     name, script = new_script()
     script.fail("initiate", GatewayOutcomeUnknown("connection reset"))
     script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
+    script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
     script.answer("initiate", accepted("ext-2"))
-    async with scripted_runtime({"gw": name}) as runtime:
+    async with scripted_runtime({"gw": name}, payments={"reconcile_after_seconds": 60}) as runtime:
         payment_id = uuid.uuid4()
         await initiate.start_payment(runtime.platform, payment_id, AED_10)
         wall_clock.advance(5)
+        await run_due_jobs(runtime)
+        # The call may still be in the vendor's queue: "no such payment" is not believed yet.
+        asked_early = (await reads.payment_history(runtime.platform, payment_id)).payment
+        assert asked_early.status is PaymentStatus.UNKNOWN
+        wall_clock.advance(56)
         await run_due_jobs(runtime)
         rejected = (await reads.payment_history(runtime.platform, payment_id)).payment
         assert (rejected.status, rejected.failure_code) == (PaymentStatus.REJECTED, "not-received")

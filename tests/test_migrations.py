@@ -113,3 +113,59 @@ async def test_payments_and_refunds_made_before_ids_were_per_merchant_keep_their
         )
     finally:
         await database.dispose()
+
+
+async def test_payments_the_platform_expired_before_0009_are_told_from_those_the_vendor_did(
+    database_url: str,
+) -> None:
+    """Revision 0009 marks ``age-limit`` the payments the platform expired while the vendor still
+    waited, so that the vendor's later "paid" recovers them; those the vendor expired, and
+    every other payment, are left as they were."""
+    now = datetime.now(UTC)
+    ours, theirs, failed = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0008"))
+
+        def earlier_rows(conn: sa.Connection) -> None:
+            for payment_id, status, reason in [
+                (ours, "expired", "age limit reached; json reports initiated"),
+                (theirs, "expired", "age limit reached; json reports expired"),
+                (failed, "failed", "json reports failed"),
+            ]:
+                conn.execute(
+                    sa.insert(schema.payments).values(
+                        id=payment_id,
+                        client_id=payment_id,
+                        currency="AED",
+                        amount_minor=500,
+                        status=status,
+                        gateway="json",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                conn.execute(
+                    sa.insert(schema.payment_events).values(
+                        payment_id=payment_id,
+                        kind="status_changed",
+                        from_status="initiated",
+                        to_status=status,
+                        accepted=True,
+                        reason=reason,
+                        created_at=now,
+                    )
+                )
+
+        await database.write(earlier_rows)
+        await database.migrate()
+
+        def codes(conn: sa.Connection) -> dict[uuid.UUID, str | None]:
+            return {
+                payment_id: payments.load(conn, payment_id).failure_code
+                for payment_id in (ours, theirs, failed)
+            }
+
+        assert await database.read(codes) == {ours: "age-limit", theirs: None, failed: None}
+    finally:
+        await database.dispose()

@@ -38,8 +38,13 @@ def config_for(
     return path
 
 
-def json_gateway(vendor: Vendor, **settings: Any) -> dict[str, Any]:
-    return {"type": "json", "settings": {"base_url": vendor.base_url, **settings}}
+def json_gateway(vendor: Vendor, deadline_seconds: float = 1.0, **settings: Any) -> dict[str, Any]:
+    # A short deadline lets QUICK_RECOVERY's guards fire soon after a call is surely over.
+    return {
+        "type": "json",
+        "deadline_seconds": deadline_seconds,
+        "settings": {"base_url": vendor.base_url, **settings},
+    }
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = SETTLE_SECONDS) -> None:
@@ -202,7 +207,7 @@ def in_background(url: str, body: dict[str, Any]) -> Future[httpx.Response]:
 
 
 QUICK_RECOVERY: dict[str, Any] = {
-    "payments": {"reconcile_after_seconds": 1.0},
+    "payments": {"reconcile_after_seconds": 3.0},
     "worker": {"poll_seconds": 0.1, "backoff_seconds": 0.2},
 }
 """Guards that fire after a second and workers that look often, so recovery fits in a test."""
@@ -300,7 +305,9 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path, database_url: s
 
     with json_vendor(timeout_seconds=1.5) as slow_vendor:
         asyncio.run(slow_vendor.misbehave("55.55 AED", "timeout", operation="initiate"))
-        config = config_for(tmp_path, database_url, {"json": json_gateway(slow_vendor)})
+        config = config_for(
+            tmp_path, database_url, {"json": json_gateway(slow_vendor, deadline_seconds=10)}
+        )
         with payments_serve(tmp_path, config=config) as server:
             payment_id = str(uuid.uuid4())
             pending = in_background(

@@ -287,3 +287,34 @@ def test_base_url_reaches_a_wildcard_listener_on_loopback() -> None:
     assert settings.base_url == "http://127.0.0.1:8123"
     public = load_settings(None, {"PAYMENTS_SERVER__PUBLIC_URL": "https://pay.example/"})
     assert public.base_url == "https://pay.example"
+
+
+@pytest.mark.parametrize(
+    ("gateway", "reconcile_after", "refused"),
+    [
+        ("", "37.5", False),  # the default deadline, 30 s, and its margin of 7.5 s
+        ("", "37", True),
+        ("deadline_seconds = 4\n", "6", False),  # a margin of at least 2 s
+        ("deadline_seconds = 4\n", "5.9", True),
+        ("deadline_seconds = 4\nenabled = false\n", "1", False),  # a disabled gateway calls nothing
+    ],
+)
+def test_a_call_is_never_judged_abandoned_before_its_deadline_has_surely_passed(
+    tmp_path: Path, gateway: str, reconcile_after: str, refused: bool
+) -> None:
+    """A slow call was judged abandoned while it still ran: reconcile_after_seconds must exceed
+    every enabled gateway's deadline by a margin, or the config is refused naming both."""
+    path = write(
+        tmp_path,
+        f'[payments]\nreconcile_after_seconds = {reconcile_after}\n[gateways.acme]\ntype = "json"\n'
+        + gateway,
+    )
+    if not refused:
+        load_settings(path, {})
+        return
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, {})
+    message = str(error.value)
+    assert "gateway 'acme'" in message
+    assert "deadline_seconds" in message
+    assert "`payments.reconcile_after_seconds`" in message

@@ -2,6 +2,9 @@
 
 import pytest
 from payments_platform.lifecycle import (
+    AGE_LIMIT,
+    NO_GATEWAY_AVAILABLE,
+    NOT_RECEIVED,
     TRANSITIONS,
     PaymentStatus,
     WebhookVerdict,
@@ -77,3 +80,36 @@ def test_webhook_verdicts(
     current: PaymentStatus, reported: PaymentStatus, verdict: WebhookVerdict
 ) -> None:
     assert judge_webhook(current, reported) is verdict
+
+
+@pytest.mark.parametrize(
+    ("current", "failure_code", "reported", "verdict"),
+    [
+        # Given up on by the platform's own judgement: the vendor's "paid" moves the payment.
+        (S.REJECTED, NOT_RECEIVED, S.PAID, WebhookVerdict.RECOVER),
+        (S.REJECTED, NO_GATEWAY_AVAILABLE, S.PAID, WebhookVerdict.RECOVER),
+        (S.EXPIRED, AGE_LIMIT, S.PAID, WebhookVerdict.RECOVER),
+        # ... and its "failed" or "expired" agrees that no money moved.
+        (S.REJECTED, NOT_RECEIVED, S.FAILED, WebhookVerdict.REPEAT),
+        (S.EXPIRED, AGE_LIMIT, S.EXPIRED, WebhookVerdict.REPEAT),
+        (S.EXPIRED, AGE_LIMIT, S.FAILED, WebhookVerdict.REPEAT),
+        # Ended on the vendor's own word: a later "paid" contradicts it, as before.
+        (S.EXPIRED, None, S.PAID, WebhookVerdict.CONTRADICTS),
+        (S.FAILED, None, S.PAID, WebhookVerdict.CONTRADICTS),
+        (S.REJECTED, "do_not_honour", S.PAID, WebhookVerdict.CONTRADICTS),
+        (S.REJECTED, "declined", S.PAID, WebhookVerdict.CONTRADICTS),
+        # A code of the platform's on a status it cannot recover from changes nothing.
+        (S.PAID, NOT_RECEIVED, S.FAILED, WebhookVerdict.CONTRADICTS),
+        (S.REJECTED, NOT_RECEIVED, None, WebhookVerdict.CONTRADICTS),
+    ],
+)
+def test_a_payment_the_platform_gave_up_on_is_recovered_only_by_the_vendors_paid(
+    current: PaymentStatus,
+    failure_code: str | None,
+    reported: PaymentStatus | None,
+    verdict: WebhookVerdict,
+) -> None:
+    """The vendor's books are the truth about money: a payment the platform rejected or expired
+    on its own judgement moves to paid when its vendor says it took the money; one the vendor
+    itself failed, expired or declined does not."""
+    assert judge_webhook(current, reported, failure_code) is verdict

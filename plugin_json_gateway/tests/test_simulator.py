@@ -227,16 +227,23 @@ async def test_a_status_change_posts_a_signed_webhook_the_gateway_accepts(
     httpserver.expect_oneshot_request("/hooks/json", method="POST").respond_with_data("", 202)
     settings = JsonGatewaySettings(base_url=webhook_simulator_url, webhook_secret=SECRET)
     gateway = JsonGateway(settings, resources)
-    external_id = (await gateway.initiate(initiate_request())).external_id
+    request = initiate_request()
+    external_id = (await gateway.initiate(request)).external_id
 
     async with SimulatorControl.served_at(webhook_simulator_url, verify=tls) as control:
         answer = await control.set_status(external_id, "failed")
 
     assert answer["webhook"]["status_code"] == 202
-    assert answer["webhook"]["body"] == {"external_id": external_id, "status": "failed"}
+    assert answer["webhook"]["body"] == {
+        "external_id": external_id,
+        "status": "failed",
+        "reference": str(request.payment_id),
+    }
     [(received, _)] = httpserver.log
     event = await gateway.parse_webhook(dict(received.headers), received.get_data())
-    assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.FAILED)
+    assert event == WebhookEvent(
+        external_id=external_id, status=VendorPaymentStatus.FAILED, reference=request.payment_id
+    )
     other = JsonGatewaySettings(base_url=webhook_simulator_url, webhook_secret="not-" + SECRET)
     with pytest.raises(Exception, match="does not match"):
         await JsonGateway(other, resources).parse_webhook(

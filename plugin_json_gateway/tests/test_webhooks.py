@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 
 import pytest
 from payments_plugin_json_gateway.gateway import JsonGateway
@@ -52,6 +53,14 @@ async def test_without_a_secret_an_unsigned_webhook_is_accepted(unsigned_gateway
         (
             b'{"status":"expired","external_id":"b"}',
             WebhookEvent(external_id="b", status=VendorPaymentStatus.EXPIRED),
+        ),
+        (
+            b'{"external_id":"c","status":"paid","reference":"8fda856b-83a6-467a-ad01-cfb57389d658"}',
+            WebhookEvent(
+                external_id="c",
+                status=VendorPaymentStatus.PAID,
+                reference=uuid.UUID("8fda856b-83a6-467a-ad01-cfb57389d658"),
+            ),
         ),
     ],
 )
@@ -143,6 +152,8 @@ async def test_a_signature_is_checked_before_the_body(signed_gateway: JsonGatewa
         (b'{"external_id":"a","status":"refunded"}', "status"),
         (b'{"external_id":"a","status":"PAID"}', "status"),
         (b'{"external_id":"a","status":"paid","amount":"1.00 AED"}', "amount"),
+        (b'{"external_id":"a","status":"paid","reference":"order-7"}', "reference"),
+        (b'{"external_id":"a","status":"paid","reference":7}', "reference"),
     ],
 )
 async def test_a_body_not_in_the_documented_shape_is_refused_naming_the_problem(

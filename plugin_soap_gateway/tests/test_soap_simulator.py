@@ -236,7 +236,8 @@ async def test_a_status_change_posts_a_notification_the_gateway_accepts(
     )
     with serve_asgi(SoapVendorSimulator(options)) as url:
         gateway = SoapGateway(settings_for(url), resources)
-        external_id = (await gateway.initiate(initiate_request("41.00"))).external_id
+        request = initiate_request("41.00")
+        external_id = (await gateway.initiate(request)).external_id
         async with SimulatorControl.served_at(url) as control:
             answer = await control.set_status(external_id, "failed")
 
@@ -249,4 +250,6 @@ async def test_a_status_change_posts_a_notification_the_gateway_accepts(
         '"urn:soap-vendor:payments:v1#PaymentStatusNotification"'
     )
     event = await gateway.parse_webhook(dict(received.headers), received.get_data())
-    assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.FAILED)
+    assert event == WebhookEvent(
+        external_id=external_id, status=VendorPaymentStatus.FAILED, reference=request.payment_id
+    )

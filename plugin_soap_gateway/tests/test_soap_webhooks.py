@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -358,3 +359,29 @@ async def test_a_notification_with_comments_and_indentation_is_still_read(gatewa
     )
 
     assert await gateway.parse_webhook({}, body) == PAID
+
+
+def _with_reference(reference: str) -> bytes:
+    inner = (
+        "<v:PaymentStatusNotification><v:externalId>soappay_1</v:externalId>"
+        f"<v:status>paid</v:status><v:reference>{reference}</v:reference>"
+        "</v:PaymentStatusNotification>"
+    )
+    return notification(body=inner, header=token())
+
+
+async def test_the_reference_a_notification_carries_is_the_events(gateway: SoapGateway):
+    """A notification carries the reference the payment was initiated under, so the platform
+    can match it to its payment when it never learned the vendor's id (contract 1.1)."""
+    reference = uuid.uuid4()
+
+    event = await gateway.parse_webhook({}, _with_reference(str(reference)))
+
+    assert event == WebhookEvent(
+        external_id="soappay_1", status=VendorPaymentStatus.PAID, reference=reference
+    )
+
+
+async def test_a_reference_that_is_no_payment_id_is_refused(gateway: SoapGateway):
+    with pytest.raises(InvalidWebhook, match="reference 'order-7' is not a payment id"):
+        await gateway.parse_webhook({}, _with_reference("order-7"))

@@ -313,6 +313,7 @@ async def test_every_vendor_call_is_counted_by_kind(vendor: httpx.AsyncClient):
         ("error_500", 500, True),
         ("garbage", 201, True),
         ("timeout", 201, True),
+        ("slow", 201, True),
     ],
 )
 @pytest.mark.parametrize("operation", ["initiate", "any"])
@@ -391,6 +392,59 @@ async def test_a_timeout_gives_up_when_the_client_leaves_but_still_records(
 
     assert sent == []
     assert simulator.payment_with_reference("gone").amount.format() == "9.00 AED"
+
+
+async def test_a_slow_call_is_held_before_it_is_processed_and_counted_once(
+    vendor: httpx.AsyncClient,
+):
+    """The ``slow`` behaviour holds a call *before* the vendor processes it (a vendor under
+    load), unlike ``timeout``, which records first: while held, the vendor has nothing."""
+    body = {"amount": "9.00 AED", "operation": "initiate", "action": "slow", "seconds": 0.3}
+    assert (await vendor.post("/_simulator/behaviours", json=body)).status_code == 200
+
+    call = asyncio.create_task(pay(vendor, "9.00 AED", reference="queued"))
+    await asyncio.sleep(0.1)
+    while_held = await held(vendor)
+    answer = await call
+
+    assert while_held == []
+    assert answer.status_code == 201
+    assert [payment["reference"] for payment in await held(vendor)] == ["queued"]
+    assert (await vendor.get("/_simulator/calls")).json()["initiate"] == 1
+
+
+async def test_a_slow_call_is_processed_even_when_its_caller_gave_up(simulator: ToyVendor):
+    """The request is in the vendor's queue: a caller that stops waiting does not take it back,
+    which is how a call the platform left at its deadline can still reach the vendor."""
+    transport = httpx.ASGITransport(app=simulator)
+    async with httpx.AsyncClient(transport=transport, base_url="http://vendor") as client:
+        body = {"amount": "9.00 AED", "operation": "any", "action": "slow", "seconds": 0.3}
+        await client.post("/_simulator/behaviours", json=body)
+    messages: Iterator[MutableMapping[str, Any]] = iter(
+        [
+            {"type": "http.request", "body": b'{"amount": "9.00 AED", "reference": "gone"}'},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> MutableMapping[str, Any]:
+        return next(messages)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        return None
+
+    await simulator(_scope("POST", "/calls"), receive, send)
+
+    assert simulator.payment_with_reference("gone").amount.format() == "9.00 AED"
+
+
+async def test_seconds_are_for_the_slow_action_only(vendor: httpx.AsyncClient):
+    body = {"amount": "9.00 AED", "operation": "any", "action": "timeout", "seconds": 3}
+
+    refused = await vendor.post("/_simulator/behaviours", json=body)
+
+    assert refused.status_code == 400
+    assert "slow" in refused.json()["error"]["message"]
 
 
 async def test_behaviours_are_listed_and_cleared(vendor: httpx.AsyncClient):

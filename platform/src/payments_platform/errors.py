@@ -134,6 +134,15 @@ class WebhookRejected(PaymentProblem):
     title = "The webhook was not accepted"
 
 
+class WebhookNotVerified(PaymentProblem):
+    """The gateway could not tell whether the webhook is genuine (its plugin ran out of time or
+    failed): nothing changed, and the vendor should send it again."""
+
+    code = "webhook-not-verified"
+    status = 503
+    title = "The webhook could not be verified now"
+
+
 class PaymentNotRefundable(PaymentProblem):
     """The payment cannot be refunded."""
 

@@ -60,13 +60,34 @@ NO_GATEWAY_AVAILABLE: Final = "no-gateway-available"
 """``failure_code`` of a payment no gateway could be reached for."""
 NOT_RECEIVED: Final = "not-received"
 """``failure_code`` of a payment its gateway says it never received."""
+AGE_LIMIT: Final = "age-limit"
+"""``failure_code`` of a payment the platform expired at its age limit while its vendor still
+reported it waiting for the payer (not one the vendor expired)."""
 RETRYABLE_REJECTIONS: Final = frozenset({NO_GATEWAY_AVAILABLE, NOT_RECEIVED})
 """Rejections after which no vendor holds the payment, so the same id may be routed again."""
+GIVEN_UP_BY_PLATFORM: Final = frozenset({NO_GATEWAY_AVAILABLE, NOT_RECEIVED, AGE_LIMIT})
+"""``failure_code`` of a payment the platform gave up on by its own judgement, not on its
+vendor's word: the vendor may still take the money (an answer that came too late, a payer who
+paid after the age limit)."""
+
+RECOVERIES: Final[dict[PaymentStatus, frozenset[PaymentStatus]]] = {
+    S.REJECTED: frozenset({S.PAID}),
+    S.EXPIRED: frozenset({S.PAID}),
+    S.FAILED: frozenset({S.PAID}),
+}
+"""The changes allowed only for a payment the platform gave up on (:data:`GIVEN_UP_BY_PLATFORM`),
+when its vendor reports it took the money: the vendor's books are the truth about money."""
 
 
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     """Tell whether the lifecycle lets a payment move from ``current`` to ``target``."""
     return target in TRANSITIONS[current]
+
+
+def given_up_by_platform(status: PaymentStatus, failure_code: str | None) -> bool:
+    """Tell whether the platform ended the payment on its own judgement, so that its vendor's
+    word that it took the money still moves it (:data:`RECOVERIES`)."""
+    return status in RECOVERIES and failure_code in GIVEN_UP_BY_PLATFORM
 
 
 def may_route_again(status: PaymentStatus, failure_code: str | None) -> bool:
@@ -153,6 +174,9 @@ class WebhookVerdict(enum.StrEnum):
     """What a vendor's notification does to a payment."""
 
     APPLY = "apply"
+    RECOVER = "recover"
+    """The vendor took the money of a payment the platform had given up on: applied, and shown
+    to the operator."""
     REPEAT = "repeat"
     """It says what we already know: acknowledged, nothing changes."""
     CONTRADICTS = "contradicts"
@@ -191,10 +215,19 @@ def refund_status_reported(vendor_status: VendorRefundStatus) -> RefundStatus | 
     return _REFUND_STATUS_OF_VENDOR[vendor_status]
 
 
-def judge_webhook(current: PaymentStatus, reported: PaymentStatus | None) -> WebhookVerdict:
-    """Decide what a notification reporting ``reported`` does to a payment in ``current``."""
+def judge_webhook(
+    current: PaymentStatus, reported: PaymentStatus | None, failure_code: str | None = None
+) -> WebhookVerdict:
+    """Decide what a vendor's report (a notification or a status lookup) of ``reported`` does
+    to a payment in ``current`` with ``failure_code``."""
     if reported is None:
         return WebhookVerdict.CONTRADICTS
+    if given_up_by_platform(current, failure_code):
+        if reported in RECOVERIES[current]:
+            return WebhookVerdict.RECOVER
+        if reported in (S.FAILED, S.EXPIRED):
+            # The vendor agrees that no money moved: acknowledged, nothing to change.
+            return WebhookVerdict.REPEAT
     if reported == current or (reported is S.PAID and current in SETTLED_AS_PAID):
         return WebhookVerdict.REPEAT
     if reported in WEBHOOK_TARGETS and can_transition(current, reported):

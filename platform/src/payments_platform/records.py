@@ -104,6 +104,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     body_sha256: str | None
     detail: dict[str, Any] | None
     created_at: datetime
+    payment_id: uuid.UUID | None = None
+    """The payment it is about; None for a webhook that named none the platform knows."""
 
 
 class Notification(msgspec.Struct, frozen=True, kw_only=True):

@@ -201,6 +201,7 @@ def build_runtime(
             type_name=gateway_type.name,
             gateway=gateway,
             webhook_reply=gateway_type.webhook_reply,
+            deadline_seconds=config.deadline_seconds,
         )
         routes.append(
             Route(

@@ -222,11 +222,18 @@ sa.Index(
     postgresql_where=_IN_FLIGHT_REFUND,
     sqlite_where=_IN_FLIGHT_REFUND,
 )
-# Payments the vendor took after the platform had given up on them, for the operator's overview.
+# Payments the vendor took after the platform had given up on them, and the webhooks refused in
+# the last hour, for the operator's overview.
 _RECOVERED = sa.text("kind = 'recovered'")
 sa.Index(
     "ix_payment_events_recovered",
     payment_events.c.created_at,
     postgresql_where=_RECOVERED,
     sqlite_where=_RECOVERED,
+)
+sa.Index(
+    "ix_payment_events_refused_webhooks",
+    payment_events.c.created_at,
+    postgresql_where=sa.text("kind = 'webhook' AND accepted = false"),
+    sqlite_where=sa.text("kind = 'webhook' AND accepted = 0"),
 )

@@ -39,6 +39,24 @@ GATEWAY_CALL_SECONDS = Histogram(
     ["gateway", "operation", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+LATE_GATEWAY_ANSWERS = Counter(
+    "payments_gateway_late_answers",
+    "Gateway calls that ignored their cancellation at the deadline and ended later, by gateway"
+    " and operation",
+    ["gateway", "operation"],
+)
+PAYMENTS_RECOVERED = Counter(
+    "payments_recovered",
+    "Payments a vendor reported paid after the platform had given up on them, by gateway and"
+    " the status they were in; held: moved to paid; elsewhere: another gateway holds the payment",
+    ["gateway", "from_status", "result"],
+)
+WEBHOOKS_REFUSED = Counter(
+    "payments_webhooks_refused",
+    "Vendor webhooks refused, by the webhook route's gateway and the reason: invalid-webhook (bad"
+    " signature or body), payment-not-found, transition-not-allowed",
+    ["gateway", "reason"],
+)
 BREAKER_STATE = Gauge(
     "payments_breaker_state",
     "Circuit breaker of each gateway in this process: 0 closed, 1 half-open, 2 open",

@@ -170,7 +170,9 @@ class JsonGateway:
         except msgspec.DecodeError as error:
             raise InvalidWebhook(f"webhook body is not acceptable: {error}") from error
         return WebhookEvent(
-            external_id=payload.external_id, status=VendorPaymentStatus(payload.status)
+            external_id=payload.external_id,
+            status=VendorPaymentStatus(payload.status),
+            reference=payload.reference,
         )
 
     async def aclose(self) -> None:

@@ -8,6 +8,8 @@ platform (:class:`payments_plugins.simulation.VendorSimulator`).
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from typing import Final, Unpack
 
 import msgspec
@@ -70,7 +72,12 @@ class JsonVendorSimulator(VendorSimulator):
 
     def notification(self, external_id: str, status: NotifiedStatus) -> Notification:
         """The vendor's webhook, signed when the gateway settings have a ``webhook_secret``."""
-        body = _ENCODER.encode(WebhookBody(external_id=external_id, status=status))
+        reference = None
+        with contextlib.suppress(ValueError):
+            reference = uuid.UUID(self.payment(external_id).reference)
+        body = _ENCODER.encode(
+            WebhookBody(external_id=external_id, status=status, reference=reference)
+        )
         headers = {"Content-Type": "application/json"}
         if self._webhook_secret is not None:
             headers |= signed_headers(self._webhook_secret, body, timestamp=int(self._now()))

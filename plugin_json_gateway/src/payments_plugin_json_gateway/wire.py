@@ -7,6 +7,7 @@ fields, which vendors add over time.
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 import msgspec
@@ -68,8 +69,13 @@ class ErrorAnswer(msgspec.Struct, frozen=True):
     error: ErrorDetail
 
 
-class WebhookBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class WebhookBody(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The body of a webhook the vendor posts to the platform."""
 
     external_id: NonBlank
     status: WebhookStatus
+    reference: uuid.UUID | None = None
+    """The reference the payment was initiated under (our payment id); vendors that predate it
+    leave it out."""

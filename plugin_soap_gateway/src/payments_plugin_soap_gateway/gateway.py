@@ -17,6 +17,7 @@ Every vendor call maps its failure onto the platform's error taxonomy:
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -240,7 +241,18 @@ class SoapGateway:
                 f"notification is not acceptable: status {status!r} is not one of "
                 f"{', '.join(NOTIFIED_STATUSES)}"
             )
-        return WebhookEvent(external_id=fields["externalId"], status=VendorPaymentStatus(status))
+        reference = fields.get("reference")
+        try:
+            payment_id = None if reference is None else uuid.UUID(reference)
+        except ValueError:
+            raise InvalidWebhook(
+                f"notification is not acceptable: reference {reference!r} is not a payment id"
+            ) from None
+        return WebhookEvent(
+            external_id=fields["externalId"],
+            status=VendorPaymentStatus(status),
+            reference=payment_id,
+        )
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client and the tracer belong to the platform."""
@@ -321,7 +333,7 @@ def _notification_fields(envelope: etree._Element) -> dict[str, str]:
     notification = body_element(envelope)
     if notification.tag != NOTIFICATION.text:
         raise MalformedEnvelope(f"the Body holds {tag_of(notification)}, not {NOTIFICATION.text}")
-    return read_fields(notification, ("externalId", "status"))
+    return read_fields(notification, ("externalId", "status"), ("reference",))
 
 
 def _identifier(operation: Operation, name: str, answer: Answer) -> str:

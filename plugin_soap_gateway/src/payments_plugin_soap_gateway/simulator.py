@@ -120,8 +120,10 @@ class SoapVendorSimulator(VendorSimulator):
 
     def notification(self, external_id: str, status: NotifiedStatus) -> Notification:
         """The ``PaymentStatusNotification`` envelope this vendor posts, with a fresh token."""
+        fields = {"externalId": external_id, "status": status}
+        fields["reference"] = self.payment(external_id).reference
         body = envelope(
-            vendor_record(NOTIFICATION.localname, {"externalId": external_id, "status": status}),
+            vendor_record(NOTIFICATION.localname, fields),
             header=[security_header(self._notifier, now=self._now())],
         )
         headers = {

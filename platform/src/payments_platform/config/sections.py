@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import msgspec
+from payments_plugins.contract import CALL_DEADLINE_SECONDS
 
 from payments_platform.breaker import BreakerPolicy
 from payments_platform.operators import ConsoleSettings
@@ -68,7 +69,10 @@ class LifecycleSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     dispatch: Dispatch = Dispatch.SYNC
     reconcile_after_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 120.0
     """When a gateway call has no recorded end this long after it started, its process is
-    presumed dead and the payment or refund is reconciled. Longer than any gateway call."""
+    presumed dead and the payment or refund is reconciled; a vendor's "no such payment" is
+    believed only this long after the call started. It must exceed every gateway's
+    ``deadline_seconds`` by :func:`deadline_margin`, so that no call that may still be running
+    in a live process is ever judged abandoned."""
     expire_after_seconds: Annotated[float, msgspec.Meta(gt=0, le=90 * 86_400)] = 86_400.0
     """A payment still ``initiated`` this long after its gateway took it is expired."""
 
@@ -112,6 +116,10 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     type: str
     enabled: bool = True
     weight: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 1.0
+    deadline_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = CALL_DEADLINE_SECONDS
+    """The time budget of every call into this gateway's plugin. The platform stops waiting
+    when it runs out, whatever the plugin does, and treats the call as one whose outcome is
+    unknown (reconciled, never failed over)."""
     currencies: list[str] | None = None
     """Narrow the type's currencies; None takes all of them."""
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -171,6 +179,13 @@ class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     while the client API is open."""
 
 
+def deadline_margin(deadline_seconds: float) -> float:
+    """How much longer than a gateway's deadline a call must be left before it is judged
+    abandoned: the clocks of two hosts, and the commit that wrote the call down before it was
+    made, are not exact."""
+    return max(2.0, deadline_seconds / 4)
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration of a deployment."""
 
@@ -201,6 +216,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     " - at `$.security.merchants`"
                 )
         self.console.check_operators()
+        self._check_deadlines()
         if security.auth == "api-keys" and not any(
             merchant.key_hashes for merchant in security.merchants.values()
         ):
@@ -209,6 +225,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 ' (`payments keys new` makes one), or open it with security.auth = "none"'
                 " - at `$.security`"
             )
+
+    def _check_deadlines(self) -> None:
+        reconcile_after = self.payments.reconcile_after_seconds
+        for name, gateway in self.enabled_gateways().items():
+            needed = gateway.deadline_seconds + deadline_margin(gateway.deadline_seconds)
+            if reconcile_after < needed:
+                raise ValueError(
+                    f"reconcile_after_seconds = {reconcile_after:g} would judge a call to"
+                    f" gateway {name!r} abandoned while it may still be running (its"
+                    f" deadline_seconds is {gateway.deadline_seconds:g}): make it at least"
+                    f" {needed:g}, or shorten the deadline"
+                    " - at `$.payments.reconcile_after_seconds`"
+                )
 
     @property
     def base_url(self) -> str:

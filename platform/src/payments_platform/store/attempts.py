@@ -28,6 +28,10 @@ _IN_FLIGHT = Sql(
     " ORDER BY id DESC LIMIT 1",
     columns=READER.columns,
 )
+_LATEST = Sql(
+    "SELECT {columns} FROM payment_attempts WHERE payment_id = $1 ORDER BY id DESC LIMIT 1",
+    columns=READER.columns,
+)
 _OF_PAYMENT = Sql(
     "SELECT {columns} FROM payment_attempts WHERE payment_id = $1 ORDER BY id",
     columns=READER.columns,
@@ -69,6 +73,12 @@ def finish(
 def in_flight(conn: sa.Connection, payment_id: uuid.UUID) -> Attempt | None:
     """The payment's gateway call that was sent (or about to be) and has no recorded end."""
     row = first(conn, _IN_FLIGHT, payment_id, AttemptOutcome.IN_FLIGHT)
+    return None if row is None else READER.read(conn, row)
+
+
+def latest(conn: sa.Connection, payment_id: uuid.UUID) -> Attempt | None:
+    """The payment's most recent gateway call, if it had one."""
+    row = first(conn, _LATEST, payment_id)
     return None if row is None else READER.read(conn, row)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from payments_platform.records import Event
+from payments_platform.records import Event, from_row
+from payments_platform.schema import payment_events
 from payments_platform.store.sql import Json, Reader, Sql, changed, rows
 from payments_platform.store.text import storable_text
 
@@ -78,6 +79,40 @@ def unmatched_webhooks(
     if not gateways:
         return []
     return READER.read_all(conn, rows(conn, _unmatched(len(gateways)), external_id, *gateways))
+
+
+def recovered(conn: sa.Connection, limit: int) -> list[Event]:
+    """The latest reports of a vendor that took money after the platform gave a payment up,
+    newest first (``recovered`` events)."""
+    found = conn.execute(
+        sa.select(payment_events)
+        .where(payment_events.c.kind == "recovered")
+        .order_by(payment_events.c.created_at.desc(), payment_events.c.id.desc())
+        .limit(limit)
+    )
+    return [from_row(Event, row) for row in found]
+
+
+REFUSAL_REASONS = ("invalid-webhook", "payment-not-found", "transition-not-allowed")
+"""Why webhooks were refused, as :func:`refused_webhooks` counts them: not verified or not
+readable; naming no payment known; contradicting its payment's lifecycle."""
+
+
+def refused_webhooks(conn: sa.Connection, since: datetime) -> dict[tuple[str, str], int]:
+    """Webhooks refused since ``since``, counted by gateway (``""`` when the route named a
+    type several gateways share) and reason (one of :data:`REFUSAL_REASONS`)."""
+    events = payment_events.c
+    reason = sa.case(
+        (events.payment_id.is_not(None), REFUSAL_REASONS[2]),
+        (events.external_id.is_not(None), REFUSAL_REASONS[1]),
+        else_=REFUSAL_REASONS[0],
+    )
+    found = conn.execute(
+        sa.select(events.gateway, reason, sa.func.count())
+        .where(events.kind == "webhook", events.accepted == sa.false(), events.created_at >= since)
+        .group_by(events.gateway, reason)
+    )
+    return {(gateway or "", why): count for gateway, why, count in found}
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Event]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from payments_plugins import Gateway, WebhookAck, WebhookReply
+from payments_plugins.contract import CALL_DEADLINE_SECONDS
 
 from payments_platform.config import Dispatch, LifecycleSettings
 from payments_platform.database import Database
@@ -24,6 +25,8 @@ class LiveGateway:
     type_name: str
     gateway: Gateway
     webhook_reply: Callable[[WebhookAck], WebhookReply] | None = None
+    deadline_seconds: float = CALL_DEADLINE_SECONDS
+    """The time budget of each call into the plugin (``[gateways.NAME] deadline_seconds``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

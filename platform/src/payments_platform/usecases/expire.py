@@ -3,7 +3,9 @@
 Its ``expire`` job, written when the payment became ``initiated``, falls due after
 ``payments.expire_after_seconds``. A payment that moved on meanwhile is left alone. Otherwise
 the gateway is asked once more, since its webhook may have been lost: a payment it reports paid
-or failed becomes so, any other is expired.
+or failed becomes so, any other is expired. A payment the platform expires while its vendor
+still reports it waiting is marked ``age-limit``: should the payer pay after all, the vendor's
+word moves it to ``paid`` (:data:`~payments_platform.lifecycle.RECOVERIES`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 import sqlalchemy as sa
 from payments_plugins import StatusReport
 
-from payments_platform.lifecycle import PaymentStatus, payment_status_reported
+from payments_platform.lifecycle import AGE_LIMIT, PaymentStatus, payment_status_reported
 from payments_platform.records import Payment
 from payments_platform.store import payments
 from payments_platform.usecases.context import Platform
@@ -41,13 +43,19 @@ def record_expiry(
 ) -> None:
     """Move the payment as its gateway's last word says, or to ``expired``."""
     reported = payment_status_reported(report.status)
-    kept = reported is not None and reported in _REPORTS_KEPT
+    if reported is not None and reported in _REPORTS_KEPT:
+        status, failure_code = reported, None
+    elif reported is PaymentStatus.EXPIRED:
+        status, failure_code = PaymentStatus.EXPIRED, None
+    else:
+        status, failure_code = PaymentStatus.EXPIRED, AGE_LIMIT
     transition(
         conn,
         platform,
         payment.id,
-        reported if kept and reported is not None else PaymentStatus.EXPIRED,
+        status,
         reason=f"age limit reached; {payment.gateway} reports {report.status}",
+        failure_code=failure_code,
         gateway=payment.gateway,
         expected=(PaymentStatus.INITIATED,),
     )

@@ -1,19 +1,24 @@
-"""One call to a gateway: its span, its duration metric, what its answer or error means for
-routing, and the breaker's bookkeeping.
+"""One call to a gateway: its deadline, its span, its duration metric, what its answer or error
+means for routing, and the breaker's bookkeeping.
 
-Every call the platform makes to a gateway plugin goes through :func:`call_gateway`. The answer
-is checked for what the platform must store (a vendor id it cannot hold is no usable answer),
-and the error is translated from the contract's taxonomy into an :class:`AttemptOutcome`. A
-plugin that raises anything else has a bug; the call is then treated as one whose outcome is
-unknown, since nobody can say whether the vendor acted.
+Every call the platform makes to a gateway plugin goes through :func:`call_gateway`, under the
+gateway's deadline (:func:`within_deadline`): past it the platform stops waiting, whatever the
+plugin does, and the call's outcome is unknown, as a timeout's is. That bound is what lets a
+worker judge a call abandoned once ``reconcile_after_seconds`` have passed: no live process can
+still be making it. The answer is checked for what the platform must store (a vendor id it
+cannot hold is no usable answer), and the error is translated from the contract's taxonomy into
+an :class:`AttemptOutcome`. A plugin that raises anything else has a bug; the call is then
+treated as one whose outcome is unknown, since nobody can say whether the vendor acted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import trace
 from payments_plugins import (
@@ -25,7 +30,7 @@ from payments_plugins import (
 
 from payments_platform.lifecycle import AttemptOutcome
 from payments_platform.store.text import decline_code, unstorable_id
-from payments_platform.telemetry import gateway_call_timer
+from payments_platform.telemetry import LATE_GATEWAY_ANSWERS, gateway_call_timer
 from payments_platform.usecases.context import Platform
 
 logger = logging.getLogger(__name__)
@@ -60,6 +65,60 @@ class CallResult(Generic[T]):
         return decline_code(vendor_code)
 
 
+class DeadlinePassed(GatewayOutcomeUnknown):
+    """The plugin did not finish the call within its deadline: the platform stopped waiting."""
+
+
+async def within_deadline(
+    call: Awaitable[T], *, seconds: float, gateway_name: str, operation: str
+) -> T:
+    """Await ``call`` for at most ``seconds``; past that, raise :class:`DeadlinePassed`.
+
+    The call runs as a task of its own, cancelled and left behind when the deadline passes:
+    a plugin that swallows the cancellation, or shields its work from it, cannot hold the
+    platform beyond its deadline. What such a call does afterwards is logged, never used.
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        await asyncio.wait((task,), timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task.done():
+        return task.result()
+    task.cancel()
+    task.add_done_callback(_LateAnswer(gateway_name, operation, seconds))
+    raise DeadlinePassed(
+        f"{gateway_name} {operation}: no answer within its deadline of {seconds:g} s"
+        " (deadline_seconds); the platform stopped waiting"
+    )
+
+
+class _LateAnswer:
+    """Notes a call left behind at its deadline that went on despite its cancellation."""
+
+    def __init__(self, gateway_name: str, operation: str, seconds: float) -> None:
+        self.gateway_name = gateway_name
+        self.operation = operation
+        self.seconds = seconds
+        self.left_at = time.monotonic()
+
+    def __call__(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            return  # the plugin stopped when told to: nothing went on behind the platform's back
+        failure = task.exception()
+        LATE_GATEWAY_ANSWERS.labels(self.gateway_name, self.operation).inc()
+        logger.warning(
+            "gateway %s %s %s %.1f s after its deadline of %g s, having ignored its"
+            " cancellation; what it did is not used, the call is reconciled",
+            self.gateway_name,
+            self.operation,
+            "answered" if failure is None else f"raised {type(failure).__name__}",
+            time.monotonic() - self.left_at,
+            self.seconds,
+        )
+
+
 async def call_gateway(
     platform: Platform,
     gateway_name: str,
@@ -81,7 +140,15 @@ async def call_gateway(
             span.set_attribute(key, value)
         with gateway_call_timer(gateway_name, operation) as timing:
             try:
-                answer = _storable(await send(live.gateway), vendor_id)
+                answer = _storable(
+                    await within_deadline(
+                        send(live.gateway),
+                        seconds=live.deadline_seconds,
+                        gateway_name=gateway_name,
+                        operation=operation,
+                    ),
+                    vendor_id,
+                )
             except Exception as error:
                 result: CallResult[T] = CallResult(_outcome_of(error, gateway_name), failure=error)
             else:
@@ -111,7 +178,9 @@ def _outcome_of(failure: Exception, gateway_name: str) -> AttemptOutcome:
         return AttemptOutcome.UNAVAILABLE
     if isinstance(failure, GatewayDeclined):
         return AttemptOutcome.DECLINED
-    if not isinstance(failure, GatewayOutcomeUnknown):
+    if isinstance(failure, DeadlinePassed):
+        logger.warning("%s", failure)
+    elif not isinstance(failure, GatewayOutcomeUnknown):
         logger.error(
             "gateway %s raised outside the error taxonomy; treated as an unknown outcome",
             gateway_name,

@@ -20,11 +20,11 @@ import sqlalchemy as sa
 
 from payments_platform import jobs
 from payments_platform.jobs import Job, RetryLater
-from payments_platform.lifecycle import PaymentStatus
+from payments_platform.lifecycle import PaymentStatus, given_up_by_platform
 from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.usecases.context import Platform
-from payments_platform.usecases.reconcile import reconcile_payment
+from payments_platform.usecases.reconcile import recheck_given_up, reconcile_payment
 
 OPERATOR_ACTION = "operator_action"
 """The event kind of everything an operator did to a payment."""
@@ -81,7 +81,8 @@ class Reconciliation(enum.StrEnum):
     UNANSWERED = "unanswered"
     """The gateway could not be asked or gave no usable answer; the job will ask again."""
     NOT_UNKNOWN = "not_unknown"
-    """The payment's outcome is known: there is nothing to ask."""
+    """The payment's outcome is known (and not one the platform gave up on by its own
+    judgement): there is nothing to ask."""
     NOT_FOUND = "not_found"
 
 
@@ -97,11 +98,13 @@ class ReconciliationResult:
 async def reconcile_now(
     platform: Platform, payment_id: uuid.UUID, operator: str
 ) -> ReconciliationResult:
-    """Ask the gateway of a payment whose outcome is unknown what became of it, now."""
+    """Ask the gateway of a payment whose outcome is unknown what became of it, now; or ask the
+    gateways of one the platform gave up on whether they took it after all."""
     payment = await _read(platform, payment_id)
     if payment is None:
         return ReconciliationResult(Reconciliation.NOT_FOUND, None)
-    if payment.status is not PaymentStatus.UNKNOWN:
+    given_up = given_up_by_platform(payment.status, payment.failure_code)
+    if payment.status is not PaymentStatus.UNKNOWN and not given_up:
         # A pending payment's call may still be under way in another process: only the job
         # the sweep writes once the call is overdue may declare it abandoned.
         return ReconciliationResult(Reconciliation.NOT_UNKNOWN, payment)
@@ -115,7 +118,10 @@ async def reconcile_now(
         accepted=None,
     )
     try:
-        await reconcile_payment(platform, payment_id)
+        if given_up:
+            await recheck_given_up(platform, payment_id)
+        else:
+            await reconcile_payment(platform, payment_id)
     except RetryLater as error:
         await _record(
             platform, payment_id, operator, f"{gateway} did not answer: {error}", accepted=False

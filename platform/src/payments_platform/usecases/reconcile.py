@@ -7,6 +7,12 @@ reasons. Nothing is ever sent again
 on a guess: the gateway is asked (``fetch_status``, ``fetch_refund_status``), and only a vendor
 that says it never received the request gets it again, under the same reference. A lookup that
 fails, or whose answer cannot be stored, is retried later by the job.
+
+A vendor's "no such payment" is believed only once the call is surely over: a call left behind
+at its deadline may still be in the vendor's queue. Until ``reconcile_after_seconds`` after the
+call started, that answer is asked again later. Should the vendor take the payment after all,
+its word moves the payment (:data:`~payments_platform.lifecycle.RECOVERIES`), through a webhook
+or an operator asking again (:func:`recheck_given_up`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -23,6 +30,7 @@ from payments_plugins import (
     RefundStatusReport,
     StatusQuery,
     StatusReport,
+    VendorPaymentStatus,
     VendorRefundStatus,
 )
 
@@ -32,6 +40,8 @@ from payments_platform.lifecycle import (
     AttemptOutcome,
     PaymentStatus,
     RefundStatus,
+    WebhookVerdict,
+    given_up_by_platform,
     payment_status_reported,
     refund_status_reported,
 )
@@ -57,9 +67,32 @@ async def reconcile_payment(platform: Platform, payment_id: uuid.UUID) -> None:
     if payment.status is not PaymentStatus.UNKNOWN:
         return
     report = await ask_payment_status(platform, payment)
+    if report.status is VendorPaymentStatus.NOT_FOUND:
+        await _believe_not_found(platform, payment)
     await platform.database.write(
         functools.partial(record_reconciled, platform=platform, payment=payment, report=report)
     )
+
+
+async def _believe_not_found(platform: Platform, payment: Payment) -> None:
+    """Raise :class:`RetryLater` while the payment's last call may still reach its vendor."""
+    attempt = await platform.database.read(
+        lambda conn: attempts.latest(conn, payment.id), quick=True
+    )
+    if attempt is None:
+        return
+    wait = _seconds_until(attempt.started_at, platform.lifecycle.reconcile_after_seconds, platform)
+    if wait > 0:
+        raise RetryLater(
+            f"{payment.gateway} has no such payment yet; the call made at"
+            f" {attempt.started_at:%H:%M:%S} may still reach it: asking again in {wait:.0f} s",
+            retry_in=wait,
+            spend_attempt=False,
+        )
+
+
+def _seconds_until(started_at: datetime, after_seconds: float, platform: Platform) -> float:
+    return after_seconds - (platform.now() - started_at).total_seconds()
 
 
 def record_reconciled(
@@ -150,10 +183,75 @@ async def reconcile_refund(platform: Platform, payment: Payment, refund: Refund)
     return False
 
 
-async def ask_payment_status(platform: Platform, payment: Payment) -> StatusReport:
-    """What the payment's gateway says about it; any doubt is a retry later."""
-    gateway = payment.gateway or ""
-    query = StatusQuery(payment_id=payment.id, external_id=payment.external_id)
+async def recheck_given_up(platform: Platform, payment_id: uuid.UUID) -> None:
+    """Ask the gateways of a payment the platform gave up on by its own judgement whether they
+    took it after all; a vendor's word that it took the money moves the payment to ``paid``.
+
+    Each gateway the payment was sent to is asked, the last first, until one knows it.
+    """
+    payment = await _read_payment(platform, payment_id)
+    if not given_up_by_platform(payment.status, payment.failure_code):
+        return
+    tried = await platform.database.read(
+        lambda conn: [attempt.gateway for attempt in attempts.of_payment(conn, payment_id)]
+    )
+    for gateway in dict.fromkeys(reversed(tried)):
+        report = await ask_payment_status(platform, payment, gateway)
+        if report.status is not VendorPaymentStatus.NOT_FOUND:
+            await platform.database.write(
+                functools.partial(
+                    record_recheck,
+                    platform=platform,
+                    payment=payment,
+                    report=report,
+                    gateway=gateway,
+                )
+            )
+            return
+
+
+def record_recheck(
+    conn: sa.Connection,
+    *,
+    platform: Platform,
+    payment: Payment,
+    report: StatusReport,
+    gateway: str,
+) -> None:
+    """Take what ``gateway`` says of a payment the platform gave up on."""
+    current = payments.load(conn, payment.id, for_update=True)
+    reported = payment_status_reported(report.status)
+    said = f"{gateway} reports {report.status}"
+    webhooks.take_report(
+        conn,
+        platform,
+        current,
+        reported,
+        kind="status_lookup",
+        gateway=gateway,
+        reasons={
+            WebhookVerdict.APPLY: said,
+            WebhookVerdict.RECOVER: (
+                f"{said} after the platform had given the payment up ({current.status},"
+                f" {current.failure_code}): the vendor took the money"
+            ),
+            WebhookVerdict.REPEAT: f"{said}; nothing changes",
+            WebhookVerdict.CONTRADICTS: f"{said}; the payment stays {current.status}",
+        },
+        body_sha256=None,
+        now=platform.now(),
+        detail={"status": str(report.status), "external_id": report.external_id},
+        learned=(gateway, report.external_id) if report.external_id else None,
+    )
+
+
+async def ask_payment_status(
+    platform: Platform, payment: Payment, gateway: str | None = None
+) -> StatusReport:
+    """What the payment's gateway (or ``gateway``) says about it; any doubt is a retry later."""
+    gateway = gateway or payment.gateway or ""
+    known = payment.external_id if gateway == payment.gateway else None
+    query = StatusQuery(payment_id=payment.id, external_id=known)
     return await _lookup(
         platform,
         gateway,

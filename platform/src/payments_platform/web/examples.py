@@ -124,6 +124,9 @@ PROBLEM_DETAILS: dict[type[errors.PaymentProblem], str] = {
     errors.PaymentDeclined: "the gateway declined the payment (insufficient_funds)",
     errors.TransitionNotAllowed: "json reports failed, which the lifecycle forbids after paid",
     errors.WebhookRejected: "signature does not match",
+    errors.WebhookNotVerified: (
+        "json could not verify the webhook: no answer within its deadline of 30 s"
+    ),
     errors.PaymentNotRefundable: (
         f"payment {PAYMENT_ID} is initiated; only paid payments are refunded"
     ),

@@ -42,7 +42,10 @@ from payments_platform.web.views import WebhookAnswer
             ],
         ),
         **problem_responses(
-            errors.WebhookRejected, errors.PaymentNotFound, errors.TransitionNotAllowed
+            errors.WebhookRejected,
+            errors.PaymentNotFound,
+            errors.TransitionNotAllowed,
+            errors.WebhookNotVerified,
         ),
     },
 )

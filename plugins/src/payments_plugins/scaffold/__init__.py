@@ -21,7 +21,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from payments_plugins.contract import CONTRACT_DISTRIBUTION, CONTRACT_VERSION, contract_major
+from packaging.version import Version
+
+from payments_plugins.contract import CONTRACT_DISTRIBUTION, CONTRACT_VERSION
 from payments_plugins.money import is_currency
 
 NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -63,8 +65,10 @@ def new_plugin(
     target = directory / distribution
     if target.exists():
         raise ScaffoldError(f"{target} already exists; choose another folder or name")
-    major = contract_major()
-    specifier = f">={major}.0,<{major + 1}"
+    # The plugin written uses what this contract has (a webhook's reference came in 1.1): it
+    # is built for this minor and every later one of the major.
+    contract = Version(CONTRACT_VERSION)
+    specifier = f">={contract.major}.{contract.minor},<{contract.major + 1}"
     codes = sorted(set(currencies))
     words = {
         "name": name,

@@ -27,6 +27,10 @@ class Misbehaviour(enum.StrEnum):
     """Record the payment or refund, then fail in a way that does not say what was done."""
     TIMEOUT = "timeout"
     """Record, then hold the answer back until the caller gives up."""
+    SLOW = "slow"
+    """Hold the call ``seconds`` before processing it, as a vendor under load does, then
+    process it and answer; a caller that gave up meanwhile does not stop it (the request is in
+    the vendor's queue). Since 1.1."""
     GARBAGE = "garbage"
     """Record, then answer success with a body that is not the vendor's format."""
 

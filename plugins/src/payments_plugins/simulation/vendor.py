@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Final, Literal, TypedDict, TypeVar, cast, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, TypedDict, TypeVar, cast, get_args
 from urllib.parse import parse_qs
 
 import httpx
@@ -63,7 +64,8 @@ class SimulatorTiming(TypedDict, total=False):
     """The keyword arguments of ``VendorSimulator`` a subclass takes and passes on."""
 
     timeout_seconds: float
-    """How long the ``timeout`` behaviour holds an answer back (default 30 seconds)."""
+    """How long the ``timeout`` behaviour holds an answer back, and the ``slow`` one a call
+    given no ``seconds`` (default 30 seconds)."""
     now: Callable[[], float]
     """The clock notifications are made with (default ``time.time``)."""
 
@@ -85,11 +87,24 @@ class Refusal(Exception):
 
 _UNAVAILABLE: Final = (503, "unavailable", "the service is unavailable; nothing was processed")
 
+_HELD: Final = contextvars.ContextVar("held", default=False)
+"""Set while a call the ``slow`` behaviour held is processed: it is not held, nor counted,
+again."""
+
+
+class _HoldFirst(Exception):
+    """A call to hold before the vendor processes it (the ``slow`` behaviour)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"hold {seconds} s")
+        self.seconds = seconds
+
 
 class _BehaviourBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     amount: str
     operation: Operation
     action: Misbehaviour
+    seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] | None = None
 
 
 class _StatusBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -163,6 +178,7 @@ class VendorSimulator(abc.ABC):
         self._payments_by_reference: dict[str, SimulatedPayment] = {}
         self._refunds_by_reference: dict[str, SimulatedRefund] = {}
         self._behaviours: dict[tuple[Amount, Operation], Misbehaviour] = {}
+        self._hold_seconds: dict[tuple[Amount, Operation], float] = {}
         self._down = False
         self._calls: dict[CallKind, int] = {"initiate": 0, "refund": 0, "status": 0}
         self._webhook_tasks: set[asyncio.Task[None]] = set()
@@ -259,17 +275,38 @@ class VendorSimulator(abc.ABC):
             )
             try:
                 return await route.handler(request)
+            except _HoldFirst as held:
+                return await self._after_hold(route, request, refused, held.seconds)
             except Refusal as refusal:
                 return refused(refusal.status, refusal.code, refusal.message)
         if path_matched:
             return json_error(405, "method_not_allowed", f"{method} is not allowed on {path}")
         return json_error(404, "not_found", f"no such endpoint: {path}")
 
+    async def _after_hold(
+        self,
+        route: Route,
+        request: Request,
+        refused: Callable[[int, str, str], Answer],
+        seconds: float,
+    ) -> Answer | None:
+        """Run a held call's handler again once ``seconds`` have passed, as if it had just
+        reached the front of the vendor's queue; the caller may have left meanwhile."""
+        await asyncio.sleep(seconds)
+        token = _HELD.set(True)
+        try:
+            return await route.handler(request)
+        except Refusal as refusal:
+            return refused(refusal.status, refusal.code, refusal.message)
+        finally:
+            _HELD.reset(token)
+
     # For the vendor's handlers.
 
     def take_call(self, kind: CallKind) -> None:
         """Count a vendor call; refuse it, processing nothing, while the vendor is down."""
-        self._calls[kind] += 1
+        if not _HELD.get():
+            self._calls[kind] += 1
         if self._down:
             raise Refusal(*_UNAVAILABLE)
 
@@ -292,11 +329,19 @@ class VendorSimulator(abc.ABC):
     ) -> Misbehaviour | None:
         """The behaviour set for a call; refuses at once, recording nothing, when it says to.
 
-        What it returns acts after the call is recorded: pass it to ``misbehave_or``.
+        What it returns acts after the call is recorded: pass it to ``misbehave_or``. A call
+        the ``slow`` behaviour holds leaves the handler here and runs it again, from the top,
+        once the hold is over: call this before recording anything.
         """
-        behaviour = self._behaviours.get((amount, operation)) or self._behaviours.get(
-            (amount, "any")
-        )
+        key: tuple[Amount, Operation] = (amount, operation)
+        behaviour = self._behaviours.get(key)
+        if behaviour is None:
+            key = (amount, "any")
+            behaviour = self._behaviours.get(key)
+        if behaviour is Misbehaviour.SLOW:
+            if not _HELD.get():
+                raise _HoldFirst(self._hold_seconds.get(key, self._timeout_seconds))
+            return None
         if behaviour is Misbehaviour.UNAVAILABLE:
             raise Refusal(*_UNAVAILABLE)
         if behaviour is Misbehaviour.DECLINE:
@@ -399,18 +444,32 @@ class VendorSimulator(abc.ABC):
 
     async def _add_behaviour(self, request: Request) -> Answer:
         body = decoded(_BEHAVIOUR_DECODER, request.body)
-        self._behaviours[(self.accepted_amount(body.amount), body.operation)] = body.action
+        if body.seconds is not None and body.action is not Misbehaviour.SLOW:
+            raise Refusal(400, "invalid_request", "seconds is for the slow action only")
+        key = (self.accepted_amount(body.amount), body.operation)
+        self._behaviours[key] = body.action
+        self._hold_seconds.pop(key, None)
+        if body.seconds is not None:
+            self._hold_seconds[key] = body.seconds
         return self._behaviour_list()
 
     async def _clear_behaviours(self, request: Request) -> Answer:
         self._behaviours.clear()
+        self._hold_seconds.clear()
         return self._behaviour_list()
 
     def _behaviour_list(self) -> Answer:
-        listed = [
-            {"amount": amount.format(), "operation": operation, "action": action.value}
-            for (amount, operation), action in self._behaviours.items()
-        ]
+        listed = []
+        for key, action in self._behaviours.items():
+            amount, operation = key
+            shown: dict[str, Any] = {
+                "amount": amount.format(),
+                "operation": operation,
+                "action": action.value,
+            }
+            if action is Misbehaviour.SLOW:
+                shown["seconds"] = self._hold_seconds.get(key, self._timeout_seconds)
+            listed.append(shown)
         return json_answer(200, {"behaviours": listed})
 
     async def _go_down(self, request: Request) -> Answer:

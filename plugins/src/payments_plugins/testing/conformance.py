@@ -76,7 +76,6 @@ from payments_plugins.messages import (
     VendorPaymentStatus,
     VendorRefundStatus,
     WebhookAck,
-    WebhookEvent,
     WebhookReply,
 )
 from payments_plugins.money import is_currency
@@ -543,7 +542,7 @@ class GatewayConformance:
                 event = await live.gateway.parse_webhook(
                     dict(notification.headers), notification.body
                 )
-            assert event == WebhookEvent(external_id=external_id, status=VendorPaymentStatus.PAID)
+            assert (event.external_id, event.status) == (external_id, VendorPaymentStatus.PAID)
 
         run(check)
 

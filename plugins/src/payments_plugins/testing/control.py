@@ -5,7 +5,8 @@ simulator is served at (the one given to ``Simulator.settings_for``). A simulato
 
 * answer ``POST /_simulator/behaviours`` ``{"amount": "13.00 AED", "operation": "initiate" |
   "refund" | "any", "action": ...}`` by making vendor calls for that amount misbehave, where
-  ``action`` is one of ``Misbehaviour``; ``DELETE /_simulator/behaviours`` clears them;
+  ``action`` is one of ``Misbehaviour`` (``slow`` takes ``"seconds"`` too: how long a call is
+  held before the vendor processes it); ``DELETE /_simulator/behaviours`` clears them;
 * while ``POST /_simulator/down`` is in force (until ``POST /_simulator/up``), refuse every
   vendor call in the way the vendor documents as "nothing was processed";
 * on ``POST /_simulator/payments/{external_id}/status`` ``{"status": "paid" | "failed" |
@@ -74,10 +75,22 @@ class SimulatorControl:
         await self.come_up()
 
     async def misbehave(
-        self, amount: Amount, action: Misbehaviour, operation: Operation = "any"
+        self,
+        amount: Amount,
+        action: Misbehaviour,
+        operation: Operation = "any",
+        *,
+        seconds: float | None = None,
     ) -> None:
-        """Make vendor calls of ``operation`` for ``amount`` answer with ``action``."""
-        body = {"amount": amount.format(), "operation": operation, "action": action.value}
+        """Make vendor calls of ``operation`` for ``amount`` answer with ``action``;
+        ``seconds`` is how long the ``slow`` action holds a call before processing it."""
+        body: dict[str, Any] = {
+            "amount": amount.format(),
+            "operation": operation,
+            "action": action.value,
+        }
+        if seconds is not None:
+            body["seconds"] = seconds
         await self._request("POST", "behaviours", body)
 
     async def clear_behaviours(self) -> None:

@@ -6,7 +6,8 @@ payment paid moves the first to ``paid`` (it took the money), and is refused for
 contradicts its own word). Payments expired before this revision are told apart by the event
 that expired them, and marked ``age-limit``.
 
-Payments recovered that way are listed for operators through their ``recovered`` event.
+Payments recovered that way are listed for operators through their ``recovered`` event, and the
+webhooks refused in the last hour are counted for them by gateway and reason.
 
 Revision ID: 0009
 Revises: 0008
@@ -41,8 +42,16 @@ def upgrade() -> None:
         postgresql_where=_RECOVERED,
         sqlite_where=_RECOVERED,
     )
+    op.create_index(
+        "ix_payment_events_refused_webhooks",
+        "payment_events",
+        ["created_at"],
+        postgresql_where=sa.text("kind = 'webhook' AND accepted = false"),
+        sqlite_where=sa.text("kind = 'webhook' AND accepted = 0"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payment_events_refused_webhooks", table_name="payment_events")
     op.drop_index("ix_payment_events_recovered", table_name="payment_events")
     op.execute("UPDATE payments SET failure_code = NULL WHERE failure_code = 'age-limit'")

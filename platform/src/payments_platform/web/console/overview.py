@@ -1,6 +1,7 @@
 """The overview: every enabled gateway, how it did over the last hour (from the stored attempts,
 the same on every replica) and its breaker as this process sees it; the payments that are
-stuck and the jobs that need a person. It refreshes itself."""
+stuck, the money vendors took after the platform gave a payment up, the webhooks refused, and
+the jobs that need a person. It refreshes itself."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from payments_platform.gateway_health import GatewayHealth, HealthReport, health
 from payments_platform.gateway_health import period_start as hour_start
 from payments_platform.jobs import JobStatus
 from payments_platform.lifecycle import PaymentStatus
-from payments_platform.store import attempt_stats, listing
+from payments_platform.records import Event
+from payments_platform.store import attempt_stats, events, listing
 from payments_platform.store.listing import EVERYONE, PaymentFilter, PaymentPage
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.web.console.access import Console
@@ -35,6 +37,8 @@ from payments_platform.web.console.rendering import page, partial
 
 STUCK_SHOWN = 10
 """Stuck payments listed on the overview at most; the search lists them all."""
+RECOVERED_SHOWN = 20
+"""Reports of money taken after the platform gave up, listed at most (newest first)."""
 PENDING_TOO_LONG = timedelta(minutes=5)
 """A payment pending this long has no gateway call under way that could still end well."""
 
@@ -67,6 +71,11 @@ class Overview:
     pending: PaymentPage
     """Payments pending for longer than :data:`PENDING_TOO_LONG`."""
     pending_since: datetime
+    recovered: list[Event]
+    """A vendor took the money after the platform had given the payment up: moved to paid
+    (accepted), or held by another gateway (to settle with the vendor)."""
+    refused: dict[tuple[str, str], int]
+    """Webhooks refused in the hour, by gateway and reason."""
     process: str
 
 
@@ -76,7 +85,16 @@ async def read_overview(console: Console) -> Overview:
     now = platform.now()
     since = hour_start(now)
     stuck_since = now - PENDING_TOO_LONG
-    minutes, latencies, failing, open_jobs, unknown, pending = await platform.database.read(
+    (
+        minutes,
+        latencies,
+        failing,
+        open_jobs,
+        unknown,
+        pending,
+        recovered,
+        refused,
+    ) = await platform.database.read(
         lambda conn: (
             attempt_stats.outcomes_by_minute(conn, since),
             attempt_stats.latency_histogram(conn, since),
@@ -84,6 +102,8 @@ async def read_overview(console: Console) -> Overview:
             jobs.count_open(conn),
             _stuck(conn, PaymentFilter(status=PaymentStatus.UNKNOWN)),
             _stuck(conn, PaymentFilter(status=PaymentStatus.PENDING, created_before=stuck_since)),
+            events.recovered(conn, RECOVERED_SHOWN),
+            events.refused_webhooks(conn, since),
         )
     )
     routes = platform.routing.routes
@@ -115,6 +135,8 @@ async def read_overview(console: Console) -> Overview:
         unknown=unknown,
         pending=pending,
         pending_since=stuck_since,
+        recovered=recovered,
+        refused=dict(sorted(refused.items())),
         process=console.process,
     )
 

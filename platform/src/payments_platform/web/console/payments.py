@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from payments_platform.lifecycle import PaymentStatus
+from payments_platform.lifecycle import PaymentStatus, given_up_by_platform
 from payments_platform.records import Payment
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_actions import Reconciliation, reconcile_now
@@ -57,6 +57,7 @@ async def payment_page(
         timeline=payment_timeline(found.history, found.jobs, found.early_webhooks),
         may_reconcile=payment.status is PaymentStatus.UNKNOWN
         and payment.gateway in console.platform.gateways,
+        given_up=given_up_by_platform(payment.status, payment.failure_code),
         notice=notice_of(notice, job=job),
     )
 
@@ -67,7 +68,8 @@ async def reconcile(
     console: NamedDependency[Console],
     session: NamedDependency[OperatorSession],
 ) -> Redirect:
-    """Ask the payment's gateway now what became of it; the answer shows in the timeline."""
+    """Ask the payment's gateway now what became of it (or, for a payment the platform gave up
+    on, whether it took the money after all); the answer shows in the timeline."""
     result = await reconcile_now(console.platform, payment_id, session.operator)
     if result.outcome is Reconciliation.NOT_FOUND:
         raise NotFoundException(f"no payment with id {payment_id}")

@@ -205,10 +205,13 @@ def _webhook_entry(event: Event, detail: dict[str, Any]) -> Entry:
         details.append(("reports", str(detail["status"])))
     if event.body_sha256:
         details.append(("body SHA-256", event.body_sha256))
+    title = f"webhook {verdict}{late}"
+    if event.kind == "status_lookup":
+        title = "asked the gateway: " + ("answer applied" if event.to_status else "no change")
     return Entry(
         at=event.created_at,
         kind="webhook",
-        title=f"webhook {verdict}{late}",
+        title=title,
         tone=OK if event.accepted else BAD,
         details=details,
     )
@@ -236,6 +239,25 @@ def _operator_entry(event: Event, detail: dict[str, Any]) -> Entry:
     )
 
 
+def _recovered_entry(event: Event, detail: dict[str, Any]) -> Entry:
+    details = _reason(event)
+    if event.gateway:
+        details.insert(0, ("gateway", event.gateway))
+    if event.external_id:
+        details.append(("vendor's id", event.external_id))
+    if event.accepted:
+        title = f"paid at {event.gateway} after the platform gave it up: recovered"
+    else:
+        title = f"{event.gateway} took money for it, but another gateway holds it: act"
+    return Entry(
+        at=event.created_at,
+        kind="recovered",
+        title=title,
+        tone=WARN if event.accepted else BAD,
+        details=details,
+    )
+
+
 def _plain_entry(event: Event, detail: dict[str, Any]) -> Entry:
     details = _reason(event)
     details += [(str(key), str(value)) for key, value in detail.items()]
@@ -259,4 +281,6 @@ _EVENT_ENTRIES = {
     "webhook_replayed": _webhook_entry,
     "refund_requested": _refund_entry,
     "operator_action": _operator_entry,
+    "recovered": _recovered_entry,
+    "status_lookup": _webhook_entry,
 }
