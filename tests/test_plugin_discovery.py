@@ -385,6 +385,22 @@ def test_an_installed_plugin_with_a_misnamed_hook_is_refused(install: Install) -
     assert "did you mean 'payments_register_gateway_types'?" in failure.error
 
 
+def test_a_requirement_of_arbitrary_equality_is_refused_not_a_crash(install: Install) -> None:
+    """A requirement that names no version (``===`` compares strings) is refused like any
+    other that excludes the contract, instead of failing discovery as a version to compare."""
+    install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": "raise RuntimeError('imported')"},
+        requires=("payments-plugins===nightly",),
+    )
+    [failure] = PluginHost.discover().failures
+    assert failure.error.startswith(
+        "payments-plugin-acme 0.1.0 is built for the plugin contract payments-plugins===nightly,"
+        f" but this platform implements contract {CONTRACT_VERSION}: install a release"
+    )
+
+
 @pytest.mark.parametrize(
     ("requirement", "message"),
     [

@@ -102,7 +102,7 @@ def _lowest_needed(specifier: SpecifierSet) -> Version | None:
     floors = [
         Version(spec.version.removesuffix(".*"))
         for spec in specifier
-        if spec.operator in (">=", ">", "~=", "==", "===")
+        if spec.operator in (">=", ">", "~=", "==")
     ]
     newer = [floor for floor in floors if floor > current]
     return max(newer) if newer else None
