@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from payments_platform.cli import parser
 from payments_platform.database import head_revision, pending_migrations
+from payments_plugins.contract import CONTRACT_VERSION
 
 from .conftest import OPEN
 from .databases import sqlite_url
@@ -71,11 +72,14 @@ def test_a_command_on_the_demo_database_says_so_and_creates_nothing(tmp_path: Pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_version_names_the_release() -> None:
+def test_version_names_the_release_and_its_plugin_contract() -> None:
+    """Issue 19, finding 3.2: a vendor could not tell which contract the platform implements."""
     result = payments("--version")
 
     assert result.returncode == 0
-    assert result.stdout == f"payments {version('payments-platform')}\n"
+    assert result.stdout == (
+        f"payments {version('payments-platform')}, plugin contract {CONTRACT_VERSION}\n"
+    )
 
 
 def _parsers(

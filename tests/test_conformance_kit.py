@@ -7,18 +7,26 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from xml.etree import ElementTree
 
 import httpx
 import pytest
+from packaging.version import Version
+from payments_plugins import Amount, Gateway, InitiateRequest, InitiateResult
+from payments_plugins.contract import CONTRACT_VERSION
 from payments_plugins.testing import ConformanceTarget, GatewayConformance, InvalidSetting
 from payments_plugins.testing.control import SimulatorControl, SimulatorControlError
+from payments_plugins.testing.guard import ContractGuard
 from payments_plugins.testing.kit import SECTION_TITLE
 from payments_plugins.testing.target import NotLoadable
 
-from .distributions import gateway_type_module, write_distribution
+from .distributions import CONTRACT_REQUIREMENT, gateway_type_module, write_distribution
+
+MAJOR, MINOR = Version(CONTRACT_VERSION).major, Version(CONTRACT_VERSION).minor
 
 HASTY_PLUGIN = """
 import dataclasses
@@ -65,6 +73,23 @@ class TestHastyConformance(GatewayConformance):
     )
 """
 
+# The JSON gateway's type declaring a currency its vendor (and simulator) does not take.
+WIDE_PLUGIN = """
+import dataclasses
+
+from payments_plugin_json_gateway.plugin import JSON_GATEWAY_TYPE
+from payments_plugins import hookimpl
+
+WIDE = dataclasses.replace(
+    JSON_GATEWAY_TYPE, name="wide", currencies=JSON_GATEWAY_TYPE.currencies | {"KWD"}
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register):
+    register(WIDE)
+"""
+
 GULLIBLE_PLUGIN = """
 import dataclasses
 
@@ -104,7 +129,7 @@ MISBEHAVING_PLUGIN = """
 import dataclasses
 
 from payments_plugin_test_gateway import GATEWAY_TYPE, TestGateway
-from payments_plugins import InitiateResult, hookimpl
+from payments_plugins import GatewayDeclined, InitiateResult, hookimpl
 
 
 class Misbehaving(TestGateway):
@@ -168,6 +193,24 @@ BROKEN_PLUGINS: dict[str, str] = {
     "intid": MISBEHAVING_PLUGIN.format(
         name="intid", body="return InitiateResult(external_id=12345)"
     ),
+    "pinned": MISBEHAVING_PLUGIN.format(
+        name="pinned", body="return await super().initiate(request)"
+    ),
+    "capped": MISBEHAVING_PLUGIN.format(
+        name="capped", body="return await super().initiate(request)"
+    ),
+    # The type declares EUR and JPY (the test plugin's), the gateway takes EUR only.
+    "nojpy": MISBEHAVING_PLUGIN.format(
+        name="nojpy",
+        body="if request.amount.currency == 'JPY':\n"
+        "            raise GatewayDeclined('not taken', vendor_code='unsupported_currency')\n"
+        "        return await super().initiate(request)",
+    ),
+    "keyjpy": MISBEHAVING_PLUGIN.format(
+        name="keyjpy",
+        body="{'EUR': '978'}[request.amount.currency]\n"
+        "        return await super().initiate(request)",
+    ),
 }
 """Each plugin breaks the contract in one way a vendor did; each should fail the kit."""
 
@@ -181,12 +224,83 @@ FIXES = {
     " registers ['foreigner'])",
     "letters": "currencies must be a set of strings such as frozenset({'EUR'}), not the string"
     " 'EUR'",
-    "plain": "initiate raised Exception: vendor said 500\na gateway raises only the contract's"
-    " errors (payments_plugins): GatewayUnavailable when",
-    "intid": "initiate raised TypeError: InitiateResult.external_id must be a str (the vendor's"
-    " id as text), not int 12345",
+    "plain": "initiate of 10.01 EUR raised Exception: vendor said 500\na gateway raises only the"
+    " contract's errors (payments_plugins): GatewayUnavailable when",
+    "intid": "initiate of 10.01 EUR raised TypeError: InitiateResult.external_id must be a str"
+    " (the vendor's id as text), not int 12345",
+    "pinned": f"payments-plugin-pinned requires payments-plugins=={CONTRACT_VERSION}, which"
+    f" refuses later {MAJOR}.x contracts: a platform of a later minor release would refuse to load"
+    f' it, though a minor release only adds; depend on "payments-plugins>={MAJOR}.{MINOR},'
+    f'<{MAJOR + 1}" instead',
+    "capped": f"payments-plugin-capped requires payments-plugins>={MAJOR}.0,<{MAJOR}.{MINOR + 1},"
+    f" which refuses later {MAJOR}.x contracts: a platform of a later minor release would refuse"
+    f' to load it, though a minor release only adds; depend on "payments-plugins>={MAJOR}.0,'
+    f'<{MAJOR + 1}" instead',
 }
 """What the kit says about each broken plugin: the fix, not a symptom."""
+
+FIXES |= {
+    "nojpy": "JPY: initiate of 123456 JPY raised GatewayDeclined: not taken (vendor code"
+    " unsupported_currency)",
+    "keyjpy": "initiate of 123456 JPY raised KeyError: 'JPY'\na gateway raises only the"
+    " contract's errors",
+}
+
+REQUIRES = {
+    "pinned": f"payments-plugins=={CONTRACT_VERSION}",
+    "capped": f"payments-plugins>={MAJOR}.0,<{MAJOR}.{MINOR + 1}",
+}
+"""Each plugin's requirement on the contract, where it is not the usual range."""
+
+SLOW_PLUGIN = """
+import asyncio
+import dataclasses
+
+from payments_plugin_test_gateway import GATEWAY_TYPE, TestGateway
+from payments_plugins import hookimpl
+
+LATE = 3.0
+
+
+class Slow(TestGateway):
+    # Every answer comes, but only after the platform stopped waiting for it.
+    async def initiate(self, request):
+        await asyncio.sleep(LATE)
+        return await super().initiate(request)
+
+    async def refund(self, request):
+        await asyncio.sleep(LATE)
+        return await super().refund(request)
+
+    async def fetch_status(self, query):
+        await asyncio.sleep(LATE)
+        return await super().fetch_status(query)
+
+    async def fetch_refund_status(self, query):
+        await asyncio.sleep(LATE)
+        return await super().fetch_refund_status(query)
+
+    async def parse_webhook(self, headers, body):
+        await asyncio.sleep(LATE)
+        return await super().parse_webhook(headers, body)
+
+
+SLOW = dataclasses.replace(
+    GATEWAY_TYPE, name="slow", build=lambda settings, resources: Slow(settings)
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register):
+    register(SLOW)
+"""
+
+SHORT_DEADLINE = """
+import payments_plugins.contract
+
+# A platform whose default deadline is short, so that a gateway overruns it in a short test.
+payments_plugins.contract.CALL_DEADLINE_SECONDS = 0.2
+"""
 
 UNRELATED_TESTS = """
 def test_the_payments_plugin_is_loaded_and_inert(pytestconfig):
@@ -200,17 +314,26 @@ class KitRun:
 
     completed: subprocess.CompletedProcess[str]
     outcomes: dict[tuple[str, str], str]
-    """``passed`` or ``failed`` by (module, test name); a module that failed to collect is
-    listed under its own name with the test name ``""``."""
+    """``passed``, ``failed`` or ``skipped`` by (module, test name); a module that failed to
+    collect is listed under its own name with the test name ``""``."""
     messages: dict[tuple[str, str], str]
-    """The failure message of each failed test."""
+    """The message of each failed or skipped test."""
+    seconds: dict[tuple[str, str], float]
+    """How long each test took."""
 
     def failed_in(self, module: str) -> list[str]:
+        return self.in_module(module, "failed")
+
+    def in_module(self, module: str, outcome: str) -> list[str]:
         return sorted(
             name
-            for (where, name), outcome in self.outcomes.items()
-            if where == module and outcome == "failed"
+            for (where, name), found in self.outcomes.items()
+            if where == module and found == outcome
         )
+
+
+_OUTCOMES = (("failure", "failed"), ("error", "failed"), ("skipped", "skipped"))
+"""The JUnit element that marks a test's outcome, and the outcome."""
 
 
 def run_pytest(tmp_path: Path, modules: dict[str, str], site: Path | None = None) -> KitRun:
@@ -243,17 +366,24 @@ def run_pytest(tmp_path: Path, modules: dict[str, str], site: Path | None = None
     )
     outcomes: dict[tuple[str, str], str] = {}
     messages: dict[tuple[str, str], str] = {}
+    seconds: dict[tuple[str, str], float] = {}
     # The report was written by the run just above, not by anyone untrusted.
     for case in ElementTree.parse(report).iter("testcase"):  # noqa: S314
-        problem = case.find("failure")
-        if problem is None:
-            problem = case.find("error")
         module = case.attrib["classname"].split(".")[0] or case.attrib["name"]
         name = case.attrib["name"] if case.attrib["classname"] else ""
-        outcomes[(module, name)] = "failed" if problem is not None else "passed"
-        if problem is not None:
-            messages[(module, name)] = (problem.text or "") + problem.attrib.get("message", "")
-    return KitRun(completed, outcomes, messages)
+        outcomes[(module, name)] = "passed"
+        seconds[(module, name)] = float(case.attrib.get("time", "0"))
+        for element, outcome in (
+            ("failure", "failed"),
+            ("error", "failed"),
+            ("skipped", "skipped"),
+        ):
+            found = case.find(element)
+            if found is not None:
+                outcomes[(module, name)] = outcome
+                messages[(module, name)] = (found.text or "") + found.attrib.get("message", "")
+                break
+    return KitRun(completed, outcomes, messages, seconds)
 
 
 @pytest.fixture(scope="module")
@@ -261,13 +391,26 @@ def broken_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
     """One run of the kit against every broken plugin, read by several tests."""
     root = tmp_path_factory.mktemp("broken")
     site = root / "site"
-    plugins = {"hasty": HASTY_PLUGIN, "gullible": GULLIBLE_PLUGIN, **BROKEN_PLUGINS}
+    plugins = {
+        "hasty": HASTY_PLUGIN,
+        "wide": WIDE_PLUGIN,
+        "gullible": GULLIBLE_PLUGIN,
+        **BROKEN_PLUGINS,
+    }
     for name, source in plugins.items():
         module = f"payments_plugin_{name}"
         write_distribution(
-            site, f"payments-plugin-{name}", entry_points={name: module}, modules={module: source}
+            site,
+            f"payments-plugin-{name}",
+            entry_points={name: module},
+            modules={module: source},
+            requires=(REQUIRES.get(name, CONTRACT_REQUIREMENT),),
         )
-    tests = {"test_hasty": HASTY_TESTS, "test_gullible": in_process_tests("gullible")}
+    tests = {
+        "test_hasty": HASTY_TESTS,
+        "test_wide": HASTY_TESTS.replace("hasty", "wide").replace("Hasty", "Wide"),
+        "test_gullible": in_process_tests("gullible"),
+    }
     tests |= {f"test_{name}": in_process_tests(name) for name in BROKEN_PLUGINS}
     tests["test_foreign"] = in_process_tests("foreign", "testgw")
     return run_pytest(root, tests, site)
@@ -283,7 +426,7 @@ def test_the_kit_fails_a_gateway_that_reports_unknown_outcomes_as_unavailable(
         "test_an_error_after_processing_is_an_unknown_outcome",
     ]
     assert "raised GatewayUnavailable" in broken_run.completed.stdout
-    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 22
+    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 23
 
 
 def test_the_kit_fails_lax_settings_and_a_gateway_that_believes_any_notification(
@@ -318,13 +461,14 @@ def test_checks_that_do_not_apply_are_deselected_and_listed_with_their_reason(
     broken_run: KitRun,
 ):
     completed, outcomes = broken_run.completed, broken_run.outcomes
-    # hasty leaves out 1 check; gullible, plain and intid (no simulator) 7 each.
-    assert "22 deselected" in completed.stdout
+    # hasty and wide leave out 1 check each; gullible and the five in-process plugins that load
+    # (plain, intid, pinned, capped, nojpy, keyjpy) 7 each.
+    assert "51 deselected" in completed.stdout
     assert ("test_gullible", "test_a_timeout_is_an_unknown_outcome") not in outcomes
     assert ("test_hasty", "test_webhook_replies_render_every_outcome") not in outcomes
     summary = completed.stdout.split(SECTION_TITLE, 1)[1]
-    assert "(gateway type 'hasty'): 22 checks selected, 1 not applicable" in summary
-    assert "(gateway type 'gullible'): 16 checks selected, 7 not applicable" in summary
+    assert "(gateway type 'hasty'): 23 checks selected, 1 not applicable" in summary
+    assert "(gateway type 'gullible'): 17 checks selected, 7 not applicable" in summary
     assert (
         "not applicable: test_a_timeout_is_an_unknown_outcome "
         "(needs a simulator (GatewayType.simulator))"
@@ -427,3 +571,90 @@ async def test_a_control_endpoint_that_does_not_answer_as_documented_is_reported
             await control.go_down()
         with pytest.raises(SimulatorControlError, match="not JSON"):
             await control.calls()
+
+
+def test_a_raw_error_fails_one_check_naming_the_fix_and_skips_the_rest(broken_run: KitRun):
+    """Issue 19, finding 2.4: one bug (initiate raising Exception) was 15 failures."""
+    assert broken_run.failed_in("test_plain") == ["test_initiate_returns_an_external_id"]
+    skipped = broken_run.in_module("test_plain", "skipped")
+    assert "test_every_declared_currency_is_paid_and_refunded" in skipped
+    assert len(skipped) >= 8, skipped
+    for name in skipped:
+        assert (
+            "initiate raised Exception, as it did in test_initiate_returns_an_external_id, which"
+            " fails naming the fix; this check runs once that one passes"
+        ) in broken_run.messages[("test_plain", name)]
+    # Checks that never start a payment still run.
+    passed = broken_run.in_module("test_plain", "passed")
+    assert "test_a_payment_the_vendor_never_saw_is_not_found" in passed
+
+
+@pytest.fixture(scope="module")
+def slow_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
+    """The kit against a gateway that answers every call after the deadline."""
+    root = tmp_path_factory.mktemp("slow")
+    site = root / "site"
+    write_distribution(
+        site,
+        "payments-plugin-slow",
+        entry_points={"slow": "payments_plugin_slow"},
+        modules={"payments_plugin_slow": SLOW_PLUGIN},
+    )
+    tests = {"conftest": SHORT_DEADLINE, "test_slow": in_process_tests("slow")}
+    return run_pytest(root, tests, site)
+
+
+def test_a_call_past_the_platform_s_deadline_fails_the_check_naming_the_deadline(
+    slow_run: KitRun,
+):
+    """Issue 19, finding 2.1: a gateway that hung on every call was certified."""
+    assert slow_run.completed.returncode == 1, slow_run.completed.stdout
+    assert slow_run.failed_in("test_slow") == [
+        "test_a_payment_the_vendor_never_saw_is_not_found",
+        "test_initiate_returns_an_external_id",
+    ]
+    message = slow_run.messages[("test_slow", "test_initiate_returns_an_external_id")]
+    assert message.startswith(
+        "initiate of 10.01 EUR did not finish within 0.2 s, the platform's deadline of one"
+        " gateway call (payments_plugins.contract.CALL_DEADLINE_SECONDS)"
+    ), message
+    message = slow_run.messages[("test_slow", "test_a_payment_the_vendor_never_saw_is_not_found")]
+    assert message.startswith("fetch_status did not finish within 0.2 s"), message
+
+
+def test_checks_needing_an_operation_that_overran_skip_at_once(slow_run: KitRun):
+    """Issue 19, finding 2.1: every later check waited out the deadline again (515 s)."""
+    skipped = slow_run.in_module("test_slow", "skipped")
+    assert len(skipped) >= 8, skipped
+    for name in skipped:
+        assert (
+            "initiate overran the deadline, as it did in test_initiate_returns_an_external_id"
+            in (slow_run.messages[("test_slow", name)])
+        )
+        # Skipped before calling: the gateway answers only after 3 s.
+        assert slow_run.seconds[("test_slow", name)] < 1.5, name
+
+
+async def test_the_gateway_s_own_timeout_error_is_a_raw_error_not_the_deadline():
+    """Issue 19, finding 2.1: only the deadline's own expiry is reported as the deadline."""
+
+    class OwnTimeout:
+        async def initiate(self, request: InitiateRequest) -> InitiateResult:
+            raise TimeoutError("the vendor client gave up")
+
+    guard = ContractGuard(cast(Gateway, OwnTimeout()))
+    request = InitiateRequest(payment_id=uuid.uuid4(), amount=Amount(1250, "EUR"))
+    with pytest.raises(pytest.fail.Exception, match=r"initiate of 12\.50 EUR raised TimeoutError"):
+        await guard.initiate(request)
+
+
+def test_a_declared_currency_the_vendor_does_not_take_fails_the_kit(broken_run: KitRun):
+    """Issue 19, finding 2.2: only the first declared currency was ever paid in."""
+    assert broken_run.failed_in("test_wide") == [
+        "test_every_declared_currency_is_paid_and_refunded"
+    ]
+    message = broken_run.messages[
+        ("test_wide", "test_every_declared_currency_is_paid_and_refunded")
+    ]
+    assert "KWD: initiate of 123.456 KWD raised GatewayDeclined" in message, message
+    assert "AED:" not in message

@@ -185,7 +185,9 @@ def test_a_config_file_points_the_server_at_a_vendor(tmp_path: Path) -> None:
         ('[gateways.a]\ntype = "nope"\n', "no installed plugin provides gateway type 'nope'"),
         (
             '[gateways.a]\ntype = "json"\n',
-            "missing required field `base_url` - at `gateways.a.settings`",
+            "missing required field `base_url`: set `gateways.a.settings.base_url` in the config"
+            " file, or PAYMENTS_GATEWAYS__A__SETTINGS__BASE_URL in the environment"
+            " - at `gateways.a.settings`",
         ),
         (
             '[gateways.a]\ntype = "json"\ncurrencies = ["USD"]\n[gateways.a.settings]\n'

@@ -12,15 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 from payments_platform.config import PluginsConfig, decode_settings, load_settings
 from payments_platform.plugin_host import PluginError, PluginHost
 from payments_platform.runtime import build_runtime
 from payments_plugins import GatewayType
+from payments_plugins.contract import CONTRACT_VERSION
+from payments_plugins.testing.asgi_server import free_port
 
 from .conftest import OPEN, AppFactory
 from .distributions import gateway_type_module, write_distribution
+from .server_process import write_config
 
 Install = Callable[..., Path]
+
+_CURRENT = Version(CONTRACT_VERSION)
+THIS_MINOR = f"{_CURRENT.major}.{_CURRENT.minor}"
+NEXT_MINOR = f"{_CURRENT.major}.{_CURRENT.minor + 1}"
 
 
 @pytest.fixture
@@ -108,6 +116,43 @@ def test_payments_plugins_lists_plugins_types_and_currencies() -> None:
     assert "gateway type json: AED  [simulator]" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("requires", "shown"),
+    [
+        (("payments-plugins<2,>=1.0",), "built for payments-plugins>=1.0,<2"),
+        (("payments-plugins~=1.0",), "built for payments-plugins~=1.0"),
+        (
+            ("payments-plugins",),
+            "built for any contract (payments-plugins without a version range)",
+        ),
+        ((), "built for any contract (it does not depend on payments-plugins)"),
+    ],
+)
+def test_payments_plugins_shows_the_contract_and_the_range_each_plugin_declares(
+    install: Install, requires: tuple[str, ...], shown: str
+) -> None:
+    """Issue 19, finding 3.2: a vendor could not see which contract the platform implements
+    nor which one a plugin declares."""
+    site = install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": gateway_type_module("acme", "acme")},
+        requires=requires,
+    )
+    result = _payments("plugins", site=site)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"payments {importlib.metadata.version('payments-platform')} implements plugin contract"
+        f" {CONTRACT_VERSION}"
+    )
+    acme = lines.index("acme  (payments-plugin-acme 0.1.0)")
+    assert lines[acme + 1] == f"    {shown}"
+    assert lines[acme + 2] == "    gateway type acme: EUR"
+    json = lines.index("json  (payments-plugin-json-gateway 0.1.0)")
+    assert lines[json + 1] == "    built for payments-plugins>=1.1,<2"
+
+
 def _with_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.metadata.entry_points
 
@@ -153,6 +198,37 @@ def test_start_up_fails_only_if_an_enabled_gateway_needs_the_broken_plugin(
         r'.*Error loading plugin "broken"',
     ):
         build_runtime(needs_it, host)
+
+
+def test_the_plugin_failure_that_stops_the_start_is_named_first(
+    install: Install, tmp_path: Path
+) -> None:
+    """Issue 19, finding 2.4: `serve` listed every plugin that failed to load, in the order
+    they were found, the one the configured gateway needs among the others."""
+    for name in ("aaa", "acme"):
+        site = install(
+            f"payments-plugin-{name}",
+            entry_points={name: f"payments_plugin_{name}"},
+            modules={f"payments_plugin_{name}": f"raise RuntimeError('{name} is broken')"},
+        )
+    config = write_config(
+        tmp_path / "payments.toml",
+        {
+            "server": {"host": "127.0.0.1", "port": free_port()},
+            "database": {"url": f"sqlite:///{tmp_path / 'p.db'}", "migrate_on_start": True},
+            "security": OPEN,
+            "gateways": {"acme": {"type": "acme"}},
+        },
+    )
+    result = _payments("serve", "--config", str(config), site=site)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "payments: error: no installed plugin provides gateway type 'acme' (available: json,"
+        ' soap, testgw); its plugin failed to load: Error loading plugin "acme": its module'
+        " 'payments_plugin_acme' cannot be imported: RuntimeError: acme is broken; other plugins"
+        " that failed to load: Error loading plugin \"aaa\": its module 'payments_plugin_aaa'"
+        " cannot be imported: RuntimeError: aaa is broken"
+    ]
 
 
 def test_a_misspelled_hook_is_refused_naming_the_hook_it_meant() -> None:
@@ -309,23 +385,66 @@ def test_an_installed_plugin_with_a_misnamed_hook_is_refused(install: Install) -
     assert "did you mean 'payments_register_gateway_types'?" in failure.error
 
 
-def test_a_plugin_built_for_another_contract_is_refused_naming_both_versions(
-    install: Install,
+def test_a_requirement_of_arbitrary_equality_is_refused_not_a_crash(install: Install) -> None:
+    """A requirement that names no version (``===`` compares strings) is refused like any
+    other that excludes the contract, instead of failing discovery as a version to compare."""
+    install(
+        "payments-plugin-acme",
+        entry_points=ACME,
+        modules={"payments_plugin_acme": "raise RuntimeError('imported')"},
+        requires=("payments-plugins===nightly",),
+    )
+    [failure] = PluginHost.discover().failures
+    assert failure.error.startswith(
+        "payments-plugin-acme 0.1.0 is built for the plugin contract payments-plugins===nightly,"
+        f" but this platform implements contract {CONTRACT_VERSION}: install a release"
+    )
+
+
+@pytest.mark.parametrize(
+    ("requirement", "message"),
+    [
+        (
+            "payments-plugins>=2.0,<3",
+            "payments-plugin-acme 3.0.0 is built for the plugin contract payments-plugins>=2.0,<3,"
+            f" newer than contract {CONTRACT_VERSION} that this platform implements: upgrade the"
+            " platform to a release that implements contract 2.0 or later, or install a release"
+            f" of payments-plugin-acme built for contract {THIS_MINOR} or earlier (one whose"
+            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2)",
+        ),
+        (
+            f"payments-plugins>={NEXT_MINOR},<2",
+            f"payments-plugin-acme 3.0.0 is built for the plugin contract"
+            f" payments-plugins>={NEXT_MINOR},<2, newer than contract {CONTRACT_VERSION} that"
+            f" this platform implements: upgrade the platform to a release that implements"
+            f" contract {NEXT_MINOR} or later, or install a release of payments-plugin-acme"
+            f" built for contract {THIS_MINOR} or earlier (one whose requirement admits"
+            f" {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2)",
+        ),
+        (
+            "payments-plugins<1,>=0.1",
+            "payments-plugin-acme 3.0.0 is built for the plugin contract"
+            f" payments-plugins>=0.1,<1, but this platform implements contract {CONTRACT_VERSION}:"
+            " install a release of payments-plugin-acme built for contract 1.x (one whose"
+            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2), or run"
+            " it on a platform release whose contract it admits",
+        ),
+    ],
+)
+def test_a_plugin_built_for_another_contract_is_refused_naming_both_ways_out(
+    install: Install, requirement: str, message: str
 ) -> None:
+    """Issue 19, finding 2.4: a plugin that needs a newer contract (a newer minor included) is
+    told to upgrade the platform or install an older plugin, not only the latter."""
     install(
         "payments-plugin-acme",
         version="3.0.0",
         entry_points=ACME,
         modules={"payments_plugin_acme": "raise RuntimeError('imported')"},
-        requires=("payments-plugins>=2.0,<3", "httpx>=0.27"),
+        requires=(requirement, "httpx>=0.27"),
     )
     [failure] = PluginHost.discover().failures
-    assert failure.error == (
-        "payments-plugin-acme 3.0.0 is built for the plugin contract payments-plugins<3,>=2.0,"
-        " but this platform implements contract 1.0.0: install a release of"
-        " payments-plugin-acme built for contract 1.x (one that depends on"
-        " payments-plugins>=1.0,<2)"
-    )
+    assert failure.error == message
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ environment.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -39,8 +40,10 @@ def clean_environment() -> dict[str, str]:
     return environment
 
 
-def run(command: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    environment = clean_environment()
+def run(
+    command: list[str], cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = clean_environment() | (env or {})
     completed = subprocess.run(
         command,
         cwd=cwd,
@@ -62,57 +65,72 @@ def uv() -> str:
     return found
 
 
-def test_a_scaffolded_plugin_installs_passes_its_kit_and_takes_a_payment(tmp_path: Path) -> None:
-    run(
-        [
-            sys.executable,
-            "-m",
-            "payments_platform.cli",
-            "plugin",
-            "new",
-            "acme",
-            "--directory",
-            str(tmp_path),
-            "--currency",
-            "EUR",
-            "--currency",
-            "GBP",
-        ],
-        tmp_path,
-    )
-    plugin = tmp_path / "payments-plugin-acme"
+NEW_PLUGIN = ("payments", "plugin", "new", "acme")
+CURRENCIES = ("--currency", "EUR", "--currency", "JPY", "--currency", "KWD")
+"""A currency of each exponent: 2, 0 and 3 decimals."""
+
+
+def uv_install(python: Path, constraints: Path) -> list[str]:
+    """``uv pip install`` into the environment of ``python``, pinned by ``constraints``."""
+    return [uv(), "pip", "install", "-q", "-p", str(python), "-c", str(constraints)]
+
+
+def pinned(tmp_path: Path) -> Path:
+    """A constraints file of the versions requirements/dev.txt pins, for the installers."""
     constraints = tmp_path / "constraints.txt"
     pins = (ROOT / "requirements" / "dev.txt").read_text(encoding="utf-8").splitlines()
     constraints.write_text(
         "\n".join(line for line in pins if line and not line.startswith(("-e", " ", "#"))),
         encoding="utf-8",
     )
-    venv = tmp_path / "venv"
-    python = venv / "bin" / "python"
-    run([uv(), "venv", "-q", str(venv), "-p", sys.executable], tmp_path)
+    return constraints
+
+
+def next_steps(printed: str) -> list[list[str]]:
+    """The commands ``payments plugin new`` tells the vendor to run next, comments left out."""
+    lines = printed.split("next", 1)[1].splitlines()[1:]
+    return [shlex.split(line, comments=True) for line in lines if line.startswith("  ")]
+
+
+def test_a_scaffolded_plugin_installs_passes_its_kit_and_takes_a_payment(tmp_path: Path) -> None:
+    """The vendor's first hour, following what `payments plugin new` prints word for word:
+    the plugin's own environment gets the contract and its kit from `payments plugin sdk`
+    (issue 19, finding 3.1: it was to come "from your package index", which has none), and
+    the kit pays and refunds in a currency of each exponent, 0, 2 and 3 (finding 2.2)."""
+    # The platform's commands first on the PATH, as where it is installed.
+    tools = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    created = run(
+        [*NEW_PLUGIN, "--directory", str(tmp_path), *CURRENCIES],
+        tmp_path,
+        env=tools,
+    )
+    plugin = tmp_path / "payments-plugin-acme"
+    steps = next_steps(created.stdout)
+    assert steps == [
+        ["cd", str(plugin)],
+        ["python3", "-m", "venv", ".venv"],
+        ["payments", "plugin", "sdk", "--into", ".venv"],
+        [".venv/bin/pip", "install", "-e", ".[test]"],
+        [".venv/bin/pytest"],
+    ]
+    # pip takes the versions requirements/dev.txt pins from its registry.
+    constraints = pinned(tmp_path)
+    environment = tools | {"PIP_CONSTRAINT": str(constraints)}
+    for step in steps[1:-1]:
+        run(step, plugin, env=environment)
+    tested = run([*steps[-1], "-q", "-p", "no:cacheprovider"], plugin, env=environment)
+    assert "gateway type 'acme'): 23 checks selected" in tested.stdout
+    assert " failed" not in tested.stdout
+
+    # The operator's side: the platform installed beside the plugin.
+    venv = plugin / ".venv"
     run(
-        [
-            uv(),
-            "pip",
-            "install",
-            "-q",
-            "-p",
-            str(python),
-            "-c",
-            str(constraints),
-            f"{ROOT / 'plugins'}[testing]",
-            str(ROOT / "platform"),
-            f"{plugin}[test]",
-        ],
+        [*uv_install(venv / "bin" / "python", constraints), str(ROOT / "platform")],
         tmp_path,
     )
-
-    tested = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], plugin)
-    assert "gateway type 'acme'): 22 checks selected" in tested.stdout
-
     listed = run([str(venv / "bin" / "payments"), "plugins"], tmp_path)
     assert "acme  (payments-plugin-acme 0.1.0)" in listed.stdout
-    assert "gateway type acme: EUR, GBP  [simulator]" in listed.stdout
+    assert "gateway type acme: EUR, JPY, KWD  [simulator]" in listed.stdout
 
     port = free_port()
     config = write_config(
@@ -169,6 +187,42 @@ def test_a_scaffolded_plugin_installs_passes_its_kit_and_takes_a_payment(tmp_pat
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+KIT_PROBE = """
+import importlib.metadata
+
+from payments_plugins.testing import ConformanceTarget, GatewayConformance
+
+assert importlib.metadata.version("payments-plugins") == {version!r}
+assert "payments" in {{e.name for e in importlib.metadata.entry_points(group="pytest11")}}
+print("the kit imports")
+"""
+
+
+def test_the_sdk_wheel_installs_into_a_fresh_environment_and_makes_itself_again(
+    tmp_path: Path,
+) -> None:
+    """Issue 19, finding 3.1: from the installed platform alone (here with the contract
+    installed editable, as requirements/service.txt installs it), `payments plugin sdk`
+    writes a wheel that installs into a fresh environment, where the kit imports; there, with
+    the contract installed from that wheel, it writes the very same wheel again."""
+    tools = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    wheels = tmp_path / "wheels"
+    run(["payments", "plugin", "sdk", "--wheel-dir", str(wheels)], tmp_path, env=tools)
+    [wheel] = wheels.iterdir()
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    run([uv(), "venv", "-q", str(venv), "-p", sys.executable], tmp_path)
+    run(
+        [*uv_install(python, pinned(tmp_path)), f"{wheel}[testing]"],
+        tmp_path,
+    )
+    probed = run([str(python), "-c", KIT_PROBE.format(version=CONTRACT_VERSION)], tmp_path)
+    assert probed.stdout == "the kit imports\n"
+    again = tmp_path / "again"
+    run([str(python), "-m", "payments_plugins.sdk", "--wheel-dir", str(again)], tmp_path)
+    assert (again / wheel.name).read_bytes() == wheel.read_bytes()
 
 
 def test_the_contract_builds_as_a_wheel_and_an_sdist_of_its_contract_version(

@@ -2,8 +2,14 @@
 
 from pathlib import Path
 
+import msgspec
 import pytest
-from payments_platform.config import ConfigError, apply_overrides, load_settings
+from payments_platform.config import (
+    ConfigError,
+    apply_overrides,
+    decode_plugin_settings,
+    load_settings,
+)
 from payments_platform.routing import Strategy
 
 OPEN_API = '\n[security]\nauth = "none"\n'
@@ -83,7 +89,12 @@ def test_environment_overrides_nested_keys_with_typed_values(tmp_path: Path) -> 
         ),
         ("[routing]\nstrategy = 'random'\n", {}, "`routing.strategy`"),
         ("[routing.breaker]\nfailure_rate_threshold = 2\n", {}, "failure_rate_threshold"),
-        ("[gateways.a]\nweight = 1\n", {}, "missing required field `type` - at `gateways.a`"),
+        (
+            "[gateways.a]\nweight = 1\n",
+            {},
+            "missing required field `type`: set `gateways.a.type` in the config file, or"
+            " PAYMENTS_GATEWAYS__A__TYPE in the environment - at `gateways.a`",
+        ),
         ("[gateways.a]\ntype = 'json'\nweight = 0\n", {}, "`gateways.a.weight`"),
         ("[gateways.a]\ntype = 'json'\nwat = 0\n", {}, "unknown field `wat` - at `gateways.a.wat`"),
         ("[gateways.'Bad Name']\ntype = 'json'\n", {}, "gateway name 'Bad Name'"),
@@ -148,8 +159,9 @@ def test_merchant_key_hashes_are_read(tmp_path: Path) -> None:
         (
             "[gateways.acme]\ntype = 'json'\n",
             {"PAYMENTS_GATEWAYS__ACMEE__WEIGHT": "2"},
-            "PAYMENTS_GATEWAYS__ACMEE__WEIGHT: Object missing required field `type`"
-            " - at `gateways.acmee`",
+            "PAYMENTS_GATEWAYS__ACMEE__WEIGHT: missing required field `type`: set"
+            " `gateways.acmee.type` in the config file, or PAYMENTS_GATEWAYS__ACMEE__TYPE in the"
+            " environment - at `gateways.acmee`",
         ),
         (
             "[routing]\nstrategy = 'weigthed'\n",
@@ -185,11 +197,74 @@ def test_errors_say_which_variable_and_which_values_would_do(
     assert str(raised.value) == message
 
 
+class VendorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    base_url: str
+    api_key: str
+
+
+def test_a_missing_secret_names_its_whole_key_and_the_variable_that_sets_it() -> None:
+    """Issue 19, finding 3.3: it said ``Object missing required field `api_key` ``, naming
+    neither where the key goes nor the variable an operator keeping secrets out of the file
+    sets."""
+    with pytest.raises(ConfigError, match=r".*") as raised:
+        decode_plugin_settings(
+            {"base_url": "https://vendor.example"}, VendorSettings, "gateways.acme.settings"
+        )
+    assert str(raised.value) == (
+        "missing required field `api_key`: set `gateways.acme.settings.api_key` in the config"
+        " file, or PAYMENTS_GATEWAYS__ACME__SETTINGS__API_KEY in the environment"
+        " - at `gateways.acme.settings`"
+    )
+
+
+def test_a_key_no_variable_can_set_is_named_without_one() -> None:
+    """Issue 19, finding 3.3: a variable's path is lower-cased, so it cannot reach a table
+    whose name has capitals; the message does not offer one."""
+    with pytest.raises(ConfigError, match=r".*") as raised:
+        decode_plugin_settings({"base_url": "x"}, VendorSettings, "gateways.Acme.settings")
+    assert str(raised.value) == (
+        "missing required field `api_key`: set `gateways.Acme.settings.api_key` in the config"
+        " file - at `gateways.Acme.settings`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [
+        (
+            f"\n[security.merchants.shop]\nkey_hashes = ['{KEY_HASH}']\n"
+            "[security.merchants.acme]\nkey_hashes = ['abc']\n",
+            "Expected `str` matching regex '^sha256:[0-9a-f]{64}$'"
+            " - at `security.merchants.acme.key_hashes[0]`",
+        ),
+        (
+            "\n[security.merchants.'Big Shop']\nkey_hashes = 'abc'\n",
+            'Expected `array`, got `str` - at `security.merchants."Big Shop".key_hashes`',
+        ),
+        (
+            "\n[security.merchants.acme]\nkey_hash = []\n",
+            "unknown field `key_hash` (did you mean `key_hashes`?)"
+            " - at `security.merchants.acme.key_hash`",
+        ),
+    ],
+)
+def test_an_error_in_a_merchant_s_table_names_the_merchant(
+    tmp_path: Path, security: str, message: str
+) -> None:
+    """Issue 19, finding 3.3: it said `security.merchants[...]`."""
+    with pytest.raises(ConfigError, match=r".*") as raised:
+        load_settings(write(tmp_path, "", security=security), {})
+    assert str(raised.value) == message
+
+
 def test_a_variable_is_not_blamed_for_a_key_the_file_wrote(tmp_path: Path) -> None:
     path = write(tmp_path, "[gateways.acme]\nweight = 1\n")
     with pytest.raises(ConfigError, match=r".*") as raised:
         load_settings(path, {"PAYMENTS_GATEWAYS__ACME__WEIGHT": "2"})
-    assert str(raised.value) == "Object missing required field `type` - at `gateways.acme`"
+    assert str(raised.value) == (
+        "missing required field `type`: set `gateways.acme.type` in the config file, or"
+        " PAYMENTS_GATEWAYS__ACME__TYPE in the environment - at `gateways.acme`"
+    )
 
 
 def test_the_command_s_own_variables_are_not_overrides(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import importlib.metadata
 from typing import Final
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -61,16 +62,113 @@ def incompatibility(distribution: str, version: str | None) -> str | None:
     """Why the installed plugin ``distribution`` cannot load on this contract, or None.
 
     A plugin is compatible when its requirement on ``payments-plugins`` admits
-    ``CONTRACT_VERSION``; one that names no version range admits every contract.
+    ``CONTRACT_VERSION``; one that names no version range admits every contract. The message
+    offers both ways out: a platform that implements a contract the plugin admits, or a
+    release of the plugin built for this one.
     """
     requirement = contract_requirement(distribution)
     if requirement is None or requirement.specifier.contains(CONTRACT_VERSION, prereleases=True):
         return None
-    built_for = f"{CONTRACT_DISTRIBUTION}{requirement.specifier}"
+    built_for = requirement_text(requirement.specifier)
+    plugin = f"{distribution} {version}" if version else distribution
+    current = Version(CONTRACT_VERSION)
+    this_one = f"{current.major}.{current.minor}"
+    works_here = (
+        f"(one whose requirement admits {CONTRACT_VERSION}, such as"
+        f" {CONTRACT_DISTRIBUTION}>={current.major}.0,<{current.major + 1})"
+    )
+    needed = _lowest_needed(requirement.specifier)
+    if needed is not None:
+        return (
+            f"{plugin} is built for the plugin contract {built_for}, newer than contract"
+            f" {CONTRACT_VERSION} that this platform implements: upgrade the platform to a"
+            f" release that implements contract {needed.major}.{needed.minor} or later, or"
+            f" install a release of {distribution} built for contract {this_one} or earlier"
+            f" {works_here}"
+        )
     return (
-        f"{distribution} {version or ''} is built for the plugin contract {built_for},"
-        f" but this platform implements contract {CONTRACT_VERSION}: install a release of"
-        f" {distribution} built for contract {contract_major()}.x"
-        f" (one that depends on {CONTRACT_DISTRIBUTION}>={contract_major()}.0,"
-        f"<{contract_major() + 1})"
-    ).replace("  ", " ")
+        f"{plugin} is built for the plugin contract {built_for}, but this platform implements"
+        f" contract {CONTRACT_VERSION}: install a release of {distribution} built for contract"
+        f" {current.major}.x {works_here}, or run it on a platform release whose contract it"
+        " admits"
+    )
+
+
+def _lowest_needed(specifier: SpecifierSet) -> Version | None:
+    """The lowest contract above ``CONTRACT_VERSION`` that ``specifier`` asks for at least, or
+    None when it asks for no newer one (it is built for an older contract, or excludes this
+    one otherwise)."""
+    current = Version(CONTRACT_VERSION)
+    floors = [
+        Version(spec.version.removesuffix(".*"))
+        for spec in specifier
+        if spec.operator in (">=", ">", "~=", "==")
+    ]
+    newer = [floor for floor in floors if floor > current]
+    return max(newer) if newer else None
+
+
+def admits_every_later_minor(specifier: SpecifierSet) -> bool:
+    """Whether ``specifier`` admits ``CONTRACT_VERSION`` and every later release of its major.
+
+    A plugin built for contract 1.1 loads on every 1.x from 1.1 on, because minor releases only
+    add; a requirement that stops short of the next major (``==1.1.0``, ``>=1.0,<1.2``,
+    ``~=1.1.0``) would have a later 1.x platform refuse a plugin that works there.
+    """
+    if not specifier.contains(CONTRACT_VERSION, prereleases=True):
+        return False
+    current = Version(CONTRACT_VERSION)
+    ceiling = Version(f"{current.major + 1}")
+    return all(_admits_up_to(spec, current, ceiling) for spec in specifier)
+
+
+def _admits_up_to(spec: Specifier, current: Version, ceiling: Version) -> bool:
+    """Whether one clause that admits ``current`` admits every version up to ``ceiling``."""
+    operator, text = spec.operator, spec.version
+    if operator in (">=", ">"):
+        admits = True  # a floor at or below the current contract (it admits it)
+    elif operator in ("<", "<="):
+        admits = Version(text) >= ceiling
+    elif operator == "~=":
+        admits = len(Version(text).release) == 2  # ~=1.1 is >=1.1,==1.*; ~=1.1.0 stops at 1.2
+    elif operator == "==":
+        admits = text == f"{current.major}.*"
+    elif operator == "!=":
+        admits = _excludes_none_between(text, current, ceiling)
+    else:
+        admits = False  # ===: one exact string
+    return admits
+
+
+def _excludes_none_between(excluded: str, current: Version, ceiling: Version) -> bool:
+    """Whether ``!=excluded`` leaves every version from ``current`` up to ``ceiling`` in."""
+    if not excluded.endswith(".*"):
+        return not current <= Version(excluded) < ceiling
+    release = Version(excluded.removesuffix(".*")).release
+    start = Version(".".join(map(str, release)))
+    end = Version(".".join(map(str, (*release[:-1], release[-1] + 1))))
+    return end <= current or start >= ceiling
+
+
+def suggested_requirement(specifier: SpecifierSet) -> str:
+    """The requirement to write instead of ``specifier``: from the contract minor it asks for
+    at least (the current major's first, when it names none) to the next major."""
+    current = Version(CONTRACT_VERSION)
+    floors = [
+        Version(spec.version.removesuffix(".*"))
+        for spec in specifier
+        if spec.operator in (">=", ">", "~=", "==")
+    ]
+    ours = [floor for floor in floors if floor.major == current.major and floor <= current]
+    minor = max(ours).minor if ours else 0
+    return f"{CONTRACT_DISTRIBUTION}>={current.major}.{minor},<{current.major + 1}"
+
+
+_ORDER: Final = {">": 0, ">=": 0, "~=": 1, "==": 2, "===": 2, "!=": 3, "<=": 4, "<": 4}
+
+
+def requirement_text(specifier: SpecifierSet) -> str:
+    """``payments-plugins>=1.0,<2``: a requirement on the contract as a person writes it,
+    lower bounds first (``packaging`` sorts the clauses as text: ``<2,>=1.0``)."""
+    clauses = sorted(specifier, key=lambda spec: (_ORDER.get(spec.operator, 5), str(spec)))
+    return CONTRACT_DISTRIBUTION + ",".join(str(spec) for spec in clauses)

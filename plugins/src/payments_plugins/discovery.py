@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
+import re
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
 import pluggy
+from packaging.utils import canonicalize_name
 
 from payments_plugins import hookspecs
 from payments_plugins.contract import incompatibility
@@ -269,8 +271,18 @@ class PluginRegistry:
         message = f"no installed plugin provides gateway type {name!r}"
         if self._claims:
             message += f" (available: {', '.join(sorted(self._claims))})"
-        if self.failures:
-            message += "; " + "; ".join(failure.describe() for failure in self.failures)
+        # The failure that stops the start comes first; the others may be about plugins no
+        # gateway uses.
+        its_own = [failure for failure in self.failures if _may_provide(failure, name)]
+        others = [failure for failure in self.failures if failure not in its_own]
+        if its_own:
+            message += "; its plugin failed to load: " + _listed(its_own)
+            if others:
+                message += "; other plugins that failed to load: " + _listed(others)
+        elif others:
+            message += "; plugins that failed to load, one of which may provide it: " + _listed(
+                others
+            )
         raise PluginError(message)
 
     def _unknown_hooks(self, plugin: object) -> str | None:
@@ -332,6 +344,18 @@ class PluginRegistry:
             self._manager.unregister(unregister)
         trace = "".join(traceback.format_exception(error)) if error is not None else ""
         self.failures.append(PluginFailure(**_fields(origin), error=problem, traceback=trace))
+
+
+def _may_provide(failure: PluginFailure, type_name: str) -> bool:
+    """Whether the plugin that failed is, by its names, the one providing ``type_name``: its
+    entry point has the type's name, or its distribution's name has it as a word
+    (``payments-plugin-acme`` for ``acme``)."""
+    words = re.split(r"[-_.]+", canonicalize_name(failure.distribution or ""))
+    return failure.name == type_name or canonicalize_name(type_name) in words
+
+
+def _listed(failures: Iterable[PluginFailure]) -> str:
+    return "; ".join(failure.describe() for failure in failures)
 
 
 def _registers_nothing(plugin: object) -> str:

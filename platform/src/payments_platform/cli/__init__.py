@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
+from payments_plugins.contract import CONTRACT_VERSION
+
 from payments_platform.cli import notifications, operating, operators, plugins, serving, simulate
 from payments_platform.cli.common import (
     STARTUP_ERROR,
@@ -52,8 +54,8 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--version",
         action="version",
-        version=f"payments {version('payments-platform')}",
-        help="print the version and exit",
+        version=f"payments {version('payments-platform')}, plugin contract {CONTRACT_VERSION}",
+        help="print the version, and the version of the plugin contract it implements, and exit",
     )
     root.set_defaults(run=help_of(root))
     commands = root.add_subparsers(title="commands", metavar="COMMAND")

@@ -74,9 +74,11 @@ def runtime_of(settings: Settings, *, observed: bool = False) -> Runtime:
     if observed:
         configure_tracing(os.environ)
     plugins = PluginHost.discover(settings.plugins)
+    # A failure that stops the start is named by the error first; the others are logged only
+    # once the platform is built without them.
+    runtime = build_runtime(settings, plugins)
     for failure in plugins.failures:
         logger.warning("%s", failure.describe())
-    runtime = build_runtime(settings, plugins)
     # From here on, nothing configured as a secret reaches the logs; the level stays the
     # one the command was started with.
     configure_logging(runtime.secrets, level=logging.getLogger().level)

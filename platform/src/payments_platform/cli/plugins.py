@@ -1,21 +1,35 @@
-"""``payments plugins`` (what is installed and loaded) and ``payments plugin new``."""
+"""``payments plugins`` (what is installed and loaded), ``payments plugin new`` and
+``payments plugin sdk``."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+from importlib.metadata import version
 
-from payments_plugins import scaffold
+from payments_plugins import scaffold, sdk
+from payments_plugins.contract import (
+    CONTRACT_DISTRIBUTION,
+    CONTRACT_VERSION,
+    contract_requirement,
+    requirement_text,
+)
 
 from payments_platform.cli.common import Options, add_command, help_of, settings_of
 from payments_platform.plugin_host import PluginHost
+
+SDK_COMMAND = "payments plugin sdk"
 
 
 def _plugins(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     host = PluginHost.discover(settings.plugins)
     types, conflicts = host.gateway_types, host.conflicts
+    print(f"payments {version('payments-platform')} implements plugin contract {CONTRACT_VERSION}")
     for plugin in host.plugins:
         print(f"{plugin.name}  ({plugin.distribution or '-'} {plugin.version or ''})".rstrip())
+        if plugin.distribution is not None:
+            print(f"    built for {_built_for(plugin.distribution)}")
         for type_name in plugin.gateway_types:
             if type_name in conflicts:
                 print(f"    gateway type {type_name}: CONTESTED, served by no plugin")
@@ -40,6 +54,16 @@ def _plugins(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _built_for(distribution: str) -> str:
+    """The contract versions ``distribution`` declares it is built for, as it wrote them."""
+    requirement = contract_requirement(distribution)
+    if requirement is None:
+        return f"any contract (it does not depend on {CONTRACT_DISTRIBUTION})"
+    if not requirement.specifier:
+        return f"any contract ({CONTRACT_DISTRIBUTION} without a version range)"
+    return requirement_text(requirement.specifier)
+
+
 def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], options: Options
 ) -> None:
@@ -50,9 +74,11 @@ def add_commands(
         "list the gateway plugins the config loads",
         """\
 List the gateway plugins the config's [plugins] selection loads (entry-point
-group `payments`), with their distributions and versions, and the gateway types
-each provides with their currencies and descriptions; [simulator] marks a type
-that ships a vendor simulator. Exits with status 1 when a plugin failed to
+group `payments`), under the plugin contract version this platform implements:
+each with its distribution and version, the contract versions it declares it
+is built for (its requirement on payments-plugins), and the gateway types it
+provides with their currencies and descriptions; [simulator] marks a type that
+ships a vendor simulator. Exits with status 1 when a plugin failed to
 load, two plugins register the same gateway type, or plugins.load names a
 plugin that is not installed.""",
         parents=[options.configured],
@@ -74,4 +100,18 @@ plugin that is not installed.""",
         " pass as written; replace the toy wire format with your vendor's.",
     )
     scaffold.add_arguments(new_plugin)
-    new_plugin.set_defaults(run=scaffold.run)
+    new_plugin.set_defaults(run=functools.partial(scaffold.run, sdk_command=SDK_COMMAND))
+
+    sdk_command = plugin_commands.add_parser(
+        "sdk",
+        parents=[options.logging],
+        help="put the plugin contract and its conformance kit into a plugin's environment",
+        description=f"Write the plugin contract this platform implements ({CONTRACT_VERSION}),"
+        " with its conformance kit and scaffold, as a wheel built from the installed"
+        " payments-plugins (it is on no package index), or install it with the kit's"
+        " dependencies (the testing extra) into a plugin's virtual environment: `payments"
+        " plugin sdk --into .venv`. The environment's pip fetches the dependencies from its"
+        " package registry.",
+    )
+    sdk.add_arguments(sdk_command)
+    sdk_command.set_defaults(run=sdk.run)

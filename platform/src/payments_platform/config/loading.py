@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect
 
-from payments_platform.config.sections import GatewayConfig, Settings
+from payments_platform.config.sections import Settings
 from payments_platform.demo import demo_profile
 
 ENV_PREFIX = "PAYMENTS_"
@@ -110,17 +110,27 @@ def _holds(raw: Mapping[str, Any], key: str) -> bool:
 
 _MSGSPEC_ERROR = re.compile(r"(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
+_MISSING_FIELD = re.compile(r"Object missing required field `(?P<name>[^`]*)`")
 _INVALID_CHOICE = re.compile(r"Invalid enum value (?P<value>.*)")
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[[^\]]*\]")
+_VARIABLE_PART = re.compile(r"[a-z0-9_]+")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _explained(error: msgspec.ValidationError, decoded: type[Any], prefix: str = "") -> str:
+def _explained(
+    error: msgspec.ValidationError, decoded: type[Any], prefix: str = "", raw: Any = None
+) -> str:
     """msgspec's message for ``decoded``, made an operator's: the key in config terms
-    (``prefix`` leads to the decoded table), the nearest known key for an unknown one, the
-    valid values for a choice."""
+    (``prefix`` leads to the decoded table; an entry of a table of tables, such as a merchant,
+    is named when ``raw``, what was decoded, shows which), the nearest known key for an
+    unknown one, the whole key and its variable for a missing one, the valid values for a
+    choice."""
     match = _MSGSPEC_ERROR.fullmatch(str(error))
     assert match is not None  # noqa: S101 - the pattern matches any text
     text, path = match["text"], match["path"] or ""
+    entry = _entry_explained(raw, decoded, prefix, path)
+    if entry is not None:
+        return entry
     key = (prefix.rstrip(".") + path).lstrip(".")
     node = _type_at(decoded, path)
     if unknown := _UNKNOWN_FIELD.fullmatch(text):
@@ -128,6 +138,9 @@ def _explained(error: msgspec.ValidationError, decoded: type[Any], prefix: str =
         known = [field.encode_name for t in node for field in _struct_fields(t)]
         text = f"unknown field `{name}`{_nearest(name, known, '`')}"
         key = f"{key}.{name}" if key else name
+    elif missing := _MISSING_FIELD.fullmatch(text):
+        name = missing["name"]
+        text = f"missing required field `{name}`: {_how_to_set(f'{key}.{name}' if key else name)}"
     elif invalid := _INVALID_CHOICE.fullmatch(text):
         choices = [repr(choice) for t in node for choice in _choices(t)]
         if choices:
@@ -137,6 +150,53 @@ def _explained(error: msgspec.ValidationError, decoded: type[Any], prefix: str =
                 f" {', '.join(choices)}"
             )
     return f"{text} - at `{key}`" if key else text
+
+
+def _how_to_set(key: str) -> str:
+    """Where ``key`` can be given: the file, and the variable that sets it, when one can."""
+    parts = key.split(".")
+    where = f"set `{key}` in the config file"
+    if not all(_VARIABLE_PART.fullmatch(part) for part in parts):
+        return where  # a variable's name is lower-cased into the key: it cannot set this one
+    return f"{where}, or {ENV_PREFIX}{'__'.join(part.upper() for part in parts)} in the environment"
+
+
+def _entry_explained(raw: Any, decoded: type[Any], prefix: str, path: str) -> str | None:
+    """The error of the entry of a table of tables (``merchants``, ``gateways``) that ``path``
+    goes through, which msgspec writes ``[...]``, explained with the entry's name; None when it
+    goes through none, or ``raw`` does not show which entry it is."""
+    steps = [step[0] for step in _PATH_STEP.finditer(path)]
+    if "[...]" not in steps:
+        return None
+    before = steps[: steps.index("[...]")]
+    if not all(step.startswith(".") for step in before):
+        return None
+    names = [step[1:] for step in before]
+    table = raw
+    for name in names:
+        table = table.get(name) if isinstance(table, Mapping) else None
+    entry_types = [
+        entry.cls
+        for node in _type_at(decoded, "".join(before))
+        if isinstance(node, msgspec.inspect.DictType)
+        for entry in _unwrapped(node.value_type)
+        if isinstance(entry, msgspec.inspect.StructType)
+    ]
+    if not isinstance(table, Mapping) or not entry_types:
+        return None
+    key = ".".join(part for part in (prefix.rstrip("."), *names) if part)
+    for name, value in table.items():
+        try:
+            msgspec.convert(value, entry_types[0])
+        except msgspec.ValidationError as error:
+            return _explained(error, entry_types[0], f"{key}.{_key_part(name)}.", value)
+    return None
+
+
+def _key_part(name: object) -> str:
+    """``name`` as one part of a dotted key, quoted as TOML quotes it when it must be."""
+    text = str(name)
+    return text if _BARE_KEY.fullmatch(text) else f'"{text}"'
 
 
 def _nearest(word: str, known: list[str], quote: str = "") -> str:
@@ -184,19 +244,10 @@ def _choices(node: msgspec.inspect.Type) -> list[object]:
 
 def decode_settings(raw: dict[str, Any]) -> Settings:
     """Validate a raw configuration mapping; errors name the key."""
-    gateways = raw.get("gateways")
-    if isinstance(gateways, dict):
-        # msgspec reports a dict value's errors as `gateways[...]`; decoding each gateway on
-        # its own lets the message name it.
-        for name, table in gateways.items():
-            try:
-                msgspec.convert(table, GatewayConfig)
-            except msgspec.ValidationError as error:
-                raise ConfigError(_explained(error, GatewayConfig, f"gateways.{name}.")) from None
     try:
         return msgspec.convert(raw, Settings)
     except msgspec.ValidationError as error:
-        raise ConfigError(_explained(error, Settings)) from None
+        raise ConfigError(_explained(error, Settings, raw=raw)) from None
 
 
 def decode_plugin_settings(raw: Mapping[str, Any], settings_type: type[Any], where: str) -> Any:
@@ -204,7 +255,7 @@ def decode_plugin_settings(raw: Mapping[str, Any], settings_type: type[Any], whe
     try:
         return msgspec.convert(dict(raw), settings_type)
     except msgspec.ValidationError as error:
-        raise ConfigError(_explained(error, settings_type, f"{where}.")) from None
+        raise ConfigError(_explained(error, settings_type, f"{where}.", raw)) from None
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:

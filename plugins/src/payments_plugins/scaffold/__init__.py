@@ -29,6 +29,9 @@ from payments_plugins.money import is_currency
 NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
 """A gateway type name the scaffold takes: it is also a Python module name's tail."""
 DEFAULT_CURRENCIES: Final = ("EUR", "GBP")
+SDK_COMMAND: Final = "python -m payments_plugins.sdk"
+"""How the next steps put the contract and its kit into the plugin's environment, where only
+the contract is installed; ``payments plugin new`` says ``payments plugin sdk``."""
 _TEMPLATE_SUFFIX: Final = ".tmpl"
 _MODULE_FOLDER: Final = "module"
 
@@ -120,8 +123,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description", metavar="TEXT", help="one line for `payments plugins`")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Write the plugin ``args`` describe and say what to do next."""
+def run(args: argparse.Namespace, *, sdk_command: str = SDK_COMMAND) -> int:
+    """Write the plugin ``args`` describe and say what to do next; ``sdk_command`` is the
+    command that puts the contract and its kit into the plugin's virtual environment."""
     try:
         target = new_plugin(
             args.name,
@@ -133,11 +137,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {target}")
-    print("next, in a virtual environment where payments-plugins can be installed (from your")
-    print("package index, or from its wheel: pip install payments_plugins-<version>-*.whl):")
+    print(
+        "next, in a virtual environment of the plugin's own, with the plugin contract"
+        f" {CONTRACT_VERSION} and its conformance kit:"
+    )
     print(f"  cd {target}")
-    print('  pip install -e ".[test]"')
-    print("  pytest      # the conformance kit certifies the plugin as the platform loads it")
+    print("  python3 -m venv .venv")
+    print(f"  {sdk_command} --into .venv")
+    print('  .venv/bin/pip install -e ".[test]"')
+    print(
+        "  .venv/bin/pytest   # the conformance kit certifies the plugin as the platform loads it"
+    )
     return 0
 
 

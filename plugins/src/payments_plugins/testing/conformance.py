@@ -24,6 +24,11 @@ defined, saying what to fix. With a simulator, the kit serves it over real HTTP 
 the checks that need a network vendor are left out: the ``payments`` pytest plugin deselects them
 and lists them, with the reason, at the end of the run.
 
+Every call a check makes into the gateway goes through ``payments_plugins.testing.guard``: under
+the platform's deadline of a gateway call, within the contract's errors and results, and one
+bug failing one check. The payments are in the first currency the type declares, alphabetically;
+one check pays and refunds in every declared currency.
+
 Each check is a plain (synchronous) test that runs its own event loop, so the suite needs no
 async test plugin and no particular asyncio mode.
 """
@@ -47,8 +52,11 @@ from opentelemetry import trace
 from payments_plugins.contract import (
     CONTRACT_DISTRIBUTION,
     CONTRACT_VERSION,
+    admits_every_later_minor,
     contract_major,
     contract_requirement,
+    requirement_text,
+    suggested_requirement,
 )
 from payments_plugins.errors import (
     GatewayDeclined,
@@ -58,7 +66,7 @@ from payments_plugins.errors import (
     InvalidSettings,
     InvalidWebhook,
 )
-from payments_plugins.gateway import GatewayResources, GatewayType, SimulatorOptions
+from payments_plugins.gateway import Gateway, GatewayResources, GatewayType, SimulatorOptions
 from payments_plugins.messages import (
     InitiateRequest,
     RefundRequest,
@@ -161,8 +169,11 @@ class GatewayConformance:
                 yield vendor
 
     @pytest.fixture
-    def vendor(self, conformance_vendor: ConformanceVendor) -> Iterator[ConformanceVendor]:
+    def vendor(
+        self, conformance_vendor: ConformanceVendor, request: pytest.FixtureRequest
+    ) -> Iterator[ConformanceVendor]:
         """The class's vendor, put back to normal after each check."""
+        conformance_vendor.breaches.check = request.node.name
         yield conformance_vendor
         if conformance_vendor.url is not None:
 
@@ -190,18 +201,25 @@ class GatewayConformance:
     def test_the_distribution_declares_the_contract_it_is_built_for(self) -> None:
         distribution = type(self).target.distribution
         major = contract_major()
-        wanted = f'"{CONTRACT_DISTRIBUTION}>={major}.0,<{major + 1}"'
         requirement = contract_requirement(distribution)
         assert requirement is not None, (
-            f"{distribution} does not depend on {CONTRACT_DISTRIBUTION}: add {wanted} to"
-            " [project] dependencies in its pyproject.toml"
+            f"{distribution} does not depend on {CONTRACT_DISTRIBUTION}: add"
+            f' "{CONTRACT_DISTRIBUTION}>={major}.0,<{major + 1}" to [project] dependencies in'
+            " its pyproject.toml"
         )
         specifier = requirement.specifier
+        declared = requirement_text(specifier)
+        wanted = f'"{suggested_requirement(specifier)}"'
         assert specifier.contains(CONTRACT_VERSION, prereleases=True), (
-            f"{distribution} requires {requirement}, which excludes contract {CONTRACT_VERSION}"
+            f"{distribution} requires {declared}, which excludes contract {CONTRACT_VERSION}"
+        )
+        assert admits_every_later_minor(specifier), (
+            f"{distribution} requires {declared}, which refuses later {major}.x contracts:"
+            f" a platform of a later minor release would refuse to load it, though a minor"
+            f" release only adds; depend on {wanted} instead"
         )
         assert not specifier.contains(f"{major + 1}.0.0", prereleases=True), (
-            f"{distribution} requires {requirement}, which admits contract {major + 1}, whose"
+            f"{distribution} requires {declared}, which admits contract {major + 1}, whose"
             f" changes it cannot know: depend on {wanted} so that the platform refuses it"
             " there instead of running it"
         )
@@ -302,6 +320,26 @@ class GatewayConformance:
                 assert len(held["refunds"]) == 1, f"paid out {len(held['refunds'])} times"
 
         run(check)
+
+    def test_every_declared_currency_is_paid_and_refunded(self, vendor: ConformanceVendor) -> None:
+        async def check() -> list[str]:
+            failures: list[str] = []
+            async with vendor.gateway() as live:
+                for currency in sorted(vendor.target.loaded.currencies):
+                    failure = await _pay_and_refund(vendor, live.gateway, currency)
+                    if failure is not None:
+                        failures.append(f"{currency}: {failure}")
+            return failures
+
+        failures = run(check)
+        assert not failures, (
+            "the type declares these currencies, but the gateway does not take them:\n"
+            + "\n".join(failures)
+            + "\nA gateway takes every currency its type declares, in that currency's minor"
+            " units (JPY has 0 decimals, EUR 2, KWD 3): write amounts with"
+            " Amount.decimal_text() or Amount.format(), or leave the currency out of"
+            " GatewayType.currencies"
+        )
 
     def test_fetch_status_agrees_with_the_vendor(self, vendor: ConformanceVendor) -> None:
         async def check() -> None:
@@ -539,9 +577,9 @@ class GatewayConformance:
                 _, notification = await vendor.genuine_notification(live.gateway, 1016)
                 for described, garble in _MALFORMED_BODIES:
                     try:
-                        # Unguarded: this check lists every body's outcome itself.
-                        event = await live.unguarded.parse_webhook(
-                            dict(notification.headers), garble(notification.body)
+                        # Only under the deadline: this check lists every body's outcome itself.
+                        event = await live.gateway.within_deadline(
+                            "parse_webhook", dict(notification.headers), garble(notification.body)
                         )
                     except InvalidWebhook:
                         continue
@@ -570,6 +608,52 @@ class GatewayConformance:
             else:
                 # A refused notification must never look taken to the vendor.
                 assert 400 <= reply.status_code < 600, f"{ack.code}: {reply.status_code}"
+
+
+PAID_MINOR: Final = 123_456
+"""What the currency check pays in each declared currency, in its minor units: 123456 JPY,
+1234.56 EUR, 123.456 KWD (every decimal place in use)."""
+REFUNDED_MINOR: Final = 23_456
+"""What it then refunds of that payment: 23456 JPY, 234.56 EUR, 23.456 KWD."""
+
+
+async def _pay_and_refund(vendor: ConformanceVendor, gateway: Gateway, currency: str) -> str | None:
+    """Pay ``PAID_MINOR`` of ``currency`` and refund ``REFUNDED_MINOR`` of it through
+    ``gateway`` (a ``ContractGuard``); None when the vendor took both as asked, else what
+    went wrong."""
+    paid, refunded = vendor.amount(PAID_MINOR, currency), vendor.amount(REFUNDED_MINOR, currency)
+    try:
+        payment, external_id = await vendor.paid_payment(gateway, PAID_MINOR, currency)
+    except GatewayError as error:
+        return f"initiate of {paid.format()} raised {_described(error)}"
+    refund = RefundRequest(
+        refund_id=uuid.uuid4(),
+        payment_id=payment.payment_id,
+        external_id=external_id,
+        amount=refunded,
+    )
+    try:
+        await gateway.refund(refund)
+    except GatewayError as error:
+        return f"refund of {refunded.format()} raised {_described(error)}"
+    if vendor.url is None:
+        return None
+    async with vendor.control() as control:
+        held = await control.payment_with_reference(str(payment.payment_id))
+    if held is None:
+        return f"the simulator holds no payment of {paid.format()} under our reference"
+    amounts = [held["amount"], *(refund["amount"] for refund in held["refunds"])]
+    if amounts != [paid.format(), refunded.format()]:
+        return (
+            f"asked to pay {paid.format()} and refund {refunded.format()}, the simulator holds"
+            f" a payment of {amounts[0]} and refunds of {amounts[1:]}"
+        )
+    return None
+
+
+def _described(error: GatewayError) -> str:
+    code = getattr(error, "vendor_code", None)
+    return f"{type(error).__name__}: {error}" + (f" (vendor code {code})" if code else "")
 
 
 def _refusal_problem(gateway_type: GatewayType[Any], raw: dict[str, Any], named: str) -> str | None:

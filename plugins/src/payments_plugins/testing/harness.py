@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import queue
 import ssl
 import uuid
@@ -17,23 +16,12 @@ import msgspec
 import pytest
 from opentelemetry import trace
 
-from payments_plugins.errors import GatewayError
 from payments_plugins.gateway import Gateway, GatewayResources, Receive, Scope, Send
-from payments_plugins.messages import (
-    InitiateRequest,
-    InitiateResult,
-    RefundRequest,
-    RefundResult,
-    RefundStatusQuery,
-    RefundStatusReport,
-    StatusQuery,
-    StatusReport,
-    VendorPaymentStatus,
-    WebhookEvent,
-)
+from payments_plugins.messages import InitiateRequest, VendorPaymentStatus
 from payments_plugins.money import Amount
 from payments_plugins.simulation.records import Notification
 from payments_plugins.testing.control import SimulatorControl
+from payments_plugins.testing.guard import Breaches, ContractGuard
 from payments_plugins.testing.target import ConformanceTarget
 
 PLACEHOLDER_URL: Final = "http://simulator.invalid"
@@ -83,87 +71,6 @@ class Inbox:
             pytest.fail(f"no notification arrived within {NOTIFICATION_WAIT_SECONDS}s")
 
 
-CONTRACT_ERRORS: Final = (
-    "a gateway raises only the contract's errors (payments_plugins): GatewayUnavailable when"
-    " the vendor certainly did not process the request, GatewayDeclined(message,"
-    " vendor_code=...) when it processed it and said no, GatewayOutcomeUnknown when it may have"
-    " acted and gave no usable answer, InvalidWebhook for a notification it refuses; map every"
-    " other failure (of the HTTP client, of decoding an answer) onto one of them"
-)
-
-_RESULTS: Final[Mapping[str, type | None]] = {
-    "initiate": InitiateResult,
-    "refund": RefundResult,
-    "fetch_status": StatusReport,
-    "fetch_refund_status": RefundStatusReport,
-    "parse_webhook": WebhookEvent,
-    "aclose": None,
-}
-
-
-class ContractGuard:
-    """The gateway under test as the checks call it: an error outside the contract's taxonomy,
-    or a result of the wrong type, fails the check with what the contract expects instead of a
-    raw traceback."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self._gateway = gateway
-
-    async def initiate(self, request: InitiateRequest) -> InitiateResult:
-        """The gateway's ``initiate``, checked."""
-        result: InitiateResult = await self._call("initiate", request)
-        return result
-
-    async def refund(self, request: RefundRequest) -> RefundResult:
-        """The gateway's ``refund``, checked."""
-        result: RefundResult = await self._call("refund", request)
-        return result
-
-    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        """The gateway's ``parse_webhook``, checked."""
-        result: WebhookEvent = await self._call("parse_webhook", headers, body)
-        return result
-
-    async def fetch_status(self, query: StatusQuery) -> StatusReport:
-        """The gateway's ``fetch_status``, checked."""
-        result: StatusReport = await self._call("fetch_status", query)
-        return result
-
-    async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
-        """The gateway's ``fetch_refund_status``, checked."""
-        result: RefundStatusReport = await self._call("fetch_refund_status", query)
-        return result
-
-    async def aclose(self) -> None:
-        """The gateway's ``aclose``, checked."""
-        await self._call("aclose")
-
-    async def _call(self, operation: str, *arguments: object) -> Any:
-        method = getattr(self._gateway, operation, None)
-        if not inspect.iscoroutinefunction(method):
-            pytest.fail(f"the gateway has no async method {operation}()", pytrace=False)
-        breach: str | None = None
-        try:
-            result = await method(*arguments)
-        except GatewayError:
-            raise
-        except Exception as error:
-            breach = f"{operation} raised {type(error).__name__}: {error}\n{CONTRACT_ERRORS}"
-        if breach is not None:
-            # Failed outside the handler, so the report is the contract's words alone.
-            pytest.fail(breach, pytrace=False)
-        expected = _RESULTS[operation]
-        if expected is None and result is not None:
-            pytest.fail(f"{operation} returned {result!r}; it returns nothing", pytrace=False)
-        if expected is not None and not isinstance(result, expected):
-            pytest.fail(
-                f"{operation} returned {type(result).__name__} {result!r}, not a"
-                f" payments_plugins.{expected.__name__}",
-                pytrace=False,
-            )
-        return result
-
-
 @dataclass(frozen=True, kw_only=True)
 class Live:
     """A gateway under test and the shared HTTP client it was built with."""
@@ -171,11 +78,13 @@ class Live:
     unguarded: Gateway
     """The gateway as built, for a check that inspects every error it raises itself."""
     http: httpx.AsyncClient
+    breaches: Breaches = field(default_factory=Breaches)
 
     @property
     def gateway(self) -> ContractGuard:
-        """The gateway, failing the check on anything outside the contract."""
-        return ContractGuard(self.unguarded)
+        """The gateway under the deadline, failing the check on anything outside the
+        contract."""
+        return ContractGuard(self.unguarded, self.breaches)
 
 
 @dataclass(kw_only=True)
@@ -187,15 +96,17 @@ class ConformanceVendor:
     """Where the simulator is served; None without a simulator."""
     inbox: Inbox | None = None
     tls: ssl.SSLContext = field(default_factory=ssl.create_default_context)
+    breaches: Breaches = field(default_factory=Breaches)
+    """The contract breaches the class's checks ran into, so that one bug fails one check."""
 
     @property
     def currency(self) -> str:
         """The currency the checks pay in: the first the type declares, alphabetically."""
         return sorted(self.target.loaded.currencies)[0]
 
-    def amount(self, minor: int) -> Amount:
-        """``minor`` units of the checks' currency."""
-        return Amount(minor, self.currency)
+    def amount(self, minor: int, currency: str | None = None) -> Amount:
+        """``minor`` units of ``currency``, by default the checks' currency."""
+        return Amount(minor, currency or self.currency)
 
     def raw_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The settings the gateway under test is built from, with ``overrides`` laid over."""
@@ -218,9 +129,9 @@ class ConformanceVendor:
             resources = GatewayResources(http=http, tracer=trace.get_tracer("payments.conformance"))
             gateway = self.target.loaded.build(self.settings(overrides), resources)
             try:
-                yield Live(unguarded=gateway, http=http)
+                yield Live(unguarded=gateway, http=http, breaches=self.breaches)
             finally:
-                await gateway.aclose()
+                await ContractGuard(gateway, self.breaches).aclose()
 
     @contextlib.asynccontextmanager
     async def control(self) -> AsyncIterator[SimulatorControl]:
@@ -232,9 +143,11 @@ class ConformanceVendor:
         async with SimulatorControl.served_at(self.url, verify=self.tls) as control:
             yield control
 
-    async def paid_payment(self, gateway: Gateway, minor: int) -> tuple[InitiateRequest, str]:
+    async def paid_payment(
+        self, gateway: Gateway, minor: int, currency: str | None = None
+    ) -> tuple[InitiateRequest, str]:
         """A payment the vendor holds as paid (the in-process vendor refunds what it holds)."""
-        request = InitiateRequest(payment_id=uuid.uuid4(), amount=self.amount(minor))
+        request = InitiateRequest(payment_id=uuid.uuid4(), amount=self.amount(minor, currency))
         external_id = (await gateway.initiate(request)).external_id
         if self.url is not None:
             async with self.control() as control:
