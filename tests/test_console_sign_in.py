@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 from payments_platform.operators import ConsoleSettings, OperatorAccounts, hash_password
 from payments_platform.runtime import Runtime
+from payments_platform.schema import operator_sessions
+from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_sign_in import (
     SignInLocked,
     SignInRefused,
@@ -50,17 +53,23 @@ async def _fail(runtime: Runtime, name: str, address: str = "10.0.0.1", times: i
             await _sign_in(runtime, name, "wrong guess", address)
 
 
+async def _session(
+    runtime: Runtime, token: str | None, accounts: OperatorAccounts = ACCOUNTS
+) -> OperatorSession | None:
+    return await session_of(runtime.platform, accounts, POLICY, token)
+
+
 async def test_the_right_password_opens_a_session_found_by_its_token(runtime: Runtime) -> None:
     token = await _sign_in(runtime, "alice", PASSWORD)
 
-    session = await session_of(runtime.platform, POLICY, token)
+    session = await _session(runtime, token)
 
     assert session is not None
     assert session.operator == "alice"
     assert len(session.csrf_token) >= 40
     assert session.token_sha256 != token  # only a digest of the token is stored
-    assert await session_of(runtime.platform, POLICY, token + "x") is None
-    assert await session_of(runtime.platform, POLICY, None) is None
+    assert await _session(runtime, token + "x") is None
+    assert await _session(runtime, None) is None
 
 
 async def test_a_wrong_password_or_an_unknown_name_is_refused_alike(runtime: Runtime) -> None:
@@ -113,12 +122,12 @@ async def test_an_address_is_locked_after_its_failures_whatever_the_names(
 async def test_a_session_ends_when_left_idle(runtime: Runtime, wall_clock: WallClock) -> None:
     token = await _sign_in(runtime, "alice", PASSWORD)
     wall_clock.advance(14 * 60)
-    assert await session_of(runtime.platform, POLICY, token) is not None  # and now used again
+    assert await _session(runtime, token) is not None  # and now used again
     wall_clock.advance(14 * 60)
-    assert await session_of(runtime.platform, POLICY, token) is not None
+    assert await _session(runtime, token) is not None
     wall_clock.advance(15 * 60 + 1)
 
-    assert await session_of(runtime.platform, POLICY, token) is None
+    assert await _session(runtime, token) is None
 
 
 async def test_a_session_ends_after_its_lifetime_however_busy(
@@ -127,10 +136,10 @@ async def test_a_session_ends_after_its_lifetime_however_busy(
     token = await _sign_in(runtime, "alice", PASSWORD)
     for _ in range(5):
         wall_clock.advance(10 * 60)
-        assert await session_of(runtime.platform, POLICY, token) is not None
+        assert await _session(runtime, token) is not None
     wall_clock.advance(10 * 60)  # an hour after signing in
 
-    assert await session_of(runtime.platform, POLICY, token) is None
+    assert await _session(runtime, token) is None
 
 
 async def test_signing_out_ends_the_session(runtime: Runtime) -> None:
@@ -139,5 +148,59 @@ async def test_signing_out_ends_the_session(runtime: Runtime) -> None:
 
     await sign_out(runtime.platform, token)
 
-    assert await session_of(runtime.platform, POLICY, token) is None
-    assert await session_of(runtime.platform, POLICY, other) is not None
+    assert await _session(runtime, token) is None
+    assert await _session(runtime, other) is not None
+
+
+async def test_a_session_ends_when_its_operator_is_removed_from_the_config(
+    runtime: Runtime,
+) -> None:
+    """Issue 19, removed operators: a session is valid only while its operator exists."""
+    token = await _sign_in(runtime, "alice", PASSWORD)
+    without_alice = OperatorAccounts.of({"bob": ACCOUNTS.hashes["bob"].text()})
+
+    assert await _session(runtime, token, without_alice) is None
+    # Ended, not just refused: putting the operator back does not bring the session back.
+    assert await _session(runtime, token) is None
+
+
+async def test_a_session_ends_when_its_operators_password_changes(runtime: Runtime) -> None:
+    """Issue 19, changed passwords: a session is valid only with the password hash it was
+    opened with."""
+    token = await _sign_in(runtime, "alice", PASSWORD)
+    bobs = await _sign_in(runtime, "bob", PASSWORD)
+    new_password = OperatorAccounts.of(
+        {"alice": hash_password(PASSWORD, n=2**10), "bob": ACCOUNTS.hashes["bob"].text()}
+    )
+
+    assert await _session(runtime, token, new_password) is None
+    assert await _session(runtime, token) is None
+    assert await _session(runtime, bobs, new_password) is not None
+
+
+async def test_a_session_outlives_a_restart_with_the_same_operators(runtime: Runtime) -> None:
+    """Issue 19, removed operators: what ties a session to its credentials depends on the
+    configured hash alone, not on anything a process makes up when it starts."""
+    token = await _sign_in(runtime, "alice", PASSWORD)
+    restarted = OperatorAccounts.of({name: h.text() for name, h in ACCOUNTS.hashes.items()})
+
+    assert await _session(runtime, token, restarted) is not None
+
+
+async def test_the_sessions_table_holds_neither_the_token_nor_the_password_hash(
+    runtime: Runtime,
+) -> None:
+    """Issue 19, changed passwords: the session keeps a keyed digest of the hash, never the
+    hash itself."""
+    token = await _sign_in(runtime, "alice", PASSWORD)
+
+    rows = await runtime.database.read(
+        lambda conn: [dict(row._mapping) for row in conn.execute(sa.select(operator_sessions))]
+    )
+
+    [row] = rows
+    stored = " ".join(str(value) for value in row.values())
+    configured = ACCOUNTS.hashes["alice"]
+    assert token not in stored
+    assert configured.text() not in stored
+    assert configured.text().rsplit("$", 1)[1] not in stored  # nor the derived key alone

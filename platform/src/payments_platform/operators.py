@@ -174,6 +174,22 @@ class OperatorAccounts:
         absent = PasswordHash(n, SCRYPT_R, SCRYPT_P, secrets.token_bytes(_SALT_BYTES), b"")
         return cls(parsed, absent)
 
+    def fingerprint(self, name: str, session_token: str) -> str | None:
+        """What ties a session to operator ``name``'s password hash as configured now (None
+        when there is no such operator): an HMAC-SHA256 of the hash keyed with the session's
+        token.
+
+        A session stores it when it opens and must match it on every request, so a new hash or
+        a removed operator ends the session. Keyed with the token, the stored value tells
+        nothing about the hash to whoever reads the sessions table without the cookie, and no
+        two sessions store the same value. It depends on the configured hash alone (in its
+        canonical form), so a restart with the same config keeps every session.
+        """
+        known = self.hashes.get(name)
+        if known is None:
+            return None
+        return hmac.new(session_token.encode(), known.text().encode(), hashlib.sha256).hexdigest()
+
     def verify(self, name: str, password: str) -> bool:
         """Tell whether ``name`` is an operator whose password is ``password``.
 

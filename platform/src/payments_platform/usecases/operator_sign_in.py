@@ -6,6 +6,10 @@ and a wrong password are the same failure, counted against both the name and the
 Success forgets the account's failures (not the address's: one good account must not buy an
 address more guesses at the others) and opens a session: a random token for the cookie, of
 which only the SHA-256 is stored, and a CSRF token every form of the session carries.
+
+A session is bound to the credentials it was opened with: it keeps a keyed digest of its
+operator's password hash (:meth:`OperatorAccounts.fingerprint`), and the first request that
+finds the operator gone from the config, or its hash changed, ends it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +29,8 @@ from payments_platform.operators import OPERATOR_NAME, ConsoleSettings, Operator
 from payments_platform.store import operator_sessions, sign_in_failures
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.context import Platform
+
+logger = logging.getLogger(__name__)
 
 TOUCH_EVERY = timedelta(seconds=60)
 """How stale a session's last use may be before it is written again: not on every page."""
@@ -84,12 +92,16 @@ async def sign_in(
         )
         raise SignInRefused("unknown operator or wrong password")
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    credentials = accounts.fingerprint(name, token)
+    if credentials is None:  # pragma: no cover - verify found the operator just above
+        raise LookupError(f"operator {name!r} is not configured")
     session = await platform.database.write(
         functools.partial(
             _open_session,
             name=name,
             token=token,
             csrf_token=csrf_token,
+            credentials=credentials,
             settings=settings,
             now=platform.now(),
         )
@@ -116,6 +128,7 @@ def _open_session(
     name: str,
     token: str,
     csrf_token: str,
+    credentials: str,
     settings: ConsoleSettings,
     now: datetime,
 ) -> OperatorSession:
@@ -129,6 +142,7 @@ def _open_session(
         token_sha256=digest,
         operator=name,
         csrf_token=csrf_token,
+        credentials_hmac=credentials,
         now=now,
         lifetime=timedelta(minutes=settings.session_minutes),
     )
@@ -139,9 +153,13 @@ def _open_session(
 
 
 async def session_of(
-    platform: Platform, settings: ConsoleSettings, token: str | None
+    platform: Platform, accounts: OperatorAccounts, settings: ConsoleSettings, token: str | None
 ) -> OperatorSession | None:
-    """The live session whose token the request carries, if any; its use is recorded."""
+    """The live session whose token the request carries, if any; its use is recorded.
+
+    A session whose operator is no longer among ``accounts``, or whose password hash is not the
+    one it was opened with, is ended in every process, and None returned.
+    """
     if not token:
         return None
     digest = token_digest(token)
@@ -150,7 +168,20 @@ async def session_of(
     found = await platform.database.read(
         lambda conn: operator_sessions.find(conn, digest, now=now, idle=idle)
     )
-    if found is not None and now - found.last_seen_at >= TOUCH_EVERY:
+    if found is None:
+        return None
+    expected = accounts.fingerprint(found.operator, token)
+    if expected is None or not hmac.compare_digest(expected, found.credentials_hmac):
+        await platform.database.write(lambda conn: operator_sessions.delete(conn, digest))
+        logger.info(
+            "console session of operator %s ended: %s",
+            found.operator,
+            "the operator is no longer configured"
+            if expected is None
+            else "its password changed since it signed in",
+        )
+        return None
+    if now - found.last_seen_at >= TOUCH_EVERY:
         await platform.database.write(lambda conn: operator_sessions.touch(conn, digest, now))
     return found
 

@@ -102,10 +102,14 @@ async def require_operator(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """Guard of every page and action but signing in: a live session, found in the database
-    (any process may have opened it)."""
+    (any process may have opened it), of an operator configured now with the password hash it
+    signed in with."""
     console = console_of(connection)
     session = await session_of(
-        console.platform, console.settings, connection.cookies.get(SESSION_COOKIE)
+        console.platform,
+        console.accounts,
+        console.settings,
+        connection.cookies.get(SESSION_COOKIE),
     )
     if session is None:
         raise SignInRequired("sign in to use the console")
