@@ -1,6 +1,6 @@
 """The console's sessions across real processes: a cookie kept over a restart whose config
 removed the operator or changed its password, and ``payments operators sign-out`` ending the
-sessions a server opened."""
+sessions a running server opened."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from payments_platform.operators import hash_password
 from payments_platform.schema import operator_sessions
 
 from .conftest import OPEN
-from .server_process import ServerProcess, migrate, payments_serve, write_config
+from .server_process import ServerProcess, migrate, payments, payments_serve, write_config
 
 PASSWORD = "alices long password"
 ALICE = hash_password(PASSWORD, n=2**10)
@@ -147,3 +147,38 @@ def test_an_unchanged_config_keeps_sessions_over_a_restart(
         cookie = _sign_in(server)
     with payments_serve(tmp_path, config=config) as server:
         assert _page_opens(server, cookie)
+
+
+def test_operators_sign_out_ends_every_session_of_one_operator_in_every_process(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Issue 19, removed operators: ``payments operators sign-out`` ends an operator's
+    sessions in the database a running server shares, says how many, and leaves the other
+    operators signed in."""
+    config = _config(tmp_path / "payments.toml", database_url, {"alice": ALICE, "bob": BOB})
+    migrate(config)
+    with payments_serve(tmp_path, config=config) as server:
+        alices = [_sign_in(server), _sign_in(server)]
+        bobs = _sign_in(server, "bob", "bobs long password")
+
+        ended = payments("operators", "sign-out", "--name", "alice", "--config", str(config))
+
+        assert ended.returncode == 0, ended.stderr
+        assert ended.stdout == "ended 2 console sessions of operator 'alice'\n"
+        assert not any(_page_opens(server, cookie) for cookie in alices)
+        assert _page_opens(server, bobs)
+        again = payments("operators", "--config", str(config), "sign-out", "--name", "alice")
+        assert again.returncode == 1
+        assert again.stderr == "operator 'alice' has no console sessions: nothing to end\n"
+
+
+def test_operators_sign_out_says_what_it_does() -> None:
+    """Issue 19, removed operators: the command's help says what it ends and where."""
+    shown = payments("operators", "sign-out", "--help")
+
+    assert shown.returncode == 0
+    assert "--name NAME" in shown.stdout
+    assert "--config PATH" in shown.stdout
+    description = " ".join(shown.stdout.split())
+    assert "in the database every process of the deployment shares" in description
+    assert "exits with status 1 when there were none" in description

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from payments_platform.database import Database
 from payments_platform.operators import OPERATOR_NAME, ConsoleSettings, OperatorAccounts
 from payments_platform.store import operator_sessions, sign_in_failures
 from payments_platform.store.operator_sessions import OperatorSession
@@ -190,3 +191,9 @@ async def sign_out(platform: Platform, token: str) -> None:
     """End the session whose token this is, in every process."""
     digest = token_digest(token)
     await platform.database.write(lambda conn: operator_sessions.delete(conn, digest))
+
+
+async def end_sessions(database: Database, operator: str) -> int:
+    """End every session of ``operator`` in every process (``payments operators sign-out``);
+    how many there were."""
+    return await database.write(lambda conn: operator_sessions.delete_of_operator(conn, operator))
