@@ -175,15 +175,21 @@ async def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     assert "payments_console=" not in str(wrong_password.headers.get_list("set-cookie"))
 
 
-async def test_repeated_failures_lock_the_account_out(open_console: ConsoleFactory) -> None:
-    async with open_console(console={"operators": OPERATORS, "max_failures": 2}) as console:
+async def test_a_sign_in_held_back_says_when_to_try_again(open_console: ConsoleFactory) -> None:
+    """Issue 19, lock-outs: a name delayed from an address is told how long to wait, in the
+    page and in ``Retry-After``."""
+    policy = {"operators": OPERATORS, "max_failures": 2, "delay_seconds": 90}
+    async with open_console(console=policy) as console:
         for _ in range(2):
             assert (await console.sign_in(password="guess")).status_code == 401
 
         locked = await console.sign_in()
 
     assert locked.status_code == 429
-    assert "Too many failed sign-ins" in locked.text
+    assert locked.headers["retry-after"] == "90"
+    assert "Too many failed sign-ins as alice from your address: try again in 2 minutes" in (
+        locked.text
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,14 @@
-"""Signing operators in: sessions every process shares, lock-outs per account and per address,
-each guard on its own."""
+"""Signing operators in: sessions every process shares and bound to their operator's
+credentials, failed sign-ins held back per address and per name from an address, each guard on
+its own."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from payments_platform.operators import ConsoleSettings, OperatorAccounts, hash_password
@@ -27,6 +31,7 @@ ACCOUNTS = OperatorAccounts.of(
 )
 POLICY = ConsoleSettings(
     max_failures=3,
+    delay_seconds=30,
     max_failures_per_address=5,
     lockout_minutes=10,
     session_minutes=60,
@@ -40,9 +45,16 @@ async def runtime(scripted_runtime: RuntimeFactory) -> AsyncIterator[Runtime]:
         yield opened
 
 
-async def _sign_in(runtime: Runtime, name: str, password: str, address: str = "10.0.0.1") -> str:
+async def _sign_in(
+    runtime: Runtime,
+    name: str,
+    password: str,
+    address: str = "10.0.0.1",
+    *,
+    policy: ConsoleSettings = POLICY,
+) -> str:
     signed_in = await sign_in(
-        runtime.platform, ACCOUNTS, POLICY, name=name, password=password, address=address
+        runtime.platform, ACCOUNTS, policy, name=name, password=password, address=address
     )
     return signed_in.token
 
@@ -77,17 +89,107 @@ async def test_a_wrong_password_or_an_unknown_name_is_refused_alike(runtime: Run
     await _fail(runtime, "nobody")
 
 
-async def test_an_account_is_locked_after_its_failures_even_for_the_right_password(
+async def test_a_name_is_delayed_from_the_address_its_failures_came_from_right_password_or_not(
+    runtime: Runtime,
+) -> None:
+    """Issue 19, lock-outs: the failures are counted per name and address together."""
+    await _fail(runtime, "alice", times=3)
+
+    with pytest.raises(SignInLocked) as locked:
+        await _sign_in(runtime, "alice", PASSWORD)
+    assert not locked.value.whole_address
+    assert await _sign_in(runtime, "bob", PASSWORD)  # another name from the same address
+    assert await _sign_in(runtime, "alice", PASSWORD, address="10.0.0.2")
+
+
+async def _guess(
+    runtime: Runtime,
+    wall_clock: WallClock,
+    address: str,
+    *,
+    policy: ConsoleSettings = POLICY,
+) -> timedelta | None:
+    """A wrong password for alice from ``address``; when it is refused unchecked, wait the
+    delay out as a patient guesser would, and return it."""
+    try:
+        await _sign_in(runtime, "alice", "wrong guess", address, policy=policy)
+    except SignInRefused:
+        return None
+    except SignInLocked as locked:
+        wall_clock.advance(locked.wait.total_seconds())
+        return locked.wait
+    raise AssertionError("a wrong password opened a session")
+
+
+async def test_an_attackers_failures_from_one_address_never_delay_the_operator_at_another(
     runtime: Runtime, wall_clock: WallClock
 ) -> None:
-    await _fail(runtime, "alice", times=2)
-    await _sign_in(runtime, "bob", PASSWORD)  # another account is not affected
-    await _fail(runtime, "alice", address="10.0.0.2")  # the third, from elsewhere
+    """Issue 19, lock-outs: guessing at a name from address A, however long, never holds its
+    operator back at address B (before, three failures locked the name everywhere)."""
+    await _fail(runtime, "alice", address="192.0.2.66", times=3)  # the limit, from A
+    assert await _sign_in(runtime, "alice", PASSWORD, address="10.0.0.2")
 
-    with pytest.raises(SignInLocked):
-        await _sign_in(runtime, "alice", PASSWORD, address="10.0.0.3")
-    wall_clock.advance(10 * 60 + 1)
-    assert await _sign_in(runtime, "alice", PASSWORD)
+    delays = []
+    for _ in range(20):
+        delays.append(await _guess(runtime, wall_clock, "192.0.2.66"))
+        assert await _sign_in(runtime, "alice", PASSWORD, address="10.0.0.2")
+    assert any(delays)  # the attacker was held back all along
+
+
+async def test_each_failure_past_the_limit_doubles_the_delay_up_to_the_lockout_period(
+    runtime: Runtime, wall_clock: WallClock
+) -> None:
+    """Issue 19, lock-outs: a growing delay rather than a fixed lock-out."""
+    policy = msgspec.structs.replace(POLICY, max_failures_per_address=1000)
+    delays = []
+    for _ in range(16):
+        delay = await _guess(runtime, wall_clock, "192.0.2.66", policy=policy)
+        if delay is not None:
+            delays.append(delay.total_seconds())
+
+    assert delays == [30, 60, 120, 240, 480, 600, 600]
+    # Once the delay is over, the right password opens a session even from there.
+    assert await _sign_in(runtime, "alice", PASSWORD, "192.0.2.66", policy=policy)
+
+
+async def test_a_sign_in_refused_while_delayed_checks_no_password(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, lock-outs: while delayed, not even the right password is checked, so guessing
+    on learns nothing."""
+    await _fail(runtime, "alice", times=3)
+    checked: list[str] = []
+    verify = OperatorAccounts.verify
+
+    def counted(accounts: OperatorAccounts, name: str, password: str) -> bool:
+        checked.append(name)
+        return verify(accounts, name, password)
+
+    monkeypatch.setattr(OperatorAccounts, "verify", counted)
+
+    with pytest.raises(SignInLocked) as locked:
+        await _sign_in(runtime, "alice", PASSWORD)
+
+    assert checked == []
+    assert locked.value.wait == timedelta(seconds=30)
+
+
+async def test_every_lock_out_is_logged_at_warning_level_with_the_address(
+    runtime: Runtime, wall_clock: WallClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19, lock-outs: the operator learns who is guessing, from where."""
+    with caplog.at_level(logging.WARNING, logger="payments_platform.usecases.operator_sign_in"):
+        await _fail(runtime, "alice", address="192.0.2.66", times=3)
+        wall_clock.advance(30)
+        await _fail(runtime, "alice", address="192.0.2.66")
+        await _fail(runtime, "carol", address="192.0.2.66")
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 3, warnings
+    first, second, address = warnings
+    assert "operator alice from address 192.0.2.66 delayed by 30 s" in first
+    assert "operator alice from address 192.0.2.66 delayed by 60 s" in second
+    assert address.startswith("console sign-ins from address 192.0.2.66 locked out until")
 
 
 async def test_failures_older_than_the_lockout_period_no_longer_count(

@@ -200,3 +200,30 @@ async def test_sessions_opened_before_they_were_bound_to_credentials_are_ended(
         assert await database.read(sessions) == []
     finally:
         await database.dispose()
+
+
+async def test_failed_sign_ins_counted_per_name_alone_are_forgotten(database_url: str) -> None:
+    """Issue 19, lock-outs: a name locked out everywhere before revision 0010 is not locked
+    after it; counts per address stay."""
+    now = datetime.now(UTC)
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0009"))
+
+        def earlier_failures(conn: sa.Connection) -> None:
+            for subject in ("operator:alice", "address:192.0.2.66"):
+                conn.execute(
+                    sa.insert(schema.sign_in_failures).values(
+                        subject=subject, failures=0, first_failed_at=now, locked_until=now
+                    )
+                )
+
+        await database.write(earlier_failures)
+        await database.migrate()
+
+        def subjects(conn: sa.Connection) -> list[str]:
+            return list(conn.execute(sa.select(schema.sign_in_failures.c.subject)).scalars())
+
+        assert await database.read(subjects) == ["address:192.0.2.66"]
+    finally:
+        await database.dispose()

@@ -1,9 +1,14 @@
-"""The console's sessions are bound to the credentials they were opened with.
+"""Console sessions bound to their operator's password; failed sign-ins per name and address.
 
 A session now stores an HMAC of its operator's password hash, keyed with its token, and ends
 when the configured hash no longer matches (the operator was removed, or its password changed).
 Sessions opened before this revision have none, so nothing could tell whether their operator
 still exists with the same password: they are ended, and their operators sign in again once.
+
+Failed sign-ins were counted per operator name (``operator:<name>``), which let anyone lock a
+name out everywhere; they are now counted per name from one address
+(``operator:<name>@<address>``) and per address, as before. The per-name counts are dropped:
+nothing reads them any more, and no lock-out they hold should outlive the upgrade.
 
 Revision ID: 0010
 Revises: 0009
@@ -29,6 +34,10 @@ def _rebuilt_on_sqlite() -> Literal["always", "auto"]:
 
 def upgrade() -> None:
     op.execute("DELETE FROM operator_sessions")
+    op.execute(
+        "DELETE FROM sign_in_failures"
+        " WHERE subject LIKE 'operator:%' AND subject NOT LIKE '%@%'"
+    )
     with op.batch_alter_table("operator_sessions", recreate=_rebuilt_on_sqlite()) as batch:
         batch.add_column(sa.Column("credentials_hmac", sa.String(64), nullable=False))
 
