@@ -9,6 +9,7 @@ import uuid
 import pytest
 from payments_platform import access, jobs
 from payments_platform.jobs import JobStatus
+from payments_platform.operators import OperatorAccounts
 from payments_platform.usecases import initiate
 from payments_platform.web.console.headers import CONTENT_SECURITY_POLICY
 from payments_plugins import Amount, GatewayUnavailable
@@ -143,6 +144,119 @@ async def test_the_sign_in_form_needs_its_own_token(open_console: ConsoleFactory
         await console.get("/console/sign-in")
         assert (await console.post("/console/sign-in", fields)).status_code == 403
         assert (await console.sign_in()).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://elsewhere.example"},
+        {"Origin": "null"},
+        {"Origin": "https://console.test:8443"},
+        {"Origin": "https://console.test.elsewhere.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://console.test", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_an_action_from_another_sites_page_is_refused_even_with_the_token(
+    open_console: ConsoleFactory, headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19, origins: a POST whose Origin is another site's, or whose Sec-Fetch-Site is
+    not same-origin, is refused though it carries the session's CSRF token."""
+    async with open_console(**_queued_and_failing()) as console:
+        job_id = await _dead_job(console)
+        await console.sign_in()
+
+        refused = await console.act(f"/console/jobs/{job_id}/retry", headers=headers)
+
+        assert refused.status_code == 403
+        assert "nothing was done" in refused.text
+        assert refused.headers["content-type"].startswith("text/html")
+        job = await console.runtime.database.read(lambda c: jobs.find_job(c, job_id))
+        assert job is not None
+        assert job.status is JobStatus.DEAD
+    [logged] = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert logged.levelname == "WARNING"
+    assert f"POST /console/jobs/{job_id}/retry from address testclient refused" in (
+        logged.getMessage()
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Origin": "https://console.test"},
+        {"Origin": "HTTPS://Console.Test:443"},
+        {"Origin": "http://console.test"},  # TLS ended at a proxy: the scheme is not compared
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},
+        {"Origin": "https://console.test", "Sec-Fetch-Site": "same-origin"},
+    ],
+)
+async def test_an_action_from_the_consoles_own_page_is_done(
+    open_console: ConsoleFactory, headers: dict[str, str]
+) -> None:
+    """Issue 19, origins: the console's own forms, as browsers send them, still work; without
+    either header the CSRF token alone decides, as before."""
+    async with open_console(**_queued_and_failing()) as console:
+        job_id = await _dead_job(console)
+        await console.sign_in()
+
+        done = await console.act(f"/console/jobs/{job_id}/retry", headers=headers)
+
+    assert done.status_code == 303, done.text
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"), [("https://payments.example", 303), ("http://payments.example", 403)]
+)
+async def test_behind_a_proxy_that_rewrites_host_the_public_url_is_the_consoles_origin(
+    open_console: ConsoleFactory, origin: str, status: int
+) -> None:
+    """Issue 19, origins: when the Host the service sees is not the one the browser used,
+    ``[server] public_url`` names the console's origin, scheme included."""
+    async with open_console(
+        **_queued_and_failing(), server={"public_url": "https://payments.example/"}
+    ) as console:
+        job_id = await _dead_job(console)
+        await console.sign_in()
+
+        answer = await console.act(
+            f"/console/jobs/{job_id}/retry", headers={"Origin": origin, "Host": "127.0.0.1:8080"}
+        )
+
+    assert answer.status_code == status, answer.text
+
+
+async def test_another_sites_action_is_refused_before_its_session_or_password_is_looked_at(
+    open_console: ConsoleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, origins: the check comes before anything else: no session is needed to be
+    refused, and a sign-in from another site checks no password and opens no session."""
+    checked: list[str] = []
+
+    def verify(_: OperatorAccounts, name: str, password: str) -> bool:
+        checked.append(name)
+        return True
+
+    monkeypatch.setattr(OperatorAccounts, "verify", verify)
+    cross_site = {"Origin": "https://elsewhere.example"}
+    async with open_console() as console:
+        without_session = await console.post(
+            "/console/jobs/1/retry", {"csrf_token": "x"}, headers=cross_site
+        )
+        form = await console.get("/console/sign-in")
+        sign_in = await console.post(
+            "/console/sign-in",
+            {"csrf_token": csrf_of(form.text), "name": "alice", "password": PASSWORD},
+            headers=cross_site,
+        )
+
+    assert without_session.status_code == 403
+    assert sign_in.status_code == 403
+    assert checked == []
+    assert "payments_console=" not in str(sign_in.headers.get_list("set-cookie"))
 
 
 @pytest.mark.parametrize(("demo", "secure"), [(False, True), (True, False)])
