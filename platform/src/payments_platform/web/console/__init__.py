@@ -4,8 +4,8 @@ parts that refresh themselves), served by the platform itself, every asset inclu
 It is served only when ``[console.operators]`` names at least one operator. Operators sign in
 with their own accounts (:mod:`payments_platform.operators`); merchants' API keys open nothing
 here. Every page but the sign-in form needs a session, every action a CSRF token too and an
-origin that is the console's own (:mod:`.same_origin`), and every answer carries the headers of
-:mod:`.headers`.
+origin that is the console's own (:mod:`.same_origin`), and every answer, errors included
+(:mod:`.errors`), is a page with the headers of :mod:`.headers`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from payments_platform.web.console.access import (
     require_operator,
     require_same_origin,
 )
+from payments_platform.web.console.errors import console_error_handlers
 from payments_platform.web.console.headers import asset_headers, page_headers
 from payments_platform.web.console.rendering import STATIC, template_config
 from payments_platform.web.console.same_origin import parse_origin
@@ -70,6 +71,8 @@ class ConsolePlugin(InitPlugin):
         )
         app_config.template_config = template_config()
         app_config.route_handlers += _routes()
+        # Also what no console route sees (an unknown URL, a method a page does not take).
+        app_config.exception_handlers = console_error_handlers(app_config.exception_handlers)
         return app_config
 
 

@@ -226,10 +226,13 @@ def on_not_found(_: Request[Any, Any, Any], error: NotFoundException) -> Respons
     return refusal(404, "Not found", str(error.detail))
 
 
-def refusal(status: int, title: str, message: str) -> Template:
+def refusal(
+    status: int, title: str, message: str, *, headers: dict[str, str] | None = None
+) -> Template:
     """A page saying why a request was refused."""
     return Template(
         template_name="refused.html",
         context={"title": title, "message": message, "operator": None},
         status_code=status,
+        headers=headers,
     )
