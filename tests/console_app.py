@@ -59,9 +59,12 @@ class ConsoleClient:
             self.csrf_token = csrf_of(page.text)
         return answer
 
-    async def act(self, path: str, **fields: str) -> httpx.Response:
-        """POST an action as its form does, with the session's CSRF token."""
-        return await self.post(path, {"csrf_token": self.csrf_token, **fields})
+    async def act(
+        self, path: str, *, headers: dict[str, str] | None = None, **fields: str
+    ) -> httpx.Response:
+        """POST an action as its form does, with the session's CSRF token (and ``headers``,
+        as a browser would add them)."""
+        return await self.post(path, {"csrf_token": self.csrf_token, **fields}, headers=headers)
 
 
 def csrf_of(html: str) -> str:

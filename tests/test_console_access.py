@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 from payments_platform import access, jobs
+from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobStatus
+from payments_platform.operators import OperatorAccounts
 from payments_platform.usecases import initiate
 from payments_platform.web.console.headers import CONTENT_SECURITY_POLICY
 from payments_plugins import Amount, GatewayUnavailable
@@ -145,6 +148,119 @@ async def test_the_sign_in_form_needs_its_own_token(open_console: ConsoleFactory
         assert (await console.sign_in()).status_code == 303
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://elsewhere.example"},
+        {"Origin": "null"},
+        {"Origin": "https://console.test:8443"},
+        {"Origin": "https://console.test.elsewhere.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://console.test", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_an_action_from_another_sites_page_is_refused_even_with_the_token(
+    open_console: ConsoleFactory, headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19, origins: a POST whose Origin is another site's, or whose Sec-Fetch-Site is
+    not same-origin, is refused though it carries the session's CSRF token."""
+    async with open_console(**_queued_and_failing()) as console:
+        job_id = await _dead_job(console)
+        await console.sign_in()
+
+        refused = await console.act(f"/console/jobs/{job_id}/retry", headers=headers)
+
+        assert refused.status_code == 403
+        assert "nothing was done" in refused.text
+        assert refused.headers["content-type"].startswith("text/html")
+        job = await console.runtime.database.read(lambda c: jobs.find_job(c, job_id))
+        assert job is not None
+        assert job.status is JobStatus.DEAD
+    [logged] = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert logged.levelname == "WARNING"
+    assert f"POST /console/jobs/{job_id}/retry from address testclient refused" in (
+        logged.getMessage()
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Origin": "https://console.test"},
+        {"Origin": "HTTPS://Console.Test:443"},
+        {"Origin": "http://console.test"},  # TLS ended at a proxy: the scheme is not compared
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},
+        {"Origin": "https://console.test", "Sec-Fetch-Site": "same-origin"},
+    ],
+)
+async def test_an_action_from_the_consoles_own_page_is_done(
+    open_console: ConsoleFactory, headers: dict[str, str]
+) -> None:
+    """Issue 19, origins: the console's own forms, as browsers send them, still work; without
+    either header the CSRF token alone decides, as before."""
+    async with open_console(**_queued_and_failing()) as console:
+        job_id = await _dead_job(console)
+        await console.sign_in()
+
+        done = await console.act(f"/console/jobs/{job_id}/retry", headers=headers)
+
+    assert done.status_code == 303, done.text
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"), [("https://payments.example", 303), ("http://payments.example", 403)]
+)
+async def test_behind_a_proxy_that_rewrites_host_the_public_url_is_the_consoles_origin(
+    open_console: ConsoleFactory, origin: str, status: int
+) -> None:
+    """Issue 19, origins: when the Host the service sees is not the one the browser used,
+    ``[server] public_url`` names the console's origin, scheme included."""
+    async with open_console(
+        **_queued_and_failing(), server={"public_url": "https://payments.example/"}
+    ) as console:
+        job_id = await _dead_job(console)
+        await console.sign_in()
+
+        answer = await console.act(
+            f"/console/jobs/{job_id}/retry", headers={"Origin": origin, "Host": "127.0.0.1:8080"}
+        )
+
+    assert answer.status_code == status, answer.text
+
+
+async def test_another_sites_action_is_refused_before_its_session_or_password_is_looked_at(
+    open_console: ConsoleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, origins: the check comes before anything else: no session is needed to be
+    refused, and a sign-in from another site checks no password and opens no session."""
+    checked: list[str] = []
+
+    def verify(_: OperatorAccounts, name: str, password: str) -> bool:
+        checked.append(name)
+        return True
+
+    monkeypatch.setattr(OperatorAccounts, "verify", verify)
+    cross_site = {"Origin": "https://elsewhere.example"}
+    async with open_console() as console:
+        without_session = await console.post(
+            "/console/jobs/1/retry", {"csrf_token": "x"}, headers=cross_site
+        )
+        form = await console.get("/console/sign-in")
+        sign_in = await console.post(
+            "/console/sign-in",
+            {"csrf_token": csrf_of(form.text), "name": "alice", "password": PASSWORD},
+            headers=cross_site,
+        )
+
+    assert without_session.status_code == 403
+    assert sign_in.status_code == 403
+    assert checked == []
+    assert "payments_console=" not in str(sign_in.headers.get_list("set-cookie"))
+
+
 @pytest.mark.parametrize(("demo", "secure"), [(False, True), (True, False)])
 async def test_the_session_cookie_is_http_only_strict_and_secure_outside_the_demo(
     open_console: ConsoleFactory, demo: bool, secure: bool
@@ -175,15 +291,21 @@ async def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     assert "payments_console=" not in str(wrong_password.headers.get_list("set-cookie"))
 
 
-async def test_repeated_failures_lock_the_account_out(open_console: ConsoleFactory) -> None:
-    async with open_console(console={"operators": OPERATORS, "max_failures": 2}) as console:
+async def test_a_sign_in_held_back_says_when_to_try_again(open_console: ConsoleFactory) -> None:
+    """Issue 19, lock-outs: a name delayed from an address is told how long to wait, in the
+    page and in ``Retry-After``."""
+    policy = {"operators": OPERATORS, "max_failures": 2, "delay_seconds": 90}
+    async with open_console(console=policy) as console:
         for _ in range(2):
             assert (await console.sign_in(password="guess")).status_code == 401
 
         locked = await console.sign_in()
 
     assert locked.status_code == 429
-    assert "Too many failed sign-ins" in locked.text
+    assert locked.headers["retry-after"] == "90"
+    assert "Too many failed sign-ins as alice from your address: try again in 2 minutes" in (
+        locked.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -237,6 +359,109 @@ async def test_every_answer_carries_the_security_headers(
     assert answer.headers["x-content-type-options"] == "nosniff"
     pages_with_data = not path.startswith("/console/static/")
     assert (answer.headers.get("cache-control") == "no-store") is pages_with_data
+
+
+ERRORS = [
+    ("GET", "/console/no-such-page", 404),
+    ("GET", "/console/payments/not-a-payment-id", 404),
+    ("GET", "/console/static/no-such-file.css", 404),
+    ("POST", "/console/jobs/not-a-number/retry", 404),
+    ("PUT", "/console/", 405),
+    ("DELETE", "/console/jobs", 405),
+    ("GET", "/console/jobs/1/retry", 405),
+]
+
+
+def _assert_console_page(answer: httpx.Response, status: int) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.text.lstrip().lower().startswith("<!doctype html>")
+    assert 'href="/console/"' in answer.text  # the way back
+    assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+@pytest.mark.parametrize(("method", "path", "status"), ERRORS)
+async def test_every_error_under_the_console_is_a_page_with_the_security_headers(
+    open_console: ConsoleFactory, signed_in: bool, method: str, path: str, status: int
+) -> None:
+    """Issue 19, error pages: unknown URLs below /console, a method a page does not take, a
+    bad parameter, signed in or not, are HTML pages of the console with its headers (they
+    were problem+json, without them)."""
+    async with open_console() as console:
+        if signed_in:
+            await console.sign_in()
+        answer = await console.http.request(method, path)
+
+    _assert_console_page(answer, status)
+    if status == 405:
+        assert answer.headers["allow"]
+
+
+async def test_a_bad_parameter_to_a_console_page_is_a_page_naming_it(
+    open_console: ConsoleFactory,
+) -> None:
+    """Issue 19, error pages: the framework's own validation is told as a page too."""
+    async with open_console() as console:
+        await console.sign_in()
+        answer = await console.get("/console/jobs?status=no-such-status")
+
+    _assert_console_page(answer, 400)
+    assert "status" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "shown"),
+    [
+        (RuntimeError("the secret detail"), 500, "the failure has been logged"),
+        (DatabaseUnavailable("the database is down", retry_after=1), 503, "database"),
+    ],
+)
+async def test_a_failure_behind_a_console_page_is_a_page_too(
+    open_console: ConsoleFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    raised: Exception,
+    status: int,
+    shown: str,
+) -> None:
+    """Issue 19, error pages: a bug or an outage behind a page is told as a page, its details
+    logged and never shown."""
+
+    async def failing(*_: object) -> None:
+        raise raised
+
+    monkeypatch.setattr("payments_platform.web.console.jobs.read_jobs", failing)
+    async with open_console() as console:
+        await console.sign_in()
+        answer = await console.get("/console/jobs")
+
+    _assert_console_page(answer, status)
+    assert shown in answer.text
+    assert "the secret detail" not in answer.text
+    if status == 500:
+        assert any(r.exc_info and r.exc_info[1] is raised for r in caplog.records)
+    else:
+        assert answer.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/no-such-page", 404), ("PUT", "/health", 405), ("GET", "/consoles", 404)],
+)
+async def test_outside_the_console_errors_stay_problem_json(
+    open_console: ConsoleFactory, method: str, path: str, status: int
+) -> None:
+    """Issue 19, error pages: only /console answers pages; the API keeps RFC 9457 bodies."""
+    async with open_console() as console:
+        answer = await console.http.request(method, path)
+
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "content-security-policy" not in answer.headers
 
 
 async def test_the_policy_allows_no_inline_script_or_style() -> None:

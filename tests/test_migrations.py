@@ -169,3 +169,61 @@ async def test_payments_the_platform_expired_before_0009_are_told_from_those_the
         assert await database.read(codes) == {ours: "age-limit", theirs: None, failed: None}
     finally:
         await database.dispose()
+
+
+async def test_sessions_opened_before_they_were_bound_to_credentials_are_ended(
+    database_url: str,
+) -> None:
+    """Issue 19, removed operators: a session from before revision 0010 has nothing to check
+    its operator's credentials against, so the migration ends it."""
+    now = datetime.now(UTC)
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0009"))
+
+        def earlier_session(conn: sa.Connection) -> None:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO operator_sessions (token_sha256, operator, csrf_token,"
+                    " created_at, last_seen_at, expires_at)"
+                    " VALUES ('digest', 'alice', 'csrf', :now, :now, :now)"
+                ),
+                {"now": now},
+            )
+
+        await database.write(earlier_session)
+        await database.migrate()
+
+        def sessions(conn: sa.Connection) -> list[str]:
+            return list(conn.execute(sa.select(schema.operator_sessions.c.operator)).scalars())
+
+        assert await database.read(sessions) == []
+    finally:
+        await database.dispose()
+
+
+async def test_failed_sign_ins_counted_per_name_alone_are_forgotten(database_url: str) -> None:
+    """Issue 19, lock-outs: a name locked out everywhere before revision 0010 is not locked
+    after it; counts per address stay."""
+    now = datetime.now(UTC)
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0009"))
+
+        def earlier_failures(conn: sa.Connection) -> None:
+            for subject in ("operator:alice", "address:192.0.2.66"):
+                conn.execute(
+                    sa.insert(schema.sign_in_failures).values(
+                        subject=subject, failures=0, first_failed_at=now, locked_until=now
+                    )
+                )
+
+        await database.write(earlier_failures)
+        await database.migrate()
+
+        def subjects(conn: sa.Connection) -> list[str]:
+            return list(conn.execute(sa.select(schema.sign_in_failures.c.subject)).scalars())
+
+        assert await database.read(subjects) == ["address:192.0.2.66"]
+    finally:
+        await database.dispose()

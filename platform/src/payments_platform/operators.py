@@ -58,11 +58,17 @@ class ConsoleSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     idle_minutes: Annotated[float, msgspec.Meta(gt=0, le=24 * 60)] = 30.0
     """A session unused this long ends."""
     max_failures: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
-    """Failed sign-ins to one account before it is locked for ``lockout_minutes``."""
+    """Failed sign-ins to one operator name from one network address before sign-ins to that
+    name from that address are delayed (never from other addresses)."""
+    delay_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    """The first delay after ``max_failures``; each further failure doubles it, up to
+    ``lockout_minutes``."""
     max_failures_per_address: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 20
-    """Failed sign-ins from one network address before it is locked out; higher than per
-    account, since operators behind one proxy or NAT share an address."""
+    """Failed sign-ins from one network address, whatever the names, before it is locked out;
+    higher than per name, since operators behind one proxy or NAT share an address."""
     lockout_minutes: Annotated[float, msgspec.Meta(gt=0, le=24 * 60)] = 15.0
+    """How long an address is locked out, the longest delay of a name, and how long failures
+    are remembered (see :mod:`payments_platform.sign_in_limits`)."""
     refresh_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 5.0
     """How often the overview and the jobs page refresh themselves."""
 
@@ -173,6 +179,22 @@ class OperatorAccounts:
         n = max((h.n for h in parsed.values()), default=SCRYPT_N)
         absent = PasswordHash(n, SCRYPT_R, SCRYPT_P, secrets.token_bytes(_SALT_BYTES), b"")
         return cls(parsed, absent)
+
+    def fingerprint(self, name: str, session_token: str) -> str | None:
+        """What ties a session to operator ``name``'s password hash as configured now (None
+        when there is no such operator): an HMAC-SHA256 of the hash keyed with the session's
+        token.
+
+        A session stores it when it opens and must match it on every request, so a new hash or
+        a removed operator ends the session. Keyed with the token, the stored value tells
+        nothing about the hash to whoever reads the sessions table without the cookie, and no
+        two sessions store the same value. It depends on the configured hash alone (in its
+        canonical form), so a restart with the same config keeps every session.
+        """
+        known = self.hashes.get(name)
+        if known is None:
+            return None
+        return hmac.new(session_token.encode(), known.text().encode(), hashlib.sha256).hexdigest()
 
     def verify(self, name: str, password: str) -> bool:
         """Tell whether ``name`` is an operator whose password is ``password``.

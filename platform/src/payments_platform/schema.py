@@ -189,6 +189,9 @@ operator_sessions = sa.Table(
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("last_seen_at", _Timestamp, nullable=False),
     sa.Column("expires_at", _Timestamp, nullable=False),
+    # The operator's password hash the session was opened with, as an HMAC keyed with the
+    # session's token (OperatorAccounts.fingerprint): a new hash ends the session.
+    sa.Column("credentials_hmac", sa.String(64), nullable=False),
 )
 
 # Failed sign-ins by account (``operator:<name>``) and by network address (``address:<ip>``),

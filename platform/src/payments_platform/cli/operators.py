@@ -1,17 +1,29 @@
-"""``payments operators new``: an operator account for the console, as a config entry."""
+"""``payments operators new``: an operator account for the console, as a config entry;
+``payments operators sign-out``: end an operator's console sessions."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from payments_platform.cli.common import CommandError, Options, add_command, help_of
+from payments_platform.cli.common import (
+    CommandError,
+    HelpFormat,
+    Options,
+    add_command,
+    help_of,
+    on_demo_database,
+    settings_of,
+    with_database,
+)
+from payments_platform.database import Database
 from payments_platform.operators import (
     MIN_PASSWORD_LENGTH,
     OPERATOR_NAME,
     hash_password,
     new_password,
 )
+from payments_platform.usecases.operator_sign_in import end_sessions
 
 
 def _new_operator(args: argparse.Namespace) -> int:
@@ -32,6 +44,23 @@ def _new_operator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sign_out(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    on_demo_database(settings)
+    name: str = args.name
+
+    async def end(database: Database) -> int:
+        await database.check_schema()
+        return await end_sessions(database, name)
+
+    ended = with_database(settings, end)
+    if not ended:
+        print(f"operator {name!r} has no console sessions: nothing to end", file=sys.stderr)
+        return 1
+    print(f"ended {ended} console session{'' if ended == 1 else 's'} of operator {name!r}")
+    return 0
+
+
 def _operator_name(text: str) -> str:
     if not OPERATOR_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError("use 1-40 of a-z, 0-9, '-', '_'")
@@ -41,14 +70,14 @@ def _operator_name(text: str) -> str:
 def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], options: Options
 ) -> None:
-    """``operators new``."""
+    """``operators new`` and ``operators sign-out``."""
     operators = add_command(
         commands,
         "operators",
-        "make operator accounts for the console",
-        "Operator accounts of the console at /console. A password is shown once at most;"
-        " the config file keeps only its scrypt hash.",
-        parents=[options.logging],
+        "console operators: make accounts, end sessions",
+        "Operator accounts of the console at /console, and their sessions. A password is"
+        " shown once at most; the config file keeps only its scrypt hash.",
+        parents=[options.configured],
     )
     operators.set_defaults(run=help_of(operators))
     operators_commands = operators.add_subparsers(title="commands", metavar="COMMAND")
@@ -75,3 +104,27 @@ def add_commands(
         help="hash the password on the first line of stdin instead of making one",
     )
     new.set_defaults(run=_new_operator)
+
+    sign_out = operators_commands.add_parser(
+        "sign-out",
+        parents=[options.configured],
+        help="end an operator's console sessions",
+        formatter_class=HelpFormat,
+        description="""\
+End every console session of operator NAME, in the database every process of
+the deployment shares: each server refuses the session's cookie from its next
+request on, and the operator has to sign in again. Prints how many sessions
+were ended; exits with status 1 when there were none.
+
+Removing an operator from the config, or giving it a new password hash, ends
+its sessions too once the servers restart; this ends them at once, also those
+of an operator already removed.""",
+    )
+    sign_out.add_argument(
+        "--name",
+        required=True,
+        type=_operator_name,
+        metavar="NAME",
+        help="the operator whose sessions to end",
+    )
+    sign_out.set_defaults(run=_sign_out)

@@ -22,7 +22,9 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     host: str = "0.0.0.0"  # noqa: S104 - a service is meant to be reached
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8080
     public_url: str | None = None
-    """The URL vendors and simulators reach this service at; defaults to loopback and port."""
+    """The URL vendors and simulators reach this service at; defaults to loopback and port.
+    The console also takes actions posted from its origin (behind a proxy that rewrites
+    ``Host``)."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
 
 

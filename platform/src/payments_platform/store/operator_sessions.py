@@ -2,7 +2,9 @@
 
 A session is found by the SHA-256 of its token (the cookie's value), so the table holds nothing
 that would let anyone who reads it act as an operator. Every process of the deployment reads the
-same table: a sign-in works on any replica and a sign-out ends the session on all of them.
+same table: a sign-in works on any replica and a sign-out ends the session on all of them. Each
+session keeps what ties it to its operator's password hash (``credentials_hmac``), which the
+use case checks against the configured operators on every request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class OperatorSession(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+    credentials_hmac: str
+    """The operator's password hash it was opened with, keyed with its token."""
 
 
 def create(
@@ -33,6 +37,7 @@ def create(
     token_sha256: str,
     operator: str,
     csrf_token: str,
+    credentials_hmac: str,
     now: datetime,
     lifetime: timedelta,
 ) -> None:
@@ -43,6 +48,7 @@ def create(
             "token_sha256": token_sha256,
             "operator": operator,
             "csrf_token": csrf_token,
+            "credentials_hmac": credentials_hmac,
             "created_at": now,
             "last_seen_at": now,
             "expires_at": now + lifetime,
@@ -78,6 +84,14 @@ def delete(conn: sa.Connection, token_sha256: str) -> None:
     conn.execute(
         sa.delete(operator_sessions).where(operator_sessions.c.token_sha256 == token_sha256)
     )
+
+
+def delete_of_operator(conn: sa.Connection, operator: str) -> int:
+    """End every session of ``operator``; return how many there were."""
+    result = conn.execute(
+        sa.delete(operator_sessions).where(operator_sessions.c.operator == operator)
+    )
+    return result.rowcount
 
 
 def delete_stale(conn: sa.Connection, *, now: datetime, idle: timedelta) -> int:

@@ -1,20 +1,20 @@
-"""The ``sign_in_failures`` table: failed sign-ins to the console, counted per account and per
-network address, and the lock-outs they led to.
+"""The ``sign_in_failures`` table: failed sign-ins to the console, counted per network address
+(``address:<ip>``) and per operator name from an address (``operator:<name>@<ip>``), and the
+lock-outs and delays they led to (decided by :mod:`payments_platform.sign_in_limits`).
 
-A subject (``operator:<name>``, ``address:<ip>``) counts its failures from the first one; a
-count older than the lock-out period starts again. When the count reaches its limit the subject
-is locked until the period has passed. Every process shares the counts.
+Every process shares the counts, so spreading guesses over replicas gains nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from payments_platform.schema import sign_in_failures
+from payments_platform.sign_in_limits import FailureCount
 
 _INSERT = {
     "postgresql": postgresql.insert(sign_in_failures).on_conflict_do_nothing(),
@@ -22,46 +22,66 @@ _INSERT = {
 }
 
 
-def locked_until(conn: sa.Connection, subjects: Sequence[str], now: datetime) -> datetime | None:
-    """The latest lock-out still in force on any of ``subjects``, if one is."""
-    latest = conn.execute(
-        sa.select(sa.func.max(sign_in_failures.c.locked_until)).where(
+def address_subject(address: str) -> str:
+    """The subject failures from ``address`` are counted against, whatever the names."""
+    return f"address:{address}"
+
+
+def name_subject(name: str, address: str) -> str:
+    """The subject failures to operator ``name`` from ``address`` are counted against."""
+    return f"operator:{name}@{address}"
+
+
+def latest_lock(
+    conn: sa.Connection, subjects: Sequence[str], now: datetime
+) -> tuple[str, datetime] | None:
+    """The subject whose lock-out or delay in force ends last, and when, if one is."""
+    row = conn.execute(
+        sa.select(sign_in_failures.c.subject, sign_in_failures.c.locked_until)
+        .where(
             sign_in_failures.c.subject.in_(list(subjects)),
             sign_in_failures.c.locked_until > now,
         )
-    ).scalar_one_or_none()
-    return None if latest is None else _utc(latest)
+        .order_by(sign_in_failures.c.locked_until.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else (row.subject, _utc(row.locked_until))
 
 
-def record_failure(
-    conn: sa.Connection, subject: str, *, now: datetime, limit: int, lockout: timedelta
-) -> bool:
-    """Count a failed sign-in against ``subject``; True if it is locked out from now on."""
+def claim(conn: sa.Connection, subject: str, now: datetime) -> FailureCount:
+    """The count of ``subject`` (none yet: zero, from ``now``), its row locked until the
+    transaction ends, so that concurrent failures are each counted."""
     conn.execute(
         _INSERT[conn.dialect.name],
         {"subject": subject, "failures": 0, "first_failed_at": now, "locked_until": None},
     )
     row = conn.execute(
-        sa.select(sign_in_failures.c.failures, sign_in_failures.c.first_failed_at)
+        sa.select(
+            sign_in_failures.c.failures,
+            sign_in_failures.c.first_failed_at,
+            sign_in_failures.c.locked_until,
+        )
         .where(sign_in_failures.c.subject == subject)
         .with_for_update()
     ).one()
-    failures, first = row.failures, _utc(row.first_failed_at)
-    if first <= now - lockout:
-        # The earlier failures are too old to count: this one starts a new count.
-        failures, first = 0, now
-    failures += 1
-    locked = bool(failures >= limit)
+    return FailureCount(
+        row.failures,
+        _utc(row.first_failed_at),
+        None if row.locked_until is None else _utc(row.locked_until),
+    )
+
+
+def save(conn: sa.Connection, subject: str, count: FailureCount) -> None:
+    """Store the count of ``subject`` (claimed first)."""
     conn.execute(
         sa.update(sign_in_failures)
         .where(sign_in_failures.c.subject == subject)
         .values(
-            failures=0 if locked else failures,
-            first_failed_at=first,
-            locked_until=now + lockout if locked else None,
+            failures=count.failures,
+            first_failed_at=count.first_failed_at,
+            locked_until=count.locked_until,
         )
     )
-    return locked
 
 
 def _utc(value: datetime) -> datetime:
@@ -72,3 +92,18 @@ def _utc(value: datetime) -> datetime:
 def clear(conn: sa.Connection, subject: str) -> None:
     """Forget the failures of ``subject`` (it signed in)."""
     conn.execute(sa.delete(sign_in_failures).where(sign_in_failures.c.subject == subject))
+
+
+def delete_forgotten(conn: sa.Connection, *, before: datetime) -> int:
+    """Drop the counts whose first failure and lock-out both ended before ``before``, which
+    :mod:`payments_platform.sign_in_limits` would start again anyway; return how many."""
+    result = conn.execute(
+        sa.delete(sign_in_failures).where(
+            sign_in_failures.c.first_failed_at <= before,
+            sa.or_(
+                sign_in_failures.c.locked_until.is_(None),
+                sign_in_failures.c.locked_until <= before,
+            ),
+        )
+    )
+    return result.rowcount

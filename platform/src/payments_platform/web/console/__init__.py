@@ -3,8 +3,9 @@ parts that refresh themselves), served by the platform itself, every asset inclu
 
 It is served only when ``[console.operators]`` names at least one operator. Operators sign in
 with their own accounts (:mod:`payments_platform.operators`); merchants' API keys open nothing
-here. Every page but the sign-in form needs a session, every action a CSRF token too, and every
-answer carries the headers of :mod:`.headers`.
+here. Every page but the sign-in form needs a session, every action a CSRF token too and an
+origin that is the console's own (:mod:`.same_origin`), and every answer, errors included
+(:mod:`.errors`), is a page with the headers of :mod:`.headers`.
 """
 
 from __future__ import annotations
@@ -23,18 +24,23 @@ from payments_platform.web.console import configuration, jobs, overview, payment
 from payments_platform.web.console.access import (
     CONSOLE,
     Console,
+    CrossOriginRefused,
     CsrfRefused,
     SignInRequired,
     console_dependency,
+    on_cross_origin,
     on_csrf_refused,
     on_not_found,
     on_sign_in_required,
     operator_session,
     require_csrf_token,
     require_operator,
+    require_same_origin,
 )
+from payments_platform.web.console.errors import console_error_handlers
 from payments_platform.web.console.headers import asset_headers, page_headers
 from payments_platform.web.console.rendering import STATIC, template_config
+from payments_platform.web.console.same_origin import parse_origin
 
 __all__ = ["ConsolePlugin"]
 
@@ -61,9 +67,12 @@ class ConsolePlugin(InitPlugin):
             ),
             # The demo is served over plain HTTP; anywhere else the cookie needs TLS.
             secure_cookies=not settings.demo,
+            public_origin=parse_origin(settings.server.public_url or ""),
         )
         app_config.template_config = template_config()
         app_config.route_handlers += _routes()
+        # Also what no console route sees (an unknown URL, a method a page does not take).
+        app_config.exception_handlers = console_error_handlers(app_config.exception_handlers)
         return app_config
 
 
@@ -71,6 +80,7 @@ def _routes() -> list[Router]:
     handlers: ExceptionHandlersMap = {
         SignInRequired: on_sign_in_required,
         CsrfRefused: on_csrf_refused,
+        CrossOriginRefused: on_cross_origin,
         NotFoundException: on_not_found,
     }
     pages = Router(
@@ -87,7 +97,8 @@ def _routes() -> list[Router]:
             configuration.plugins_page,
             sign_in.sign_out_post,
         ],
-        guards=[require_operator, require_csrf_token],
+        # The origin first: another site's request is refused before its session is looked up.
+        guards=[require_same_origin, require_operator, require_csrf_token],
         dependencies={
             "console": Provide(console_dependency, sync_to_thread=False),
             "session": Provide(operator_session, sync_to_thread=False),
@@ -99,6 +110,7 @@ def _routes() -> list[Router]:
     public = Router(
         path="/",
         route_handlers=[sign_in.sign_in_form, sign_in.sign_in_post],
+        guards=[require_same_origin],
         exception_handlers=handlers,
         middleware=[page_headers],
         include_in_schema=False,

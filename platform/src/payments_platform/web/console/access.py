@@ -3,13 +3,15 @@ what a refused request is answered.
 
 Operators are not merchants: a client API key opens nothing here, only a session from the
 sign-in form does. Its cookie is HttpOnly (scripts never see it), SameSite=Strict (no other
-site's page sends it), scoped to ``/console``, and Secure outside the demo. Every POST carries
-the session's CSRF token, checked in constant time before the action runs.
+site's page sends it), scoped to ``/console``, and Secure outside the demo. A POST the browser
+says was made by another site's page is refused before anything else (:mod:`.same_origin`);
+every POST carries the session's CSRF token, checked in constant time before the action runs.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
 import socket
@@ -33,6 +35,9 @@ from payments_platform.runtime import Runtime
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.operator_sign_in import session_of
+from payments_platform.web.console.same_origin import Origin, cross_origin
+
+logger = logging.getLogger(__name__)
 
 CONSOLE = "/console"
 SIGN_IN = f"{CONSOLE}/sign-in"
@@ -51,6 +56,9 @@ class Console:
     settings: ConsoleSettings
     accounts: OperatorAccounts
     secure_cookies: bool
+    public_origin: Origin | None = None
+    """``[server] public_url``'s origin, which actions may come from besides the host they
+    are addressed to."""
     process: str = f"{socket.gethostname()}:{os.getpid()}"
     """This process, as the pages name it where they show what only it knows (breakers)."""
 
@@ -92,20 +100,59 @@ class CsrfRefused(PermissionDeniedException):
     """A POST without the token of the session (or of the sign-in form) it was made in."""
 
 
+class CrossOriginRefused(PermissionDeniedException):
+    """A POST the browser says was made by another site's page."""
+
+
 def console_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Console:
     """The console the app serves."""
     console: Console = connection.app.state.console
     return console
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def require_same_origin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard of every action, the sign-in's included, before any other: refused (403) when its
+    ``Origin`` is another site's or its ``Sec-Fetch-Site`` is not ``same-origin`` (or
+    ``none``); one with neither header is left to the CSRF token."""
+    if connection.scope.get("method", "GET") in _SAFE_METHODS:
+        return
+    headers = connection.headers
+    reason = cross_origin(
+        origin=headers.get("origin"),
+        fetch_site=headers.get("sec-fetch-site"),
+        host=headers.get("host"),
+        public_origin=console_of(connection).public_origin,
+    )
+    if reason is not None:
+        client = connection.client.host if connection.client else "unknown"
+        logger.warning(
+            "console %s %s from address %s refused: %s (Host: %s)",
+            connection.scope.get("method"),
+            connection.url.path,
+            client,
+            reason,
+            headers.get("host"),
+        )
+        raise CrossOriginRefused(f"Refused, and nothing was done: {reason}.")
+
+
 async def require_operator(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """Guard of every page and action but signing in: a live session, found in the database
-    (any process may have opened it)."""
+    (any process may have opened it), of an operator configured now with the password hash it
+    signed in with."""
     console = console_of(connection)
     session = await session_of(
-        console.platform, console.settings, connection.cookies.get(SESSION_COOKIE)
+        console.platform,
+        console.accounts,
+        console.settings,
+        connection.cookies.get(SESSION_COOKIE),
     )
     if session is None:
         raise SignInRequired("sign in to use the console")
@@ -169,15 +216,23 @@ def on_csrf_refused(_: Request[Any, Any, Any], error: CsrfRefused) -> Response[A
     return refusal(403, "Refused", str(error.detail))
 
 
+def on_cross_origin(_: Request[Any, Any, Any], error: CrossOriginRefused) -> Response[Any]:
+    """An action another site's page made is refused, and changes nothing."""
+    return refusal(403, "Refused", str(error.detail))
+
+
 def on_not_found(_: Request[Any, Any, Any], error: NotFoundException) -> Response[Any]:
     """A page about something that does not exist says so, as a page."""
     return refusal(404, "Not found", str(error.detail))
 
 
-def refusal(status: int, title: str, message: str) -> Template:
+def refusal(
+    status: int, title: str, message: str, *, headers: dict[str, str] | None = None
+) -> Template:
     """A page saying why a request was refused."""
     return Template(
         template_name="refused.html",
         context={"title": title, "message": message, "operator": None},
         status_code=status,
+        headers=headers,
     )

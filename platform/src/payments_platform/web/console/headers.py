@@ -22,6 +22,10 @@ _ALWAYS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"same-origin"),
 ]
 _NOT_STORED: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
+PAGE_HEADERS: dict[str, str] = {
+    name.decode(): value.decode() for name, value in _ALWAYS + _NOT_STORED
+}
+"""The headers of a page, for an answer no console middleware sees (a URL no route matches)."""
 
 
 def page_headers(app: ASGIApp) -> ASGIApp:

@@ -7,6 +7,7 @@ differ (a form posted from another site) is refused before any password is check
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated, Any
 
@@ -37,7 +38,13 @@ from payments_platform.web.console.access import (
 
 
 def _form(
-    console: Console, token: str, next_path: str, *, status: int = 200, **context: Any
+    console: Console,
+    token: str,
+    next_path: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
 ) -> Template:
     return Template(
         template_name="sign_in.html",
@@ -50,8 +57,17 @@ def _form(
             **context,
         },
         status_code=status,
+        headers=headers,
         cookies=[console.sign_in_cookie(token)],
     )
+
+
+def _duration(seconds: int) -> str:
+    """``45 seconds``, ``2 minutes``: how long to wait, rounded up to the minute past one."""
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 @get(SIGN_IN, name="console:sign-in")
@@ -85,12 +101,16 @@ async def sign_in_post(request: Request[Any, Any, Any]) -> Redirect | Template:
             address=address,
         )
     except SignInLocked as locked:
+        seconds = max(1, math.ceil(locked.wait.total_seconds()))
+        whom = "" if locked.whole_address else f" as {name.strip()}"
         return _form(
             console,
             expected,
             next_path,
             status=429,
-            error=f"Too many failed sign-ins: try again after {locked.until:%H:%M} UTC.",
+            headers={"Retry-After": str(seconds)},
+            error=f"Too many failed sign-ins{whom} from your address: try again in"
+            f" {_duration(seconds)}, after {locked.until:%H:%M:%S} UTC.",
             name=name,
         )
     except SignInRefused:
