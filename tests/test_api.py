@@ -452,6 +452,33 @@ async def test_the_openapi_document_is_exact_about_what_is_sent(
                                 assert str(entry["value"]["status"]) == status, (path, status)
 
 
+CLIENT_ERRORS_SENT = {
+    ("/init-payment", "post"): {"400", "402", "409", "413", "422", "503"},
+    ("/refund", "post"): {"400", "402", "404", "409", "413", "422", "503"},
+    ("/payments", "get"): {"422", "503"},
+    ("/payments/{payment_id}", "get"): {"404", "422", "503"},
+}
+
+
+async def test_the_openapi_document_lists_only_the_errors_a_client_route_sends(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: the GET routes listed the framework's 400 (`status_code`, `detail`,
+    `extra`), which they never send; a body too large (413) went unlisted. Every error listed
+    is problem+json, and a malformed id in the path is not called a bad body."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        for (path, method), statuses in CLIENT_ERRORS_SENT.items():
+            responses = document["paths"][path][method]["responses"]
+            errors = {status: answer for status, answer in responses.items() if status >= "400"}
+            assert set(errors) == statuses, (path, method)
+            for status, answer in errors.items():
+                assert set(answer["content"]) == {"application/problem+json"}, (path, status)
+        malformed = assert_problem(await client.get("/payments/not-a-uuid"), 422, "invalid-request")
+        assert malformed["field"] == "id"
+        assert "body" not in malformed["title"]
+
+
 async def test_a_whole_number_written_with_a_zero_fraction_is_that_integer(
     platform: AppFactory, vendor: Vendor
 ) -> None:

@@ -105,8 +105,9 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
 
     Request bodies take no properties beyond the documented ones, a payment's currency is one
     an enabled gateway takes, metadata is bounded as it is checked, problem codes are the ones
-    the service uses, answers carry the headers they do, and client routes answer 401 when the
-    API needs keys.
+    the service uses, answers carry the headers they do, client routes answer 401 when the API
+    needs keys, routes that read a body answer 413 for one too large, and no route lists an
+    error the service never sends.
     """
     document = app.openapi_schema
     schemas = (document.components.schemas if document.components else None) or {}
@@ -124,9 +125,12 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         for parameter in operation.parameters or []:
             if isinstance(parameter, Parameter) and parameter.param_in == "header":
                 _not_null(parameter)
+        _drop_framework_validation_answer(operation)
         _describe_headers(operation)
         if protected and operation.security:
             operation.responses = {**(operation.responses or {}), "401": _unauthorized()}
+        if operation.request_body is not None:
+            operation.responses = {**(operation.responses or {}), "413": _body_too_large()}
 
 
 def _operations(app: Litestar) -> list[Operation]:
@@ -173,13 +177,43 @@ def _describe_headers(operation: Operation) -> None:
         response.headers = headers or None
 
 
-def _unauthorized() -> OpenAPIResponse:
+_FRAMEWORK_ERROR = {"status_code", "detail", "extra"}
+"""The properties of the framework's own error body."""
+
+
+def _drop_framework_validation_answer(operation: Operation) -> None:
+    """The framework lists a 400 in its own shape (``status_code``, ``detail``, ``extra``) for
+    every route with parameters. The service never sends it: its own checks and the handler of
+    the framework's validation errors answer problem+json, listed per route."""
+    responses = operation.responses or {}
+    for status, response in list(responses.items()):
+        if not isinstance(response, OpenAPIResponse) or PROBLEM_MEDIA_TYPE in (
+            response.content or {}
+        ):
+            continue
+        shapes = [media.schema for media in (response.content or {}).values()]
+        if any(
+            isinstance(shape, Schema) and set(shape.properties or ()) == _FRAMEWORK_ERROR
+            for shape in shapes
+        ):
+            del responses[status]
+
+
+def _problem(description: str) -> OpenAPIResponse:
     return OpenAPIResponse(
-        description="unauthorized: no valid API key",
+        description=description,
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
         },
     )
+
+
+def _unauthorized() -> OpenAPIResponse:
+    return _problem("unauthorized: no valid API key")
+
+
+def _body_too_large() -> OpenAPIResponse:
+    return _problem("body-too-large: the body is larger than `server.max_body_bytes`")
 
 
 def _not_null(parameter: Parameter) -> None:
