@@ -115,6 +115,24 @@ async def test_a_bad_query_is_a_problem_naming_the_parameter(
         assert answer.json()["field"] == field
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"created_after": "0001-01-01T00:00:00+01:00"}, "created_after"),
+        ({"created_before": "9999-12-31T23:59:59-01:00"}, "created_before"),
+    ],
+)
+async def test_a_time_whose_utc_value_leaves_the_calendar_is_a_problem_not_a_500(
+    platform: AppFactory, vendor: Vendor, query: dict[str, Any], field: str
+) -> None:
+    """Issue 19 section 5: a valid RFC 3339 time whose UTC value falls before year 1 or after
+    9999 answered 500 (an OverflowError)."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        answer = await client.get("/payments", params=query)
+        assert answer.status_code == 422, answer.text
+        assert (answer.json()["code"], answer.json()["field"]) == ("invalid-request", field)
+
+
 async def test_a_merchant_lists_only_its_own_payments(platform: AppFactory, vendor: Vendor) -> None:
     async with platform({"json": signed_gateway(vendor)}, security=KEYS) as client:
         mine = await client.post(

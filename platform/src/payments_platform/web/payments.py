@@ -185,7 +185,13 @@ def _moment(text: str | None, name: str) -> datetime | None:
             " (e.g. 2026-12-01T10:00:00Z)",
             field=name,
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a valid time whose UTC value is before year 1.
+        raise errors.InvalidRequest(
+            f"{name} {text[:40]!r} is outside the years 1 to 9999 in UTC", field=name
+        ) from None
 
 
 @get(
