@@ -221,6 +221,23 @@ BAD_INIT_BODIES: list[tuple[str, bytes, int, str, str | None]] = [
         "invalid-request",
         "x",
     ),
+    # Issue 19 section 5: PostgreSQL text holds no NUL; the description answered 500 there.
+    (
+        "NUL in the description",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":1,'
+        f'"description":"a\\u0000b"}}'.encode(),
+        422,
+        "invalid-request",
+        "description",
+    ),
+    (
+        "NUL in a metadata value",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":1,'
+        f'"metadata":{{"note":"\\u0000"}}}}'.encode(),
+        422,
+        "invalid-request",
+        "metadata.note",
+    ),
 ]
 
 
@@ -477,6 +494,22 @@ async def test_the_openapi_document_lists_only_the_errors_a_client_route_sends(
         malformed = assert_problem(await client.get("/payments/not-a-uuid"), 422, "invalid-request")
         assert malformed["field"] == "id"
         assert "body" not in malformed["title"]
+
+
+async def test_the_openapi_document_says_free_text_holds_no_nul(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: a NUL in a client's text is refused (422, PostgreSQL cannot store
+    it), so the document does not call such a request valid."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        no_nul = "^[^\\u0000]*$"
+        init_body = document["components"]["schemas"]["InitPaymentBody"]["properties"]
+        assert init_body["description"]["pattern"] == no_nul
+        assert init_body["metadata"]["additionalProperties"]["pattern"] == no_nul
+        listing = document["paths"]["/payments"]["get"]["parameters"]
+        patterns = {parameter["name"]: parameter["schema"].get("pattern") for parameter in listing}
+        assert patterns["external_id"] == patterns["gateway"] == no_nul
 
 
 async def test_a_whole_number_written_with_a_zero_fraction_is_that_integer(

@@ -103,6 +103,9 @@ def timezone_plus_2() -> Any:
         ({"created_after": "2026-12-01T10:00:00"}, "created_after"),
         ({"status": "almost"}, "status"),
         ({"currency": "aed"}, "currency"),
+        # Issue 19 section 5: PostgreSQL refused the NUL, answered 500 or 503 database-unavailable.
+        ({"external_id": "a\x00b"}, "external_id"),
+        ({"gateway": "json\x00"}, "gateway"),
     ],
 )
 async def test_a_bad_query_is_a_problem_naming_the_parameter(

@@ -106,8 +106,8 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
     Request bodies take no properties beyond the documented ones, a payment's currency is one
     an enabled gateway takes, metadata is bounded as it is checked, problem codes are the ones
     the service uses, answers carry the headers they do, client routes answer 401 when the API
-    needs keys, routes that read a body answer 413 for one too large, and no route lists an
-    error the service never sends.
+    needs keys, routes that read a body answer 413 for one too large, free text holds no NUL,
+    and no route lists an error the service never sends.
     """
     document = app.openapi_schema
     schemas = (document.components.schemas if document.components else None) or {}
@@ -115,6 +115,8 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         component = schemas.get(body.__name__)
         if isinstance(component, Schema):
             component.additional_properties = False
+            for field in (component.properties or {}).values():
+                _storable(field)
     _describe_init_body(schemas.get(InitPaymentBody.__name__), currencies)
     problem = schemas.get("Problem")
     if isinstance(problem, Schema) and problem.properties:
@@ -122,15 +124,21 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         if isinstance(code, Schema):
             code.enum = every_code()
     for operation in _operations(app):
-        for parameter in operation.parameters or []:
-            if isinstance(parameter, Parameter) and parameter.param_in == "header":
-                _not_null(parameter)
-        _drop_framework_validation_answer(operation)
-        _describe_headers(operation)
-        if protected and operation.security:
-            operation.responses = {**(operation.responses or {}), "401": _unauthorized()}
-        if operation.request_body is not None:
-            operation.responses = {**(operation.responses or {}), "413": _body_too_large()}
+        _describe_operation(operation, protected=protected)
+
+
+def _describe_operation(operation: Operation, *, protected: bool) -> None:
+    for parameter in operation.parameters or []:
+        if isinstance(parameter, Parameter) and parameter.param_in == "header":
+            _not_null(parameter)
+        if isinstance(parameter, Parameter) and parameter.param_in == "query":
+            _storable(parameter.schema)
+    _drop_framework_validation_answer(operation)
+    _describe_headers(operation)
+    if protected and operation.security:
+        operation.responses = {**(operation.responses or {}), "401": _unauthorized()}
+    if operation.request_body is not None:
+        operation.responses = {**(operation.responses or {}), "413": _body_too_large()}
 
 
 def _operations(app: Litestar) -> list[Operation]:
@@ -150,8 +158,22 @@ def _describe_init_body(body: Schema | Reference | None, currencies: Iterable[st
         metadata.max_properties = MAX_METADATA_KEYS
         metadata.property_names = Schema(pattern=f"^{METADATA_KEY.pattern}$")
         metadata.additional_properties = Schema(
-            type=OpenAPIType.STRING, max_length=MAX_METADATA_VALUE_LENGTH
+            type=OpenAPIType.STRING, max_length=MAX_METADATA_VALUE_LENGTH, pattern=STORABLE_TEXT
         )
+
+
+STORABLE_TEXT = "^[^\\u0000]*$"
+"""Free text as a client may send it: without NUL, which the store cannot hold
+(:func:`payments_platform.store.text.unstorable_text`; JSON cannot carry the rest it refuses)."""
+
+
+def _storable(schema: Schema | Reference | None) -> None:
+    """Say of free text (a string with no pattern, format or choices) that it holds no NUL."""
+    if not isinstance(schema, Schema) or schema.pattern or schema.format or schema.enum:
+        return
+    kinds = [schema, *(s for s in schema.one_of or [] if isinstance(s, Schema))]
+    if any(kind.type == OpenAPIType.STRING and not kind.format for kind in kinds):
+        schema.pattern = STORABLE_TEXT
 
 
 _RETRY_AFTER = OpenAPIHeader(

@@ -23,7 +23,12 @@ from payments_platform.usecases.initiate import InitAnswer, start_payment
 from payments_platform.web import examples
 from payments_platform.web.examples import example
 from payments_platform.web.problems import problem_responses
-from payments_platform.web.requests import InitPaymentBody, payment_id_of, strict_body
+from payments_platform.web.requests import (
+    InitPaymentBody,
+    payment_id_of,
+    storable_query,
+    strict_body,
+)
 from payments_platform.web.views import PaymentDetail, PaymentList
 
 STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswer.IN_PROGRESS: 202}
@@ -109,6 +114,7 @@ MAX_PAGE = 100
         " sent back as `cursor` with the same filters, gives the next page; paging is by keyset,"
         " so payments created meanwhile never make a page skip or repeat one."
     ),
+    before_request=storable_query,
     responses={
         200: ResponseSpec(
             PaymentList,
