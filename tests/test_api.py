@@ -701,7 +701,9 @@ async def test_metadata_and_a_description_are_kept_shown_and_part_of_the_idempot
         ({"metadata": {"k" * 41: "v"}}, "metadata." + "k" * 41),
         ({"metadata": {"note": "v" * 501}}, "metadata.note"),
         ({"metadata": {f"k{n}": "v" for n in range(51)}}, "metadata"),
-        ({"metadata": {"n": 1}}, "metadata"),
+        # Issue 19 section 5: a value that is not a string was named `metadata` alone.
+        ({"metadata": {"n": 1}}, "metadata.n"),
+        ({"metadata": {"fine": "v", "list": ["v"]}}, "metadata.list"),
         ({"description": "d" * 1001}, "description"),
     ],
 )

@@ -122,8 +122,11 @@ def strict_body(body_type: type[msgspec.Struct]) -> Hook:
         except msgspec.ValidationError as error:
             message = str(error)
             match = _FIELD_PATH.search(message) or _FIELD_NAMED.search(message)
-            # A value inside a mapping is named by the mapping (msgspec says `[...]`).
-            field = match[1].removesuffix("[...]") if match else None
+            field = match[1] if match else None
+            if field is not None and field.endswith("[...]"):
+                # msgspec names a mapping's value `[...]`; the client named it by its key.
+                entry = _entry_refused(body_type, raw, field.removesuffix("[...]"))
+                message, field = message.replace(f"$.{field}", f"$.{entry}"), entry
             raise errors.InvalidRequest(message, field=field) from None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
             detail = "the request body is empty" if not raw.strip() else _malformed(error)
@@ -152,6 +155,23 @@ def _decode_strictly(
     if isinstance(document, dict):
         document = {key: _integral(value) for key, value in document.items()}
     msgspec.convert(document, body_type, strict=True)
+
+
+def _entry_refused(body_type: type[msgspec.Struct], raw: bytes, mapping: str) -> str:
+    """``<mapping>.<key>`` of the first entry of a top-level mapping of the body that fails
+    on its own; the mapping's name if none does."""
+    document = msgspec.json.decode(raw)
+    if not isinstance(document, dict):
+        return mapping
+    document = {name: _integral(value) for name, value in document.items()}
+    entries = document.get(mapping)
+    for key, value in entries.items() if isinstance(entries, dict) else ():
+        try:
+            msgspec.convert({**document, mapping: {key: value}}, body_type, strict=True)
+        except msgspec.ValidationError as error:
+            if "[...]" in str(error):
+                return f"{mapping}.{key}"
+    return mapping
 
 
 def _refuse_unstorable(document: object, path: str = "") -> None:
