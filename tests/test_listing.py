@@ -12,6 +12,8 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from payments_platform.store import payments
+from payments_platform.store.listing import PaymentFilter
+from payments_platform.usecases import reads
 
 from .conftest import AppFactory, Vendor, runtime_of
 from .test_security import ALICE, BOB, KEYS, as_merchant, signed_gateway
@@ -150,6 +152,82 @@ async def test_a_merchant_lists_only_its_own_payments(platform: AppFactory, vend
             "next_cursor": None,
         }
         assert (await client.get("/payments")).status_code == 401
+
+
+async def test_a_cursor_never_reaches_another_merchants_payments(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: a cursor names a payment of the merchant it was given to; sent by
+    another merchant it is refused, and a position past another's payments still lists only
+    the caller's own."""
+    async with platform({"json": signed_gateway(vendor)}, security=KEYS) as client:
+
+        async def create(key: str) -> str:
+            body = {"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 100}
+            answer = await client.post("/init-payment", json=body, headers=as_merchant(key))
+            assert answer.status_code == 201, answer.text
+            created: str = answer.json()["id"]
+            return created
+
+        bobs = [await create(BOB)]
+        alices = [await create(ALICE) for _ in range(3)]
+        page = await client.get("/payments", params={"limit": 1}, headers=as_merchant(ALICE))
+        cursor = page.json()["next_cursor"]
+        refused = await client.get(
+            "/payments", params={"limit": 1, "cursor": cursor}, headers=as_merchant(BOB)
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["field"] == "cursor"
+        # Below the seal: Bob's listing after the position of Alice's newest payment.
+        alices_newest = runtime_of(client).cursors.open(cursor, "alice")
+        below = await reads.list_payments(
+            runtime_of(client).platform,
+            merchant="bob",
+            filters=PaymentFilter(),
+            after=alices_newest,
+        )
+        assert [str(payment.client_id) for payment in below.payments] == bobs
+        rest = await client.get("/payments", params={"cursor": cursor}, headers=as_merchant(ALICE))
+        assert [p["id"] for p in rest.json()["payments"]] == alices[-2::-1]
+
+
+async def test_a_cursor_the_service_never_gave_is_refused_naming_it(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: any 46 hex digits were taken as a cursor (a random one, or a real
+    one with a digit changed), though the API promises a 422 for a cursor it never gave; one
+    from before cursors were sealed gets that 422 too, not a 500."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        for _ in range(3):
+            await start(client)
+        cursor = (await client.get("/payments", params={"limit": 1})).json()["next_cursor"]
+        edited = cursor[:20] + ("B" if cursor[20] == "A" else "A") + cursor[21:]
+        unsealed_form = "00063a9b1c2d3e" + uuid.uuid4().hex
+        for refused in [edited, unsealed_form, "A" * len(cursor)]:
+            answer = await client.get("/payments", params={"limit": 1, "cursor": refused})
+            assert answer.status_code == 422, (refused, answer.text)
+            assert (answer.json()["code"], answer.json()["field"]) == ("invalid-request", "cursor")
+        taken = await client.get("/payments", params={"limit": 1, "cursor": cursor})
+        assert taken.status_code == 200, taken.text
+
+
+async def test_every_process_of_a_deployment_takes_the_cursors_of_the_others(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: the cursors' key comes from the configuration every process reads,
+    so a client's next page may be served by another process, or after a restart."""
+    async with platform({"json": signed_gateway(vendor)}, security=KEYS) as one:
+        for _ in range(2):
+            body = {"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 100}
+            await one.post("/init-payment", json=body, headers=as_merchant(ALICE))
+        first = await one.get("/payments", params={"limit": 1}, headers=as_merchant(ALICE))
+        cursor = first.json()["next_cursor"]
+        async with platform({"json": signed_gateway(vendor)}, security=KEYS) as two:
+            second = await two.get(
+                "/payments", params={"limit": 1, "cursor": cursor}, headers=as_merchant(ALICE)
+            )
+            assert second.status_code == 200, second.text
+            assert second.json()["payments"][0]["id"] != first.json()["payments"][0]["id"]
 
 
 async def test_paging_through_10000_payments_while_more_are_created_skips_and_repeats_none(

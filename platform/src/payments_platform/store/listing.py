@@ -50,9 +50,10 @@ class PaymentFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CURSOR_PATTERN = "^[0-9a-f]{46}$"
-"""A cursor's text: the creation time in microseconds since 1970 (14 hex digits, enough for
-two thousand years) and the id (32 hex digits). Every text of this form is a cursor, so a
-well-formed one is never refused."""
+"""A position as the console's links carry it: the creation time in microseconds since 1970
+(14 hex digits, enough for two thousand years) and the id (32 hex digits). Operators see every
+payment, so any position is theirs to ask for; clients get sealed cursors instead
+(:mod:`payments_platform.cursors`)."""
 
 
 class Cursor(NamedTuple):
@@ -62,7 +63,7 @@ class Cursor(NamedTuple):
     id: uuid.UUID
 
     def encode(self) -> str:
-        """The cursor as the text a client sends back."""
+        """The position as the console's links carry it."""
         micros = (self.created_at - _EPOCH) // timedelta(microseconds=1)
         return f"{micros:014x}{self.id.hex}"
 

@@ -14,9 +14,10 @@ from payments_plugins import Amount
 from payments_plugins.money import is_currency
 
 from payments_platform import errors
+from payments_platform.cursors import CURSOR_PATTERN, CursorRefused, CursorSeal
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.resources import PaymentView
-from payments_platform.store.listing import CURSOR_PATTERN, Cursor, PaymentFilter
+from payments_platform.store.listing import PaymentFilter
 from payments_platform.usecases import reads
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.initiate import InitAnswer, start_payment
@@ -130,6 +131,7 @@ MAX_PAGE = 100
 async def list_payments(
     platform: NamedDependency[Platform],
     merchant: NamedDependency[str | None],
+    cursors: NamedDependency[CursorSeal],
     status: Annotated[PaymentStatus | None, QueryParameter(description="Only this status")] = None,
     gateway: Annotated[
         str | None, QueryParameter(max_length=40, description="Only through this gateway")
@@ -152,7 +154,10 @@ async def list_payments(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Page size")] = 20,
     cursor: Annotated[
         str | None,
-        QueryParameter(pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page"),
+        QueryParameter(
+            pattern=CURSOR_PATTERN,
+            description="`next_cursor` of the previous page, as this caller was given it",
+        ),
     ] = None,
 ) -> PaymentList:
     """List the caller's payments."""
@@ -165,15 +170,15 @@ async def list_payments(
         created_before=_moment(created_before, "created_before"),
     )
     try:
-        after = Cursor.decode(cursor) if cursor is not None else None
-    except ValueError as error:
+        after = cursors.open(cursor, merchant) if cursor is not None else None
+    except CursorRefused as error:
         raise errors.InvalidRequest(str(error), field="cursor") from None
     page = await reads.list_payments(
         platform, merchant=merchant, filters=filters, after=after, limit=limit
     )
     return PaymentList(
         payments=[PaymentView.of(payment) for payment in page.payments],
-        next_cursor=page.next.encode() if page.next is not None else None,
+        next_cursor=cursors.seal(page.next, merchant) if page.next is not None else None,
     )
 
 
