@@ -120,6 +120,79 @@ async def test_a_bad_query_is_a_problem_naming_the_parameter(
         assert answer.json()["field"] == field
 
 
+async def test_payments_are_found_by_their_metadata(platform: AppFactory, vendor: Vendor) -> None:
+    """Issue 19 section 5: clients could not filter by a metadata value (the console could).
+    ``metadata[<key>]=<value>`` keeps the payments whose metadata has that value under that
+    key; several filters all hold."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        first = await start(client, metadata={"order_id": "A-1", "shop.region:eu": "north"})
+        second = await start(client, metadata={"order_id": "A-1", "shop.region:eu": 'süd "2"'})
+        third = await start(client, metadata={"order_id": "A-10"})
+        await start(client)
+
+        async def ids(query: dict[str, str]) -> list[str]:
+            answer = await client.get("/payments", params=query)
+            assert answer.status_code == 200, answer.text
+            return [p["id"] for p in answer.json()["payments"]]
+
+        assert await ids({"metadata[order_id]": "A-1"}) == [second["id"], first["id"]]
+        assert await ids({"metadata[order_id]": "A-10"}) == [third["id"]]
+        both = {"metadata[order_id]": "A-1", "metadata[shop.region:eu]": 'süd "2"'}
+        assert await ids(both) == [second["id"]]
+        assert await ids({"metadata[order_id]": "A-1", "currency": "USD"}) == []
+        assert await ids({"metadata[order_id]": ""}) == []
+        assert await ids({"metadata[missing]": "A-1"}) == []
+        pages = await every_page(client, 1, None, **{"metadata[order_id]": "A-1"})
+        assert [[p["id"] for p in page] for page in pages] == [[second["id"]], [first["id"]]]
+        document = (await client.get("/schema/openapi.json")).json()
+        [documented] = [
+            parameter
+            for parameter in document["paths"]["/payments"]["get"]["parameters"]
+            if parameter["name"] == "metadata"
+        ]
+        assert (documented["in"], documented["style"], documented["explode"]) == (
+            "query",
+            "deepObject",
+            True,
+        )
+        assert documented["schema"]["maxProperties"] == 10
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"metadata[has space]": "v"}, "metadata[has space]"),
+        ({"metadata[]": "v"}, "metadata[]"),
+        ({"metadata[" + "k" * 41 + "]": "v"}, "metadata[" + "k" * 41 + "]"),
+        ({"metadata[note]": "v" * 501}, "metadata[note]"),
+        ({"metadata[note]": "a\x00b"}, "metadata[note]"),
+        ({"metadata[note": "v"}, "metadata[note"),
+        ({"metadata[a][b]": "v"}, "metadata[a][b]"),
+        ({"metadata": "order_id"}, "metadata"),
+        ({f"metadata[k{n}]": "v" for n in range(11)}, "metadata"),
+    ],
+)
+async def test_a_bad_metadata_filter_is_a_problem_naming_it(
+    platform: AppFactory, vendor: Vendor, query: dict[str, str], field: str
+) -> None:
+    """Issue 19 section 5: a metadata filter is checked as metadata is (keys, value length, no
+    NUL), and at most ten are taken."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        answer = await client.get("/payments", params=query)
+        assert answer.status_code == 422, answer.text
+        assert (answer.json()["code"], answer.json()["field"]) == ("invalid-request", field)
+
+
+async def test_a_metadata_filter_given_twice_is_a_problem(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: two values for one key would match nothing; say so instead."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        answer = await client.get("/payments?metadata[k]=a&metadata%5Bk%5D=b")
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == "metadata[k]"
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

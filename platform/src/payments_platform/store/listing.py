@@ -42,8 +42,9 @@ class PaymentFilter(msgspec.Struct, frozen=True, kw_only=True):
     """Created at or after this time."""
     created_before: datetime | None = None
     """Created strictly before this time."""
-    metadata: tuple[str, str] | None = None
-    """A metadata key and the value it must have."""
+    metadata: tuple[tuple[str, str], ...] = ()
+    """Metadata keys and the value each must have. No index serves them: the payments the
+    other conditions leave are read newest first until a page is full of matches."""
     client_id: uuid.UUID | None = None
     """The id its client gave (operators look payments up by it across merchants)."""
 
@@ -128,7 +129,6 @@ def _conditions(merchant: str | Everyone | None, filters: PaymentFilter) -> list
         conditions.append(payments.c.created_at >= filters.created_after)
     if filters.created_before is not None:
         conditions.append(payments.c.created_at < filters.created_before)
-    if filters.metadata is not None:
-        key, value = filters.metadata
+    for key, value in filters.metadata:
         conditions.append(payments.c.metadata[key].as_string() == value)
     return conditions

@@ -25,6 +25,7 @@ from litestar.openapi.spec import (
 )
 from litestar.params import FromPath
 
+from payments_platform.web.payments import LIST_PAYMENTS, MAX_METADATA_FILTERS
 from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, every_code
 from payments_platform.web.requests import (
     MAX_METADATA_KEYS,
@@ -125,6 +126,8 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
             code.enum = every_code()
     for operation in _operations(app):
         _describe_operation(operation, protected=protected)
+        if operation.operation_id == LIST_PAYMENTS:
+            operation.parameters = [*(operation.parameters or []), _metadata_filter()]
 
 
 def _describe_operation(operation: Operation, *, protected: bool) -> None:
@@ -160,6 +163,32 @@ def _describe_init_body(body: Schema | Reference | None, currencies: Iterable[st
         metadata.additional_properties = Schema(
             type=OpenAPIType.STRING, max_length=MAX_METADATA_VALUE_LENGTH, pattern=STORABLE_TEXT
         )
+
+
+def _metadata_filter() -> Parameter:
+    """``metadata[<key>]=<value>``, which the handler reads from the query itself."""
+    return Parameter(
+        name="metadata",
+        param_in="query",
+        style="deepObject",
+        explode=True,
+        required=False,
+        description=(
+            "Only payments whose metadata has these values, written"
+            f" `metadata[order_id]=A-1`: at most {MAX_METADATA_FILTERS}, keys and values as in"
+            " metadata"
+        ),
+        schema=Schema(
+            type=OpenAPIType.OBJECT,
+            max_properties=MAX_METADATA_FILTERS,
+            property_names=Schema(pattern=f"^{METADATA_KEY.pattern}$"),
+            additional_properties=Schema(
+                type=OpenAPIType.STRING,
+                max_length=MAX_METADATA_VALUE_LENGTH,
+                pattern=STORABLE_TEXT,
+            ),
+        ),
+    )
 
 
 STORABLE_TEXT = "^[^\\u0000]*$"

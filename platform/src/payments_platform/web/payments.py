@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -25,6 +27,9 @@ from payments_platform.web import examples
 from payments_platform.web.examples import example
 from payments_platform.web.problems import problem_responses
 from payments_platform.web.requests import (
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_VALUE_LENGTH,
+    METADATA_KEY,
     InitPaymentBody,
     payment_id_of,
     storable_query,
@@ -103,11 +108,12 @@ async def init_payment(
 
 
 MAX_PAGE = 100
+LIST_PAYMENTS = "listPayments"
 
 
 @get(
     "/payments",
-    operation_id="listPayments",
+    operation_id=LIST_PAYMENTS,
     tags=["payments"],
     summary="The caller's payments, newest first, a page at a time",
     description=(
@@ -129,6 +135,7 @@ MAX_PAGE = 100
     },
 )
 async def list_payments(
+    request: Request[Any, Any, Any],
     platform: NamedDependency[Platform],
     merchant: NamedDependency[str | None],
     cursors: NamedDependency[CursorSeal],
@@ -168,6 +175,7 @@ async def list_payments(
         external_id=external_id,
         created_after=_moment(created_after, "created_after"),
         created_before=_moment(created_before, "created_before"),
+        metadata=metadata_filters(request.query_params.multi_items()),
     )
     try:
         after = cursors.open(cursor, merchant) if cursor is not None else None
@@ -180,6 +188,46 @@ async def list_payments(
         payments=[PaymentView.of(payment) for payment in page.payments],
         next_cursor=cursors.seal(page.next, merchant) if page.next is not None else None,
     )
+
+
+MAX_METADATA_FILTERS = 10
+_METADATA_FILTER = re.compile(r"metadata\[([^\[\]]*)\]")
+
+
+def metadata_filters(query: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The ``metadata[<key>]=<value>`` filters of a query (OpenAPI's deepObject style), each
+    checked as metadata is checked; the framework reads no parameter of that form itself."""
+    found: dict[str, str] = {}
+    for name, value in query:
+        if name != "metadata" and not name.startswith("metadata["):
+            continue
+        match = _METADATA_FILTER.fullmatch(name)
+        if match is None:
+            raise errors.InvalidRequest(
+                f"query parameter {name[:60]!r}: a metadata filter is written"
+                " metadata[<key>]=<value>",
+                field=name,
+            )
+        key = match[1]
+        if not METADATA_KEY.fullmatch(key):
+            raise errors.InvalidRequest(
+                f"metadata key {key[:60]!r} must be 1 to {MAX_METADATA_KEY_LENGTH} letters,"
+                " digits or `_ . : -`",
+                field=name,
+            )
+        if len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise errors.InvalidRequest(
+                f"{name} has {len(value)} characters, more than {MAX_METADATA_VALUE_LENGTH}",
+                field=name,
+            )
+        if key in found:
+            raise errors.InvalidRequest(f"{name} is given twice", field=name)
+        found[key] = value
+    if len(found) > MAX_METADATA_FILTERS:
+        raise errors.InvalidRequest(
+            f"{len(found)} metadata filters, more than {MAX_METADATA_FILTERS}", field="metadata"
+        )
+    return tuple(found.items())
 
 
 def _moment(text: str | None, name: str) -> datetime | None:
