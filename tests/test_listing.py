@@ -280,6 +280,7 @@ async def test_a_cursor_the_service_never_gave_is_refused_naming_it(
             answer = await client.get("/payments", params={"limit": 1, "cursor": refused})
             assert answer.status_code == 422, (refused, answer.text)
             assert (answer.json()["code"], answer.json()["field"]) == ("invalid-request", "cursor")
+            assert "list again without a cursor" in answer.json()["detail"]
         taken = await client.get("/payments", params={"limit": 1, "cursor": cursor})
         assert taken.status_code == 200, taken.text
 
