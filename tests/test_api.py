@@ -221,6 +221,23 @@ BAD_INIT_BODIES: list[tuple[str, bytes, int, str, str | None]] = [
         "invalid-request",
         "x",
     ),
+    # Issue 19 section 5: PostgreSQL text holds no NUL; the description answered 500 there.
+    (
+        "NUL in the description",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":1,'
+        f'"description":"a\\u0000b"}}'.encode(),
+        422,
+        "invalid-request",
+        "description",
+    ),
+    (
+        "NUL in a metadata value",
+        f'{{"id":"{PAYMENT_ID}","currency":"AED","amount_fractions":1,'
+        f'"metadata":{{"note":"\\u0000"}}}}'.encode(),
+        422,
+        "invalid-request",
+        "metadata.note",
+    ),
 ]
 
 
@@ -452,6 +469,49 @@ async def test_the_openapi_document_is_exact_about_what_is_sent(
                                 assert str(entry["value"]["status"]) == status, (path, status)
 
 
+CLIENT_ERRORS_SENT = {
+    ("/init-payment", "post"): {"400", "402", "409", "413", "422", "503"},
+    ("/refund", "post"): {"400", "402", "404", "409", "413", "422", "503"},
+    ("/payments", "get"): {"422", "503"},
+    ("/payments/{payment_id}", "get"): {"404", "422", "503"},
+}
+
+
+async def test_the_openapi_document_lists_only_the_errors_a_client_route_sends(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: the GET routes listed the framework's 400 (`status_code`, `detail`,
+    `extra`), which they never send; a body too large (413) went unlisted. Every error listed
+    is problem+json, and a malformed id in the path is not called a bad body."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        for (path, method), statuses in CLIENT_ERRORS_SENT.items():
+            responses = document["paths"][path][method]["responses"]
+            errors = {status: answer for status, answer in responses.items() if status >= "400"}
+            assert set(errors) == statuses, (path, method)
+            for status, answer in errors.items():
+                assert set(answer["content"]) == {"application/problem+json"}, (path, status)
+        malformed = assert_problem(await client.get("/payments/not-a-uuid"), 422, "invalid-request")
+        assert malformed["field"] == "id"
+        assert "body" not in malformed["title"]
+
+
+async def test_the_openapi_document_says_free_text_holds_no_nul(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    """Issue 19 section 5: a NUL in a client's text is refused (422, PostgreSQL cannot store
+    it), so the document does not call such a request valid."""
+    async with platform({"json": json_gateway(vendor)}) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        no_nul = "^[^\\u0000]*$"
+        init_body = document["components"]["schemas"]["InitPaymentBody"]["properties"]
+        assert init_body["description"]["pattern"] == no_nul
+        assert init_body["metadata"]["additionalProperties"]["pattern"] == no_nul
+        listing = document["paths"]["/payments"]["get"]["parameters"]
+        patterns = {parameter["name"]: parameter["schema"].get("pattern") for parameter in listing}
+        assert patterns["external_id"] == patterns["gateway"] == no_nul
+
+
 async def test_a_whole_number_written_with_a_zero_fraction_is_that_integer(
     platform: AppFactory, vendor: Vendor
 ) -> None:
@@ -641,7 +701,9 @@ async def test_metadata_and_a_description_are_kept_shown_and_part_of_the_idempot
         ({"metadata": {"k" * 41: "v"}}, "metadata." + "k" * 41),
         ({"metadata": {"note": "v" * 501}}, "metadata.note"),
         ({"metadata": {f"k{n}": "v" for n in range(51)}}, "metadata"),
-        ({"metadata": {"n": 1}}, "metadata"),
+        # Issue 19 section 5: a value that is not a string was named `metadata` alone.
+        ({"metadata": {"n": 1}}, "metadata.n"),
+        ({"metadata": {"fine": "v", "list": ["v"]}}, "metadata.list"),
         ({"description": "d" * 1001}, "description"),
     ],
 )

@@ -115,6 +115,22 @@ async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use(
         await database.dispose()
 
 
+# SQLite stores a NUL in text; PostgreSQL refuses it.
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_statement_refused_for_its_data_is_a_bug_not_an_outage(database_url: str) -> None:
+    """Issue 19 section 5: PostgreSQL refused a NUL in a listing's filter, and the refusal was
+    answered 503 database-unavailable with Retry-After, inviting retries that cannot succeed."""
+    database = Database(database_url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError, match="invalid byte sequence"):
+            await database.read(
+                lambda conn: conn.execute(sa.select(sa.literal("a\x00b", sa.Text))).scalar_one()
+            )
+        assert await database.read(lambda conn: conn.execute(sa.select(1)).scalar_one()) == 1
+    finally:
+        await database.dispose()
+
+
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
 """SQLite's own write path: statements on the event loop, grouped commits."""
 

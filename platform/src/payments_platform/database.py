@@ -67,9 +67,19 @@ logger = logging.getLogger(__name__)
 
 _OUR_MISTAKES = (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingError)
 """Errors of the statements themselves: bugs, which no retry mends."""
+_STATEMENT_FAULTS = ("22", "23", "42")
+"""SQLSTATE classes of the same (data exception, integrity constraint violation, syntax error
+or access rule violation): SQLAlchemy's asyncpg adapter raises them as plain DBAPIErrors."""
 _UNREACHABLE = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
 """The rest of what the driver raises: a database that is down, refuses connections, dropped
 one, or is locked past the busy timeout."""
+
+
+def _statement_fault(error: Exception) -> bool:
+    """The database refused the statement itself (for its data, say), whatever the driver
+    called the error: retrying it can never succeed."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _STATEMENT_FAULTS
 
 
 def after_commit(conn: sa.Connection, effect: Callable[[], None]) -> None:
@@ -236,6 +246,8 @@ class Database:
         except _OUR_MISTAKES:
             raise
         except _UNREACHABLE as error:
+            if _statement_fault(error):
+                raise
             # Nothing of this transaction is kept. The cause stays in the log: it may name
             # hosts and users a client has no business seeing.
             if self.log_failures:

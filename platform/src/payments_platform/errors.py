@@ -55,11 +55,11 @@ class Unauthorized(PaymentProblem):
 
 
 class InvalidRequest(PaymentProblem):
-    """The request body is not valid."""
+    """A field of the body, a query parameter or the id in the path is not valid."""
 
     code = "invalid-request"
     status = 422
-    title = "The request body is not valid"
+    title = "The request is not valid"
 
 
 class NotACurrency(PaymentProblem):

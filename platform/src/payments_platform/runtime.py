@@ -37,6 +37,7 @@ from payments_platform.config import (
     Settings,
     decode_plugin_settings,
 )
+from payments_platform.cursors import CursorSeal
 from payments_platform.database import Database
 from payments_platform.demo import RECEIVER_PATH
 from payments_platform.jobs import JobKind, guard_calls_in_flight
@@ -72,6 +73,8 @@ class Runtime:
     database: Database
     http: httpx.AsyncClient
     platform: Platform
+    cursors: CursorSeal
+    """Seals the listing's cursors given to clients."""
     simulators: dict[str, ASGIApp] = field(default_factory=dict)
     """ASGI apps to mount, by path."""
     keyring: Keyring | None = None
@@ -224,16 +227,19 @@ def build_runtime(
     if settings.notifications.receiver:
         simulators[RECEIVER_PATH] = _receiver(settings)
     keyring = None
-    if settings.security.auth == "api-keys":
-        keyring = Keyring.of(
-            {name: keys.key_hashes for name, keys in settings.security.merchants.items()}
-        )
+    security = settings.security
+    if security.auth == "api-keys":
+        keyring = Keyring.of({name: keys.key_hashes for name, keys in security.merchants.items()})
+    if security.cursor_secret:
+        secrets.append(security.cursor_secret)
+    key_hashes = [hashed for keys in security.merchants.values() for hashed in keys.key_hashes]
     return Runtime(
         settings=settings,
         plugins=plugins,
         database=database,
         http=http,
         platform=platform,
+        cursors=CursorSeal.from_secrets(security.cursor_secret, key_hashes),
         simulators=simulators,
         keyring=keyring,
         secrets=secrets,

@@ -110,6 +110,10 @@ class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     merchants: dict[str, MerchantKeys] = msgspec.field(default_factory=dict)
     allow_unsigned_webhooks: bool = False
     """Start gateways that accept webhooks nobody signed (the demo's simulators)."""
+    cursor_secret: Annotated[str, msgspec.Meta(min_length=32)] | None = None
+    """The key ``GET /payments`` cursors are sealed with, the same in every process. Unset, it
+    is derived from every merchant's key hashes, so adding or removing a key makes clients
+    paging through start again (see :mod:`payments_platform.cursors`)."""
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -42,17 +42,19 @@ class PaymentFilter(msgspec.Struct, frozen=True, kw_only=True):
     """Created at or after this time."""
     created_before: datetime | None = None
     """Created strictly before this time."""
-    metadata: tuple[str, str] | None = None
-    """A metadata key and the value it must have."""
+    metadata: tuple[tuple[str, str], ...] = ()
+    """Metadata keys and the value each must have. No index serves them: the payments the
+    other conditions leave are read newest first until a page is full of matches."""
     client_id: uuid.UUID | None = None
     """The id its client gave (operators look payments up by it across merchants)."""
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CURSOR_PATTERN = "^[0-9a-f]{46}$"
-"""A cursor's text: the creation time in microseconds since 1970 (14 hex digits, enough for
-two thousand years) and the id (32 hex digits). Every text of this form is a cursor, so a
-well-formed one is never refused."""
+"""A position as the console's links carry it: the creation time in microseconds since 1970
+(14 hex digits, enough for two thousand years) and the id (32 hex digits). Operators see every
+payment, so any position is theirs to ask for; clients get sealed cursors instead
+(:mod:`payments_platform.cursors`)."""
 
 
 class Cursor(NamedTuple):
@@ -62,7 +64,7 @@ class Cursor(NamedTuple):
     id: uuid.UUID
 
     def encode(self) -> str:
-        """The cursor as the text a client sends back."""
+        """The position as the console's links carry it."""
         micros = (self.created_at - _EPOCH) // timedelta(microseconds=1)
         return f"{micros:014x}{self.id.hex}"
 
@@ -127,7 +129,6 @@ def _conditions(merchant: str | Everyone | None, filters: PaymentFilter) -> list
         conditions.append(payments.c.created_at >= filters.created_after)
     if filters.created_before is not None:
         conditions.append(payments.c.created_at < filters.created_before)
-    if filters.metadata is not None:
-        key, value = filters.metadata
+    for key, value in filters.metadata:
         conditions.append(payments.c.metadata[key].as_string() == value)
     return conditions

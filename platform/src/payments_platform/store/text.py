@@ -1,11 +1,15 @@
-"""Text from outside (vendor ids, decline codes, messages) as the store can hold it.
+"""Text from outside (clients' notes and filters, vendor ids, decline codes, messages) as the
+store can hold it.
 
-PostgreSQL text holds no NUL character, and ids and codes have bounded columns; a vendor's id
-that does not fit is no usable answer, free text is mended.
+PostgreSQL text holds no NUL character (nor does a JSON value it reads as text), and a string
+with an unpaired surrogate has no UTF-8 form; ids and codes have bounded columns. A client's
+text that cannot be stored is refused, a vendor's id that does not fit is no usable answer, free
+text is mended.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 MAX_EXTERNAL_ID_LENGTH: Final = 255
@@ -13,13 +17,22 @@ MAX_EXTERNAL_ID_LENGTH: Final = 255
 MAX_FAILURE_CODE_LENGTH: Final = 64
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_text(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is on every backend, or None."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    return "contains a NUL character" if found[0] == "\x00" else "contains an unpaired surrogate"
+
+
 def unstorable_id(vendor_id: str) -> str | None:
     """Why a vendor's id cannot be stored as it is, or None."""
     if not 0 < len(vendor_id) <= MAX_EXTERNAL_ID_LENGTH:
         return f"has {len(vendor_id)} characters (1 to {MAX_EXTERNAL_ID_LENGTH} expected)"
-    if "\x00" in vendor_id:
-        return "contains a NUL character"
-    return None
+    return unstorable_text(vendor_id)
 
 
 def decline_code(vendor_code: str | None) -> str:

@@ -19,6 +19,7 @@ from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ControllerRouterHandler, Scope
 
 from payments_platform import errors
+from payments_platform.cursors import CursorSeal
 from payments_platform.runtime import Runtime
 from payments_platform.telemetry import tracing_enabled
 from payments_platform.usecases.context import Platform
@@ -66,6 +67,10 @@ def create_app(
             await runtime.aclose()
 
     protected = runtime.keyring is not None
+
+    def the_cursors() -> CursorSeal:
+        return runtime.cursors
+
     client_routes = Router(
         path="/",
         route_handlers=[
@@ -75,7 +80,10 @@ def create_app(
             payments.get_payment,
         ],
         guards=[require_client_key],
-        dependencies={"merchant": Provide(client_merchant, sync_to_thread=False)},
+        dependencies={
+            "merchant": Provide(client_merchant, sync_to_thread=False),
+            "cursors": Provide(the_cursors, use_cache=True, sync_to_thread=False),
+        },
         # Documented only when it is enforced: an open demo says so.
         security=[{BEARER_AUTH: []}] if protected else None,
     )

@@ -25,6 +25,7 @@ from litestar.openapi.spec import (
 )
 from litestar.params import FromPath
 
+from payments_platform.web.payments import LIST_PAYMENTS, MAX_METADATA_FILTERS
 from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, every_code
 from payments_platform.web.requests import (
     MAX_METADATA_KEYS,
@@ -105,8 +106,9 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
 
     Request bodies take no properties beyond the documented ones, a payment's currency is one
     an enabled gateway takes, metadata is bounded as it is checked, problem codes are the ones
-    the service uses, answers carry the headers they do, and client routes answer 401 when the
-    API needs keys.
+    the service uses, answers carry the headers they do, client routes answer 401 when the API
+    needs keys, routes that read a body answer 413 for one too large, free text holds no NUL,
+    and no route lists an error the service never sends.
     """
     document = app.openapi_schema
     schemas = (document.components.schemas if document.components else None) or {}
@@ -114,6 +116,8 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         component = schemas.get(body.__name__)
         if isinstance(component, Schema):
             component.additional_properties = False
+            for field in (component.properties or {}).values():
+                _storable(field)
     _describe_init_body(schemas.get(InitPaymentBody.__name__), currencies)
     problem = schemas.get("Problem")
     if isinstance(problem, Schema) and problem.properties:
@@ -121,12 +125,23 @@ def document_deployment(app: Litestar, *, protected: bool, currencies: Iterable[
         if isinstance(code, Schema):
             code.enum = every_code()
     for operation in _operations(app):
-        for parameter in operation.parameters or []:
-            if isinstance(parameter, Parameter) and parameter.param_in == "header":
-                _not_null(parameter)
-        _describe_headers(operation)
-        if protected and operation.security:
-            operation.responses = {**(operation.responses or {}), "401": _unauthorized()}
+        _describe_operation(operation, protected=protected)
+        if operation.operation_id == LIST_PAYMENTS:
+            operation.parameters = [*(operation.parameters or []), _metadata_filter()]
+
+
+def _describe_operation(operation: Operation, *, protected: bool) -> None:
+    for parameter in operation.parameters or []:
+        if isinstance(parameter, Parameter) and parameter.param_in == "header":
+            _not_null(parameter)
+        if isinstance(parameter, Parameter) and parameter.param_in == "query":
+            _storable(parameter.schema)
+    _drop_framework_validation_answer(operation)
+    _describe_headers(operation)
+    if protected and operation.security:
+        operation.responses = {**(operation.responses or {}), "401": _unauthorized()}
+    if operation.request_body is not None:
+        operation.responses = {**(operation.responses or {}), "413": _body_too_large()}
 
 
 def _operations(app: Litestar) -> list[Operation]:
@@ -146,8 +161,48 @@ def _describe_init_body(body: Schema | Reference | None, currencies: Iterable[st
         metadata.max_properties = MAX_METADATA_KEYS
         metadata.property_names = Schema(pattern=f"^{METADATA_KEY.pattern}$")
         metadata.additional_properties = Schema(
-            type=OpenAPIType.STRING, max_length=MAX_METADATA_VALUE_LENGTH
+            type=OpenAPIType.STRING, max_length=MAX_METADATA_VALUE_LENGTH, pattern=STORABLE_TEXT
         )
+
+
+def _metadata_filter() -> Parameter:
+    """``metadata[<key>]=<value>``, which the handler reads from the query itself."""
+    return Parameter(
+        name="metadata",
+        param_in="query",
+        style="deepObject",
+        explode=True,
+        required=False,
+        description=(
+            "Only payments whose metadata has these values, written"
+            f" `metadata[order_id]=A-1`: at most {MAX_METADATA_FILTERS}, keys and values as in"
+            " metadata"
+        ),
+        schema=Schema(
+            type=OpenAPIType.OBJECT,
+            max_properties=MAX_METADATA_FILTERS,
+            property_names=Schema(pattern=f"^{METADATA_KEY.pattern}$"),
+            additional_properties=Schema(
+                type=OpenAPIType.STRING,
+                max_length=MAX_METADATA_VALUE_LENGTH,
+                pattern=STORABLE_TEXT,
+            ),
+        ),
+    )
+
+
+STORABLE_TEXT = "^[^\\u0000]*$"
+"""Free text as a client may send it: without NUL, which the store cannot hold
+(:func:`payments_platform.store.text.unstorable_text`; JSON cannot carry the rest it refuses)."""
+
+
+def _storable(schema: Schema | Reference | None) -> None:
+    """Say of free text (a string with no pattern, format or choices) that it holds no NUL."""
+    if not isinstance(schema, Schema) or schema.pattern or schema.format or schema.enum:
+        return
+    kinds = [schema, *(s for s in schema.one_of or [] if isinstance(s, Schema))]
+    if any(kind.type == OpenAPIType.STRING and not kind.format for kind in kinds):
+        schema.pattern = STORABLE_TEXT
 
 
 _RETRY_AFTER = OpenAPIHeader(
@@ -173,13 +228,43 @@ def _describe_headers(operation: Operation) -> None:
         response.headers = headers or None
 
 
-def _unauthorized() -> OpenAPIResponse:
+_FRAMEWORK_ERROR = {"status_code", "detail", "extra"}
+"""The properties of the framework's own error body."""
+
+
+def _drop_framework_validation_answer(operation: Operation) -> None:
+    """The framework lists a 400 in its own shape (``status_code``, ``detail``, ``extra``) for
+    every route with parameters. The service never sends it: its own checks and the handler of
+    the framework's validation errors answer problem+json, listed per route."""
+    responses = operation.responses or {}
+    for status, response in list(responses.items()):
+        if not isinstance(response, OpenAPIResponse) or PROBLEM_MEDIA_TYPE in (
+            response.content or {}
+        ):
+            continue
+        shapes = [media.schema for media in (response.content or {}).values()]
+        if any(
+            isinstance(shape, Schema) and set(shape.properties or ()) == _FRAMEWORK_ERROR
+            for shape in shapes
+        ):
+            del responses[status]
+
+
+def _problem(description: str) -> OpenAPIResponse:
     return OpenAPIResponse(
-        description="unauthorized: no valid API key",
+        description=description,
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
         },
     )
+
+
+def _unauthorized() -> OpenAPIResponse:
+    return _problem("unauthorized: no valid API key")
+
+
+def _body_too_large() -> OpenAPIResponse:
+    return _problem("body-too-large: the body is larger than `server.max_body_bytes`")
 
 
 def _not_null(parameter: Parameter) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -14,16 +16,25 @@ from payments_plugins import Amount
 from payments_plugins.money import is_currency
 
 from payments_platform import errors
+from payments_platform.cursors import CURSOR_PATTERN, CursorRefused, CursorSeal
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.resources import PaymentView
-from payments_platform.store.listing import CURSOR_PATTERN, Cursor, PaymentFilter
+from payments_platform.store.listing import PaymentFilter
 from payments_platform.usecases import reads
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.initiate import InitAnswer, start_payment
 from payments_platform.web import examples
 from payments_platform.web.examples import example
 from payments_platform.web.problems import problem_responses
-from payments_platform.web.requests import InitPaymentBody, payment_id_of, strict_body
+from payments_platform.web.requests import (
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_VALUE_LENGTH,
+    METADATA_KEY,
+    InitPaymentBody,
+    payment_id_of,
+    storable_query,
+    strict_body,
+)
 from payments_platform.web.views import PaymentDetail, PaymentList
 
 STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswer.IN_PROGRESS: 202}
@@ -97,11 +108,12 @@ async def init_payment(
 
 
 MAX_PAGE = 100
+LIST_PAYMENTS = "listPayments"
 
 
 @get(
     "/payments",
-    operation_id="listPayments",
+    operation_id=LIST_PAYMENTS,
     tags=["payments"],
     summary="The caller's payments, newest first, a page at a time",
     description=(
@@ -109,6 +121,7 @@ MAX_PAGE = 100
         " sent back as `cursor` with the same filters, gives the next page; paging is by keyset,"
         " so payments created meanwhile never make a page skip or repeat one."
     ),
+    before_request=storable_query,
     responses={
         200: ResponseSpec(
             PaymentList,
@@ -122,8 +135,10 @@ MAX_PAGE = 100
     },
 )
 async def list_payments(
+    request: Request[Any, Any, Any],
     platform: NamedDependency[Platform],
     merchant: NamedDependency[str | None],
+    cursors: NamedDependency[CursorSeal],
     status: Annotated[PaymentStatus | None, QueryParameter(description="Only this status")] = None,
     gateway: Annotated[
         str | None, QueryParameter(max_length=40, description="Only through this gateway")
@@ -146,7 +161,12 @@ async def list_payments(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Page size")] = 20,
     cursor: Annotated[
         str | None,
-        QueryParameter(pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page"),
+        QueryParameter(
+            description="`next_cursor` of the previous page, as this caller was given it",
+            # Documented, not checked by the framework: the seal refuses every other text, with
+            # a message that says what to do (a cursor kept from before an upgrade, say).
+            schema_extra={"pattern": CURSOR_PATTERN},
+        ),
     ] = None,
 ) -> PaymentList:
     """List the caller's payments."""
@@ -157,18 +177,59 @@ async def list_payments(
         external_id=external_id,
         created_after=_moment(created_after, "created_after"),
         created_before=_moment(created_before, "created_before"),
+        metadata=metadata_filters(request.query_params.multi_items()),
     )
     try:
-        after = Cursor.decode(cursor) if cursor is not None else None
-    except ValueError as error:
+        after = cursors.open(cursor, merchant) if cursor is not None else None
+    except CursorRefused as error:
         raise errors.InvalidRequest(str(error), field="cursor") from None
     page = await reads.list_payments(
         platform, merchant=merchant, filters=filters, after=after, limit=limit
     )
     return PaymentList(
         payments=[PaymentView.of(payment) for payment in page.payments],
-        next_cursor=page.next.encode() if page.next is not None else None,
+        next_cursor=cursors.seal(page.next, merchant) if page.next is not None else None,
     )
+
+
+MAX_METADATA_FILTERS = 10
+_METADATA_FILTER = re.compile(r"metadata\[([^\[\]]*)\]")
+
+
+def metadata_filters(query: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The ``metadata[<key>]=<value>`` filters of a query (OpenAPI's deepObject style), each
+    checked as metadata is checked; the framework reads no parameter of that form itself."""
+    found: dict[str, str] = {}
+    for name, value in query:
+        if name != "metadata" and not name.startswith("metadata["):
+            continue
+        match = _METADATA_FILTER.fullmatch(name)
+        if match is None:
+            raise errors.InvalidRequest(
+                f"query parameter {name[:60]!r}: a metadata filter is written"
+                " metadata[<key>]=<value>",
+                field=name,
+            )
+        key = match[1]
+        if not METADATA_KEY.fullmatch(key):
+            raise errors.InvalidRequest(
+                f"metadata key {key[:60]!r} must be 1 to {MAX_METADATA_KEY_LENGTH} letters,"
+                " digits or `_ . : -`",
+                field=name,
+            )
+        if len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise errors.InvalidRequest(
+                f"{name} has {len(value)} characters, more than {MAX_METADATA_VALUE_LENGTH}",
+                field=name,
+            )
+        if key in found:
+            raise errors.InvalidRequest(f"{name} is given twice", field=name)
+        found[key] = value
+    if len(found) > MAX_METADATA_FILTERS:
+        raise errors.InvalidRequest(
+            f"{len(found)} metadata filters, more than {MAX_METADATA_FILTERS}", field="metadata"
+        )
+    return tuple(found.items())
 
 
 def _moment(text: str | None, name: str) -> datetime | None:
@@ -185,7 +246,13 @@ def _moment(text: str | None, name: str) -> datetime | None:
             " (e.g. 2026-12-01T10:00:00Z)",
             field=name,
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a valid time whose UTC value is before year 1.
+        raise errors.InvalidRequest(
+            f"{name} {text[:40]!r} is outside the years 1 to 9999 in UTC", field=name
+        ) from None
 
 
 @get(

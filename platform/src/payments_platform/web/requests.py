@@ -5,6 +5,11 @@ an amount). The framework's own decoding (which documents the body in the OpenAP
 coerces ``"100"`` into ``100``, so each client route first checks its body with
 :func:`strict_body`. JSON itself does not tell ``100.0`` from ``100``, so a number with no
 fractional part is an integer (as JSON Schema has it) and ``100.5`` is refused.
+
+Whatever a client writes reaches the database as it is, so text the store cannot hold
+(:func:`~payments_platform.store.text.unstorable_text`: a NUL character) is refused here, where
+the request is read, for every field of a body (:func:`strict_body`) and every query parameter
+(:func:`storable_query`), naming the field.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from litestar import Request
 from payments_plugins import MAX_MINOR_UNITS
 
 from payments_platform import errors
+from payments_platform.store.text import unstorable_text
 
 MinorUnits = Annotated[
     int,
@@ -100,39 +106,97 @@ _FIELD_PATH = re.compile(r"at `\$\.([^`]+)`")
 _FIELD_NAMED = re.compile(r"field `([^`]+)`")
 
 
-def strict_body(
-    body_type: type[msgspec.Struct],
-) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
-    """A before-request hook checking the body strictly: no coercion, no unknown fields."""
+Hook = Callable[[Request[Any, Any, Any]], Awaitable[None]]
+"""A before-request hook."""
+
+
+def strict_body(body_type: type[msgspec.Struct]) -> Hook:
+    """A before-request hook checking the body strictly: no coercion, no unknown fields, no
+    text the store cannot hold."""
     decoder = msgspec.json.Decoder(body_type)
 
     async def check(request: Request[Any, Any, Any]) -> None:
         raw = await request.body()
         try:
-            try:
-                decoder.decode(raw)
-            except msgspec.ValidationError as error:
-                if "got `float`" not in str(error):
-                    raise
-            else:
-                return
-            # Only a float where an integer belongs failed, so the document is flat and
-            # small: decode it untyped and accept whole numbers written as 100.0.
-            document = msgspec.json.decode(raw)
-            if isinstance(document, dict):
-                document = {key: _integral(value) for key, value in document.items()}
-            msgspec.convert(document, body_type, strict=True)
+            _decode_strictly(decoder, body_type, raw)
         except msgspec.ValidationError as error:
             message = str(error)
             match = _FIELD_PATH.search(message) or _FIELD_NAMED.search(message)
-            # A value inside a mapping is named by the mapping (msgspec says `[...]`).
-            field = match[1].removesuffix("[...]") if match else None
+            field = match[1] if match else None
+            if field is not None and field.endswith("[...]"):
+                # msgspec names a mapping's value `[...]`; the client named it by its key.
+                entry = _entry_refused(body_type, raw, field.removesuffix("[...]"))
+                message, field = message.replace(f"$.{field}", f"$.{entry}"), entry
             raise errors.InvalidRequest(message, field=field) from None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
             detail = "the request body is empty" if not raw.strip() else _malformed(error)
             raise errors.MalformedJson(detail) from None
+        # JSON writes a NUL only as this escape, and the decoder refuses unpaired surrogates:
+        # a body without it holds only storable text, and one scan of the bytes says so.
+        if b"\\u0000" in raw:
+            _refuse_unstorable(msgspec.json.decode(raw))
 
     return check
+
+
+def _decode_strictly(
+    decoder: msgspec.json.Decoder[Any], body_type: type[msgspec.Struct], raw: bytes
+) -> None:
+    try:
+        decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        if "got `float`" not in str(error):
+            raise
+    else:
+        return
+    # Only a float where an integer belongs failed, so the document is flat and small: decode
+    # it untyped and accept whole numbers written as 100.0.
+    document = msgspec.json.decode(raw)
+    if isinstance(document, dict):
+        document = {key: _integral(value) for key, value in document.items()}
+    msgspec.convert(document, body_type, strict=True)
+
+
+def _entry_refused(body_type: type[msgspec.Struct], raw: bytes, mapping: str) -> str:
+    """``<mapping>.<key>`` of the first entry of a top-level mapping of the body that fails
+    on its own; the mapping's name if none does."""
+    document = msgspec.json.decode(raw)
+    if not isinstance(document, dict):
+        return mapping
+    document = {name: _integral(value) for name, value in document.items()}
+    entries = document.get(mapping)
+    for key, value in entries.items() if isinstance(entries, dict) else ():
+        try:
+            msgspec.convert({**document, mapping: {key: value}}, body_type, strict=True)
+        except msgspec.ValidationError as error:
+            if "[...]" in str(error):
+                return f"{mapping}.{key}"
+    return mapping
+
+
+def _refuse_unstorable(document: object, path: str = "") -> None:
+    """Refuse the first text in a decoded body, key or value, that the store cannot hold."""
+    if isinstance(document, str):
+        if why := unstorable_text(document):
+            raise errors.InvalidRequest(f"{path} {why} - at `$.{path}`", field=path)
+    elif isinstance(document, dict):
+        for key, value in document.items():
+            inner = f"{path}.{key}" if path else key
+            _refuse_unstorable(key, inner)
+            _refuse_unstorable(value, inner)
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            _refuse_unstorable(item, f"{path}[{index}]")
+
+
+async def storable_query(request: Request[Any, Any, Any]) -> None:
+    """A before-request hook: every query parameter, name and value, is text the store can
+    hold."""
+    if not request.scope["query_string"]:
+        return
+    for name, value in request.query_params.multi_items():
+        if why := unstorable_text(name) or unstorable_text(value):
+            raise errors.InvalidRequest(f"query parameter {name!r} {why}", field=name)
 
 
 def _malformed(error: Exception) -> str:

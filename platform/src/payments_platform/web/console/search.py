@@ -116,12 +116,12 @@ def _currency(text: str, errors: list[str]) -> str | None:
     return text.upper() or None
 
 
-def _metadata(key: str, value: str, errors: list[str]) -> tuple[str, str] | None:
+def _metadata(key: str, value: str, errors: list[str]) -> tuple[tuple[str, str], ...]:
     if not key and not value:
-        return None
+        return ()
     if not key:
         errors.append("a metadata value needs the key it is under")
-    return key, value
+    return ((key, value),)
 
 
 def _cursor(text: str, errors: list[str]) -> Cursor | None:
