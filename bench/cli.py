@@ -7,13 +7,34 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.processes import BenchError
 from bench.profile import render
-from bench.report import render_table, write_json
+from bench.report import Report, render_table, write_json
 from bench.run import BenchOptions, run
 
 DEFAULT_OUTPUT = Path("bench-results/latest.json")
+SMOKE_OUTPUT = Path("bench-results/smoke.json")
+DEFAULTS: dict[str, Any] = {
+    "duration": 10.0,
+    "warmup": 3.0,
+    "connections": 32,
+    "stored": 1_000_000,
+    "baseline_stored": 10_000,
+    "output": DEFAULT_OUTPUT,
+}
+SMOKE_DEFAULTS: dict[str, Any] = {
+    "duration": 1.0,
+    "warmup": 0.0,
+    "connections": 8,
+    "stored": 200,
+    "baseline_stored": 100,
+    "output": SMOKE_OUTPUT,
+}
+"""What ``--smoke`` runs with, unless told otherwise: a second per scenario, tiny tables."""
+SMOKE_FAILED = 1
+"""The exit status of a smoke run whose answers were wrong (2: the bench could not run)."""
 
 
 def _positive(text: str) -> float:
@@ -21,6 +42,17 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
+
+
+def _not_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _default(name: str) -> str:
+    return f"{DEFAULTS[name]}; --smoke: {SMOKE_DEFAULTS[name]}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,38 +67,47 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     commands.add_argument(
+        "--smoke",
+        action="store_true",
+        help="run every route and scenario briefly (a second each, tiny tables, no warm-up) and"
+        " judge no figure: exit 1 if a scenario made no requests or answered a status its route"
+        " never should, 2 if the server (or anything else) did not start",
+    )
+    commands.add_argument(
         "--db",
         metavar="URL",
         help="a PostgreSQL server to run on, e.g. postgresql://127.0.0.1:5432/test; the run"
         " creates and drops a database of its own there (default: SQLite in a temporary folder)",
     )
     commands.add_argument(
-        "--duration", type=_positive, default=10.0, help="seconds measured per scenario (10)"
+        "--duration", type=_positive, help=f"seconds measured per scenario ({_default('duration')})"
     )
     commands.add_argument(
-        "--warmup", type=_positive, default=3.0, help="seconds of warm-up per scenario (3)"
+        "--warmup",
+        type=_not_negative,
+        help=f"seconds of warm-up per scenario; 0: none, SQL counted while measuring"
+        f" ({_default('warmup')})",
     )
     commands.add_argument(
-        "--connections", type=int, default=32, help="concurrent connections wrk keeps open (32)"
+        "--connections",
+        type=int,
+        help=f"concurrent connections wrk keeps open ({_default('connections')})",
     )
     commands.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     commands.add_argument(
         "--stored",
         type=int,
-        default=1_000_000,
-        help="payments stored for the last init-payment run (1000000)",
+        help=f"payments stored for the last init-payment run ({_default('stored')})",
     )
     commands.add_argument(
         "--baseline-stored",
         type=int,
-        default=10_000,
-        help="payments stored for the first init-payment run (10000)",
+        help=f"payments stored for the first init-payment run ({_default('baseline_stored')})",
     )
     commands.add_argument(
         "--output",
         type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"where to write the results as JSON ({DEFAULT_OUTPUT})",
+        help=f"where to write the results as JSON ({_default('output')})",
     )
     commands.add_argument(
         "--profile",
@@ -80,21 +121,24 @@ def parser() -> argparse.ArgumentParser:
     return commands
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bench; print the table and write the JSON."""
-    args = parser().parse_args(argv)
-    options = BenchOptions(
+def options_of(args: argparse.Namespace) -> BenchOptions:
+    """The run the arguments ask for: what they leave out, as a run or a smoke run has it."""
+    defaults = SMOKE_DEFAULTS if args.smoke else DEFAULTS
+    given = {name: getattr(args, name) for name in DEFAULTS}
+    chosen = {name: defaults[name] if value is None else value for name, value in given.items()}
+    return BenchOptions(
         db=args.db,
-        duration=args.duration,
-        warmup=args.warmup,
-        connections=args.connections,
         threads=args.threads,
-        stored=args.stored,
-        baseline_stored=args.baseline_stored,
-        output=args.output,
         profile=args.profile,
         keep=args.keep,
+        smoke=args.smoke,
+        **chosen,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench; print the table and write the JSON."""
+    options = options_of(parser().parse_args(argv))
     # Stopped with SIGTERM, still stop the server, the vendor and the database with us.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(128 + signal.SIGTERM))
     try:
@@ -117,4 +161,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render(profile))
     write_json(report, options.output)
     print(f"\nresults written to {options.output}")
-    return 0
+    return _smoke_verdict(report) if options.smoke else 0
+
+
+def _smoke_verdict(report: Report) -> int:
+    problems = report.smoke_problems or []
+    two_workers = [figure for figure in report.workers if figure.workers == 2]
+    requests = sum(figure.requests for figure in [*report.figures, *two_workers])
+    if not problems:
+        print(
+            f"smoke: every scenario ran and answered as its route should"
+            f" ({len(report.figures)} scenarios, {requests:,} requests; no figure judged)"
+        )
+        return 0
+    print(f"smoke: FAILED, {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return SMOKE_FAILED

@@ -39,10 +39,14 @@ class Options:
 
     duration: float
     warmup: float
+    """Seconds of warm-up before each measured load; 0: none, statements are counted during
+    the measured load itself."""
     connections: int
     threads: int
     profile_folder: Path
     """Where raw profiles go (beside the results)."""
+    count_statuses: bool = False
+    """Count every answer by its status (``status_<code>`` counters): smoke runs."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def load(
 ) -> Sample:
     """Run ``scenario`` with ``args`` against the server (or ``target``) for ``seconds``."""
     server = target or stack.server
-    script = write_script(scenario, stack.scripts)
+    script = write_script(scenario, stack.scripts, count_statuses=stack.options.count_statuses)
     server_cpu, vendor_cpu = server.cpu_seconds(), stack.vendor.cpu_seconds()
     result = run_wrk(
         stack.wrk,
@@ -133,22 +137,22 @@ def measure(
     stored_before: int | None = None,
     bare: bool = False,
 ) -> Figure:
-    """Warm up (counting the statements the server runs meanwhile), then measure."""
+    """Warm up (counting the statements the server runs meanwhile), then measure; without a
+    warm-up, count during the measured load."""
     options = stack.options
     target = stack.bare if bare else stack.server
     print(f"{label}: warm-up {options.warmup:g}s, measure {options.duration:g}s ...", flush=True)
     counting = not bare and stack.workers == 1
     if counting:
         _count_statements(target, start=True)
-    warm = load(
-        stack,
-        scenario,
-        warmup_args if warmup_args is not None else args,
-        options.warmup,
-        target=target,
-    )
-    counts = _count_statements(target, start=False) if counting else None
-    sample = load(stack, scenario, args, options.duration, target=target)
+    if options.warmup:
+        warm_args = warmup_args if warmup_args is not None else args
+        warm = load(stack, scenario, warm_args, options.warmup, target=target)
+        counts = _count_statements(target, start=False) if counting else None
+        sample = load(stack, scenario, args, options.duration, target=target)
+    else:
+        sample = warm = load(stack, scenario, args, options.duration, target=target)
+        counts = _count_statements(target, start=False) if counting else None
     summary = sample.run.summary
     problem = None
     if summary.errors.total > summary.requests * 0.001:
@@ -183,6 +187,8 @@ def measure(
 
 
 def _pool_size(ceiling: float, seconds: float) -> int:
+    if not seconds:
+        return 0
     return math.ceil(ceiling * seconds * POOL_MARGIN) + 1000
 
 

@@ -86,6 +86,9 @@ class Report(msgspec.Struct, kw_only=True):
     targets: list[Target] = msgspec.field(default_factory=list)
     generator: str = ""
     profiles: list[ProfileSummary] = msgspec.field(default_factory=list)
+    smoke_problems: list[str] | None = None
+    """A smoke run's verdict (``bench/smoke.py``): what went wrong, empty if nothing; None
+    for a measured run."""
 
     def figure(self, key: str) -> Figure | None:
         """The figure measured under ``key``."""
@@ -260,9 +263,10 @@ def render_table(report: Report) -> str:
     if other:
         lines.append(_columns(("measured in passing", "value"), other))
         lines.append("")
-    target_rows = [(t.name, t.goal, t.measured, _verdict(t.met)) for t in report.targets]
-    lines.append(_columns(("target", "goal", "measured", "verdict"), target_rows))
-    return "\n".join(lines)
+    if report.targets:
+        target_rows = [(t.name, t.goal, t.measured, _verdict(t.met)) for t in report.targets]
+        lines.append(_columns(("target", "goal", "measured", "verdict"), target_rows))
+    return "\n".join(lines).rstrip("\n")
 
 
 def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:

@@ -12,6 +12,9 @@
    measure both echoes once more to show how much the machine drifted during the run.
 5. Restart the server with two worker processes and measure init-payment again: cores used,
    CPU per request and req/s beside the one-process figure.
+
+A smoke run (``--smoke``, ``bench/smoke.py``) does all of it briefly, and judges the answers
+instead of the figures.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from bench.profile import ProfileSummary
 from bench.report import Figure, Memory, Report, evaluate
 from bench.routing_speed import measure_routing
 from bench.server import ECHO_PATH
+from bench.smoke import smoke_problems
 from bench.vendor import READY_PATH
 from bench.wrk import ensure_wrk
 
@@ -70,6 +74,8 @@ class BenchOptions:
     output: Path
     profile: bool
     keep: bool
+    smoke: bool = False
+    """Judge every scenario's answers, no figure (``bench/smoke.py``)."""
 
 
 def run(options: BenchOptions) -> Report:
@@ -96,6 +102,7 @@ def run(options: BenchOptions) -> Report:
             "wrk_threads": str(options.threads),
             "baseline_stored": str(options.baseline_stored),
             "stored": str(options.stored),
+            "smoke": str(options.smoke).lower(),
         },
         figures=figures,
         workers=workers,
@@ -104,7 +111,10 @@ def run(options: BenchOptions) -> Report:
         memory=memory,
         profiles=profiles,
     )
-    report.targets = evaluate(report, backend=database.backend)
+    if options.smoke:
+        report.smoke_problems = smoke_problems(report, backend=database.backend)
+    else:
+        report.targets = evaluate(report, backend=database.backend)
     report.generator = _generator_check(report)
     return report
 
@@ -166,6 +176,7 @@ def _load_phases(
             connections=options.connections,
             threads=options.threads,
             profile_folder=options.output.parent,
+            count_statuses=options.smoke,
         )
         with running(
             "server",
@@ -188,10 +199,11 @@ def _load_phases(
 def _measure_all(
     stack: Stack, options: BenchOptions
 ) -> tuple[list[Figure], Memory, list[ProfileSummary]]:
-    print("warming up ...", flush=True)
-    load(stack, "payment_body", [ECHO_PATH], options.warmup, target=stack.bare)
-    load(stack, "payment_body", [ECHO_PATH], options.warmup)
-    load(stack, "payment_body", ["/init-payment"], options.warmup)
+    if options.warmup:
+        print("warming up ...", flush=True)
+        load(stack, "payment_body", [ECHO_PATH], options.warmup, target=stack.bare)
+        load(stack, "payment_body", [ECHO_PATH], options.warmup)
+        load(stack, "payment_body", ["/init-payment"], options.warmup)
     rss_warm = stack.server.rss_bytes()
 
     figures = [
@@ -296,7 +308,8 @@ def _measure_workers(
             ready_path="/health",
         ) as server:
             two = dataclasses.replace(stack, server=server, workers=2)
-            load(two, "payment_body", ["/init-payment"], stack.options.warmup)
+            if stack.options.warmup:
+                load(two, "payment_body", ["/init-payment"], stack.options.warmup)
             stored = asyncio.run(seeding.count_payments(stack.database.url))
             figure = measure(
                 two,

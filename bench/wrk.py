@@ -111,12 +111,15 @@ def ensure_wrk() -> str:
     return found
 
 
-def write_script(scenario: str, folder: Path) -> Path:
-    """Write ``common.lua`` + ``<scenario>.lua`` as one script into ``folder``."""
-    common = (LUA_FOLDER / "common.lua").read_text(encoding="utf-8")
-    own = (LUA_FOLDER / f"{scenario}.lua").read_text(encoding="utf-8")
+def write_script(scenario: str, folder: Path, *, count_statuses: bool = False) -> Path:
+    """Write ``common.lua`` + ``<scenario>.lua`` as one script into ``folder``; with
+    ``count_statuses``, + ``statuses.lua``, which counts every answer by its status."""
+    parts = ["common.lua", f"{scenario}.lua", *(["statuses.lua"] if count_statuses else [])]
     script = folder / f"{scenario}.lua"
-    script.write_text(common + "\n" + own, encoding="utf-8")
+    script.write_text(
+        "\n".join((LUA_FOLDER / part).read_text(encoding="utf-8") for part in parts),
+        encoding="utf-8",
+    )
     return script
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -27,7 +28,11 @@ from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
+from .browsers import CHROMIUM_ARGS, chromium_or_skip, in_ci, machine_lookups
 from .databases import backends, postgres_database, postgres_template, sqlite_url
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserType
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,6 +40,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Playwright's sync API keeps its event loop running in this thread from the first browser
     test on, where no asyncio test could run."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type: BrowserType) -> dict[str, Any]:
+    """How pytest-playwright launches the browser of every browser test: a chromium found as
+    ``tests/browsers.py`` says, headless; without one the tests are skipped (failed in CI)."""
+    lookups = machine_lookups(lambda: browser_type.executable_path)
+    path = chromium_or_skip(lookups, in_ci=in_ci(os.environ))
+    return {"executable_path": path, "args": CHROMIUM_ARGS, "headless": True}
 
 
 class Vendor:

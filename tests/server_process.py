@@ -40,11 +40,14 @@ def payments_serve(
     port: int | None = None,
     env: dict[str, str] | None = None,
     options: Sequence[str] = (),
+    host: str | None = "127.0.0.1",
 ) -> Iterator[ServerProcess]:
     """Start ``payments serve [options]`` in ``workdir``, wait until it answers, stop it with
-    SIGTERM."""
+    SIGTERM. ``host`` None leaves ``--host`` out: the config (or profile) says."""
     port = port or free_port()
-    arguments = ["serve", "--port", str(port), "--host", "127.0.0.1", *options]
+    arguments = ["serve", "--port", str(port), *options]
+    if host is not None:
+        arguments += ["--host", host]
     if config is not None:
         arguments += ["--config", str(config)]
     with _payments_process(workdir, arguments, port, "/health", env) as server:

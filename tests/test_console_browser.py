@@ -1,12 +1,12 @@
-"""The console in a real browser (Debian's chromium, driven by Playwright) against the real
-server in the demo profile: an operator signs in, finds a payment by its metadata, watches an
+"""The console in a real browser (chromium, driven by Playwright) against the real server in
+the demo profile: an operator signs in, finds a payment by its metadata, watches an
 outage move the traffic, mends a dead job, and signs out; requests without a session or a CSRF
 token are refused.
 
 The screenshots the README shows are taken here: set ``CONSOLE_SCREENSHOTS=docs/images`` to
 write them there (otherwise they go to the test's temporary folder).
 
-``.ci/run`` installs chromium; without it these tests fail, saying so, rather than pass unseen.
+Which chromium, and what happens without one, is ``tests/browsers.py``'s to say.
 """
 
 from __future__ import annotations
@@ -27,17 +27,6 @@ from .server_process import ServerProcess, payments_serve
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS_VARIABLE = "CONSOLE_SCREENSHOTS"
 # The demo, made quick to watch: pages refresh every second, a job dies after two tries.
 DEMO_OVERRIDES = {
@@ -47,18 +36,6 @@ DEMO_OVERRIDES = {
     "PAYMENTS_WORKER__BACKOFF_SECONDS": "0.2",
 }
 WAIT_MS = 15_000
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict[str, Any]:
-    """Debian's chromium, offline (pytest-playwright's own browsers are never downloaded)."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the console's browser tests need Debian's chromium"
-            " (`apt-get install chromium`, as .ci/run does)",
-            pytrace=False,
-        )
-    return {"executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS, "headless": True}
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,16 @@ def test_no_file_means_the_demo_profile() -> None:
     assert settings.gateways["soap"].simulator is not None
 
 
+def test_the_demo_listens_on_loopback_and_a_config_file_on_every_interface(
+    tmp_path: Path,
+) -> None:
+    """Issue 19, section 5: the demo, whose API is open, listened on every interface."""
+    everywhere = "0.0.0.0"  # noqa: S104 - what is tested
+    assert load_settings(None, {}).server.host == "127.0.0.1"
+    assert load_settings(None, {"PAYMENTS_SERVER__HOST": everywhere}).server.host == everywhere
+    assert load_settings(write(tmp_path, ""), {}).server.host == everywhere
+
+
 def test_a_file_is_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 from payments_platform.config import ConfigError, decode_settings, load_settings
-from payments_platform.demo import DEMO_OPERATOR, DEMO_PASSWORD, DEMO_WARNING
+from payments_platform.demo import DEMO_OPERATOR, DEMO_PASSWORD, demo_warning
 from payments_platform.operators import (
     InvalidPasswordHash,
     OperatorAccounts,
@@ -115,5 +115,6 @@ def test_the_demo_operator_signs_in_with_the_password_its_banner_states() -> Non
     )
 
     assert settings.console.enabled
-    assert f"sign in as {DEMO_OPERATOR}, password {DEMO_PASSWORD}" in DEMO_WARNING
+    banner = demo_warning("127.0.0.1", 8080)
+    assert f"sign in as {DEMO_OPERATOR}, password {DEMO_PASSWORD}" in banner
     assert accounts.verify(DEMO_OPERATOR, DEMO_PASSWORD)

@@ -99,7 +99,8 @@ class GatewayResources:
 
     http: httpx.AsyncClient
     """One pooled client for all outbound calls (``payments_plugins.http_client.vendor_client``);
-    pass a per-call ``timeout``, follow no redirects, and never close or reconfigure it."""
+    pass a per-call ``timeout``, follow no redirects, and never close or reconfigure it. It
+    keeps no cookies: a vendor that wants one back is sent it in the call's own headers."""
     tracer: Tracer
     """The OpenTelemetry tracer to open each vendor call's client span with
     (``payments_plugins.vendor_call.traced_vendor_call``)."""

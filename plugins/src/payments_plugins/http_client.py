@@ -5,8 +5,9 @@ connection layer (httpcore on anyio) costs about 1.6 ms of CPU per call with 32 
 on the platform's benchmark machine, against 0.3 ms for aiohttp's, and the vendor call was the
 largest single cost of a payment. So the client the platform hands to gateways, and the
 conformance kit too, is ``vendor_client``: httpx's API (requests, responses, timeouts, event
-hooks, instrumentation) sending through ``AiohttpTransport``. A proxy the environment names
-(``HTTPS_PROXY`` and the like) is still honoured, by httpx's own transport.
+hooks, instrumentation) sending through ``AiohttpTransport``, keeping no cookie any vendor
+sets (``VendorClient``). A proxy the environment names (``HTTPS_PROXY`` and the like) is still
+honoured, by httpx's own transport.
 
 What a failure means for money rests on one distinction, which the transport keeps: httpx's
 "not sent" errors (``httpx.ConnectError``, ``httpx.ConnectTimeout``,
@@ -49,16 +50,18 @@ def vendor_client(
 
 
 class VendorClient(httpx.AsyncClient):
-    """``httpx.AsyncClient``, with its cookie store looked at only for answers that set one.
+    """``httpx.AsyncClient`` keeping no cookie a vendor sets.
 
-    httpx hands every response to the standard library's cookie jar, which builds urllib
-    request and response objects to find that there is nothing to keep: a tenth of a vendor
-    call's CPU here. The cookies kept are the same.
+    Every gateway shares this client: a cookie kept from one answer would go out with later
+    calls to any vendor on the same host (a cookie is not bound to a port), another merchant
+    account's calls to the same vendor included. The ``Set-Cookie`` headers are still in each
+    response, for a gateway whose vendor wants one back to send it itself, per call. Keeping
+    none also spares every answer httpx's trip through the standard library's cookie jar.
     """
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._cookies = _SetCookiesOnly(self._cookies)
+        self._cookies = _NoneKept(self._cookies)
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -67,13 +70,12 @@ class VendorClient(httpx.AsyncClient):
 
     @cookies.setter
     def cookies(self, cookies: httpx._types.CookieTypes) -> None:
-        self._cookies = _SetCookiesOnly(cookies)
+        self._cookies = _NoneKept(cookies)
 
 
-class _SetCookiesOnly(httpx.Cookies):
+class _NoneKept(httpx.Cookies):
     def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
+        """An answer's cookies are never kept."""
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -108,7 +110,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         return aiohttp.ClientSession(
             connector=connector,
-            # httpx keeps the client's cookies; gateways must not see one another's.
+            # Cookies are httpx's business (the client keeps none); aiohttp keeps none either.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),

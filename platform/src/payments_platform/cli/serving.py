@@ -33,7 +33,7 @@ from payments_platform.cli.common import (
 )
 from payments_platform.config import Settings
 from payments_platform.database import Database, driver_url
-from payments_platform.demo import DEMO_WARNING
+from payments_platform.demo import demo_warning
 from payments_platform.logs import configure_logging
 from payments_platform.runtime import Runtime
 from payments_platform.telemetry import MULTIPROCESS_VARIABLE
@@ -78,7 +78,8 @@ def serve(settings: Settings, *, extra_routes: Routes = (), workers: int = 1) ->
         if workers > 1 and driver_url(settings.database.url).get_backend_name() == "sqlite":
             raise CommandError(SQLITE_WORKERS_REFUSED)
         if settings.demo:
-            print(DEMO_WARNING, file=sys.stderr, flush=True)
+            banner = demo_warning(settings.server.host, settings.server.port)
+            print(banner, file=sys.stderr, flush=True)
         runtime = started_runtime(settings)
         options = {
             "host": settings.server.host,
@@ -242,14 +243,18 @@ def add_commands(
         "run the HTTP API (and a worker)",
         """\
 Serve the HTTP API on --host and --port ([server] host and port; default
-0.0.0.0:8080). Unless [worker] enabled = false, the process also runs a worker
-for the jobs. The database must be at the schema this version needs (run
-`payments migrate` first) unless [database] migrate_on_start = true, as in the
-demo profile. On SIGTERM or SIGINT it stops taking requests, finishes those in
-flight, lets started jobs end and hands claimed ones back.""",
+0.0.0.0:8080; the demo profile, whose API is open, listens on 127.0.0.1 only).
+Unless [worker] enabled = false, the process also runs a worker for the jobs.
+The database must be at the schema this version needs (run `payments migrate`
+first) unless [database] migrate_on_start = true, as in the demo profile. On
+SIGTERM or SIGINT it stops taking requests, finishes those in flight, lets
+started jobs end and hands claimed ones back.""",
         parents=[options.configured],
     )
-    serve_parser.add_argument("--host", help="the interface to listen on (default: [server] host)")
+    serve_parser.add_argument(
+        "--host",
+        help="the interface to listen on (default: [server] host; the demo profile: 127.0.0.1)",
+    )
     serve_parser.add_argument(
         "--port", type=port_number, help="the port to listen on (default: [server] port, 8080)"
     )

@@ -1,12 +1,13 @@
 """Posting one notification to one endpoint, within bounds a hostile endpoint cannot stretch:
 one time limit for the whole exchange, no redirects followed, at most a little of the answer
-read. Only a 2xx answer is a delivery."""
+read, no cookie kept. Only a 2xx answer is a delivery."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -63,8 +64,6 @@ async def post_notification(
                 answer = await _head_of(response)
             finally:
                 await response.aclose()
-                # What one endpoint sets is never sent to another sharing its address.
-                client.cookies.clear()
     except TimeoutError:
         return DeliveryResult(delivered=False, error=f"no answer within {time_limit:g} s")
     except httpx.HTTPError as error:
@@ -95,6 +94,10 @@ def notification_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         follow_redirects=False,
         trust_env=False,
+        # Deliveries run concurrently on this one client, and a jar would hand what one
+        # endpoint set to every delivery to the same address (merchants share hosts) that
+        # starts before it is emptied: a jar that lets no domain set a cookie keeps none.
+        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         timeout=httpx.Timeout(30.0),
     )
