@@ -11,7 +11,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from .conftest import AppFactory, Vendor, runtime_of
+from .conftest import AppFactory, Vendor, WallClock, runtime_of
 
 PAYMENT_ID = "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
 
@@ -558,6 +558,84 @@ async def test_a_late_paid_webhook_after_a_refund_changes_nothing_and_writes_no_
         assert stored["payment"] == before
         last = stored["events"][-1]
         assert (last["kind"], last["accepted"], last["to_status"]) == ("webhook", True, None)
+
+
+EXPIRE_AFTER_A_MINUTE = {"expire_after_seconds": 60}
+
+
+async def expire_by_age(client: AsyncTestClient[Any], wall_clock: WallClock) -> None:
+    """Let the payment's age limit pass and run its expiry job, which asks the vendor first."""
+    wall_clock.advance(61)
+    await runtime_of(client).worker().run_once()
+
+
+@pytest.mark.parametrize("expired_by", ["its webhook", "its answer to the expiry job"])
+async def test_a_late_paid_for_a_payment_its_vendor_expired_is_refused_and_it_stays_expired(
+    platform: AppFactory, vendor: Vendor, wall_clock: WallClock, expired_by: str
+) -> None:
+    """Guards against expired -> paid being allowed, which only the pure lifecycle table's test
+    refused. The vendor's books are the truth about money: its own word that the payment
+    expired stands, and a later "paid" contradicting it is refused (409), recorded, and changes
+    nothing."""
+    payments = EXPIRE_AFTER_A_MINUTE
+    async with platform(
+        {"json": json_gateway(vendor)}, wall_clock=wall_clock, payments=payments
+    ) as client:
+        external_id = (await init(client)).json()["external_id"]
+        await vendor.payer_acts(external_id, "expired")
+        if expired_by == "its webhook":
+            assert (await pay(client, external_id, "expired")).json()["changed"] is True
+        else:
+            await expire_by_age(client, wall_clock)
+        expired = (await client.get(f"/payments/{PAYMENT_ID}")).json()["payment"]
+        assert (expired["status"], expired["failure_code"]) == ("expired", None)
+
+        await vendor.payer_acts(external_id, "paid")
+        late = await pay(client, external_id)
+
+        body = assert_problem(late, 409, "transition-not-allowed")
+        assert body["payment_status"] == "expired"
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert detail["payment"] == expired
+        last = detail["events"][-1]
+        assert (last["kind"], last["accepted"]) == ("webhook", False)
+        assert "recovered" not in {event["kind"] for event in detail["events"]}
+
+
+async def test_a_late_paid_for_a_payment_the_platform_expired_at_its_age_limit_makes_it_paid(
+    platform: AppFactory, vendor: Vendor, wall_clock: WallClock
+) -> None:
+    """What the vendor's-books rule changed on purpose: the platform expired the payment at its
+    age limit while the vendor still waited for the payer (``age-limit``), and the payer paid
+    after all. Guards against refusing that "paid" like one for a payment the vendor expired:
+    the money the vendor took would be dropped."""
+    payments = EXPIRE_AFTER_A_MINUTE
+    async with platform(
+        {"json": json_gateway(vendor)}, wall_clock=wall_clock, payments=payments
+    ) as client:
+        external_id = (await init(client)).json()["external_id"]
+        await expire_by_age(client, wall_clock)  # the vendor still reports it initiated
+        expired = (await client.get(f"/payments/{PAYMENT_ID}")).json()["payment"]
+        assert (expired["status"], expired["failure_code"]) == ("expired", "age-limit")
+
+        await vendor.payer_acts(external_id, "paid")
+        late = await pay(client, external_id)
+
+        assert late.status_code == 200, late.text
+        assert late.json() == {
+            "ok": True,
+            "changed": True,
+            "payment_id": PAYMENT_ID,
+            "status": "paid",
+        }
+        detail = (await client.get(f"/payments/{PAYMENT_ID}")).json()
+        assert (detail["payment"]["status"], detail["payment"]["failure_code"]) == ("paid", None)
+        recovered = [event for event in detail["events"] if event["kind"] == "recovered"]
+        assert [(event["from_status"], event["to_status"]) for event in recovered] == [
+            ("expired", "paid")
+        ]
+        refund = await client.post("/refund", json={"id": PAYMENT_ID})
+        assert refund.json()["payment"]["status"] == "refunded"
 
 
 async def paid_payment(client: AsyncTestClient[Any], vendor: Vendor) -> None:

@@ -13,6 +13,7 @@ from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobStatus
 from payments_platform.operators import OperatorAccounts
 from payments_platform.usecases import initiate
+from payments_platform.web.console.access import tokens_match
 from payments_platform.web.console.headers import CONTENT_SECURITY_POLICY
 from payments_plugins import Amount, GatewayUnavailable
 
@@ -259,6 +260,43 @@ async def test_another_sites_action_is_refused_before_its_session_or_password_is
     assert sign_in.status_code == 403
     assert checked == []
     assert "payments_console=" not in str(sign_in.headers.get_list("set-cookie"))
+
+
+async def test_a_sign_in_posted_from_another_site_without_either_token_is_refused(
+    open_console: ConsoleFactory,
+) -> None:
+    """Guards against login CSRF through two missing tokens: another site's page posts the
+    attacker's name and password to the sign-in form; SameSite=Strict keeps the form's cookie
+    out of that request and the page sends no token field. Were the two empty copies taken to
+    match, the victim's browser would come back signed in to the attacker's account (303 and a
+    session cookie)."""
+    async with open_console() as console:
+        answer = await console.post("/console/sign-in", {"name": "alice", "password": PASSWORD})
+
+        assert answer.status_code == 403
+        assert "came from elsewhere" in answer.text
+        assert not [
+            cookie
+            for cookie in answer.headers.get_list("set-cookie")
+            if cookie.startswith("payments_console=")
+        ]
+        assert (await console.get("/console/")).status_code == 303  # still signed out
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected", "match"),
+    [
+        ("", "", False),
+        ("", "a-token", False),
+        ("a-token", "", False),
+        ("a-token", "another", False),
+        ("a-token", "a-token", True),
+    ],
+)
+def test_an_empty_token_never_matches(sent: str, expected: str, match: bool) -> None:
+    """Guards against ``tokens_match`` comparing the bytes alone: two empty tokens are equal,
+    and a request that carries neither copy of a token would pass the check."""
+    assert tokens_match(sent, expected) is match
 
 
 @pytest.mark.parametrize(("demo", "secure"), [(False, True), (True, False)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from .conftest import AppFactory, Vendor
@@ -83,6 +84,48 @@ async def test_after_enough_failures_the_first_gateway_is_not_called_until_its_c
         # The trial failed: open again for another cool-down.
         await init(client)
         assert len(httpserver.log) == 4
+
+
+FIRST_CHOICE = {
+    "weighted": "weighted choice (share 1.00 = weight 1 x health 1.00), breaker closed",
+    "priority": "priority 1 in config order, breaker closed",
+}
+"""The second gateway's reason once it is the only candidate: no failover, nothing shared."""
+
+
+@pytest.mark.parametrize("strategy", ["weighted", "priority"])
+async def test_once_a_gateways_breaker_opens_the_next_payments_avoid_it(
+    platform: AppFactory, vendor: Vendor, httpserver: HTTPServer, strategy: str
+) -> None:
+    """Guards against a breaker that opens but does not take its gateway out of routing
+    (caught before only by a unit test of the routing table): once the first vendor's failures
+    open its breaker, the next payments are routed to the second alone, on either strategy,
+    and the first vendor is not even asked."""
+    httpserver.expect_request("/initiate-payment").respond_with_data("busy", status=503)
+    # Weighted, the failing gateway would come first in nearly every draw were it a candidate.
+    both = gateways(httpserver.url_for(""), vendor)
+    both["first"]["weight"] = 1000
+    routing = {"strategy": strategy, "breaker": BREAKER}
+    async with platform(both, clock=Clock(), routing=routing) as client:
+        for _ in range(100):  # a weighted draw may put the second first now and then
+            if len(httpserver.log) == BREAKER["minimum_calls"]:
+                break
+            assert (await init(client))["payment"]["gateway"] == "second"
+        assert len(httpserver.log) == BREAKER["minimum_calls"]  # the breaker opens
+
+        for _ in range(20):
+            detail = await init(client)
+
+            assert detail["payment"]["gateway"] == "second"
+            assert [(a["gateway"], a["reason"]) for a in detail["attempts"]] == [
+                ("second", FIRST_CHOICE[strategy])
+            ]
+            [decision] = [e["detail"] for e in detail["events"] if e["kind"] == "routing_decision"]
+            assert [view["gateway"] for view in decision["order"]] == ["second"]
+            assert [(view["gateway"], view["breaker"]) for view in decision["skipped"]] == [
+                ("first", "open")
+            ]
+        assert len(httpserver.log) == BREAKER["minimum_calls"]
 
 
 async def test_when_no_gateway_can_be_reached_the_answer_is_503_and_a_retry_routes_again(

@@ -360,6 +360,22 @@ def test_a_blocked_plugin_is_not_loaded_and_the_config_still_loads(tmp_path: Pat
     )
 
 
+@pytest.mark.parametrize("blocked", ["testgw", "payments-plugin-test-gateway"])
+def test_the_block_list_takes_a_plugin_or_distribution_name(blocked: str) -> None:
+    """Guards against a block list that checks only the entry-point name: the docs promise
+    that either name works, and a plugin blocked by its distribution name would be loaded
+    anyway (``load`` alone was tested with distribution names)."""
+    host = PluginHost.discover(PluginsConfig(block=[blocked]))
+
+    assert "testgw" not in {plugin.name for plugin in host.plugins}
+    assert "testgw" not in host.gateway_types
+    assert {skipped.name: skipped.reason for skipped in host.skipped} == {
+        "testgw": "blocked by plugins.block"
+    }
+    assert not host.failures
+    assert {"json", "soap"} <= {plugin.name for plugin in host.plugins}
+
+
 def test_a_module_without_hookimpl_is_a_failure_naming_the_decorator(install: Install) -> None:
     unmarked = gateway_type_module("acme", "acme").replace("@hookimpl\n", "")
     site = install(
