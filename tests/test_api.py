@@ -284,7 +284,7 @@ async def test_oversized_body_is_413(platform: AppFactory, vendor: Vendor) -> No
         ("GET", "/nowhere", 404, "not-found"),
         ("GET", "/init-payment", 405, "method-not-allowed"),
         ("GET", "/payments/not-a-uuid", 422, "invalid-request"),
-        ("GET", f"/payments/{uuid.uuid4()}", 404, "payment-not-found"),
+        ("GET", "/payments/0d1f4b7e-5c2a-4e8b-9a3d-6f7e8c9b0a1d", 404, "payment-not-found"),
         ("POST", "/external/nobody-webhook", 404, "not-found"),
         ("POST", "/external/json", 404, "not-found"),
     ],

@@ -53,7 +53,7 @@ def _payment(conn: sa.Connection, status: PaymentStatus) -> uuid.UUID:
         description=None,
         now=STARTED,
     )
-    moved = payments.settle(
+    moved = payments.change(
         conn,
         payment_id,
         expected=PaymentStatus.PENDING,

@@ -32,7 +32,7 @@ PAGES = [
     "/console/",
     "/console/overview/gateways",
     "/console/payments",
-    f"/console/payments/{uuid.uuid4()}",
+    "/console/payments/5b0c7f0e-2d4a-4c1b-8e6f-3a9d1c2b4e5f",
     "/console/jobs",
     "/console/jobs/table",
     "/console/plugins",

@@ -53,7 +53,7 @@ async def _store(
             now=created,
         )
         if status is not None:
-            payments.move(
+            payments.change(
                 conn, payment_id, expected=PaymentStatus.PENDING, now=created, status=status
             )
 

@@ -22,7 +22,7 @@ from payments_platform.jobs import JobStatus
 from payments_platform.lifecycle import PaymentStatus, RefundStatus
 from payments_platform.runtime import Runtime
 from payments_platform.schema import jobs as jobs_table
-from payments_platform.usecases import initiate, reads, refunds, webhooks
+from payments_platform.usecases import initiate, reads, refunds, transitions, webhooks
 from payments_platform.worker import Worker, backoff_delay
 from payments_plugins import (
     Amount,
@@ -582,3 +582,31 @@ async def test_a_decline_whose_code_and_message_hold_nul_characters_is_recorded(
         history = await reads.payment_history(runtime.platform, payment_id)
         assert history.attempts[-1].error == "card\ufffd refused"
         assert any("card\ufffd refused" in (event.reason or "") for event in history.events)
+
+
+async def test_a_status_change_the_lifecycle_does_not_have_is_refused_and_writes_nothing(
+    scripted_runtime: RuntimeFactory,
+) -> None:
+    """Every status change goes through one door, which refuses one the lifecycle never
+    decides: a use case that asked for it has a bug, and nothing of it is written."""
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-d"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        before = await reads.payment_history(runtime.platform, payment_id)
+        forbidden = transitions.StatusChange(
+            status=PaymentStatus.REFUNDED,
+            reason="a bug",
+            expected=(PaymentStatus.INITIATED,),
+        )
+
+        with pytest.raises(ValueError, match="no change from"):
+            await runtime.database.write(
+                lambda conn: transitions.change_status(
+                    conn, runtime.platform, payment_id, forbidden
+                )
+            )
+
+        after = await reads.payment_history(runtime.platform, payment_id)
+        assert (after.payment, after.events) == (before.payment, before.events)

@@ -54,7 +54,7 @@ def _new_payment(conn: sa.Connection, status: PaymentStatus) -> Payment:
         now=NOW,
     )
     if status is not PaymentStatus.PENDING:
-        moved = payments.move(
+        moved = payments.change(
             conn, payment_id, expected=PaymentStatus.PENDING, status=status, now=NOW
         )
         assert moved is not None
@@ -65,7 +65,7 @@ async def test_a_payment_moves_only_from_the_status_expected(in_transaction: InT
     def body(conn: sa.Connection) -> None:
         paid = _new_payment(conn, PaymentStatus.PAID)
         assert (
-            payments.move(
+            payments.change(
                 conn,
                 paid.id,
                 expected=PaymentStatus.INITIATED,
@@ -75,7 +75,7 @@ async def test_a_payment_moves_only_from_the_status_expected(in_transaction: InT
             is None
         )
         assert payments.load(conn, paid.id) == paid
-        moved = payments.move(
+        moved = payments.change(
             conn, paid.id, expected=PaymentStatus.PAID, status=PaymentStatus.REFUNDED, now=LATER
         )
         assert moved is not None
@@ -90,7 +90,7 @@ async def test_a_gateways_answer_settles_only_the_status_expected(
 ) -> None:
     def body(conn: sa.Connection) -> None:
         failed = _new_payment(conn, PaymentStatus.FAILED)
-        refused = payments.settle(
+        refused = payments.change(
             conn,
             failed.id,
             expected=PaymentStatus.INITIATED,
@@ -105,7 +105,7 @@ async def test_a_gateways_answer_settles_only_the_status_expected(
         assert payments.find_by_external_id(conn, ["acme"], "ext-1") is None
 
         pending = _new_payment(conn, PaymentStatus.PENDING)
-        settled = payments.settle(
+        settled = payments.change(
             conn,
             pending.id,
             expected=PaymentStatus.PENDING,
@@ -123,7 +123,7 @@ async def test_a_gateways_answer_settles_only_the_status_expected(
         )
         assert payments.find_by_external_id(conn, ["acme"], "ext-2") == settled
         # Neither the gateway nor its id is cleared by an answer that does not name them.
-        again = payments.settle(
+        again = payments.change(
             conn,
             pending.id,
             expected=PaymentStatus.INITIATED,
@@ -142,10 +142,75 @@ async def test_a_gateways_answer_settles_only_the_status_expected(
 async def test_only_a_rejected_payment_is_reopened(in_transaction: InTransaction) -> None:
     def body(conn: sa.Connection) -> None:
         initiated = _new_payment(conn, PaymentStatus.INITIATED)
-        assert (
-            payments.reopen(conn, initiated.id, expected=PaymentStatus.REJECTED, now=LATER) is None
+        reopened = payments.change(
+            conn,
+            initiated.id,
+            expected=PaymentStatus.REJECTED,
+            status=PaymentStatus.PENDING,
+            forget_gateway=True,
+            now=LATER,
         )
+        assert reopened is None
         assert payments.load(conn, initiated.id) == initiated
+
+    await in_transaction(body)
+
+
+async def test_a_change_sets_what_it_names_and_keeps_the_rest(
+    in_transaction: InTransaction,
+) -> None:
+    """The one store function every status change goes through: the failure code is set (None
+    clears it), the gateway and its id only when named, the gateway forgotten only when asked,
+    and a refund's amount added to what was refunded."""
+
+    def body(conn: sa.Connection) -> None:
+        payment = _new_payment(conn, PaymentStatus.PENDING)
+        rejected = payments.change(
+            conn,
+            payment.id,
+            expected=PaymentStatus.PENDING,
+            status=PaymentStatus.REJECTED,
+            failure_code="not-received",
+            gateway="acme",
+            now=LATER,
+        )
+        assert rejected is not None
+        assert (rejected.failure_code, rejected.gateway) == ("not-received", "acme")
+        reopened = payments.change(
+            conn,
+            payment.id,
+            expected=PaymentStatus.REJECTED,
+            status=PaymentStatus.PENDING,
+            forget_gateway=True,
+            now=LATER,
+        )
+        assert reopened is not None
+        assert (reopened.failure_code, reopened.gateway) == (None, None)
+        paid = payments.change(
+            conn,
+            payment.id,
+            expected=PaymentStatus.PENDING,
+            status=PaymentStatus.PAID,
+            gateway="acme",
+            external_id="ext-9",
+            now=LATER,
+        )
+        assert paid is not None
+        assert payments.claim_refund_amount(conn, paid, 300, LATER)
+        refunded = payments.change(
+            conn,
+            payment.id,
+            expected=PaymentStatus.PAID,
+            status=PaymentStatus.PARTIALLY_REFUNDED,
+            refunded_minor=300,
+            now=LATER,
+        )
+        assert refunded is not None
+        assert (refunded.refunded_minor, refunded.gateway, refunded.external_id) == (
+            300,
+            "acme",
+            "ext-9",
+        )
 
     await in_transaction(body)
 

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from payments_platform.gateway_health import (
     LATENCY_BOUNDS,
+    LatencyCount,
+    MinuteCount,
     OutcomeCounts,
     health_report,
     period_start,
     quantile,
 )
-from payments_platform.store.attempt_stats import LatencyCount, MinuteCount
 
 NOW = datetime(2026, 12, 1, 12, 30, 20, tzinfo=UTC)
 SINCE = period_start(NOW)

@@ -10,6 +10,8 @@ from payments_platform.lifecycle import (
     WebhookVerdict,
     can_transition,
     judge_webhook,
+    knows_change,
+    status_after_refund,
 )
 
 S = PaymentStatus
@@ -113,3 +115,31 @@ def test_a_payment_the_platform_gave_up_on_is_recovered_only_by_the_vendors_paid
     on its own judgement moves to paid when its vendor says it took the money; one the vendor
     itself failed, expired or declined does not."""
     assert judge_webhook(current, reported, failure_code) is verdict
+
+
+@pytest.mark.parametrize(
+    ("amount", "refunded", "status"),
+    [
+        (1000, 1, S.PARTIALLY_REFUNDED),
+        (1000, 999, S.PARTIALLY_REFUNDED),
+        (1000, 1000, S.REFUNDED),
+    ],
+)
+def test_a_refund_decides_whether_the_payment_is_partly_or_wholly_refunded(
+    amount: int, refunded: int, status: PaymentStatus
+) -> None:
+    """The lifecycle decides the refund-driven statuses too (the store used to, in SQL)."""
+    assert status_after_refund(amount, refunded) is status
+
+
+@pytest.mark.parametrize("refunded", [0, -1, 1001])
+def test_a_refund_of_nothing_or_more_than_the_payment_decides_nothing(refunded: int) -> None:
+    with pytest.raises(ValueError, match="refunded"):
+        status_after_refund(1000, refunded)
+
+
+def test_every_change_the_lifecycle_knows_is_a_transition_or_a_recovery() -> None:
+    assert knows_change(S.PENDING, S.INITIATED)
+    assert knows_change(S.EXPIRED, S.PAID)  # only for a payment the platform gave up on
+    assert not knows_change(S.PAID, S.FAILED)
+    assert not knows_change(S.UNKNOWN, S.UNKNOWN)

@@ -21,17 +21,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from payments_platform.lifecycle import AttemptOutcome
-
-if TYPE_CHECKING:
-    from payments_platform.store.attempt_stats import LatencyCount, MinuteCount
 
 PERIOD_MINUTES = 60
 LATENCY_BOUNDS: tuple[float, ...] = tuple(0.001 * 2 ** (k / 4) for k in range(69))
 """Upper bounds of the latency buckets, in seconds: 1 ms to 131 s, each a fifth wider than the
 one before, so a percentile read from them is off by less than that."""
+
+
+class MinuteCount(NamedTuple):
+    """Attempts of one gateway that started in one minute with one outcome."""
+
+    gateway: str
+    minute: int
+    """Minutes since the Unix epoch."""
+    outcome: str
+    attempts: int
+
+
+class LatencyCount(NamedTuple):
+    """Finished attempts of one gateway whose duration falls in one bucket."""
+
+    gateway: str
+    bucket: int
+    """Index into :data:`LATENCY_BOUNDS`; ``len(LATENCY_BOUNDS)`` for longer calls."""
+    attempts: int
 
 
 @dataclass

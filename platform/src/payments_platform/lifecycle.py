@@ -84,6 +84,21 @@ def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     return target in TRANSITIONS[current]
 
 
+def knows_change(current: PaymentStatus, target: PaymentStatus) -> bool:
+    """Tell whether the lifecycle has the change from ``current`` to ``target`` at all: one of
+    :data:`TRANSITIONS`, or one of :data:`RECOVERIES` (allowed only for a payment the platform
+    gave up on)."""
+    return target in TRANSITIONS[current] or target in RECOVERIES.get(current, frozenset())
+
+
+def status_after_refund(amount_minor: int, refunded_minor: int) -> PaymentStatus:
+    """Where a paid payment of ``amount_minor`` stands once ``refunded_minor`` of it (this
+    refund included) has been refunded."""
+    if not 0 < refunded_minor <= amount_minor:
+        raise ValueError(f"{refunded_minor} refunded of a payment of {amount_minor}")
+    return S.REFUNDED if refunded_minor == amount_minor else S.PARTIALLY_REFUNDED
+
+
 def given_up_by_platform(status: PaymentStatus, failure_code: str | None) -> bool:
     """Tell whether the platform ended the payment on its own judgement, so that its vendor's
     word that it took the money still moves it (:data:`RECOVERIES`)."""

@@ -11,32 +11,13 @@ many payments there were; the percentiles are read from the histogram
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 
-from payments_platform.gateway_health import LATENCY_BOUNDS
+from payments_platform.gateway_health import LATENCY_BOUNDS, LatencyCount, MinuteCount
 from payments_platform.lifecycle import AttemptOutcome
 from payments_platform.schema import payment_attempts
-
-
-class MinuteCount(NamedTuple):
-    """Attempts of one gateway that started in one minute with one outcome."""
-
-    gateway: str
-    minute: int
-    """Minutes since the Unix epoch."""
-    outcome: str
-    attempts: int
-
-
-class LatencyCount(NamedTuple):
-    """Finished attempts of one gateway whose duration falls in one bucket."""
-
-    gateway: str
-    bucket: int
-    """Index into :data:`LATENCY_BOUNDS`; ``len(LATENCY_BOUNDS)`` for longer calls."""
-    attempts: int
 
 
 def outcomes_by_minute(conn: sa.Connection, since: datetime) -> list[MinuteCount]:

@@ -34,20 +34,13 @@ _FIND_FOR_CLIENT = {
     (True, False): Sql(_OF_OPEN_CLIENT, columns=_COLUMNS),
     (True, True): Sql(_OF_OPEN_CLIENT, lock=True, columns=_COLUMNS),
 }
-_MOVE = Sql(
-    "UPDATE payments SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2"
-    " RETURNING {columns}",
-    columns=_COLUMNS,
-)
-_SETTLE = Sql(
-    "UPDATE payments SET status = $3, failure_code = $4, gateway = COALESCE($5, gateway),"
-    " external_id = COALESCE($6, external_id), updated_at = $7 WHERE id = $1 AND status = $2"
-    " RETURNING {columns}",
-    columns=_COLUMNS,
-)
-_REOPEN = Sql(
-    "UPDATE payments SET status = $3, failure_code = NULL, gateway = NULL, updated_at = $4"
-    " WHERE id = $1 AND status = $2 RETURNING {columns}",
+# Every change of a payment's status, whatever decided it (usecases/transitions.py is its one
+# caller): conditional on the status the caller expects, as the row stands.
+_CHANGE = Sql(
+    "UPDATE payments SET status = $3, failure_code = $4,"
+    " gateway = CASE WHEN $5 THEN NULL ELSE COALESCE($6, gateway) END,"
+    " external_id = COALESCE($7, external_id), refunded_minor = refunded_minor + $8,"
+    " updated_at = $9 WHERE id = $1 AND status = $2 RETURNING {columns}",
     columns=_COLUMNS,
 )
 _CLAIM_REFUND = Sql(
@@ -57,12 +50,6 @@ _CLAIM_REFUND = Sql(
 _RELEASE_REFUND = Sql(
     "UPDATE payments SET refund_claimed_minor = refund_claimed_minor - $2, updated_at = $3"
     " WHERE id = $1"
-)
-_COUNT_REFUNDED = Sql(
-    "UPDATE payments SET refunded_minor = refunded_minor + $2,"
-    " status = CASE WHEN refunded_minor + $2 = amount_minor THEN $3 ELSE $4 END,"
-    " updated_at = $5 WHERE id = $1 RETURNING {columns}",
-    columns=_COLUMNS,
 )
 _REFUNDABLE = tuple(sorted(REFUNDABLE))
 if len(_REFUNDABLE) != 2:  # pragma: no cover - the statement names two
@@ -145,45 +132,39 @@ def find_by_external_id(
     return None if row is None else READER.read(conn, row)
 
 
-def move(
+def change(
     conn: sa.Connection,
     payment_id: uuid.UUID,
     *,
     expected: PaymentStatus,
     status: PaymentStatus,
     now: datetime,
+    failure_code: str | None = None,
+    gateway: str | None = None,
+    external_id: str | None = None,
+    forget_gateway: bool = False,
+    refunded_minor: int = 0,
 ) -> Payment | None:
     """Move the payment to ``status`` only if it is still ``expected``; the payment after, or
-    None if it was not."""
-    row = first(conn, _MOVE, payment_id, expected, status, now)
-    return None if row is None else READER.read(conn, row)
+    None if it was not.
 
-
-def settle(
-    conn: sa.Connection,
-    payment_id: uuid.UUID,
-    *,
-    expected: PaymentStatus,
-    status: PaymentStatus,
-    failure_code: str | None,
-    gateway: str | None,
-    external_id: str | None,
-    now: datetime,
-) -> Payment | None:
-    """:func:`move` with what a gateway answered: the failure code (None clears it), and the
-    gateway and its id for the payment when given; the payment after, or None."""
+    The failure code is set (None clears it); the gateway and its id for the payment are set
+    when given (``forget_gateway`` clears the gateway: no vendor holds the payment any more);
+    ``refunded_minor`` is added to what was refunded.
+    """
     row = first(
-        conn, _SETTLE, payment_id, expected, status, failure_code, gateway, external_id, now
+        conn,
+        _CHANGE,
+        payment_id,
+        expected,
+        status,
+        failure_code,
+        forget_gateway,
+        gateway,
+        external_id,
+        refunded_minor,
+        now,
     )
-    return None if row is None else READER.read(conn, row)
-
-
-def reopen(
-    conn: sa.Connection, payment_id: uuid.UUID, *, expected: PaymentStatus, now: datetime
-) -> Payment | None:
-    """Make a payment no gateway holds ``pending`` again, with no gateway and no failure; the
-    payment after, or None if it was not ``expected``."""
-    row = first(conn, _REOPEN, payment_id, expected, PaymentStatus.PENDING, now)
     return None if row is None else READER.read(conn, row)
 
 
@@ -203,22 +184,3 @@ def release_refund_amount(
 ) -> None:
     """Give back the claim of a refund that did not happen."""
     changed(conn, _RELEASE_REFUND, payment_id, amount_minor, now)
-
-
-def count_refunded(
-    conn: sa.Connection, payment_id: uuid.UUID, amount_minor: int, now: datetime
-) -> Payment:
-    """Count a succeeded refund against the payment and move it to (partially) refunded; the
-    payment after."""
-    row = first(
-        conn,
-        _COUNT_REFUNDED,
-        payment_id,
-        amount_minor,
-        PaymentStatus.REFUNDED,
-        PaymentStatus.PARTIALLY_REFUNDED,
-        now,
-    )
-    if row is None:
-        raise LookupError(f"payment {payment_id} is missing from the database")
-    return READER.read(conn, row)

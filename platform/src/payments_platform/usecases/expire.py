@@ -21,7 +21,7 @@ from payments_platform.records import Payment
 from payments_platform.store import payments
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.reconcile import ask_payment_status
-from payments_platform.usecases.transitions import transition
+from payments_platform.usecases.transitions import StatusChange, change_status
 
 _REPORTS_KEPT = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED})
 """What the vendor may still say of a payment that reached its age limit."""
@@ -49,13 +49,15 @@ def record_expiry(
         status, failure_code = PaymentStatus.EXPIRED, None
     else:
         status, failure_code = PaymentStatus.EXPIRED, AGE_LIMIT
-    transition(
+    change_status(
         conn,
         platform,
         payment.id,
-        status,
-        reason=f"age limit reached; {payment.gateway} reports {report.status}",
-        failure_code=failure_code,
-        gateway=payment.gateway,
-        expected=(PaymentStatus.INITIATED,),
+        StatusChange(
+            status=status,
+            reason=f"age limit reached; {payment.gateway} reports {report.status}",
+            failure_code=failure_code,
+            gateway=payment.gateway,
+            expected=(PaymentStatus.INITIATED,),
+        ),
     )

@@ -30,7 +30,7 @@ from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases import webhooks
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.gateway_call import CallResult, call_gateway
-from payments_platform.usecases.transitions import transition
+from payments_platform.usecases.transitions import StatusChange, change_status
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -242,18 +242,22 @@ def record_answer(
         # acted: never fail over, reconcile.
         status, failure_code = PaymentStatus.UNKNOWN, None
         reason = f"no usable answer from {gateway}: {result.error}"
-    moved = transition(
+    moved = change_status(
         conn,
         platform,
         payment_id,
-        status,
-        reason=reason,
-        failure_code=failure_code,
-        gateway=gateway,
-        external_id=external_id,
-        # A guard that fired meanwhile may have moved it to unknown; an answer that arrives
-        # after that is still the truth.
-        expected=(PaymentStatus.PENDING, PaymentStatus.UNKNOWN),
+        StatusChange(
+            status=status,
+            reason=reason,
+            failure_code=failure_code,
+            gateway=gateway,
+            external_id=external_id,
+            # A guard that fired meanwhile may have moved it to unknown; an answer that arrives
+            # after that is still the truth (no answer, as before, changes nothing).
+            expected=(PaymentStatus.PENDING,)
+            if status is PaymentStatus.UNKNOWN
+            else (PaymentStatus.PENDING, PaymentStatus.UNKNOWN),
+        ),
     )
     if moved.moved and external_id is not None:
         return webhooks.replay_early_webhooks(conn, platform, moved.payment)
@@ -264,14 +268,16 @@ def reject_unroutable(
     conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, why: str
 ) -> Payment:
     """No candidate could be reached: the payment is rejected, and may be routed again."""
-    return transition(
+    return change_status(
         conn,
         platform,
         payment_id,
-        PaymentStatus.REJECTED,
-        reason=why,
-        failure_code=NO_GATEWAY_AVAILABLE,
-        expected=(PaymentStatus.PENDING,),
+        StatusChange(
+            status=PaymentStatus.REJECTED,
+            reason=why,
+            failure_code=NO_GATEWAY_AVAILABLE,
+            expected=(PaymentStatus.PENDING,),
+        ),
     ).payment
 
 

@@ -31,7 +31,7 @@ from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.usecases import failover
 from payments_platform.usecases.context import Platform
-from payments_platform.usecases.transitions import record_change, schedule
+from payments_platform.usecases.transitions import StatusChange, change_status, schedule
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -196,21 +196,17 @@ def reopen_for_repeat(
     if not may_route_again(existing.status, existing.failure_code):
         return False
     # No vendor holds the payment, so trying again cannot charge twice.
-    reopened = payments.reopen(conn, existing.id, expected=PaymentStatus.REJECTED, now=now)
-    if reopened is None:
-        return False
-    reason = f"retried after {existing.failure_code}"
-    events.record(
+    return change_status(
         conn,
-        payment_id=existing.id,
-        kind="status_changed",
-        from_status=PaymentStatus.REJECTED,
-        to_status=PaymentStatus.PENDING,
-        reason=reason,
-        now=now,
-    )
-    record_change(conn, platform, reopened, PaymentStatus.REJECTED, reason)
-    return True
+        platform,
+        existing.id,
+        StatusChange(
+            status=PaymentStatus.PENDING,
+            reason=f"retried after {existing.failure_code}",
+            expected=(PaymentStatus.REJECTED,),
+            forget_gateway=True,
+        ),
+    ).moved
 
 
 def _answered(payment: Payment, answer: InitAnswer) -> InitOutcome:

@@ -51,7 +51,7 @@ from payments_platform.usecases import webhooks
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.gateway_call import call_gateway
 from payments_platform.usecases.refunds import record_refund
-from payments_platform.usecases.transitions import transition
+from payments_platform.usecases.transitions import StatusChange, change_status
 
 T = TypeVar("T")
 
@@ -102,27 +102,31 @@ def record_reconciled(
     gateway = payment.gateway or ""
     reported = payment_status_reported(report.status)
     if reported is None:
-        transition(
+        change_status(
             conn,
             platform,
             payment.id,
-            PaymentStatus.REJECTED,
-            reason=f"{gateway} has no such payment: it never arrived",
-            failure_code=NOT_RECEIVED,
-            gateway=gateway,
-            expected=(PaymentStatus.UNKNOWN,),
+            StatusChange(
+                status=PaymentStatus.REJECTED,
+                reason=f"{gateway} has no such payment: it never arrived",
+                failure_code=NOT_RECEIVED,
+                gateway=gateway,
+                expected=(PaymentStatus.UNKNOWN,),
+            ),
         )
         return
     external_id = report.external_id or payment.external_id
-    moved = transition(
+    moved = change_status(
         conn,
         platform,
         payment.id,
-        reported,
-        reason=f"reconciled: {gateway} reports {report.status}",
-        gateway=gateway,
-        external_id=external_id,
-        expected=(PaymentStatus.UNKNOWN,),
+        StatusChange(
+            status=reported,
+            reason=f"reconciled: {gateway} reports {report.status}",
+            gateway=gateway,
+            external_id=external_id,
+            expected=(PaymentStatus.UNKNOWN,),
+        ),
     )
     if moved.moved and external_id is not None:
         webhooks.replay_early_webhooks(conn, platform, moved.payment)
@@ -143,14 +147,16 @@ def _abandon(conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, 
     if attempt is None:
         return False
     attempts.finish(conn, attempt.id, outcome=AttemptOutcome.UNKNOWN, error=why, now=platform.now())
-    transition(
+    change_status(
         conn,
         platform,
         payment_id,
-        PaymentStatus.UNKNOWN,
-        reason=f"call to {attempt.gateway} abandoned: {why}",
-        gateway=attempt.gateway,
-        expected=(PaymentStatus.PENDING,),
+        StatusChange(
+            status=PaymentStatus.UNKNOWN,
+            reason=f"call to {attempt.gateway} abandoned: {why}",
+            gateway=attempt.gateway,
+            expected=(PaymentStatus.PENDING,),
+        ),
     )
     return True
 

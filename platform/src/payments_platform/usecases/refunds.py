@@ -34,6 +34,7 @@ from payments_platform.lifecycle import (
     RefundStatus,
     refund_can_transition,
     refund_may_retry,
+    status_after_refund,
 )
 from payments_platform.logs import payment_logged
 from payments_platform.records import Payment, Refund
@@ -42,7 +43,12 @@ from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases import notify
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.gateway_call import call_gateway
-from payments_platform.usecases.transitions import record_change, schedule
+from payments_platform.usecases.transitions import (
+    Recorded,
+    StatusChange,
+    change_status,
+    schedule,
+)
 
 tracer = trace.get_tracer("payments_platform")
 
@@ -317,14 +323,35 @@ def record_refund(
         # Settled meanwhile (by its reconciliation): the first definitive answer stands.
         current = refunds.load(conn, refund.id)
         return RefundOutcome(refund=current, payment=payment, created=True)
+    amount = Amount(refund.amount_minor, payment.currency).format()
+    reason = (
+        f"refund {refund.client_refund_id} of {amount}: {status}"
+        + (f" ({failure_code})" if failure_code else "")
+        + (f": {reason}" if reason else "")
+    )
+    detail = _refund_detail(refund.id, refund.client_refund_id, refund.amount_minor)
     after = payment
     if status is RefundStatus.SUCCEEDED:
-        after = payments.count_refunded(conn, payment.id, refund.amount_minor, now)
-        notify.refund_changed(conn, platform, finished, after)
-        record_change(
-            conn, platform, after, payment.status, f"refund {refund.client_refund_id} succeeded"
+        refunded = status_after_refund(
+            payment.amount_minor, payment.refunded_minor + refund.amount_minor
         )
-    elif status is RefundStatus.FAILED:
+        after = change_status(
+            conn,
+            platform,
+            payment.id,
+            StatusChange(
+                status=refunded,
+                reason=reason,
+                expected=(payment.status,),
+                refunded_minor=refund.amount_minor,
+            ),
+            recorded=Recorded(kind="refund_succeeded", gateway=refund.gateway, detail=detail),
+            cause_notified=lambda now_paid: notify.refund_changed(
+                conn, platform, finished, now_paid
+            ),
+        ).payment
+        return RefundOutcome(refund=finished, payment=after, created=True)
+    if status is RefundStatus.FAILED:
         payments.release_refund_amount(conn, payment.id, refund.amount_minor, now)
         after = msgspec.structs.replace(
             payment,
@@ -334,20 +361,14 @@ def record_refund(
         notify.refund_changed(conn, platform, finished, after)
     elif not by_job:
         schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
-    amount = Amount(refund.amount_minor, payment.currency).format()
-    counted = status is RefundStatus.SUCCEEDED
     events.record(
         conn,
         payment_id=payment.id,
         kind=f"refund_{status}",
-        from_status=payment.status if counted else None,
-        to_status=after.status if counted else None,
         gateway=refund.gateway,
-        accepted=status is RefundStatus.SUCCEEDED,
-        reason=f"refund {refund.client_refund_id} of {amount}: {status}"
-        + (f" ({failure_code})" if failure_code else "")
-        + (f": {reason}" if reason else ""),
-        detail=_refund_detail(refund.id, refund.client_refund_id, refund.amount_minor),
+        accepted=False,
+        reason=reason,
+        detail=detail,
         now=now,
     )
     return RefundOutcome(refund=finished, payment=after, created=True)

@@ -48,7 +48,7 @@ from payments_platform.store.text import unstorable_id
 from payments_platform.telemetry import PAYMENTS_RECOVERED, WEBHOOKS_REFUSED
 from payments_platform.usecases.context import LiveGateway, Platform
 from payments_platform.usecases.gateway_call import DeadlinePassed, within_deadline
-from payments_platform.usecases.transitions import record_change
+from payments_platform.usecases.transitions import Recorded, StatusChange, change_status
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payments_platform")
@@ -352,46 +352,50 @@ def take_report(
     to the payment.
     """
     verdict = judge_webhook(payment.status, reported, payment.failure_code)
-    applied = reported if verdict in _CHANGES else None
     reason = reasons[verdict]
-    current = payment
-    if applied is not None:
-        held_by, external_id = learned or (None, None)
-        moved = payments.settle(
+    held_by, external_id = learned or (None, None)
+    if verdict in _CHANGES and reported is not None:
+        current = change_status(
             conn,
+            platform,
             payment.id,
-            expected=payment.status,
-            status=applied,
-            failure_code=None,
-            gateway=held_by,
-            external_id=external_id,
+            StatusChange(
+                status=reported,
+                reason=reason,
+                expected=(payment.status,),
+                gateway=held_by,
+                external_id=external_id,
+            ),
+            recorded=Recorded(
+                kind=kind,
+                gateway=gateway,
+                external_id=external_id or payment.external_id,
+                body_sha256=body_sha256,
+                detail=detail,
+            ),
+        ).payment
+    else:
+        current = payment
+        events.record(
+            conn,
+            payment_id=payment.id,
+            kind=kind,
+            from_status=payment.status,
+            gateway=gateway,
+            external_id=payment.external_id,
+            accepted=verdict is not WebhookVerdict.CONTRADICTS,
+            reason=reason,
+            body_sha256=body_sha256,
+            detail=detail,
             now=now,
         )
-        if moved is None:  # pragma: no cover - the caller holds the row
-            raise RuntimeError(f"payment {payment.id} moved under its lock")
-        record_change(conn, platform, moved, payment.status, reason)
-        current = moved
-    events.record(
-        conn,
-        payment_id=payment.id,
-        kind=kind,
-        from_status=payment.status,
-        to_status=applied,
-        gateway=gateway,
-        external_id=current.external_id,
-        accepted=verdict is not WebhookVerdict.CONTRADICTS,
-        reason=reason,
-        body_sha256=body_sha256,
-        detail=detail,
-        now=now,
-    )
     if verdict is WebhookVerdict.RECOVER:
         events.record(
             conn,
             payment_id=payment.id,
             kind=RECOVERED,
             from_status=payment.status,
-            to_status=applied,
+            to_status=current.status,
             gateway=current.gateway,
             external_id=current.external_id,
             accepted=True,
