@@ -7,12 +7,13 @@ import uuid
 from pathlib import Path
 
 from payments_platform.jobs import JobStatus
-from payments_platform.usecases import initiate
+from payments_platform.usecases import initiate, reads
 from payments_plugins import Amount, GatewayUnavailable
 
 from .conftest import OPEN, RuntimeFactory
 from .scripted import new_script
 from .server_process import payments, write_config
+from .test_lifecycle_flows import job_rows
 
 
 def payments_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,3 +52,45 @@ async def test_jobs_lists_a_dead_job_with_its_error_and_retry_revives_it(
     listing = payments_cli(config, "jobs")
     [row] = [line for line in listing.stdout.splitlines() if str(payment_id) in line]
     assert row.split()[1:4] == ["initiate", JobStatus.PENDING, "0/1"]
+
+
+async def test_a_retry_from_the_command_line_is_recorded_with_its_operator(
+    scripted_runtime: RuntimeFactory, database_url: str, tmp_path: Path
+) -> None:
+    """``payments jobs retry`` revived a dead job directly and recorded nothing, while the
+    console's retry recorded the operator: both go through the same use case now, and the
+    payment's log names who did it (``--as NAME``, else the system user)."""
+    name, script = new_script()
+    script.fail("initiate", GatewayUnavailable("connection refused"))
+    async with scripted_runtime(
+        {"gw": name}, payments={"dispatch": "queue"}, worker={"max_attempts": 1}
+    ) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.platform, payment_id, Amount(500, "AED"))
+        await runtime.worker().run_once()
+        [job] = [job for job in await job_rows(runtime) if job.status is JobStatus.DEAD]
+        config = write_config(
+            tmp_path / "jobs.toml", {"database": {"url": database_url}, "security": OPEN}
+        )
+
+        retried = payments_cli(config, "jobs", "retry", str(job.id), "--as", "alice")
+
+        assert retried.returncode == 0, retried.stderr
+        assert "recorded as done by alice" in retried.stdout
+        history = await reads.payment_history(runtime.platform, payment_id)
+        [action] = [event for event in history.events if event.kind == "operator_action"]
+        assert action.detail == {
+            "operator": "alice",
+            "action": "retry_job",
+            "job_id": job.id,
+            "job": "initiate",
+            "via": "command line",
+        }
+        assert (action.reason or "").startswith("alice retried dead initiate job")
+
+
+def test_jobs_retry_help_says_who_is_recorded() -> None:
+    shown = payments("jobs", "retry", "--help")
+    assert shown.returncode == 0
+    assert "--as NAME" in shown.stdout
+    assert "system user" in shown.stdout

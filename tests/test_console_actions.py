@@ -62,6 +62,7 @@ async def test_retrying_a_dead_job_revives_it_and_records_who_did(
             "action": "retry_job",
             "job_id": dead.id,
             "job": "initiate",
+            "via": "console",
         }
         assert action.reason is not None
         assert action.reason.startswith(f"alice retried dead initiate job {dead.id}")

@@ -22,7 +22,7 @@ from payments_platform.notifications.addresses import AddressRefused, resolve
 from payments_platform.notifications.events import EVENT_TYPES
 from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import Runtime, build_runtime
-from payments_platform.store import history, notifications
+from payments_platform.store import history
 from payments_platform.usecases import initiate, notify, refunds, webhooks
 from payments_plugins import (
     Amount,
@@ -201,11 +201,7 @@ async def test_a_delivery_that_keeps_failing_is_kept_dead_and_can_be_delivered_a
                 lambda conn: jobs.revive(conn, job.id, wall_clock.now)
             )
         else:  # payments notifications redeliver
-            revived = await runtime.database.write(
-                lambda conn: notify.redeliver(
-                    conn, runtime.platform, notifications.dead_deliveries(conn), wall_clock.now
-                )
-            )
+            revived = await notify.redeliver(runtime.platform)
             assert revived == 1
         await deliver_all(runtime)
         assert len(receiver.delivered()) == 1

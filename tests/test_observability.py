@@ -228,8 +228,9 @@ async def test_every_status_change_is_logged_with_its_reason_and_counted(
     changes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("payment ")]
     assert changes == [
         f"payment {payment_id}: initiated -> paid (json reports paid)",
-        f"payment {payment_id}: paid -> partially_refunded (refund {part} succeeded)",
-        f"payment {payment_id}: partially_refunded -> refunded (refund {rest} succeeded)",
+        f"payment {payment_id}: paid -> partially_refunded (refund {part} of 0.30 AED: succeeded)",
+        f"payment {payment_id}: partially_refunded -> refunded (refund {rest} of 8.00 AED:"
+        " succeeded)",
     ]
     for outcome in ("paid", "partially_refunded", "refunded"):
         assert f'gateway="json",outcome="{outcome}"' in text

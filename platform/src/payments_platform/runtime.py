@@ -349,6 +349,21 @@ def notifier_of(settings: Settings) -> Notifier:
     return Notifier.of(config, settings.base_url)
 
 
+def records_platform(settings: Settings, database: Database) -> Platform:
+    """The platform with no gateway built: for commands that act on the records alone
+    (``payments jobs``, ``payments operators``), through the same use cases as the console.
+    What would call a gateway (a job revived, say) is left to a worker."""
+    return Platform(
+        database=database,
+        routing=RoutingTable([], settings.routing.strategy),
+        gateways={},
+        lifecycle=settings.payments,
+        job_attempts=settings.worker.max_attempts,
+        notifier=notifier_of(settings),
+        clock=utc_now,
+    )
+
+
 def open_database(settings: Settings, *, log_failures: bool = True) -> Database:
     """The configured database; a URL it cannot use is a configuration error.
 

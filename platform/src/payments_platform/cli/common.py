@@ -25,8 +25,9 @@ from payments_platform.database import Database, driver_url
 from payments_platform.errors import DatabaseUnavailable
 from payments_platform.logs import configure_logging
 from payments_platform.plugin_host import PluginHost
-from payments_platform.runtime import Runtime, build_runtime, open_database
+from payments_platform.runtime import Runtime, build_runtime, open_database, records_platform
 from payments_platform.telemetry import configure_tracing
+from payments_platform.usecases.context import Platform
 
 logger = logging.getLogger("payments")
 
@@ -97,6 +98,17 @@ def on_demo_database(settings: Settings) -> None:
             f" database {shown}",
             file=sys.stderr,
         )
+
+
+def with_platform(settings: Settings, work: Callable[[Platform], Awaitable[T]]) -> T:
+    """Run ``work`` on the records of the configured platform (its database at the revision
+    this version needs, no gateway built), as :func:`with_database` does."""
+
+    async def on_records(database: Database) -> T:
+        await database.check_schema()
+        return await work(records_platform(settings, database))
+
+    return with_database(settings, on_records)
 
 
 def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

@@ -7,7 +7,6 @@ import sys
 from datetime import UTC, datetime
 
 import msgspec
-import sqlalchemy as sa
 
 from payments_platform.cli.common import (
     CommandError,
@@ -16,14 +15,10 @@ from payments_platform.cli.common import (
     add_command,
     help_of,
     on_demo_database,
-    runtime_of,
     settings_of,
-    with_database,
+    with_platform,
 )
-from payments_platform.database import Database
 from payments_platform.notifications.signing import new_secret
-from payments_platform.records import utc_now
-from payments_platform.store import notifications
 from payments_platform.usecases import notify
 
 
@@ -43,11 +38,7 @@ def _failing(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     on_demo_database(settings)
 
-    async def read(database: Database) -> list[dict[str, object]]:
-        await database.check_schema()
-        return await database.read(notifications.dead_or_retrying)
-
-    failing = with_database(settings, read)
+    failing = with_platform(settings, notify.failing_endpoints)
     if not failing:
         print("no endpoint is failing")
         return 0
@@ -67,26 +58,16 @@ def _redeliver(args: argparse.Namespace) -> int:
         raise CommandError("name a notification (evt_...) or a time range (--since, --until)")
     settings = settings_of(args)
     on_demo_database(settings)
-    runtime = runtime_of(settings)
-
-    def revive(conn: sa.Connection) -> int:
-        dead = notifications.dead_deliveries(
-            conn,
+    count = with_platform(
+        settings,
+        lambda platform: notify.redeliver(
+            platform,
             notification_id=args.notification_id,
             since=args.since,
             until=args.until,
             endpoint=args.endpoint,
-        )
-        return notify.redeliver(conn, runtime.platform, dead, utc_now())
-
-    async def run(database: Database) -> int:
-        await database.check_schema()
-        try:
-            return await database.write(revive)
-        finally:
-            await runtime.aclose()
-
-    count = with_database(settings, run)
+        ),
+    )
     if count == 0:
         print("no dead delivery matches: nothing to deliver again", file=sys.stderr)
         return 1

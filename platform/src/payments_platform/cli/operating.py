@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,11 +21,13 @@ from payments_platform.cli.common import (
     runtime_of,
     settings_of,
     with_database,
+    with_platform,
 )
 from payments_platform.config import GATEWAY_NAME, Settings
 from payments_platform.database import Database, head_revision, pending_migrations
 from payments_platform.jobs import JobStatus
-from payments_platform.records import utc_now
+from payments_platform.usecases.operator_actions import JobRetry, retry_dead_job
+from payments_platform.usecases.operator_reads import jobs_by_status
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -57,31 +61,39 @@ def _migrate(args: argparse.Namespace) -> int:
 def _jobs(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     on_demo_database(settings)
-
-    async def retry(database: Database) -> int:
-        await database.check_schema()
-        job_id: int = args.job_id
-        if await database.write(lambda conn: jobs.revive(conn, job_id, utc_now())):
-            print(f"job {job_id} will run again")
-            return 0
-        job = await database.read(lambda conn: jobs.find_job(conn, job_id))
-        if job is None:
-            print(f"there is no job {job_id} (`payments jobs --all` lists them)", file=sys.stderr)
-        else:
-            print(f"job {job_id} is {job.status}, not dead: nothing to retry", file=sys.stderr)
-        return 1
-
-    async def listing(database: Database) -> list[jobs.Job]:
-        await database.check_schema()
-        statuses = (
-            list(JobStatus) if args.all else [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.DEAD]
-        )
-        return await database.read(lambda conn: jobs.list_jobs(conn, statuses))
-
     if args.jobs_command == "retry":
-        return with_database(settings, retry)
-    _print_jobs(with_database(settings, listing))
+        return _retry(settings, args.job_id, args.operator or _os_user())
+    statuses = (
+        list(JobStatus) if args.all else [JobStatus.DEAD, JobStatus.RUNNING, JobStatus.PENDING]
+    )
+    found, _counts = with_platform(settings, lambda platform: jobs_by_status(platform, statuses))
+    _print_jobs(sorted(found, key=lambda job: (job.run_at, job.id)))
     return 0
+
+
+def _retry(settings: Settings, job_id: int, operator: str) -> int:
+    """``jobs retry``: what the console's retry does, recorded in the payment's log under the
+    operator's name."""
+    result = with_platform(
+        settings,
+        lambda platform: retry_dead_job(platform, job_id, operator, via="command line"),
+    )
+    if result.outcome is JobRetry.RETRIED:
+        print(f"job {job_id} will run again (recorded as done by {operator})")
+        return 0
+    if result.job is None:
+        print(f"there is no job {job_id} (`payments jobs --all` lists them)", file=sys.stderr)
+    else:
+        print(f"job {job_id} is {result.job.status}, not dead: nothing to retry", file=sys.stderr)
+    return 1
+
+
+def _os_user() -> str:
+    """Who runs the command, as the system knows them."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for the process's user (a bare container)
+        return f"uid {os.getuid()}"
 
 
 def _print_jobs(found: Sequence[jobs.Job]) -> None:
@@ -199,9 +211,17 @@ or run a dead job again.""",
         "retry",
         parents=[options.configured],
         help="run a dead job again",
-        description="Give a dead job a fresh set of attempts, due now; a worker runs it.",
+        description="Give a dead job a fresh set of attempts, due now; a worker runs it. The"
+        " payment's log records who did (--as NAME, else the system user), as it does for"
+        " the console's retry.",
     )
     retry.add_argument("job_id", type=int, metavar="ID", help="the job's id, as `jobs` lists it")
+    retry.add_argument(
+        "--as",
+        dest="operator",
+        metavar="NAME",
+        help="who retries it, as the payment's log records it (default: the system user)",
+    )
     retry.set_defaults(jobs_command="retry")
 
     keys = add_command(

@@ -14,9 +14,8 @@ from payments_platform.cli.common import (
     help_of,
     on_demo_database,
     settings_of,
-    with_database,
+    with_platform,
 )
-from payments_platform.database import Database
 from payments_platform.operators import (
     MIN_PASSWORD_LENGTH,
     OPERATOR_NAME,
@@ -49,11 +48,7 @@ def _sign_out(args: argparse.Namespace) -> int:
     on_demo_database(settings)
     name: str = args.name
 
-    async def end(database: Database) -> int:
-        await database.check_schema()
-        return await end_sessions(database, name)
-
-    ended = with_database(settings, end)
+    ended = with_platform(settings, lambda platform: end_sessions(platform, name))
     if not ended:
         print(f"operator {name!r} has no console sessions: nothing to end", file=sys.stderr)
         return 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import random
-import uuid
 from datetime import datetime
 
 import msgspec
@@ -152,18 +151,38 @@ async def deliver(platform: Platform, job: Job) -> None:
         )
 
 
-def redeliver(
-    conn: sa.Connection, platform: Platform, dead: list[tuple[int, uuid.UUID]], now: datetime
+async def redeliver(
+    platform: Platform,
+    *,
+    notification_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    endpoint: str | None = None,
 ) -> int:
-    """Revive dead deliveries, each with a fresh ``notify`` job; how many."""
-    notifications.reopen(conn, [delivery_id for delivery_id, _ in dead], now)
-    for delivery_id, payment_id in dead:
-        jobs.enqueue(
-            conn,
-            JobKind.NOTIFY,
-            payment_id,
-            now=now,
-            max_attempts=platform.notifier.max_attempts,
-            delivery_id=delivery_id,
+    """Deliver again the dead deliveries of a notification, or of a period (and an endpoint),
+    each with a fresh ``notify`` job (``payments notifications redeliver``); how many."""
+
+    def revive(conn: sa.Connection) -> int:
+        dead = notifications.dead_deliveries(
+            conn, notification_id=notification_id, since=since, until=until, endpoint=endpoint
         )
-    return len(dead)
+        now = platform.now()
+        notifications.reopen(conn, [delivery_id for delivery_id, _ in dead], now)
+        for delivery_id, payment_id in dead:
+            jobs.enqueue(
+                conn,
+                JobKind.NOTIFY,
+                payment_id,
+                now=now,
+                max_attempts=platform.notifier.max_attempts,
+                delivery_id=delivery_id,
+            )
+        return len(dead)
+
+    return await platform.database.write(revive)
+
+
+async def failing_endpoints(platform: Platform) -> list[dict[str, object]]:
+    """Per endpoint, its deliveries that failed and are not delivered: how many are retrying
+    and dead, and the latest failure (``payments notifications failing``)."""
+    return await platform.database.read(notifications.dead_or_retrying)

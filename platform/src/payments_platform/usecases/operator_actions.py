@@ -47,15 +47,18 @@ class JobRetryResult:
     job: Job | None
 
 
-async def retry_dead_job(platform: Platform, job_id: int, operator: str) -> JobRetryResult:
-    """Give a dead job a fresh set of attempts, due now, and record who did."""
+async def retry_dead_job(
+    platform: Platform, job_id: int, operator: str, *, via: str = "console"
+) -> JobRetryResult:
+    """Give a dead job a fresh set of attempts, due now, and record who did, and from where
+    (``console``, ``command line``)."""
     return await platform.database.write(
-        functools.partial(_revive, platform=platform, job_id=job_id, operator=operator)
+        functools.partial(_revive, platform=platform, job_id=job_id, operator=operator, via=via)
     )
 
 
 def _revive(
-    conn: sa.Connection, *, platform: Platform, job_id: int, operator: str
+    conn: sa.Connection, *, platform: Platform, job_id: int, operator: str, via: str
 ) -> JobRetryResult:
     job = jobs.find_job(conn, job_id)
     if job is None:
@@ -66,8 +69,15 @@ def _revive(
         conn,
         payment_id=job.payment_id,
         kind=OPERATOR_ACTION,
-        reason=f"{operator} retried dead {job.kind} job {job.id} (last error: {job.last_error})",
-        detail={"operator": operator, "action": "retry_job", "job_id": job.id, "job": job.kind},
+        reason=f"{operator} retried dead {job.kind} job {job.id} (last error: {job.last_error})"
+        + ("" if via == "console" else f", from the {via}"),
+        detail={
+            "operator": operator,
+            "action": "retry_job",
+            "job_id": job.id,
+            "job": job.kind,
+            "via": via,
+        },
         now=platform.now(),
     )
     return JobRetryResult(JobRetry.RETRIED, job)

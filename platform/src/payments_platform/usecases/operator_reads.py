@@ -1,5 +1,6 @@
-"""What the console reads about payments: pages of them found by what an operator knows, and
-everything stored about one, in one transaction.
+"""What operators read, from the console or the command line: pages of payments found by what
+an operator knows, everything stored about one payment, the jobs, and the records behind the
+console's overview; each in one transaction.
 
 Operators see every payment, whichever merchant it belongs to: the console has no merchant.
 """
@@ -7,14 +8,18 @@ Operators see every payment, whichever merchant it belongs to: the console has n
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from payments_platform import jobs
-from payments_platform.jobs import Job
+from payments_platform.gateway_health import LatencyCount, MinuteCount
+from payments_platform.jobs import Job, JobStatus
+from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Event, Payment, PaymentHistory
-from payments_platform.store import events, history, listing, payments
+from payments_platform.store import attempt_stats, events, history, listing, payments
 from payments_platform.store.listing import (
     EVERYONE,
     Cursor,
@@ -85,5 +90,79 @@ async def payments_known_as(platform: Platform, any_id: uuid.UUID) -> list[Payme
         )
         others = [payment for payment in given.payments if payment.id != any_id]
         return ([own] if own is not None else []) + others
+
+    return await platform.database.read(read)
+
+
+JobCounts = dict[tuple[str, str], int]
+"""Open jobs by kind and status."""
+
+
+async def jobs_by_status(
+    platform: Platform, statuses: Collection[JobStatus], *, limit: int | None = None
+) -> tuple[list[Job], JobCounts]:
+    """Jobs in ``statuses``, a status after another in the order given (so that dead jobs are
+    never crowded out by pending ones), each the next due first, at most ``limit``; and how
+    many jobs are open, by kind and status."""
+
+    def read(conn: sa.Connection) -> tuple[list[Job], JobCounts]:
+        listed: list[Job] = []
+        for status in statuses:
+            left = None if limit is None else limit - len(listed)
+            if left == 0:
+                break
+            listed += jobs.list_jobs(conn, [status], limit=left)
+        return listed, jobs.count_open(conn)
+
+    return await platform.database.read(read)
+
+
+async def open_job_counts(platform: Platform) -> JobCounts:
+    """How many jobs of each kind are pending, running or dead."""
+    return await platform.database.read(jobs.count_open)
+
+
+@dataclass(frozen=True)
+class OverviewRecords:
+    """What the console's overview is made of, as stored."""
+
+    minutes: list[MinuteCount]
+    latencies: list[LatencyCount]
+    failing_since: dict[str, datetime]
+    open_jobs: JobCounts
+    unknown: PaymentPage
+    """Payments whose outcome is unknown, the newest first."""
+    pending: PaymentPage
+    """Payments pending since before the time asked."""
+    recovered: list[Event]
+    """The latest reports of a vendor that took money after the platform gave a payment up."""
+    refused: dict[tuple[str, str], int]
+    """Webhooks refused in the period, by gateway and reason."""
+
+
+async def overview_records(
+    platform: Platform, *, since: datetime, pending_before: datetime, shown: int
+) -> OverviewRecords:
+    """The period's attempts, aggregated by the database, and what needs an operator: at most
+    ``shown`` payments of each kind that is stuck, and of recovered ones."""
+
+    def stuck(conn: sa.Connection, filters: PaymentFilter) -> PaymentPage:
+        return listing.list_payments(
+            conn, merchant=EVERYONE, filters=filters, after=None, limit=shown
+        )
+
+    def read(conn: sa.Connection) -> OverviewRecords:
+        return OverviewRecords(
+            minutes=attempt_stats.outcomes_by_minute(conn, since),
+            latencies=attempt_stats.latency_histogram(conn, since),
+            failing_since=attempt_stats.failing_since(conn, since),
+            open_jobs=jobs.count_open(conn),
+            unknown=stuck(conn, PaymentFilter(status=PaymentStatus.UNKNOWN)),
+            pending=stuck(
+                conn, PaymentFilter(status=PaymentStatus.PENDING, created_before=pending_before)
+            ),
+            recovered=events.recovered(conn, shown),
+            refused=events.refused_webhooks(conn, since),
+        )
 
     return await platform.database.read(read)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from payments_platform.database import Database, after_commit
+from payments_platform.database import after_commit
 from payments_platform.operators import OPERATOR_NAME, ConsoleSettings, OperatorAccounts
 from payments_platform.sign_in_limits import after_address_failure, after_name_failure
 from payments_platform.store import operator_sessions, sign_in_failures
@@ -248,7 +248,9 @@ async def sign_out(platform: Platform, token: str) -> None:
     await platform.database.write(lambda conn: operator_sessions.delete(conn, digest))
 
 
-async def end_sessions(database: Database, operator: str) -> int:
+async def end_sessions(platform: Platform, operator: str) -> int:
     """End every session of ``operator`` in every process (``payments operators sign-out``);
     how many there were."""
-    return await database.write(lambda conn: operator_sessions.delete_of_operator(conn, operator))
+    return await platform.database.write(
+        lambda conn: operator_sessions.delete_of_operator(conn, operator)
+    )

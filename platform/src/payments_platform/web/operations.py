@@ -10,6 +10,7 @@ from prometheus_client import generate_latest
 from payments_platform import jobs
 from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS, metrics_registry
 from payments_platform.usecases.context import Platform
+from payments_platform.usecases.operator_reads import open_job_counts
 from payments_platform.web.examples import example
 from payments_platform.web.views import Health
 
@@ -74,7 +75,7 @@ async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
     """HTTP, payment, gateway-call, breaker and job metrics in the Prometheus text format."""
     for route in platform.routing.routes:
         BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
-    counts = await platform.database.read(jobs.count_open)
+    counts = await open_job_counts(platform)
     # Every kind and open status, 0 when there is none: with several server processes sharing
     # their metrics (serve --workers), a series left out would keep its last count.
     for kind in jobs.JobKind:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from payments_platform import jobs
 from payments_platform.jobs import Job, JobStatus
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_actions import retry_dead_job
+from payments_platform.usecases.operator_reads import jobs_by_status
 from payments_platform.web.console.access import CONSOLE, Console
 from payments_platform.web.console.notices import notice_of, notice_query
 from payments_platform.web.console.rendering import page, partial
@@ -59,16 +58,7 @@ async def read_jobs(console: Console, shown: JobFilter) -> JobList:
     """The jobs of ``shown``: dead ones first, then running, then pending, each the next due
     first."""
 
-    def read(conn: sa.Connection) -> tuple[list[Job], dict[tuple[str, str], int]]:
-        listed: list[Job] = []
-        # Status by status, so that dead jobs are never crowded out by pending ones.
-        for status in shown.statuses:
-            listed += jobs.list_jobs(conn, [status], limit=SHOWN - len(listed))
-            if len(listed) >= SHOWN:
-                break
-        return listed, jobs.count_open(conn)
-
-    listed, counts = await console.platform.database.read(read)
+    listed, counts = await jobs_by_status(console.platform, shown.statuses, limit=SHOWN)
     by_status: dict[str, int] = {}
     for (_kind, status), count in counts.items():
         by_status[status] = by_status.get(status, 0) + count

@@ -8,21 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from payments_platform import jobs
 from payments_platform.breaker import BreakerState, WindowSnapshot
 from payments_platform.gateway_health import GatewayHealth, HealthReport, health_report
 from payments_platform.gateway_health import period_start as hour_start
 from payments_platform.jobs import JobStatus
-from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Event
-from payments_platform.store import attempt_stats, events, listing
-from payments_platform.store.listing import EVERYONE, PaymentFilter, PaymentPage
+from payments_platform.store.listing import PaymentPage
 from payments_platform.store.operator_sessions import OperatorSession
+from payments_platform.usecases.operator_reads import overview_records
 from payments_platform.web.console.access import Console
 from payments_platform.web.console.charts import (
     CHART_HEIGHT,
@@ -36,9 +33,8 @@ from payments_platform.web.console.charts import (
 from payments_platform.web.console.rendering import page, partial
 
 STUCK_SHOWN = 10
-"""Stuck payments listed on the overview at most; the search lists them all."""
-RECOVERED_SHOWN = 20
-"""Reports of money taken after the platform gave up, listed at most (newest first)."""
+"""Stuck payments, and reports of money taken after the platform gave up, listed on the
+overview at most; the search lists them all."""
 PENDING_TOO_LONG = timedelta(minutes=5)
 """A payment pending this long has no gateway call under way that could still end well."""
 
@@ -85,30 +81,19 @@ async def read_overview(console: Console) -> Overview:
     now = platform.now()
     since = hour_start(now)
     stuck_since = now - PENDING_TOO_LONG
-    (
-        minutes,
-        latencies,
-        failing,
-        open_jobs,
-        unknown,
-        pending,
-        recovered,
-        refused,
-    ) = await platform.database.read(
-        lambda conn: (
-            attempt_stats.outcomes_by_minute(conn, since),
-            attempt_stats.latency_histogram(conn, since),
-            attempt_stats.failing_since(conn, since),
-            jobs.count_open(conn),
-            _stuck(conn, PaymentFilter(status=PaymentStatus.UNKNOWN)),
-            _stuck(conn, PaymentFilter(status=PaymentStatus.PENDING, created_before=stuck_since)),
-            events.recovered(conn, RECOVERED_SHOWN),
-            events.refused_webhooks(conn, since),
-        )
+    found = await overview_records(
+        platform,
+        since=since,
+        pending_before=stuck_since,
+        shown=STUCK_SHOWN,
     )
     routes = platform.routing.routes
     report = health_report(
-        [route.name for route in routes], minutes, latencies, now=now, failing_since=failing
+        [route.name for route in routes],
+        found.minutes,
+        found.latencies,
+        now=now,
+        failing_since=found.failing_since,
     )
     scale = report.busiest_minute
     rows = [
@@ -125,25 +110,19 @@ async def read_overview(console: Console) -> Overview:
         for route, health in zip(routes, report.gateways, strict=True)
     ]
     by_status = dict.fromkeys((JobStatus.PENDING, JobStatus.RUNNING, JobStatus.DEAD), 0)
-    for (_kind, status), count in open_jobs.items():
+    for (_kind, status), count in found.open_jobs.items():
         by_status[JobStatus(status)] = by_status.get(JobStatus(status), 0) + count
     return Overview(
         report=report,
         gateways=rows,
         share=share_segments(report.gateways),
         jobs={str(status): count for status, count in by_status.items()},
-        unknown=unknown,
-        pending=pending,
+        unknown=found.unknown,
+        pending=found.pending,
         pending_since=stuck_since,
-        recovered=recovered,
-        refused=dict(sorted(refused.items())),
+        recovered=found.recovered,
+        refused=dict(sorted(found.refused.items())),
         process=console.process,
-    )
-
-
-def _stuck(conn: sa.Connection, filters: PaymentFilter) -> PaymentPage:
-    return listing.list_payments(
-        conn, merchant=EVERYONE, filters=filters, after=None, limit=STUCK_SHOWN
     )
 
 
