@@ -31,7 +31,7 @@ from payments_platform.cli.common import log_level
 from payments_platform.logs import configure_logging
 from payments_platform.store import sql
 from payments_platform.usecases.context import Platform
-from payments_platform.web.requests import InitPaymentBody
+from payments_platform.web.client_input import InitPaymentBody
 
 ECHO_PATH = "/bench/echo"
 STATEMENTS_PATH = "/bench/statements"

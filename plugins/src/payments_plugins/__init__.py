@@ -1,6 +1,11 @@
-"""The plugin contract of the payments platform.
+"""The plugin contract of the payments platform, and the SDK plugin authors build on.
 
-A gateway plugin depends on this distribution only (plus its vendor's client library).
+Not a plugin itself: gateway plugins are distributions of their own (``payments-plugin-json-
+gateway``, a vendor's ``payments-plugin-acme``) that depend on this one only, plus their vendor's
+client library, never on the platform. Here: the hook and the gateway protocol with its messages,
+money and errors (this package); vendor calls (``vendor_call``, ``http_client``) and settings
+(``settings``); simulators of a vendor (``simulation``); the conformance kit (``testing``); the
+scaffold of a new plugin (``scaffold``) and its SDK wheel (``sdk``).
 """
 
 from payments_plugins.errors import (

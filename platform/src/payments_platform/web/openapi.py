@@ -25,15 +25,15 @@ from litestar.openapi.spec import (
 )
 from litestar.params import FromPath
 
-from payments_platform.web.payments import LIST_PAYMENTS, MAX_METADATA_FILTERS
-from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, every_code
-from payments_platform.web.requests import (
+from payments_platform.web.client_input import (
     MAX_METADATA_KEYS,
     MAX_METADATA_VALUE_LENGTH,
     METADATA_KEY,
     STRICT_BODIES,
     InitPaymentBody,
 )
+from payments_platform.web.payments import LIST_PAYMENTS, MAX_METADATA_FILTERS
+from payments_platform.web.problems import PROBLEM_MEDIA_TYPE, every_code
 
 BEARER_AUTH = "BearerAuth"
 SWAGGER_ASSETS_PATH = "/schema/assets"

@@ -24,9 +24,7 @@ from payments_platform.usecases import reads
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.initiate import InitAnswer, start_payment
 from payments_platform.web import examples
-from payments_platform.web.examples import example
-from payments_platform.web.problems import problem_responses
-from payments_platform.web.requests import (
+from payments_platform.web.client_input import (
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_VALUE_LENGTH,
     METADATA_KEY,
@@ -35,6 +33,8 @@ from payments_platform.web.requests import (
     storable_query,
     strict_body,
 )
+from payments_platform.web.examples import example
+from payments_platform.web.problems import problem_responses
 from payments_platform.web.views import PaymentDetail, PaymentList
 
 STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswer.IN_PROGRESS: 202}

@@ -15,15 +15,15 @@ from payments_platform.resources import PaymentView, RefundView
 from payments_platform.usecases.context import Platform
 from payments_platform.usecases.refunds import refund_payment
 from payments_platform.web import examples
-from payments_platform.web.examples import example
-from payments_platform.web.problems import problem_responses
-from payments_platform.web.requests import (
+from payments_platform.web.client_input import (
     IDEMPOTENCY_KEY_HEADER,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     RefundBody,
     key_from_header,
     strict_body,
 )
+from payments_platform.web.examples import example
+from payments_platform.web.problems import problem_responses
 from payments_platform.web.views import RefundAnswer
 
 
