@@ -215,7 +215,7 @@ _PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "SQL: statements, transactions and the driver",
         (
             "payments_platform/store/sql.py",
-            "payments_platform/database.py",
+            "payments_platform/database/",
             "/sqlalchemy/engine/",
             "/sqlalchemy/pool/",
             "/sqlalchemy/dialects/",

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 import sqlalchemy as sa
-from payments_platform import database as database_module
-from payments_platform.database import SQLITE_READ_THREADS, Database, driver_url
+from payments_platform.database import SQLITE_READ_THREADS, Database, driver_url, pool_pings
 from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobKind, enqueue
 from payments_platform.schema import jobs
@@ -95,7 +94,7 @@ async def test_writes_from_many_tasks_are_each_applied_once(database_url: str) -
 async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(database_module, "POOL_PING_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(pool_pings, "POOL_PING_IDLE_SECONDS", 0.0)
     database = Database(database_url)
     try:
         backend_pid = await database.read(

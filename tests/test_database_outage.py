@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import sqlalchemy as sa
-from payments_platform import database as database_module
+from payments_platform.database import sqlite_connections
 from payments_plugins.testing.asgi_server import free_port
 
 from .conftest import AppFactory, Vendor, runtime_of
@@ -58,7 +58,7 @@ async def test_a_database_out_of_reach_is_a_503_the_client_can_retry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A short wait for the lock, so that the test does not wait the production 30 s.
-    monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(sqlite_connections, "SQLITE_BUSY_TIMEOUT_MS", 100)
     gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
     async with platform(gateways) as client:
         runtime_of(client).database.engine.dispose()  # connections made before the patch
