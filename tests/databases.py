@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import asyncpg
+import pytest
 import sqlalchemy as sa
 from payments_platform.database import Database, driver_url
 
@@ -20,6 +21,24 @@ from payments_platform.database import Database, driver_url
 POSTGRES_URL_VARIABLE = "TEST_POSTGRES_URL"
 BACKENDS_VARIABLE = "TEST_DATABASE_BACKENDS"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
+"""A test of SQLite's own ways (its write path, its connections): SQLite alone."""
+postgresql_only = pytest.mark.parametrize("backend", ["postgresql"])
+"""A test of PostgreSQL's own ways (its transactions, its pool): PostgreSQL alone."""
+
+TALLY = sa.Table("tally", sa.MetaData(), sa.Column("n", sa.Integer, nullable=False))
+"""A table of numbers, for tests of transactions rather than of payments."""
+
+
+async def tally(database: Database) -> list[int]:
+    """The numbers in :data:`TALLY`, in order."""
+    return list(
+        await database.read(
+            lambda conn: conn.execute(sa.select(TALLY.c.n).order_by(TALLY.c.n)).scalars().all()
+        )
+    )
 
 
 def backends() -> list[str]:
