@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 
@@ -39,6 +40,22 @@ async def tally(database: Database) -> list[int]:
             lambda conn: conn.execute(sa.select(TALLY.c.n).order_by(TALLY.c.n)).scalars().all()
         )
     )
+
+
+def another_process_may_write(path: os.PathLike[str] | str) -> bool:
+    """Whether another process could take the write lock of the SQLite file ``path`` now."""
+    other = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        return False
+    else:
+        other.execute("ROLLBACK")
+        return True
+    finally:
+        other.close()
 
 
 def backends() -> list[str]:
