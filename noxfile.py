@@ -63,9 +63,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """The whole test suite, against real SQLite and vendor simulators over HTTP."""
+    """The whole test suite, against real SQLite, PostgreSQL and vendor simulators over HTTP,
+    on as many worker processes as the machine has cores (``-- -n 0`` runs it in one)."""
     _install(session)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session(python="3.11", default=False)
