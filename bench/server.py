@@ -30,7 +30,7 @@ from payments_platform import cli
 from payments_platform.cli.common import log_level
 from payments_platform.logs import configure_logging
 from payments_platform.store import sql
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.web.client_input import InitPaymentBody
 
 ECHO_PATH = "/bench/echo"
@@ -120,11 +120,11 @@ _counter = _Counter()
 
 @post(STATEMENTS_PATH, status_code=200, include_in_schema=False)
 async def statements(
-    data: CountRequest, platform: NamedDependency[Platform]
+    data: CountRequest, deps: NamedDependency[Dependencies]
 ) -> StatementCounts | None:
     """Start counting, or stop and answer the counts."""
     if data.count:
-        _counter.start(platform.database.engine)
+        _counter.start(deps.database.engine)
         return None
     return _counter.stop()
 

@@ -29,7 +29,7 @@ async def test_jobs_lists_a_dead_job_with_its_error_and_retry_revives_it(
         {"gw": name}, payments={"dispatch": "queue"}, worker={"max_attempts": 1}
     ) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, Amount(500, "AED"))
+        await initiate.start_payment(runtime.deps, payment_id, Amount(500, "AED"))
         await runtime.worker().run_once()
     config = write_config(
         tmp_path / "jobs.toml", {"database": {"url": database_url}, "security": OPEN}
@@ -66,7 +66,7 @@ async def test_a_retry_from_the_command_line_is_recorded_with_its_operator(
         {"gw": name}, payments={"dispatch": "queue"}, worker={"max_attempts": 1}
     ) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, Amount(500, "AED"))
+        await initiate.start_payment(runtime.deps, payment_id, Amount(500, "AED"))
         await runtime.worker().run_once()
         [job] = [job for job in await job_rows(runtime) if job.status is JobStatus.DEAD]
         config = write_config(
@@ -77,7 +77,7 @@ async def test_a_retry_from_the_command_line_is_recorded_with_its_operator(
 
         assert retried.returncode == 0, retried.stderr
         assert "recorded as done by alice" in retried.stdout
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         [action] = [event for event in history.events if event.kind == "operator_action"]
         assert action.detail == {
             "operator": "alice",

@@ -46,7 +46,7 @@ def open_console(database_url: str, wall_clock: WallClock) -> ConsoleFactory:
 
 async def _dead_job(console: ConsoleClient) -> int:
     """A payment whose initiate job ran out of attempts; the job's id."""
-    await initiate.start_payment(console.runtime.platform, uuid.uuid4(), Amount(500, "AED"))
+    await initiate.start_payment(console.runtime.deps, uuid.uuid4(), Amount(500, "AED"))
     await console.runtime.worker().run_once()
     [dead] = await console.runtime.database.read(lambda c: jobs.list_jobs(c, [JobStatus.DEAD]))
     return dead.id

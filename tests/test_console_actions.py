@@ -46,11 +46,11 @@ async def test_retrying_a_dead_job_revives_it_and_records_who_did(
         {"gw": name}, payments={"dispatch": "queue"}, worker={"max_attempts": 1}
     ) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await runtime.worker().run_once()
         [dead] = await runtime.database.read(lambda conn: jobs.list_jobs(conn, [JobStatus.DEAD]))
 
-        result = await retry_dead_job(runtime.platform, dead.id, "alice")
+        result = await retry_dead_job(runtime.deps, dead.id, "alice")
 
         assert result.outcome is JobRetry.RETRIED
         job = await runtime.database.read(lambda conn: jobs.find_job(conn, dead.id))
@@ -67,10 +67,10 @@ async def test_retrying_a_dead_job_revives_it_and_records_who_did(
         assert action.reason is not None
         assert action.reason.startswith(f"alice retried dead initiate job {dead.id}")
 
-        again = await retry_dead_job(runtime.platform, dead.id, "bob")
+        again = await retry_dead_job(runtime.deps, dead.id, "bob")
         assert again.outcome is JobRetry.NOT_DEAD
         assert len(await _events(runtime, payment_id, "operator_action")) == 1
-        missing = await retry_dead_job(runtime.platform, dead.id + 1000, "bob")
+        missing = await retry_dead_job(runtime.deps, dead.id + 1000, "bob")
         assert missing.outcome is JobRetry.NOT_FOUND
 
 
@@ -82,10 +82,10 @@ async def test_asking_the_gateway_now_settles_an_unknown_payment_and_records_who
     script.answer("status", vendor_says(VendorPaymentStatus.PAID, "ext-1"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        started = await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        started = await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert started.payment.status is PaymentStatus.UNKNOWN
 
-        result = await reconcile_now(runtime.platform, payment_id, "alice")
+        result = await reconcile_now(runtime.deps, payment_id, "alice")
 
         assert result.outcome is Reconciliation.ANSWERED
         assert result.payment is not None
@@ -106,9 +106,9 @@ async def test_a_gateway_that_cannot_answer_leaves_the_payment_unknown_and_says_
     script.fail("status", GatewayUnavailable("503 from the vendor"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
 
-        result = await reconcile_now(runtime.platform, payment_id, "alice")
+        result = await reconcile_now(runtime.deps, payment_id, "alice")
 
         assert result.outcome is Reconciliation.UNANSWERED
         assert result.payment is not None
@@ -129,14 +129,14 @@ async def test_a_payment_whose_outcome_is_known_is_not_asked_about(
     script.answer("initiate", accepted("ext-1"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
 
-        result = await reconcile_now(runtime.platform, payment_id, "alice")
+        result = await reconcile_now(runtime.deps, payment_id, "alice")
 
         assert result.outcome is Reconciliation.NOT_UNKNOWN
         assert script.calls["status"] == []
         assert await _events(runtime, payment_id, "operator_action") == []
-        missing = await reconcile_now(runtime.platform, uuid.uuid4(), "alice")
+        missing = await reconcile_now(runtime.deps, uuid.uuid4(), "alice")
         assert missing.outcome is Reconciliation.NOT_FOUND
 
 
@@ -147,7 +147,7 @@ async def test_retrying_a_dead_notification_job_delivers_its_notification_after_
     script.answer("initiate", accepted("ext-1"))
     sections = {"notifications": endpoint_settings(receiver.url, retry_for_seconds=60)}
     async with scripted_runtime({"gw": name}, **sections) as runtime:
-        await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+        await initiate.start_payment(runtime.deps, uuid.uuid4(), AED_10)
         receiver.answer = 500
         for _ in range(40):
             await deliver_all(runtime)
@@ -156,7 +156,7 @@ async def test_retrying_a_dead_notification_job_delivers_its_notification_after_
         assert dead.kind is JobKind.NOTIFY
         receiver.answer = 204
 
-        result = await retry_dead_job(runtime.platform, dead.id, "alice")
+        result = await retry_dead_job(runtime.deps, dead.id, "alice")
         await deliver_all(runtime)
 
         assert result.outcome is JobRetry.RETRIED

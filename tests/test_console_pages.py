@@ -61,7 +61,7 @@ async def test_the_overview_shows_the_outage_the_open_breaker_and_where_traffic_
         soap_script.answer("initiate", accepted(f"soap-{number}"))
     async with open_console({"json": json_name, "soap": soap_name}, routing=BREAKER) as console:
         for _ in range(5):
-            await initiate.start_payment(console.runtime.platform, uuid.uuid4(), Amount(100, "AED"))
+            await initiate.start_payment(console.runtime.deps, uuid.uuid4(), Amount(100, "AED"))
         await console.sign_in()
 
         page = (await console.get("/console/")).text
@@ -90,7 +90,7 @@ async def test_a_payments_page_tells_its_whole_story(open_console: ConsoleFactor
     soap_script.answer("initiate", accepted("soap-1"))
     async with open_console({"json": json_name, "soap": soap_name}, clock=utc_now) as console:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(console.runtime.platform, payment_id, Amount(999, "AED"))
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(999, "AED"))
         await console.sign_in()
 
         page = (await console.get(f"/console/payments/{payment_id}")).text
@@ -124,7 +124,7 @@ async def test_asking_the_gateway_now_from_a_payments_page(open_console: Console
     script.answer("status", vendor_says(VendorPaymentStatus.PAID, "ext-1"))
     async with open_console({"gw": name}) as console:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(console.runtime.platform, payment_id, Amount(100, "AED"))
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(100, "AED"))
         await console.sign_in()
         before = (await console.get(f"/console/payments/{payment_id}")).text
         assert "Ask gw now" in before
@@ -149,7 +149,7 @@ async def test_the_jobs_page_lists_a_dead_job_and_its_retry_is_in_the_payments_l
         {"gw": name}, payments={"dispatch": "queue"}, worker={"enabled": False, "max_attempts": 1}
     ) as console:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(console.runtime.platform, payment_id, Amount(100, "AED"))
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(100, "AED"))
         await console.runtime.worker().run_once()
         await console.sign_in()
 

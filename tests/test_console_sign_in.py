@@ -54,7 +54,7 @@ async def _sign_in(
     policy: ConsoleSettings = POLICY,
 ) -> str:
     signed_in = await sign_in(
-        runtime.platform, ACCOUNTS, policy, name=name, password=password, address=address
+        runtime.deps, ACCOUNTS, policy, name=name, password=password, address=address
     )
     return signed_in.token
 
@@ -68,7 +68,7 @@ async def _fail(runtime: Runtime, name: str, address: str = "10.0.0.1", times: i
 async def _session(
     runtime: Runtime, token: str | None, accounts: OperatorAccounts = ACCOUNTS
 ) -> OperatorSession | None:
-    return await session_of(runtime.platform, accounts, POLICY, token)
+    return await session_of(runtime.deps, accounts, POLICY, token)
 
 
 async def test_the_right_password_opens_a_session_found_by_its_token(runtime: Runtime) -> None:
@@ -248,7 +248,7 @@ async def test_signing_out_ends_the_session(runtime: Runtime) -> None:
     token = await _sign_in(runtime, "alice", PASSWORD)
     other = await _sign_in(runtime, "alice", PASSWORD)
 
-    await sign_out(runtime.platform, token)
+    await sign_out(runtime.deps, token)
 
     assert await _session(runtime, token) is None
     assert await _session(runtime, other) is not None

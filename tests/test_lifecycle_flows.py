@@ -61,12 +61,12 @@ async def enqueue_expiries(runtime: Runtime, count: int, now: datetime) -> None:
 
 
 async def pay(runtime: Runtime, payment_id: uuid.UUID, gateway: str = "gw") -> None:
-    payment = (await reads.payment_history(runtime.platform, payment_id)).payment
-    live = runtime.platform.gateways[gateway]
+    payment = (await reads.payment_history(runtime.deps, payment_id)).payment
+    live = runtime.deps.gateways[gateway]
     body = msgspec.json.encode(
         WebhookEvent(external_id=payment.external_id or "", status=VendorPaymentStatus.PAID)
     )
-    await webhooks.apply_webhook(runtime.platform, [live], {}, body)
+    await webhooks.apply_webhook(runtime.deps, [live], {}, body)
 
 
 async def test_an_unknown_outcome_is_reconciled_from_fetch_status_without_a_second_initiate(
@@ -79,7 +79,7 @@ async def test_an_unknown_outcome_is_reconciled_from_fetch_status_without_a_seco
     priority = {"strategy": "priority"}
     async with scripted_runtime({"gw": name, "backup": backup_name}, routing=priority) as runtime:
         payment_id = uuid.uuid4()
-        outcome = await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        outcome = await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert outcome.payment.status is PaymentStatus.UNKNOWN
         assert outcome.payment.gateway == "gw"
         assert backup.calls["initiate"] == []  # never fail over after an ambiguous outcome
@@ -88,7 +88,7 @@ async def test_an_unknown_outcome_is_reconciled_from_fetch_status_without_a_seco
         wall_clock.advance(5)
         assert await run_due_jobs(runtime) == 1
 
-        reconciled = (await reads.payment_history(runtime.platform, payment_id)).payment
+        reconciled = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert reconciled.status is PaymentStatus.PAID
         assert reconciled.external_id == "ext-1"
         assert len(script.calls["initiate"]) == 1
@@ -106,18 +106,18 @@ async def test_a_payment_the_vendor_never_received_is_rejected_and_may_be_sent_a
     script.answer("initiate", accepted("ext-2"))
     async with scripted_runtime({"gw": name}, payments={"reconcile_after_seconds": 60}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         wall_clock.advance(5)
         await run_due_jobs(runtime)
         # The call may still be in the vendor's queue: "no such payment" is not believed yet.
-        asked_early = (await reads.payment_history(runtime.platform, payment_id)).payment
+        asked_early = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert asked_early.status is PaymentStatus.UNKNOWN
         wall_clock.advance(56)
         await run_due_jobs(runtime)
-        rejected = (await reads.payment_history(runtime.platform, payment_id)).payment
+        rejected = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert (rejected.status, rejected.failure_code) == (PaymentStatus.REJECTED, "not-received")
 
-        again = await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        again = await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert again.payment.status is PaymentStatus.INITIATED
         assert again.payment.external_id == "ext-2"
 
@@ -137,13 +137,13 @@ async def test_a_call_whose_process_died_is_reconciled_by_its_guard_job(
     script.answer("status", vendor_says(VendorPaymentStatus.INITIATED, "ext-3"))
     async with scripted_runtime({"gw": name}, payments={"reconcile_after_seconds": 60}) as runtime:
         payment_id = uuid.uuid4()
-        call = asyncio.create_task(initiate.start_payment(runtime.platform, payment_id, AED_10))
+        call = asyncio.create_task(initiate.start_payment(runtime.deps, payment_id, AED_10))
         await reached_vendor.wait()
         call.cancel()  # nothing after the gateway call runs, as if the process were killed
         with pytest.raises(asyncio.CancelledError):
             await call
 
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert history.payment.status is PaymentStatus.PENDING
         assert [a.outcome for a in history.attempts] == ["in_flight"]
 
@@ -151,7 +151,7 @@ async def test_a_call_whose_process_died_is_reconciled_by_its_guard_job(
         assert await run_due_jobs(runtime) == 0
         wall_clock.advance(2)
         await run_due_jobs(runtime)
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert history.payment.status is PaymentStatus.INITIATED
         assert history.payment.external_id == "ext-3"
         assert [a.outcome for a in history.attempts] == ["unknown"]
@@ -163,7 +163,7 @@ async def test_a_webhook_before_the_init_answer_is_applied_once_the_answer_is_re
 ) -> None:
     name, script = new_script()
     async with scripted_runtime({"gw": name}) as runtime:
-        live = runtime.platform.gateways["gw"]
+        live = runtime.deps.gateways["gw"]
 
         async def notify_then_answer(_request: object) -> object:
             # The vendor's webhook overtakes its own answer to the initiate.
@@ -171,14 +171,14 @@ async def test_a_webhook_before_the_init_answer_is_applied_once_the_answer_is_re
                 WebhookEvent(external_id="ext-4", status=VendorPaymentStatus.PAID)
             )
             with pytest.raises(errors.PaymentNotFound):
-                await webhooks.apply_webhook(runtime.platform, [live], {}, body)
+                await webhooks.apply_webhook(runtime.deps, [live], {}, body)
             return accepted("ext-4")
 
         script.then("initiate", notify_then_answer)
         payment_id = uuid.uuid4()
-        outcome = await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        outcome = await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert outcome.payment.status is PaymentStatus.PAID
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         replayed = [e for e in history.events if e.kind == "webhook_replayed"]
         assert [(e.from_status, e.to_status, e.accepted) for e in replayed] == [
             ("initiated", "paid", True)
@@ -201,16 +201,16 @@ async def test_an_initiated_payment_expires_unless_the_vendor_says_it_was_paid(
     script.then("status", lookup).then("status", lookup)
     async with scripted_runtime({"gw": name}, payments={"expire_after_seconds": 3600}) as runtime:
         unpaid, missed_webhook = uuid.uuid4(), uuid.uuid4()
-        await initiate.start_payment(runtime.platform, unpaid, AED_10)
-        await initiate.start_payment(runtime.platform, missed_webhook, AED_10)
+        await initiate.start_payment(runtime.deps, unpaid, AED_10)
+        await initiate.start_payment(runtime.deps, missed_webhook, AED_10)
         wall_clock.advance(3599)
         assert await run_due_jobs(runtime) == 0
         wall_clock.advance(2)
         assert await run_due_jobs(runtime) == 2
         assert (
-            await reads.payment_history(runtime.platform, unpaid)
+            await reads.payment_history(runtime.deps, unpaid)
         ).payment.status is PaymentStatus.EXPIRED
-        paid = (await reads.payment_history(runtime.platform, missed_webhook)).payment
+        paid = (await reads.payment_history(runtime.deps, missed_webhook)).payment
         assert paid.status is PaymentStatus.PAID
 
 
@@ -221,13 +221,13 @@ async def test_an_expire_job_leaves_a_payment_that_moved_on_alone(
     script.answer("initiate", accepted("ext-7"))
     async with scripted_runtime({"gw": name}, payments={"expire_after_seconds": 60}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await pay(runtime, payment_id)
         wall_clock.advance(61)
         assert await run_due_jobs(runtime) == 1
         assert script.calls["status"] == []
         assert (
-            await reads.payment_history(runtime.platform, payment_id)
+            await reads.payment_history(runtime.deps, payment_id)
         ).payment.status is PaymentStatus.PAID
 
 
@@ -243,14 +243,14 @@ async def test_a_refund_with_a_lost_answer_is_reconciled_from_the_vendors_refund
     )
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await pay(runtime, payment_id)
-        outcome = await refunds.refund_payment(runtime.platform, payment_id, amount_minor=400)
+        outcome = await refunds.refund_payment(runtime.deps, payment_id, amount_minor=400)
         assert outcome.refund.status is RefundStatus.UNKNOWN
         # The claim is held while nobody knows: no second refund can take the same money.
         assert outcome.payment.refundable_minor == 600
         with pytest.raises(errors.RefundExceedsBalance):
-            await refunds.refund_payment(runtime.platform, payment_id, amount_minor=601)
+            await refunds.refund_payment(runtime.deps, payment_id, amount_minor=601)
 
         wall_clock.advance(5)
         await run_due_jobs(runtime)  # the vendor is still processing it
@@ -261,7 +261,7 @@ async def test_a_refund_with_a_lost_answer_is_reconciled_from_the_vendors_refund
         wall_clock.advance(600)
         await run_due_jobs(runtime)
 
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         [refund] = history.refunds
         assert (refund.status, refund.external_refund_id) == (RefundStatus.SUCCEEDED, "rf-1")
         assert history.payment.status is PaymentStatus.PARTIALLY_REFUNDED
@@ -277,18 +277,18 @@ async def test_while_an_unknown_refund_holds_the_whole_balance_another_refund_is
     script.fail("refund", GatewayOutcomeUnknown("read timeout"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await pay(runtime, payment_id)
-        unknown = await refunds.refund_payment(runtime.platform, payment_id)
+        unknown = await refunds.refund_payment(runtime.deps, payment_id)
         assert unknown.refund.status is RefundStatus.UNKNOWN
         assert unknown.payment.refundable_minor == 0
         for amount in (None, 1):
             with pytest.raises(errors.RefundExceedsBalance) as refused:
-                await refunds.refund_payment(runtime.platform, payment_id, amount_minor=amount)
+                await refunds.refund_payment(runtime.deps, payment_id, amount_minor=amount)
             assert refused.value.extra["refundable_fractions"] == 0
         # Only the first refund reached the gateway; the script would fail any other call.
         assert len(script.calls["refund"]) == 1
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert history.payment.status is PaymentStatus.PAID
         assert [refund.status for refund in history.refunds] == [RefundStatus.UNKNOWN]
 
@@ -301,10 +301,10 @@ async def test_a_refund_claim_takes_only_what_is_still_left_whatever_its_caller_
     script.answer("refund", RefundResult(external_refund_id="rf-8c"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await pay(runtime, payment_id)
-        stale = (await reads.payment_history(runtime.platform, payment_id)).payment
-        await refunds.refund_payment(runtime.platform, payment_id, amount_minor=700)
+        stale = (await reads.payment_history(runtime.deps, payment_id)).payment
+        await refunds.refund_payment(runtime.deps, payment_id, amount_minor=700)
 
         # The balance condition is the claim's own guard: a claim worked out from a row read
         # before the refund above (1000 left, it says) cannot take more than the 300 left.
@@ -314,10 +314,10 @@ async def test_a_refund_claim_takes_only_what_is_still_left_whatever_its_caller_
             )
 
         assert await runtime.database.write(claim(400)) is False
-        after = (await reads.payment_history(runtime.platform, payment_id)).payment
+        after = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert after.refund_claimed_minor == 700
         assert await runtime.database.write(claim(300)) is True
-        after = (await reads.payment_history(runtime.platform, payment_id)).payment
+        after = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert after.refund_claimed_minor == 1000
 
 
@@ -331,12 +331,12 @@ async def test_a_refund_the_vendor_never_received_is_sent_again_under_the_same_r
     script.answer("refund", RefundResult(external_refund_id="rf-2"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await pay(runtime, payment_id)
-        first = await refunds.refund_payment(runtime.platform, payment_id)
+        first = await refunds.refund_payment(runtime.deps, payment_id)
         wall_clock.advance(5)
         await run_due_jobs(runtime)
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert history.payment.status is PaymentStatus.REFUNDED
         sent, resent = script.calls["refund"]
         assert sent.refund_id == resent.refund_id == first.refund.id
@@ -354,7 +354,7 @@ async def test_queued_payments_wait_for_the_vendor_with_backoff_then_complete(
         {"gw": name}, payments={"dispatch": "queue"}, worker=worker
     ) as runtime:
         payment_id = uuid.uuid4()
-        queued = await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        queued = await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert queued.payment.status is PaymentStatus.PENDING
         assert script.calls["initiate"] == []
 
@@ -370,12 +370,12 @@ async def test_queued_payments_wait_for_the_vendor_with_backoff_then_complete(
         delay = (job.run_at - wall_clock.now).total_seconds()
         assert 10 <= delay <= 20  # doubled
         assert (
-            await reads.payment_history(runtime.platform, payment_id)
+            await reads.payment_history(runtime.deps, payment_id)
         ).payment.status is PaymentStatus.PENDING
 
         wall_clock.advance(20)
         await run_due_jobs(runtime)
-        done = (await reads.payment_history(runtime.platform, payment_id)).payment
+        done = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert (done.status, done.external_id) == (PaymentStatus.INITIATED, "ext-10")
         [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
         assert job.status is JobStatus.DONE
@@ -392,13 +392,13 @@ async def test_a_queued_payment_is_rejected_and_its_job_dead_after_the_last_atte
         {"gw": name}, payments={"dispatch": "queue"}, worker=worker
     ) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await run_due_jobs(runtime)
         wall_clock.advance(5)
         await run_due_jobs(runtime)
         [job] = [j for j in await job_rows(runtime) if j.kind == "initiate"]
         assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
-        payment = (await reads.payment_history(runtime.platform, payment_id)).payment
+        payment = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert (payment.status, payment.failure_code) == (
             PaymentStatus.REJECTED,
             "no-gateway-available",
@@ -410,7 +410,7 @@ async def test_a_queued_payment_is_rejected_and_its_job_dead_after_the_last_atte
         # The operator revived it once the vendor was back: the payment goes through.
         script.answer("initiate", accepted("ext-11"))
         await run_due_jobs(runtime)
-        revived = (await reads.payment_history(runtime.platform, payment_id)).payment
+        revived = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert (revived.status, revived.external_id) == (PaymentStatus.INITIATED, "ext-11")
 
 
@@ -483,7 +483,7 @@ async def test_stopping_a_worker_releases_claimed_jobs_it_did_not_start(
             started.set()
             await release.wait()
 
-        worker = Worker(runtime.database, slow, runtime.settings.worker, runtime.platform.clock)
+        worker = Worker(runtime.database, slow, runtime.settings.worker, runtime.deps.clock)
         batch = asyncio.create_task(worker.run_once())
         await started.wait()
         worker.stop()
@@ -549,7 +549,7 @@ async def test_a_vendor_id_that_cannot_be_stored_is_an_unknown_outcome_not_a_cra
     name, script = new_script()
     script.answer("initiate", accepted(vendor_id))
     async with scripted_runtime({"gw": name}) as runtime:
-        outcome = await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+        outcome = await initiate.start_payment(runtime.deps, uuid.uuid4(), AED_10)
         assert outcome.payment.status is PaymentStatus.UNKNOWN
         assert outcome.payment.external_id is None
 
@@ -561,7 +561,7 @@ async def test_a_decline_code_longer_than_stored_is_cut_not_a_crash(
     script.fail("initiate", GatewayDeclined("no", vendor_code="c" * 500))
     async with scripted_runtime({"gw": name}) as runtime:
         with pytest.raises(errors.PaymentDeclined) as declined:
-            await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+            await initiate.start_payment(runtime.deps, uuid.uuid4(), AED_10)
         assert declined.value.payment is not None
         assert declined.value.payment.status is PaymentStatus.REJECTED
         assert declined.value.payment.failure_code == "c" * 64
@@ -575,11 +575,11 @@ async def test_a_decline_whose_code_and_message_hold_nul_characters_is_recorded(
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
         with pytest.raises(errors.PaymentDeclined) as declined:
-            await initiate.start_payment(runtime.platform, payment_id, AED_10)
+            await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert declined.value.payment is not None
         assert declined.value.payment.status is PaymentStatus.REJECTED
         assert declined.value.payment.failure_code == "do_not_honour"
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert history.attempts[-1].error == "card\ufffd refused"
         assert any("card\ufffd refused" in (event.reason or "") for event in history.events)
 
@@ -593,8 +593,8 @@ async def test_a_status_change_the_lifecycle_does_not_have_is_refused_and_writes
     script.answer("initiate", accepted("ext-d"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
-        before = await reads.payment_history(runtime.platform, payment_id)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        before = await reads.payment_history(runtime.deps, payment_id)
         forbidden = transitions.StatusChange(
             status=PaymentStatus.REFUNDED,
             reason="a bug",
@@ -603,10 +603,8 @@ async def test_a_status_change_the_lifecycle_does_not_have_is_refused_and_writes
 
         with pytest.raises(ValueError, match="no change from"):
             await runtime.database.write(
-                lambda conn: transitions.change_status(
-                    conn, runtime.platform, payment_id, forbidden
-                )
+                lambda conn: transitions.change_status(conn, runtime.deps, payment_id, forbidden)
             )
 
-        after = await reads.payment_history(runtime.platform, payment_id)
+        after = await reads.payment_history(runtime.deps, payment_id)
         assert (after.payment, after.events) == (before.payment, before.events)

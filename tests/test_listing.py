@@ -254,7 +254,7 @@ async def test_a_cursor_never_reaches_another_merchants_payments(
         # Below the seal: Bob's listing after the position of Alice's newest payment.
         alices_newest = runtime_of(client).cursors.open(cursor, "alice")
         below = await reads.list_payments(
-            runtime_of(client).platform,
+            runtime_of(client).deps,
             merchant="bob",
             filters=PaymentFilter(),
             after=alices_newest,

@@ -104,21 +104,21 @@ async def test_every_event_type_is_delivered_signed_as_standard_webhooks_says(
     }
     async with scripted_runtime({"gw": name}, **sections) as runtime:
         ids = {key: uuid.uuid4() for key in "abcde"}
-        await initiate.start_payment(runtime.platform, ids["a"], AED_10)
+        await initiate.start_payment(runtime.deps, ids["a"], AED_10)
         await pay(runtime, ids["a"])
-        await refunds.refund_payment(runtime.platform, ids["a"], amount_minor=400)
+        await refunds.refund_payment(runtime.deps, ids["a"], amount_minor=400)
         with pytest.raises(errors.RefundDeclined):
-            await refunds.refund_payment(runtime.platform, ids["a"], amount_minor=100)
-        await refunds.refund_payment(runtime.platform, ids["a"])
+            await refunds.refund_payment(runtime.deps, ids["a"], amount_minor=100)
+        await refunds.refund_payment(runtime.deps, ids["a"])
         with pytest.raises(errors.PaymentDeclined):
-            await initiate.start_payment(runtime.platform, ids["b"], AED_10)
-        await initiate.start_payment(runtime.platform, ids["c"], AED_10)
-        await initiate.start_payment(runtime.platform, ids["d"], AED_10)
+            await initiate.start_payment(runtime.deps, ids["b"], AED_10)
+        await initiate.start_payment(runtime.deps, ids["c"], AED_10)
+        await initiate.start_payment(runtime.deps, ids["d"], AED_10)
         failed = WebhookEvent(external_id="ext-d", status=VendorPaymentStatus.FAILED)
-        live = runtime.platform.gateways["gw"]
-        await webhooks.apply_webhook(runtime.platform, [live], {}, msgspec.json.encode(failed))
+        live = runtime.deps.gateways["gw"]
+        await webhooks.apply_webhook(runtime.deps, [live], {}, msgspec.json.encode(failed))
         wall_clock.advance(30)
-        await initiate.start_payment(runtime.platform, ids["e"], AED_10)
+        await initiate.start_payment(runtime.deps, ids["e"], AED_10)
         wall_clock.advance(61)
         await runtime.worker().run_once()  # reconciles c, expires e
         await deliver_all(runtime)
@@ -157,14 +157,14 @@ async def test_a_receiver_down_then_slow_then_up_gets_each_event_once_and_only_s
     async with scripted_runtime({"gw": name}, **sections) as runtime:
         payment_ids = [uuid.uuid4() for _ in range(3)]
         for payment_id in payment_ids[:2]:
-            await initiate.start_payment(runtime.platform, payment_id, AED_10)
+            await initiate.start_payment(runtime.deps, payment_id, AED_10)
         receiver.answer = 503
         await deliver_all(runtime)
         receiver.answer, receiver.delay = 204, 0.5  # slow, within the time limit
         wall_clock.advance(10)
         await deliver_all(runtime)
         receiver.delay = 0.0
-        await initiate.start_payment(runtime.platform, payment_ids[2], AED_10)
+        await initiate.start_payment(runtime.deps, payment_ids[2], AED_10)
         await pay(runtime, payment_ids[0])
         await deliver_all(runtime)
         wall_clock.advance(3600)
@@ -185,7 +185,7 @@ async def test_a_delivery_that_keeps_failing_is_kept_dead_and_can_be_delivered_a
     script.answer("initiate", accepted("ext-3"))
     sections = {"notifications": endpoint_settings(receiver.url, retry_for_seconds=60)}
     async with scripted_runtime({"gw": name}, **sections) as runtime:
-        await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+        await initiate.start_payment(runtime.deps, uuid.uuid4(), AED_10)
         receiver.answer = 500
         for _ in range(40):
             await deliver_all(runtime)
@@ -193,7 +193,7 @@ async def test_a_delivery_that_keeps_failing_is_kept_dead_and_can_be_delivered_a
         [job] = [job for job in await job_rows(runtime) if job.kind is JobKind.NOTIFY]
         assert job.status is JobStatus.DEAD
         attempts = len(receiver.requests)
-        assert attempts == runtime.platform.notifier.max_attempts
+        assert attempts == runtime.deps.notifier.max_attempts
 
         receiver.answer = 204
         if revive_with == "the job":  # payments jobs retry
@@ -201,7 +201,7 @@ async def test_a_delivery_that_keeps_failing_is_kept_dead_and_can_be_delivered_a
                 lambda conn: jobs.revive(conn, job.id, wall_clock.now)
             )
         else:  # payments notifications redeliver
-            revived = await notify.redeliver(runtime.platform)
+            revived = await notify.redeliver(runtime.deps)
             assert revived == 1
         await deliver_all(runtime)
         assert len(receiver.delivered()) == 1
@@ -213,7 +213,7 @@ async def test_no_endpoint_means_nothing_is_written(
     name, script = new_script()
     script.answer("initiate", accepted("ext-4"))
     async with scripted_runtime({"gw": name}) as runtime:
-        await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+        await initiate.start_payment(runtime.deps, uuid.uuid4(), AED_10)
         assert [job.kind for job in await job_rows(runtime)] == [JobKind.EXPIRE]
 
 
@@ -231,7 +231,7 @@ async def test_an_endpoint_that_resolves_to_a_private_address_is_refused_in_prod
     }
     async with scripted_runtime({"gw": name}, notifications=production) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await deliver_all(runtime)
         detail = await runtime.database.read(lambda conn: history.read(conn, payment_id))
     assert receiver.requests == []
@@ -284,7 +284,7 @@ async def test_an_endpoint_whose_name_resolves_to_a_public_and_a_private_address
     }
     async with scripted_runtime({"gw": name}, notifications=production) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await deliver_all(runtime)
         detail = await runtime.database.read(lambda conn: history.read(conn, payment_id))
 
@@ -360,7 +360,7 @@ async def test_an_endpoint_at_its_limit_makes_deliveries_wait_without_spending_a
     receiver.delay = 0.3
     async with scripted_runtime({"gw": name}, **sections) as runtime:
         for _ in range(3):
-            await initiate.start_payment(runtime.platform, uuid.uuid4(), AED_10)
+            await initiate.start_payment(runtime.deps, uuid.uuid4(), AED_10)
         await deliver_all(runtime)
         receiver.delay = 0.0
         # The other two were put back for later rather than held waiting for the slot.

@@ -87,13 +87,13 @@ async def test_two_refunds_with_one_refund_id_queue_on_the_payment_row(
     script.answer("refund", RefundResult(external_refund_id="rf-lock-1"))
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         await pay(runtime, payment_id)
         refund_id = uuid.uuid4()
 
         def refund() -> Coroutine[Any, Any, Any]:
             return refunds.refund_payment(
-                runtime.platform, payment_id, amount_minor=100, client_refund_id=refund_id
+                runtime.deps, payment_id, amount_minor=100, client_refund_id=refund_id
             )
 
         answers = await behind_a_held_row(runtime, payment_id, [refund, refund])
@@ -103,7 +103,7 @@ async def test_two_refunds_with_one_refund_id_queue_on_the_payment_row(
         assert sorted(answer.created for answer in answers) == [False, True]
         assert {answer.refund.id for answer in answers} == {refund_id}
         assert len(script.calls["refund"]) == 1
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert [(r.id, r.status) for r in history.refunds] == [(refund_id, RefundStatus.SUCCEEDED)]
         assert history.payment.refunded_minor == 100
 
@@ -117,12 +117,12 @@ async def test_two_retries_of_a_rejected_payment_queue_on_its_row(
     async with scripted_runtime({"gw": name}) as runtime:
         payment_id = uuid.uuid4()
         with pytest.raises(errors.NoGatewayAvailable) as first:
-            await initiate.start_payment(runtime.platform, payment_id, AED_10)
+            await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert first.value.payment is not None
         assert first.value.payment.status is PaymentStatus.REJECTED
 
         def retry() -> Coroutine[Any, Any, Any]:
-            return initiate.start_payment(runtime.platform, payment_id, AED_10)
+            return initiate.start_payment(runtime.deps, payment_id, AED_10)
 
         answers = await behind_a_held_row(runtime, payment_id, [retry, retry])
 
@@ -134,5 +134,5 @@ async def test_two_retries_of_a_rejected_payment_queue_on_its_row(
         assert all(a.payment.status is PaymentStatus.INITIATED for a in routed), routed
         assert all(isinstance(a, errors.PaymentInProgress) for a in refused), refused
         assert len(script.calls["initiate"]) == 2
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert history.payment.status is PaymentStatus.INITIATED

@@ -24,7 +24,7 @@ from payments_platform import errors
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.runtime import Runtime
 from payments_platform.usecases import initiate, operator_actions, reads, webhooks
-from payments_platform.usecases.context import LiveGateway
+from payments_platform.usecases.dependencies import LiveGateway
 from payments_plugins import (
     Amount,
     GatewayOutcomeUnknown,
@@ -112,10 +112,10 @@ async def _given_up_as_not_received(runtime: Runtime, wall_clock: WallClock) -> 
     """A payment whose call went unanswered and whose vendor said, twice, it has no such
     payment: rejected ``not-received`` by the platform's own judgement."""
     payment_id = uuid.uuid4()
-    await initiate.start_payment(runtime.platform, payment_id, AED_10)
+    await initiate.start_payment(runtime.deps, payment_id, AED_10)
     wall_clock.advance(61)
     await runtime.worker().run_once()
-    payment = (await reads.payment_history(runtime.platform, payment_id)).payment
+    payment = (await reads.payment_history(runtime.deps, payment_id)).payment
     assert (payment.status, payment.failure_code) == (PaymentStatus.REJECTED, "not-received")
     return payment_id
 
@@ -140,10 +140,10 @@ async def test_a_call_that_never_returns_ends_at_its_deadline_as_an_unknown_outc
         _deadline(runtime, "gw", 0.2)
         payment_id = uuid.uuid4()
         outcome = await asyncio.wait_for(
-            initiate.start_payment(runtime.platform, payment_id, AED_10), timeout=30
+            initiate.start_payment(runtime.deps, payment_id, AED_10), timeout=30
         )
         assert outcome.payment.status is PaymentStatus.UNKNOWN
-        [attempt] = (await reads.payment_history(runtime.platform, payment_id)).attempts
+        [attempt] = (await reads.payment_history(runtime.deps, payment_id)).attempts
         assert attempt.outcome == "unknown"
         assert "no answer within its deadline of 0.2 s" in (attempt.error or "")
 
@@ -170,7 +170,7 @@ async def test_a_plugin_that_swallows_its_cancellation_is_still_left_at_its_dead
         late_before = _late_answers("gw")
         payment_id = uuid.uuid4()
         outcome = await asyncio.wait_for(
-            initiate.start_payment(runtime.platform, payment_id, AED_10), timeout=30
+            initiate.start_payment(runtime.deps, payment_id, AED_10), timeout=30
         )
         release.set()
         for _ in range(100):
@@ -179,7 +179,7 @@ async def test_a_plugin_that_swallows_its_cancellation_is_still_left_at_its_dead
             await asyncio.sleep(0.01)
         assert outcome.payment.status is PaymentStatus.UNKNOWN
         assert _late_answers("gw") == late_before + 1
-        payment = (await reads.payment_history(runtime.platform, payment_id)).payment
+        payment = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert payment.external_id is None  # the late answer is not used
 
 
@@ -191,14 +191,14 @@ async def test_a_webhook_by_reference_recovers_a_payment_given_up_as_not_receive
     script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
     async with scripted_runtime({"gw": name}, **QUICK) as runtime:
         payment_id = await _given_up_as_not_received(runtime, wall_clock)
-        live = runtime.platform.gateways["gw"]
+        live = runtime.deps.gateways["gw"]
 
         outcome = await webhooks.apply_webhook(
-            runtime.platform, [live], {}, _webhook("ext-late", "paid", payment_id)
+            runtime.deps, [live], {}, _webhook("ext-late", "paid", payment_id)
         )
 
         assert (outcome.changed, outcome.payment.status) == (True, PaymentStatus.PAID)
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert (history.payment.external_id, history.payment.failure_code) == ("ext-late", None)
         [recovered] = [event for event in history.events if event.kind == "recovered"]
         assert (recovered.from_status, recovered.to_status, recovered.accepted) == (
@@ -209,7 +209,7 @@ async def test_a_webhook_by_reference_recovers_a_payment_given_up_as_not_receive
         assert "vendor took the money" in (recovered.reason or "")
         # A repeat is a repeat, found now by the external id it taught the payment.
         again = await webhooks.apply_webhook(
-            runtime.platform, [live], {}, _webhook("ext-late", "paid", payment_id)
+            runtime.deps, [live], {}, _webhook("ext-late", "paid", payment_id)
         )
         assert again.changed is False
 
@@ -224,10 +224,10 @@ async def test_without_a_reference_a_webhook_for_an_unknown_id_still_waits_unmat
     script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
     async with scripted_runtime({"gw": name}, **QUICK) as runtime:
         payment_id = await _given_up_as_not_received(runtime, wall_clock)
-        live = runtime.platform.gateways["gw"]
+        live = runtime.deps.gateways["gw"]
         with pytest.raises(errors.PaymentNotFound):
-            await webhooks.apply_webhook(runtime.platform, [live], {}, _webhook("ext-x", "paid"))
-        payment = (await reads.payment_history(runtime.platform, payment_id)).payment
+            await webhooks.apply_webhook(runtime.deps, [live], {}, _webhook("ext-x", "paid"))
+        payment = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert payment.status is PaymentStatus.REJECTED
 
 
@@ -240,16 +240,16 @@ async def test_a_webhook_by_reference_settles_a_payment_whose_answer_was_lost(
     script.fail("initiate", GatewayOutcomeUnknown("connection reset"))
     async with scripted_runtime({"gw": name}, **QUICK) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
-        live = runtime.platform.gateways["gw"]
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        live = runtime.deps.gateways["gw"]
 
         outcome = await webhooks.apply_webhook(
-            runtime.platform, [live], {}, _webhook("ext-9", "paid", payment_id)
+            runtime.deps, [live], {}, _webhook("ext-9", "paid", payment_id)
         )
 
         assert outcome.payment.status is PaymentStatus.PAID
         assert outcome.payment.external_id == "ext-9"
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         assert [event.kind for event in history.events].count("recovered") == 0
 
 
@@ -274,24 +274,22 @@ async def test_a_late_paid_for_an_expired_payment_counts_only_if_the_platform_ex
     script.answer("status", vendor_says(vendor_at_expiry, "ext-e"))
     async with scripted_runtime({"gw": name}, payments={"expire_after_seconds": 100}) as runtime:
         payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
         wall_clock.advance(101)
         await runtime.worker().run_once()
-        expired = (await reads.payment_history(runtime.platform, payment_id)).payment
+        expired = (await reads.payment_history(runtime.deps, payment_id)).payment
         assert (expired.status, expired.failure_code) == (PaymentStatus.EXPIRED, failure_code)
-        live = runtime.platform.gateways["gw"]
+        live = runtime.deps.gateways["gw"]
 
         if late_paid_changes_it:
             outcome = await webhooks.apply_webhook(
-                runtime.platform, [live], {}, _webhook("ext-e", "paid")
+                runtime.deps, [live], {}, _webhook("ext-e", "paid")
             )
             assert outcome.payment.status is PaymentStatus.PAID
         else:
             with pytest.raises(errors.TransitionNotAllowed):
-                await webhooks.apply_webhook(
-                    runtime.platform, [live], {}, _webhook("ext-e", "paid")
-                )
-            payment = (await reads.payment_history(runtime.platform, payment_id)).payment
+                await webhooks.apply_webhook(runtime.deps, [live], {}, _webhook("ext-e", "paid"))
+            payment = (await reads.payment_history(runtime.deps, payment_id)).payment
             assert payment.status is PaymentStatus.EXPIRED
 
 
@@ -310,19 +308,19 @@ async def test_money_taken_by_a_gateway_that_does_not_hold_the_payment_is_kept_f
     sections = {**QUICK, "routing": {"strategy": "priority"}}
     async with scripted_runtime({"a": first, "b": second}, **sections) as runtime:
         payment_id = await _given_up_as_not_received(runtime, wall_clock)
-        retried = await initiate.start_payment(runtime.platform, payment_id, AED_10)
+        retried = await initiate.start_payment(runtime.deps, payment_id, AED_10)
         assert (retried.payment.status, retried.payment.gateway) == (PaymentStatus.INITIATED, "b")
         stray_before = _recovered("a", "elsewhere")
 
         outcome = await webhooks.apply_webhook(
-            runtime.platform,
-            [runtime.platform.gateways["a"]],
+            runtime.deps,
+            [runtime.deps.gateways["a"]],
             {},
             _webhook("ext-a", "paid", payment_id),
         )
 
         assert (outcome.changed, outcome.payment.status) == (False, PaymentStatus.INITIATED)
-        history = await reads.payment_history(runtime.platform, payment_id)
+        history = await reads.payment_history(runtime.deps, payment_id)
         [stray] = [event for event in history.events if event.kind == "recovered"]
         assert (stray.accepted, stray.gateway, stray.external_id) == (False, "a", "ext-a")
         assert "refund it there" in (stray.reason or "")
@@ -339,7 +337,7 @@ async def test_an_operator_asking_again_recovers_a_payment_its_vendor_took(
     async with scripted_runtime({"gw": name}, **QUICK) as runtime:
         payment_id = await _given_up_as_not_received(runtime, wall_clock)
 
-        result = await operator_actions.reconcile_now(runtime.platform, payment_id, "alice")
+        result = await operator_actions.reconcile_now(runtime.deps, payment_id, "alice")
 
         assert result.outcome is operator_actions.Reconciliation.ANSWERED
         assert result.payment is not None
@@ -354,7 +352,7 @@ async def test_a_webhook_its_gateway_cannot_verify_in_time_is_recorded_and_asked
     name, _script = new_script()
     async with scripted_runtime({"gw": name}) as runtime:
         _deadline(runtime, "gw", 0.2)
-        live = runtime.platform.gateways["gw"]
+        live = runtime.deps.gateways["gw"]
 
         async def hang(_headers: object, _body: bytes) -> WebhookEvent:
             await asyncio.Event().wait()
@@ -364,7 +362,7 @@ async def test_a_webhook_its_gateway_cannot_verify_in_time_is_recorded_and_asked
         live.gateway.parse_webhook = hang  # type: ignore[method-assign,assignment]
 
         with pytest.raises(errors.WebhookNotVerified) as refused:
-            await webhooks.apply_webhook(runtime.platform, [live], {}, b"{}")
+            await webhooks.apply_webhook(runtime.deps, [live], {}, b"{}")
 
         assert refused.value.status == 503
         assert refused.value.retry_after == 5
@@ -373,9 +371,9 @@ async def test_a_webhook_its_gateway_cannot_verify_in_time_is_recorded_and_asked
 
 def _deadline(runtime: Runtime, gateway: str, seconds: float) -> None:
     """Give ``gateway`` a short deadline, as ``deadline_seconds`` would."""
-    live = runtime.platform.gateways[gateway]
+    live = runtime.deps.gateways[gateway]
     changed = dataclasses.replace(live, deadline_seconds=seconds)
-    gateways = cast(dict[str, LiveGateway], runtime.platform.gateways)
+    gateways = cast(dict[str, LiveGateway], runtime.deps.gateways)
     gateways[gateway] = changed
 
 
@@ -411,15 +409,15 @@ async def test_the_overview_shows_money_taken_after_giving_up_and_refused_webhoo
     async with open_console({"gw": name}, **QUICK) as console:
         runtime = console.runtime
         payment_id = await _given_up_as_not_received(runtime, wall_clock)
-        live = runtime.platform.gateways["gw"]
+        live = runtime.deps.gateways["gw"]
         await webhooks.apply_webhook(
-            runtime.platform, [live], {}, _webhook("ext-r", "paid", payment_id)
+            runtime.deps, [live], {}, _webhook("ext-r", "paid", payment_id)
         )
         for body in (b"not json", b"[]"):
             with pytest.raises(errors.WebhookRejected):
-                await webhooks.apply_webhook(runtime.platform, [live], {}, body)
+                await webhooks.apply_webhook(runtime.deps, [live], {}, body)
         with pytest.raises(errors.PaymentNotFound):
-            await webhooks.apply_webhook(runtime.platform, [live], {}, _webhook("nobody", "paid"))
+            await webhooks.apply_webhook(runtime.deps, [live], {}, _webhook("nobody", "paid"))
         await console.sign_in()
 
         page = (await console.get("/console/")).text

@@ -50,7 +50,7 @@ from payments_platform.records import utc_now
 from payments_platform.routing import Route, RoutingTable
 from payments_platform.simulators import simulated_settings
 from payments_platform.telemetry import tracing_enabled
-from payments_platform.usecases.context import LiveGateway, Platform
+from payments_platform.usecases.dependencies import Dependencies, LiveGateway
 from payments_platform.usecases.job_handlers import job_handler
 from payments_platform.worker import Worker
 
@@ -72,7 +72,7 @@ class Runtime:
     plugins: PluginHost
     database: Database
     http: httpx.AsyncClient
-    platform: Platform
+    deps: Dependencies
     cursors: CursorSeal
     """Seals the listing's cursors given to clients."""
     simulators: dict[str, ASGIApp] = field(default_factory=dict)
@@ -85,21 +85,21 @@ class Runtime:
     def worker(self) -> Worker:
         """A worker running this runtime's jobs, notifications apart."""
         kinds = [kind for kind in JobKind if kind is not JobKind.NOTIFY]
-        platform = self.platform
+        deps = self.deps
 
         def guard(conn: sa.Connection, now: datetime) -> int:
             return guard_calls_in_flight(
                 conn,
                 now=now,
-                after_seconds=platform.lifecycle.reconcile_after_seconds,
-                max_attempts=platform.job_attempts,
+                after_seconds=deps.lifecycle.reconcile_after_seconds,
+                max_attempts=deps.job_attempts,
             )
 
         return Worker(
             self.database,
-            job_handler(self.platform),
+            job_handler(self.deps),
             self.settings.worker,
-            self.platform.clock,
+            self.deps.clock,
             kinds=kinds,
             sweep=guard,
         )
@@ -114,9 +114,9 @@ class Runtime:
         )
         return Worker(
             self.database,
-            job_handler(self.platform),
+            job_handler(self.deps),
             settings,
-            self.platform.clock,
+            self.deps.clock,
             kinds=[JobKind.NOTIFY],
         )
 
@@ -126,7 +126,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Release gateways, the HTTP client and the database pool."""
-        for live in self.platform.gateways.values():
+        for live in self.deps.gateways.values():
             try:
                 await live.gateway.aclose()
             except Exception:
@@ -137,7 +137,7 @@ class Runtime:
             if close is not None:
                 await close()
         await self.http.aclose()
-        await self.platform.notifier.aclose()
+        await self.deps.notifier.aclose()
         await self.database.dispose()
 
 
@@ -215,7 +215,7 @@ def build_runtime(
             )
         )
     database = open_database(settings)
-    platform = Platform(
+    deps = Dependencies(
         database=database,
         routing=RoutingTable(routes, settings.routing.strategy, rng),
         gateways=gateways,
@@ -238,7 +238,7 @@ def build_runtime(
         plugins=plugins,
         database=database,
         http=http,
-        platform=platform,
+        deps=deps,
         cursors=CursorSeal.from_secrets(security.cursor_secret, key_hashes),
         simulators=simulators,
         keyring=keyring,
@@ -349,11 +349,11 @@ def notifier_of(settings: Settings) -> Notifier:
     return Notifier.of(config, settings.base_url)
 
 
-def records_platform(settings: Settings, database: Database) -> Platform:
+def records_platform(settings: Settings, database: Database) -> Dependencies:
     """The platform with no gateway built: for commands that act on the records alone
     (``payments jobs``, ``payments operators``), through the same use cases as the console.
     What would call a gateway (a job revived, say) is left to a worker."""
-    return Platform(
+    return Dependencies(
         database=database,
         routing=RoutingTable([], settings.routing.strategy),
         gateways={},

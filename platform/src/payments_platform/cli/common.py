@@ -27,7 +27,7 @@ from payments_platform.logs import configure_logging
 from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import Runtime, build_runtime, open_database, records_platform
 from payments_platform.telemetry import configure_tracing
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 
 logger = logging.getLogger("payments")
 
@@ -100,7 +100,7 @@ def on_demo_database(settings: Settings) -> None:
         )
 
 
-def with_platform(settings: Settings, work: Callable[[Platform], Awaitable[T]]) -> T:
+def with_platform(settings: Settings, work: Callable[[Dependencies], Awaitable[T]]) -> T:
     """Run ``work`` on the records of the configured platform (its database at the revision
     this version needs, no gateway built), as :func:`with_database` does."""
 

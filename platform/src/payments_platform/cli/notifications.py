@@ -60,8 +60,8 @@ def _redeliver(args: argparse.Namespace) -> int:
     on_demo_database(settings)
     count = with_platform(
         settings,
-        lambda platform: notify.redeliver(
-            platform,
+        lambda deps: notify.redeliver(
+            deps,
             notification_id=args.notification_id,
             since=args.since,
             until=args.until,

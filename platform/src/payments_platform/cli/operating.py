@@ -66,7 +66,7 @@ def _jobs(args: argparse.Namespace) -> int:
     statuses = (
         list(JobStatus) if args.all else [JobStatus.DEAD, JobStatus.RUNNING, JobStatus.PENDING]
     )
-    found, _counts = with_platform(settings, lambda platform: jobs_by_status(platform, statuses))
+    found, _counts = with_platform(settings, lambda deps: jobs_by_status(deps, statuses))
     _print_jobs(sorted(found, key=lambda job: (job.run_at, job.id)))
     return 0
 
@@ -76,7 +76,7 @@ def _retry(settings: Settings, job_id: int, operator: str) -> int:
     operator's name."""
     result = with_platform(
         settings,
-        lambda platform: retry_dead_job(platform, job_id, operator, via="command line"),
+        lambda deps: retry_dead_job(deps, job_id, operator, via="command line"),
     )
     if result.outcome is JobRetry.RETRIED:
         print(f"job {job_id} will run again (recorded as done by {operator})")
@@ -136,8 +136,8 @@ def _config_check(args: argparse.Namespace) -> int:
     print(f"configuration OK ({source})")
     print(f"  database: {database}")
     print(f"  routing: {settings.routing.strategy}")
-    for route in runtime.platform.routing.routes:
-        live = runtime.platform.gateways[route.name]
+    for route in runtime.deps.routing.routes:
+        live = runtime.deps.gateways[route.name]
         currencies = ", ".join(sorted(route.currencies))
         print(f"  gateway {route.name} ({live.type_name}, weight {route.weight:g}): {currencies}")
     return 0

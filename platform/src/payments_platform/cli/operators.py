@@ -48,7 +48,7 @@ def _sign_out(args: argparse.Namespace) -> int:
     on_demo_database(settings)
     name: str = args.name
 
-    ended = with_platform(settings, lambda platform: end_sessions(platform, name))
+    ended = with_platform(settings, lambda deps: end_sessions(deps, name))
     if not ended:
         print(f"operator {name!r} has no console sessions: nothing to end", file=sys.stderr)
         return 1

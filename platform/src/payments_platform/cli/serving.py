@@ -98,7 +98,7 @@ def serve(settings: Settings, *, extra_routes: Routes = (), workers: int = 1) ->
             "serving on %s:%d with gateways %s",
             settings.server.host,
             settings.server.port,
-            ", ".join(runtime.platform.gateways) or "(none)",
+            ", ".join(runtime.deps.gateways) or "(none)",
         )
         server = uvicorn.Server(uvicorn.Config(app, **options))
         server.run(sockets=[listener])

@@ -19,7 +19,7 @@ from payments_plugins import StatusReport
 from payments_platform.lifecycle import AGE_LIMIT, PaymentStatus, payment_status_reported
 from payments_platform.records import Payment
 from payments_platform.store import payments
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.reconcile import ask_payment_status
 from payments_platform.usecases.transitions import StatusChange, change_status
 
@@ -27,19 +27,19 @@ _REPORTS_KEPT = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED})
 """What the vendor may still say of a payment that reached its age limit."""
 
 
-async def expire_payment(platform: Platform, payment_id: uuid.UUID) -> None:
+async def expire_payment(deps: Dependencies, payment_id: uuid.UUID) -> None:
     """Close a payment still ``initiated`` past its age limit, unless the vendor knows better."""
-    payment = await platform.database.read(lambda conn: payments.load(conn, payment_id), quick=True)
+    payment = await deps.database.read(lambda conn: payments.load(conn, payment_id), quick=True)
     if payment.status is not PaymentStatus.INITIATED:
         return
-    report = await ask_payment_status(platform, payment)
-    await platform.database.write(
-        functools.partial(record_expiry, platform=platform, payment=payment, report=report)
+    report = await ask_payment_status(deps, payment)
+    await deps.database.write(
+        functools.partial(record_expiry, deps=deps, payment=payment, report=report)
     )
 
 
 def record_expiry(
-    conn: sa.Connection, *, platform: Platform, payment: Payment, report: StatusReport
+    conn: sa.Connection, *, deps: Dependencies, payment: Payment, report: StatusReport
 ) -> None:
     """Move the payment as its gateway's last word says, or to ``expired``."""
     reported = payment_status_reported(report.status)
@@ -51,7 +51,7 @@ def record_expiry(
         status, failure_code = PaymentStatus.EXPIRED, AGE_LIMIT
     change_status(
         conn,
-        platform,
+        deps,
         payment.id,
         StatusChange(
             status=status,

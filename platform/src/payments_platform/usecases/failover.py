@@ -28,7 +28,7 @@ from payments_platform.routing import RouteDecision
 from payments_platform.store import attempts, events, payments
 from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases import webhooks
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.gateway_call import CallResult, call_gateway
 from payments_platform.usecases.transitions import StatusChange, change_status
 
@@ -54,7 +54,7 @@ class RoutePlan:
 
 
 async def route_payment(
-    platform: Platform, payment_id: uuid.UUID, amount: Amount, *, final: bool
+    deps: Dependencies, payment_id: uuid.UUID, amount: Amount, *, final: bool
 ) -> Payment:
     """Route a pending payment nobody is sending (a queued one): claim it, then follow the
     route.
@@ -62,33 +62,31 @@ async def route_payment(
     When no gateway can be reached the payment is rejected if ``final``; otherwise it stays
     pending and :class:`RetryLater` is raised (a queued payment's job retries it).
     """
-    claimed = await platform.database.write(
-        functools.partial(
-            claim_for_routing, platform=platform, payment_id=payment_id, amount=amount
-        )
+    claimed = await deps.database.write(
+        functools.partial(claim_for_routing, deps=deps, payment_id=payment_id, amount=amount)
     )
     if isinstance(claimed, Payment):
         return claimed
-    return await follow_route(platform, payment_id, amount, claimed, final=final)
+    return await follow_route(deps, payment_id, amount, claimed, final=final)
 
 
 def claim_for_routing(
-    conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, amount: Amount
+    conn: sa.Connection, *, deps: Dependencies, payment_id: uuid.UUID, amount: Amount
 ) -> Payment | RoutePlan:
     """The row-level claim: only a pending payment with no call in flight is sent. Returns the
     payment as it is when it is not to be sent."""
     payment = payments.load(conn, payment_id, for_update=True)
     if payment.status is not PaymentStatus.PENDING or attempts.in_flight(conn, payment_id):
         return payment
-    return plan_route(conn, platform, payment_id, amount)
+    return plan_route(conn, deps, payment_id, amount)
 
 
 def plan_route(
-    conn: sa.Connection, platform: Platform, payment_id: uuid.UUID, amount: Amount
+    conn: sa.Connection, deps: Dependencies, payment_id: uuid.UUID, amount: Amount
 ) -> RoutePlan:
     """Decide the order of candidates and claim the first call, in the caller's transaction,
     which holds the payment."""
-    decision = platform.routing.decide(amount.currency)
+    decision = deps.routing.decide(amount.currency)
     with tracer.start_as_current_span("payments.route") as span:
         _trace_decision(span, decision)
     events.record(
@@ -97,32 +95,32 @@ def plan_route(
         kind="routing_decision",
         reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)",
         detail=msgspec.to_builtins(decision),
-        now=platform.now(),
+        now=deps.now(),
     )
     plan = RoutePlan(decision=decision)
-    following = _next_candidate(platform, plan)
+    following = _next_candidate(deps, plan)
     if following is not None:
-        plan.claimed = claim_attempt(conn, platform, payment_id, *following)
+        plan.claimed = claim_attempt(conn, deps, payment_id, *following)
     return plan
 
 
 async def follow_route(
-    platform: Platform, payment_id: uuid.UUID, amount: Amount, plan: RoutePlan, *, final: bool
+    deps: Dependencies, payment_id: uuid.UUID, amount: Amount, plan: RoutePlan, *, final: bool
 ) -> Payment:
     """Make the claimed call, and on to the next candidate for as long as each is
     unavailable."""
     while plan.claimed is not None:
         claimed, plan.claimed = plan.claimed, None
-        answered = await _attempt(platform, payment_id, amount, claimed)
+        answered = await _attempt(deps, payment_id, amount, claimed)
         if answered is not None:
             return answered
         plan.unavailable.append(f"{claimed.gateway} unavailable")
-        following = _next_candidate(platform, plan)
+        following = _next_candidate(deps, plan)
         if following is not None:
-            plan.claimed = await platform.database.write(
+            plan.claimed = await deps.database.write(
                 functools.partial(
                     claim_attempt,
-                    platform=platform,
+                    deps=deps,
                     payment_id=payment_id,
                     gateway_name=following[0],
                     reason=following[1],
@@ -131,18 +129,18 @@ async def follow_route(
     why = "no gateway could be reached: " + (", ".join(plan.unavailable) or "none healthy")
     if not final:
         raise RetryLater(why)
-    return await platform.database.write(
-        functools.partial(reject_unroutable, platform=platform, payment_id=payment_id, why=why)
+    return await deps.database.write(
+        functools.partial(reject_unroutable, deps=deps, payment_id=payment_id, why=why)
     )
 
 
-def _next_candidate(platform: Platform, plan: RoutePlan) -> tuple[str, str] | None:
+def _next_candidate(deps: Dependencies, plan: RoutePlan) -> tuple[str, str] | None:
     """The next candidate whose breaker lets a call through, and why it is chosen."""
     while plan.position < len(plan.decision.order):
         position = plan.position
         plan.position += 1
         name = plan.decision.order[position].gateway
-        breaker = platform.routing.breaker(name)
+        breaker = deps.routing.breaker(name)
         if breaker.try_acquire():
             return name, plan.decision.reason(position, plan.unavailable)
         plan.unavailable.append(f"{name} (breaker {breaker.state})")
@@ -151,7 +149,7 @@ def _next_candidate(platform: Platform, plan: RoutePlan) -> tuple[str, str] | No
 
 def claim_attempt(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     payment_id: uuid.UUID,
     gateway_name: str,
     reason: str,
@@ -164,20 +162,20 @@ def claim_attempt(
         payment_id=payment_id,
         gateway=gateway_name,
         reason=reason,
-        now=platform.now(),
+        now=deps.now(),
         trace_parent=current_trace_parent(),
     )
     return ClaimedAttempt(gateway_name, reason, attempt_id)
 
 
 async def _attempt(
-    platform: Platform, payment_id: uuid.UUID, amount: Amount, claimed: ClaimedAttempt
+    deps: Dependencies, payment_id: uuid.UUID, amount: Amount, claimed: ClaimedAttempt
 ) -> Payment | None:
     """Make a claimed call and record its end; None means the gateway was unavailable and
     the next candidate may be tried."""
     request = InitiateRequest(payment_id=payment_id, amount=amount)
     result = await call_gateway(
-        platform,
+        deps,
         claimed.gateway,
         "initiate",
         lambda gateway: gateway.initiate(request),
@@ -185,14 +183,14 @@ async def _attempt(
         attributes={"gateway.reason": claimed.reason},
     )
     if result.outcome is AttemptOutcome.UNAVAILABLE:
-        await platform.database.write(
-            functools.partial(record_unavailable, platform=platform, claimed=claimed, result=result)
+        await deps.database.write(
+            functools.partial(record_unavailable, deps=deps, claimed=claimed, result=result)
         )
         return None
-    return await platform.database.write(
+    return await deps.database.write(
         functools.partial(
             record_answer,
-            platform=platform,
+            deps=deps,
             payment_id=payment_id,
             claimed=claimed,
             result=result,
@@ -203,20 +201,20 @@ async def _attempt(
 def record_unavailable(
     conn: sa.Connection,
     *,
-    platform: Platform,
+    deps: Dependencies,
     claimed: ClaimedAttempt,
     result: CallResult[InitiateResult],
 ) -> None:
     """The vendor certainly did not process the call: close the attempt."""
     attempts.finish(
-        conn, claimed.attempt_id, outcome=result.outcome, error=result.error, now=platform.now()
+        conn, claimed.attempt_id, outcome=result.outcome, error=result.error, now=deps.now()
     )
 
 
 def record_answer(
     conn: sa.Connection,
     *,
-    platform: Platform,
+    deps: Dependencies,
     payment_id: uuid.UUID,
     claimed: ClaimedAttempt,
     result: CallResult[InitiateResult],
@@ -230,7 +228,7 @@ def record_answer(
         outcome=result.outcome,
         error=result.error,
         external_id=external_id,
-        now=platform.now(),
+        now=deps.now(),
     )
     if result.outcome is AttemptOutcome.ACCEPTED:
         status, reason, failure_code = PaymentStatus.INITIATED, f"accepted by {gateway}", None
@@ -244,7 +242,7 @@ def record_answer(
         reason = f"no usable answer from {gateway}: {result.error}"
     moved = change_status(
         conn,
-        platform,
+        deps,
         payment_id,
         StatusChange(
             status=status,
@@ -260,17 +258,17 @@ def record_answer(
         ),
     )
     if moved.moved and external_id is not None:
-        return webhooks.replay_early_webhooks(conn, platform, moved.payment)
+        return webhooks.replay_early_webhooks(conn, deps, moved.payment)
     return moved.payment
 
 
 def reject_unroutable(
-    conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, why: str
+    conn: sa.Connection, *, deps: Dependencies, payment_id: uuid.UUID, why: str
 ) -> Payment:
     """No candidate could be reached: the payment is rejected, and may be routed again."""
     return change_status(
         conn,
-        platform,
+        deps,
         payment_id,
         StatusChange(
             status=PaymentStatus.REJECTED,

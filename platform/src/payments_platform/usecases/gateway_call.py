@@ -31,7 +31,7 @@ from payments_plugins import (
 from payments_platform.lifecycle import AttemptOutcome
 from payments_platform.store.text import decline_code, unstorable_id
 from payments_platform.telemetry import LATE_GATEWAY_ANSWERS, gateway_call_timer
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payments_platform")
@@ -120,7 +120,7 @@ class _LateAnswer:
 
 
 async def call_gateway(
-    platform: Platform,
+    deps: Dependencies,
     gateway_name: str,
     operation: str,
     send: Callable[[Gateway], Awaitable[T]],
@@ -133,7 +133,7 @@ async def call_gateway(
     ``vendor_id`` names the id in the answer that the platform will store; one it cannot store
     makes the answer unusable (an unknown outcome: the vendor may have acted on it).
     """
-    live = platform.gateways[gateway_name]
+    live = deps.gateways[gateway_name]
     with tracer.start_as_current_span(f"payments.gateway.{operation}") as span:
         span.set_attribute("gateway.name", gateway_name)
         for key, value in (attributes or {}).items():
@@ -156,7 +156,7 @@ async def call_gateway(
             timing["outcome"] = _metric_outcome(operation, result.outcome)
         span.set_attribute("gateway.outcome", result.outcome)
     if operation in MONEY_OPERATIONS:
-        breaker = platform.routing.breaker(gateway_name)
+        breaker = deps.routing.breaker(gateway_name)
         if result.outcome in (AttemptOutcome.ACCEPTED, AttemptOutcome.DECLINED):
             breaker.record_success()
         else:

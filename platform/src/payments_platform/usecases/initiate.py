@@ -30,7 +30,7 @@ from payments_platform.logs import payment_logged
 from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.usecases import failover
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.transitions import StatusChange, change_status, schedule
 
 tracer = trace.get_tracer("payments_platform")
@@ -71,7 +71,7 @@ class PaymentRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def start_payment(
-    platform: Platform,
+    deps: Dependencies,
     client_id: uuid.UUID,
     amount: Amount,
     *,
@@ -86,26 +86,26 @@ async def start_payment(
     with tracer.start_as_current_span("payments.initiate") as span, payment_logged(payment_id):
         span.set_attribute("payment.id", str(payment_id))
         span.set_attribute("payment.currency", amount.currency)
-        if not platform.routing.supports(amount.currency):
+        if not deps.routing.supports(amount.currency):
             raise errors.CurrencyNotSupported(
                 f"no enabled gateway takes {amount.currency}", field="currency"
             )
-        claimed = await platform.database.write(
+        claimed = await deps.database.write(
             functools.partial(
                 claim_payment,
-                platform=platform,
+                deps=deps,
                 payment_id=payment_id,
                 client_id=client_id,
                 asked=asked,
                 merchant=merchant,
-                now=platform.now(),
+                now=deps.now(),
             )
         )
         if isinstance(claimed, InitOutcome):
             span.set_attribute("payment.replay", claimed.answer is InitAnswer.REPEATED)
             return _answered(claimed.payment, claimed.answer)
         payment = await failover.follow_route(
-            platform, claimed.payment_id, amount, claimed.plan, final=True
+            deps, claimed.payment_id, amount, claimed.plan, final=True
         )
         answer = InitAnswer.CREATED if claimed.created else InitAnswer.REPEATED
         return _answered(payment, answer)
@@ -114,7 +114,7 @@ async def start_payment(
 def claim_payment(
     conn: sa.Connection,
     *,
-    platform: Platform,
+    deps: Dependencies,
     payment_id: uuid.UUID,
     client_id: uuid.UUID,
     asked: PaymentRequest,
@@ -150,22 +150,22 @@ def claim_payment(
             # The id is taken by a payment made while the API was open, or with a key: an
             # open API cannot tell whose it is, and says nothing of it.
             raise errors.IdempotencyKeyReused(f"payment id {client_id} is already used", field="id")
-        if not reopen_for_repeat(conn, platform, existing, asked, now):
+        if not reopen_for_repeat(conn, deps, existing, asked, now):
             return InitOutcome(payment=existing, answer=InitAnswer.REPEATED)
         payment_id = existing.id
-    if platform.queued:
-        schedule(conn, platform, JobKind.INITIATE, payment_id)
+    if deps.queued:
+        schedule(conn, deps, JobKind.INITIATE, payment_id)
         payment = payments.load(conn, payment_id)
         return InitOutcome(payment=payment, answer=InitAnswer.IN_PROGRESS)
     # The payment row is ours under this transaction's lock: the routing decision and the
     # first attempt are written with it, saving two commits.
-    plan = failover.plan_route(conn, platform, payment_id, amount)
+    plan = failover.plan_route(conn, deps, payment_id, amount)
     return _Claimed(payment_id=payment_id, plan=plan, created=created)
 
 
 def reopen_for_repeat(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     existing: Payment,
     asked: PaymentRequest,
     now: datetime,
@@ -187,7 +187,7 @@ def reopen_for_repeat(
                 f"payment {existing.client_id} exists with another {name}", field="id"
             )
     if existing.status is PaymentStatus.PENDING:
-        if platform.queued:
+        if deps.queued:
             return False  # queued: the stored payment is the answer until a worker routes it
         raise errors.PaymentInProgress(
             f"payment {existing.client_id} is being sent to a gateway; ask again shortly",
@@ -198,7 +198,7 @@ def reopen_for_repeat(
     # No vendor holds the payment, so trying again cannot charge twice.
     return change_status(
         conn,
-        platform,
+        deps,
         existing.id,
         StatusChange(
             status=PaymentStatus.PENDING,

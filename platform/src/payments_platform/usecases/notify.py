@@ -26,40 +26,40 @@ from payments_platform.records import Notification, Payment, Refund
 from payments_platform.resources import PaymentView, RefundView
 from payments_platform.store import notifications
 from payments_platform.telemetry import current_trace_parent
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 
 # Jitter only spreads retries out; it needs no cryptographic strength.
 _rng = random.Random()  # noqa: S311
 
 
-def payment_changed(conn: sa.Connection, platform: Platform, payment: Payment) -> None:
+def payment_changed(conn: sa.Connection, deps: Dependencies, payment: Payment) -> None:
     """Notify the merchant that its payment is now as ``payment`` stands."""
     event_type = payment_event(payment.status)
     if event_type is not None:
-        _write(conn, platform, payment, event_type)
+        _write(conn, deps, payment, event_type)
 
 
 def refund_changed(
-    conn: sa.Connection, platform: Platform, refund: Refund, payment: Payment
+    conn: sa.Connection, deps: Dependencies, refund: Refund, payment: Payment
 ) -> None:
     """Notify the merchant that a refund of its payment is now as ``refund`` stands (and the
     payment as ``payment`` does)."""
     event_type = refund_event(refund.status)
     if event_type is not None:
-        _write(conn, platform, payment, event_type, refund)
+        _write(conn, deps, payment, event_type, refund)
 
 
 def _write(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     payment: Payment,
     event_type: str,
     refund: Refund | None = None,
 ) -> None:
-    endpoints = platform.notifier.wanting(payment.merchant, event_type)
+    endpoints = deps.notifier.wanting(payment.merchant, event_type)
     if not endpoints:
         return
-    now = platform.now()
+    now = deps.now()
     event = Notification(
         id=notifications.new_id(),
         payment_id=payment.id,
@@ -89,18 +89,18 @@ def _write(
             JobKind.NOTIFY,
             payment.id,
             now=now,
-            max_attempts=platform.notifier.max_attempts,
+            max_attempts=deps.notifier.max_attempts,
             delivery_id=delivery_id,
             trace_parent=current_trace_parent(),
         )
 
 
-async def deliver(platform: Platform, job: Job) -> None:
+async def deliver(deps: Dependencies, job: Job) -> None:
     """Post the notification of a ``notify`` job to its endpoint, once."""
     if job.delivery_id is None:  # pragma: no cover - notify jobs always carry one
         raise ValueError(f"notify job {job.id} names no delivery")
     delivery_id = job.delivery_id
-    found = await platform.database.read(
+    found = await deps.database.read(
         lambda conn: notifications.get_delivery(conn, delivery_id), quick=True
     )
     if found is None or found[0].status is DeliveryStatus.DELIVERED:
@@ -108,18 +108,18 @@ async def deliver(platform: Platform, job: Job) -> None:
     # A dead delivery's job runs again only when someone revived it (``payments jobs retry``,
     # the console): then it is sent again, as a pending one is.
     delivery, event = found
-    endpoint = platform.notifier.endpoints.get(delivery.endpoint)
+    endpoint = deps.notifier.endpoints.get(delivery.endpoint)
     if endpoint is None:
         raise RetryLater(f"endpoint {delivery.endpoint!r} is not configured (or not enabled)")
-    slot = platform.notifier.slot(delivery.endpoint)
+    slot = deps.notifier.slot(delivery.endpoint)
     if slot.locked():
         # The endpoint has its fill of deliveries in flight: this one waits without holding
         # a worker, and without spending an attempt.
         raise RetryLater(f"{delivery.endpoint} is busy", retry_in=1.0, spend_attempt=False)
-    settings = platform.notifier.settings
+    settings = deps.notifier.settings
     async with slot:
         result = await post_notification(
-            platform.notifier.client,
+            deps.notifier.client,
             endpoint.url,
             secret=endpoint.secret,
             message_id=event.id,
@@ -134,12 +134,12 @@ async def deliver(platform: Platform, job: Job) -> None:
         status = DeliveryStatus.DEAD
     else:
         status = DeliveryStatus.PENDING
-    await platform.database.write(
+    await deps.database.write(
         functools.partial(
             notifications.record_attempt,
             delivery_id=delivery_id,
             status=status,
-            now=platform.now(),
+            now=deps.now(),
             status_code=result.status_code,
             error=result.error,
         )
@@ -147,12 +147,12 @@ async def deliver(platform: Platform, job: Job) -> None:
     if not result.delivered:
         raise RetryLater(
             f"{delivery.endpoint}: {result.error}",
-            retry_in=platform.notifier.backoff(job.attempts, _rng),
+            retry_in=deps.notifier.backoff(job.attempts, _rng),
         )
 
 
 async def redeliver(
-    platform: Platform,
+    deps: Dependencies,
     *,
     notification_id: str | None = None,
     since: datetime | None = None,
@@ -166,7 +166,7 @@ async def redeliver(
         dead = notifications.dead_deliveries(
             conn, notification_id=notification_id, since=since, until=until, endpoint=endpoint
         )
-        now = platform.now()
+        now = deps.now()
         notifications.reopen(conn, [delivery_id for delivery_id, _ in dead], now)
         for delivery_id, payment_id in dead:
             jobs.enqueue(
@@ -174,15 +174,15 @@ async def redeliver(
                 JobKind.NOTIFY,
                 payment_id,
                 now=now,
-                max_attempts=platform.notifier.max_attempts,
+                max_attempts=deps.notifier.max_attempts,
                 delivery_id=delivery_id,
             )
         return len(dead)
 
-    return await platform.database.write(revive)
+    return await deps.database.write(revive)
 
 
-async def failing_endpoints(platform: Platform) -> list[dict[str, object]]:
+async def failing_endpoints(deps: Dependencies) -> list[dict[str, object]]:
     """Per endpoint, its deliveries that failed and are not delivered: how many are retrying
     and dead, and the latest failure (``payments notifications failing``)."""
-    return await platform.database.read(notifications.dead_or_retrying)
+    return await deps.database.read(notifications.dead_or_retrying)

@@ -23,7 +23,7 @@ from payments_platform.jobs import Job, RetryLater
 from payments_platform.lifecycle import PaymentStatus, given_up_by_platform
 from payments_platform.records import Payment
 from payments_platform.store import events, payments
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.reconcile import recheck_given_up, reconcile_payment
 
 OPERATOR_ACTION = "operator_action"
@@ -48,22 +48,22 @@ class JobRetryResult:
 
 
 async def retry_dead_job(
-    platform: Platform, job_id: int, operator: str, *, via: str = "console"
+    deps: Dependencies, job_id: int, operator: str, *, via: str = "console"
 ) -> JobRetryResult:
     """Give a dead job a fresh set of attempts, due now, and record who did, and from where
     (``console``, ``command line``)."""
-    return await platform.database.write(
-        functools.partial(_revive, platform=platform, job_id=job_id, operator=operator, via=via)
+    return await deps.database.write(
+        functools.partial(_revive, deps=deps, job_id=job_id, operator=operator, via=via)
     )
 
 
 def _revive(
-    conn: sa.Connection, *, platform: Platform, job_id: int, operator: str, via: str
+    conn: sa.Connection, *, deps: Dependencies, job_id: int, operator: str, via: str
 ) -> JobRetryResult:
     job = jobs.find_job(conn, job_id)
     if job is None:
         return JobRetryResult(JobRetry.NOT_FOUND, None)
-    if not jobs.revive(conn, job_id, platform.now()):
+    if not jobs.revive(conn, job_id, deps.now()):
         return JobRetryResult(JobRetry.NOT_DEAD, job)
     events.record(
         conn,
@@ -78,7 +78,7 @@ def _revive(
             "job": job.kind,
             "via": via,
         },
-        now=platform.now(),
+        now=deps.now(),
     )
     return JobRetryResult(JobRetry.RETRIED, job)
 
@@ -106,11 +106,11 @@ class ReconciliationResult:
 
 
 async def reconcile_now(
-    platform: Platform, payment_id: uuid.UUID, operator: str
+    deps: Dependencies, payment_id: uuid.UUID, operator: str
 ) -> ReconciliationResult:
     """Ask the gateway of a payment whose outcome is unknown what became of it, now; or ask the
     gateways of one the platform gave up on whether they took it after all."""
-    payment = await _read(platform, payment_id)
+    payment = await _read(deps, payment_id)
     if payment is None:
         return ReconciliationResult(Reconciliation.NOT_FOUND, None)
     given_up = given_up_by_platform(payment.status, payment.failure_code)
@@ -121,7 +121,7 @@ async def reconcile_now(
     gateway = payment.gateway or "its gateway"
     # Recorded before the call, so that the log says who asked even if the process dies.
     await _record(
-        platform,
+        deps,
         payment_id,
         operator,
         f"{operator} asked {gateway} what became of the payment",
@@ -129,27 +129,27 @@ async def reconcile_now(
     )
     try:
         if given_up:
-            await recheck_given_up(platform, payment_id)
+            await recheck_given_up(deps, payment_id)
         else:
-            await reconcile_payment(platform, payment_id)
+            await reconcile_payment(deps, payment_id)
     except RetryLater as error:
         await _record(
-            platform, payment_id, operator, f"{gateway} did not answer: {error}", accepted=False
+            deps, payment_id, operator, f"{gateway} did not answer: {error}", accepted=False
         )
         return ReconciliationResult(
-            Reconciliation.UNANSWERED, await _read(platform, payment_id), str(error)
+            Reconciliation.UNANSWERED, await _read(deps, payment_id), str(error)
         )
-    return ReconciliationResult(Reconciliation.ANSWERED, await _read(platform, payment_id))
+    return ReconciliationResult(Reconciliation.ANSWERED, await _read(deps, payment_id))
 
 
-async def _read(platform: Platform, payment_id: uuid.UUID) -> Payment | None:
-    return await platform.database.read(lambda conn: payments.get(conn, payment_id))
+async def _read(deps: Dependencies, payment_id: uuid.UUID) -> Payment | None:
+    return await deps.database.read(lambda conn: payments.get(conn, payment_id))
 
 
 async def _record(
-    platform: Platform, payment_id: uuid.UUID, operator: str, reason: str, *, accepted: bool | None
+    deps: Dependencies, payment_id: uuid.UUID, operator: str, reason: str, *, accepted: bool | None
 ) -> None:
-    await platform.database.write(
+    await deps.database.write(
         lambda conn: events.record(
             conn,
             payment_id=payment_id,
@@ -157,6 +157,6 @@ async def _record(
             reason=reason,
             accepted=accepted,
             detail={"operator": operator, "action": "reconcile"},
-            now=platform.now(),
+            now=deps.now(),
         )
     )

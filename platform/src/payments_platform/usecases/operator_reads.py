@@ -27,7 +27,7 @@ from payments_platform.store.listing import (
     PaymentFilter,
     PaymentPage,
 )
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 
 KNOWN_AS_LIMIT = 100
 """Payments shown for one client id at most: one per merchant that used it."""
@@ -43,9 +43,9 @@ class PaymentFile:
     early_webhooks: list[Event]
 
 
-async def payment_file(platform: Platform, payment_id: uuid.UUID) -> PaymentFile | None:
+async def payment_file(deps: Dependencies, payment_id: uuid.UUID) -> PaymentFile | None:
     """Everything stored about the payment; None if there is no such payment."""
-    return await platform.database.read(lambda conn: _read(conn, payment_id))
+    return await deps.database.read(lambda conn: _read(conn, payment_id))
 
 
 def _read(conn: sa.Connection, payment_id: uuid.UUID) -> PaymentFile | None:
@@ -60,7 +60,7 @@ def _read(conn: sa.Connection, payment_id: uuid.UUID) -> PaymentFile | None:
 
 
 async def find_payments(
-    platform: Platform,
+    deps: Dependencies,
     *,
     merchant: str | Everyone,
     filters: PaymentFilter,
@@ -68,14 +68,14 @@ async def find_payments(
     limit: int,
 ) -> PaymentPage:
     """A page of the payments that match, newest first, paged as ``GET /payments`` pages."""
-    return await platform.database.read(
+    return await deps.database.read(
         lambda conn: listing.list_payments(
             conn, merchant=merchant, filters=filters, after=after, limit=limit
         )
     )
 
 
-async def payments_known_as(platform: Platform, any_id: uuid.UUID) -> list[Payment]:
+async def payments_known_as(deps: Dependencies, any_id: uuid.UUID) -> list[Payment]:
     """The payments an id may name, as someone may have it: the platform's own (the reference
     a gateway shows) first, then every payment a client gave that id, whatever its merchant."""
 
@@ -91,7 +91,7 @@ async def payments_known_as(platform: Platform, any_id: uuid.UUID) -> list[Payme
         others = [payment for payment in given.payments if payment.id != any_id]
         return ([own] if own is not None else []) + others
 
-    return await platform.database.read(read)
+    return await deps.database.read(read)
 
 
 JobCounts = dict[tuple[str, str], int]
@@ -99,7 +99,7 @@ JobCounts = dict[tuple[str, str], int]
 
 
 async def jobs_by_status(
-    platform: Platform, statuses: Collection[JobStatus], *, limit: int | None = None
+    deps: Dependencies, statuses: Collection[JobStatus], *, limit: int | None = None
 ) -> tuple[list[Job], JobCounts]:
     """Jobs in ``statuses``, a status after another in the order given (so that dead jobs are
     never crowded out by pending ones), each the next due first, at most ``limit``; and how
@@ -114,12 +114,12 @@ async def jobs_by_status(
             listed += jobs.list_jobs(conn, [status], limit=left)
         return listed, jobs.count_open(conn)
 
-    return await platform.database.read(read)
+    return await deps.database.read(read)
 
 
-async def open_job_counts(platform: Platform) -> JobCounts:
+async def open_job_counts(deps: Dependencies) -> JobCounts:
     """How many jobs of each kind are pending, running or dead."""
-    return await platform.database.read(jobs.count_open)
+    return await deps.database.read(jobs.count_open)
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class OverviewRecords:
 
 
 async def overview_records(
-    platform: Platform, *, since: datetime, pending_before: datetime, shown: int
+    deps: Dependencies, *, since: datetime, pending_before: datetime, shown: int
 ) -> OverviewRecords:
     """The period's attempts, aggregated by the database, and what needs an operator: at most
     ``shown`` payments of each kind that is stuck, and of recovered ones."""
@@ -165,4 +165,4 @@ async def overview_records(
             refused=events.refused_webhooks(conn, since),
         )
 
-    return await platform.database.read(read)
+    return await deps.database.read(read)

@@ -33,7 +33,7 @@ from payments_platform.operators import OPERATOR_NAME, ConsoleSettings, Operator
 from payments_platform.sign_in_limits import after_address_failure, after_name_failure
 from payments_platform.store import operator_sessions, sign_in_failures
 from payments_platform.store.operator_sessions import OperatorSession
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def token_digest(token: str) -> str:
 
 
 async def sign_in(
-    platform: Platform,
+    deps: Dependencies,
     accounts: OperatorAccounts,
     settings: ConsoleSettings,
     *,
@@ -90,9 +90,9 @@ async def sign_in(
     by_name = (
         sign_in_failures.name_subject(name, address) if OPERATOR_NAME.fullmatch(name) else None
     )
-    now = platform.now()
+    now = deps.now()
     subjects = [by_address] if by_name is None else [by_address, by_name]
-    locked = await platform.database.read(
+    locked = await deps.database.read(
         lambda conn: sign_in_failures.latest_lock(conn, subjects, now)
     )
     if locked is not None:
@@ -100,7 +100,7 @@ async def sign_in(
         raise SignInLocked(until, until - now, whole_address=subject == by_address)
     # scrypt takes a tenth of a second of CPU: not on the event loop.
     if not await asyncio.to_thread(accounts.verify, name, password):
-        await platform.database.write(
+        await deps.database.write(
             functools.partial(
                 _count_failure,
                 address=address,
@@ -114,7 +114,7 @@ async def sign_in(
     credentials = accounts.fingerprint(name, token)
     if credentials is None:  # pragma: no cover - verify found the operator just above
         raise LookupError(f"operator {name!r} is not configured")
-    session = await platform.database.write(
+    session = await deps.database.write(
         functools.partial(
             _open_session,
             name=name,
@@ -123,7 +123,7 @@ async def sign_in(
             csrf_token=csrf_token,
             credentials=credentials,
             settings=settings,
-            now=platform.now(),
+            now=deps.now(),
         )
     )
     return SignedIn(token, session)
@@ -209,7 +209,7 @@ def _open_session(
 
 
 async def session_of(
-    platform: Platform, accounts: OperatorAccounts, settings: ConsoleSettings, token: str | None
+    deps: Dependencies, accounts: OperatorAccounts, settings: ConsoleSettings, token: str | None
 ) -> OperatorSession | None:
     """The live session whose token the request carries, if any; its use is recorded.
 
@@ -219,16 +219,16 @@ async def session_of(
     if not token:
         return None
     digest = token_digest(token)
-    now = platform.now()
+    now = deps.now()
     idle = timedelta(minutes=settings.idle_minutes)
-    found = await platform.database.read(
+    found = await deps.database.read(
         lambda conn: operator_sessions.find(conn, digest, now=now, idle=idle)
     )
     if found is None:
         return None
     expected = accounts.fingerprint(found.operator, token)
     if expected is None or not hmac.compare_digest(expected, found.credentials_hmac):
-        await platform.database.write(lambda conn: operator_sessions.delete(conn, digest))
+        await deps.database.write(lambda conn: operator_sessions.delete(conn, digest))
         logger.info(
             "console session of operator %s ended: %s",
             found.operator,
@@ -238,19 +238,19 @@ async def session_of(
         )
         return None
     if now - found.last_seen_at >= TOUCH_EVERY:
-        await platform.database.write(lambda conn: operator_sessions.touch(conn, digest, now))
+        await deps.database.write(lambda conn: operator_sessions.touch(conn, digest, now))
     return found
 
 
-async def sign_out(platform: Platform, token: str) -> None:
+async def sign_out(deps: Dependencies, token: str) -> None:
     """End the session whose token this is, in every process."""
     digest = token_digest(token)
-    await platform.database.write(lambda conn: operator_sessions.delete(conn, digest))
+    await deps.database.write(lambda conn: operator_sessions.delete(conn, digest))
 
 
-async def end_sessions(platform: Platform, operator: str) -> int:
+async def end_sessions(deps: Dependencies, operator: str) -> int:
     """End every session of ``operator`` in every process (``payments operators sign-out``);
     how many there were."""
-    return await platform.database.write(
+    return await deps.database.write(
         lambda conn: operator_sessions.delete_of_operator(conn, operator)
     )

@@ -10,15 +10,15 @@ from payments_platform import errors
 from payments_platform.records import PaymentHistory
 from payments_platform.store import history, listing
 from payments_platform.store.listing import Cursor, PaymentFilter, PaymentPage
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 
 
 async def payment_history(
-    platform: Platform, client_id: uuid.UUID, *, merchant: str | None = None
+    deps: Dependencies, client_id: uuid.UUID, *, merchant: str | None = None
 ) -> PaymentHistory:
     """The payment ``merchant`` calls ``client_id``, with its attempts, refunds and events."""
 
-    found = await platform.database.read(
+    found = await deps.database.read(
         lambda conn: history.find_for_client(conn, merchant, client_id), quick=True
     )
     if found is None:
@@ -27,7 +27,7 @@ async def payment_history(
 
 
 async def list_payments(
-    platform: Platform,
+    deps: Dependencies,
     *,
     merchant: str | None,
     filters: PaymentFilter,
@@ -35,7 +35,7 @@ async def list_payments(
     limit: int = 20,
 ) -> PaymentPage:
     """A page of ``merchant``'s payments that match ``filters``, newest first."""
-    return await platform.database.read(
+    return await deps.database.read(
         lambda conn: listing.list_payments(
             conn, merchant=merchant, filters=filters, after=after, limit=limit
         )

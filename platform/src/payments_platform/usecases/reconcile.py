@@ -48,7 +48,7 @@ from payments_platform.lifecycle import (
 from payments_platform.records import Payment, Refund
 from payments_platform.store import attempts, payments
 from payments_platform.usecases import webhooks
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.gateway_call import call_gateway
 from payments_platform.usecases.refunds import record_refund
 from payments_platform.usecases.transitions import StatusChange, change_status
@@ -56,32 +56,30 @@ from payments_platform.usecases.transitions import StatusChange, change_status
 T = TypeVar("T")
 
 
-async def reconcile_payment(platform: Platform, payment_id: uuid.UUID) -> None:
+async def reconcile_payment(deps: Dependencies, payment_id: uuid.UUID) -> None:
     """Settle a payment whose outcome is not recorded from what its gateway says."""
-    payment = await _read_payment(platform, payment_id)
+    payment = await _read_payment(deps, payment_id)
     if payment.status is PaymentStatus.PENDING:
         # The guard of a gateway call fired: the process making it stopped, or the call is
         # still going long past every timeout. Either way its answer cannot be waited for.
-        await abandon_in_flight(platform, payment, "no answer recorded in time")
-        payment = await _read_payment(platform, payment_id)
+        await abandon_in_flight(deps, payment, "no answer recorded in time")
+        payment = await _read_payment(deps, payment_id)
     if payment.status is not PaymentStatus.UNKNOWN:
         return
-    report = await ask_payment_status(platform, payment)
+    report = await ask_payment_status(deps, payment)
     if report.status is VendorPaymentStatus.NOT_FOUND:
-        await _believe_not_found(platform, payment)
-    await platform.database.write(
-        functools.partial(record_reconciled, platform=platform, payment=payment, report=report)
+        await _believe_not_found(deps, payment)
+    await deps.database.write(
+        functools.partial(record_reconciled, deps=deps, payment=payment, report=report)
     )
 
 
-async def _believe_not_found(platform: Platform, payment: Payment) -> None:
+async def _believe_not_found(deps: Dependencies, payment: Payment) -> None:
     """Raise :class:`RetryLater` while the payment's last call may still reach its vendor."""
-    attempt = await platform.database.read(
-        lambda conn: attempts.latest(conn, payment.id), quick=True
-    )
+    attempt = await deps.database.read(lambda conn: attempts.latest(conn, payment.id), quick=True)
     if attempt is None:
         return
-    wait = _seconds_until(attempt.started_at, platform.lifecycle.reconcile_after_seconds, platform)
+    wait = _seconds_until(attempt.started_at, deps.lifecycle.reconcile_after_seconds, deps)
     if wait > 0:
         raise RetryLater(
             f"{payment.gateway} has no such payment yet; the call made at"
@@ -91,12 +89,12 @@ async def _believe_not_found(platform: Platform, payment: Payment) -> None:
         )
 
 
-def _seconds_until(started_at: datetime, after_seconds: float, platform: Platform) -> float:
-    return after_seconds - (platform.now() - started_at).total_seconds()
+def _seconds_until(started_at: datetime, after_seconds: float, deps: Dependencies) -> float:
+    return after_seconds - (deps.now() - started_at).total_seconds()
 
 
 def record_reconciled(
-    conn: sa.Connection, *, platform: Platform, payment: Payment, report: StatusReport
+    conn: sa.Connection, *, deps: Dependencies, payment: Payment, report: StatusReport
 ) -> None:
     """Move an ``unknown`` payment to where its gateway says it stands."""
     gateway = payment.gateway or ""
@@ -104,7 +102,7 @@ def record_reconciled(
     if reported is None:
         change_status(
             conn,
-            platform,
+            deps,
             payment.id,
             StatusChange(
                 status=PaymentStatus.REJECTED,
@@ -118,7 +116,7 @@ def record_reconciled(
     external_id = report.external_id or payment.external_id
     moved = change_status(
         conn,
-        platform,
+        deps,
         payment.id,
         StatusChange(
             status=reported,
@@ -129,27 +127,27 @@ def record_reconciled(
         ),
     )
     if moved.moved and external_id is not None:
-        webhooks.replay_early_webhooks(conn, platform, moved.payment)
+        webhooks.replay_early_webhooks(conn, deps, moved.payment)
 
 
-async def abandon_in_flight(platform: Platform, payment: Payment, why: str) -> bool:
+async def abandon_in_flight(deps: Dependencies, payment: Payment, why: str) -> bool:
     """Turn a pending payment whose call has no recorded end into ``unknown``.
 
     Returns whether there was such a call (the payment is then reconciled, never re-sent).
     """
-    return await platform.database.write(
-        functools.partial(_abandon, platform=platform, payment_id=payment.id, why=why)
+    return await deps.database.write(
+        functools.partial(_abandon, deps=deps, payment_id=payment.id, why=why)
     )
 
 
-def _abandon(conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, why: str) -> bool:
+def _abandon(conn: sa.Connection, *, deps: Dependencies, payment_id: uuid.UUID, why: str) -> bool:
     attempt = attempts.in_flight(conn, payment_id)
     if attempt is None:
         return False
-    attempts.finish(conn, attempt.id, outcome=AttemptOutcome.UNKNOWN, error=why, now=platform.now())
+    attempts.finish(conn, attempt.id, outcome=AttemptOutcome.UNKNOWN, error=why, now=deps.now())
     change_status(
         conn,
-        platform,
+        deps,
         payment_id,
         StatusChange(
             status=PaymentStatus.UNKNOWN,
@@ -161,20 +159,20 @@ def _abandon(conn: sa.Connection, *, platform: Platform, payment_id: uuid.UUID, 
     return True
 
 
-async def reconcile_refund(platform: Platform, payment: Payment, refund: Refund) -> bool:
+async def reconcile_refund(deps: Dependencies, payment: Payment, refund: Refund) -> bool:
     """Ask the gateway about a refund that was sent; True if its answer decided the refund.
 
     False means the vendor never received it: it may be sent again under the same reference,
     which can pay out at most once.
     """
-    report = await ask_refund_status(platform, payment, refund)
+    report = await ask_refund_status(deps, payment, refund)
     status = refund_status_reported(report.status)
     if status is not None:
         code = "declined" if status is RefundStatus.FAILED else None
-        await platform.database.write(
+        await deps.database.write(
             functools.partial(
                 record_refund,
-                platform=platform,
+                deps=deps,
                 refund=refund,
                 status=status,
                 by_job=True,
@@ -189,25 +187,25 @@ async def reconcile_refund(platform: Platform, payment: Payment, refund: Refund)
     return False
 
 
-async def recheck_given_up(platform: Platform, payment_id: uuid.UUID) -> None:
+async def recheck_given_up(deps: Dependencies, payment_id: uuid.UUID) -> None:
     """Ask the gateways of a payment the platform gave up on by its own judgement whether they
     took it after all; a vendor's word that it took the money moves the payment to ``paid``.
 
     Each gateway the payment was sent to is asked, the last first, until one knows it.
     """
-    payment = await _read_payment(platform, payment_id)
+    payment = await _read_payment(deps, payment_id)
     if not given_up_by_platform(payment.status, payment.failure_code):
         return
-    tried = await platform.database.read(
+    tried = await deps.database.read(
         lambda conn: [attempt.gateway for attempt in attempts.of_payment(conn, payment_id)]
     )
     for gateway in dict.fromkeys(reversed(tried)):
-        report = await ask_payment_status(platform, payment, gateway)
+        report = await ask_payment_status(deps, payment, gateway)
         if report.status is not VendorPaymentStatus.NOT_FOUND:
-            await platform.database.write(
+            await deps.database.write(
                 functools.partial(
                     record_recheck,
-                    platform=platform,
+                    deps=deps,
                     payment=payment,
                     report=report,
                     gateway=gateway,
@@ -219,7 +217,7 @@ async def recheck_given_up(platform: Platform, payment_id: uuid.UUID) -> None:
 def record_recheck(
     conn: sa.Connection,
     *,
-    platform: Platform,
+    deps: Dependencies,
     payment: Payment,
     report: StatusReport,
     gateway: str,
@@ -230,7 +228,7 @@ def record_recheck(
     said = f"{gateway} reports {report.status}"
     webhooks.take_report(
         conn,
-        platform,
+        deps,
         current,
         reported,
         kind="status_lookup",
@@ -245,21 +243,21 @@ def record_recheck(
             WebhookVerdict.CONTRADICTS: f"{said}; the payment stays {current.status}",
         },
         body_sha256=None,
-        now=platform.now(),
+        now=deps.now(),
         detail={"status": str(report.status), "external_id": report.external_id},
         learned=(gateway, report.external_id) if report.external_id else None,
     )
 
 
 async def ask_payment_status(
-    platform: Platform, payment: Payment, gateway: str | None = None
+    deps: Dependencies, payment: Payment, gateway: str | None = None
 ) -> StatusReport:
     """What the payment's gateway (or ``gateway``) says about it; any doubt is a retry later."""
     gateway = gateway or payment.gateway or ""
     known = payment.external_id if gateway == payment.gateway else None
     query = StatusQuery(payment_id=payment.id, external_id=known)
     return await _lookup(
-        platform,
+        deps,
         gateway,
         "status",
         lambda live: live.fetch_status(query),
@@ -268,12 +266,12 @@ async def ask_payment_status(
 
 
 async def ask_refund_status(
-    platform: Platform, payment: Payment, refund: Refund
+    deps: Dependencies, payment: Payment, refund: Refund
 ) -> RefundStatusReport:
     """What the refund's gateway says about it; any doubt is a retry later."""
     query = RefundStatusQuery(refund_id=refund.id, external_id=payment.external_id or "")
     return await _lookup(
-        platform,
+        deps,
         refund.gateway,
         "refund_status",
         lambda live: live.fetch_refund_status(query),
@@ -282,20 +280,20 @@ async def ask_refund_status(
 
 
 async def _lookup(
-    platform: Platform,
+    deps: Dependencies,
     gateway: str,
     operation: str,
     send: Callable[[Gateway], Awaitable[T]],
     vendor_id: Callable[[T], str | None],
 ) -> T:
     """Make a lookup; one that cannot be made or gets no usable answer is retried later."""
-    if gateway not in platform.gateways:
+    if gateway not in deps.gateways:
         raise RetryLater(f"gateway {gateway!r} is not enabled")
-    result = await call_gateway(platform, gateway, operation, send, vendor_id=vendor_id)
+    result = await call_gateway(deps, gateway, operation, send, vendor_id=vendor_id)
     if result.answer is None:
         raise RetryLater(f"{gateway} {operation} lookup failed: {result.error}") from result.failure
     return result.answer
 
 
-async def _read_payment(platform: Platform, payment_id: uuid.UUID) -> Payment:
-    return await platform.database.read(lambda conn: payments.load(conn, payment_id), quick=True)
+async def _read_payment(deps: Dependencies, payment_id: uuid.UUID) -> Payment:
+    return await deps.database.read(lambda conn: payments.load(conn, payment_id), quick=True)

@@ -41,7 +41,7 @@ from payments_platform.records import Payment, Refund
 from payments_platform.store import events, payments, refunds
 from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases import notify
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.gateway_call import call_gateway
 from payments_platform.usecases.transitions import (
     Recorded,
@@ -71,7 +71,7 @@ class _Claimed(msgspec.Struct, frozen=True):
 
 
 async def refund_payment(
-    platform: Platform,
+    deps: Dependencies,
     client_payment_id: uuid.UUID,
     *,
     amount_minor: int | None = None,
@@ -85,22 +85,22 @@ async def refund_payment(
         span.set_attribute("payment.id", str(payment_id))
         client_refund_id = client_refund_id or uuid.uuid4()
         span.set_attribute("refund.id", str(client_refund_id))
-        claimed = await platform.database.write(
+        claimed = await deps.database.write(
             functools.partial(
                 claim_refund,
-                platform=platform,
+                deps=deps,
                 client_payment_id=client_payment_id,
                 amount_minor=amount_minor,
                 client_refund_id=client_refund_id,
                 merchant=merchant,
-                now=platform.now(),
+                now=deps.now(),
             )
         )
         if isinstance(claimed, RefundOutcome):
             return claimed
         if not claimed.sent:  # queued: a worker sends it
             return RefundOutcome(refund=claimed.refund, payment=claimed.payment, created=True)
-        outcome = await send_refund(platform, claimed.payment, claimed.refund, by_job=False)
+        outcome = await send_refund(deps, claimed.payment, claimed.refund, by_job=False)
         if outcome.refund.status is RefundStatus.FAILED:
             raise refund_failed(outcome.refund)
         return outcome
@@ -109,7 +109,7 @@ async def refund_payment(
 def claim_refund(
     conn: sa.Connection,
     *,
-    platform: Platform,
+    deps: Dependencies,
     client_payment_id: uuid.UUID,
     amount_minor: int | None,
     client_refund_id: uuid.UUID,
@@ -137,7 +137,7 @@ def claim_refund(
     if not payments.claim_refund_amount(conn, payment, amount, now):
         # Only reachable without the row lock (SQLite serialises writers instead).
         raise errors.RefundExceedsBalance("another refund took the balance first")
-    sent = not platform.queued
+    sent = not deps.queued
     if existing is None:
         refund = refunds.insert(
             conn,
@@ -178,7 +178,7 @@ def claim_refund(
         now=now,
     )
     if not sent:
-        schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id)
+        schedule(conn, deps, JobKind.REFUND, payment.id, refund_id=refund.id)
     claimed = msgspec.structs.replace(
         payment, refund_claimed_minor=payment.refund_claimed_minor + amount, updated_at=now
     )
@@ -230,7 +230,7 @@ def _refund_detail(
 
 
 async def send_refund(
-    platform: Platform,
+    deps: Dependencies,
     payment: Payment,
     refund: Refund,
     *,
@@ -242,11 +242,11 @@ async def send_refund(
     Unavailable: failed (the claim is released) if ``final``, else :class:`RetryLater`. No
     usable answer: the refund is ``unknown`` and its job asks the gateway later.
     """
-    record = functools.partial(record_refund, platform=platform, refund=refund, by_job=by_job)
-    if refund.gateway not in platform.gateways:
+    record = functools.partial(record_refund, deps=deps, refund=refund, by_job=by_job)
+    if refund.gateway not in deps.gateways:
         if not final:
             raise RetryLater(f"gateway {refund.gateway!r} that took the payment is off")
-        return await platform.database.write(
+        return await deps.database.write(
             functools.partial(record, status=RefundStatus.FAILED, failure_code=GATEWAY_NOT_ENABLED)
         )
     request = RefundRequest(
@@ -256,7 +256,7 @@ async def send_refund(
         amount=Amount(refund.amount_minor, payment.currency),
     )
     result = await call_gateway(
-        platform,
+        deps,
         refund.gateway,
         "refund",
         lambda gateway: gateway.refund(request),
@@ -287,13 +287,13 @@ async def send_refund(
         )
     else:
         status = functools.partial(record, status=RefundStatus.UNKNOWN, reason=result.error)
-    return await platform.database.write(status)
+    return await deps.database.write(status)
 
 
 def record_refund(
     conn: sa.Connection,
     *,
-    platform: Platform,
+    deps: Dependencies,
     refund: Refund,
     status: RefundStatus,
     by_job: bool,
@@ -307,7 +307,7 @@ def record_refund(
     its claim back, and an unknown refund keeps its claim and gets a job that asks the gateway
     (unless a job sent it, ``by_job``: that job retries).
     """
-    now = platform.now()
+    now = deps.now()
     payment = payments.load(conn, refund.payment_id, for_update=True)
     # Conditional on the refund being still open, as the row stands under the payment's lock.
     finished = refunds.finish(
@@ -337,7 +337,7 @@ def record_refund(
         )
         after = change_status(
             conn,
-            platform,
+            deps,
             payment.id,
             StatusChange(
                 status=refunded,
@@ -346,9 +346,7 @@ def record_refund(
                 refunded_minor=refund.amount_minor,
             ),
             recorded=Recorded(kind="refund_succeeded", gateway=refund.gateway, detail=detail),
-            cause_notified=lambda now_paid: notify.refund_changed(
-                conn, platform, finished, now_paid
-            ),
+            cause_notified=lambda now_paid: notify.refund_changed(conn, deps, finished, now_paid),
         ).payment
         return RefundOutcome(refund=finished, payment=after, created=True)
     if status is RefundStatus.FAILED:
@@ -358,9 +356,9 @@ def record_refund(
             refund_claimed_minor=payment.refund_claimed_minor - refund.amount_minor,
             updated_at=now,
         )
-        notify.refund_changed(conn, platform, finished, after)
+        notify.refund_changed(conn, deps, finished, after)
     elif not by_job:
-        schedule(conn, platform, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
+        schedule(conn, deps, JobKind.REFUND, payment.id, refund_id=refund.id, delay=1.0)
     events.record(
         conn,
         payment_id=payment.id,

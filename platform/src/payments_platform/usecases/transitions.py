@@ -29,7 +29,7 @@ from payments_platform.records import Payment
 from payments_platform.store import events, payments
 from payments_platform.telemetry import PAYMENT_OUTCOMES, current_trace_parent
 from payments_platform.usecases import notify
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Recorded:
 
 def change_status(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     payment_id: uuid.UUID,
     change: StatusChange,
     *,
@@ -97,7 +97,7 @@ def change_status(
     unknown = [was for was in change.expected if not knows_change(was, change.status)]
     if unknown:
         raise ValueError(f"the lifecycle has no change from {unknown} to {change.status}")
-    now = platform.now()
+    now = deps.now()
     for from_status in change.expected:
         after = payments.change(
             conn,
@@ -144,13 +144,13 @@ def change_status(
     )
     if cause_notified is not None:
         cause_notified(after)
-    _follow_up(conn, platform, after, from_status, change.reason)
+    _follow_up(conn, deps, after, from_status, change.reason)
     return Transition(after, moved=True)
 
 
 def schedule(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     kind: JobKind,
     payment_id: uuid.UUID,
     *,
@@ -162,8 +162,8 @@ def schedule(
         conn,
         kind,
         payment_id,
-        now=platform.now(),
-        max_attempts=platform.job_attempts,
+        now=deps.now(),
+        max_attempts=deps.job_attempts,
         delay=delay,
         refund_id=refund_id,
         trace_parent=current_trace_parent(),
@@ -172,7 +172,7 @@ def schedule(
 
 def _follow_up(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     payment: Payment,
     from_status: PaymentStatus,
     reason: str,
@@ -181,16 +181,16 @@ def _follow_up(
     its merchant's notification (in the same transaction), its log line and metric (once the
     transaction commits)."""
     if payment.status is PaymentStatus.UNKNOWN:
-        schedule(conn, platform, JobKind.RECONCILE, payment.id, delay=1.0)
+        schedule(conn, deps, JobKind.RECONCILE, payment.id, delay=1.0)
     elif payment.status is PaymentStatus.INITIATED:
         schedule(
             conn,
-            platform,
+            deps,
             JobKind.EXPIRE,
             payment.id,
-            delay=platform.lifecycle.expire_after_seconds,
+            delay=deps.lifecycle.expire_after_seconds,
         )
-    notify.payment_changed(conn, platform, payment)
+    notify.payment_changed(conn, deps, payment)
     labels = (payment.gateway or "none", payment.currency, payment.status)
 
     def report() -> None:

@@ -46,7 +46,7 @@ from payments_platform.records import Payment
 from payments_platform.store import attempts, events, payments
 from payments_platform.store.text import unstorable_id
 from payments_platform.telemetry import PAYMENTS_RECOVERED, WEBHOOKS_REFUSED
-from payments_platform.usecases.context import LiveGateway, Platform
+from payments_platform.usecases.dependencies import Dependencies, LiveGateway
 from payments_platform.usecases.gateway_call import DeadlinePassed, within_deadline
 from payments_platform.usecases.transitions import Recorded, StatusChange, change_status
 
@@ -67,7 +67,7 @@ class WebhookOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def apply_webhook(
-    platform: Platform, receivers: Sequence[LiveGateway], headers: Mapping[str, str], body: bytes
+    deps: Dependencies, receivers: Sequence[LiveGateway], headers: Mapping[str, str], body: bytes
 ) -> WebhookOutcome:
     """Verify a vendor's notification and apply it to the payment it is about.
 
@@ -79,26 +79,26 @@ async def apply_webhook(
         try:
             event, live, rejection = await _verify(receivers, headers, body)
         except _NotVerified as failure:
-            await _refuse(platform, receivers, body_hash, failure.reason)
+            await _refuse(deps, receivers, body_hash, failure.reason)
             _count_refusal(receivers, errors.WebhookNotVerified.code)
             raise errors.WebhookNotVerified(failure.reason, retry_after=5) from None
         if event is not None and (why := unstorable_id(event.external_id)):
             event, rejection = None, f"the external id {why}"
         if event is None or live is None:
-            await _refuse(platform, receivers, body_hash, rejection)
+            await _refuse(deps, receivers, body_hash, rejection)
             _count_refusal(receivers, errors.WebhookRejected.code)
             raise errors.WebhookRejected(rejection)
         span.set_attribute("gateway.name", live.name)
         span.set_attribute("webhook.status", event.status)
-        outcome = await platform.database.write(
+        outcome = await deps.database.write(
             functools.partial(
                 apply_event,
-                platform=platform,
+                deps=deps,
                 names=[receiver.name for receiver in receivers],
                 event=event,
                 live=live,
                 body_hash=body_hash,
-                now=platform.now(),
+                now=deps.now(),
             )
         )
         if isinstance(outcome, errors.PaymentProblem):
@@ -148,16 +148,16 @@ async def _verify(
 
 
 async def _refuse(
-    platform: Platform, receivers: Sequence[LiveGateway], body_hash: str, reason: str
+    deps: Dependencies, receivers: Sequence[LiveGateway], body_hash: str, reason: str
 ) -> None:
     """Record a webhook that changes nothing because it could not be verified or read."""
-    await platform.database.write(
+    await deps.database.write(
         functools.partial(
             record_refused,
             receivers=receivers,
             body_hash=body_hash,
             reason=reason,
-            now=platform.now(),
+            now=deps.now(),
         )
     )
 
@@ -175,7 +175,7 @@ def _count_refusal(receivers: Sequence[LiveGateway], code: str) -> None:
 def apply_event(
     conn: sa.Connection,
     *,
-    platform: Platform,
+    deps: Dependencies,
     names: Sequence[str],
     event: WebhookEvent,
     live: LiveGateway,
@@ -192,7 +192,7 @@ def apply_event(
     if payment is None and event.reference is not None:
         named = _named_by_reference(conn, names, event)
         if named is not None and named.held_by is None:
-            return _held_elsewhere(conn, platform, named.payment, event, live, body_hash, now)
+            return _held_elsewhere(conn, deps, named.payment, event, live, body_hash, now)
         if named is not None:
             payment, held_by = named
     if payment is None:
@@ -214,7 +214,7 @@ def apply_event(
     reported = payment_status_reported(event.status)
     verdict, reason, current = take_report(
         conn,
-        platform,
+        deps,
         payment,
         reported,
         kind="webhook",
@@ -239,7 +239,7 @@ def apply_event(
     if verdict is WebhookVerdict.CONTRADICTS:
         return errors.TransitionNotAllowed(reason, extra={"payment_status": payment.status})
     if held_by is not None and verdict is not WebhookVerdict.REPEAT:
-        current = replay_early_webhooks(conn, platform, current)
+        current = replay_early_webhooks(conn, deps, current)
     return WebhookOutcome(payment=current, changed=verdict in _CHANGES)
 
 
@@ -283,7 +283,7 @@ def _named_by_reference(
 
 def _held_elsewhere(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     payment: Payment,
     event: WebhookEvent,
     live: LiveGateway,
@@ -331,7 +331,7 @@ def _report_recovery(
 
 def take_report(
     conn: sa.Connection,
-    platform: Platform,
+    deps: Dependencies,
     payment: Payment,
     reported: PaymentStatus | None,
     *,
@@ -357,7 +357,7 @@ def take_report(
     if verdict in _CHANGES and reported is not None:
         current = change_status(
             conn,
-            platform,
+            deps,
             payment.id,
             StatusChange(
                 status=reported,
@@ -428,7 +428,7 @@ def record_refused(
     )
 
 
-def replay_early_webhooks(conn: sa.Connection, platform: Platform, payment: Payment) -> Payment:
+def replay_early_webhooks(conn: sa.Connection, deps: Dependencies, payment: Payment) -> Payment:
     """Apply webhooks about the payment's external id that arrived before it was known by it.
 
     Called in the transaction that records the external id; returns the payment as it stands
@@ -436,9 +436,9 @@ def replay_early_webhooks(conn: sa.Connection, platform: Platform, payment: Paym
     """
     if payment.gateway is None or payment.external_id is None:
         return payment
-    live = platform.gateways.get(payment.gateway)
+    live = deps.gateways.get(payment.gateway)
     siblings = (
-        [g.name for g in platform.gateways_of_type(live.type_name)] if live else [payment.gateway]
+        [g.name for g in deps.gateways_of_type(live.type_name)] if live else [payment.gateway]
     )
     waiting = events.unmatched_webhooks(conn, siblings, payment.external_id)
     for early in waiting:
@@ -448,7 +448,7 @@ def replay_early_webhooks(conn: sa.Connection, platform: Platform, payment: Paym
         # The payment's row is this transaction's: it just recorded the external id.
         _, _, payment = take_report(
             conn,
-            platform,
+            deps,
             payment,
             reported,
             kind="webhook_replayed",
@@ -458,6 +458,6 @@ def replay_early_webhooks(conn: sa.Connection, platform: Platform, payment: Paym
                 for verdict in WebhookVerdict
             },
             body_sha256=early.body_sha256,
-            now=platform.now(),
+            now=deps.now(),
         )
     return payment

@@ -22,7 +22,7 @@ from payments_platform import errors
 from payments_platform.cursors import CursorSeal
 from payments_platform.runtime import Runtime
 from payments_platform.telemetry import tracing_enabled
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.web import operations, payments, refunds, webhooks
 from payments_platform.web.console import ConsolePlugin
 from payments_platform.web.guards import client_merchant, require_client_key
@@ -87,11 +87,11 @@ def create_app(
         # Documented only when it is enforced: an open demo says so.
         security=[{BEARER_AUTH: []}] if protected else None,
     )
-    platform = runtime.platform
+    deps = runtime.deps
     traced = tracing_enabled()
 
-    def the_platform() -> Platform:
-        return platform
+    def the_dependencies() -> Dependencies:
+        return deps
 
     app = Litestar(
         route_handlers=[
@@ -105,7 +105,7 @@ def create_app(
             *extra_routes,
         ],
         state=State({"runtime": runtime}),
-        dependencies={"platform": Provide(the_platform, use_cache=True, sync_to_thread=False)},
+        dependencies={"deps": Provide(the_dependencies, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
         plugins=[
             ProblemDetailsPlugin(),
@@ -127,7 +127,7 @@ def create_app(
         openapi_config=openapi_config(protected=protected),
         debug=False,
     )
-    currencies = {c for route in platform.routing.routes for c in route.currencies}
+    currencies = {c for route in deps.routing.routes for c in route.currencies}
     document_deployment(app, protected=protected, currencies=currencies)
     return app
 

@@ -9,7 +9,7 @@ from prometheus_client import generate_latest
 
 from payments_platform import jobs
 from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS, metrics_registry
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.operator_reads import open_job_counts
 from payments_platform.web.examples import example
 from payments_platform.web.views import Health
@@ -43,16 +43,16 @@ async def health() -> Health:
         )
     },
 )
-async def ready(platform: NamedDependency[Platform]) -> Response[Health]:
+async def ready(deps: NamedDependency[Dependencies]) -> Response[Health]:
     """Whether this process can serve payments."""
     checks: dict[str, str] = {}
     try:
-        await platform.database.ping()
+        await deps.database.ping()
         checks["database"] = "ok"
     except Exception as error:
         checks["database"] = f"unreachable: {type(error.__cause__ or error).__name__}"
-    checks["gateways"] = f"{len(platform.gateways)} built" if platform.gateways else "none enabled"
-    ok = checks["database"] == "ok" and bool(platform.gateways)
+    checks["gateways"] = f"{len(deps.gateways)} built" if deps.gateways else "none enabled"
+    ok = checks["database"] == "ok" and bool(deps.gateways)
     return Response(
         Health(status="ready" if ok else "not ready", checks=checks),
         status_code=200 if ok else 503,
@@ -71,11 +71,11 @@ it: one media type, each parameter once."""
     summary="Prometheus metrics",
     media_type=METRICS_MEDIA_TYPE,
 )
-async def metrics(platform: NamedDependency[Platform]) -> Response[bytes]:
+async def metrics(deps: NamedDependency[Dependencies]) -> Response[bytes]:
     """HTTP, payment, gateway-call, breaker and job metrics in the Prometheus text format."""
-    for route in platform.routing.routes:
+    for route in deps.routing.routes:
         BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
-    counts = await open_job_counts(platform)
+    counts = await open_job_counts(deps)
     # Every kind and open status, 0 when there is none: with several server processes sharing
     # their metrics (serve --workers), a series left out would keep its last count.
     for kind in jobs.JobKind:

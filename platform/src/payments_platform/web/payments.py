@@ -21,7 +21,7 @@ from payments_platform.lifecycle import PaymentStatus
 from payments_platform.resources import PaymentView
 from payments_platform.store.listing import PaymentFilter
 from payments_platform.usecases import reads
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.initiate import InitAnswer, start_payment
 from payments_platform.web import examples
 from payments_platform.web.client_input import (
@@ -85,7 +85,7 @@ STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswe
 )
 async def init_payment(
     data: JSONBody[InitPaymentBody],
-    platform: NamedDependency[Platform],
+    deps: NamedDependency[Dependencies],
     merchant: NamedDependency[str | None],
 ) -> Response[PaymentView]:
     """Start a payment through the routing chain."""
@@ -95,7 +95,7 @@ async def init_payment(
         )
     amount = Amount(data.amount_fractions, data.currency)
     outcome = await start_payment(
-        platform,
+        deps,
         data.id,
         amount,
         merchant=merchant,
@@ -136,7 +136,7 @@ LIST_PAYMENTS = "listPayments"
 )
 async def list_payments(
     request: Request[Any, Any, Any],
-    platform: NamedDependency[Platform],
+    deps: NamedDependency[Dependencies],
     merchant: NamedDependency[str | None],
     cursors: NamedDependency[CursorSeal],
     status: Annotated[PaymentStatus | None, QueryParameter(description="Only this status")] = None,
@@ -184,7 +184,7 @@ async def list_payments(
     except CursorRefused as error:
         raise errors.InvalidRequest(str(error), field="cursor") from None
     page = await reads.list_payments(
-        platform, merchant=merchant, filters=filters, after=after, limit=limit
+        deps, merchant=merchant, filters=filters, after=after, limit=limit
     )
     return PaymentList(
         payments=[PaymentView.of(payment) for payment in page.payments],
@@ -283,10 +283,10 @@ def _moment(text: str | None, name: str) -> datetime | None:
 )
 async def get_payment(
     payment_id: Annotated[str, PathParameter(format="uuid", description="The payment's id")],
-    platform: NamedDependency[Platform],
+    deps: NamedDependency[Dependencies],
     merchant: NamedDependency[str | None],
 ) -> PaymentDetail:
     """Read a payment and its history."""
     # Taken as text so that a malformed id is answered "not a UUID", not "no such route".
-    found = await reads.payment_history(platform, payment_id_of(payment_id), merchant=merchant)
+    found = await reads.payment_history(deps, payment_id_of(payment_id), merchant=merchant)
     return PaymentDetail.of(found)

@@ -12,7 +12,7 @@ from litestar.params import HeaderParameter, JSONBody
 from payments_platform import errors
 from payments_platform.lifecycle import RefundStatus
 from payments_platform.resources import PaymentView, RefundView
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.refunds import refund_payment
 from payments_platform.web import examples
 from payments_platform.web.client_input import (
@@ -79,7 +79,7 @@ from payments_platform.web.views import RefundAnswer
 )
 async def refund(
     data: JSONBody[RefundBody],
-    platform: NamedDependency[Platform],
+    deps: NamedDependency[Dependencies],
     merchant: NamedDependency[str | None],
     idempotency: Annotated[
         str | None,
@@ -95,7 +95,7 @@ async def refund(
 ) -> Response[RefundAnswer]:
     """Refund (part of) a paid payment."""
     outcome = await refund_payment(
-        platform,
+        deps,
         data.id,
         amount_minor=data.amount_fractions,
         client_refund_id=data.refund_id or key_from_header(idempotency),

@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from payments_plugins import WebhookAck, WebhookReply
 
 from payments_platform import errors
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.webhooks import apply_webhook
 from payments_platform.web.examples import PAYMENT_ID, example
 from payments_platform.web.problems import problem_responses
@@ -50,7 +50,7 @@ from payments_platform.web.views import WebhookAnswer
     },
 )
 async def webhook(
-    hook: FromPath[str], request: Request[Any, Any, Any], platform: NamedDependency[Platform]
+    hook: FromPath[str], request: Request[Any, Any, Any], deps: NamedDependency[Dependencies]
 ) -> Response[Any]:
     """Apply a vendor's notification to the payment it is about.
 
@@ -60,12 +60,12 @@ async def webhook(
     name = hook.removesuffix("-webhook")
     if name == hook:
         raise HTTPException(status_code=404, detail=f"no webhook route {request.url.path}")
-    receivers = platform.webhook_receivers(name)
+    receivers = deps.webhook_receivers(name)
     if not receivers:
         raise HTTPException(status_code=404, detail=f"no enabled gateway named {name!r}")
     reply = receivers[0].webhook_reply
     try:
-        outcome = await apply_webhook(platform, receivers, request.headers, await request.body())
+        outcome = await apply_webhook(deps, receivers, request.headers, await request.body())
     except errors.PaymentProblem as problem:
         if reply is None:
             raise

@@ -33,7 +33,7 @@ from litestar.response import Redirect, Template
 from payments_platform.operators import ConsoleSettings, OperatorAccounts
 from payments_platform.runtime import Runtime
 from payments_platform.store.operator_sessions import OperatorSession
-from payments_platform.usecases.context import Platform
+from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.operator_sign_in import session_of
 from payments_platform.web.console.same_origin import Origin, cross_origin
 
@@ -63,9 +63,9 @@ class Console:
     """This process, as the pages name it where they show what only it knows (breakers)."""
 
     @property
-    def platform(self) -> Platform:
+    def deps(self) -> Dependencies:
         """The platform the use cases act on."""
-        return self.runtime.platform
+        return self.runtime.deps
 
     def session_cookie(self, token: str | None) -> Cookie:
         """The session cookie carrying ``token``, or (None) the one that deletes it."""
@@ -149,7 +149,7 @@ async def require_operator(
     signed in with."""
     console = console_of(connection)
     session = await session_of(
-        console.platform,
+        console.deps,
         console.accounts,
         console.settings,
         connection.cookies.get(SESSION_COOKIE),

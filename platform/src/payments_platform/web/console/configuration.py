@@ -76,7 +76,7 @@ async def plugins_page(
 ) -> Template:
     """The plugins and configuration page."""
     host = console.runtime.plugins
-    platform = console.platform
+    deps = console.deps
     return page(
         console,
         session,
@@ -87,9 +87,9 @@ async def plugins_page(
         failures=host.failures,
         skipped=host.skipped,
         conflicts=list(host.conflicts.values()),
-        routes=platform.routing.routes,
-        gateway_types={name: live.type_name for name, live in platform.gateways.items()},
-        strategy=platform.routing.strategy,
+        routes=deps.routing.routes,
+        gateway_types={name: live.type_name for name, live in deps.gateways.items()},
+        strategy=deps.routing.strategy,
         configuration=shown_configuration(console),
         database=console.runtime.database.shown_url,
     )

@@ -58,7 +58,7 @@ async def read_jobs(console: Console, shown: JobFilter) -> JobList:
     """The jobs of ``shown``: dead ones first, then running, then pending, each the next due
     first."""
 
-    listed, counts = await jobs_by_status(console.platform, shown.statuses, limit=SHOWN)
+    listed, counts = await jobs_by_status(console.deps, shown.statuses, limit=SHOWN)
     by_status: dict[str, int] = {}
     for (_kind, status), count in counts.items():
         by_status[status] = by_status.get(status, 0) + count
@@ -104,6 +104,6 @@ async def retry_job(
     status: FromQuery[JobFilter] = JobFilter.OPEN,
 ) -> Redirect:
     """Run a dead job again (its payment's log records who asked)."""
-    result = await retry_dead_job(console.platform, job_id, session.operator)
+    result = await retry_dead_job(console.deps, job_id, session.operator)
     query = notice_query(result.outcome, job=job_id) + f"&status={status}"
     return Redirect(f"{CONSOLE}/jobs{query}", status_code=303)

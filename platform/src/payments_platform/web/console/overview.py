@@ -77,17 +77,17 @@ class Overview:
 
 async def read_overview(console: Console) -> Overview:
     """The gateways' hour from the database, their breakers from this process."""
-    platform = console.platform
-    now = platform.now()
+    deps = console.deps
+    now = deps.now()
     since = hour_start(now)
     stuck_since = now - PENDING_TOO_LONG
     found = await overview_records(
-        platform,
+        deps,
         since=since,
         pending_before=stuck_since,
         shown=STUCK_SHOWN,
     )
-    routes = platform.routing.routes
+    routes = deps.routing.routes
     report = health_report(
         [route.name for route in routes],
         found.minutes,
@@ -99,7 +99,7 @@ async def read_overview(console: Console) -> Overview:
     rows = [
         GatewayRow(
             name=route.name,
-            type_name=platform.gateways[route.name].type_name,
+            type_name=deps.gateways[route.name].type_name,
             currencies=sorted(route.currencies),
             weight=route.weight,
             breaker=route.breaker.state,

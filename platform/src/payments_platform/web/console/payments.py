@@ -42,7 +42,7 @@ async def payment_page(
     job: FromQuery[int | None] = None,
 ) -> Template:
     """The payment and its timeline."""
-    found = await payment_file(console.platform, payment_id)
+    found = await payment_file(console.deps, payment_id)
     if found is None:
         raise NotFoundException(f"no payment with id {payment_id}")
     payment = found.history.payment
@@ -56,7 +56,7 @@ async def payment_page(
         refunds=found.history.refunds,
         timeline=payment_timeline(found.history, found.jobs, found.early_webhooks),
         may_reconcile=payment.status is PaymentStatus.UNKNOWN
-        and payment.gateway in console.platform.gateways,
+        and payment.gateway in console.deps.gateways,
         given_up=given_up_by_platform(payment.status, payment.failure_code),
         notice=notice_of(notice, job=job),
     )
@@ -70,7 +70,7 @@ async def reconcile(
 ) -> Redirect:
     """Ask the payment's gateway now what became of it (or, for a payment the platform gave up
     on, whether it took the money after all); the answer shows in the timeline."""
-    result = await reconcile_now(console.platform, payment_id, session.operator)
+    result = await reconcile_now(console.deps, payment_id, session.operator)
     if result.outcome is Reconciliation.NOT_FOUND:
         raise NotFoundException(f"no payment with id {payment_id}")
     return Redirect(payment_path(payment_id) + notice_query(result.outcome), status_code=303)
@@ -91,12 +91,12 @@ async def search_page(
     found: list[Payment] = []
     next_page = None
     if not search.errors and search.any_id is not None:
-        found = await payments_known_as(console.platform, search.any_id)
+        found = await payments_known_as(console.deps, search.any_id)
         if len(found) == 1:
             return Redirect(payment_path(found[0].id), status_code=303)
     elif not search.errors:
         page_found = await find_payments(
-            console.platform,
+            console.deps,
             merchant=search.merchant,
             filters=search.filters,
             after=search.after,

@@ -93,7 +93,7 @@ async def sign_in_post(request: Request[Any, Any, Any]) -> Redirect | Template:
     address = request.client.host if request.client else "unknown"
     try:
         signed_in = await sign_in(
-            console.platform,
+            console.deps,
             console.accounts,
             console.settings,
             name=name.strip(),
@@ -136,7 +136,7 @@ async def sign_out_post(
     """End the session, here and in every other process."""
     del session  # the guards found it: only a signed-in operator's form gets here
     console = console_of(request)
-    await sign_out(console.platform, request.cookies.get(SESSION_COOKIE, ""))
+    await sign_out(console.deps, request.cookies.get(SESSION_COOKIE, ""))
     return Redirect(
         f"{SIGN_IN}?signed_out=true", status_code=303, cookies=[console.session_cookie(None)]
     )

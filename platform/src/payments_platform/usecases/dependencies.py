@@ -30,7 +30,7 @@ class LiveGateway:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Platform:
+class Dependencies:
     """One database and one set of live gateways, as every use case sees them."""
 
     database: Database
