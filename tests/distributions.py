@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-CONTRACT_REQUIREMENT = "payments-plugins>=1.0,<2"
+CONTRACT_REQUIREMENT = "payments-plugins>=2.0,<3"
 
 GATEWAY_TYPE_SOURCE = """
 import msgspec

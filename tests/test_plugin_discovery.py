@@ -119,8 +119,13 @@ def test_payments_plugins_lists_plugins_types_and_currencies() -> None:
 @pytest.mark.parametrize(
     ("requires", "shown"),
     [
-        (("payments-plugins<2,>=1.0",), "built for payments-plugins>=1.0,<2"),
-        (("payments-plugins~=1.0",), "built for payments-plugins~=1.0"),
+        (("payments-plugins<3,>=2.0",), "built for payments-plugins>=2.0,<3"),
+        (("payments-plugins~=2.0",), "built for payments-plugins~=2.0"),
+        (
+            ("payments-plugins<2,>=1.0",),
+            "built for payments-plugins>=1.0,<2: loaded as a contract 1.1.0 plugin, with no"
+            " capability (no next action, no cancel)",
+        ),
         (
             ("payments-plugins",),
             "built for any contract (payments-plugins without a version range)",
@@ -150,7 +155,7 @@ def test_payments_plugins_shows_the_contract_and_the_range_each_plugin_declares(
     assert lines[acme + 1] == f"    {shown}"
     assert lines[acme + 2] == "    gateway type acme: EUR"
     json = lines.index("json  (payments-plugin-json-gateway 0.1.0)")
-    assert lines[json + 1] == "    built for payments-plugins>=1.1,<2"
+    assert lines[json + 1] == "    built for payments-plugins>=2.0,<3"
 
 
 def _with_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -421,28 +426,28 @@ def test_a_requirement_of_arbitrary_equality_is_refused_not_a_crash(install: Ins
     ("requirement", "message"),
     [
         (
-            "payments-plugins>=2.0,<3",
-            "payments-plugin-acme 3.0.0 is built for the plugin contract payments-plugins>=2.0,<3,"
+            "payments-plugins>=3.0,<4",
+            "payments-plugin-acme 3.0.0 is built for the plugin contract payments-plugins>=3.0,<4,"
             f" newer than contract {CONTRACT_VERSION} that this platform implements: upgrade the"
-            " platform to a release that implements contract 2.0 or later, or install a release"
+            " platform to a release that implements contract 3.0 or later, or install a release"
             f" of payments-plugin-acme built for contract {THIS_MINOR} or earlier (one whose"
-            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2)",
+            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=2.0,<3)",
         ),
         (
-            f"payments-plugins>={NEXT_MINOR},<2",
+            f"payments-plugins>={NEXT_MINOR},<3",
             f"payments-plugin-acme 3.0.0 is built for the plugin contract"
-            f" payments-plugins>={NEXT_MINOR},<2, newer than contract {CONTRACT_VERSION} that"
+            f" payments-plugins>={NEXT_MINOR},<3, newer than contract {CONTRACT_VERSION} that"
             f" this platform implements: upgrade the platform to a release that implements"
             f" contract {NEXT_MINOR} or later, or install a release of payments-plugin-acme"
             f" built for contract {THIS_MINOR} or earlier (one whose requirement admits"
-            f" {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2)",
+            f" {CONTRACT_VERSION}, such as payments-plugins>=2.0,<3)",
         ),
         (
             "payments-plugins<1,>=0.1",
             "payments-plugin-acme 3.0.0 is built for the plugin contract"
             f" payments-plugins>=0.1,<1, but this platform implements contract {CONTRACT_VERSION}:"
-            " install a release of payments-plugin-acme built for contract 1.x (one whose"
-            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=1.0,<2), or run"
+            " install a release of payments-plugin-acme built for contract 2.x (one whose"
+            f" requirement admits {CONTRACT_VERSION}, such as payments-plugins>=2.0,<3), or run"
             " it on a platform release whose contract it admits",
         ),
     ],
@@ -464,9 +469,19 @@ def test_a_plugin_built_for_another_contract_is_refused_naming_both_ways_out(
 
 
 @pytest.mark.parametrize(
-    "requirement", ["payments-plugins>=1.0,<2", "payments-plugins~=1.0", "payments-plugins"]
+    "requirement",
+    [
+        "payments-plugins>=2.0,<3",
+        "payments-plugins~=2.0",
+        "payments-plugins",
+        # Built for contract 1.x: it loads, as a 1.x plugin (no capability declared).
+        "payments-plugins>=1.0,<2",
+        "payments-plugins==1.0.0",
+    ],
 )
-def test_a_plugin_built_for_this_contract_loads(install: Install, requirement: str) -> None:
+def test_a_plugin_built_for_this_contract_or_for_1_x_loads(
+    install: Install, requirement: str
+) -> None:
     install(
         "payments-plugin-acme",
         entry_points=ACME,

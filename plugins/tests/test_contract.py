@@ -24,7 +24,7 @@ MAJOR, MINOR = CURRENT.major, CURRENT.minor
         f"~={MAJOR}.{MINOR}",
         f"~={MAJOR}.0",
         f"=={MAJOR}.*",
-        f">={MAJOR}.0,<{MAJOR + 1}.0.0,!={MAJOR}.0.0",
+        f">={MAJOR}.0,<{MAJOR + 1}.0.0,!={MAJOR - 1}.0.0",
         f">={MAJOR}.0,<{MAJOR + 1},!={MAJOR - 1}.*",
         f">={MAJOR}.0,<={MAJOR + 1}",
     ],

@@ -18,6 +18,8 @@ from payments_plugins.errors import (
 )
 from payments_plugins.gateway import (
     ASGIApp,
+    CancellingGateway,
+    Capabilities,
     Gateway,
     GatewayResources,
     GatewayType,
@@ -26,8 +28,14 @@ from payments_plugins.gateway import (
 )
 from payments_plugins.markers import PROJECT_NAME, hookimpl
 from payments_plugins.messages import (
+    CancelRequest,
+    CancelResult,
+    DisplayAction,
     InitiateRequest,
     InitiateResult,
+    NextAction,
+    NextActionType,
+    RedirectAction,
     RefundRequest,
     RefundResult,
     RefundStatusQuery,
@@ -47,6 +55,11 @@ __all__ = [
     "PROJECT_NAME",
     "ASGIApp",
     "Amount",
+    "CancelRequest",
+    "CancelResult",
+    "CancellingGateway",
+    "Capabilities",
+    "DisplayAction",
     "Gateway",
     "GatewayDeclined",
     "GatewayError",
@@ -58,6 +71,9 @@ __all__ = [
     "InitiateResult",
     "InvalidSettings",
     "InvalidWebhook",
+    "NextAction",
+    "NextActionType",
+    "RedirectAction",
     "RefundRequest",
     "RefundResult",
     "RefundStatusQuery",

@@ -1,12 +1,18 @@
 """The version of the plugin contract, and whether a plugin built for another one can load.
 
 The contract is versioned as the ``payments-plugins`` distribution is, with semantic
-versioning: a new minor version only adds (a plugin built for 1.0 loads on a 1.3 platform),
-a new major version may change or remove what plugins rely on. A plugin declares the versions
-it was built for the standard way, in its own dependency on ``payments-plugins``
-(``dependencies = ["payments-plugins>=1.0,<2"]``); the platform reads that requirement from
-the plugin's installed metadata and refuses a plugin whose requirement excludes its contract,
-naming both versions, before importing any of its code.
+versioning: a new minor version only adds (a plugin built for 2.0 loads on a 2.3 platform),
+a new major version may change what plugins rely on. A plugin declares the versions it was
+built for the standard way, in its own dependency on ``payments-plugins``
+(``dependencies = ["payments-plugins>=2.0,<3"]``); the platform reads that requirement from
+the plugin's installed metadata and refuses a plugin whose requirement admits neither its
+contract nor an earlier major it still loads (:data:`EARLIER_MAJORS_LOADED`), naming both
+versions, before importing any of its code.
+
+Contract 2.0 added what a payer does (next actions) and what a gateway can do beyond the four
+calls (capabilities, cancel). A plugin built for 1.x still loads, as a 1.x plugin: its types
+declare no capability, so the platform shows no next action for them and never asks them to
+cancel, exactly as on a 1.x platform.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-CONTRACT_VERSION: Final = "1.1.0"
+CONTRACT_VERSION: Final = "2.0.0"
 """The contract this installation of ``payments-plugins`` implements (its own version)."""
 CALL_DEADLINE_SECONDS: Final = 30.0
 """The default time budget of one call into a gateway (``initiate``, ``refund``, the lookups,
@@ -28,6 +34,9 @@ unknown outcome, whatever the plugin does meanwhile. Operators may set another p
 (``deadline_seconds``); the conformance kit runs every call under this one."""
 CONTRACT_DISTRIBUTION: Final = "payments-plugins"
 """The distribution a plugin depends on for the contract."""
+EARLIER_MAJORS_LOADED: Final = ("1.1.0", "1.0.0")
+"""The releases of earlier majors whose plugins this contract still loads (as plugins of their
+major: no capability declared), newest first."""
 
 
 def contract_major() -> int:
@@ -62,12 +71,15 @@ def incompatibility(distribution: str, version: str | None) -> str | None:
     """Why the installed plugin ``distribution`` cannot load on this contract, or None.
 
     A plugin is compatible when its requirement on ``payments-plugins`` admits
-    ``CONTRACT_VERSION``; one that names no version range admits every contract. The message
-    offers both ways out: a platform that implements a contract the plugin admits, or a
-    release of the plugin built for this one.
+    ``CONTRACT_VERSION``, or a release of an earlier major this contract still loads
+    (:func:`built_for_earlier_major`); one that names no version range admits every contract.
+    The message offers both ways out: a platform that implements a contract the plugin admits,
+    or a release of the plugin built for this one.
     """
     requirement = contract_requirement(distribution)
     if requirement is None or requirement.specifier.contains(CONTRACT_VERSION, prereleases=True):
+        return None
+    if built_for_earlier_major(distribution) is not None:
         return None
     built_for = requirement_text(requirement.specifier)
     plugin = f"{distribution} {version}" if version else distribution
@@ -94,6 +106,23 @@ def incompatibility(distribution: str, version: str | None) -> str | None:
     )
 
 
+def built_for_earlier_major(distribution: str) -> str | None:
+    """The release of an earlier major (:data:`EARLIER_MAJORS_LOADED`) the installed plugin
+    ``distribution`` is built for, when its requirement excludes ``CONTRACT_VERSION`` but
+    admits one of them; None otherwise. Such a plugin loads as a plugin of that major."""
+    requirement = contract_requirement(distribution)
+    if requirement is None or requirement.specifier.contains(CONTRACT_VERSION, prereleases=True):
+        return None
+    return next(
+        (
+            earlier
+            for earlier in EARLIER_MAJORS_LOADED
+            if requirement.specifier.contains(earlier, prereleases=True)
+        ),
+        None,
+    )
+
+
 def _lowest_needed(specifier: SpecifierSet) -> Version | None:
     """The lowest contract above ``CONTRACT_VERSION`` that ``specifier`` asks for at least, or
     None when it asks for no newer one (it is built for an older contract, or excludes this
@@ -108,16 +137,17 @@ def _lowest_needed(specifier: SpecifierSet) -> Version | None:
     return max(newer) if newer else None
 
 
-def admits_every_later_minor(specifier: SpecifierSet) -> bool:
-    """Whether ``specifier`` admits ``CONTRACT_VERSION`` and every later release of its major.
+def admits_every_later_minor(specifier: SpecifierSet, version: str = CONTRACT_VERSION) -> bool:
+    """Whether ``specifier`` admits ``version`` (this contract, unless given) and every later
+    release of its major.
 
     A plugin built for contract 1.1 loads on every 1.x from 1.1 on, because minor releases only
     add; a requirement that stops short of the next major (``==1.1.0``, ``>=1.0,<1.2``,
     ``~=1.1.0``) would have a later 1.x platform refuse a plugin that works there.
     """
-    if not specifier.contains(CONTRACT_VERSION, prereleases=True):
+    if not specifier.contains(version, prereleases=True):
         return False
-    current = Version(CONTRACT_VERSION)
+    current = Version(version)
     ceiling = Version(f"{current.major + 1}")
     return all(_admits_up_to(spec, current, ceiling) for spec in specifier)
 

@@ -11,8 +11,11 @@ import msgspec
 from opentelemetry.trace import Tracer
 
 from payments_plugins.messages import (
+    CancelRequest,
+    CancelResult,
     InitiateRequest,
     InitiateResult,
+    NextActionType,
     RefundRequest,
     RefundResult,
     RefundStatusQuery,
@@ -91,6 +94,53 @@ class Gateway(Protocol):
     async def aclose(self) -> None:
         """Release what the gateway holds of its own (shared resources are not its to close)."""
         ...
+
+
+class CancellingGateway(Gateway, Protocol):
+    """A gateway whose type declares ``Capabilities.cancel``: it can cancel a payment the payer
+    has not paid. The platform calls ``cancel`` only on such a gateway. Since 2.0."""
+
+    async def cancel(self, request: CancelRequest) -> CancelResult:
+        """Cancel the payment at the vendor, so that nothing can be paid under it any more; a
+        payment the vendor cancelled before is cancelled again without error (the same answer).
+
+        Raises ``GatewayDeclined`` when the vendor refuses (``vendor_code`` says why; a payment
+        the payer already paid is refused so, never cancelled), ``GatewayUnavailable`` when it
+        certainly did not process the request, ``GatewayOutcomeUnknown`` when it was sent and
+        no usable answer came back (the platform then asks ``fetch_status``, never sends it
+        again blindly).
+        """
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a gateway type can do beyond initiating, refunding and looking up (Hyperswitch
+    declares flows per connector the same way): the platform asks a gateway for nothing its
+    type did not declare, and the conformance kit certifies each one declared. Since 2.0."""
+
+    next_actions: frozenset[NextActionType] = frozenset()
+    """The kinds of next action ``initiate`` may return; one it returns that is not declared
+    is refused as a garbage answer (the payment is reconciled)."""
+    cancel: bool = False
+    """The gateway is a ``CancellingGateway``: it cancels a payment the payer has not paid."""
+
+    def __post_init__(self) -> None:
+        # Checked at run time: a plugin may not be type-checked.
+        kinds: object = self.next_actions
+        if isinstance(kinds, str) or not isinstance(kinds, frozenset | set | list | tuple):
+            raise TypeError(
+                "Capabilities.next_actions must be a set of NextActionType such as"
+                f" frozenset({{NextActionType.REDIRECT}}), not {kinds!r}"
+            )
+        try:
+            declared = frozenset(NextActionType(str(kind)) for kind in kinds)
+        except ValueError:
+            raise ValueError(
+                f"Capabilities.next_actions {sorted(map(str, kinds))} names a kind the contract"
+                f" does not have; choose among {[kind.value for kind in NextActionType]}"
+            ) from None
+        object.__setattr__(self, "next_actions", declared)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +226,9 @@ class GatewayType(Generic[SettingsT]):
     allows it explicitly."""
     secret_settings: frozenset[str] = frozenset()
     """Names of settings whose values are secrets; the platform keeps them out of its logs."""
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    """What the gateway can do beyond the four calls every gateway makes (next actions,
+    cancel). None declared: a type built for contract 1.x. Since 2.0."""
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -196,6 +249,11 @@ class GatewayType(Generic[SettingsT]):
             raise TypeError(
                 f"gateway type {self.name!r}: settings_type must be a msgspec.Struct class,"
                 f" not {settings_type!r}"
+            )
+        if not isinstance(self.capabilities, Capabilities):
+            raise TypeError(
+                f"gateway type {self.name!r}: capabilities must be a"
+                f" payments_plugins.Capabilities, not {self.capabilities!r}"
             )
         secrets = _name_set(self.name, "secret_settings", self.secret_settings)
         object.__setattr__(self, "secret_settings", secrets)

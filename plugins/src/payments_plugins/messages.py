@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -21,6 +24,9 @@ class VendorPaymentStatus(enum.StrEnum):
     """The payer's payment failed (final)."""
     EXPIRED = "expired"
     """Nobody paid in time (final)."""
+    CANCELLED = "cancelled"
+    """Cancelled before the payer paid (final): nothing can be paid under it any more. Since
+    2.0."""
     NOT_FOUND = "not_found"
     """The vendor has no payment under that reference: the initiate never reached it."""
 
@@ -33,6 +39,72 @@ class InitiateRequest(msgspec.Struct, frozen=True, kw_only=True):
     that initiating it again creates nothing more."""
     amount: Amount
     """What to collect, in a currency the type declares."""
+    return_url: str | None = None
+    """Where the vendor sends the payer back once they have acted (an absolute http(s) URL the
+    client gave), or None; pass it to the vendor as its API takes it. Since 2.0."""
+    description: str | None = None
+    """What the payment is for, in the merchant's words, for the vendor to show the payer.
+    Since 2.0."""
+
+
+class NextActionType(enum.StrEnum):
+    """The kinds of step a payer may have to take at the vendor (``NextAction``)."""
+
+    REDIRECT = "redirect"
+    DISPLAY = "display"
+
+
+MAX_URL_LENGTH = 2048
+"""The longest URL a next action may carry, as browsers and the platform take them."""
+
+
+class RedirectAction(msgspec.Struct, frozen=True, kw_only=True, tag="redirect", tag_field="type"):
+    """Send the payer to the vendor's page (a hosted payment page, a 3-D Secure challenge, a
+    bank's app), with a GET, or a form POST of ``fields``. Since 2.0."""
+
+    url: str
+    """Where to send the payer: an absolute http or https URL without credentials."""
+    method: Literal["GET", "POST"] = "GET"
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    """The form's fields, for ``POST``; the query is part of ``url`` for ``GET``."""
+
+    def __post_init__(self) -> None:
+        _check_url(self, "url", self.url)
+        if self.fields and self.method != "POST":
+            raise ValueError("RedirectAction.fields are a POST form's: give method='POST'")
+        _check_fields(self, self.fields)
+
+
+class DisplayAction(msgspec.Struct, frozen=True, kw_only=True, tag="display", tag_field="type"):
+    """Show the payer what to do elsewhere: a bank transfer's details, a QR code to scan in an
+    app. Since 2.0."""
+
+    instructions: str
+    """What the payer is to do, in the vendor's words (1 to 1000 characters)."""
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    """What the payer needs, by name: ``{"iban": "...", "reference": "..."}``."""
+    qr_payload: str | None = None
+    """The text a QR code is to encode, when the vendor gives one."""
+    expires_at: datetime | None = None
+    """When the instructions stop working (an aware time), when the vendor says."""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "instructions", self.instructions)
+        if not 1 <= len(self.instructions) <= 1000:
+            raise ValueError("DisplayAction.instructions must be 1 to 1000 characters")
+        _check_fields(self, self.fields)
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("DisplayAction.expires_at must be an aware time (with its zone)")
+
+
+NextAction = RedirectAction | DisplayAction
+"""The step the payer must take at the vendor for the payment to go on. Since 2.0."""
+
+NEXT_ACTION_TYPES: dict[type[RedirectAction | DisplayAction], NextActionType] = {
+    RedirectAction: NextActionType.REDIRECT,
+    DisplayAction: NextActionType.DISPLAY,
+}
+"""The kind of each next action."""
 
 
 class InitiateResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,9 +112,33 @@ class InitiateResult(msgspec.Struct, frozen=True, kw_only=True):
 
     external_id: str
     """The vendor's id of the payment (1 to 255 characters): webhooks name the payment by it."""
+    next_action: NextAction | None = None
+    """What the payer must do at the vendor, when anything (one of the kinds the type
+    declares in ``Capabilities.next_actions``). Since 2.0."""
 
     def __post_init__(self) -> None:
         _check_text(self, "external_id", self.external_id)
+        if self.next_action is not None and not isinstance(
+            self.next_action, RedirectAction | DisplayAction
+        ):
+            raise TypeError(
+                "InitiateResult.next_action must be a RedirectAction or a DisplayAction, not"
+                f" {type(self.next_action).__name__}"
+            )
+
+
+class CancelRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask the vendor to cancel a payment the payer has not paid, so that nothing can be paid
+    under it any more. Since 2.0."""
+
+    payment_id: uuid.UUID
+    """The platform's id of the payment (the reference it was initiated under)."""
+    external_id: str
+    """The vendor's id of the payment."""
+
+
+class CancelResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor cancelled the payment (or had already). Since 2.0."""
 
 
 class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,6 +324,28 @@ def _check_member(record: msgspec.Struct, name: str, value: object, kind: type[e
             f" {type(value).__name__} {value!r}: map the vendor's word onto it, e.g."
             f" {kind.__name__}({next(iter(kind)).value!r})"
         )
+
+
+def _check_url(record: msgspec.Struct, name: str, value: object) -> None:
+    _check_text(record, name, value)
+    url = str(value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{type(record).__name__}.{name} must be an absolute http or https URL,"
+            f" not {url!r:.100}"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{type(record).__name__}.{name} must not carry credentials")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"{type(record).__name__}.{name} is longer than {MAX_URL_LENGTH}")
+
+
+def _check_fields(record: msgspec.Struct, fields: object) -> None:
+    if not isinstance(fields, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in fields.items()
+    ):
+        raise TypeError(f"{type(record).__name__}.fields must map str to str, not {fields!r:.100}")
 
 
 def _is_id(text: str, wanted: uuid.UUID) -> bool:

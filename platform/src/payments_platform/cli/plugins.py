@@ -7,10 +7,11 @@ import argparse
 import functools
 from importlib.metadata import version
 
-from payments_plugins import scaffold, sdk
+from payments_plugins import Capabilities, scaffold, sdk
 from payments_plugins.contract import (
     CONTRACT_DISTRIBUTION,
     CONTRACT_VERSION,
+    built_for_earlier_major,
     contract_requirement,
     requirement_text,
 )
@@ -40,6 +41,7 @@ def _plugins(args: argparse.Namespace) -> int:
             print(f"    gateway type {type_name}: {currencies}{simulator}")
             if gateway_type.description:
                 print(f"        {gateway_type.description}")
+            print(f"        can: {_capabilities(gateway_type.capabilities)}")
     for skipped in host.skipped:
         print(f"not loaded: {skipped.describe()}: {skipped.reason}")
     problems = [failure.describe() for failure in host.failures]
@@ -61,7 +63,24 @@ def _built_for(distribution: str) -> str:
         return f"any contract (it does not depend on {CONTRACT_DISTRIBUTION})"
     if not requirement.specifier:
         return f"any contract ({CONTRACT_DISTRIBUTION} without a version range)"
-    return requirement_text(requirement.specifier)
+    built_for = requirement_text(requirement.specifier)
+    earlier = built_for_earlier_major(distribution)
+    if earlier is not None:
+        built_for += (
+            f": loaded as a contract {earlier} plugin, with no capability (no next action,"
+            " no cancel)"
+        )
+    return built_for
+
+
+def _capabilities(capabilities: Capabilities) -> str:
+    """What a gateway type declares it can do, beyond the four calls every gateway makes."""
+    can = ["initiate", "refund", "look up"]
+    if capabilities.next_actions:
+        can.append("next actions " + "/".join(sorted(capabilities.next_actions)))
+    if capabilities.cancel:
+        can.append("cancel")
+    return ", ".join(can)
 
 
 def add_commands(
