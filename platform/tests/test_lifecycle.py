@@ -3,6 +3,7 @@
 import pytest
 from payments_platform.lifecycle import (
     AGE_LIMIT,
+    CANCELLED_HERE,
     NO_GATEWAY_AVAILABLE,
     NOT_RECEIVED,
     TRANSITIONS,
@@ -30,9 +31,19 @@ ALLOWED = [
     (S.PAID, S.REFUNDED),
     (S.PARTIALLY_REFUNDED, S.REFUNDED),
     (S.REJECTED, S.PENDING),
+    (S.INITIATED, S.CANCELLING),
+    (S.INITIATED, S.CANCELLED),
+    (S.CANCELLING, S.CANCELLED),
+    (S.CANCELLING, S.INITIATED),
+    (S.CANCELLING, S.PAID),
 ]
 
 FORBIDDEN = [
+    (S.PAID, S.CANCELLED),
+    (S.PAID, S.CANCELLING),
+    (S.CANCELLED, S.INITIATED),
+    (S.PENDING, S.CANCELLING),
+    (S.UNKNOWN, S.CANCELLING),
     (S.PAID, S.FAILED),
     (S.PAID, S.INITIATED),
     (S.FAILED, S.PAID),
@@ -56,7 +67,7 @@ def test_forbidden_transitions(current: PaymentStatus, target: PaymentStatus) ->
 
 def test_every_status_has_a_row_and_final_states_have_no_exit() -> None:
     assert set(TRANSITIONS) == set(PaymentStatus)
-    for final in (S.FAILED, S.EXPIRED, S.REFUNDED):
+    for final in (S.FAILED, S.EXPIRED, S.REFUNDED, S.CANCELLED):
         assert not TRANSITIONS[final]
 
 
@@ -91,6 +102,13 @@ def test_webhook_verdicts(
         (S.REJECTED, NOT_RECEIVED, S.PAID, WebhookVerdict.RECOVER),
         (S.REJECTED, NO_GATEWAY_AVAILABLE, S.PAID, WebhookVerdict.RECOVER),
         (S.EXPIRED, AGE_LIMIT, S.PAID, WebhookVerdict.RECOVER),
+        (S.CANCELLED, CANCELLED_HERE, S.PAID, WebhookVerdict.RECOVER),
+        # Cancelled by its vendor: a later "paid" contradicts the vendor's own word.
+        (S.CANCELLED, None, S.PAID, WebhookVerdict.CONTRADICTS),
+        # The payer paid while the cancel was on its way to the vendor: the vendor's word.
+        (S.CANCELLING, None, S.PAID, WebhookVerdict.APPLY),
+        (S.CANCELLING, None, S.CANCELLED, WebhookVerdict.APPLY),
+        (S.INITIATED, None, S.CANCELLED, WebhookVerdict.APPLY),
         # ... and its "failed" or "expired" agrees that no money moved.
         (S.REJECTED, NOT_RECEIVED, S.FAILED, WebhookVerdict.REPEAT),
         (S.EXPIRED, AGE_LIMIT, S.EXPIRED, WebhookVerdict.REPEAT),

@@ -124,7 +124,9 @@ def test_each_endpoint_gets_its_merchants_events_of_the_types_it_asked_for() -> 
     assert notifier.endpoints["self"].url == "http://127.0.0.1:8080/simulators/merchant/n"
 
 
-def test_every_status_but_pending_is_an_event() -> None:
+def test_every_status_but_pending_and_cancelling_is_an_event() -> None:
     assert payment_event(PaymentStatus.PENDING) is None
+    assert payment_event(PaymentStatus.CANCELLING) is None
+    assert payment_event(PaymentStatus.CANCELLED) == "payment.cancelled"
     assert {payment_event(s) for s in PaymentStatus} - {None} <= EVENT_TYPES
-    assert len(EVENT_TYPES) == 10
+    assert len(EVENT_TYPES) == 11

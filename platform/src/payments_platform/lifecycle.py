@@ -29,14 +29,23 @@ class PaymentStatus(enum.StrEnum):
     """No gateway took it: declined, or none could be reached."""
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    CANCELLING = "cancelling"
+    """The client asked to cancel it, and its gateway is being asked to (or reconciliation is
+    finding out whether it did)."""
+    CANCELLED = "cancelled"
+    """Cancelled before the payer paid: by its vendor, or by the platform alone when the
+    gateway cannot cancel (``cancelled-here``)."""
 
 
 S = PaymentStatus
 
 TRANSITIONS: Final[dict[PaymentStatus, frozenset[PaymentStatus]]] = {
     S.PENDING: frozenset({S.INITIATED, S.UNKNOWN, S.REJECTED, S.PAID, S.FAILED, S.EXPIRED}),
-    S.INITIATED: frozenset({S.PAID, S.FAILED, S.EXPIRED}),
-    S.UNKNOWN: frozenset({S.INITIATED, S.PAID, S.FAILED, S.EXPIRED, S.REJECTED}),
+    S.INITIATED: frozenset({S.PAID, S.FAILED, S.EXPIRED, S.CANCELLING, S.CANCELLED}),
+    S.UNKNOWN: frozenset({S.INITIATED, S.PAID, S.FAILED, S.EXPIRED, S.REJECTED, S.CANCELLED}),
+    # The vendor's answer to a cancel decides: cancelled, or (refused, or never received)
+    # payable again, or whatever the payer did first.
+    S.CANCELLING: frozenset({S.CANCELLED, S.INITIATED, S.PAID, S.FAILED, S.EXPIRED}),
     # Only a rejection because no gateway could be reached is retried; a decline is final.
     S.REJECTED: frozenset({S.PENDING}),
     S.PAID: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
@@ -44,16 +53,21 @@ TRANSITIONS: Final[dict[PaymentStatus, frozenset[PaymentStatus]]] = {
     S.FAILED: frozenset(),
     S.EXPIRED: frozenset(),
     S.REFUNDED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
 """Every allowed change of a payment's status. Anything not listed is forbidden."""
 
 REFUNDABLE: Final = frozenset({S.PAID, S.PARTIALLY_REFUNDED})
 """Statuses in which a refund may be claimed (while some of the amount is left)."""
 
+CANCELLABLE: Final = frozenset({S.INITIATED})
+"""Statuses in which a client may cancel a payment: accepted by its gateway, not paid yet.
+(Pending or unknown: nobody knows yet whether a vendor holds it; ask again later.)"""
+
 SETTLED_AS_PAID: Final = frozenset({S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED})
 """Statuses in which the payer has paid; a late ``paid`` notification confirms them."""
 
-WEBHOOK_TARGETS: Final = frozenset({S.PAID, S.FAILED, S.EXPIRED})
+WEBHOOK_TARGETS: Final = frozenset({S.PAID, S.FAILED, S.EXPIRED, S.CANCELLED})
 """The statuses a vendor's notification can move a payment to."""
 
 NO_GATEWAY_AVAILABLE: Final = "no-gateway-available"
@@ -63,9 +77,14 @@ NOT_RECEIVED: Final = "not-received"
 AGE_LIMIT: Final = "age-limit"
 """``failure_code`` of a payment the platform expired at its age limit while its vendor still
 reported it waiting for the payer (not one the vendor expired)."""
+CANCELLED_HERE: Final = "cancelled-here"
+"""``failure_code`` of a payment its client cancelled whose gateway cannot cancel: the platform
+alone ended it, and its vendor may still take the payer's money."""
 RETRYABLE_REJECTIONS: Final = frozenset({NO_GATEWAY_AVAILABLE, NOT_RECEIVED})
 """Rejections after which no vendor holds the payment, so the same id may be routed again."""
-GIVEN_UP_BY_PLATFORM: Final = frozenset({NO_GATEWAY_AVAILABLE, NOT_RECEIVED, AGE_LIMIT})
+GIVEN_UP_BY_PLATFORM: Final = frozenset(
+    {NO_GATEWAY_AVAILABLE, NOT_RECEIVED, AGE_LIMIT, CANCELLED_HERE}
+)
 """``failure_code`` of a payment the platform gave up on by its own judgement, not on its
 vendor's word: the vendor may still take the money (an answer that came too late, a payer who
 paid after the age limit)."""
@@ -74,6 +93,7 @@ RECOVERIES: Final[dict[PaymentStatus, frozenset[PaymentStatus]]] = {
     S.REJECTED: frozenset({S.PAID}),
     S.EXPIRED: frozenset({S.PAID}),
     S.FAILED: frozenset({S.PAID}),
+    S.CANCELLED: frozenset({S.PAID}),
 }
 """The changes allowed only for a payment the platform gave up on (:data:`GIVEN_UP_BY_PLATFORM`),
 when its vendor reports it took the money: the vendor's books are the truth about money."""
@@ -203,6 +223,7 @@ _PAYMENT_STATUS_OF_VENDOR: Final[dict[VendorPaymentStatus, PaymentStatus | None]
     VendorPaymentStatus.PAID: S.PAID,
     VendorPaymentStatus.FAILED: S.FAILED,
     VendorPaymentStatus.EXPIRED: S.EXPIRED,
+    VendorPaymentStatus.CANCELLED: S.CANCELLED,
     # Says only that the vendor holds no such payment, not where one stands.
     VendorPaymentStatus.NOT_FOUND: None,
 }

@@ -16,8 +16,10 @@ NOTIFIED_PAYMENT_STATUSES: Final = (
     PaymentStatus.REJECTED,
     PaymentStatus.PARTIALLY_REFUNDED,
     PaymentStatus.REFUNDED,
+    PaymentStatus.CANCELLED,
 )
-"""``pending`` is left out: a payment is pending only until the answer to its request."""
+"""``pending`` and ``cancelling`` are left out: a payment is in them only until the answer to
+its request."""
 NOTIFIED_REFUND_STATUSES: Final = (RefundStatus.SUCCEEDED, RefundStatus.FAILED)
 
 EVENT_TYPES: Final = frozenset(
