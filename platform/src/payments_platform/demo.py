@@ -78,6 +78,8 @@ def demo_profile() -> dict[str, Any]:
         "database": {"url": "sqlite:///payments.db", "migrate_on_start": True},
         "security": {"auth": "none", "allow_unsigned_webhooks": True},
         "routing": {"strategy": "priority"},
+        # The payer comes back to a page of this machine's: http on loopback is taken.
+        "payments": {"allow_http_return_url": True},
         "gateways": {
             "json": {"type": "json", "simulator": {"payer_pays_at_once": True}},
             "soap": {"type": "soap", "simulator": {"payer_pays_at_once": True}},

@@ -77,6 +77,9 @@ class LifecycleSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     in a live process is ever judged abandoned."""
     expire_after_seconds: Annotated[float, msgspec.Meta(gt=0, le=90 * 86_400)] = 86_400.0
     """A payment still ``initiated`` this long after its gateway took it is expired."""
+    allow_http_return_url: bool = False
+    """Take a client's ``return_url`` over plain http when its host is loopback (the demo,
+    tests); otherwise only https."""
 
 
 class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Request
@@ -57,6 +58,19 @@ Metadata = Annotated[
         examples=[{"order_id": "A-10452", "customer": "c_8812"}],
     ),
 ]
+MAX_RETURN_URL_LENGTH = 2048
+ReturnUrl = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=MAX_RETURN_URL_LENGTH,
+        description=(
+            "Where the vendor sends the payer back once they have acted: an absolute https URL"
+            " (http on a loopback host where `[payments] allow_http_return_url` is set, as in"
+            " the demo), without credentials; the platform never follows it"
+        ),
+        examples=["https://shop.example/orders/A-10452/paid"],
+    ),
+]
 Description = Annotated[
     str,
     msgspec.Meta(
@@ -75,8 +89,11 @@ class InitPaymentBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     amount_fractions: MinorUnits
     metadata: Metadata = msgspec.field(default_factory=dict)
     description: Description | None = None
+    return_url: ReturnUrl | None = None
 
     def __post_init__(self) -> None:
+        if self.return_url is not None and (why := return_url_refusal(self.return_url)):
+            raise ValueError(f"return_url {why} - at `$.return_url`")
         for key, value in self.metadata.items():
             if not METADATA_KEY.fullmatch(key):
                 raise ValueError(
@@ -88,6 +105,40 @@ class InitPaymentBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
                     f"metadata value of {key!r} has {len(value)} characters, more than"
                     f" {MAX_METADATA_VALUE_LENGTH} - at `$.metadata.{key}`"
                 )
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def return_url_refusal(url: str, *, allow_http_on_loopback: bool = True) -> str | None:
+    """Why ``url`` is no return URL a vendor may send a payer to, or None.
+
+    An absolute https URL naming a host, without credentials, whitespace or control characters
+    (a ``javascript:`` or ``data:`` URL is not one); http only on a loopback host, and only
+    when ``allow_http_on_loopback``.
+    """
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        return "must not hold spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "is not a URL"
+    plain_http = parts.scheme == "http"
+    refusals = [
+        (
+            parts.scheme not in ("https", "http"),
+            f"must be an absolute https URL, not a {parts.scheme or 'relative'} one",
+        ),
+        (not host, "must name a host"),
+        (parts.username is not None or parts.password is not None, "must not carry credentials"),
+        (
+            plain_http and not (allow_http_on_loopback and host in _LOOPBACK_HOSTS),
+            "must be https"
+            + (" (http only where the deployment allows it)" if host in _LOOPBACK_HOSTS else ""),
+        ),
+    ]
+    return next((why for refused, why in refusals if refused), None)
 
 
 class RefundBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
