@@ -143,6 +143,23 @@ class WebhookNotVerified(PaymentProblem):
     title = "The webhook could not be verified now"
 
 
+class PaymentNotCancellable(PaymentProblem):
+    """The payment cannot be cancelled: the payer paid it, it ended otherwise, or its outcome
+    is not known yet."""
+
+    code = "payment-not-cancellable"
+    status = 409
+    title = "The payment cannot be cancelled"
+
+
+class CancelRefused(PaymentProblem):
+    """The payment's vendor refused to cancel it; it is as the vendor says."""
+
+    code = "cancel-refused"
+    status = 409
+    title = "The payment's vendor refused to cancel it"
+
+
 class PaymentNotRefundable(PaymentProblem):
     """The payment cannot be refunded."""
 

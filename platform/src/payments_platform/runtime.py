@@ -205,6 +205,7 @@ def build_runtime(
             gateway=gateway,
             webhook_reply=gateway_type.webhook_reply,
             deadline_seconds=config.deadline_seconds,
+            capabilities=gateway_type.capabilities,
         )
         routes.append(
             Route(

@@ -4,10 +4,10 @@ lifecycle settings and the clock."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from payments_plugins import Gateway, WebhookAck, WebhookReply
+from payments_plugins import Capabilities, Gateway, WebhookAck, WebhookReply
 from payments_plugins.contract import CALL_DEADLINE_SECONDS
 
 from payments_platform.config import Dispatch, LifecycleSettings
@@ -27,6 +27,8 @@ class LiveGateway:
     webhook_reply: Callable[[WebhookAck], WebhookReply] | None = None
     deadline_seconds: float = CALL_DEADLINE_SECONDS
     """The time budget of each call into the plugin (``[gateways.NAME] deadline_seconds``)."""
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    """What its type declares it can do; the platform asks it for nothing else."""
 
 
 @dataclass(frozen=True, kw_only=True)

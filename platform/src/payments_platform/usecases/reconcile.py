@@ -64,6 +64,12 @@ async def reconcile_payment(deps: Dependencies, payment_id: uuid.UUID) -> None:
         # still going long past every timeout. Either way its answer cannot be waited for.
         await abandon_in_flight(deps, payment, "no answer recorded in time")
         payment = await _read_payment(deps, payment_id)
+    if payment.status is PaymentStatus.CANCELLING:
+        report = await ask_payment_status(deps, payment)
+        await deps.database.write(
+            functools.partial(record_cancel_reconciled, deps=deps, payment=payment, report=report)
+        )
+        return
     if payment.status is not PaymentStatus.UNKNOWN:
         return
     report = await ask_payment_status(deps, payment)
@@ -128,6 +134,29 @@ def record_reconciled(
     )
     if moved.moved and external_id is not None:
         webhooks.replay_early_webhooks(conn, deps, moved.payment)
+
+
+def record_cancel_reconciled(
+    conn: sa.Connection, *, deps: Dependencies, payment: Payment, report: StatusReport
+) -> None:
+    """Move a ``cancelling`` payment, whose cancel got no usable answer, to where its gateway
+    says it stands: cancelled, paid, or still payable (the cancel never took effect; it is not
+    sent again)."""
+    reported = payment_status_reported(report.status)
+    if reported is None:
+        raise RetryLater(f"{payment.gateway} has no payment {payment.external_id} any more")
+    change_status(
+        conn,
+        deps,
+        payment.id,
+        StatusChange(
+            status=reported,
+            reason=f"reconciled: {payment.gateway} reports {report.status} after a cancel"
+            " without a usable answer",
+            expected=(PaymentStatus.CANCELLING,),
+            gateway=payment.gateway,
+        ),
+    )
 
 
 async def abandon_in_flight(deps: Dependencies, payment: Payment, why: str) -> bool:

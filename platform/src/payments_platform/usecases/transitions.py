@@ -182,6 +182,16 @@ def _follow_up(
     transaction commits)."""
     if payment.status is PaymentStatus.UNKNOWN:
         schedule(conn, deps, JobKind.RECONCILE, payment.id, delay=1.0)
+    elif payment.status is PaymentStatus.CANCELLING:
+        # The cancel's own guard: should its answer never be recorded (the process died),
+        # this job asks the vendor once the call is surely over.
+        schedule(
+            conn,
+            deps,
+            JobKind.RECONCILE,
+            payment.id,
+            delay=deps.lifecycle.reconcile_after_seconds,
+        )
     elif payment.status is PaymentStatus.INITIATED:
         schedule(
             conn,

@@ -78,6 +78,7 @@ def create_app(
             refunds.refund,
             payments.list_payments,
             payments.get_payment,
+            payments.cancel,
         ],
         guards=[require_client_key],
         dependencies={

@@ -127,6 +127,12 @@ PROBLEM_DETAILS: dict[type[errors.PaymentProblem], str] = {
     errors.WebhookNotVerified: (
         "json could not verify the webhook: no answer within its deadline of 30 s"
     ),
+    errors.PaymentNotCancellable: (
+        f"payment {PAYMENT_ID} is paid; only an initiated one is cancelled"
+    ),
+    errors.CancelRefused: (
+        f"json refused to cancel payment {PAYMENT_ID} (payment_already_paid); it is paid"
+    ),
     errors.PaymentNotRefundable: (
         f"payment {PAYMENT_ID} is initiated; only paid payments are refunded"
     ),

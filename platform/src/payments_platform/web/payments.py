@@ -21,6 +21,7 @@ from payments_platform.lifecycle import PaymentStatus
 from payments_platform.resources import PaymentView
 from payments_platform.store.listing import PaymentFilter
 from payments_platform.usecases import reads
+from payments_platform.usecases.cancel import CancelAnswer, cancel_payment
 from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.initiate import InitAnswer, start_payment
 from payments_platform.web import examples
@@ -290,3 +291,56 @@ async def get_payment(
     # Taken as text so that a malformed id is answered "not a UUID", not "no such route".
     found = await reads.payment_history(deps, payment_id_of(payment_id), merchant=merchant)
     return PaymentDetail.of(found)
+
+
+STATUS_OF_CANCEL = {
+    CancelAnswer.CANCELLED: 200,
+    CancelAnswer.REPEATED: 200,
+    CancelAnswer.IN_PROGRESS: 202,
+}
+
+
+@post(
+    "/payments/{payment_id:str}/cancel",
+    operation_id="cancelPayment",
+    tags=["payments"],
+    summary="Cancel a payment its payer has not paid",
+    description=(
+        "Only an `initiated` payment is cancelled. Its vendor is asked to cancel it where its"
+        " gateway can (the payment is `cancelling` meanwhile); where it cannot, the platform"
+        " cancels it alone, and should the vendor still take the payer's money, the payment"
+        " becomes `paid`. A cancel racing the payer's payment has one winner: the loser gets"
+        " a 409 naming the payment's status. Repeating a cancel answers the cancelled payment."
+    ),
+    status_code=200,
+    responses={
+        200: ResponseSpec(
+            PaymentView,
+            description="Cancelled (by this request, or before it)",
+            generate_examples=False,
+            examples=[example("cancelled", {**examples.PAYMENT, "status": "cancelled"})],
+        ),
+        202: ResponseSpec(
+            PaymentView,
+            description="The vendor is being asked, or gave no usable answer: reconciliation"
+            " finds out (`cancelling`)",
+            generate_examples=False,
+            examples=[example("cancelling", {**examples.PAYMENT, "status": "cancelling"})],
+        ),
+        **problem_responses(
+            errors.InvalidRequest,
+            errors.PaymentNotFound,
+            errors.PaymentNotCancellable,
+            errors.CancelRefused,
+            errors.GatewayUnreachable,
+        ),
+    },
+)
+async def cancel(
+    payment_id: Annotated[str, PathParameter(format="uuid", description="The payment's id")],
+    deps: NamedDependency[Dependencies],
+    merchant: NamedDependency[str | None],
+) -> Response[PaymentView]:
+    """Cancel a payment the payer has not paid."""
+    outcome = await cancel_payment(deps, payment_id_of(payment_id), merchant=merchant)
+    return Response(PaymentView.of(outcome.payment), status_code=STATUS_OF_CANCEL[outcome.answer])
