@@ -9,12 +9,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from core_fixtures import OPEN
+from databases import sqlite_url
 from payments_platform.cli import parser
 from payments_platform.database import head_revision, pending_migrations
 from payments_plugins.contract import CONTRACT_VERSION
 
-from .conftest import OPEN
-from .databases import sqlite_url
 from .server_process import payments, write_config
 
 

@@ -6,12 +6,12 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from core_fixtures import OPEN, RuntimeFactory
 from payments_platform.jobs import JobStatus
 from payments_platform.usecases import initiate, reads
 from payments_plugins import Amount, GatewayUnavailable
+from scripted import new_script
 
-from .conftest import OPEN, RuntimeFactory
-from .scripted import new_script
 from .server_process import payments, write_config
 from .test_lifecycle_flows import job_rows
 

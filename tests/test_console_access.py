@@ -8,6 +8,15 @@ import uuid
 
 import httpx
 import pytest
+from console_app import (
+    OPERATORS,
+    PASSWORD,
+    ConsoleClient,
+    ConsoleFactory,
+    console_factory,
+    csrf_of,
+)
+from core_fixtures import WallClock
 from payments_platform import access, jobs
 from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobStatus
@@ -16,17 +25,7 @@ from payments_platform.usecases import initiate
 from payments_platform.web.console.access import tokens_match
 from payments_platform.web.console.headers import CONTENT_SECURITY_POLICY
 from payments_plugins import Amount, GatewayUnavailable
-
-from .conftest import WallClock
-from .console_app import (
-    OPERATORS,
-    PASSWORD,
-    ConsoleClient,
-    ConsoleFactory,
-    console_factory,
-    csrf_of,
-)
-from .scripted import new_script
+from scripted import new_script
 
 PAGES = [
     "/console/",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from core_fixtures import Receiver, RuntimeFactory, WallClock
 from payments_platform import jobs
 from payments_platform.jobs import JobKind, JobStatus
 from payments_platform.lifecycle import PaymentStatus
@@ -24,9 +25,8 @@ from payments_plugins import (
     GatewayUnavailable,
     VendorPaymentStatus,
 )
+from scripted import accepted, new_script, vendor_says
 
-from .conftest import Receiver, RuntimeFactory, WallClock
-from .scripted import accepted, new_script, vendor_says
 from .test_notifications import deliver_all, endpoint_settings
 
 AED_10 = Amount(1000, "AED")

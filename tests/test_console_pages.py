@@ -9,6 +9,8 @@ import re
 import uuid
 
 import pytest
+from console_app import OPERATORS, ConsoleFactory, console_factory
+from core_fixtures import WallClock
 from payments_platform.records import utc_now
 from payments_platform.usecases import initiate
 from payments_plugins import (
@@ -17,10 +19,7 @@ from payments_plugins import (
     GatewayUnavailable,
     VendorPaymentStatus,
 )
-
-from .conftest import WallClock
-from .console_app import OPERATORS, ConsoleFactory, console_factory
-from .scripted import accepted, new_script, vendor_says
+from scripted import accepted, new_script, vendor_says
 
 BREAKER = {"strategy": "priority", "breaker": {"minimum_calls": 3, "open_seconds": 600}}
 

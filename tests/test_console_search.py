@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from console_app import ConsoleClient, ConsoleFactory, console_factory
+from core_fixtures import WallClock
 from payments_platform.access import payment_key
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.store import payments
-
-from .conftest import WallClock
-from .console_app import ConsoleClient, ConsoleFactory, console_factory
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

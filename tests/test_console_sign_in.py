@@ -11,6 +11,7 @@ from datetime import timedelta
 import msgspec
 import pytest
 import sqlalchemy as sa
+from core_fixtures import RuntimeFactory, WallClock
 from payments_platform.operators import ConsoleSettings, OperatorAccounts, hash_password
 from payments_platform.runtime import Runtime
 from payments_platform.schema import operator_sessions
@@ -22,8 +23,6 @@ from payments_platform.usecases.operator_sign_in import (
     sign_in,
     sign_out,
 )
-
-from .conftest import RuntimeFactory, WallClock
 
 PASSWORD = "alices long password"
 ACCOUNTS = OperatorAccounts.of(

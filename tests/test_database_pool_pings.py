@@ -8,10 +8,9 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from databases import admin_dsn, postgresql_only
 from payments_platform.database import Database, pool_pings
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
-
-from .databases import admin_dsn, postgresql_only
 
 # SQLite has no server to drop a connection.
 pytestmark = postgresql_only

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from databases import TALLY, postgresql_only, tally
 from payments_platform.database import Database
 from payments_platform.errors import DatabaseUnavailable
 from payments_platform.store import sql
-
-from .databases import TALLY, postgresql_only, tally
 
 pytestmark = postgresql_only
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from databases import TALLY, another_process_may_write, sqlite_only, sqlite_url
 from payments_platform.database import SQLITE_READ_THREADS, Database, sqlite_connections
 from payments_platform.database.sqlite_connections import (
     WRITE,
@@ -21,8 +22,6 @@ from payments_platform.database.sqlite_connections import (
     prepare_sqlite,
 )
 from payments_platform.database.sqlite_threads import thread_transaction
-
-from .databases import TALLY, another_process_may_write, sqlite_only, sqlite_url
 
 SYNCHRONOUS_FULL = 2
 """``PRAGMA synchronous`` as SQLite reports FULL (NORMAL is 1)."""

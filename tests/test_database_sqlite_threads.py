@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from databases import another_process_may_write, sqlite_url
 from payments_platform.database.sqlite_connections import prepare_sqlite
 from payments_platform.database.sqlite_threads import thread_transaction
-
-from .databases import another_process_may_write, sqlite_url
 
 _PARENT = sa.Table("parent", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
 _CHILD = sa.Table(

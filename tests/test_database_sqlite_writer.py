@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
+from databases import TALLY, sqlite_only, tally
 from payments_platform.database import Database, after_commit
 from payments_platform.errors import DatabaseUnavailable
-
-from .databases import TALLY, sqlite_only, tally
 
 pytestmark = sqlite_only
 

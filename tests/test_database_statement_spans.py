@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from databases import sqlite_url
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from payments_platform.database.statement_spans import trace_statements
-
-from .databases import sqlite_url
 
 
 class Traced:

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from databases import TALLY, postgresql_only, tally
 from payments_platform.database import Database
 from payments_platform.errors import DatabaseUnavailable
 from payments_platform.jobs import JobKind, enqueue
 from payments_platform.schema import jobs
 from payments_platform.store import sql
-
-from .databases import TALLY, postgresql_only, tally
 
 
 def _count_jobs(conn: sa.Connection) -> int:

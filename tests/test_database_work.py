@@ -12,9 +12,8 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from databases import TALLY
 from payments_platform.database import Database, after_commit
-
-from .databases import TALLY
 
 
 def _seen_elsewhere(database: Database) -> list[int]:

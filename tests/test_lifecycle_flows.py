@@ -16,6 +16,7 @@ from datetime import datetime
 import msgspec
 import pytest
 import sqlalchemy as sa
+from core_fixtures import RuntimeFactory, WallClock
 from payments_platform import errors, jobs, store
 from payments_platform.config import WorkerSettings
 from payments_platform.jobs import JobStatus
@@ -37,9 +38,7 @@ from payments_plugins import (
     VendorRefundStatus,
     WebhookEvent,
 )
-
-from .conftest import RuntimeFactory, WallClock
-from .scripted import accepted, new_script, vendor_says
+from scripted import accepted, new_script, vendor_says
 
 AED_10 = Amount(1000, "AED")
 

@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import httpx
+from core_fixtures import NOTIFICATION_SECRET
 from payments_platform.notifications.delivery import (
     DeliveryResult,
     notification_client,
     post_notification,
 )
-
-from .conftest import NOTIFICATION_SECRET
 
 HOLD_SECONDS = 10.0
 """How long an endpoint holds its answer at most: only a broken test waits that long."""

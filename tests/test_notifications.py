@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 import pytest
+from core_fixtures import NOTIFICATION_SECRET, OPEN, Receiver, RuntimeFactory, WallClock
 from payments_platform import errors, jobs
 from payments_platform.config import ConfigError, decode_settings
 from payments_platform.jobs import JobKind, JobStatus
@@ -34,9 +35,8 @@ from payments_plugins import (
     VendorPaymentStatus,
     WebhookEvent,
 )
+from scripted import ScriptedPlugin, accepted, new_script, vendor_says
 
-from .conftest import NOTIFICATION_SECRET, OPEN, Receiver, RuntimeFactory, WallClock
-from .scripted import ScriptedPlugin, accepted, new_script, vendor_says
 from .test_lifecycle_flows import job_rows, pay
 
 AED_10 = Amount(1000, "AED")

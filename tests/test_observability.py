@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from core_fixtures import OPEN
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -26,7 +27,7 @@ from payments_platform.telemetry import TelemetryError, configure_tracing
 from payments_plugin_json_gateway.signing import signed_headers
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import OPEN, AppFactory, Vendor, json_vendor
+from .conftest import AppFactory, Vendor, json_vendor
 from .server_process import payments_serve, write_config
 
 _EXPORTER = InMemorySpanExporter()

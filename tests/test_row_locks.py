@@ -16,14 +16,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from core_fixtures import RuntimeFactory
 from payments_platform import errors
 from payments_platform.lifecycle import PaymentStatus, RefundStatus
 from payments_platform.runtime import Runtime
 from payments_platform.usecases import initiate, reads, refunds
 from payments_plugins import Amount, GatewayUnavailable, RefundResult
+from scripted import accepted, new_script
 
-from .conftest import RuntimeFactory
-from .scripted import accepted, new_script
 from .test_lifecycle_flows import pay
 
 AED_10 = Amount(1000, "AED")

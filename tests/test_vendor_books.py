@@ -20,6 +20,8 @@ from typing import cast
 import httpx
 import msgspec
 import pytest
+from console_app import console_factory
+from core_fixtures import Receiver, RuntimeFactory, WallClock
 from payments_platform import errors
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.runtime import Runtime
@@ -34,10 +36,9 @@ from payments_plugins import (
 )
 from payments_plugins.testing.asgi_server import free_port
 from prometheus_client import REGISTRY
+from scripted import accepted, new_script, vendor_says
 
-from .conftest import Receiver, RuntimeFactory, WallClock, json_vendor
-from .console_app import console_factory
-from .scripted import accepted, new_script, vendor_says
+from .conftest import json_vendor
 from .server_process import payments_serve
 from .test_notifications import endpoint_settings
 from .test_races import config_for, json_gateway, payment_status, vendor_state, wait_for

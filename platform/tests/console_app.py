@@ -10,15 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from core_fixtures import OPEN, WallClock
 from litestar.testing import AsyncTestClient
 from payments_platform.config import decode_settings
 from payments_platform.operators import hash_password
 from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import Runtime, build_runtime
 from payments_platform.web.app import create_app
-
-from .conftest import OPEN, WallClock
-from .scripted import ScriptedPlugin
+from scripted import ScriptedPlugin
 
 PASSWORD = "alices long password"
 OPERATORS = {"alice": {"password_hash": hash_password(PASSWORD, n=2**10)}}
