@@ -1,21 +1,26 @@
-"""The real app with the console on, its gateways played by scripts, and a browser-like client
-that signs in and carries the session's CSRF token."""
+"""The real app with the console on, its gateways played by scripts, a browser-like client
+that signs in and carries the session's CSRF token, and payments stored for its pages to show."""
 
 from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from core_fixtures import OPEN, WallClock
 from litestar.testing import AsyncTestClient
+from payments_platform.access import payment_key
 from payments_platform.config import decode_settings
+from payments_platform.lifecycle import PaymentStatus
 from payments_platform.operators import hash_password
 from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import Runtime, build_runtime
+from payments_platform.store import payments
 from payments_platform.web.app import create_app
 from scripted import ScriptedPlugin
 
@@ -109,3 +114,42 @@ def console_factory(database_url: str, wall_clock: WallClock) -> ConsoleFactory:
             yield ConsoleClient(client)
 
     return open_console
+
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+async def store_payment(
+    console: ConsoleClient,
+    *,
+    client_id: uuid.UUID | None = None,
+    merchant: str | None = None,
+    minutes: int = 0,
+    currency: str = "AED",
+    status: PaymentStatus | None = None,
+    metadata: dict[str, str] | None = None,
+) -> uuid.UUID:
+    """A payment as the platform stores it, created ``minutes`` after T0; its id."""
+    client_id = client_id or uuid.uuid4()
+    payment_id = payment_key(merchant, client_id)
+    created = T0 + timedelta(minutes=minutes)
+
+    def write(conn: sa.Connection) -> None:
+        payments.insert(
+            conn,
+            payment_id=payment_id,
+            merchant=merchant,
+            client_id=client_id,
+            currency=currency,
+            amount_minor=100,
+            metadata=metadata or {},
+            description=None,
+            now=created,
+        )
+        if status is not None:
+            payments.change(
+                conn, payment_id, expected=PaymentStatus.PENDING, now=created, status=status
+            )
+
+    await console.runtime.database.write(write)
+    return payment_id

@@ -1,7 +1,8 @@
 """The core's fixtures, for every test folder (the root ``conftest.py`` registers this module
 as a plugin, so that its session fixtures exist once per run): databases on both backends, a
 PostgreSQL template migrated once per run, the platform opened with scripted gateways, a wall
-clock tests move by hand, and the merchant's endpoint as a real HTTP receiver."""
+clock tests move by hand, the merchant's endpoint as a real HTTP receiver, and the process's
+tracer provider with the spans it finished."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from typing import Any
 
 import pytest
 from databases import backends, postgres_database, postgres_template, sqlite_url
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from payments_platform.config import decode_settings
 from payments_platform.notifications.signing import new_secret
 from payments_platform.plugin_host import PluginHost
@@ -143,3 +148,47 @@ class Receiver:
 @pytest.fixture
 def receiver(httpserver: HTTPServer) -> Receiver:
     return Receiver(httpserver)
+
+
+def endpoint_settings(url: str, **extra: Any) -> dict[str, Any]:
+    """The ``[notifications]`` section of a merchant endpoint at ``url`` (the receiver's), signed
+    with :data:`NOTIFICATION_SECRET`, allowed over HTTP to a private address."""
+    return {
+        "allow_http": True,
+        "allow_private_addresses": True,
+        "backoff_seconds": 1,
+        "timeout_seconds": 2,
+        # Every delivery of a round goes at once: no endpoint waits for a free slot here.
+        "endpoint_concurrency": 100,
+        "endpoints": {"shop": {"url": url, "secret": NOTIFICATION_SECRET}},
+        **extra,
+    }
+
+
+async def deliver_all(runtime: Runtime) -> None:
+    """Run the notification worker until it finds nothing due."""
+    worker = runtime.notification_worker()
+    while await worker.run_once():
+        pass
+
+
+_EXPORTER = InMemorySpanExporter()
+"""Every span the process's tracer provider finished (``spans`` clears it around a test)."""
+
+
+@pytest.fixture(scope="session")
+def _tracer_provider() -> TracerProvider:
+    """The process's tracer provider, set once per run (OpenTelemetry refuses a second), whose
+    spans are kept for the tests that read them."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+@pytest.fixture
+def spans(_tracer_provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
+    """The spans finished during the test."""
+    _EXPORTER.clear()
+    yield _EXPORTER
+    _EXPORTER.clear()

@@ -1,4 +1,5 @@
-"""Test databases on both backends: a SQLite file per test, a PostgreSQL database per test.
+"""Test databases on both backends: a SQLite file per test, a PostgreSQL database per test; and
+a payment's row held locked from outside the platform.
 
 PostgreSQL databases are cloned from a template migrated once per test run, so each test gets
 an empty, current schema in milliseconds and nothing leaks between tests or runs.
@@ -11,12 +12,14 @@ import contextlib
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import asyncpg
 import pytest
 import sqlalchemy as sa
 from payments_platform.database import Database, driver_url
+from payments_platform.runtime import Runtime
 
 # Not PAYMENTS_*: the servers tests start would read those as config overrides, and refuse them.
 POSTGRES_URL_VARIABLE = "TEST_POSTGRES_URL"
@@ -120,3 +123,54 @@ def postgres_database(template: str) -> Iterator[str]:
 def sqlite_url(path: os.PathLike[str] | str) -> str:
     """The URL of a SQLite file."""
     return str(sa.URL.create("sqlite", database=str(path)))
+
+
+class HeldRow:
+    """A transaction from outside the platform holding one payment's row lock."""
+
+    def __init__(self, connection: asyncpg.Connection, database: str) -> None:
+        self.connection = connection
+        self.database = database
+
+    async def waiting(self) -> int:
+        """How many other sessions of the database are waiting for a lock."""
+        # Within a transaction the statistics views keep their first snapshot unless told.
+        await self.connection.execute("SELECT pg_stat_clear_snapshot()")
+        count: int = await self.connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+            self.database,
+        )
+        return count
+
+
+async def behind_a_held_row(
+    runtime: Runtime, payment_id: uuid.UUID, calls: list[Callable[[], Coroutine[Any, Any, Any]]]
+) -> list[Any]:
+    """Start ``calls`` while the payment's row is locked; release it once all of them wait.
+
+    The row lock of a claim, tested on its own (PostgreSQL, where writers run concurrently):
+    every claim of a payment first locks its row (``SELECT ... FOR UPDATE``) and then changes it
+    with a conditional update. The conditional update alone keeps money from moving twice, so
+    tests of the end result pass without the lock; a test holds the payment's row from outside,
+    lets two requests queue behind it, and checks that each one reads the row only once it holds
+    it: the second then sees what the first did, and answers as a repeat instead of failing."""
+    url = runtime.database.url
+    connection = await asyncpg.connect(
+        url.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        held = HeldRow(connection, url.database or "")
+        transaction = connection.transaction()
+        await transaction.start()
+        await connection.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", payment_id)
+        tasks = [asyncio.create_task(call()) for call in calls]
+        for _ in range(500):
+            if await held.waiting() == len(calls):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the requests never queued behind the held row")
+        await transaction.commit()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await connection.close()

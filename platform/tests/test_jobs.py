@@ -1,4 +1,5 @@
-"""The sweep that guards gateway calls left without an answer, each of its guards on its own.
+"""The outbox (``jobs``): due jobs claimed by one worker each, again once a lease runs out, and
+the sweep that guards gateway calls left without an answer, each of its guards on its own.
 
 A call is written down before it is made (an ``in_flight`` attempt, a refund marked sent) and
 its end in the transaction that records the answer. A worker's sweep writes the job that
@@ -10,19 +11,24 @@ guard, which the first alone cannot replace under READ COMMITTED).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from core_fixtures import RuntimeFactory, WallClock
 from payments_platform import jobs
 from payments_platform.database import Database
 from payments_platform.jobs import Job, JobKind, JobStatus
 from payments_platform.lifecycle import AttemptOutcome, PaymentStatus
 from payments_platform.schema import jobs as jobs_table
 from payments_platform.store import attempts, payments, refunds
+from runtime_steps import enqueue_expiries
+from scripted import new_script
 
 STARTED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 AFTER = 60.0
@@ -193,3 +199,61 @@ async def test_one_process_sweeps_at_a_time_on_postgresql(database: Database) ->
     finally:
         await other.close()
     assert await _sweep(database, AFTER + 1) == 1
+
+
+async def test_a_job_whose_worker_died_is_claimed_again_when_its_lease_runs_out(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, _script = new_script()
+    async with scripted_runtime({"gw": name}, worker={"lease_seconds": 30}) as runtime:
+        await runtime.database.write(
+            lambda conn: jobs.enqueue(
+                conn, jobs.JobKind.EXPIRE, uuid.uuid4(), now=wall_clock.now, max_attempts=3
+            )
+        )
+
+        def claim(worker_id: str) -> Callable[[sa.Connection], list[jobs.Job]]:
+            return functools.partial(
+                jobs.claim, worker_id=worker_id, now=wall_clock.now, lease_seconds=30, limit=10
+            )
+
+        [claimed] = await runtime.database.write(claim("dead-worker"))
+        assert await runtime.database.write(claim("other")) == []
+        wall_clock.advance(31)
+        [again] = await runtime.database.write(claim("other"))
+        assert again.id == claimed.id
+        assert (again.attempts, again.locked_by) == (2, "other")
+
+
+async def test_due_jobs_are_claimed_by_exactly_one_of_several_workers(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, _script = new_script()
+    async with scripted_runtime({"gw": name}) as runtime:
+        await enqueue_expiries(runtime, 40, wall_clock.now)
+
+        async def claim_as(worker_id: str) -> list[int]:
+            taken: list[int] = []
+            while True:
+                batch = await runtime.database.write(
+                    functools.partial(
+                        jobs.claim,
+                        worker_id=worker_id,
+                        now=wall_clock.now,
+                        lease_seconds=60,
+                        limit=3,
+                    )
+                )
+                if not batch:
+                    return taken
+                taken += [job.id for job in batch]
+
+        claims = await asyncio.gather(*(claim_as(f"w{i}") for i in range(4)))
+        every = [job_id for taken in claims for job_id in taken]
+        assert len(every) == len(set(every)) == 40
+        running = await runtime.database.read(
+            lambda conn: conn.scalar(
+                sa.select(sa.func.count()).where(jobs_table.c.status == JobStatus.RUNNING)
+            )
+        )
+        assert running == 40

@@ -1,7 +1,7 @@
 """Schema migrations (``database/schema_migrations``): which are pending, applying them once,
 and what an operator is told about a database at another revision.
 
-``tests/test_migrations.py`` checks what the migrations build; this, how they are chosen."""
+``migrations/test_versions.py`` checks what the migrations build; this, how they are chosen."""
 
 from __future__ import annotations
 
@@ -10,12 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from payments_platform.database import (
-    Database,
-    SchemaOutOfDate,
-    head_revision,
-    pending_migrations,
-)
+from payments_platform.database import Database, SchemaOutOfDate, head_revision, pending_migrations
 from payments_platform.database.schema_migrations import check_revision
 
 EVERY = pending_migrations(None)
@@ -107,5 +102,14 @@ async def test_a_missing_sqlite_file_is_not_created_by_looking_at_its_revision(
         with pytest.raises(SchemaOutOfDate, match="does not exist"):
             await database.check_schema()
         assert not path.exists()
+    finally:
+        await database.dispose()
+
+
+async def test_an_empty_database_is_reported_as_out_of_date(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path}/empty.db")
+    try:
+        with pytest.raises(SchemaOutOfDate, match="run `payments migrate`"):
+            await database.check_schema()
     finally:
         await database.dispose()

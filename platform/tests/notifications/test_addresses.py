@@ -1,22 +1,34 @@
-"""The pure rules of notifications: which addresses are public, how a notification is signed,
-how long deliveries are retried, which endpoint wants which event."""
+"""Where notifications may go (``notifications/addresses``): which addresses are public, which
+endpoints a production config takes, and a delivery refused when its endpoint's name resolves,
+even in part, to an address that is not public."""
 
-import random
-import time
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from payments_platform.config import NotificationEndpoint, NotificationSettings
-from payments_platform.lifecycle import PaymentStatus
-from payments_platform.notifications.addresses import AddressRefused, check_url, is_public
-from payments_platform.notifications.endpoints import Notifier
-from payments_platform.notifications.events import EVENT_TYPES, payment_event
-from payments_platform.notifications.signing import (
-    SignatureRefused,
-    new_secret,
-    signed_headers,
-    verify,
+from core_fixtures import (
+    NOTIFICATION_SECRET,
+    OPEN,
+    Receiver,
+    RuntimeFactory,
+    WallClock,
+    deliver_all,
 )
-from standardwebhooks import Webhook
+from payments_platform.config import ConfigError, decode_settings
+from payments_platform.notifications.addresses import AddressRefused, check_url, is_public, resolve
+from payments_platform.plugin_host import PluginHost
+from payments_platform.runtime import build_runtime
+from payments_platform.store import history
+from payments_platform.usecases import initiate
+from runtime_steps import AED_10
+from scripted import ScriptedPlugin, accepted, new_script
 
 
 @pytest.mark.parametrize(
@@ -62,71 +74,132 @@ def test_a_production_url_is_https_to_a_name_or_a_public_address(url: str, allow
             check_url(url, allow_http=False, allow_private=False)
 
 
-def test_a_signature_verifies_with_the_standard_webhooks_library_and_with_ours() -> None:
-    secret = new_secret()
-    body = b'{"type": "payment.paid"}'
-    now = int(time.time())
-    headers = signed_headers(secret, "evt_1", now, body)
-    assert Webhook(secret).verify(body, headers) == {"type": "payment.paid"}
-    verify(secret, headers, body, now=now)
-    for broken in [
-        {**headers, "webhook-signature": headers["webhook-signature"][:-4] + "AAA="},
-        {**headers, "webhook-id": "evt_2"},
-        signed_headers(new_secret(), "evt_1", now, body),
-    ]:
-        with pytest.raises(SignatureRefused):
-            verify(secret, broken, body, now=now)
-    with pytest.raises(SignatureRefused):
-        verify(secret, headers, body, now=now + 301)
+async def test_an_endpoint_that_resolves_to_a_private_address_is_refused_in_production(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-5"))
+    # The URL names a host, not an address: it is checked when each delivery resolves it.
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    production = {
+        "allow_http": True,
+        "backoff_seconds": 1,
+        "endpoints": {"shop": {"url": url, "secret": NOTIFICATION_SECRET}},
+    }
+    async with scripted_runtime({"gw": name}, notifications=production) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        await deliver_all(runtime)
+        detail = await runtime.database.read(lambda conn: history.read(conn, payment_id))
+    assert receiver.requests == []
+    assert detail is not None
+    [sent] = detail.notifications
+    [delivery] = sent.deliveries
+    assert delivery.last_error is not None
+    assert "non-public address" in delivery.last_error
 
 
-class ShortestJitter(random.Random):
-    """Every wait draws its shortest jitter."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return a
+PUBLIC = "93.184.216.34"
 
 
-@pytest.mark.parametrize("retry_for", [60.0, 3600.0, 90_000.0, 7 * 86_400.0])
-def test_deliveries_are_retried_for_at_least_as_long_as_the_settings_say(retry_for: float) -> None:
-    notifier = Notifier(settings=NotificationSettings(retry_for_seconds=retry_for), endpoints={})
-    shortest = ShortestJitter()
-    waited = sum(notifier.backoff(n, shortest) for n in range(1, notifier.max_attempts))
-    assert waited >= retry_for
-    assert waited - notifier.backoff(notifier.max_attempts - 1, shortest) < retry_for
+def resolving(monkeypatch: pytest.MonkeyPatch, names: dict[str, list[str]]) -> None:
+    """Make the running event loop resolve each of ``names`` to its addresses, in that order;
+    any other host is looked up as before (the receiver's own address, for one)."""
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(host: Any, port: Any, **options: Any) -> list[Any]:
+        if host not in names:
+            return await real(host, port, **options)
+        return [_address_info(address, port) for address in names[host]]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
 
 
-def test_each_endpoint_gets_its_merchants_events_of_the_types_it_asked_for() -> None:
-    secret = new_secret()
-    notifier = Notifier.of(
-        NotificationSettings(
-            endpoints={
-                "all": NotificationEndpoint(
-                    url="https://a.example", secret=secret, merchant="shop"
-                ),
-                "paid": NotificationEndpoint(
-                    url="https://b.example", secret=secret, merchant="shop", events=["payment.paid"]
-                ),
-                "other": NotificationEndpoint(
-                    url="https://c.example", secret=secret, merchant="bar"
-                ),
-                "off": NotificationEndpoint(
-                    url="https://d.example", secret=secret, merchant="shop", enabled=False
-                ),
-                "self": NotificationEndpoint(url="/simulators/merchant/n", secret=secret),
-            }
-        ),
-        "http://127.0.0.1:8080",
-    )
-    assert notifier.wanting("shop", "payment.paid") == ["all", "paid"]
-    assert notifier.wanting("shop", "refund.failed") == ["all"]
-    assert notifier.wanting(None, "payment.paid") == ["self"]
-    assert notifier.endpoints["self"].url == "http://127.0.0.1:8080/simulators/merchant/n"
+def _address_info(address: str, port: int) -> tuple[Any, ...]:
+    """One entry of ``getaddrinfo``'s answer: a TCP stream to ``address``."""
+    if ipaddress.ip_address(address).version == 6:
+        return socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port, 0, 0)
+    return socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port)
 
 
-def test_every_status_but_pending_and_cancelling_is_an_event() -> None:
-    assert payment_event(PaymentStatus.PENDING) is None
-    assert payment_event(PaymentStatus.CANCELLING) is None
-    assert payment_event(PaymentStatus.CANCELLED) == "payment.cancelled"
-    assert {payment_event(s) for s in PaymentStatus} - {None} <= EVENT_TYPES
-    assert len(EVENT_TYPES) == 11
+async def test_an_endpoint_whose_name_resolves_to_a_public_and_a_private_address_is_refused(
+    scripted_runtime: RuntimeFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against SSRF by mixed resolution: a host refused only when *every* address it
+    resolves to is private lets ``rebind.example`` -> [127.0.0.1, 93.184.216.34] through, and
+    the delivery connects to the first, inside this service's own network."""
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-rebind"))
+    # The receiver listens on loopback: a delivery that went to 127.0.0.1 would reach it.
+    url = f"http://rebind.example:{urlsplit(receiver.url).port}/hook"
+    resolving(monkeypatch, {"rebind.example": ["127.0.0.1", PUBLIC]})
+    production = {
+        "allow_http": True,
+        "backoff_seconds": 1,
+        "endpoints": {"shop": {"url": url, "secret": NOTIFICATION_SECRET}},
+    }
+    async with scripted_runtime({"gw": name}, notifications=production) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        await deliver_all(runtime)
+        detail = await runtime.database.read(lambda conn: history.read(conn, payment_id))
+
+    assert receiver.requests == []
+    assert detail is not None
+    [sent] = detail.notifications
+    [delivery] = sent.deliveries
+    assert delivery.last_error is not None
+    assert "'rebind.example' resolves to non-public address 127.0.0.1" in delivery.last_error
+
+
+@pytest.mark.parametrize(
+    ("addresses", "refused"),
+    [
+        (["127.0.0.1", PUBLIC], "127.0.0.1"),
+        ([PUBLIC, "10.0.0.7"], "10.0.0.7"),
+        ([PUBLIC, "169.254.169.254"], "169.254.169.254"),
+        (["2606:2800:220:1:248:1893:25c8:1946", "::1"], "::1"),
+        ([PUBLIC, "::ffff:127.0.0.1"], "::ffff:127.0.0.1"),
+        ([PUBLIC], None),
+    ],
+)
+async def test_a_name_is_refused_if_any_address_it_resolves_to_is_not_public(
+    monkeypatch: pytest.MonkeyPatch, addresses: list[str], refused: str | None
+) -> None:
+    """Guards against SSRF by mixed resolution: refusing a name only when every address it
+    resolves to is private lets a name with one public address reach the private ones."""
+    resolving(monkeypatch, {"rebind.example": addresses})
+
+    if refused is None:
+        target = await resolve("https://rebind.example/hook", allow_http=False, allow_private=False)
+        assert target.address == PUBLIC
+        return
+    with pytest.raises(AddressRefused, match=f"non-public address {re.escape(refused)}$"):
+        await resolve("https://rebind.example/hook", allow_http=False, allow_private=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("http://merchant.example/hook", "https://"),
+        ("https://127.0.0.1/hook", "non-public"),
+        ("https://10.1.2.3/hook", "non-public"),
+        ("https://[::1]/hook", "non-public"),
+        ("https://169.254.169.254/latest", "non-public"),
+        ("https://user:pw@merchant.example/hook", "credentials"),
+    ],
+)
+def test_a_production_config_refuses_endpoints_no_delivery_may_use(
+    url: str, complaint: str
+) -> None:
+    raw = {
+        "security": OPEN,
+        "database": {"url": "sqlite:///unused.db"},
+        "notifications": {"endpoints": {"shop": {"url": url, "secret": NOTIFICATION_SECRET}}},
+    }
+    plugins = PluginHost()
+    plugins.register(ScriptedPlugin(), "scripted")
+    with pytest.raises(ConfigError, match=complaint) as refused:
+        build_runtime(decode_settings(raw), plugins)
+    assert "notifications.endpoints.shop.url" in str(refused.value)

@@ -1,4 +1,5 @@
-"""Each conditional update of the store, tested on its own, on both backends.
+"""The payments' conditional updates (``store/payments``), each tested on its own, on both
+backends.
 
 A use case that moves a payment or settles a refund relies on the statement's own condition
 (``... WHERE status = expected``), checked by the database against the row as it stands, not
@@ -10,60 +11,24 @@ that nothing is written.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 
-import pytest
 import sqlalchemy as sa
-from payments_platform.database import Database
-from payments_platform.lifecycle import PaymentStatus, RefundStatus
-from payments_platform.records import Payment
-from payments_platform.store import payments, refunds
+from core_fixtures import RuntimeFactory, WallClock
+from payments_platform import store
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.store import payments
+from payments_platform.usecases import initiate, reads, refunds
+from payments_plugins import RefundResult
+from runtime_steps import AED_10, pay
+from scripted import accepted, new_script
 
-InTransaction = Callable[[Callable[[sa.Connection], None]], Awaitable[None]]
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-LATER = NOW + timedelta(minutes=5)
-
-
-@pytest.fixture
-async def in_transaction(database_url: str) -> AsyncIterator[InTransaction]:
-    """Run a test's body in one write transaction of the platform's database."""
-    database = Database(database_url)
-    await database.migrate()
-
-    async def run(body: Callable[[sa.Connection], None]) -> None:
-        await database.write(body)
-
-    try:
-        yield run
-    finally:
-        await database.dispose()
-
-
-def _new_payment(conn: sa.Connection, status: PaymentStatus) -> Payment:
-    payment_id = uuid.uuid4()
-    assert payments.insert(
-        conn,
-        payment_id=payment_id,
-        merchant="shop",
-        client_id=uuid.uuid4(),
-        currency="EUR",
-        amount_minor=1000,
-        metadata={"order": "42"},
-        description=None,
-        now=NOW,
-    )
-    if status is not PaymentStatus.PENDING:
-        moved = payments.change(
-            conn, payment_id, expected=PaymentStatus.PENDING, status=status, now=NOW
-        )
-        assert moved is not None
-    return payments.load(conn, payment_id)
+from store.payment_rows import LATER, InTransaction, new_payment
 
 
 async def test_a_payment_moves_only_from_the_status_expected(in_transaction: InTransaction) -> None:
     def body(conn: sa.Connection) -> None:
-        paid = _new_payment(conn, PaymentStatus.PAID)
+        paid = new_payment(conn, PaymentStatus.PAID)
         assert (
             payments.change(
                 conn,
@@ -89,7 +54,7 @@ async def test_a_gateways_answer_settles_only_the_status_expected(
     in_transaction: InTransaction,
 ) -> None:
     def body(conn: sa.Connection) -> None:
-        failed = _new_payment(conn, PaymentStatus.FAILED)
+        failed = new_payment(conn, PaymentStatus.FAILED)
         refused = payments.change(
             conn,
             failed.id,
@@ -104,7 +69,7 @@ async def test_a_gateways_answer_settles_only_the_status_expected(
         assert payments.load(conn, failed.id) == failed
         assert payments.find_by_external_id(conn, ["acme"], "ext-1") is None
 
-        pending = _new_payment(conn, PaymentStatus.PENDING)
+        pending = new_payment(conn, PaymentStatus.PENDING)
         settled = payments.change(
             conn,
             pending.id,
@@ -141,7 +106,7 @@ async def test_a_gateways_answer_settles_only_the_status_expected(
 
 async def test_only_a_rejected_payment_is_reopened(in_transaction: InTransaction) -> None:
     def body(conn: sa.Connection) -> None:
-        initiated = _new_payment(conn, PaymentStatus.INITIATED)
+        initiated = new_payment(conn, PaymentStatus.INITIATED)
         reopened = payments.change(
             conn,
             initiated.id,
@@ -164,7 +129,7 @@ async def test_a_change_sets_what_it_names_and_keeps_the_rest(
     and a refund's amount added to what was refunded."""
 
     def body(conn: sa.Connection) -> None:
-        payment = _new_payment(conn, PaymentStatus.PENDING)
+        payment = new_payment(conn, PaymentStatus.PENDING)
         rejected = payments.change(
             conn,
             payment.id,
@@ -215,57 +180,43 @@ async def test_a_change_sets_what_it_names_and_keeps_the_rest(
     await in_transaction(body)
 
 
-async def test_a_refund_settles_only_from_the_status_expected(
-    in_transaction: InTransaction,
-) -> None:
-    def body(conn: sa.Connection) -> None:
-        payment = _new_payment(conn, PaymentStatus.PAID)
-        refund = refunds.insert(
-            conn,
-            refund_id=uuid.uuid4(),
-            payment_id=payment.id,
-            merchant="shop",
-            client_refund_id=uuid.uuid4(),
-            amount_minor=400,
-            gateway="acme",
-            now=NOW,
-            sent=True,
-        )
-        assert refund is not None
-        succeeded = refunds.finish(
-            conn,
-            refund.id,
-            expected=[refund.status],
-            status=RefundStatus.SUCCEEDED,
-            external_refund_id="vr-1",
-            now=LATER,
-        )
-        assert succeeded is not None
-        assert succeeded.status is RefundStatus.SUCCEEDED
-        # A late answer read the refund before it succeeded: it must not overwrite it.
-        late = refunds.finish(
-            conn,
-            refund.id,
-            expected=[refund.status],
-            status=RefundStatus.FAILED,
-            failure_code="declined",
-            now=LATER,
-        )
-        assert late is None
-        assert refunds.load(conn, refund.id) == succeeded
-
-    await in_transaction(body)
-
-
 async def test_a_refund_claim_takes_only_what_is_left(in_transaction: InTransaction) -> None:
     def body(conn: sa.Connection) -> None:
-        payment = _new_payment(conn, PaymentStatus.PAID)
+        payment = new_payment(conn, PaymentStatus.PAID)
         assert payments.claim_refund_amount(conn, payment, 700, LATER)
         # ``payment`` still says nothing is claimed: the row says 700 is.
         assert not payments.claim_refund_amount(conn, payment, 301, LATER)
         assert payments.claim_refund_amount(conn, payment, 300, LATER)
         assert payments.load(conn, payment.id).refund_claimed_minor == 1000
-        pending = _new_payment(conn, PaymentStatus.PENDING)
+        pending = new_payment(conn, PaymentStatus.PENDING)
         assert not payments.claim_refund_amount(conn, pending, 1, LATER)
 
     await in_transaction(body)
+
+
+async def test_a_refund_claim_takes_only_what_is_still_left_whatever_its_caller_read(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-8c"))
+    script.answer("refund", RefundResult(external_refund_id="rf-8c"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        await pay(runtime, payment_id)
+        stale = (await reads.payment_history(runtime.deps, payment_id)).payment
+        await refunds.refund_payment(runtime.deps, payment_id, amount_minor=700)
+
+        # The balance condition is the claim's own guard: a claim worked out from a row read
+        # before the refund above (1000 left, it says) cannot take more than the 300 left.
+        def claim(amount: int) -> Callable[[sa.Connection], bool]:
+            return lambda conn: store.payments.claim_refund_amount(
+                conn, stale, amount, wall_clock.now
+            )
+
+        assert await runtime.database.write(claim(400)) is False
+        after = (await reads.payment_history(runtime.deps, payment_id)).payment
+        assert after.refund_claimed_minor == 700
+        assert await runtime.database.write(claim(300)) is True
+        after = (await reads.payment_history(runtime.deps, payment_id)).payment
+        assert after.refund_claimed_minor == 1000

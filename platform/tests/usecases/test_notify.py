@@ -1,28 +1,20 @@
-"""Merchant notifications against a real HTTP receiver (pytest-httpserver): every event type,
-signed so that the Standard Webhooks library verifies it, delivered through outages, slowness
-and refusals, and never to an address a production config does not allow."""
+"""Telling merchants what happened (``usecases/notify``), against a real HTTP receiver
+(pytest-httpserver): every event type, signed so that the Standard Webhooks library verifies
+it, delivered through outages, slowness and refusals, and to a busy endpoint one at a time."""
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import re
-import socket
 import uuid
 from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import pytest
-from core_fixtures import NOTIFICATION_SECRET, OPEN, Receiver, RuntimeFactory, WallClock
+from core_fixtures import Receiver, RuntimeFactory, WallClock, deliver_all, endpoint_settings
 from payments_platform import errors, jobs
-from payments_platform.config import ConfigError, decode_settings
 from payments_platform.jobs import JobKind, JobStatus
-from payments_platform.notifications.addresses import AddressRefused, resolve
 from payments_platform.notifications.events import EVENT_TYPES
-from payments_platform.plugin_host import PluginHost
-from payments_platform.runtime import Runtime, build_runtime
+from payments_platform.runtime import Runtime
 from payments_platform.store import history
 from payments_platform.usecases import initiate, notify, refunds, webhooks
 from payments_plugins import (
@@ -35,31 +27,10 @@ from payments_plugins import (
     VendorPaymentStatus,
     WebhookEvent,
 )
-from scripted import ScriptedPlugin, accepted, new_script, vendor_says
-
-from .test_lifecycle_flows import job_rows, pay
+from runtime_steps import job_rows, pay
+from scripted import accepted, new_script, vendor_says
 
 AED_10 = Amount(1000, "AED")
-SECRET = NOTIFICATION_SECRET
-
-
-def endpoint_settings(url: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "allow_http": True,
-        "allow_private_addresses": True,
-        "backoff_seconds": 1,
-        "timeout_seconds": 2,
-        # Every delivery of a round goes at once: no endpoint waits for a free slot here.
-        "endpoint_concurrency": 100,
-        "endpoints": {"shop": {"url": url, "secret": SECRET}},
-        **extra,
-    }
-
-
-async def deliver_all(runtime: Runtime) -> None:
-    worker = runtime.notification_worker()
-    while await worker.run_once():
-        pass
 
 
 async def assert_history_reads_agree(runtime: Runtime, client_id: uuid.UUID) -> None:
@@ -215,137 +186,6 @@ async def test_no_endpoint_means_nothing_is_written(
     async with scripted_runtime({"gw": name}) as runtime:
         await initiate.start_payment(runtime.deps, uuid.uuid4(), AED_10)
         assert [job.kind for job in await job_rows(runtime)] == [JobKind.EXPIRE]
-
-
-async def test_an_endpoint_that_resolves_to_a_private_address_is_refused_in_production(
-    scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver
-) -> None:
-    name, script = new_script()
-    script.answer("initiate", accepted("ext-5"))
-    # The URL names a host, not an address: it is checked when each delivery resolves it.
-    url = receiver.url.replace("127.0.0.1", "localhost")
-    production = {
-        "allow_http": True,
-        "backoff_seconds": 1,
-        "endpoints": {"shop": {"url": url, "secret": SECRET}},
-    }
-    async with scripted_runtime({"gw": name}, notifications=production) as runtime:
-        payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.deps, payment_id, AED_10)
-        await deliver_all(runtime)
-        detail = await runtime.database.read(lambda conn: history.read(conn, payment_id))
-    assert receiver.requests == []
-    assert detail is not None
-    [sent] = detail.notifications
-    [delivery] = sent.deliveries
-    assert delivery.last_error is not None
-    assert "non-public address" in delivery.last_error
-
-
-PUBLIC = "93.184.216.34"
-
-
-def resolving(monkeypatch: pytest.MonkeyPatch, names: dict[str, list[str]]) -> None:
-    """Make the running event loop resolve each of ``names`` to its addresses, in that order;
-    any other host is looked up as before (the receiver's own address, for one)."""
-    loop = asyncio.get_running_loop()
-    real = loop.getaddrinfo
-
-    async def getaddrinfo(host: Any, port: Any, **options: Any) -> list[Any]:
-        if host not in names:
-            return await real(host, port, **options)
-        return [_address_info(address, port) for address in names[host]]
-
-    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
-
-
-def _address_info(address: str, port: int) -> tuple[Any, ...]:
-    """One entry of ``getaddrinfo``'s answer: a TCP stream to ``address``."""
-    if ipaddress.ip_address(address).version == 6:
-        return socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port, 0, 0)
-    return socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port)
-
-
-async def test_an_endpoint_whose_name_resolves_to_a_public_and_a_private_address_is_refused(
-    scripted_runtime: RuntimeFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Guards against SSRF by mixed resolution: a host refused only when *every* address it
-    resolves to is private lets ``rebind.example`` -> [127.0.0.1, 93.184.216.34] through, and
-    the delivery connects to the first, inside this service's own network."""
-    name, script = new_script()
-    script.answer("initiate", accepted("ext-rebind"))
-    # The receiver listens on loopback: a delivery that went to 127.0.0.1 would reach it.
-    url = f"http://rebind.example:{urlsplit(receiver.url).port}/hook"
-    resolving(monkeypatch, {"rebind.example": ["127.0.0.1", PUBLIC]})
-    production = {
-        "allow_http": True,
-        "backoff_seconds": 1,
-        "endpoints": {"shop": {"url": url, "secret": SECRET}},
-    }
-    async with scripted_runtime({"gw": name}, notifications=production) as runtime:
-        payment_id = uuid.uuid4()
-        await initiate.start_payment(runtime.deps, payment_id, AED_10)
-        await deliver_all(runtime)
-        detail = await runtime.database.read(lambda conn: history.read(conn, payment_id))
-
-    assert receiver.requests == []
-    assert detail is not None
-    [sent] = detail.notifications
-    [delivery] = sent.deliveries
-    assert delivery.last_error is not None
-    assert "'rebind.example' resolves to non-public address 127.0.0.1" in delivery.last_error
-
-
-@pytest.mark.parametrize(
-    ("addresses", "refused"),
-    [
-        (["127.0.0.1", PUBLIC], "127.0.0.1"),
-        ([PUBLIC, "10.0.0.7"], "10.0.0.7"),
-        ([PUBLIC, "169.254.169.254"], "169.254.169.254"),
-        (["2606:2800:220:1:248:1893:25c8:1946", "::1"], "::1"),
-        ([PUBLIC, "::ffff:127.0.0.1"], "::ffff:127.0.0.1"),
-        ([PUBLIC], None),
-    ],
-)
-async def test_a_name_is_refused_if_any_address_it_resolves_to_is_not_public(
-    monkeypatch: pytest.MonkeyPatch, addresses: list[str], refused: str | None
-) -> None:
-    """Guards against SSRF by mixed resolution: refusing a name only when every address it
-    resolves to is private lets a name with one public address reach the private ones."""
-    resolving(monkeypatch, {"rebind.example": addresses})
-
-    if refused is None:
-        target = await resolve("https://rebind.example/hook", allow_http=False, allow_private=False)
-        assert target.address == PUBLIC
-        return
-    with pytest.raises(AddressRefused, match=f"non-public address {re.escape(refused)}$"):
-        await resolve("https://rebind.example/hook", allow_http=False, allow_private=False)
-
-
-@pytest.mark.parametrize(
-    ("url", "complaint"),
-    [
-        ("http://merchant.example/hook", "https://"),
-        ("https://127.0.0.1/hook", "non-public"),
-        ("https://10.1.2.3/hook", "non-public"),
-        ("https://[::1]/hook", "non-public"),
-        ("https://169.254.169.254/latest", "non-public"),
-        ("https://user:pw@merchant.example/hook", "credentials"),
-    ],
-)
-def test_a_production_config_refuses_endpoints_no_delivery_may_use(
-    url: str, complaint: str
-) -> None:
-    raw = {
-        "security": OPEN,
-        "database": {"url": "sqlite:///unused.db"},
-        "notifications": {"endpoints": {"shop": {"url": url, "secret": SECRET}}},
-    }
-    plugins = PluginHost()
-    plugins.register(ScriptedPlugin(), "scripted")
-    with pytest.raises(ConfigError, match=complaint) as refused:
-        build_runtime(decode_settings(raw), plugins)
-    assert "notifications.endpoints.shop.url" in str(refused.value)
 
 
 async def test_an_endpoint_at_its_limit_makes_deliveries_wait_without_spending_attempts(

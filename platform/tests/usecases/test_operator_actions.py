@@ -5,29 +5,23 @@ from __future__ import annotations
 
 import uuid
 
-from core_fixtures import Receiver, RuntimeFactory, WallClock
+from core_fixtures import Receiver, RuntimeFactory, WallClock, deliver_all, endpoint_settings
 from payments_platform import jobs
 from payments_platform.jobs import JobKind, JobStatus
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Event
 from payments_platform.runtime import Runtime
 from payments_platform.store import events
-from payments_platform.usecases import initiate
+from payments_platform.usecases import initiate, operator_actions
 from payments_platform.usecases.operator_actions import (
     JobRetry,
     Reconciliation,
     reconcile_now,
     retry_dead_job,
 )
-from payments_plugins import (
-    Amount,
-    GatewayOutcomeUnknown,
-    GatewayUnavailable,
-    VendorPaymentStatus,
-)
+from payments_plugins import Amount, GatewayOutcomeUnknown, GatewayUnavailable, VendorPaymentStatus
+from runtime_steps import QUICK, given_up_as_not_received
 from scripted import accepted, new_script, vendor_says
-
-from .test_notifications import deliver_all, endpoint_settings
 
 AED_10 = Amount(1000, "AED")
 
@@ -161,3 +155,22 @@ async def test_retrying_a_dead_notification_job_delivers_its_notification_after_
 
         assert result.outcome is JobRetry.RETRIED
         assert len(receiver.delivered()) == 1
+
+
+async def test_an_operator_asking_again_recovers_a_payment_its_vendor_took(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayOutcomeUnknown("read timeout"))
+    script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
+    script.answer("status", vendor_says(VendorPaymentStatus.PAID, "ext-7"))
+    async with scripted_runtime({"gw": name}, **QUICK) as runtime:
+        payment_id = await given_up_as_not_received(runtime, wall_clock)
+
+        result = await operator_actions.reconcile_now(runtime.deps, payment_id, "alice")
+
+        assert result.outcome is operator_actions.Reconciliation.ANSWERED
+        assert result.payment is not None
+        assert (result.payment.status, result.payment.external_id) == (PaymentStatus.PAID, "ext-7")
+        [query] = script.calls["status"][1:]
+        assert (query.payment_id, query.external_id) == (payment_id, None)

@@ -1,32 +1,23 @@
-"""What the console's pages show: the gateways' hour from the stored attempts with this
-process's breakers, a payment's timeline, the jobs, the plugins and the configuration without
-its secrets; and what its actions do."""
+"""The overview (``web/console/overview``): the gateways' hour from the stored attempts with this
+process's breakers, the payments that are stuck, the money vendors took after the platform
+gave a payment up, and the webhooks refused."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 
 import pytest
-from console_app import OPERATORS, ConsoleFactory, console_factory
+from console_app import T0, ConsoleFactory, console_factory, store_payment
 from core_fixtures import WallClock
-from payments_platform.records import utc_now
-from payments_platform.usecases import initiate
-from payments_plugins import (
-    Amount,
-    GatewayOutcomeUnknown,
-    GatewayUnavailable,
-    VendorPaymentStatus,
-)
+from payments_platform import errors
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.usecases import initiate, webhooks
+from payments_plugins import Amount, GatewayOutcomeUnknown, GatewayUnavailable, VendorPaymentStatus
+from runtime_steps import QUICK, given_up_as_not_received, webhook
 from scripted import accepted, new_script, vendor_says
 
 BREAKER = {"strategy": "priority", "breaker": {"minimum_calls": 3, "open_seconds": 600}}
-
-
-@pytest.fixture
-def open_console(database_url: str, wall_clock: WallClock) -> ConsoleFactory:
-    return console_factory(database_url, wall_clock)
 
 
 def _row(page: str, gateway: str) -> str:
@@ -82,107 +73,55 @@ async def test_the_overview_shows_the_outage_the_open_breaker_and_where_traffic_
     assert _cell(_row(refreshed.text, "json"), "data-breaker") == "open"
 
 
-async def test_a_payments_page_tells_its_whole_story(open_console: ConsoleFactory) -> None:
-    json_name, json_script = new_script()
-    soap_name, soap_script = new_script()
-    json_script.fail("initiate", GatewayUnavailable("<script>alert('x')</script> refused"))
-    soap_script.answer("initiate", accepted("soap-1"))
-    async with open_console({"json": json_name, "soap": soap_name}, clock=utc_now) as console:
-        payment_id = uuid.uuid4()
-        await initiate.start_payment(console.runtime.deps, payment_id, Amount(999, "AED"))
-        await console.sign_in()
-
-        page = (await console.get(f"/console/payments/{payment_id}")).text
-
-    kinds = re.findall(r'data-kind="([a-z]+)"', page)
-    assert kinds == ["status", "routing", "attempt", "attempt", "status", "job"]
-    assert "payment created: pending" in page
-    assert "at json: unavailable" in page
-    assert "at soap: accepted" in page
-    assert "9.99 AED" in page
-    assert "status pending → initiated" in html.unescape(page)
-    # The candidates of the routing decision, each with its breaker.
-    assert re.search(r"<td>json</td>\s*<td[^>]*>1</td>", page)
-    # Whatever a vendor's error says is shown as text, never run.
-    assert "<script>alert" not in page
-    assert "&lt;script&gt;alert" in page
-
-
-async def test_a_payment_nobody_has_is_a_page_saying_so(open_console: ConsoleFactory) -> None:
-    async with open_console() as console:
-        await console.sign_in()
-        answer = await console.get(f"/console/payments/{uuid.uuid4()}")
-
-    assert answer.status_code == 404
-    assert answer.headers["content-type"].startswith("text/html")
-
-
-async def test_asking_the_gateway_now_from_a_payments_page(open_console: ConsoleFactory) -> None:
+async def test_the_overview_shows_money_taken_after_giving_up_and_refused_webhooks(
+    database_url: str, wall_clock: WallClock
+) -> None:
+    """The operator sees each payment a vendor took after the platform gave it up, and the
+    webhooks refused by gateway and reason (a wrong webhook secret shows as many
+    invalid-webhook refusals), on the overview."""
     name, script = new_script()
     script.fail("initiate", GatewayOutcomeUnknown("read timeout"))
-    script.answer("status", vendor_says(VendorPaymentStatus.PAID, "ext-1"))
-    async with open_console({"gw": name}) as console:
-        payment_id = uuid.uuid4()
-        await initiate.start_payment(console.runtime.deps, payment_id, Amount(100, "AED"))
+    script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
+    open_console = console_factory(database_url, wall_clock)
+    async with open_console({"gw": name}, **QUICK) as console:
+        runtime = console.runtime
+        payment_id = await given_up_as_not_received(runtime, wall_clock)
+        live = runtime.deps.gateways["gw"]
+        await webhooks.apply_webhook(runtime.deps, [live], {}, webhook("ext-r", "paid", payment_id))
+        for body in (b"not json", b"[]"):
+            with pytest.raises(errors.WebhookRejected):
+                await webhooks.apply_webhook(runtime.deps, [live], {}, body)
+        with pytest.raises(errors.PaymentNotFound):
+            await webhooks.apply_webhook(runtime.deps, [live], {}, webhook("nobody", "paid"))
         await console.sign_in()
-        before = (await console.get(f"/console/payments/{payment_id}")).text
-        assert "Ask gw now" in before
 
-        answer = await console.act(f"/console/payments/{payment_id}/reconcile")
-        after = (await console.get(answer.headers["location"])).text
+        page = (await console.get("/console/")).text
 
-    assert answer.headers["location"] == f"/console/payments/{payment_id}?notice=answered"
-    assert "The gateway answered" in after
-    assert "data-status>paid<" in after
-    assert "operator alice: reconcile" in after
-    assert "alice asked gw what became of the payment" in after
-    assert "Ask gw now" not in after
+        recovered = page.split("data-recovered", 1)[1].split("</div>", 1)[0]
+        assert str(payment_id) in recovered
+        assert "recovered to paid" in recovered
+        refused = page.split("data-refused-webhooks", 1)[1].split("</div>", 1)[0]
+        rows = re.findall(
+            r"<th scope=\"row\">(\w+)</th><td>([\w-]+)</td><td[^>]*>(\d+)</td>", refused
+        )
+        assert rows == [("gw", "invalid-webhook", "2"), ("gw", "payment-not-found", "1")]
 
 
-async def test_the_jobs_page_lists_a_dead_job_and_its_retry_is_in_the_payments_log(
-    open_console: ConsoleFactory,
+async def test_the_overview_lists_the_payments_that_are_stuck(
+    open_console: ConsoleFactory, wall_clock: WallClock
 ) -> None:
-    name, script = new_script()
-    script.fail("initiate", GatewayUnavailable("connection refused"))
-    async with open_console(
-        {"gw": name}, payments={"dispatch": "queue"}, worker={"enabled": False, "max_attempts": 1}
-    ) as console:
-        payment_id = uuid.uuid4()
-        await initiate.start_payment(console.runtime.deps, payment_id, Amount(100, "AED"))
-        await console.runtime.worker().run_once()
+    async with open_console() as console:
         await console.sign_in()
+        unknown = await store_payment(console, status=PaymentStatus.UNKNOWN)
+        old_pending = await store_payment(console)
+        minutes_ago = int((wall_clock.now - T0).total_seconds() // 60)
+        fresh_pending = await store_payment(console, minutes=minutes_ago)
+        paid = await store_payment(console, status=PaymentStatus.PAID)
 
-        dead = (await console.get("/console/jobs?status=dead")).text
-        job_id = re.search(r'data-job="(\d+)" data-status="dead"', dead)
-        assert job_id is not None, dead
-        assert "no gateway could be reached" in dead
-        retried = await console.act(f"/console/jobs/{job_id[1]}/retry?status=dead")
-        listing = (await console.get(retried.headers["location"])).text
-        timeline = (await console.get(f"/console/payments/{payment_id}")).text
+        page = (await console.get("/console/")).text
 
-    assert f"Job {job_id[1]} will run again." in listing
-    assert "operator alice: retry_job" in timeline
-
-
-async def test_the_configuration_page_lists_the_plugins_and_shows_no_secret(
-    open_console: ConsoleFactory,
-) -> None:
-    key_hash = "sha256:" + "cd" * 32
-    security = {
-        "auth": "none",
-        "allow_unsigned_webhooks": True,
-        "merchants": {"shop": {"key_hashes": [key_hash]}},
-    }
-    name, _script = new_script()
-    async with open_console({"gw": name}, security=security) as console:
-        await console.sign_in()
-        page = (await console.get("/console/plugins")).text
-
-    assert 'data-plugin="scripted"' in page
-    assert "<strong>scripted</strong>" in page
-    config = html.unescape(page.split("data-config>")[1].split("</pre>")[0])
-    assert "[console.operators.alice]" in config
-    assert 'password_hash = "<redacted>"' in config
-    assert 'key_hashes = "<redacted>"' in config
-    assert OPERATORS["alice"]["password_hash"] not in page
-    assert key_hash not in page
+    sections = dict(re.findall(r'<div data-stuck="(\w+)">(.*?)</div>', page, re.DOTALL))
+    assert str(unknown) in sections["unknown"]
+    assert str(old_pending) in sections["pending"]
+    assert str(fresh_pending) not in page
+    assert str(paid) not in page

@@ -1,63 +1,21 @@
-"""Finding payments in the console: by any id they are known by, by what the listing filters
-on (merchant and metadata included, for operators), newest first and a page at a time."""
+"""Finding payments in the console (``web/console/payments``): by any id they are known by, by
+what the listing filters on (merchant and metadata included, for operators), newest first and
+a page at a time; and a payment's page, with its whole story and the gateway asked now."""
 
 from __future__ import annotations
 
 import html
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
-from console_app import ConsoleClient, ConsoleFactory, console_factory
-from core_fixtures import WallClock
-from payments_platform.access import payment_key
+from console_app import ConsoleFactory, store_payment
 from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import utc_now
 from payments_platform.store import payments
-
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def open_console(database_url: str, wall_clock: WallClock) -> ConsoleFactory:
-    return console_factory(database_url, wall_clock)
-
-
-async def _store(
-    console: ConsoleClient,
-    *,
-    client_id: uuid.UUID | None = None,
-    merchant: str | None = None,
-    minutes: int = 0,
-    currency: str = "AED",
-    status: PaymentStatus | None = None,
-    metadata: dict[str, str] | None = None,
-) -> uuid.UUID:
-    """A payment as the platform stores it, created ``minutes`` after T0; its id."""
-    client_id = client_id or uuid.uuid4()
-    payment_id = payment_key(merchant, client_id)
-    created = T0 + timedelta(minutes=minutes)
-
-    def write(conn: sa.Connection) -> None:
-        payments.insert(
-            conn,
-            payment_id=payment_id,
-            merchant=merchant,
-            client_id=client_id,
-            currency=currency,
-            amount_minor=100,
-            metadata=metadata or {},
-            description=None,
-            now=created,
-        )
-        if status is not None:
-            payments.change(
-                conn, payment_id, expected=PaymentStatus.PENDING, now=created, status=status
-            )
-
-    await console.runtime.database.write(write)
-    return payment_id
+from payments_platform.usecases import initiate
+from payments_plugins import Amount, GatewayOutcomeUnknown, GatewayUnavailable, VendorPaymentStatus
+from scripted import accepted, new_script, vendor_says
 
 
 def _listed(page: str) -> list[str]:
@@ -70,9 +28,9 @@ async def test_an_id_opens_the_payment_it_names_as_the_platform_or_its_client_kn
     shared = uuid.uuid4()
     async with open_console() as console:
         await console.sign_in()
-        shop = await _store(console, client_id=shared, merchant="shop")
-        other = await _store(console, client_id=shared, merchant="other-shop", minutes=1)
-        lone = await _store(console, merchant="shop")
+        shop = await store_payment(console, client_id=shared, merchant="shop")
+        other = await store_payment(console, client_id=shared, merchant="other-shop", minutes=1)
+        lone = await store_payment(console, merchant="shop")
         lone_client = (
             await console.runtime.database.read(lambda c: payments.load(c, lone))
         ).client_id
@@ -95,12 +53,14 @@ async def test_the_filters_combine_merchant_and_metadata_included(
 ) -> None:
     async with open_console() as console:
         await console.sign_in()
-        wanted = await _store(
+        wanted = await store_payment(
             console, merchant="shop", status=PaymentStatus.PAID, metadata={"order": "A-1"}
         )
-        await _store(console, merchant="shop", status=PaymentStatus.PAID, metadata={"order": "B-2"})
-        await _store(console, merchant="other-shop", metadata={"order": "A-1"})
-        usd = await _store(console, currency="USD", minutes=30)
+        await store_payment(
+            console, merchant="shop", status=PaymentStatus.PAID, metadata={"order": "B-2"}
+        )
+        await store_payment(console, merchant="other-shop", metadata={"order": "A-1"})
+        usd = await store_payment(console, currency="USD", minutes=30)
 
         by_metadata = await console.get(
             "/console/payments?metadata_key=order&metadata_value=A-1&merchant=shop"
@@ -120,8 +80,10 @@ async def test_the_filters_combine_merchant_and_metadata_included(
 async def test_results_come_newest_first_a_page_at_a_time(open_console: ConsoleFactory) -> None:
     async with open_console() as console:
         await console.sign_in()
-        stored = [await _store(console, minutes=minute, currency="USD") for minute in range(55)]
-        await _store(console, minutes=60, currency="AED")  # not in the search
+        stored = [
+            await store_payment(console, minutes=minute, currency="USD") for minute in range(55)
+        ]
+        await store_payment(console, minutes=60, currency="AED")  # not in the search
 
         first = await console.get("/console/payments?currency=USD")
         older = re.search(r'href="(/console/payments\?[^"]+)" rel="next"', first.text)
@@ -159,21 +121,58 @@ async def test_a_search_that_cannot_be_read_says_why(
     assert "<table" not in answer.text
 
 
-async def test_the_overview_lists_the_payments_that_are_stuck(
-    open_console: ConsoleFactory, wall_clock: WallClock
-) -> None:
+async def test_a_payments_page_tells_its_whole_story(open_console: ConsoleFactory) -> None:
+    json_name, json_script = new_script()
+    soap_name, soap_script = new_script()
+    json_script.fail("initiate", GatewayUnavailable("<script>alert('x')</script> refused"))
+    soap_script.answer("initiate", accepted("soap-1"))
+    async with open_console({"json": json_name, "soap": soap_name}, clock=utc_now) as console:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(999, "AED"))
+        await console.sign_in()
+
+        page = (await console.get(f"/console/payments/{payment_id}")).text
+
+    kinds = re.findall(r'data-kind="([a-z]+)"', page)
+    assert kinds == ["status", "routing", "attempt", "attempt", "status", "job"]
+    assert "payment created: pending" in page
+    assert "at json: unavailable" in page
+    assert "at soap: accepted" in page
+    assert "9.99 AED" in page
+    assert "status pending → initiated" in html.unescape(page)
+    # The candidates of the routing decision, each with its breaker.
+    assert re.search(r"<td>json</td>\s*<td[^>]*>1</td>", page)
+    # Whatever a vendor's error says is shown as text, never run.
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
+
+
+async def test_a_payment_nobody_has_is_a_page_saying_so(open_console: ConsoleFactory) -> None:
     async with open_console() as console:
         await console.sign_in()
-        unknown = await _store(console, status=PaymentStatus.UNKNOWN)
-        old_pending = await _store(console)
-        minutes_ago = int((wall_clock.now - T0).total_seconds() // 60)
-        fresh_pending = await _store(console, minutes=minutes_ago)
-        paid = await _store(console, status=PaymentStatus.PAID)
+        answer = await console.get(f"/console/payments/{uuid.uuid4()}")
 
-        page = (await console.get("/console/")).text
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
 
-    sections = dict(re.findall(r'<div data-stuck="(\w+)">(.*?)</div>', page, re.DOTALL))
-    assert str(unknown) in sections["unknown"]
-    assert str(old_pending) in sections["pending"]
-    assert str(fresh_pending) not in page
-    assert str(paid) not in page
+
+async def test_asking_the_gateway_now_from_a_payments_page(open_console: ConsoleFactory) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayOutcomeUnknown("read timeout"))
+    script.answer("status", vendor_says(VendorPaymentStatus.PAID, "ext-1"))
+    async with open_console({"gw": name}) as console:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(100, "AED"))
+        await console.sign_in()
+        before = (await console.get(f"/console/payments/{payment_id}")).text
+        assert "Ask gw now" in before
+
+        answer = await console.act(f"/console/payments/{payment_id}/reconcile")
+        after = (await console.get(answer.headers["location"])).text
+
+    assert answer.headers["location"] == f"/console/payments/{payment_id}?notice=answered"
+    assert "The gateway answered" in after
+    assert "data-status>paid<" in after
+    assert "operator alice: reconcile" in after
+    assert "alice asked gw what became of the payment" in after
+    assert "Ask gw now" not in after
