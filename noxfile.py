@@ -22,8 +22,11 @@ SOURCES = [
     "tests/plugin_test_gateway/src",
     "bench",
 ]
-# Each test folder is checked on its own: they share module names such as conftest.
+# Each test folder is checked on its own: they share module names such as conftest. The core's
+# fixtures and helpers in platform/tests are found through mypy_path (pyproject.toml) from
+# the others; the root conftest.py registers them for pytest.
 TEST_FOLDERS = [
+    "conftest.py",
     "platform/tests",
     "plugins/tests",
     "plugin_json_gateway/tests",

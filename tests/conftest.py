@@ -1,21 +1,21 @@
-"""Fixtures for cross-package tests: the real app, real SQLite, vendor simulators over HTTP."""
+"""Fixtures of the end-to-end and cross-package tests: the real app with the installed plugins,
+the JSON vendor's simulator over HTTP, the browser. The core's fixtures (databases, the scripted
+runtime, the wall clock, the merchant's receiver) are ``platform/tests/core_fixtures.py``'s."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from core_fixtures import OPEN
 from litestar.testing import AsyncTestClient
 from payments_platform.config import decode_settings
-from payments_platform.notifications.signing import new_secret
 from payments_platform.plugin_host import PluginHost
 from payments_platform.records import utc_now
 from payments_platform.runtime import Runtime, build_runtime
@@ -24,12 +24,8 @@ from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.simulator import JsonVendorSimulator
 from payments_plugins import SimulatorOptions
 from payments_plugins.testing.asgi_server import serve_asgi
-from pytest_httpserver import HTTPServer
-from standardwebhooks import Webhook
-from werkzeug import Request, Response
 
 from .browsers import CHROMIUM_ARGS, chromium_or_skip, in_ci, machine_lookups
-from .databases import backends, postgres_database, postgres_template, sqlite_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserType
@@ -116,37 +112,6 @@ def vendor() -> Iterator[Vendor]:
         yield served
 
 
-@pytest.fixture(scope="session")
-def postgres_template_name() -> Iterator[str]:
-    with postgres_template() as name:
-        yield name
-
-
-@pytest.fixture(params=backends())
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database backend a test runs on; every test using a database runs on each."""
-    name: str = request.param
-    return name
-
-
-@pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """An empty database at the current schema, on the test's backend (not yet migrated for
-    SQLite, whose file the fixture only names)."""
-    if backend == "sqlite":
-        yield sqlite_url(tmp_path / "payments.db")
-        return
-    template: str = request.getfixturevalue("postgres_template_name")
-    with postgres_database(template) as url:
-        yield url
-
-
-NOTIFICATION_SECRET = new_secret()
-"""The signing secret of the merchant endpoints tests configure."""
-
-OPEN: dict[str, Any] = {"auth": "none", "allow_unsigned_webhooks": True}
-"""Tests about something else open the client API and accept unsigned webhooks."""
-
 AppFactory = Callable[..., contextlib.AbstractAsyncContextManager[AsyncTestClient[Any]]]
 
 
@@ -185,91 +150,3 @@ def runtime_of(client: AsyncTestClient[Any]) -> Runtime:
     """The runtime behind an app opened by the ``platform`` fixture."""
     runtime: Runtime = client.app.state["runtime"]
     return runtime
-
-
-class WallClock:
-    """A wall clock tests move by hand, so jobs fall due without waiting."""
-
-    def __init__(self) -> None:
-        self.now = utc_now()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def wall_clock() -> WallClock:
-    return WallClock()
-
-
-RuntimeFactory = Callable[..., contextlib.AbstractAsyncContextManager[Runtime]]
-
-
-@pytest.fixture
-def scripted_runtime(database_url: str, wall_clock: WallClock) -> RuntimeFactory:
-    """Open the platform without HTTP, its gateways played by scripts (see ``scripted.py``)."""
-    from .scripted import ScriptedPlugin
-
-    @contextlib.asynccontextmanager
-    async def open_runtime(scripts: dict[str, str], **sections: Any) -> AsyncIterator[Runtime]:
-        plugins = PluginHost()
-        plugins.register(ScriptedPlugin(), "scripted")
-        gateways = {
-            name: {"type": "scripted", "settings": {"script": script}}
-            for name, script in scripts.items()
-        }
-        raw: dict[str, Any] = {"database": {"url": database_url, "pool_size": 0}, "security": OPEN}
-        raw.update(gateways=gateways, **sections)
-        runtime = build_runtime(decode_settings(raw), plugins, wall_clock=wall_clock)
-        await runtime.database.migrate()
-        try:
-            yield runtime
-        finally:
-            await runtime.aclose()
-
-    return open_runtime
-
-
-class Receiver:
-    """The merchant's endpoint: answers as told, and keeps every request it got."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.answer = 204
-        self.delay = 0.0
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []
-        self.in_flight = 0
-        self._lock = threading.Lock()
-        server.expect_request("/hook", method="POST").respond_with_handler(self._handle)
-
-    def _handle(self, request: Request) -> Response:
-        with self._lock:
-            self.in_flight += 1
-        time.sleep(self.delay)
-        with self._lock:
-            self.in_flight -= 1
-            self.requests.append((dict(request.headers), request.get_data(), self.answer))
-        return Response("", status=self.answer)
-
-    @property
-    def url(self) -> str:
-        return self.server.url_for("/hook")
-
-    def delivered(self) -> list[dict[str, Any]]:
-        """The events it accepted, each checked with the Standard Webhooks library."""
-        verifier = Webhook(NOTIFICATION_SECRET)
-        accepted: list[dict[str, Any]] = []
-        for headers, body, status in self.requests:
-            event = verifier.verify(body, {k.lower(): v for k, v in headers.items()})
-            if 200 <= status < 300:
-                accepted.append(event)
-        return accepted
-
-
-@pytest.fixture
-def receiver(httpserver: HTTPServer) -> Receiver:
-    return Receiver(httpserver)

@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from core_fixtures import WallClock
 from litestar.testing import AsyncTestClient
 
-from .conftest import AppFactory, Vendor, WallClock, runtime_of
+from .conftest import AppFactory, Vendor, runtime_of
 
 PAYMENT_ID = "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
 

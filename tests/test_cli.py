@@ -3,18 +3,16 @@ shows them, help for every command, one clear line for every error that stops a 
 
 from __future__ import annotations
 
-import argparse
 import socket
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from payments_platform.cli import parser
+from core_fixtures import OPEN
+from databases import sqlite_url
 from payments_platform.database import head_revision, pending_migrations
 from payments_plugins.contract import CONTRACT_VERSION
 
-from .conftest import OPEN
-from .databases import sqlite_url
 from .server_process import payments, write_config
 
 
@@ -80,29 +78,6 @@ def test_version_names_the_release_and_its_plugin_contract() -> None:
     assert result.stdout == (
         f"payments {version('payments-platform')}, plugin contract {CONTRACT_VERSION}\n"
     )
-
-
-def _parsers(
-    command: argparse.ArgumentParser,
-) -> list[argparse.ArgumentParser]:
-    found = [command]
-    for action in command._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                found += _parsers(sub)
-    return found
-
-
-@pytest.mark.parametrize("command", _parsers(parser()), ids=lambda p: p.prog)
-def test_every_command_is_described_and_explains_its_arguments(
-    command: argparse.ArgumentParser,
-) -> None:
-    assert command.description, command.prog
-    for action in command._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            assert all(choice.help for choice in action._get_subactions()), command.prog
-        else:
-            assert action.help not in (None, "", argparse.SUPPRESS), (command.prog, action.dest)
 
 
 def test_the_top_level_help_lists_every_command_in_plain_text() -> None:

@@ -6,14 +6,14 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from core_fixtures import OPEN, RuntimeFactory
 from payments_platform.jobs import JobStatus
 from payments_platform.usecases import initiate, reads
 from payments_plugins import Amount, GatewayUnavailable
+from runtime_steps import job_rows
+from scripted import new_script
 
-from .conftest import OPEN, RuntimeFactory
-from .scripted import new_script
 from .server_process import payments, write_config
-from .test_lifecycle_flows import job_rows
 
 
 def payments_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from core_fixtures import OPEN
 from payments_platform.database import Database
 from payments_platform.operators import hash_password
 from payments_platform.schema import operator_sessions
 
-from .conftest import OPEN
 from .server_process import ServerProcess, migrate, payments, payments_serve, write_config
 
 PASSWORD = "alices long password"

@@ -13,11 +13,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from databases import admin_dsn
 from payments_platform.database import sqlite_connections
 from payments_plugins.testing.asgi_server import free_port
 
 from .conftest import AppFactory, Vendor, runtime_of
-from .databases import admin_dsn
 from .server_process import payments
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from core_fixtures import Receiver, endpoint_settings
 
-from .conftest import Receiver, Vendor
+from .conftest import Vendor
 from .server_process import payments_serve, payments_worker
-from .test_notifications import endpoint_settings
 from .test_races import config_for, json_gateway, paid_payment, wait_for
 
 QUICK = {"poll_seconds": 0.1, "lease_seconds": 3}

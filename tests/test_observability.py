@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -10,41 +9,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from core_fixtures import OPEN
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from payments_platform.access import key_hash, new_key
-from payments_platform.logs import EventFormatter, Redactor, configure_logging, payment_logged
-from payments_platform.telemetry import TelemetryError, configure_tracing
 from payments_plugin_json_gateway.signing import signed_headers
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import OPEN, AppFactory, Vendor, json_vendor
+from .conftest import AppFactory, Vendor, json_vendor
 from .server_process import payments_serve, write_config
-
-_EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture(scope="session")
-def _tracer_provider() -> TracerProvider:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-    trace.set_tracer_provider(provider)
-    return provider
-
-
-@pytest.fixture
-def spans(_tracer_provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
 
 
 def by_name(finished: tuple[ReadableSpan, ...], name: str) -> ReadableSpan:
@@ -271,60 +249,6 @@ async def test_metrics_are_served_in_one_exposition_format_every_prometheus_pars
     assert {"payments_outcomes", "payments_gateway_call_seconds"} <= families
     content = documented["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(content) == [scraped.headers["content-type"]]
-
-
-def test_tracing_is_configured_from_otel_variables_only() -> None:
-    assert configure_tracing({}) is None
-    assert configure_tracing({"OTEL_TRACES_EXPORTER": "none"}) is None
-    assert (
-        configure_tracing({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}) is None
-    )
-    with pytest.raises(TelemetryError, match="'zipkin' is not supported"):
-        configure_tracing({"OTEL_TRACES_EXPORTER": "zipkin"})
-    with pytest.raises(TelemetryError, match="grpc"):
-        configure_tracing({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("secret is whsec_abcdef here", "secret is [redacted] here"),
-        ("card 4111 1111 1111 1111 used", "card [card redacted] used"),
-        ("card 4111-1111-1111-1111", "card [card redacted]"),
-        ("card 4111111111111111", "card [card redacted]"),
-        ("order 4111111111111112 is not a card", "order 4111111111111112 is not a card"),
-        ("uuid 6b77a7bc-0bee-49ab-bbb0-70d5245a20f7", "uuid 6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"),
-        ("amount 99999", "amount 99999"),
-    ],
-)
-def test_the_redactor_removes_secrets_and_card_numbers(text: str, expected: str) -> None:
-    assert Redactor(["whsec_abcdef", "short"])(text) == expected
-
-
-@pytest.mark.usefixtures("_tracer_provider")
-def test_log_events_are_one_json_line_with_the_payment_and_trace() -> None:
-    stream = io.StringIO()
-    configure_logging(["hunter2hunter2"], stream=stream, as_json=True)
-    try:
-        log = logging.getLogger("payments.test")
-        with (
-            trace.get_tracer("t").start_as_current_span("outer") as span,
-            payment_logged("6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"),
-        ):
-            log.info("paid with hunter2hunter2\nand more")
-        [line] = stream.getvalue().splitlines()
-        event = json.loads(line)
-        assert event["message"] == "paid with [redacted]\nand more"
-        assert event["payment_id"] == "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
-        assert event["trace_id"] == f"{span.get_span_context().trace_id:032x}"
-        assert event["level"] == "info"
-    finally:
-        logging.getLogger().handlers.clear()
-
-
-def test_on_a_terminal_events_are_plain_lines() -> None:
-    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "hello %s", ("you",), None)
-    assert EventFormatter(Redactor(), as_json=False).format(record).endswith("WARNING x: hello you")
 
 
 def test_a_full_flow_logs_no_secret_anywhere(tmp_path: Path, database_url: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from core_fixtures import OPEN
 from packaging.version import Version
 from payments_platform.config import PluginsConfig, decode_settings, load_settings
 from payments_platform.plugin_host import PluginError, PluginHost
@@ -20,7 +21,7 @@ from payments_plugins import GatewayType
 from payments_plugins.contract import CONTRACT_VERSION
 from payments_plugins.testing.asgi_server import free_port
 
-from .conftest import OPEN, AppFactory
+from .conftest import AppFactory
 from .distributions import gateway_type_module, write_distribution
 from .server_process import write_config
 

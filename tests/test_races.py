@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+from core_fixtures import OPEN
 
-from .conftest import OPEN, Vendor
+from .conftest import Vendor
 from .server_process import ServerProcess, migrate, payments_serve, write_config
 
 SETTLE_SECONDS = 30.0

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from payments_platform.access import Keyring, key_hash, new_key
+from payments_platform.access import key_hash, new_key
 from payments_platform.config import ConfigError, decode_settings
 from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import build_runtime
@@ -45,22 +45,6 @@ async def start(client: AsyncTestClient[Any], key: str, payment_id: str) -> http
         json={"id": payment_id, "currency": "AED", "amount_fractions": 1500},
         headers=as_merchant(key),
     )
-
-
-def test_keyring_finds_the_merchant_of_a_key_and_nobody_else() -> None:
-    keyring = Keyring.of({"alice": [key_hash(ALICE)], "bob": [key_hash(BOB)]})
-    assert keyring.merchant_for(f"Bearer {ALICE}") == "alice"
-    assert keyring.merchant_for(f"bearer {BOB}") == "bob"
-    for header in [
-        None,
-        "",
-        ALICE,
-        f"Basic {ALICE}",
-        f"Bearer {ALICE}x",
-        "Bearer ",
-        f"Bearer {'x' * 500}",
-    ]:
-        assert keyring.merchant_for(header) is None
 
 
 async def test_a_merchant_cannot_see_or_refund_another_merchants_payment(

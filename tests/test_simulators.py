@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from databases import sqlite_url
 from payments_platform.access import key_hash, new_key
 from payments_plugin_soap_gateway.credentials import UsernameCredentials, security_header
 from payments_plugin_soap_gateway.wire import envelope, vendor_record
 from payments_plugins.testing.asgi_server import free_port
 
-from .databases import sqlite_url
 from .server_process import migrate, payments, payments_serve, payments_simulate, write_config
 
 WEBHOOK_SECRET = "whsec_operator_0123456789"

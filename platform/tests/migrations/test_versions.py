@@ -1,0 +1,218 @@
+"""The migrations build exactly the schema the code declares, on both backends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from payments_platform import schema
+from payments_platform.database import Database
+from payments_platform.records import Payment, Refund
+from payments_platform.schema import metadata
+from payments_platform.store import payments, refunds
+
+
+async def test_migrations_match_the_declared_tables_and_checking_the_schema_passes(
+    database_url: str,
+) -> None:
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.migrate()
+        await database.check_schema()
+        differences = await database.read(
+            lambda conn: compare_metadata(MigrationContext.configure(conn), metadata)
+        )
+        assert differences == []
+    finally:
+        await database.dispose()
+
+
+def _migrate_to(revision: str) -> Callable[[sa.Connection], None]:
+    """Up from an empty database, or down from one at the head (PostgreSQL's are cloned from a
+    migrated template)."""
+
+    def migrate(connection: sa.Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", "payments_platform:migrations")
+        config.attributes["connection"] = connection
+        if MigrationContext.configure(connection).get_current_revision() is None:
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+    return migrate
+
+
+async def test_payments_and_refunds_made_before_ids_were_per_merchant_keep_their_ids(
+    database_url: str,
+) -> None:
+    payment_id, refund_id, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0003"))
+
+        def earlier_rows(conn: sa.Connection) -> None:
+            # Only the columns revision 0003 has.
+            conn.execute(
+                sa.insert(schema.payments).values(
+                    id=payment_id,
+                    merchant="shop",
+                    currency="AED",
+                    amount_minor=500,
+                    status="paid",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                sa.insert(schema.refunds).values(
+                    id=refund_id,
+                    payment_id=payment_id,
+                    amount_minor=100,
+                    status="succeeded",
+                    gateway="json",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+        await database.write(earlier_rows)
+        await database.migrate()
+
+        def found(conn: sa.Connection) -> tuple[Payment | None, Refund | None]:
+            return (
+                payments.find_for_client(conn, "shop", payment_id),
+                refunds.find_for_client(conn, "shop", refund_id),
+            )
+
+        payment, refund = await database.read(found)
+        assert payment is not None
+        assert (payment.id, payment.client_id) == (payment_id, payment_id)
+        assert refund is not None
+        assert (refund.id, refund.client_refund_id, refund.merchant) == (
+            refund_id,
+            refund_id,
+            "shop",
+        )
+    finally:
+        await database.dispose()
+
+
+async def test_payments_the_platform_expired_before_0009_are_told_from_those_the_vendor_did(
+    database_url: str,
+) -> None:
+    """Revision 0009 marks ``age-limit`` the payments the platform expired while the vendor still
+    waited, so that the vendor's later "paid" recovers them; those the vendor expired, and
+    every other payment, are left as they were."""
+    now = datetime.now(UTC)
+    ours, theirs, failed = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0008"))
+
+        def earlier_rows(conn: sa.Connection) -> None:
+            for payment_id, status, reason in [
+                (ours, "expired", "age limit reached; json reports initiated"),
+                (theirs, "expired", "age limit reached; json reports expired"),
+                (failed, "failed", "json reports failed"),
+            ]:
+                conn.execute(
+                    sa.insert(schema.payments).values(
+                        id=payment_id,
+                        client_id=payment_id,
+                        currency="AED",
+                        amount_minor=500,
+                        status=status,
+                        gateway="json",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                conn.execute(
+                    sa.insert(schema.payment_events).values(
+                        payment_id=payment_id,
+                        kind="status_changed",
+                        from_status="initiated",
+                        to_status=status,
+                        accepted=True,
+                        reason=reason,
+                        created_at=now,
+                    )
+                )
+
+        await database.write(earlier_rows)
+        await database.migrate()
+
+        def codes(conn: sa.Connection) -> dict[uuid.UUID, str | None]:
+            return {
+                payment_id: payments.load(conn, payment_id).failure_code
+                for payment_id in (ours, theirs, failed)
+            }
+
+        assert await database.read(codes) == {ours: "age-limit", theirs: None, failed: None}
+    finally:
+        await database.dispose()
+
+
+async def test_sessions_opened_before_they_were_bound_to_credentials_are_ended(
+    database_url: str,
+) -> None:
+    """Issue 19, removed operators: a session from before revision 0010 has nothing to check
+    its operator's credentials against, so the migration ends it."""
+    now = datetime.now(UTC)
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0009"))
+
+        def earlier_session(conn: sa.Connection) -> None:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO operator_sessions (token_sha256, operator, csrf_token,"
+                    " created_at, last_seen_at, expires_at)"
+                    " VALUES ('digest', 'alice', 'csrf', :now, :now, :now)"
+                ),
+                {"now": now},
+            )
+
+        await database.write(earlier_session)
+        await database.migrate()
+
+        def sessions(conn: sa.Connection) -> list[str]:
+            return list(conn.execute(sa.select(schema.operator_sessions.c.operator)).scalars())
+
+        assert await database.read(sessions) == []
+    finally:
+        await database.dispose()
+
+
+async def test_failed_sign_ins_counted_per_name_alone_are_forgotten(database_url: str) -> None:
+    """Issue 19, lock-outs: a name locked out everywhere before revision 0010 is not locked
+    after it; counts per address stay."""
+    now = datetime.now(UTC)
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0009"))
+
+        def earlier_failures(conn: sa.Connection) -> None:
+            for subject in ("operator:alice", "address:192.0.2.66"):
+                conn.execute(
+                    sa.insert(schema.sign_in_failures).values(
+                        subject=subject, failures=0, first_failed_at=now, locked_until=now
+                    )
+                )
+
+        await database.write(earlier_failures)
+        await database.migrate()
+
+        def subjects(conn: sa.Connection) -> list[str]:
+            return list(conn.execute(sa.select(schema.sign_in_failures.c.subject)).scalars())
+
+        assert await database.read(subjects) == ["address:192.0.2.66"]
+    finally:
+        await database.dispose()

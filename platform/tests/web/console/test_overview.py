@@ -1,0 +1,127 @@
+"""The overview (``web/console/overview``): the gateways' hour from the stored attempts with this
+process's breakers, the payments that are stuck, the money vendors took after the platform
+gave a payment up, and the webhooks refused."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from console_app import T0, ConsoleFactory, console_factory, store_payment
+from core_fixtures import WallClock
+from payments_platform import errors
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.usecases import initiate, webhooks
+from payments_plugins import Amount, GatewayOutcomeUnknown, GatewayUnavailable, VendorPaymentStatus
+from runtime_steps import QUICK, given_up_as_not_received, webhook
+from scripted import accepted, new_script, vendor_says
+
+BREAKER = {"strategy": "priority", "breaker": {"minimum_calls": 3, "open_seconds": 600}}
+
+
+def _row(page: str, gateway: str) -> str:
+    found = re.search(rf'<tr data-gateway="{gateway}">(.*?)</tr>', page, re.DOTALL)
+    assert found is not None, page
+    return found[1]
+
+
+def _chart(page: str, gateway: str) -> str:
+    found = re.search(
+        rf'<tr class="chart" data-gateway-chart="{gateway}">(.*?)</tr>', page, re.DOTALL
+    )
+    assert found is not None, page
+    return found[1]
+
+
+def _cell(row: str, attribute: str) -> str:
+    found = re.search(rf"<[^>]*{attribute}[^>]*>([^<]*)<", row)
+    assert found is not None, row
+    return found[1].strip()
+
+
+async def test_the_overview_shows_the_outage_the_open_breaker_and_where_traffic_went(
+    open_console: ConsoleFactory,
+) -> None:
+    json_name, json_script = new_script()
+    soap_name, soap_script = new_script()
+    for _ in range(3):
+        json_script.fail("initiate", GatewayUnavailable("503 Service Unavailable"))
+    for number in range(5):
+        soap_script.answer("initiate", accepted(f"soap-{number}"))
+    async with open_console({"json": json_name, "soap": soap_name}, routing=BREAKER) as console:
+        for _ in range(5):
+            await initiate.start_payment(console.runtime.deps, uuid.uuid4(), Amount(100, "AED"))
+        await console.sign_in()
+
+        page = (await console.get("/console/")).text
+        refreshed = await console.get("/console/overview/gateways")
+
+    json, soap = _row(page, "json"), _row(page, "soap")
+    assert _cell(json, "data-breaker") == "open"
+    assert _cell(soap, "data-breaker") == "closed"
+    assert _cell(json, "data-attempts") == "3"
+    assert _cell(soap, "data-attempts") == "5"
+    assert _cell(soap, "data-share") == "100%"
+    assert "failing since" in _chart(page, "json")
+    assert "failing since" not in _chart(page, "soap")
+    assert "this process" in page
+    # The part that refreshes itself is the same table, without the page around it.
+    assert refreshed.status_code == 200
+    assert refreshed.text.lstrip().startswith('<section id="gateways"')
+    assert 'hx-trigger="every 5s"' in refreshed.text
+    assert _cell(_row(refreshed.text, "json"), "data-breaker") == "open"
+
+
+async def test_the_overview_shows_money_taken_after_giving_up_and_refused_webhooks(
+    database_url: str, wall_clock: WallClock
+) -> None:
+    """The operator sees each payment a vendor took after the platform gave it up, and the
+    webhooks refused by gateway and reason (a wrong webhook secret shows as many
+    invalid-webhook refusals), on the overview."""
+    name, script = new_script()
+    script.fail("initiate", GatewayOutcomeUnknown("read timeout"))
+    script.answer("status", vendor_says(VendorPaymentStatus.NOT_FOUND))
+    open_console = console_factory(database_url, wall_clock)
+    async with open_console({"gw": name}, **QUICK) as console:
+        runtime = console.runtime
+        payment_id = await given_up_as_not_received(runtime, wall_clock)
+        live = runtime.deps.gateways["gw"]
+        await webhooks.apply_webhook(runtime.deps, [live], {}, webhook("ext-r", "paid", payment_id))
+        for body in (b"not json", b"[]"):
+            with pytest.raises(errors.WebhookRejected):
+                await webhooks.apply_webhook(runtime.deps, [live], {}, body)
+        with pytest.raises(errors.PaymentNotFound):
+            await webhooks.apply_webhook(runtime.deps, [live], {}, webhook("nobody", "paid"))
+        await console.sign_in()
+
+        page = (await console.get("/console/")).text
+
+        recovered = page.split("data-recovered", 1)[1].split("</div>", 1)[0]
+        assert str(payment_id) in recovered
+        assert "recovered to paid" in recovered
+        refused = page.split("data-refused-webhooks", 1)[1].split("</div>", 1)[0]
+        rows = re.findall(
+            r"<th scope=\"row\">(\w+)</th><td>([\w-]+)</td><td[^>]*>(\d+)</td>", refused
+        )
+        assert rows == [("gw", "invalid-webhook", "2"), ("gw", "payment-not-found", "1")]
+
+
+async def test_the_overview_lists_the_payments_that_are_stuck(
+    open_console: ConsoleFactory, wall_clock: WallClock
+) -> None:
+    async with open_console() as console:
+        await console.sign_in()
+        unknown = await store_payment(console, status=PaymentStatus.UNKNOWN)
+        old_pending = await store_payment(console)
+        minutes_ago = int((wall_clock.now - T0).total_seconds() // 60)
+        fresh_pending = await store_payment(console, minutes=minutes_ago)
+        paid = await store_payment(console, status=PaymentStatus.PAID)
+
+        page = (await console.get("/console/")).text
+
+    sections = dict(re.findall(r'<div data-stuck="(\w+)">(.*?)</div>', page, re.DOTALL))
+    assert str(unknown) in sections["unknown"]
+    assert str(old_pending) in sections["pending"]
+    assert str(fresh_pending) not in page
+    assert str(paid) not in page

@@ -1,0 +1,178 @@
+"""Finding payments in the console (``web/console/payments``): by any id they are known by, by
+what the listing filters on (merchant and metadata included, for operators), newest first and
+a page at a time; and a payment's page, with its whole story and the gateway asked now."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+
+import pytest
+from console_app import ConsoleFactory, store_payment
+from payments_platform.lifecycle import PaymentStatus
+from payments_platform.records import utc_now
+from payments_platform.store import payments
+from payments_platform.usecases import initiate
+from payments_plugins import Amount, GatewayOutcomeUnknown, GatewayUnavailable, VendorPaymentStatus
+from scripted import accepted, new_script, vendor_says
+
+
+def _listed(page: str) -> list[str]:
+    return re.findall(r'<tr data-payment="([^"]+)">', page)
+
+
+async def test_an_id_opens_the_payment_it_names_as_the_platform_or_its_client_knows_it(
+    open_console: ConsoleFactory,
+) -> None:
+    shared = uuid.uuid4()
+    async with open_console() as console:
+        await console.sign_in()
+        shop = await store_payment(console, client_id=shared, merchant="shop")
+        other = await store_payment(console, client_id=shared, merchant="other-shop", minutes=1)
+        lone = await store_payment(console, merchant="shop")
+        lone_client = (
+            await console.runtime.database.read(lambda c: payments.load(c, lone))
+        ).client_id
+
+        by_platform_id = await console.get(f"/console/payments?id={shop}")
+        by_client_id = await console.get(f"/console/payments?id={lone_client}")
+        shared_by_two = await console.get(f"/console/payments?id={shared}&status=paid")
+        nobody = await console.get(f"/console/payments?id={uuid.uuid4()}")
+
+    assert by_platform_id.status_code == 303
+    assert by_platform_id.headers["location"] == f"/console/payments/{shop}"
+    assert by_client_id.headers["location"] == f"/console/payments/{lone}"
+    # Two merchants gave the same id: both are listed (the other fields are left aside).
+    assert _listed(shared_by_two.text) == [str(other), str(shop)]
+    assert "No payment matches." in nobody.text
+
+
+async def test_the_filters_combine_merchant_and_metadata_included(
+    open_console: ConsoleFactory,
+) -> None:
+    async with open_console() as console:
+        await console.sign_in()
+        wanted = await store_payment(
+            console, merchant="shop", status=PaymentStatus.PAID, metadata={"order": "A-1"}
+        )
+        await store_payment(
+            console, merchant="shop", status=PaymentStatus.PAID, metadata={"order": "B-2"}
+        )
+        await store_payment(console, merchant="other-shop", metadata={"order": "A-1"})
+        usd = await store_payment(console, currency="USD", minutes=30)
+
+        by_metadata = await console.get(
+            "/console/payments?metadata_key=order&metadata_value=A-1&merchant=shop"
+        )
+        by_status = await console.get("/console/payments?status=paid&currency=aed")
+        by_time = await console.get("/console/payments?created_after=2026-12-01T09:15")
+        everything = await console.get("/console/payments")
+
+    assert _listed(by_metadata.text) == [str(wanted)]
+    assert len(_listed(by_status.text)) == 2
+    assert _listed(by_time.text) == [str(usd)]
+    assert len(_listed(everything.text)) == 4
+    # The form shows the search again, as typed.
+    assert 'name="metadata_value" value="A-1"' in by_metadata.text
+
+
+async def test_results_come_newest_first_a_page_at_a_time(open_console: ConsoleFactory) -> None:
+    async with open_console() as console:
+        await console.sign_in()
+        stored = [
+            await store_payment(console, minutes=minute, currency="USD") for minute in range(55)
+        ]
+        await store_payment(console, minutes=60, currency="AED")  # not in the search
+
+        first = await console.get("/console/payments?currency=USD")
+        older = re.search(r'href="(/console/payments\?[^"]+)" rel="next"', first.text)
+        assert older is not None
+        second = await console.get(html.unescape(older[1]))
+
+    newest_first = [str(payment_id) for payment_id in reversed(stored)]
+    assert _listed(first.text) == newest_first[:50]
+    assert _listed(second.text) == newest_first[50:]
+    assert 'rel="next"' not in second.text
+    assert 'href="/console/payments?currency=USD">Newest</a>' in second.text
+
+
+@pytest.mark.parametrize(
+    ("query", "complaint"),
+    [
+        ("id=12", "'12' is not a payment id"),
+        ("status=lost", "'lost' is not a payment status"),
+        ("currency=dirham", "'dirham' is not a currency code"),
+        ("merchant=Big%20Shop", "'Big Shop' is not a merchant name"),
+        ("metadata_value=A-1", "a metadata value needs the key it is under"),
+        ("created_after=yesterday", "created after 'yesterday' is not a time"),
+        ("cursor=zz", "the page asked for is not one this search gave"),
+    ],
+)
+async def test_a_search_that_cannot_be_read_says_why(
+    open_console: ConsoleFactory, query: str, complaint: str
+) -> None:
+    async with open_console() as console:
+        await console.sign_in()
+        answer = await console.get(f"/console/payments?{query}")
+
+    assert answer.status_code == 200
+    assert complaint in html.unescape(answer.text)
+    assert "<table" not in answer.text
+
+
+async def test_a_payments_page_tells_its_whole_story(open_console: ConsoleFactory) -> None:
+    json_name, json_script = new_script()
+    soap_name, soap_script = new_script()
+    json_script.fail("initiate", GatewayUnavailable("<script>alert('x')</script> refused"))
+    soap_script.answer("initiate", accepted("soap-1"))
+    async with open_console({"json": json_name, "soap": soap_name}, clock=utc_now) as console:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(999, "AED"))
+        await console.sign_in()
+
+        page = (await console.get(f"/console/payments/{payment_id}")).text
+
+    kinds = re.findall(r'data-kind="([a-z]+)"', page)
+    assert kinds == ["status", "routing", "attempt", "attempt", "status", "job"]
+    assert "payment created: pending" in page
+    assert "at json: unavailable" in page
+    assert "at soap: accepted" in page
+    assert "9.99 AED" in page
+    assert "status pending → initiated" in html.unescape(page)
+    # The candidates of the routing decision, each with its breaker.
+    assert re.search(r"<td>json</td>\s*<td[^>]*>1</td>", page)
+    # Whatever a vendor's error says is shown as text, never run.
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
+
+
+async def test_a_payment_nobody_has_is_a_page_saying_so(open_console: ConsoleFactory) -> None:
+    async with open_console() as console:
+        await console.sign_in()
+        answer = await console.get(f"/console/payments/{uuid.uuid4()}")
+
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+async def test_asking_the_gateway_now_from_a_payments_page(open_console: ConsoleFactory) -> None:
+    name, script = new_script()
+    script.fail("initiate", GatewayOutcomeUnknown("read timeout"))
+    script.answer("status", vendor_says(VendorPaymentStatus.PAID, "ext-1"))
+    async with open_console({"gw": name}) as console:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(100, "AED"))
+        await console.sign_in()
+        before = (await console.get(f"/console/payments/{payment_id}")).text
+        assert "Ask gw now" in before
+
+        answer = await console.act(f"/console/payments/{payment_id}/reconcile")
+        after = (await console.get(answer.headers["location"])).text
+
+    assert answer.headers["location"] == f"/console/payments/{payment_id}?notice=answered"
+    assert "The gateway answered" in after
+    assert "data-status>paid<" in after
+    assert "operator alice: reconcile" in after
+    assert "alice asked gw what became of the payment" in after
+    assert "Ask gw now" not in after
