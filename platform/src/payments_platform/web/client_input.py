@@ -59,6 +59,14 @@ Metadata = Annotated[
     ),
 ]
 MAX_RETURN_URL_LENGTH = 2048
+_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+RETURN_URL_PATTERN = (
+    rf"^(?:https://{_HOST}|http://(?:localhost|127\.0\.0\.1|\[::1\]))"
+    r"(?::[0-9]{1,5})?(?:[/?#][^\s\x00-\x1f]*)?$"
+)
+"""What :func:`return_url_refusal` takes, as JSON Schema can say it (an https URL with a host
+and no credentials, or an http one on a loopback host): the OpenAPI document's; the body's own
+check names what is wrong in words."""
 ReturnUrl = Annotated[
     str,
     msgspec.Meta(

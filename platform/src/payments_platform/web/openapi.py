@@ -29,6 +29,7 @@ from payments_platform.web.client_input import (
     MAX_METADATA_KEYS,
     MAX_METADATA_VALUE_LENGTH,
     METADATA_KEY,
+    RETURN_URL_PATTERN,
     STRICT_BODIES,
     InitPaymentBody,
 )
@@ -155,6 +156,9 @@ def _describe_init_body(body: Schema | Reference | None, currencies: Iterable[st
     currency = body.properties.get("currency")
     if isinstance(currency, Schema):
         currency.enum = sorted(currencies)
+    return_url = body.properties.get("return_url")
+    if isinstance(return_url, Schema):
+        return_url.pattern = RETURN_URL_PATTERN
     metadata = body.properties.get("metadata")
     if isinstance(metadata, Schema):
         # The framework leaves out what msgspec checks of a mapping's keys and values.
