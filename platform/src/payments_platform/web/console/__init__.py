@@ -91,6 +91,7 @@ def _routes() -> list[Router]:
             payments.search_page,
             payments.payment_page,
             payments.reconcile,
+            payments.cancel,
             jobs.jobs_page,
             jobs.jobs_partial,
             jobs.retry_job,

@@ -26,6 +26,17 @@ _NOTICES = {
         "The gateway did not answer (the timeline says why); its reconcile job will ask again.",
     ),
     "not_unknown": ("info", "The payment's outcome is known: there was nothing to ask."),
+    "cancelled": ("ok", "The payment is cancelled."),
+    "cancelling": (
+        "info",
+        "The vendor gave no usable answer to the cancel: a reconcile job asks it what became of"
+        " the payment.",
+    ),
+    "cancel_refused": (
+        "bad",
+        "The payment was not cancelled: the timeline says why (the payer may have paid first).",
+    ),
+    "not_cancellable": ("info", "Only an initiated payment is cancelled: nothing was done."),
     "retried": ("ok", "Job {job} will run again."),
     "not_dead": ("info", "Job {job} is not dead: there was nothing to retry."),
     "not_found": ("bad", "There is no job {job}."),

@@ -1,5 +1,6 @@
 """Finding payments, and a payment's page: what it is, its whole history as one timeline, and
-what an operator can do about it (ask the gateway now, when its outcome is unknown)."""
+what an operator can do about it (ask the gateway now, when its outcome is unknown; cancel it,
+while its payer has not paid)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from payments_platform.lifecycle import PaymentStatus, given_up_by_platform
+from payments_platform import errors
+from payments_platform.lifecycle import CANCELLABLE, PaymentStatus, given_up_by_platform
 from payments_platform.records import Payment
 from payments_platform.store.operator_sessions import OperatorSession
+from payments_platform.usecases.cancel import CancelAnswer, cancel_payment
 from payments_platform.usecases.operator_actions import Reconciliation, reconcile_now
 from payments_platform.usecases.operator_reads import (
     find_payments,
@@ -58,6 +61,7 @@ async def payment_page(
         may_reconcile=payment.status is PaymentStatus.UNKNOWN
         and payment.gateway in console.deps.gateways,
         given_up=given_up_by_platform(payment.status, payment.failure_code),
+        may_cancel=payment.status in CANCELLABLE,
         notice=notice_of(notice, job=job),
     )
 
@@ -74,6 +78,34 @@ async def reconcile(
     if result.outcome is Reconciliation.NOT_FOUND:
         raise NotFoundException(f"no payment with id {payment_id}")
     return Redirect(payment_path(payment_id) + notice_query(result.outcome), status_code=303)
+
+
+@post("/payments/{payment_id:uuid}/cancel", name="console:cancel", status_code=303)
+async def cancel(
+    payment_id: FromPath[uuid.UUID],
+    console: NamedDependency[Console],
+    session: NamedDependency[OperatorSession],
+) -> Redirect:
+    """Cancel the payment, as its client could (``POST /payments/{id}/cancel``), in the
+    operator's name."""
+    found = await payment_file(console.deps, payment_id)
+    if found is None:
+        raise NotFoundException(f"no payment with id {payment_id}")
+    payment = found.history.payment
+    try:
+        outcome = await cancel_payment(
+            console.deps,
+            payment.client_id,
+            merchant=payment.merchant,
+            operator=session.operator,
+        )
+    except errors.PaymentNotCancellable:
+        notice = "not_cancellable"
+    except (errors.CancelRefused, errors.GatewayUnreachable):
+        notice = "cancel_refused"
+    else:
+        notice = "cancelling" if outcome.answer is CancelAnswer.IN_PROGRESS else "cancelled"
+    return Redirect(payment_path(payment_id) + notice_query(notice), status_code=303)
 
 
 PAGE_SIZE = 50
