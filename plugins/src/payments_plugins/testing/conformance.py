@@ -500,11 +500,7 @@ class GatewayConformance:
                 f"{action.url} answered {content_type or 'no content type'}, not a page"
                 " (text/html) a browser shows"
             )
-            assert DESCRIPTION.split(" <", 1)[0] in page.text, (
-                "the vendor's page does not show the payment's description"
-                f" ({DESCRIPTION!r}): pass InitiateRequest.description to the vendor as its API"
-                " takes it"
-            )
+            # A vendor may show no description; one it shows is the merchant's text, escaped.
             assert "<b>two</b>" not in page.text, (
                 "the vendor's page shows the merchant's description as markup: a simulator"
                 " escapes everything it shows (html.escape)"
