@@ -426,7 +426,7 @@ def test_the_kit_fails_a_gateway_that_reports_unknown_outcomes_as_unavailable(
         "test_an_error_after_processing_is_an_unknown_outcome",
     ]
     assert "raised GatewayUnavailable" in broken_run.completed.stdout
-    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 23
+    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 29
 
 
 def test_the_kit_fails_lax_settings_and_a_gateway_that_believes_any_notification(
@@ -461,14 +461,15 @@ def test_checks_that_do_not_apply_are_deselected_and_listed_with_their_reason(
     broken_run: KitRun,
 ):
     completed, outcomes = broken_run.completed, broken_run.outcomes
-    # hasty and wide leave out 1 check each; gullible and the five in-process plugins that load
-    # (plain, intid, pinned, capped, nojpy, keyjpy) 7 each.
-    assert "51 deselected" in completed.stdout
+    # hasty and wide leave out 1 check each; gullible and the six in-process plugins that load
+    # (plain, intid, pinned, capped, nojpy, keyjpy) 13 each: 7 that need a vendor over the
+    # network or a webhook_reply, 6 that certify capabilities they do not declare.
+    assert "93 deselected" in completed.stdout
     assert ("test_gullible", "test_a_timeout_is_an_unknown_outcome") not in outcomes
     assert ("test_hasty", "test_webhook_replies_render_every_outcome") not in outcomes
     summary = completed.stdout.split(SECTION_TITLE, 1)[1]
-    assert "(gateway type 'hasty'): 23 checks selected, 1 not applicable" in summary
-    assert "(gateway type 'gullible'): 17 checks selected, 7 not applicable" in summary
+    assert "(gateway type 'hasty'): 29 checks selected, 1 not applicable" in summary
+    assert "(gateway type 'gullible'): 17 checks selected, 13 not applicable" in summary
     assert (
         "not applicable: test_a_timeout_is_an_unknown_outcome "
         "(needs a simulator (GatewayType.simulator))"
@@ -658,3 +659,277 @@ def test_a_declared_currency_the_vendor_does_not_take_fails_the_kit(broken_run: 
     ]
     assert "KWD: initiate of 123.456 KWD raised GatewayDeclined" in message, message
     assert "AED:" not in message
+
+
+# Capabilities: what a type declares is certified; what it does not is left alone.
+
+CAPABLE_PLUGIN = """
+import dataclasses
+import pathlib
+
+from payments_plugin_test_gateway import GATEWAY_TYPE, TestGateway
+from payments_plugins import (
+    CancelResult,
+    Capabilities,
+    GatewayDeclined,
+    NextActionType,
+    VendorPaymentStatus,
+    hookimpl,
+)
+
+
+class Gateway(TestGateway):
+{methods}
+
+
+TYPE = dataclasses.replace(
+    GATEWAY_TYPE,
+    name={name!r},
+    build=lambda settings, resources: Gateway(settings),
+    capabilities=Capabilities({capabilities}),
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register):
+    register(TYPE)
+"""
+
+CANCELS = """
+    async def cancel(self, request):
+        if self.payments.get(request.external_id) is VendorPaymentStatus.PAID:
+            raise GatewayDeclined("paid", vendor_code="payment_already_paid")
+        self.payments[request.external_id] = VendorPaymentStatus.CANCELLED
+        return CancelResult()
+"""
+
+CAPABLE_PLUGINS = {
+    # Declares cancel; its gateway has none.
+    "nocancel": CAPABLE_PLUGIN.format(
+        name="nocancel", methods="    pass", capabilities="cancel=True"
+    ),
+    # Declares cancel; its gateway's cancel was left a stub.
+    "stubcancel": CAPABLE_PLUGIN.format(
+        name="stubcancel",
+        methods="    async def cancel(self, request):\n        raise NotImplementedError",
+        capabilities="cancel=True",
+    ),
+    # Declares cancel, and cancels in its in-process vendor's books.
+    "goodcancel": CAPABLE_PLUGIN.format(
+        name="goodcancel", methods=CANCELS, capabilities="cancel=True"
+    ),
+    # Declares nothing; its gateway could cancel, and says so if it is ever asked to.
+    "quiet": CAPABLE_PLUGIN.format(
+        name="quiet",
+        methods="    async def cancel(self, request):\n"
+        "        pathlib.Path('cancel-was-called').write_text(str(request))\n"
+        "        return CancelResult()",
+        capabilities="",
+    ),
+}
+"""In-process plugins, each declaring a capability (or none) with a gateway that can or not."""
+
+# The JSON gateway's type, its next action broken one way or another.
+REDIRECTING_PLUGIN = """
+import dataclasses
+
+import msgspec
+from payments_plugin_json_gateway.gateway import JsonGateway
+from payments_plugin_json_gateway.plugin import JSON_GATEWAY_TYPE
+from payments_plugins import Capabilities, InitiateResult, RedirectAction, hookimpl
+
+
+class Gateway(JsonGateway):
+    async def initiate(self, request):
+        result = await super().initiate(request)
+{body}
+
+
+TYPE = dataclasses.replace(
+    JSON_GATEWAY_TYPE,
+    name={name!r},
+    build=lambda settings, resources: Gateway(settings, resources),
+    capabilities={capabilities},
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register):
+    register(TYPE)
+"""
+
+REDIRECTS = "JSON_GATEWAY_TYPE.capabilities"
+
+REDIRECTING_PLUGINS = {
+    # Declares a redirect and never returns one: the vendor's page is dropped.
+    "noredirect": REDIRECTING_PLUGIN.format(
+        name="noredirect",
+        body="        return InitiateResult(external_id=result.external_id)",
+        capabilities=REDIRECTS,
+    ),
+    # Returns a javascript: URL, slipped past RedirectAction's own check.
+    "jsurl": REDIRECTING_PLUGIN.format(
+        name="jsurl",
+        body="        msgspec.structs.force_setattr(\n"
+        "            result.next_action, 'url', 'javascript:alert(document.cookie)'\n"
+        "        )\n"
+        "        return result",
+        capabilities=REDIRECTS,
+    ),
+    # Makes a RedirectAction of the vendor's javascript: URL, and lets the refusal out.
+    "rawurl": REDIRECTING_PLUGIN.format(
+        name="rawurl",
+        body="        action = RedirectAction(url='javascript:alert(document.cookie)')\n"
+        "        return InitiateResult(external_id=result.external_id, next_action=action)",
+        capabilities=REDIRECTS,
+    ),
+    # Returns the vendor's page without declaring a next action.
+    "undeclared": REDIRECTING_PLUGIN.format(
+        name="undeclared", body="        return result", capabilities="Capabilities()"
+    ),
+}
+
+
+def redirecting_tests(name: str) -> str:
+    return HASTY_TESTS.replace("hasty", name).replace("Hasty", name.capitalize())
+
+
+@pytest.fixture(scope="module")
+def capability_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
+    """One run of the kit against plugins declaring capabilities they have or not."""
+    root = tmp_path_factory.mktemp("capabilities")
+    site = root / "site"
+    for name, source in (CAPABLE_PLUGINS | REDIRECTING_PLUGINS).items():
+        module = f"payments_plugin_{name}"
+        write_distribution(
+            site,
+            f"payments-plugin-{name}",
+            entry_points={name: module},
+            modules={module: source},
+        )
+    tests = {f"test_{name}": in_process_tests(name) for name in CAPABLE_PLUGINS}
+    tests |= {f"test_{name}": redirecting_tests(name) for name in REDIRECTING_PLUGINS}
+    return run_pytest(root, tests, site)
+
+
+def test_a_type_declaring_cancel_its_gateway_cannot_do_fails_naming_the_fix(
+    capability_run: KitRun,
+):
+    fix = (
+        "the type declares cancel (Capabilities(cancel=True)), so its gateway must cancel:"
+        " implement async cancel(request: CancelRequest) -> CancelResult"
+        " (payments_plugins.CancellingGateway), or leave cancel out of GatewayType.capabilities"
+    )
+    run = capability_run
+    assert run.failed_in("test_nocancel") == [
+        "test_the_settings_build_a_gateway_with_every_operation"
+    ]
+    message = run.messages[
+        ("test_nocancel", "test_the_settings_build_a_gateway_with_every_operation")
+    ]
+    assert f"cancel is not an async method: {fix}" in message
+    # One bug, one failure: the check that would call cancel is skipped, naming the first.
+    skipped = run.messages[
+        ("test_nocancel", "test_cancel_cancels_a_payment_not_paid_and_again_answers_the_same")
+    ]
+    assert "cancel is missing, as it did in test_the_settings_build_a_gateway" in skipped
+
+    assert run.failed_in("test_stubcancel") == [
+        "test_cancel_cancels_a_payment_not_paid_and_again_answers_the_same"
+    ]
+    message = run.messages[
+        ("test_stubcancel", "test_cancel_cancels_a_payment_not_paid_and_again_answers_the_same")
+    ]
+    assert message.startswith("cancel raised NotImplementedError: \n" + fix), message
+
+
+def test_a_type_whose_gateway_cancels_is_certified_for_cancel(capability_run: KitRun):
+    outcomes = capability_run.outcomes
+    assert capability_run.failed_in("test_goodcancel") == []
+    check = ("test_goodcancel", "test_cancel_cancels_a_payment_not_paid_and_again_answers_the_same")
+    assert outcomes[check] == "passed"
+
+
+def test_a_type_declaring_nothing_gets_no_capability_check_and_is_never_asked_to_cancel(
+    capability_run: KitRun, tmp_path_factory: pytest.TempPathFactory
+):
+    run = capability_run
+    assert run.failed_in("test_quiet") == []
+    checks = {name for module, name in run.outcomes if module == "test_quiet"}
+    assert not {name for name in checks if "cancel" in name or "next_action" in name}, checks
+    summary = run.completed.stdout.split(SECTION_TITLE, 1)[1]
+    assert (
+        "not applicable: test_cancel_cancels_a_payment_not_paid_and_again_answers_the_same"
+        " (needs cancel declared (Capabilities.cancel))"
+    ) in summary
+    assert (
+        "not applicable: test_initiate_returns_a_declared_next_action_that_is_well_formed"
+        " (needs a next action declared (Capabilities.next_actions))"
+    ) in summary
+    project = next(tmp_path_factory.getbasetemp().glob("capabilities*/project"))
+    assert not (project / "cancel-was-called").exists(), "the kit called cancel"
+
+
+def test_a_type_declaring_a_redirect_its_gateway_never_returns_fails_once(
+    capability_run: KitRun,
+):
+    run = capability_run
+    assert run.failed_in("test_noredirect") == [
+        "test_initiate_returns_a_declared_next_action_that_is_well_formed"
+    ]
+    message = run.messages[
+        ("test_noredirect", "test_initiate_returns_a_declared_next_action_that_is_well_formed")
+    ]
+    assert message.startswith(
+        "the type declares next actions ['redirect'], but initiate of 10.17 AED returned none:"
+        " return what the payer must do as InitiateResult(next_action=...)"
+    ), message
+    for check in (
+        "test_the_redirect_next_action_opens_the_vendor_s_page",
+        "test_the_vendor_s_page_sends_the_payer_back_to_the_return_url",
+    ):
+        assert run.outcomes[("test_noredirect", check)] == "skipped"
+        assert (
+            "initiate returned no next action, as it did in"
+            in run.messages[("test_noredirect", check)]
+        )
+
+
+@pytest.mark.parametrize(
+    ("plugin", "check", "fix"),
+    [
+        (
+            "jsurl",
+            "test_initiate_returns_a_declared_next_action_that_is_well_formed",
+            "initiate of 10.17 AED returned a next action the contract refuses:"
+            " RedirectAction.url must be an absolute http or https URL, not"
+            " 'javascript:alert(document.cookie)'. A browser could not follow it",
+        ),
+        (
+            "rawurl",
+            "test_initiate_returns_an_external_id",
+            "initiate of 10.01 AED raised ValueError: RedirectAction.url must be an absolute"
+            " http or https URL, not 'javascript:alert(document.cookie)'\na next action the"
+            " contract refuses (RedirectAction and DisplayAction check themselves when made) is"
+            " no usable answer from the vendor, which holds the payment by then: raise"
+            " GatewayOutcomeUnknown from it",
+        ),
+    ],
+)
+def test_a_javascript_url_fails_the_kit_as_a_page_no_browser_can_follow(
+    capability_run: KitRun, plugin: str, check: str, fix: str
+):
+    module = f"test_{plugin}"
+    assert capability_run.failed_in(module) == [check]
+    assert capability_run.messages[(module, check)].startswith(fix), capability_run.messages[
+        (module, check)
+    ]
+
+
+def test_a_next_action_of_a_kind_the_type_does_not_declare_fails(capability_run: KitRun):
+    assert capability_run.failed_in("test_undeclared") == ["test_initiate_returns_an_external_id"]
+    message = capability_run.messages[("test_undeclared", "test_initiate_returns_an_external_id")]
+    assert (
+        "a next action of a kind the type does not declare (Capabilities.next_actions is [])"
+        in (message)
+    )

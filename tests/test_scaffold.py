@@ -10,6 +10,7 @@ environment.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import shutil
@@ -24,6 +25,7 @@ import httpx
 import pytest
 from payments_plugins.contract import CONTRACT_VERSION
 from payments_plugins.testing.asgi_server import free_port
+from payments_plugins.testing.payer import PayerJourney, walk_payment_page
 
 from .server_process import ServerProcess, wait_until_answering, write_config
 
@@ -86,6 +88,12 @@ def pinned(tmp_path: Path) -> Path:
     return constraints
 
 
+async def pay_on(page: str) -> PayerJourney:
+    """A payer pressing Pay on the vendor's page."""
+    async with httpx.AsyncClient(timeout=10) as payer:
+        return await walk_payment_page(payer, page)
+
+
 def next_steps(printed: str) -> list[list[str]]:
     """The commands ``payments plugin new`` tells the vendor to run next, comments left out."""
     lines = printed.split("next", 1)[1].splitlines()[1:]
@@ -119,7 +127,7 @@ def test_a_scaffolded_plugin_installs_passes_its_kit_and_takes_a_payment(tmp_pat
     for step in steps[1:-1]:
         run(step, plugin, env=environment)
     tested = run([*steps[-1], "-q", "-p", "no:cacheprovider"], plugin, env=environment)
-    assert "gateway type 'acme'): 23 checks selected" in tested.stdout
+    assert "gateway type 'acme'): 29 checks selected" in tested.stdout
     assert " failed" not in tested.stdout
 
     # The operator's side: the platform installed beside the plugin.
@@ -170,12 +178,11 @@ def test_a_scaffolded_plugin_installs_passes_its_kit_and_takes_a_payment(tmp_pat
             assert started.json()["gateway"] == "acme"
             assert started.json()["amount"] == "12.50 EUR"
             external_id = started.json()["external_id"]
-            # The vendor's signed webhook, posted by its simulator to the platform.
-            moved = client.post(
-                f"/simulators/acme/_simulator/payments/{external_id}/status",
-                json={"status": "paid"},
-            )
-            assert moved.json()["webhook"]["status_code"] == 200, moved.text
+            # The payer pays on the vendor's page; its simulator then posts the vendor's signed
+            # webhook to the platform.
+            page = f"{server.base_url}/simulators/acme/pay/{external_id}"
+            journey = asyncio.run(pay_on(page))
+            assert journey.end == page  # no return URL: the page says it is done
             assert client.get(f"/payments/{payment_id}").json()["payment"]["status"] == "paid"
             refund = client.post("/refund", json={"id": payment_id})
             assert refund.status_code in (200, 201), refund.text

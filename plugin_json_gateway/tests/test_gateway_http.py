@@ -13,6 +13,8 @@ from payments_plugin_json_gateway.gateway import MAX_ANSWER_BYTES, JsonGateway
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugins import (
     Amount,
+    CancelRequest,
+    CancelResult,
     GatewayDeclined,
     GatewayError,
     GatewayOutcomeUnknown,
@@ -20,6 +22,7 @@ from payments_plugins import (
     GatewayUnavailable,
     InitiateRequest,
     InitiateResult,
+    RedirectAction,
     RefundRequest,
     RefundResult,
     StatusQuery,
@@ -62,6 +65,132 @@ async def test_initiate_sends_the_documented_body_and_returns_the_vendor_id(
 
     assert result == InitiateResult(external_id="jsonpay_1")
     assert _recorded_json(httpserver) == {"amount": "999.99 AED", "reference": str(PAYMENT_ID)}
+
+
+async def test_initiate_sends_the_return_url_and_the_description_and_returns_the_page(
+    httpserver: HTTPServer, gateway: JsonGateway
+):
+    page = "https://pay.vendor.example/p/jsonpay_1?lang=en"
+    httpserver.expect_oneshot_request("/v1/initiate-payment", method="POST").respond_with_json(
+        {"id": "jsonpay_1", "redirect_url": page}, status=201
+    )
+    request = InitiateRequest(
+        payment_id=PAYMENT_ID,
+        amount=Amount(99999, "AED"),
+        return_url="https://shop.example/back?order=1",
+        description='Two "tickets" & a <b>programme</b>',
+    )
+
+    result = await gateway.initiate(request)
+
+    assert result == InitiateResult(external_id="jsonpay_1", next_action=RedirectAction(url=page))
+    assert _recorded_json(httpserver) == {
+        "amount": "999.99 AED",
+        "reference": str(PAYMENT_ID),
+        "return_url": "https://shop.example/back?order=1",
+        "description": 'Two "tickets" & a <b>programme</b>',
+    }
+
+
+@pytest.mark.parametrize(
+    ("description", "sent"),
+    [(" \t", None), ("x" * 1001, "x" * 1000), ("é" * 10, "é" * 10)],
+    ids=["blank", "longer than the vendor takes", "not ASCII"],
+)
+async def test_a_description_is_sent_as_the_vendor_takes_it(
+    httpserver: HTTPServer, gateway: JsonGateway, description: str, sent: str | None
+):
+    httpserver.expect_oneshot_request("/v1/initiate-payment").respond_with_json({"id": "j"}, 201)
+
+    await gateway.initiate(
+        InitiateRequest(payment_id=PAYMENT_ID, amount=Amount(1, "AED"), description=description)
+    )
+
+    assert _recorded_json(httpserver) == {"amount": "0.01 AED", "reference": str(PAYMENT_ID)} | (
+        {} if sent is None else {"description": sent}
+    )
+
+
+@pytest.mark.parametrize(
+    "redirect_url",
+    [
+        "javascript:alert(document.cookie)",
+        "/pay/jsonpay_1",
+        "https://user:pw@pay.vendor.example/p",
+        "https://pay.vendor.example/" + "p" * 2048,
+        5,
+        "",
+    ],
+)
+async def test_a_page_no_payer_can_be_sent_to_is_an_unknown_outcome(
+    httpserver: HTTPServer, gateway: JsonGateway, redirect_url: object
+):
+    httpserver.expect_oneshot_request("/v1/initiate-payment").respond_with_json(
+        {"id": "jsonpay_1", "redirect_url": redirect_url}, status=201
+    )
+
+    # Not a ValueError: the vendor holds the payment, which is reconciled.
+    with pytest.raises(GatewayOutcomeUnknown):
+        await gateway.initiate(INITIATE)
+
+
+async def test_cancel_posts_to_the_payment_s_cancel_and_takes_its_cancelled_answer(tracer):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = {"id": "jsonpay/1", "reference": str(PAYMENT_ID), "status": "cancelled"}
+        return httpx.Response(200, json=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        gateway = gateway_for("https://vendor.test/v1", GatewayResources(http=http, tracer=tracer))
+        result = await gateway.cancel(CancelRequest(payment_id=PAYMENT_ID, external_id="jsonpay/1"))
+
+    assert result == CancelResult()
+    assert [(request.method, request.url.raw_path) for request in seen] == [
+        ("POST", b"/v1/payments/jsonpay%2F1/cancel")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected", "vendor_code"),
+    [
+        (409, {"error": {"code": "payment_already_paid"}}, GatewayDeclined, "payment_already_paid"),
+        (404, {"error": {"code": "payment_not_found"}}, GatewayDeclined, "payment_not_found"),
+        (503, "", GatewayUnavailable, None),
+        (500, "", GatewayOutcomeUnknown, None),
+        (200, {"id": "jsonpay_1", "reference": str(PAYMENT_ID), "status": "paid"}, None, None),
+        (200, {"id": "jsonpay_2", "reference": str(PAYMENT_ID), "status": "cancelled"}, None, None),
+        (200, {"id": "jsonpay_1", "reference": str(REFUND_ID), "status": "cancelled"}, None, None),
+        (200, {"ok": True}, None, None),
+    ],
+    ids=[
+        "paid already",
+        "not found",
+        "unavailable",
+        "error",
+        "answered paid",
+        "another payment",
+        "another reference",
+        "not the documented answer",
+    ],
+)
+async def test_a_cancel_the_vendor_did_not_confirm_maps_onto_the_taxonomy(
+    httpserver: HTTPServer,
+    gateway: JsonGateway,
+    status: int,
+    body: object,
+    expected: type[GatewayError] | None,
+    vendor_code: str | None,
+):
+    httpserver.expect_oneshot_request("/v1/payments/jsonpay_1/cancel").respond_with_json(
+        body, status=status
+    )
+
+    with pytest.raises(expected or GatewayOutcomeUnknown) as raised:
+        await gateway.cancel(CancelRequest(payment_id=PAYMENT_ID, external_id="jsonpay_1"))
+
+    assert getattr(raised.value, "vendor_code", None) == vendor_code
 
 
 async def test_a_repeated_initiate_answered_200_is_accepted(
@@ -224,7 +353,7 @@ async def test_the_external_id_is_quoted_into_a_single_path_segment(
     assert [request.url.raw_path for request in seen] == [raw_path]
 
 
-@pytest.mark.parametrize("status", ["initiated", "paid", "failed", "expired"])
+@pytest.mark.parametrize("status", ["initiated", "paid", "failed", "expired", "cancelled"])
 async def test_fetch_status_by_external_id_reports_the_vendor_status(
     httpserver: HTTPServer, gateway: JsonGateway, status: str
 ):

@@ -5,19 +5,24 @@ from __future__ import annotations
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from payments_plugin_json_gateway.gateway import JsonGateway
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.simulator import JsonVendorSimulator
 from payments_plugins import (
     Amount,
+    CancelRequest,
+    CancelResult,
     GatewayDeclined,
     GatewayError,
     GatewayOutcomeUnknown,
     GatewayResources,
     GatewayUnavailable,
     InitiateRequest,
+    RedirectAction,
     RefundRequest,
     RefundStatusQuery,
     RefundStatusReport,
@@ -30,6 +35,7 @@ from payments_plugins import (
 )
 from payments_plugins.testing.asgi_server import serve_asgi
 from payments_plugins.testing.control import Misbehaviour, SimulatorControl
+from payments_plugins.testing.payer import walk_payment_page
 from pytest_httpserver import HTTPServer
 
 SECRET = "whsec_simulated_0123"
@@ -110,7 +116,7 @@ async def test_a_payment_goes_from_initiate_to_paid_to_refunded_paying_out_once(
     assert again == first
     calls_after = await control.calls()
     calls = {name: calls_after[name] - calls_before[name] for name in calls_after}
-    assert calls == {"initiate": 1, "refund": 2, "status": 3}
+    assert calls == {"initiate": 1, "refund": 2, "status": 3, "cancel": 0}
     held = await control.payment_with_reference(str(request.payment_id))
     assert held is not None
     assert held["refunds"] == [
@@ -263,3 +269,108 @@ async def test_a_failed_webhook_delivery_is_reported_in_the_control_answer(
 
     assert answer["payment"]["status"] == "paid"
     assert answer["webhook"]["status_code"] == 500
+
+
+RETURN_URL = "https://shop.example/checkout/done?order=A-7"
+
+
+async def test_the_payer_pays_on_the_vendor_s_page_and_lands_on_the_return_url(
+    httpserver: HTTPServer, webhook_simulator_url: str, resources: GatewayResources
+):
+    httpserver.expect_oneshot_request("/hooks/json", method="POST").respond_with_data("", 200)
+    settings = JsonGatewaySettings(base_url=webhook_simulator_url, webhook_secret=SECRET)
+    gateway = JsonGateway(settings, resources)
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(),
+        amount=aed("250.00"),
+        return_url=RETURN_URL,
+        description="Order A-7: a lamp",
+    )
+
+    result = await gateway.initiate(request)
+
+    assert result.next_action == RedirectAction(
+        url=f"{webhook_simulator_url}/pay/{result.external_id}"
+    )
+    async with httpx.AsyncClient() as payer:
+        page = await payer.get(result.next_action.url)
+        journey = await walk_payment_page(payer, result.next_action.url)
+    assert "Order A-7: a lamp" in page.text
+    assert "250.00 AED" in page.text
+    landed = urlsplit(journey.end)
+    assert landed._replace(query="").geturl() == "https://shop.example/checkout/done"
+    assert parse_qs(landed.query) == {"order": ["A-7"], "payment_id": [str(request.payment_id)]}
+    [(received, _)] = httpserver.log
+    event = await gateway.parse_webhook(dict(received.headers), received.get_data())
+    assert (event.external_id, event.status, event.reference) == (
+        result.external_id,
+        VendorPaymentStatus.PAID,
+        request.payment_id,
+    )
+    paid = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+    assert paid.status is VendorPaymentStatus.PAID
+
+
+async def test_the_vendor_keeps_the_return_url_and_description_it_was_sent(
+    gateway: JsonGateway, control: SimulatorControl
+):
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(),
+        amount=aed("3.00"),
+        return_url=RETURN_URL,
+        description="  <b>bold</b> & more",
+    )
+
+    await gateway.initiate(request)
+
+    held = await control.payment_with_reference(str(request.payment_id))
+    assert held is not None
+    assert (held["return_url"], held["description"]) == (RETURN_URL, "  <b>bold</b> & more")
+
+
+async def test_a_cancelled_payment_is_reported_cancelled_and_cancels_again_the_same(
+    gateway: JsonGateway, control: SimulatorControl
+):
+    request = initiate_request("7.00")
+    external_id = (await gateway.initiate(request)).external_id
+    cancel = CancelRequest(payment_id=request.payment_id, external_id=external_id)
+
+    assert await gateway.cancel(cancel) == CancelResult()
+    assert await gateway.cancel(cancel) == CancelResult()
+
+    for query in (
+        StatusQuery(payment_id=request.payment_id, external_id=external_id),
+        StatusQuery(payment_id=request.payment_id),
+    ):
+        report = await gateway.fetch_status(query)
+        assert report == StatusReport(status=VendorPaymentStatus.CANCELLED, external_id=external_id)
+    assert (await control.calls())["cancel"] >= 2
+
+
+async def test_cancel_of_a_paid_payment_is_declined_and_leaves_it_paid(
+    gateway: JsonGateway, control: SimulatorControl
+):
+    payment, external_id = await paid_payment(gateway, control)
+
+    with pytest.raises(GatewayDeclined) as raised:
+        await gateway.cancel(CancelRequest(payment_id=payment.payment_id, external_id=external_id))
+
+    assert raised.value.vendor_code == "payment_already_paid"
+    report = await gateway.fetch_status(StatusQuery(payment_id=payment.payment_id))
+    assert report.status is VendorPaymentStatus.PAID
+
+
+async def test_cancel_while_the_vendor_is_down_is_unavailable(
+    gateway: JsonGateway, control: SimulatorControl
+):
+    request = initiate_request("8.00")
+    external_id = (await gateway.initiate(request)).external_id
+    await control.go_down()
+
+    with pytest.raises(GatewayUnavailable):
+        await gateway.cancel(CancelRequest(payment_id=request.payment_id, external_id=external_id))
+
+    await control.come_up()
+    held = await control.payment_with_reference(str(request.payment_id))
+    assert held is not None
+    assert held["status"] == "initiated"

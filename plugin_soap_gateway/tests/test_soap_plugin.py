@@ -79,7 +79,13 @@ def test_the_wsdl_is_shipped_in_the_package_and_describes_every_operation():
     assert wsdl_bytes().startswith(b"<?xml")
     operations = set(payment_binding()._operations)
 
-    assert operations == {"InitiatePayment", "Refund", "GetPaymentStatus", "GetRefundStatus"}
+    assert operations == {
+        "InitiatePayment",
+        "CancelPayment",
+        "Refund",
+        "GetPaymentStatus",
+        "GetRefundStatus",
+    }
 
 
 def test_the_wsdl_is_parsed_once_per_process():

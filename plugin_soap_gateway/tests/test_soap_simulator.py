@@ -7,6 +7,7 @@ import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -18,10 +19,13 @@ from payments_plugin_soap_gateway.settings import SoapGatewaySettings
 from payments_plugin_soap_gateway.simulator import SoapVendorSimulator
 from payments_plugins import (
     Amount,
+    CancelRequest,
+    CancelResult,
     GatewayDeclined,
     GatewayResources,
     GatewayUnavailable,
     InitiateRequest,
+    RedirectAction,
     RefundRequest,
     RefundStatusQuery,
     SimulatorOptions,
@@ -33,6 +37,7 @@ from payments_plugins import (
 )
 from payments_plugins.testing.asgi_server import serve_asgi
 from payments_plugins.testing.control import Misbehaviour, SimulatorControl
+from payments_plugins.testing.payer import page_form, walk_payment_page
 from pytest_httpserver import HTTPServer
 from zeep.wsdl import Document
 
@@ -123,6 +128,7 @@ async def test_a_usd_payment_goes_from_initiate_to_paid_to_refunded_paying_out_o
         "initiate": 1,
         "refund": 4,
         "status": 4,
+        "cancel": 0,
     }
 
 
@@ -253,3 +259,147 @@ async def test_a_status_change_posts_a_notification_the_gateway_accepts(
     assert event == WebhookEvent(
         external_id=external_id, status=VendorPaymentStatus.FAILED, reference=request.payment_id
     )
+
+
+RETURN_URL = "https://shop.example/back?order=B-2"
+
+
+@pytest.fixture
+def notified_url(httpserver: HTTPServer) -> Iterator[str]:
+    """A simulator posting its notifications to ``httpserver``'s ``/hook``."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ack", status=200)
+    options = SimulatorOptions(
+        settings=settings_for(PLACEHOLDER_URL), webhook_url=httpserver.url_for("/hook")
+    )
+    with serve_asgi(SoapVendorSimulator(options)) as url:
+        yield url
+
+
+async def test_the_payer_pays_past_3_d_secure_and_lands_on_the_return_url(
+    httpserver: HTTPServer, notified_url: str, resources: GatewayResources
+):
+    gateway = SoapGateway(settings_for(notified_url), resources)
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(),
+        amount=amount("19.99", "USD"),
+        return_url=RETURN_URL,
+        description="Order B-2 <&> a kettle",
+    )
+
+    result = await gateway.initiate(request)
+
+    assert result.next_action == RedirectAction(url=f"{notified_url}/pay/{result.external_id}")
+    page = result.next_action.url
+    async with httpx.AsyncClient() as payer:
+        checkout = await payer.get(page)
+        pressed = await payer.post(page, data={"step": "checkout", "action": "pay"})
+        challenge = await payer.get(page)
+        journey = await walk_payment_page(payer, page)
+    assert "Order B-2 &lt;&amp;&gt; a kettle" in checkout.text
+    assert "19.99 USD" in checkout.text
+    assert pressed.status_code == 303
+    assert "3-D Secure" in challenge.text
+    form = page_form(page, challenge.text)
+    assert form is not None
+    assert form.fields == {"step": "3ds", "code": "123456"}
+    landed = urlsplit(journey.end)
+    assert parse_qs(landed.query) == {"order": ["B-2"], "payment_id": [str(request.payment_id)]}
+    [(received, _)] = httpserver.log
+    event = await gateway.parse_webhook(dict(received.headers), received.get_data())
+    assert (event.external_id, event.status) == (result.external_id, VendorPaymentStatus.PAID)
+    report = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+    assert report.status is VendorPaymentStatus.PAID
+
+
+async def test_a_wrong_3_d_secure_code_is_asked_again_and_the_third_fails_the_payment(
+    httpserver: HTTPServer, notified_url: str, resources: GatewayResources
+):
+    gateway = SoapGateway(settings_for(notified_url), resources)
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(), amount=amount("20.00"), return_url=RETURN_URL
+    )
+    result = await gateway.initiate(request)
+    assert isinstance(result.next_action, RedirectAction)
+    page = result.next_action.url
+
+    async with httpx.AsyncClient() as payer:
+        await payer.post(page, data={"step": "checkout", "action": "pay"})
+        wrong = {"step": "3ds", "action": "pay", "code": "000000"}
+        await payer.post(page, data=wrong)
+        asked = await payer.get(page)
+        await payer.post(page, data=wrong)
+        last = await payer.post(page, data=wrong)
+        over = await payer.get(page)
+
+    assert "That code is not right. 2 tries left." in asked.text
+    assert page_form(page, asked.text) is not None
+    assert last.status_code == 303
+    assert last.headers["location"].startswith("https://shop.example/back?order=B-2&payment_id=")
+    assert "Payment failed" in over.text
+    [(received, _)] = httpserver.log
+    event = await gateway.parse_webhook(dict(received.headers), received.get_data())
+    assert event.status is VendorPaymentStatus.FAILED
+
+
+async def test_a_cancelled_payment_is_reported_cancelled_and_cancels_again_the_same(
+    gateway: SoapGateway, control: SimulatorControl
+):
+    request = initiate_request("9.00", "USD")
+    external_id = (await gateway.initiate(request)).external_id
+    cancel = CancelRequest(payment_id=request.payment_id, external_id=external_id)
+
+    assert await gateway.cancel(cancel) == CancelResult()
+    assert await gateway.cancel(cancel) == CancelResult()
+
+    report = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+    assert report == StatusReport(status=VendorPaymentStatus.CANCELLED, external_id=external_id)
+    held = await control.payment_with_reference(str(request.payment_id))
+    assert held is not None
+    assert held["status"] == "cancelled"
+
+
+async def test_cancel_of_a_paid_payment_is_declined_and_leaves_it_paid(
+    gateway: SoapGateway, control: SimulatorControl
+):
+    request = initiate_request("10.00")
+    external_id = (await gateway.initiate(request)).external_id
+    await control.set_status(external_id, "paid")
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.cancel(CancelRequest(payment_id=request.payment_id, external_id=external_id))
+
+    assert declined.value.vendor_code == "payment_already_paid"
+    report = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+    assert report.status is VendorPaymentStatus.PAID
+
+
+async def test_cancel_while_the_vendor_is_down_is_unavailable_and_cancels_nothing(
+    gateway: SoapGateway, control: SimulatorControl
+):
+    request = initiate_request("11.00")
+    external_id = (await gateway.initiate(request)).external_id
+    await control.go_down()
+
+    with pytest.raises(GatewayUnavailable):
+        await gateway.cancel(CancelRequest(payment_id=request.payment_id, external_id=external_id))
+
+    await control.come_up()
+    report = await gateway.fetch_status(StatusQuery(payment_id=request.payment_id))
+    assert report.status is VendorPaymentStatus.INITIATED
+
+
+async def test_the_vendor_keeps_the_return_url_and_description_it_was_sent(
+    gateway: SoapGateway, control: SimulatorControl
+):
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(),
+        amount=amount("12.00"),
+        return_url=RETURN_URL + "&x=" + "y" * 1500,
+        description="d" * 1000,
+    )
+
+    await gateway.initiate(request)
+
+    held = await control.payment_with_reference(str(request.payment_id))
+    assert held is not None
+    assert (held["return_url"], held["description"]) == (request.return_url, "d" * 1000)

@@ -9,6 +9,10 @@ Every vendor call maps its failure onto the platform's error taxonomy:
   connection dropped after sending, 408, any 5xx but 503, a 2xx whose body is not what the
   vendor documents): ``GatewayOutcomeUnknown``;
 * any other 4xx: ``GatewayDeclined``, carrying the vendor's error code when it sent one.
+
+An accepted payment's answer names the vendor's page its payer pays on (``redirect_url``),
+returned as a ``RedirectAction``; a URL the contract refuses there is no usable answer either
+(``GatewayOutcomeUnknown``). A cancel the vendor refuses (the payer paid) is ``GatewayDeclined``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import httpx
 import msgspec
 from opentelemetry.trace import Tracer
 from payments_plugins import (
+    CancelRequest,
+    CancelResult,
     GatewayDeclined,
     GatewayError,
     GatewayOutcomeUnknown,
@@ -46,14 +52,17 @@ from payments_plugins.vendor_call import (
     read_answer,
     traced_vendor_call,
     transport_failure,
+    vendor_redirect,
 )
 
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.signing import verify_signature
 from payments_plugin_json_gateway.wire import (
+    MAX_DESCRIPTION_LENGTH,
     CreatedAnswer,
     ErrorAnswer,
     InitiateBody,
+    InitiatedAnswer,
     PaymentAnswer,
     RefundAnswer,
     RefundBody,
@@ -72,6 +81,7 @@ _T = TypeVar("_T")
 
 _ENCODER: Final = msgspec.json.Encoder()
 _CREATED_DECODER: Final = msgspec.json.Decoder(CreatedAnswer)
+_INITIATED_DECODER: Final = msgspec.json.Decoder(InitiatedAnswer)
 _PAYMENT_DECODER: Final = msgspec.json.Decoder(PaymentAnswer)
 _REFUND_DECODER: Final = msgspec.json.Decoder(RefundAnswer)
 _ERROR_DECODER: Final = msgspec.json.Decoder(ErrorAnswer)
@@ -100,16 +110,33 @@ class JsonGateway:
         self._server_address = urlsplit(settings.base_url).hostname or ""
 
     async def initiate(self, request: InitiateRequest) -> InitiateResult:
-        """Start the payment at the vendor under our payment id as its reference."""
-        payload = InitiateBody(amount=request.amount.format(), reference=str(request.payment_id))
-        external_id = await self._call(
+        """Start the payment at the vendor under our payment id as its reference, with the
+        return URL and description its payment page uses; the answer's page is the payer's
+        next action."""
+        payload = InitiateBody(
+            amount=request.amount.format(),
+            reference=str(request.payment_id),
+            return_url=request.return_url,
+            description=_shown_description(request.description),
+        )
+        return await self._call(
             "initiate",
             "POST",
             f"{self._root}/initiate-payment",
-            lambda status, body: _created_id("initiate", status, body),
+            _initiated,
             content=_ENCODER.encode(payload),
         )
-        return InitiateResult(external_id=external_id)
+
+    async def cancel(self, request: CancelRequest) -> CancelResult:
+        """Cancel the payment at the vendor; one cancelled before is cancelled again, one the
+        payer paid is refused (``GatewayDeclined``, ``payment_already_paid``)."""
+        query = StatusQuery(payment_id=request.payment_id, external_id=request.external_id)
+        return await self._call(
+            "cancel",
+            "POST",
+            f"{self._root}/payments/{_path_segment(request.external_id)}/cancel",
+            lambda status, body: _cancelled(query, status, body),
+        )
 
     async def refund(self, request: RefundRequest) -> RefundResult:
         """Refund under our refund id as the vendor's reference, so a retry pays nothing more."""
@@ -294,6 +321,33 @@ def _answer(
 
 def _created_id(operation: str, status: int, body: bytes) -> str:
     return _answer(operation, status, body, _CREATED_DECODER).id
+
+
+def _initiated(status: int, body: bytes) -> InitiateResult:
+    answer = _answer("initiate", status, body, _INITIATED_DECODER)
+    page = answer.redirect_url
+    next_action = None if page is None else vendor_redirect(GATEWAY_TYPE_NAME, "initiate", page)
+    return InitiateResult(external_id=answer.id, next_action=next_action)
+
+
+def _cancelled(query: StatusQuery, status: int, body: bytes) -> CancelResult:
+    answer = _answer("cancel", status, body, _PAYMENT_DECODER)
+    mismatch = query.mismatch(reference=answer.reference, external_id=answer.id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"json gateway cancel: {mismatch}")
+    if answer.status != "cancelled":
+        raise GatewayOutcomeUnknown(
+            f"json gateway cancel: the vendor answered the payment is {answer.status}"
+        )
+    return CancelResult()
+
+
+def _shown_description(description: str | None) -> str | None:
+    """What the payment page is to show: the description, cut to what the vendor takes; none
+    for a blank one."""
+    if description is None or not description.strip():
+        return None
+    return description[:MAX_DESCRIPTION_LENGTH]
 
 
 def _is_definitely_absent(status: int, body: bytes, code: str) -> bool:

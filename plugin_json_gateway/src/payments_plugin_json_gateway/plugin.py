@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from payments_plugins import GatewayType, Simulator, hookimpl
+from payments_plugins import Capabilities, GatewayType, NextActionType, Simulator, hookimpl
 
 from payments_plugin_json_gateway.gateway import GATEWAY_TYPE_NAME, build_gateway
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
@@ -31,6 +31,8 @@ JSON_GATEWAY_TYPE: Final = GatewayType(
     description="A JSON/REST vendor: HMAC-signed webhooks, idempotent on our reference.",
     unverified_webhooks=unverified_webhooks,
     secret_settings=frozenset({"webhook_secret"}),
+    # The payer pays on the vendor's page; a payment not paid yet can be cancelled.
+    capabilities=Capabilities(next_actions=frozenset({NextActionType.REDIRECT}), cancel=True),
 )
 
 

@@ -2,8 +2,9 @@
 
 It speaks the vendor's wire format (see the package README): errors are the vendor's JSON error
 body with the HTTP status it documents, and webhooks are signed like the vendor's. The books,
-the behaviours and the ``/_simulator/`` control endpoints are those of every simulator of the
-platform (:class:`payments_plugins.simulation.VendorSimulator`).
+the behaviours, the ``/_simulator/`` control endpoints and the payer's payment page at
+``/pay/{id}`` (Pay or Decline) are those of every simulator of the platform
+(:class:`payments_plugins.simulation.VendorSimulator`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class JsonVendorSimulator(VendorSimulator):
     currencies = frozenset({CURRENCY})
     id_prefix = "jsonpay"
     created_status = 201
+    vendor_name = "JSON vendor"
 
     def __init__(
         self, options: SimulatorOptions[JsonGatewaySettings], **timing: Unpack[SimulatorTiming]
@@ -63,6 +65,7 @@ class JsonVendorSimulator(VendorSimulator):
             Route("GET", "refunds", self._refund_by_reference),
             Route("GET", "payments", self._payment_by_reference),
             Route("GET", "payments/{external_id}", self._payment_by_id),
+            Route("POST", "payments/{external_id}/cancel", self._cancel),
         )
         super().__init__(options, routes, **timing)
 
@@ -88,9 +91,19 @@ class JsonVendorSimulator(VendorSimulator):
         body = decoded(_INITIATE_DECODER, request.body)
         amount = self.accepted_amount(body.amount)
         behaviour = self.behaviour_for(amount, "initiate", decline_code="payment_declined")
-        payment, created = self.take_payment(body.reference, amount)
-        answer = json_answer(201 if created else 200, {"id": payment.id})
+        payment, created = self.take_payment(
+            body.reference, amount, return_url=body.return_url, description=body.description
+        )
+        answer = json_answer(
+            201 if created else 200,
+            {"id": payment.id, "redirect_url": self.page_url(request, payment)},
+        )
         return await self.misbehave_or(behaviour, request, answer)
+
+    async def _cancel(self, request: Request) -> Answer:
+        self.take_call("cancel")
+        payment = self.cancel_payment(request.path_params["external_id"])
+        return json_answer(200, payment.to_json())
 
     async def _refund(self, request: Request) -> Answer | None:
         self.take_call("refund")

@@ -17,15 +17,24 @@ NonBlank = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"\S")]
 """An id: not blank, and at most 255 characters (what the platform stores)."""
 Reference = Annotated[str, Meta(min_length=1, max_length=200)]
 """The caller's idempotency reference: our payment or refund id."""
-VendorStatus = Literal["initiated", "paid", "failed", "expired"]
+VendorStatus = Literal["initiated", "paid", "failed", "expired", "cancelled"]
 WebhookStatus = Literal["paid", "failed", "expired"]
+MAX_DESCRIPTION_LENGTH = 1000
+"""The longest description the vendor takes."""
 
 
-class InitiateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``POST /initiate-payment``."""
+class InitiateBody(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """``POST /initiate-payment``; ``return_url`` and ``description`` are left out when there
+    are none."""
 
     amount: str
     reference: Reference
+    return_url: str | None = None
+    """Where the vendor's payment page sends the payer back (with ``payment_id``)."""
+    description: str | None = None
+    """What the payment page shows the payer."""
 
 
 class RefundBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -37,13 +46,22 @@ class RefundBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 
 class CreatedAnswer(msgspec.Struct, frozen=True):
-    """The answer to an accepted initiate or refund."""
+    """The answer to an accepted refund."""
 
     id: NonBlank
 
 
+class InitiatedAnswer(msgspec.Struct, frozen=True):
+    """The answer to an accepted initiate: the payment's id, and where its payer pays."""
+
+    id: NonBlank
+    redirect_url: str | None = None
+    """The vendor's payment page of the payment; vendors that predate it leave it out."""
+
+
 class PaymentAnswer(msgspec.Struct, frozen=True):
-    """The answer to a status lookup (its ``amount`` is not needed, so not decoded)."""
+    """The answer to a status lookup or a cancel (its ``amount`` is not needed, so not
+    decoded)."""
 
     id: NonBlank
     reference: str

@@ -12,6 +12,11 @@ Every vendor call maps its failure onto the platform's error taxonomy:
   is not the documented envelope (not XML, another namespace, a missing element, too long):
   ``GatewayOutcomeUnknown``;
 * a Client fault: ``GatewayDeclined``, with the vendor's code from the fault's detail.
+
+An accepted payment's answer names the vendor's page its payer pays on (``redirectUrl``),
+returned as a ``RedirectAction``; a URL the contract refuses there is no usable answer either
+(``GatewayOutcomeUnknown``). ``CancelPayment`` of a payment the payer paid is a Client fault:
+``GatewayDeclined``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import msgspec
 from lxml import etree
 from opentelemetry.trace import Tracer
 from payments_plugins import (
+    CancelRequest,
+    CancelResult,
     GatewayDeclined,
     GatewayError,
     GatewayOutcomeUnknown,
@@ -53,6 +60,7 @@ from payments_plugins.vendor_call import (
     described,
     traced_vendor_call,
     transport_failure,
+    vendor_redirect,
 )
 from zeep import AsyncClient
 from zeep.exceptions import Fault as ZeepFault
@@ -71,6 +79,7 @@ from payments_plugin_soap_gateway.service import ZEEP_SETTINGS, payment_binding,
 from payments_plugin_soap_gateway.settings import SoapGatewaySettings
 from payments_plugin_soap_gateway.transport import CallTransport, EnvelopeCatcher
 from payments_plugin_soap_gateway.wire import (
+    MAX_DESCRIPTION_LENGTH,
     MAX_IDENTIFIER_LENGTH,
     NOTIFICATION,
     NOTIFIED_STATUSES,
@@ -82,6 +91,7 @@ from payments_plugin_soap_gateway.wire import (
     read_fault,
     read_fields,
     tag_of,
+    xml_text,
 )
 
 GATEWAY_TYPE_NAME: Final = "soap"
@@ -98,7 +108,7 @@ MAX_NOTIFICATION_BYTES: Final = 64 * 1024
 _REFUSED_UNPROCESSED: Final = frozenset({401, 403, 429, 503})
 
 _T = TypeVar("_T")
-Operation = Literal["initiate", "refund", "status", "refund_status"]
+Operation = Literal["initiate", "refund", "status", "refund_status", "cancel"]
 Answer = Any | Fault
 """What a call brought back: zeep's decoded answer, or the vendor's fault."""
 
@@ -107,12 +117,27 @@ IdentifierText = Annotated[
 ]
 
 
+class _InitiatedAnswer(msgspec.Struct, frozen=True, rename="camel"):
+    """``InitiatePaymentResponse``: the payment's id, and the page its payer pays on."""
+
+    external_id: IdentifierText
+    redirect_url: str | None = None
+
+
 class _StatusAnswer(msgspec.Struct, frozen=True, rename="camel"):
     """``GetPaymentStatusResponse`` (its amount is not needed, so not decoded)."""
 
     external_id: IdentifierText
     reference: str
-    status: Literal["initiated", "paid", "failed", "expired"]
+    status: Literal["initiated", "paid", "failed", "expired", "cancelled"]
+
+
+class _CancelAnswer(msgspec.Struct, frozen=True, rename="camel"):
+    """``CancelPaymentResponse``."""
+
+    external_id: IdentifierText
+    reference: str
+    status: str
 
 
 class _RefundAnswer(msgspec.Struct, frozen=True, rename="camel"):
@@ -161,18 +186,31 @@ class SoapGateway:
         self._server_address = urlsplit(settings.endpoint).hostname or ""
 
     async def initiate(self, request: InitiateRequest) -> InitiateResult:
-        """Start the payment at the vendor under our payment id as its reference."""
-        external_id = await self._call(
-            "initiate",
-            "InitiatePayment",
-            {
-                "amount": request.amount.decimal_text(),
-                "currency": request.amount.currency,
-                "reference": str(request.payment_id),
-            },
-            lambda answer: _identifier("initiate", "externalId", answer),
+        """Start the payment at the vendor under our payment id as its reference, with the
+        return URL and description its payment page uses; the answer's page is the payer's
+        next action."""
+        arguments = {
+            "amount": request.amount.decimal_text(),
+            "currency": request.amount.currency,
+            "reference": str(request.payment_id),
+        }
+        if request.return_url is not None:
+            arguments["returnUrl"] = request.return_url
+        description = _shown_description(request.description)
+        if description is not None:
+            arguments["description"] = description
+        return await self._call("initiate", "InitiatePayment", arguments, _initiated)
+
+    async def cancel(self, request: CancelRequest) -> CancelResult:
+        """Cancel the payment at the vendor; one cancelled before is cancelled again, one the
+        payer paid is refused (``GatewayDeclined``, ``payment_already_paid``)."""
+        query = StatusQuery(payment_id=request.payment_id, external_id=request.external_id)
+        return await self._call(
+            "cancel",
+            "CancelPayment",
+            {"externalId": request.external_id},
+            lambda answer: _cancelled(query, answer),
         )
-        return InitiateResult(external_id=external_id)
 
     async def refund(self, request: RefundRequest) -> RefundResult:
         """Refund under our refund id as the vendor's reference, so a retry pays nothing more."""
@@ -344,6 +382,37 @@ def _identifier(operation: Operation, name: str, answer: Answer) -> str:
             f"soap gateway {operation}: the answer has no usable {name}: {answer!r:.100}"
         )
     return answer
+
+
+def _initiated(answer: Answer) -> InitiateResult:
+    if isinstance(answer, Fault):
+        raise _fault_error("initiate", answer)
+    decoded = _decoded("initiate", "InitiatePaymentResponse", answer, _InitiatedAnswer)
+    page = decoded.redirect_url
+    next_action = None if page is None else vendor_redirect(GATEWAY_TYPE_NAME, "initiate", page)
+    return InitiateResult(external_id=decoded.external_id, next_action=next_action)
+
+
+def _cancelled(query: StatusQuery, answer: Answer) -> CancelResult:
+    if isinstance(answer, Fault):
+        raise _fault_error("cancel", answer)
+    decoded = _decoded("cancel", "CancelPaymentResponse", answer, _CancelAnswer)
+    mismatch = query.mismatch(reference=decoded.reference, external_id=decoded.external_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"soap gateway cancel: {mismatch}")
+    if decoded.status != "cancelled":
+        raise GatewayOutcomeUnknown(
+            f"soap gateway cancel: the vendor answered the payment is {decoded.status}"
+        )
+    return CancelResult()
+
+
+def _shown_description(description: str | None) -> str | None:
+    """What the payment page is to show: the description, with what XML cannot carry
+    replaced and cut to what the vendor takes; none for a blank one."""
+    if description is None or not description.strip():
+        return None
+    return xml_text(description)[:MAX_DESCRIPTION_LENGTH]
 
 
 def _lookup_failure(operation: Operation, fault: Fault) -> GatewayError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from payments_plugins import GatewayType, Simulator, hookimpl
+from payments_plugins import Capabilities, GatewayType, NextActionType, Simulator, hookimpl
 
 from payments_plugin_soap_gateway.gateway import GATEWAY_TYPE_NAME, build_gateway
 from payments_plugin_soap_gateway.replies import webhook_reply
@@ -37,6 +37,9 @@ SOAP_GATEWAY_TYPE: Final = GatewayType(
     # webhook_password are required settings).
     unverified_webhooks=lambda _settings: None,
     secret_settings=frozenset({"password", "webhook_password"}),
+    # The payer pays on the vendor's page (with a 3-D Secure challenge); a payment not paid
+    # yet can be cancelled.
+    capabilities=Capabilities(next_actions=frozenset({NextActionType.REDIRECT}), cancel=True),
 )
 
 

@@ -3,29 +3,38 @@
 It serves the WSDL (``GET /?wsdl``, with the endpoint address rewritten to where it is
 served), answers the vendor's operations at ``POST /`` (checking the caller's UsernameToken),
 refuses in the vendor's faults, and posts the vendor's notifications with its own
-UsernameToken. The books, the behaviours and the ``/_simulator/`` control endpoints are those
-of every simulator of the platform (:class:`payments_plugins.simulation.VendorSimulator`).
+UsernameToken. The books, the behaviours, the ``/_simulator/`` control endpoints and the
+payer's payment page are those of every simulator of the platform
+(:class:`payments_plugins.simulation.VendorSimulator`); this vendor's page adds a 3-D Secure
+challenge after Pay: a code to type, asked again after a wrong one, and the payment failed
+after the third.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hmac
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final, Unpack
 
 from lxml import etree
 from payments_plugins import SimulatorOptions
-from payments_plugins.gateway import Scope
 from payments_plugins.simulation import (
     Answer,
     CallKind,
     Notification,
     NotifiedStatus,
+    PayerStep,
     Refusal,
     Request,
     Route,
+    SimulatedPayment,
     SimulatorTiming,
+    StepField,
+    StepOutcome,
+    StepVerdict,
     VendorSimulator,
     json_error,
+    served_at,
 )
 
 from payments_plugin_soap_gateway.credentials import (
@@ -41,6 +50,8 @@ from payments_plugin_soap_gateway.settings import SoapGatewaySettings
 from payments_plugin_soap_gateway.wire import (
     CONTENT_TYPE,
     CURRENCIES,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_URL_LENGTH,
     NOTIFICATION,
     SOAP_ACTION_PREFIX,
     VENDOR_NS,
@@ -69,6 +80,29 @@ _WSDL_NSMAP: Final = {
     "soap": "http://schemas.xmlsoap.org/wsdl/soap/",
 }
 
+THREE_D_SECURE_CODE: Final = "123456"
+"""The code the simulated bank "sends" the payer; its page says so."""
+THREE_D_SECURE_TRIES: Final = 3
+"""Wrong codes the bank takes: the last one fails the payment."""
+THREE_D_SECURE: Final = PayerStep(
+    name="3ds",
+    title="3-D Secure",
+    instructions=(
+        "Your bank asks you to confirm this payment with the code it sent you by text message."
+        f" In this simulation the code is {THREE_D_SECURE_CODE}."
+    ),
+    fields=(
+        StepField(
+            name="code",
+            label="Code",
+            simulated_value=THREE_D_SECURE_CODE,
+            inputmode="numeric",
+            autocomplete="one-time-code",
+        ),
+    ),
+    confirm_label="Confirm",
+)
+
 _OperationHandler = Callable[[etree._Element, Request], Awaitable[Answer | None]]
 
 
@@ -85,6 +119,7 @@ class SoapVendorSimulator(VendorSimulator):
 
     currencies = CURRENCIES
     id_prefix = "soappay"
+    vendor_name = "SOAP vendor"
 
     def __init__(
         self, options: SimulatorOptions[SoapGatewaySettings], **timing: Unpack[SimulatorTiming]
@@ -96,8 +131,10 @@ class SoapVendorSimulator(VendorSimulator):
         )
         self._tolerance_seconds = settings.webhook_tolerance_seconds
         self._nonces = NonceMemory()
+        self._wrong_codes: dict[str, int] = {}
         self._operations: dict[str, tuple[CallKind, _OperationHandler]] = {
             f"{{{VENDOR_NS}}}InitiatePayment": ("initiate", self._initiate),
+            f"{{{VENDOR_NS}}}CancelPayment": ("cancel", self._cancel),
             f"{{{VENDOR_NS}}}Refund": ("refund", self._refund),
             f"{{{VENDOR_NS}}}GetPaymentStatus": ("status", self._payment_status),
             f"{{{VENDOR_NS}}}GetRefundStatus": ("status", self._refund_status),
@@ -132,6 +169,30 @@ class SoapVendorSimulator(VendorSimulator):
         }
         return Notification(headers=headers, body=body)
 
+    def payer_steps(self, payment: SimulatedPayment) -> Sequence[PayerStep]:
+        """After Pay, the bank's 3-D Secure challenge."""
+        return (THREE_D_SECURE,)
+
+    def judge_step(
+        self, payment: SimulatedPayment, step: PayerStep, answers: Mapping[str, str]
+    ) -> StepVerdict:
+        """The right code passes; a wrong one is asked again, and the third fails the
+        payment."""
+        code = answers.get("code", "").strip()
+        if hmac.compare_digest(code.encode(), THREE_D_SECURE_CODE.encode()):
+            return StepVerdict(StepOutcome.PASSED)
+        wrong = self._wrong_codes.get(payment.id, 0) + 1
+        self._wrong_codes[payment.id] = wrong
+        if wrong >= THREE_D_SECURE_TRIES:
+            return StepVerdict(
+                StepOutcome.FAILED, f"{wrong} wrong codes: your bank refused the payment."
+            )
+        left = THREE_D_SECURE_TRIES - wrong
+        return StepVerdict(
+            StepOutcome.ASK_AGAIN,
+            f"That code is not right. {left} {'try' if left == 1 else 'tries'} left.",
+        )
+
     # The service description.
 
     async def _root(self, request: Request) -> Answer:
@@ -141,7 +202,7 @@ class SoapVendorSimulator(VendorSimulator):
 
     async def _wsdl(self, request: Request) -> Answer:
         return Answer(
-            status=200, body=served_wsdl(_served_at(request.scope)), content_type=CONTENT_TYPE
+            status=200, body=served_wsdl(served_at(request.scope)), content_type=CONTENT_TYPE
         )
 
     # The vendor's service.
@@ -175,12 +236,32 @@ class SoapVendorSimulator(VendorSimulator):
             raise Refusal(400, "invalid_request", str(error)) from error
 
     async def _initiate(self, call: etree._Element, request: Request) -> Answer | None:
-        fields = read_fields(call, ("amount", "currency", "reference"))
+        fields = read_fields(
+            call,
+            ("amount", "currency", "reference"),
+            ("returnUrl", "description"),
+            longer={"returnUrl": MAX_URL_LENGTH, "description": MAX_DESCRIPTION_LENGTH},
+        )
         amount = self.accepted_amount(f"{fields['amount']} {fields['currency']}")
         behaviour = self.behaviour_for(amount, "initiate", decline_code="payment_declined")
-        payment, _ = self.take_payment(fields["reference"], amount)
-        answer = _response("InitiatePaymentResponse", {"externalId": payment.id})
+        payment, _ = self.take_payment(
+            fields["reference"],
+            amount,
+            return_url=fields.get("returnUrl"),
+            description=fields.get("description"),
+        )
+        answer = _response(
+            "InitiatePaymentResponse",
+            {"externalId": payment.id, "redirectUrl": self.page_url(request, payment)},
+        )
         return await self.misbehave_or(behaviour, request, answer)
+
+    async def _cancel(self, call: etree._Element, request: Request) -> Answer:
+        payment = self.cancel_payment(read_fields(call, ("externalId",))["externalId"])
+        return _response(
+            "CancelPaymentResponse",
+            {"externalId": payment.id, "reference": payment.reference, "status": payment.status},
+        )
 
     async def _refund(self, call: etree._Element, request: Request) -> Answer | None:
         fields = read_fields(call, ("externalId", "amount", "currency", "reference"))
@@ -236,35 +317,6 @@ def served_wsdl(endpoint: str) -> bytes:
     ):
         address.set("location", endpoint)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
-
-
-def _served_at(scope: Scope) -> str:
-    scheme = scope.get("scheme", "http")
-    host = next(
-        (value.decode("latin-1") for name, value in scope.get("headers", []) if name == b"host"),
-        None,
-    )
-    if not host:
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scheme}://{host}{_mount_path(scope)}"
-
-
-def _mount_path(scope: Scope) -> str:
-    """The path the app is mounted at: ``root_path``, or what ``raw_path`` has before ``path``.
-
-    Some hosts strip their mount prefix from ``path`` without setting ``root_path`` (Litestar's
-    mounts do); the prefix then shows only in the raw path.
-    """
-    root_path: str = scope.get("root_path", "")
-    if root_path:
-        return root_path
-    raw_path: bytes | None = scope.get("raw_path")
-    if not raw_path:
-        return ""
-    full = raw_path.decode("latin-1").split("?", 1)[0].rstrip("/")
-    path = str(scope["path"]).rstrip("/")
-    return full[: len(full) - len(path)] if full.endswith(path) else ""
 
 
 def _response(name: str, fields: dict[str, str]) -> Answer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,6 +38,10 @@ SOAP_ACTION_PREFIX: Final = f"{VENDOR_NS}#"
 MAX_DOCUMENT_BYTES: Final = 1 << 20
 """A document longer than this is not one the vendor's service produces; it is not parsed."""
 MAX_IDENTIFIER_LENGTH: Final = 200
+MAX_URL_LENGTH: Final = 2048
+"""The longest ``returnUrl`` and ``redirectUrl`` the service takes."""
+MAX_DESCRIPTION_LENGTH: Final = 1000
+"""The longest ``description`` the service takes."""
 NOTIFIED_STATUSES: Final = ("paid", "failed", "expired")
 
 _NOT_XML_CHARACTERS: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -141,13 +146,18 @@ def header_element(envelope: etree._Element) -> etree._Element | None:
 
 
 def read_fields(
-    element: etree._Element, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    element: etree._Element,
+    required: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    *,
+    longer: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """The text of ``element``'s children in the vendor namespace, checked against a shape.
 
     Each child must be a leaf in the vendor's namespace named in ``required`` or ``optional``,
     at most once; every required one must be there with non-blank text of at most 200
-    characters. Raises :class:`MalformedEnvelope` naming the first problem.
+    characters (or what ``longer`` allows it). Raises :class:`MalformedEnvelope` naming the
+    first problem.
     """
     known = set(required) | set(optional)
     fields: dict[str, str] = {}
@@ -162,10 +172,9 @@ def read_fields(
         text = child.text or ""
         if not text.strip():
             raise MalformedEnvelope(f"{name.localname} must not be blank")
-        if len(text) > MAX_IDENTIFIER_LENGTH:
-            raise MalformedEnvelope(
-                f"{name.localname} is longer than {MAX_IDENTIFIER_LENGTH} characters"
-            )
+        limit = (longer or {}).get(name.localname, MAX_IDENTIFIER_LENGTH)
+        if len(text) > limit:
+            raise MalformedEnvelope(f"{name.localname} is longer than {limit} characters")
         fields[name.localname] = text
     missing = [name for name in required if name not in fields]
     if missing:

@@ -6,7 +6,8 @@ dashboards read the same attributes from every gateway, so they are spelt here o
 failure of the shared httpx client maps onto the taxonomy the same way for every vendor:
 nothing was sent (``NOT_SENT_ERRORS``) is ``GatewayUnavailable``, anything later is
 ``GatewayOutcomeUnknown``; so is an answer longer than the vendor documents
-(``read_answer``).
+(``read_answer``), and a page to send the payer to that the contract refuses
+(``vendor_redirect``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from payments_plugins.errors import (
     GatewayOutcomeUnknown,
     GatewayUnavailable,
 )
+from payments_plugins.messages import RedirectAction
 
 ATTR_GATEWAY_TYPE: Final = "payments.gateway.type"
 ATTR_OPERATION: Final = "payments.gateway.operation"
@@ -127,3 +129,20 @@ def described(error: BaseException) -> str:
     """``error``'s type and (the start of) its message, for an error message of ours."""
     text = str(error)
     return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
+
+
+def vendor_redirect(gateway_type: str, operation: str, url: str) -> RedirectAction:
+    """A ``RedirectAction`` (a GET) to the page the vendor's answer names, ``url``.
+
+    ``RedirectAction`` refuses, when it is made, what a browser could not follow safely (a
+    ``javascript:`` URL, a relative one, credentials, more than 2048 characters); the vendor
+    holds the payment by then, so such an answer is no usable answer:
+    ``GatewayOutcomeUnknown``, and the platform reconciles the payment. Since 2.0.
+    """
+    try:
+        return RedirectAction(url=url)
+    except (TypeError, ValueError) as error:
+        raise GatewayOutcomeUnknown(
+            f"{gateway_type} gateway {operation}: the vendor's page for the payer is not one a"
+            f" payer can be sent to: {error}"
+        ) from error

@@ -2,8 +2,11 @@
 
 Subclass ``VendorSimulator`` with the vendor's routes, error format and notification; it
 brings the ASGI plumbing, the standard ``/_simulator/`` control surface the conformance kit
-drives, and the vendor's books (payments and refunds idempotent on the caller's reference,
-behaviours per amount, call counts, down mode). ``docs/plugin-authors.md`` shows how.
+drives, the vendor's books (payments and refunds idempotent on the caller's reference, with
+each payment's return URL and description; cancel; behaviours per amount, call counts, down
+mode) and the payer's hosted payment page (Pay, Decline, the vendor's own steps such as a 3-D
+Secure challenge; the notification; back to the return URL). ``docs/plugin-authors.md`` shows
+how.
 """
 
 from payments_plugins.simulation.asgi import (
@@ -13,6 +16,13 @@ from payments_plugins.simulation.asgi import (
     Route,
     json_answer,
     json_error,
+    served_at,
+)
+from payments_plugins.simulation.payment_page import (
+    PayerStep,
+    StepField,
+    StepOutcome,
+    StepVerdict,
 )
 from payments_plugins.simulation.records import (
     CallKind,
@@ -24,28 +34,37 @@ from payments_plugins.simulation.records import (
     SimulatedRefund,
 )
 from payments_plugins.simulation.vendor import (
+    PAGE_PATH,
     Refusal,
     SimulatorTiming,
     VendorSimulator,
     decoded,
+    return_url_problem,
 )
 
 __all__ = [
     "MAX_REQUEST_BYTES",
+    "PAGE_PATH",
     "Answer",
     "CallKind",
     "Misbehaviour",
     "Notification",
     "NotifiedStatus",
     "Operation",
+    "PayerStep",
     "Refusal",
     "Request",
     "Route",
     "SimulatedPayment",
     "SimulatedRefund",
     "SimulatorTiming",
+    "StepField",
+    "StepOutcome",
+    "StepVerdict",
     "VendorSimulator",
     "decoded",
     "json_answer",
     "json_error",
+    "return_url_problem",
+    "served_at",
 ]

@@ -7,6 +7,7 @@ the platform that mounts it; these few pieces are all the simulators need.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -20,6 +21,8 @@ MAX_REQUEST_BYTES: Final = 64 * 1024
 JSON: Final = "application/json"
 
 _ENCODER: Final = msgspec.json.Encoder()
+_HOST: Final = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+"""A ``Host`` header that names a host (a DNS name, IPv4 or bracketed IPv6) and maybe a port."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +32,8 @@ class Answer:
     status: int
     body: bytes
     content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """More headers (``Location``, ``Content-Security-Policy``, ...), as ASCII text."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +106,43 @@ def json_error(status: int, code: str, message: str) -> Answer:
     return json_answer(status, {"error": {"code": code, "message": message}})
 
 
+def served_at(scope: Scope) -> str:
+    """The URL the app is served at, as the caller of this request reached it: scheme,
+    ``Host`` and the path the app is mounted at, without a trailing slash.
+
+    A ``Host`` that is not a plain host and port (something a client made up) is not trusted:
+    the server's own address is used instead.
+    """
+    scheme = scope.get("scheme", "http")
+    host = next(
+        (value.decode("latin-1") for name, value in scope.get("headers", []) if name == b"host"),
+        "",
+    )
+    if not _HOST.fullmatch(host):
+        name, port = scope.get("server") or ("127.0.0.1", None)
+        host = f"[{name}]" if ":" in str(name) else str(name)
+        if port is not None:
+            host += f":{port}"
+    return f"{scheme}://{host}{mount_path(scope)}"
+
+
+def mount_path(scope: Scope) -> str:
+    """The path the app is mounted at: ``root_path``, or what ``raw_path`` has before ``path``.
+
+    Some hosts strip their mount prefix from ``path`` without setting ``root_path``; the prefix
+    then shows only in the raw path.
+    """
+    root_path: str = scope.get("root_path", "")
+    if root_path:
+        return root_path.rstrip("/")
+    raw_path: bytes | None = scope.get("raw_path")
+    if not raw_path:
+        return ""
+    full = raw_path.decode("latin-1").split("?", 1)[0].rstrip("/")
+    path = str(scope["path"]).rstrip("/")
+    return full[: len(full) - len(path)] if full.endswith(path) else ""
+
+
 def path_below_root(scope: Scope) -> str:
     """The request's path with the app's ``root_path`` (where it is mounted) taken off."""
     path: str = scope["path"]
@@ -147,6 +189,7 @@ async def send_answer(send: Send, answer: Answer) -> None:
             "headers": [
                 (b"content-type", answer.content_type.encode()),
                 (b"content-length", str(len(answer.body)).encode()),
+                *((name.encode("ascii"), value.encode("ascii")) for name, value in answer.headers),
             ],
         }
     )

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from payments_plugins.money import Amount
 
-CallKind = Literal["initiate", "refund", "status"]
-"""What a vendor call counts as in ``GET /_simulator/calls`` (refund lookups are ``status``)."""
+CallKind = Literal["initiate", "refund", "status", "cancel"]
+"""What a vendor call counts as in ``GET /_simulator/calls`` (refund lookups are ``status``;
+``cancel`` since 2.0)."""
 Operation = Literal["initiate", "refund", "any"]
 NotifiedStatus = Literal["paid", "failed", "expired"]
 
@@ -70,7 +71,20 @@ class SimulatedPayment:
     reference: str
     amount: Amount
     status: str = "initiated"
+    """``initiated``, ``paid``, ``failed``, ``expired`` or ``cancelled`` (since 2.0)."""
     refunds: list[SimulatedRefund] = field(default_factory=list)
+    return_url: str | None = None
+    """Where the payment page sends the payer back, as the vendor's API received it. Since
+    2.0."""
+    description: str | None = None
+    """What the payment is for, in the merchant's words, as the vendor's API received it; the
+    payment page shows it. Since 2.0."""
+    payer_step: str | None = None
+    """The name of the step the payer is at on the payment page after pressing Pay (a 3-D
+    Secure challenge, say); None before Pay. Since 2.0."""
+    payer_notice: str | None = None
+    """What the payment page tells the payer next time it shows (a code that was wrong, why
+    the payment failed). Since 2.0."""
 
     @property
     def refundable_minor(self) -> int:
@@ -87,5 +101,10 @@ class SimulatedPayment:
         }
 
     def to_full_json(self) -> dict[str, Any]:
-        """The payment as ``GET /_simulator/payments`` lists it, with its refunds."""
-        return self.to_json() | {"refunds": [refund.to_json() for refund in self.refunds]}
+        """The payment as ``GET /_simulator/payments`` lists it, with its refunds, its return
+        URL and its description."""
+        return self.to_json() | {
+            "refunds": [refund.to_json() for refund in self.refunds],
+            "return_url": self.return_url,
+            "description": self.description,
+        }

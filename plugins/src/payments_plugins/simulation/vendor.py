@@ -1,11 +1,14 @@
-"""The base of a vendor simulator: the standard control surface and the vendor's books.
+"""The base of a vendor simulator: the standard control surface, the vendor's books and its
+hosted payment page.
 
 ``VendorSimulator`` is an ASGI app that keeps what every simulated vendor keeps (payments
-and refunds, idempotent on the caller's reference; behaviours per amount; call counts; down
-mode), serves the control endpoints under ``/_simulator/`` that the conformance kit drives (the
-protocol is documented in ``payments_plugins.testing.control``), and posts notifications.
-A subclass supplies what is the vendor's own: its API routes, its error format
-(``VendorSimulator.error_answer``) and its notification (``VendorSimulator.notification``).
+and refunds, idempotent on the caller's reference, with each payment's return URL and
+description; behaviours per amount; call counts; down mode), serves the control endpoints
+under ``/_simulator/`` that the conformance kit drives (the protocol is documented in
+``payments_plugins.testing.control``), serves the payer's payment page at ``/pay/{id}``, and
+posts notifications. A subclass supplies what is the vendor's own: its API routes, its error
+format (``VendorSimulator.error_answer``), its notification (``VendorSimulator.notification``)
+and, if it has any, the steps its payer passes after Pay (``VendorSimulator.payer_steps``).
 
 Everything happens on the event loop that serves the app, so concurrent requests need no lock:
 state changes never straddle an ``await``.
@@ -17,16 +20,18 @@ import abc
 import asyncio
 import contextvars
 import logging
+import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Final, Literal, TypedDict, TypeVar, cast, get_args
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, unquote_plus, urlsplit, urlunsplit
 
 import httpx
 import msgspec
 
 from payments_plugins.gateway import Receive, Scope, Send, SimulatorOptions
+from payments_plugins.messages import MAX_URL_LENGTH
 from payments_plugins.money import Amount
 from payments_plugins.simulation.asgi import (
     JSON,
@@ -38,9 +43,20 @@ from payments_plugins.simulation.asgi import (
     hold,
     json_answer,
     json_error,
+    mount_path,
     path_below_root,
     read_body,
     send_answer,
+    served_at,
+)
+from payments_plugins.simulation.payment_page import (
+    CHECKOUT,
+    PageView,
+    PayerStep,
+    StepOutcome,
+    StepVerdict,
+    message_page,
+    payment_page,
 )
 from payments_plugins.simulation.records import (
     CallKind,
@@ -56,6 +72,13 @@ DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 WEBHOOK_DELIVERY_TIMEOUT: Final = httpx.Timeout(5.0)
 GARBAGE_BODY: Final = b"<html><body><h1>Thank you for your payment</h1></body></html>"
 """What the ``garbage`` misbehaviour answers: a page no vendor API documents."""
+MAX_DESCRIPTION_LENGTH: Final = 1000
+"""The longest description a simulated vendor takes (what the platform takes)."""
+PAGE_PATH: Final = "pay"
+"""The payment page of a payment is at ``<where the simulator is served>/pay/<its id>``."""
+FORM: Final = "application/x-www-form-urlencoded"
+_RETURN_HOST: Final = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
+_URL_CHARACTERS: Final = re.compile(r"[\x21-\x7e]+")
 
 _T = TypeVar("_T")
 
@@ -148,6 +171,8 @@ class VendorSimulator(abc.ABC):
     created_status: ClassVar[int] = 200
     """The HTTP status of the vendor's answer to a new payment or refund; the ``garbage``
     behaviour answers with it."""
+    vendor_name: ClassVar[str] = "Simulated vendor"
+    """What the payment page calls the vendor."""
 
     def __init__(
         self,
@@ -180,7 +205,7 @@ class VendorSimulator(abc.ABC):
         self._behaviours: dict[tuple[Amount, Operation], Misbehaviour] = {}
         self._hold_seconds: dict[tuple[Amount, Operation], float] = {}
         self._down = False
-        self._calls: dict[CallKind, int] = {"initiate": 0, "refund": 0, "status": 0}
+        self._calls: dict[CallKind, int] = {"initiate": 0, "refund": 0, "status": 0, "cancel": 0}
         self._webhook_tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         control = (
@@ -192,10 +217,15 @@ class VendorSimulator(abc.ABC):
             Route("GET", "_simulator/payments", self._list_payments),
             Route("POST", "_simulator/payments/{external_id}/status", self._set_status),
         )
+        page = (
+            Route("GET", f"{PAGE_PATH}/{{external_id}}", self._show_page),
+            Route("POST", f"{PAGE_PATH}/{{external_id}}", self._act_on_page),
+        )
         # Each route with how its refusals are answered.
         self._routes: tuple[tuple[Route, Callable[[int, str, str], Answer]], ...] = (
             *((route, self.error_answer) for route in routes),
             *((route, json_error) for route in control),
+            *((route, _page_refusal) for route in page),
         )
 
     # What a subclass supplies.
@@ -213,6 +243,19 @@ class VendorSimulator(abc.ABC):
     def notification(self, external_id: str, status: NotifiedStatus) -> Notification:
         """The notification the vendor posts when a payment moves to ``status``, made (signed,
         authenticated) with the gateway settings' webhook credentials."""
+
+    def payer_steps(self, payment: SimulatedPayment) -> Sequence[PayerStep]:
+        """The pages the payer passes, in order, after pressing Pay on ``payment``'s page and
+        before the vendor takes the money (a 3-D Secure challenge, say). None by default: Pay
+        pays at once."""
+        return ()
+
+    def judge_step(
+        self, payment: SimulatedPayment, step: PayerStep, answers: Mapping[str, str]
+    ) -> StepVerdict:
+        """What the payer's ``answers`` (the form's fields) to ``step`` make of ``payment``: on,
+        the same step again, or a failed payment. Every step passes by default."""
+        return StepVerdict(StepOutcome.PASSED)
 
     # The ASGI app.
 
@@ -361,15 +404,43 @@ class VendorSimulator(abc.ABC):
             return answer if still_connected else None
         return answer
 
-    def take_payment(self, reference: str, amount: Amount) -> tuple[SimulatedPayment, bool]:
+    def take_payment(
+        self,
+        reference: str,
+        amount: Amount,
+        *,
+        return_url: str | None = None,
+        description: str | None = None,
+    ) -> tuple[SimulatedPayment, bool]:
         """The payment made under ``reference``, and whether it is new.
 
-        A repeat with the same amount is the same payment; with another amount, a 409
-        ``reference_conflict``.
+        ``return_url`` (where the payment page sends the payer back) and ``description`` (what
+        the page shows the payer) are kept as the vendor's API received them; a return URL
+        that is not an absolute http(s) URL of at most 2048 printable ASCII characters, with a
+        plain host and no credentials, is refused (400 ``invalid_return_url``), and so is a
+        description over 1000 characters (400 ``invalid_description``). A repeat with the same
+        amount is the same payment, keeping what the first call gave; with another amount, a
+        409 ``reference_conflict``.
         """
+        if return_url is not None:
+            problem = return_url_problem(return_url)
+            if problem is not None:
+                raise Refusal(400, "invalid_return_url", f"return_url {problem}")
+        if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+            raise Refusal(
+                400,
+                "invalid_description",
+                f"a description has at most {MAX_DESCRIPTION_LENGTH} characters",
+            )
         payment = self._payments_by_reference.get(reference)
         if payment is None:
-            payment = SimulatedPayment(id=self._new_id(""), reference=reference, amount=amount)
+            payment = SimulatedPayment(
+                id=self._new_id(""),
+                reference=reference,
+                amount=amount,
+                return_url=return_url,
+                description=description,
+            )
             if self._payer_pays_at_once:
                 payment.status = "paid"
             self._payments[payment.id] = payment
@@ -400,6 +471,30 @@ class VendorSimulator(abc.ABC):
                 409, "reference_conflict", f"reference {reference} was used for another refund"
             )
         return refund, False
+
+    def cancel_payment(self, external_id: str) -> SimulatedPayment:
+        """Cancel payment ``external_id``, so that its payer can no longer pay it.
+
+        A payment waiting for its payer is cancelled; one cancelled before stays so (the same
+        answer); one the payer paid, or that failed or expired, is refused with a 409 whose
+        code says why (``payment_already_paid``, ``payment_already_failed``,
+        ``payment_already_expired``). No notification is posted: the caller has the answer.
+        """
+        payment = self.payment(external_id)
+        if payment.status not in ("initiated", "cancelled"):
+            raise Refusal(
+                409,
+                f"payment_already_{payment.status}",
+                f"payment is {payment.status}: only a payment waiting for its payer is cancelled",
+            )
+        payment.status = "cancelled"
+        payment.payer_step = None
+        return payment
+
+    def page_url(self, request: Request, payment: SimulatedPayment) -> str:
+        """The URL of ``payment``'s page, on the simulator as the caller of ``request`` (the
+        vendor API's call that created it) reached it: scheme, ``Host`` and mount path."""
+        return f"{served_at(request.scope)}/{PAGE_PATH}/{quote(payment.id, safe='')}"
 
     def payment(self, external_id: str) -> SimulatedPayment:
         """The payment with the vendor's id ``external_id``, or a 404 ``payment_not_found``."""
@@ -439,6 +534,102 @@ class VendorSimulator(abc.ABC):
 
     def _new_id(self, kind: str) -> str:
         return f"{self.id_prefix}{kind}_{secrets.token_hex(12)}"
+
+    # The payment page.
+
+    async def _show_page(self, request: Request) -> Answer:
+        payment = self.payment(request.path_params["external_id"])
+        notice, payment.payer_notice = payment.payer_notice, None
+        return payment_page(self._page_view(payment, notice))
+
+    async def _act_on_page(self, request: Request) -> Answer:
+        """What the payer pressed: ``action`` ``pay`` (go on) or ``decline`` (give up), on the
+        page of ``step``. Every answer but a refusal is a 303: back to the page for the next
+        step, or on to the return URL (the page itself without one) once the payment is over.
+        """
+        payment = self.payment(request.path_params["external_id"])
+        form = _form_fields(request)
+        action = form.get("action")
+        if action not in ("pay", "decline"):
+            raise Refusal(400, "invalid_request", "press Pay or Decline")
+        if payment.status != "initiated":
+            if (action, payment.status) in (("pay", "paid"), ("decline", "failed")):
+                # A second press (a double click, the browser's back button): nothing more.
+                return self._send_payer_on(request, payment)
+            notice = f"This payment is {payment.status}: it can no longer be paid."
+            return payment_page(self._page_view(payment, notice), http_status=409)
+        if action == "decline":
+            return await self._finish(request, payment, "failed", "You declined the payment.")
+        if form.get("step", "") != (payment.payer_step or CHECKOUT):
+            # Pressed on a page shown before the payer moved on: show where they are.
+            return _see_other(self._page_path(request, payment))
+        return await self._go_on(request, payment, form)
+
+    async def _go_on(
+        self, request: Request, payment: SimulatedPayment, form: Mapping[str, str]
+    ) -> Answer:
+        """Pay pressed at the step the payer is at: the step judged, then the next step, or
+        the vendor takes the money."""
+        steps = list(self.payer_steps(payment))
+        names = [step.name for step in steps]
+        following = 0
+        if payment.payer_step is not None:
+            if payment.payer_step not in names:
+                return await self._finish(request, payment, "failed", "The payment stopped.")
+            at = names.index(payment.payer_step)
+            verdict = self.judge_step(payment, steps[at], form)
+            if verdict.outcome is StepOutcome.ASK_AGAIN:
+                payment.payer_notice = verdict.notice
+                return _see_other(self._page_path(request, payment))
+            if verdict.outcome is StepOutcome.FAILED:
+                return await self._finish(request, payment, "failed", verdict.notice)
+            following = at + 1
+        if following < len(steps):
+            payment.payer_step = steps[following].name
+            return _see_other(self._page_path(request, payment))
+        return await self._finish(request, payment, "paid", None)
+
+    async def _finish(
+        self,
+        request: Request,
+        payment: SimulatedPayment,
+        status: NotifiedStatus,
+        notice: str | None,
+    ) -> Answer:
+        """Move the payment to ``status``, post the notification, and send the payer on."""
+        payment.status = status
+        payment.payer_step = None
+        payment.payer_notice = notice
+        delivery = await self._deliver_webhook(payment.id, status)
+        if delivery is not None and delivery["error"] is not None:
+            self._logger.warning(
+                "notification of %s %s was not delivered: %s", status, payment.id, delivery["error"]
+            )
+        return self._send_payer_on(request, payment)
+
+    def _send_payer_on(self, request: Request, payment: SimulatedPayment) -> Answer:
+        """A 303 to the return URL with the payment's id, or to its own page without one."""
+        back = _back_url(payment)
+        if back is None:
+            return _see_other(self._page_path(request, payment))
+        # The page is shown once more only if the payer comes back to it.
+        payment.payer_notice = None
+        return _see_other(back)
+
+    def _page_path(self, request: Request, payment: SimulatedPayment) -> str:
+        return f"{mount_path(request.scope)}/{PAGE_PATH}/{quote(payment.id, safe='')}"
+
+    def _page_view(self, payment: SimulatedPayment, notice: str | None) -> PageView:
+        steps = {step.name: step for step in self.payer_steps(payment)}
+        return PageView(
+            vendor_name=self.vendor_name,
+            amount=payment.amount.format(),
+            description=payment.description,
+            status=payment.status,
+            step=steps.get(payment.payer_step) if payment.payer_step else None,
+            notice=notice,
+            back_url=_back_url(payment),
+        )
 
     # The control endpoints.
 
@@ -565,6 +756,67 @@ class VendorSimulator(abc.ABC):
                 external_id,
                 delivery["status_code"],
             )
+
+
+def return_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a return URL a simulated vendor takes, or None.
+
+    It must be an absolute http or https URL of at most 2048 printable ASCII characters (a
+    browser's URL, percent-encoded), with a plain host (a DNS name, IPv4 or bracketed IPv6),
+    no credentials, and a valid port: the payer is sent to it with a ``Location`` header, and
+    its origin is written into the page's ``Content-Security-Policy``.
+    """
+    if len(url) > MAX_URL_LENGTH or not _URL_CHARACTERS.fullmatch(url):
+        return f"must be at most {MAX_URL_LENGTH} printable ASCII characters, without spaces"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "must be an absolute http or https URL"
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    if "@" in parts.netloc:
+        return "must not carry credentials"
+    if not host or not _RETURN_HOST.fullmatch(host):
+        return "must name a plain host"
+    try:
+        parts.port  # noqa: B018 - it raises for a port that is not one
+    except ValueError:
+        return "has an invalid port"
+    return None
+
+
+def _back_url(payment: SimulatedPayment) -> str | None:
+    """``payment``'s return URL with ``payment_id=<its reference>`` added to its own query (a
+    ``payment_id`` already there gives way), or None without a return URL."""
+    if payment.return_url is None:
+        return None
+    parts = urlsplit(payment.return_url)
+    kept = [
+        pair
+        for pair in parts.query.split("&")
+        if pair and unquote_plus(pair.split("=", 1)[0]) != "payment_id"
+    ]
+    kept.append(f"payment_id={quote(payment.reference, safe='')}")
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def _see_other(location: str) -> Answer:
+    headers = (("Location", location),)
+    return Answer(status=303, body=b"", content_type="text/plain", headers=headers)
+
+
+def _form_fields(request: Request) -> dict[str, str]:
+    """The first value of each field of a posted form."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM:
+        raise Refusal(415, "unsupported_media_type", f"the page posts {FORM}")
+    fields = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _page_refusal(status: int, code: str, message: str) -> Answer:
+    """A refusal on the payment page, as a page the payer can read."""
+    if code == "payment_not_found":
+        return message_page("No such payment", "This vendor has no such payment.", http_status=404)
+    return message_page("This cannot be done", message, http_status=status)
 
 
 def _shown(notification: Notification) -> object:

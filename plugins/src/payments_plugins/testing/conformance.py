@@ -29,6 +29,13 @@ the platform's deadline of a gateway call, within the contract's errors and resu
 bug failing one check. The payments are in the first currency the type declares, alphabetically;
 one check pays and refunds in every declared currency.
 
+What a type declares in ``GatewayType.capabilities`` is certified too, each capability by checks
+selected only when it is declared: a declared next action is returned by ``initiate`` and is
+well-formed, and a redirect's page (with a simulator) opens and sends the payer back to the
+return URL (walked as ``payments_plugins.testing.payer`` walks it); ``cancel`` cancels, again
+with the same answer, and refuses a paid payment. The kit never calls ``cancel`` on a type that
+does not declare it.
+
 Each check is a plain (synchronous) test that runs its own event loop, so the suite needs no
 async test plugin and no particular asyncio mode.
 """
@@ -43,6 +50,7 @@ import inspect
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Final
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import msgspec
@@ -70,7 +78,14 @@ from payments_plugins.errors import (
 )
 from payments_plugins.gateway import Gateway, GatewayResources, GatewayType, SimulatorOptions
 from payments_plugins.messages import (
+    NEXT_ACTION_TYPES,
+    CancelRequest,
+    CancelResult,
+    DisplayAction,
     InitiateRequest,
+    InitiateResult,
+    NextAction,
+    RedirectAction,
     RefundRequest,
     RefundStatusQuery,
     StatusQuery,
@@ -82,14 +97,17 @@ from payments_plugins.messages import (
 )
 from payments_plugins.money import is_currency
 from payments_plugins.testing.control import Misbehaviour
+from payments_plugins.testing.guard import CANCEL_FIX, MISSING, NEXT_ACTION_FIX
 from payments_plugins.testing.harness import (
     INBOX_PATH,
     ConformanceVendor,
     Inbox,
+    Live,
     asgi_server,
     run,
     unreachable_url,
 )
+from payments_plugins.testing.payer import PageNotWalkable, walk_payment_page
 from payments_plugins.testing.target import (
     Capability,
     ConformanceTarget,
@@ -106,6 +124,11 @@ _DECLARED_METHODS: Final = (
     "fetch_refund_status",
     "aclose",
 )
+
+RETURN_URL: Final = "https://merchant.example/orders/kit-1/return?lang=en"
+"""The return URL the next-action checks give: the vendor's page sends the payer back there."""
+DESCRIPTION: Final = "Conformance kit: <b>two</b> tickets & a programme"
+"""The description they give, with markup the vendor's page must show as text."""
 
 _MALFORMED_BODIES: Final[tuple[tuple[str, Callable[[bytes], bytes]], ...]] = (
     ("an empty body", lambda body: b""),
@@ -233,13 +256,25 @@ class GatewayConformance:
     def test_the_settings_build_a_gateway_with_every_operation(
         self, vendor: ConformanceVendor
     ) -> None:
-        async def check() -> None:
-            async with vendor.gateway() as live:
-                for name in _DECLARED_METHODS:
-                    method = getattr(live.unguarded, name, None)
-                    assert inspect.iscoroutinefunction(method), f"{name} is not an async method"
+        declares_cancel = type(self).target.loaded.capabilities.cancel
 
-        run(check)
+        async def check() -> list[str]:
+            names = (*_DECLARED_METHODS, *(("cancel",) if declares_cancel else ()))
+            async with vendor.gateway() as live:
+                return [
+                    name
+                    for name in names
+                    if not inspect.iscoroutinefunction(getattr(live.unguarded, name, None))
+                ]
+
+        missing = run(check)
+        for name in missing:
+            # Failed here, naming the fix: the checks that call it are skipped, naming this one.
+            vendor.breaches.note(name, MISSING)
+        assert not missing, "\n".join(
+            f"{name} is not an async method" + (f": {CANCEL_FIX}" if name == "cancel" else "")
+            for name in missing
+        )
 
     def test_settings_refuse_bad_values_naming_the_setting(self, vendor: ConformanceVendor) -> None:
         target = type(self).target
@@ -275,6 +310,8 @@ class GatewayConformance:
                 result = await live.gateway.initiate(request)
             assert isinstance(result.external_id, str), "the external id is not a string"
             assert result.external_id.strip(), "the external id is blank"
+            if result.next_action is not None:
+                _declared_kind(vendor, result.next_action)
             if vendor.url is not None:
                 async with vendor.control() as control:
                     held = await control.payment_with_reference(str(request.payment_id))
@@ -426,6 +463,175 @@ class GatewayConformance:
             code = declined.value.vendor_code
             assert isinstance(code, str), "a decline must carry the vendor's code"
             assert code.strip(), "a decline must carry the vendor's code"
+
+        run(check)
+
+    # -- what the payer does: next actions ----------------------------------------------------
+
+    @needs(Capability.NEXT_ACTION)
+    def test_initiate_returns_a_declared_next_action_that_is_well_formed(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                await _next_action(vendor, live, vendor.amount(1017))
+
+        run(check)
+
+    @needs(Capability.REDIRECT, Capability.SIMULATOR)
+    def test_the_redirect_next_action_opens_the_vendor_s_page(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                _, _, action = await _redirect(vendor, live, vendor.amount(1018))
+            async with httpx.AsyncClient(verify=vendor.tls, follow_redirects=True) as browser:
+                if action.method == "POST":
+                    page = await browser.post(action.url, data=action.fields)
+                else:
+                    page = await browser.get(action.url)
+            assert page.status_code == 200, (
+                f"the payer sent to {action.method} {action.url} gets HTTP {page.status_code}:"
+                " the next action must point at the vendor's page for this payment, as the"
+                " vendor's answer gave it"
+            )
+            content_type = page.headers.get("content-type", "")
+            assert content_type.startswith("text/html"), (
+                f"{action.url} answered {content_type or 'no content type'}, not a page"
+                " (text/html) a browser shows"
+            )
+            # A vendor may show no description; one it shows is the merchant's text, escaped.
+            assert "<b>two</b>" not in page.text, (
+                "the vendor's page shows the merchant's description as markup: a simulator"
+                " escapes everything it shows (html.escape)"
+            )
+
+        run(check)
+
+    @needs(Capability.REDIRECT, Capability.SIMULATOR)
+    def test_the_vendor_s_page_sends_the_payer_back_to_the_return_url(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            inbox = vendor.inbox
+            assert inbox is not None
+            async with vendor.gateway() as live:
+                request, result, action = await _redirect(vendor, live, vendor.amount(1019))
+                if action.method != "GET":
+                    pytest.skip("the simulated page is walked from a GET; this one is a POST")
+                inbox.drain()
+                async with httpx.AsyncClient(verify=vendor.tls) as browser:
+                    try:
+                        journey = await walk_payment_page(browser, action.url)
+                    except PageNotWalkable as error:
+                        pytest.fail(
+                            f"{error}: the simulator's payment page must follow the page"
+                            " protocol of payments_plugins.testing.control (a"
+                            " VendorSimulator's page does)",
+                            pytrace=False,
+                        )
+                _assert_sent_back(journey.end, request)
+                notification = await inbox.next()
+                event = await live.gateway.parse_webhook(
+                    dict(notification.headers), notification.body
+                )
+                external_id = result.external_id
+                report = await live.gateway.fetch_status(
+                    StatusQuery(payment_id=request.payment_id, external_id=external_id)
+                )
+            assert (event.external_id, event.status) == (external_id, VendorPaymentStatus.PAID), (
+                "the payer paid on the page, and the simulator's notification says"
+                f" {event.status} of {event.external_id!r}"
+            )
+            assert report.status is VendorPaymentStatus.PAID, (
+                f"the payer paid on the page, and fetch_status reports {report.status}"
+            )
+
+        run(check)
+
+    # -- cancel ------------------------------------------------------------------------------
+
+    @needs(Capability.CANCEL)
+    def test_cancel_cancels_a_payment_not_paid_and_again_answers_the_same(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                request = InitiateRequest(payment_id=uuid.uuid4(), amount=vendor.amount(1020))
+                external_id = (await live.gateway.initiate(request)).external_id
+                cancel = CancelRequest(payment_id=request.payment_id, external_id=external_id)
+                assert await live.gateway.cancel(cancel) == CancelResult()
+                for query in (
+                    StatusQuery(payment_id=request.payment_id, external_id=external_id),
+                    StatusQuery(payment_id=request.payment_id),
+                ):
+                    report = await live.gateway.fetch_status(query)
+                    assert report.status is VendorPaymentStatus.CANCELLED, (
+                        f"after cancel, fetch_status reports {report.status}: map the vendor's"
+                        " word for a cancelled payment onto VendorPaymentStatus.CANCELLED, and"
+                        " make cancel cancel at the vendor"
+                    )
+                try:
+                    again = await live.gateway.cancel(cancel)
+                except GatewayError as error:
+                    pytest.fail(
+                        f"cancelling the payment again raised {_described(error)}: cancel is"
+                        " idempotent, a payment cancelled before is cancelled again with the"
+                        " same answer",
+                        pytrace=False,
+                    )
+            assert again == CancelResult()
+            if vendor.url is not None:
+                async with vendor.control() as control:
+                    held = await control.payment_with_reference(str(request.payment_id))
+                assert held is not None
+                assert held["status"] == "cancelled", (
+                    f"the simulator holds the payment as {held['status']}, not cancelled"
+                )
+
+        run(check)
+
+    @needs(Capability.CANCEL, Capability.SIMULATOR)
+    def test_cancel_of_a_paid_payment_is_declined(self, vendor: ConformanceVendor) -> None:
+        async def check() -> None:
+            async with vendor.gateway() as live:
+                payment, external_id = await vendor.paid_payment(live.gateway, 1021)
+                cancel = CancelRequest(payment_id=payment.payment_id, external_id=external_id)
+                try:
+                    await live.gateway.cancel(cancel)
+                except GatewayDeclined as declined:
+                    code = declined.vendor_code
+                else:
+                    pytest.fail(
+                        "cancel of a payment the payer paid returned CancelResult: a paid"
+                        " payment is never cancelled; raise GatewayDeclined(message,"
+                        " vendor_code=...) with the vendor's reason",
+                        pytrace=False,
+                    )
+                report = await live.gateway.fetch_status(StatusQuery(payment_id=payment.payment_id))
+            assert isinstance(code, str), "the refusal must carry the vendor's code"
+            assert code.strip(), "the refusal must carry the vendor's code"
+            assert report.status is VendorPaymentStatus.PAID
+
+        run(check)
+
+    @needs(Capability.CANCEL, Capability.SIMULATOR)
+    def test_cancel_while_the_vendor_is_down_is_unavailable(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        async def check() -> None:
+            async with vendor.control() as control, vendor.gateway() as live:
+                request = InitiateRequest(payment_id=uuid.uuid4(), amount=vendor.amount(1022))
+                external_id = (await live.gateway.initiate(request)).external_id
+                await control.go_down()
+                with pytest.raises(GatewayUnavailable):
+                    await live.gateway.cancel(
+                        CancelRequest(payment_id=request.payment_id, external_id=external_id)
+                    )
+                await control.come_up()
+                held = await control.payment_with_reference(str(request.payment_id))
+            assert held is not None
+            assert held["status"] == "initiated"
 
         run(check)
 
@@ -655,6 +861,96 @@ async def _pay_and_refund(vendor: ConformanceVendor, gateway: Gateway, currency:
             f" a payment of {amounts[0]} and refunds of {amounts[1:]}"
         )
     return None
+
+
+async def _next_action(
+    vendor: ConformanceVendor, live: Live, amount: Any
+) -> tuple[InitiateRequest, InitiateResult, NextAction]:
+    """A payment initiated with a return URL and a description, and the next action its type
+    declares, checked to be one the platform would show; reported (one bug, one check)
+    otherwise."""
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(), amount=amount, return_url=RETURN_URL, description=DESCRIPTION
+    )
+    result = await live.gateway.initiate(request)
+    action = result.next_action
+    declared = sorted(kind.value for kind in vendor.target.loaded.capabilities.next_actions)
+    if action is None:
+        vendor.breaches.report(
+            "initiate",
+            "returned no next action",
+            f"the type declares next actions {declared}, but initiate of {amount.format()}"
+            " returned none: return what the payer must do as InitiateResult(next_action=...),"
+            " e.g. the vendor's page as RedirectAction(url=...)"
+            " (payments_plugins.vendor_call.vendor_redirect), or declare none in"
+            " GatewayType.capabilities",
+        )
+    _declared_kind(vendor, action)
+    refused = _refusal_of(action)
+    if refused is not None:
+        vendor.breaches.report(
+            "initiate",
+            "returned a next action the contract refuses",
+            f"initiate of {amount.format()} returned a next action the contract refuses:"
+            f" {refused}. A browser could not follow it, and the platform refuses it as a"
+            " garbage answer: make next actions with RedirectAction(...) or"
+            f" DisplayAction(...), never around their checks; {NEXT_ACTION_FIX}",
+        )
+    return request, result, action
+
+
+def _refusal_of(action: NextAction) -> str | None:
+    """Why the contract refuses ``action`` when it is made again from its fields, or None."""
+    try:
+        msgspec.convert(msgspec.to_builtins(action), type(action))
+    except (msgspec.ValidationError, TypeError, ValueError) as error:
+        return str(error)
+    return None
+
+
+def _declared_kind(vendor: ConformanceVendor, action: NextAction) -> None:
+    """Report a next action of a kind the type does not declare."""
+    kind = NEXT_ACTION_TYPES.get(type(action))
+    declared = vendor.target.loaded.capabilities.next_actions
+    if kind is None or kind not in declared:
+        vendor.breaches.report(
+            "initiate",
+            "returned an undeclared next action",
+            f"initiate returned {type(action).__name__} {action!r:.200}, a next action of a"
+            " kind the type does not declare (Capabilities.next_actions is"
+            f" {sorted(kind.value for kind in declared)}): the platform refuses it as a garbage"
+            " answer and reconciles the payment; declare its kind in GatewayType.capabilities,"
+            " or return none",
+        )
+
+
+async def _redirect(
+    vendor: ConformanceVendor, live: Live, amount: Any
+) -> tuple[InitiateRequest, InitiateResult, RedirectAction]:
+    """A payment initiated with a return URL, and its redirect next action."""
+    request, result, action = await _next_action(vendor, live, amount)
+    if isinstance(action, DisplayAction):
+        pytest.skip("initiate returned a display next action, the other kind the type declares")
+    assert isinstance(action, RedirectAction)
+    return request, result, action
+
+
+def _assert_sent_back(end: str, request: InitiateRequest) -> None:
+    """Whether the page sent the payer to the return URL with the payment's id."""
+    wanted, landed = urlsplit(RETURN_URL), urlsplit(end)
+    where = (landed.scheme, landed.netloc, landed.path)
+    assert where == (wanted.scheme, wanted.netloc, wanted.path), (
+        f"the payment page sent the payer to {end}, not back to the return URL {RETURN_URL}"
+        " (InitiateRequest.return_url): pass the return URL to the vendor as its API takes it"
+    )
+    query = parse_qs(landed.query, keep_blank_values=True)
+    assert query.get("lang") == ["en"], (
+        f"the payment page sent the payer to {end}, without the return URL's own query (lang=en)"
+    )
+    assert query.get("payment_id") == [str(request.payment_id)], (
+        f"the payment page sent the payer to {end}: the return URL is to carry"
+        f" payment_id={request.payment_id}, the payment's id (InitiateRequest.payment_id)"
+    )
 
 
 def _described(error: GatewayError) -> str:

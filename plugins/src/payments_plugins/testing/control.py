@@ -13,13 +13,28 @@ simulator is served at (the one given to ``Simulator.settings_for``). A simulato
   "expired"}``, set the payment's status and post the vendor's notification, authenticated
   with the gateway settings' credentials, to ``SimulatorOptions.webhook_url`` *before*
   answering ``200 {"payment": {...}, "webhook": {"status_code": ..., ...} | null}``;
-* answer ``GET /_simulator/calls`` with ``{"initiate": n, "refund": n, "status": n}``, the
-  vendor calls received (status and refund-status lookups both count as ``status``);
+* answer ``GET /_simulator/calls`` with ``{"initiate": n, "refund": n, "status": n,
+  "cancel": n}``, the vendor calls received (status and refund-status lookups both count as
+  ``status``; ``cancel`` since 2.0);
 * answer ``GET /_simulator/payments`` with ``{"payments": [{"id", "reference", "status",
-  "amount", "refunds": [{"id", "reference", ...}]}]}``, where ``reference`` is what the
-  gateway sent as the vendor's reference (our payment or refund id);
+  "amount", "refunds": [{"id", "reference", ...}], "return_url", "description"}]}``, where
+  ``reference`` is what the gateway sent as the vendor's reference (our payment or refund id),
+  and ``status`` says ``cancelled`` for a payment cancelled;
 * take the currencies its gateway type declares, and serve the operations statelessly per
   amount: behaviours are keyed by amount, and nothing else is shared between calls.
+
+A simulator whose type declares a redirect next action also serves, at the URL the action
+points to, the payer's **payment page** (since 2.0), which ``payments_plugins.testing.payer``
+walks as a payer would:
+
+* ``GET`` answers ``200`` ``text/html`` with one ``<form method="post">`` (posted to its
+  ``action``, or to the page itself without one) holding hidden inputs, inputs whose
+  ``data-simulator-value`` is what a payer who passes types, and buttons named ``action``:
+  ``pay`` goes on, ``decline`` gives up;
+* each press answers a ``303``: to the page again for the vendor's next step (a 3-D Secure
+  challenge, say), or, once the payment is paid or failed and the notification posted to
+  ``SimulatorOptions.webhook_url``, to the payment's return URL with ``payment_id=<the
+  reference>`` added to its query (to the page, with no form left, without a return URL).
 
 ``payments_plugins.simulation.VendorSimulator`` implements all of this; a simulator built
 on it supplies only the vendor's own routes, error format and notification.

@@ -27,6 +27,8 @@ from payments_plugins import contract
 from payments_plugins.errors import GatewayError
 from payments_plugins.gateway import Gateway
 from payments_plugins.messages import (
+    CancelRequest,
+    CancelResult,
     InitiateRequest,
     InitiateResult,
     RefundRequest,
@@ -48,6 +50,19 @@ CONTRACT_ERRORS: Final = (
 
 OVERRAN: Final = "overran the deadline"
 """What a call that passed the deadline did, as breaches are told apart."""
+MISSING: Final = "is missing"
+"""What an operation the gateway does not have did, as breaches are told apart."""
+CANCEL_FIX: Final = (
+    "the type declares cancel (Capabilities(cancel=True)), so its gateway must cancel:"
+    " implement async cancel(request: CancelRequest) -> CancelResult"
+    " (payments_plugins.CancellingGateway), or leave cancel out of GatewayType.capabilities"
+)
+NEXT_ACTION_FIX: Final = (
+    "a next action the contract refuses (RedirectAction and DisplayAction check themselves"
+    " when made) is no usable answer from the vendor, which holds the payment by then: raise"
+    " GatewayOutcomeUnknown from it (payments_plugins.vendor_call.vendor_redirect does, for a"
+    " page's URL)"
+)
 
 _RESULTS: Final[Mapping[str, type | None]] = {
     "initiate": InitiateResult,
@@ -55,6 +70,7 @@ _RESULTS: Final[Mapping[str, type | None]] = {
     "fetch_status": StatusReport,
     "fetch_refund_status": RefundStatusReport,
     "parse_webhook": WebhookEvent,
+    "cancel": CancelResult,
     "aclose": None,
 }
 
@@ -77,6 +93,11 @@ class Breaches:
         first = self._first.get((operation, OVERRAN))
         if first is not None and first != self.check:
             pytest.skip(self._again(operation, OVERRAN, first))
+
+    def note(self, operation: str, what: str) -> None:
+        """Record that ``operation`` did ``what`` in the check running now, which reports it
+        itself: the later checks that run into it are skipped, naming this one."""
+        self._first.setdefault((operation, what), self.check)
 
     def report(self, operation: str, what: str, message: str) -> NoReturn:
         """Fail the check with ``message`` if this is the first check ``operation`` did
@@ -127,6 +148,11 @@ class ContractGuard:
         result: RefundStatusReport = await self._call("fetch_refund_status", query)
         return result
 
+    async def cancel(self, request: CancelRequest) -> CancelResult:
+        """The gateway's ``cancel``, checked (only for a type that declares it)."""
+        result: CancelResult = await self._call("cancel", request)
+        return result
+
     async def aclose(self) -> None:
         """The gateway's ``aclose``, checked."""
         await self._call("aclose")
@@ -136,7 +162,10 @@ class ContractGuard:
         reaches the caller, for a check that judges every outcome itself."""
         method = getattr(self._gateway, operation, None)
         if not inspect.iscoroutinefunction(method):
-            pytest.fail(f"the gateway has no async method {operation}()", pytrace=False)
+            message = f"the gateway has no async method {operation}()"
+            if operation == "cancel":
+                message += f": {CANCEL_FIX}"
+            self._breaches.report(operation, MISSING, message)
         self._breaches.skip_if_overran(operation)
         deadline = deadline_seconds()
         try:
@@ -165,7 +194,10 @@ class ContractGuard:
             raise
         except Exception as error:
             what = f"raised {type(error).__name__}"
-            breach = what, f"{_call(operation, arguments)} {what}: {error}\n{CONTRACT_ERRORS}"
+            breach = (
+                what,
+                (f"{_call(operation, arguments)} {what}: {error}\n{_fix(operation, error)}"),
+            )
         if breach is not None:
             # Reported outside the handler, so the report is the contract's words alone.
             self._breaches.report(operation, *breach)
@@ -179,6 +211,17 @@ class ContractGuard:
                 pytrace=False,
             )
         return result
+
+
+def _fix(operation: str, error: Exception) -> str:
+    """What to do about ``error``, raised by ``operation`` outside the taxonomy."""
+    if operation == "cancel" and isinstance(error, NotImplementedError):
+        return CANCEL_FIX
+    if isinstance(error, ValueError | TypeError) and str(error).startswith(
+        ("RedirectAction.", "DisplayAction.")
+    ):
+        return f"{NEXT_ACTION_FIX}\n{CONTRACT_ERRORS}"
+    return CONTRACT_ERRORS
 
 
 def _call(operation: str, arguments: tuple[object, ...]) -> str:

@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 
 from payments_plugins.discovery import PluginOrigin, PluginRegistry
 from payments_plugins.gateway import GatewayType
-from payments_plugins.messages import VendorPaymentStatus
+from payments_plugins.messages import NextActionType, VendorPaymentStatus
 from payments_plugins.money import Amount
 from payments_plugins.simulation.records import Notification
 
@@ -32,6 +32,12 @@ class Capability(enum.StrEnum):
     DECLINE = "a simulator, or ConformanceTarget.declined_amount"
     NOTIFICATION = "a simulator, or ConformanceTarget.notification"
     WEBHOOK_REPLY = "GatewayType.webhook_reply"
+    NEXT_ACTION = "a next action declared (Capabilities.next_actions)"
+    """Since 2.0."""
+    REDIRECT = "a redirect next action declared (NextActionType.REDIRECT)"
+    """Since 2.0."""
+    CANCEL = "cancel declared (Capabilities.cancel)"
+    """Since 2.0."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,13 @@ class ConformanceTarget:
             offered.add(Capability.NOTIFICATION)
         if self.loaded.webhook_reply is not None:
             offered.add(Capability.WEBHOOK_REPLY)
+        declared = self.loaded.capabilities
+        if declared.next_actions:
+            offered.add(Capability.NEXT_ACTION)
+        if NextActionType.REDIRECT in declared.next_actions:
+            offered.add(Capability.REDIRECT)
+        if declared.cancel:
+            offered.add(Capability.CANCEL)
         return frozenset(offered)
 
     def problems(self) -> list[str]:
