@@ -16,7 +16,7 @@ from payments_platform.jobs import JobKind, JobStatus
 from payments_platform.notifications.events import EVENT_TYPES
 from payments_platform.runtime import Runtime
 from payments_platform.store import history
-from payments_platform.usecases import initiate, notify, refunds, webhooks
+from payments_platform.usecases import cancel, initiate, notify, refunds, webhooks
 from payments_plugins import (
     Amount,
     GatewayDeclined,
@@ -57,6 +57,7 @@ async def test_every_event_type_is_delivered_signed_as_standard_webhooks_says(
     script.fail("initiate", GatewayOutcomeUnknown("read timeout"))  # unknown
     script.answer("initiate", accepted("ext-d"))  # failed
     script.answer("initiate", accepted("ext-e"))  # expired
+    script.answer("initiate", accepted("ext-f"))  # cancelled
     script.answer("refund", RefundResult(external_refund_id="rf-1"))
     script.fail("refund", GatewayDeclined("too late", vendor_code="refund_window_closed"))
     script.answer("refund", RefundResult(external_refund_id="rf-2"))
@@ -74,7 +75,7 @@ async def test_every_event_type_is_delivered_signed_as_standard_webhooks_says(
         "payments": {"expire_after_seconds": 60},
     }
     async with scripted_runtime({"gw": name}, **sections) as runtime:
-        ids = {key: uuid.uuid4() for key in "abcde"}
+        ids = {key: uuid.uuid4() for key in "abcdef"}
         await initiate.start_payment(runtime.deps, ids["a"], AED_10)
         await pay(runtime, ids["a"])
         await refunds.refund_payment(runtime.deps, ids["a"], amount_minor=400)
@@ -90,6 +91,8 @@ async def test_every_event_type_is_delivered_signed_as_standard_webhooks_says(
         await webhooks.apply_webhook(runtime.deps, [live], {}, msgspec.json.encode(failed))
         wall_clock.advance(30)
         await initiate.start_payment(runtime.deps, ids["e"], AED_10)
+        await initiate.start_payment(runtime.deps, ids["f"], AED_10)
+        await cancel.cancel_payment(runtime.deps, ids["f"])
         wall_clock.advance(61)
         await runtime.worker().run_once()  # reconciles c, expires e
         await deliver_all(runtime)
