@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 import msgspec
 import sqlalchemy as sa
 
-from payments_platform.records import from_row
 from payments_platform.schema import jobs
-from payments_platform.store.sql import Sql, changed, first
+from payments_platform.store.sql import Reader, Sql, changed, first
 
 
 class JobKind(enum.StrEnum):
@@ -71,6 +70,9 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
         return self.attempts >= self.max_attempts
 
 
+_READER = Reader(Job, jobs)
+
+
 class RetryLater(Exception):
     """The job could not finish now; run it again after a backoff.
 
@@ -93,27 +95,32 @@ SWEEP_LOCK = 0x7061796D656E7473
 _INSERT_JOB = Sql(
     "INSERT INTO jobs (kind, payment_id, refund_id, delivery_id, status, attempts, max_attempts,"
     " run_at, trace_parent, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $9) RETURNING id"
+    " VALUES (:kind, :payment_id, :refund_id, :delivery_id, :status, 0, :max_attempts, :run_at,"
+    " :trace_parent, :now, :now) RETURNING id"
 )
 # A gateway call with no recorded end past the cutoff gets the job that reconciles it, once: a
 # job written after the call started (or, for a refund a job sends, the job still at work) is
-# its guard already. The partial indexes hold only the calls in flight.
+# its guard already. The partial indexes hold only the calls in flight (hence the statuses
+# written out: a parameter would not match their predicates). The kind the statement writes
+# and the one it compares are two parameters: PostgreSQL gives a parameter one type, and the
+# two uses would deduce two.
 _GUARD_ATTEMPTS = Sql(
     "INSERT INTO jobs (kind, payment_id, status, attempts, max_attempts, run_at, trace_parent,"
     " created_at, updated_at)"
-    " SELECT $1, a.payment_id, $2, 0, $3, $4, MAX(a.trace_parent), $4, $4"
-    " FROM payment_attempts a WHERE a.outcome = 'in_flight' AND a.started_at < $5"
-    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.payment_id = a.payment_id AND j.kind = $6"
-    " AND j.created_at >= a.started_at)"
+    " SELECT :kind, a.payment_id, :status, 0, :max_attempts, :now, MAX(a.trace_parent), :now,"
+    " :now FROM payment_attempts a WHERE a.outcome = 'in_flight' AND a.started_at < :cutoff"
+    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.payment_id = a.payment_id"
+    " AND j.kind = :kind_compared AND j.created_at >= a.started_at)"
     " GROUP BY a.payment_id"
 )
 _GUARD_REFUNDS = Sql(
     "INSERT INTO jobs (kind, payment_id, refund_id, status, attempts, max_attempts, run_at,"
     " trace_parent, created_at, updated_at)"
-    " SELECT $1, r.payment_id, r.id, $2, 0, $3, $4, r.trace_parent, $4, $4"
-    " FROM refunds r WHERE r.status = 'pending' AND r.sent_at IS NOT NULL AND r.sent_at < $5"
-    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.payment_id = r.payment_id"
-    " AND j.refund_id = r.id AND j.kind = $6 AND (j.created_at >= r.sent_at OR j.status <> $7))"
+    " SELECT :kind, r.payment_id, r.id, :status, 0, :max_attempts, :now, r.trace_parent, :now,"
+    " :now FROM refunds r WHERE r.status = 'pending' AND r.sent_at IS NOT NULL"
+    " AND r.sent_at < :cutoff AND NOT EXISTS (SELECT 1 FROM jobs j"
+    " WHERE j.payment_id = r.payment_id AND j.refund_id = r.id AND j.kind = :kind_compared"
+    " AND (j.created_at >= r.sent_at OR j.status <> :done))"
 )
 
 
@@ -133,15 +140,15 @@ def enqueue(
     row = first(
         conn,
         _INSERT_JOB,
-        kind,
-        payment_id,
-        refund_id,
-        delivery_id,
-        JobStatus.PENDING,
-        max_attempts,
-        now + timedelta(seconds=delay),
-        trace_parent,
-        now,
+        kind=kind,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        delivery_id=delivery_id,
+        status=JobStatus.PENDING,
+        max_attempts=max_attempts,
+        run_at=now + timedelta(seconds=delay),
+        trace_parent=trace_parent,
+        now=now,
     )
     if row is None:  # pragma: no cover - INSERT ... RETURNING returns the row
         raise RuntimeError("the job was not written")
@@ -165,14 +172,17 @@ def guard_calls_in_flight(
         and not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({SWEEP_LOCK})").scalar_one()
     ):
         return 0
-    cutoff = now - timedelta(seconds=after_seconds)
-    # Each value the statement both writes and compares is passed twice: PostgreSQL gives a
-    # parameter one type, and these two uses would deduce two.
-    reconcile, refund, pending = JobKind.RECONCILE, JobKind.REFUND, JobStatus.PENDING
+    shared = {
+        "status": JobStatus.PENDING,
+        "max_attempts": max_attempts,
+        "now": now,
+        "cutoff": now - timedelta(seconds=after_seconds),
+    }
+    reconcile, refund = JobKind.RECONCILE, JobKind.REFUND
     return changed(
-        conn, _GUARD_ATTEMPTS, reconcile, pending, max_attempts, now, cutoff, reconcile
+        conn, _GUARD_ATTEMPTS, kind=reconcile, kind_compared=reconcile, **shared
     ) + changed(
-        conn, _GUARD_REFUNDS, refund, pending, max_attempts, now, cutoff, refund, JobStatus.DONE
+        conn, _GUARD_REFUNDS, kind=refund, kind_compared=refund, done=JobStatus.DONE, **shared
     )
 
 
@@ -213,7 +223,7 @@ def claim(
         )
         .returning(*jobs.c)
     )
-    return sorted((from_row(Job, row) for row in result), key=lambda job: job.run_at)
+    return sorted((_READER.read_row(row) for row in result), key=lambda job: job.run_at)
 
 
 def finish(conn: sa.Connection, job: Job, worker_id: str, now: datetime, **values: object) -> None:
@@ -253,7 +263,7 @@ def list_jobs(
         sa.select(jobs).where(jobs.c.status.in_(list(statuses))).order_by(jobs.c.run_at, jobs.c.id)
     )
     result = conn.execute(query if limit is None else query.limit(limit))
-    return [from_row(Job, row) for row in result]
+    return [_READER.read_row(row) for row in result]
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Job]:
@@ -261,13 +271,13 @@ def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Job]:
     result = conn.execute(
         sa.select(jobs).where(jobs.c.payment_id == payment_id).order_by(jobs.c.id)
     )
-    return [from_row(Job, row) for row in result]
+    return [_READER.read_row(row) for row in result]
 
 
 def find_job(conn: sa.Connection, job_id: int) -> Job | None:
     """The job with this id, if there is one."""
     row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one_or_none()
-    return None if row is None else from_row(Job, row)
+    return None if row is None else _READER.read_row(row)
 
 
 def count_open(conn: sa.Connection) -> dict[tuple[str, str], int]:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
-import sqlalchemy as sa
 from payments_plugins import Amount
 
 from payments_platform.lifecycle import (
@@ -150,17 +149,3 @@ class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
     refunds: list[Refund]
     events: list[Event]
     notifications: list[NotificationSent] = msgspec.field(default_factory=list)
-
-
-def from_row(record_type: type[RecordT], row: sa.Row[Any]) -> RecordT:
-    """Build a record from a database row (column names arrive as str subclasses)."""
-    mapping = {
-        # SQLite keeps no time zone; every timestamp the platform writes is UTC.
-        str(key): _utc(value) if isinstance(value, datetime) else value
-        for key, value in row._asdict().items()
-    }
-    return msgspec.convert(mapping, record_type, strict=False)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -16,7 +18,32 @@ metadata = sa.MetaData(
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 _Serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_Timestamp = sa.DateTime(timezone=True)
+
+
+class UtcTimestamp(sa.TypeDecorator[datetime]):
+    """A moment, stored in UTC and read back with its zone on either backend.
+
+    PostgreSQL keeps the zone; SQLite keeps text without one, so a time is converted to UTC
+    before it is written there and read back as UTC. Every time the platform stores goes
+    through this type, whether SQLAlchemy runs the statement or the store hands it to the
+    driver itself (``store/sql.py`` asks this type for its processors).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """The time in UTC (a time without a zone is taken to be UTC already)."""
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """The time with its zone, UTC where the database kept none."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+_Timestamp = UtcTimestamp()
 
 payments = sa.Table(
     "payments",

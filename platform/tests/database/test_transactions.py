@@ -82,7 +82,7 @@ def _null_by_sqlalchemy(conn: sa.Connection) -> None:
 
 
 def _null_on_the_driver(conn: sa.Connection) -> None:
-    sql.run(conn, sql.Sql("INSERT INTO tally (n) VALUES ($1)"), None)
+    sql.run(conn, sql.Sql("INSERT INTO tally (n) VALUES (:n)"), n=None)
 
 
 @pytest.mark.parametrize("insert", [_null_by_sqlalchemy, _null_on_the_driver])

@@ -10,7 +10,7 @@ many payments there were; the percentiles are read from the histogram
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,12 +77,7 @@ def failing_since(conn: sa.Connection, since: datetime) -> dict[str, datetime]:
         )
         .group_by(failed.c.gateway)
     )
-    return {gateway: _utc(started) for gateway, started in rows}
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite keeps no time zone; every timestamp the platform writes is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return dict(rows.all())
 
 
 def _epoch_seconds(conn: sa.Connection, column: Any) -> Any:

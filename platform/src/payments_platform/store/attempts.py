@@ -8,33 +8,36 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from payments_platform import schema
 from payments_platform.lifecycle import AttemptOutcome
 from payments_platform.records import Attempt
 from payments_platform.store.sql import Reader, Sql, changed, first, rows
 from payments_platform.store.text import storable_text
 
-READER = Reader(Attempt, times=("started_at", "finished_at"))
+READER = Reader(Attempt, schema.payment_attempts)
 
 _INSERT = Sql(
     "INSERT INTO payment_attempts (payment_id, gateway, reason, outcome, started_at,"
-    " trace_parent) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
+    " trace_parent) VALUES (:payment_id, :gateway, :reason, :outcome, :started_at,"
+    " :trace_parent) RETURNING id"
 )
 _FINISH = Sql(
-    "UPDATE payment_attempts SET outcome = $2, error = $3, external_id = $4, finished_at = $5"
-    " WHERE id = $1"
+    "UPDATE payment_attempts SET outcome = :outcome, error = :error,"
+    " external_id = :external_id, finished_at = :finished_at WHERE id = :id"
 )
 _IN_FLIGHT = Sql(
-    "SELECT {columns} FROM payment_attempts WHERE payment_id = $1 AND outcome = $2"
-    " ORDER BY id DESC LIMIT 1",
-    columns=READER.columns,
+    "SELECT {columns} FROM payment_attempts WHERE payment_id = :payment_id"
+    " AND outcome = :outcome ORDER BY id DESC LIMIT 1",
+    returns=READER,
 )
 _LATEST = Sql(
-    "SELECT {columns} FROM payment_attempts WHERE payment_id = $1 ORDER BY id DESC LIMIT 1",
-    columns=READER.columns,
+    "SELECT {columns} FROM payment_attempts WHERE payment_id = :payment_id"
+    " ORDER BY id DESC LIMIT 1",
+    returns=READER,
 )
 _OF_PAYMENT = Sql(
-    "SELECT {columns} FROM payment_attempts WHERE payment_id = $1 ORDER BY id",
-    columns=READER.columns,
+    "SELECT {columns} FROM payment_attempts WHERE payment_id = :payment_id ORDER BY id",
+    returns=READER,
 )
 
 
@@ -50,7 +53,14 @@ def insert(
     """Record that ``gateway`` is about to be called for the payment, by the request
     ``trace_parent`` names; return the attempt id."""
     row = first(
-        conn, _INSERT, payment_id, gateway, reason, AttemptOutcome.IN_FLIGHT, now, trace_parent
+        conn,
+        _INSERT,
+        payment_id=payment_id,
+        gateway=gateway,
+        reason=reason,
+        outcome=AttemptOutcome.IN_FLIGHT,
+        started_at=now,
+        trace_parent=trace_parent,
     )
     if row is None:  # pragma: no cover - INSERT ... RETURNING returns the row
         raise RuntimeError("the attempt was not written")
@@ -67,21 +77,29 @@ def finish(
     external_id: str | None = None,
 ) -> None:
     """Record how a gateway call ended."""
-    changed(conn, _FINISH, attempt_id, outcome, storable_text(error), external_id, now)
+    changed(
+        conn,
+        _FINISH,
+        id=attempt_id,
+        outcome=outcome,
+        error=storable_text(error),
+        external_id=external_id,
+        finished_at=now,
+    )
 
 
 def in_flight(conn: sa.Connection, payment_id: uuid.UUID) -> Attempt | None:
     """The payment's gateway call that was sent (or about to be) and has no recorded end."""
-    row = first(conn, _IN_FLIGHT, payment_id, AttemptOutcome.IN_FLIGHT)
+    row = first(conn, _IN_FLIGHT, payment_id=payment_id, outcome=AttemptOutcome.IN_FLIGHT)
     return None if row is None else READER.read(conn, row)
 
 
 def latest(conn: sa.Connection, payment_id: uuid.UUID) -> Attempt | None:
     """The payment's most recent gateway call, if it had one."""
-    row = first(conn, _LATEST, payment_id)
+    row = first(conn, _LATEST, payment_id=payment_id)
     return None if row is None else READER.read(conn, row)
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Attempt]:
     """Every attempt for the payment, oldest first."""
-    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id))
+    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id=payment_id))

@@ -11,20 +11,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from payments_platform.records import Event, from_row
+from payments_platform.records import Event
 from payments_platform.schema import payment_events
-from payments_platform.store.sql import Json, Reader, Sql, changed, rows
+from payments_platform.store.sql import Json, Reader, Sql, changed, listed, placeholders, rows
 from payments_platform.store.text import storable_text
 
-READER = Reader(Event, times=("created_at",), json=("detail",))
+READER = Reader(Event, payment_events)
 
 _INSERT = Sql(
     "INSERT INTO payment_events (payment_id, kind, from_status, to_status, gateway,"
-    " external_id, accepted, reason, body_sha256, detail, created_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " external_id, accepted, reason, body_sha256, detail, created_at) VALUES (:payment_id,"
+    " :kind, :from_status, :to_status, :gateway, :external_id, :accepted, :reason,"
+    " :body_sha256, :detail, :created_at)"
 )
 _OF_PAYMENT = Sql(
-    "SELECT {columns} FROM payment_events WHERE payment_id = $1 ORDER BY id", columns=READER.columns
+    "SELECT {columns} FROM payment_events WHERE payment_id = :payment_id ORDER BY id",
+    returns=READER,
 )
 
 
@@ -47,28 +49,28 @@ def record(
     changed(
         conn,
         _INSERT,
-        payment_id,
-        kind,
-        from_status,
-        to_status,
-        gateway,
-        external_id,
-        accepted,
-        storable_text(reason),
-        body_sha256,
-        None if detail is None else Json(detail),
-        now,
+        payment_id=payment_id,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        gateway=gateway,
+        external_id=external_id,
+        accepted=accepted,
+        reason=storable_text(reason),
+        body_sha256=body_sha256,
+        detail=None if detail is None else Json(detail),
+        created_at=now,
     )
 
 
 @functools.cache
 def _unmatched(gateways: int) -> Sql:
-    names = ", ".join(f"${n}" for n in range(2, gateways + 2))
     return Sql(
         "SELECT {columns} FROM payment_events WHERE payment_id IS NULL"
-        " AND external_id = $1 AND gateway IN ({names}) AND kind = 'webhook' ORDER BY id",
-        columns=READER.columns,
-        names=names,
+        " AND external_id = :external_id AND gateway IN ({gateways}) AND kind = 'webhook'"
+        " ORDER BY id",
+        returns=READER,
+        gateways=placeholders("gateway", gateways),
     )
 
 
@@ -78,7 +80,10 @@ def unmatched_webhooks(
     """Webhooks that named ``external_id`` before any payment was known under it."""
     if not gateways:
         return []
-    return READER.read_all(conn, rows(conn, _unmatched(len(gateways)), external_id, *gateways))
+    found = rows(
+        conn, _unmatched(len(gateways)), external_id=external_id, **listed("gateway", gateways)
+    )
+    return READER.read_all(conn, found)
 
 
 def recovered(conn: sa.Connection, limit: int) -> list[Event]:
@@ -90,7 +95,7 @@ def recovered(conn: sa.Connection, limit: int) -> list[Event]:
         .order_by(payment_events.c.created_at.desc(), payment_events.c.id.desc())
         .limit(limit)
     )
-    return [from_row(Event, row) for row in found]
+    return [READER.read_row(row) for row in found]
 
 
 REFUSAL_REASONS = ("invalid-webhook", "payment-not-found", "transition-not-allowed")
@@ -117,4 +122,4 @@ def refused_webhooks(conn: sa.Connection, since: datetime) -> dict[tuple[str, st
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Event]:
     """The payment's audit trail, oldest first."""
-    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id))
+    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id=payment_id))

@@ -35,8 +35,8 @@ def find_for_client(
     """The history of the payment ``merchant`` (None: the open API) calls ``client_id``."""
     if conn.dialect.name == "postgresql":
         if merchant is None:
-            return _aggregated(conn, first(conn, _OF_OPEN_CLIENT, client_id))
-        return _aggregated(conn, first(conn, _OF_CLIENT, client_id, merchant))
+            return _aggregated(conn, first(conn, _OF_OPEN_CLIENT, client_id=client_id))
+        return _aggregated(conn, first(conn, _OF_CLIENT, client_id=client_id, merchant=merchant))
     payment = payments.find_for_client(conn, merchant, client_id)
     return None if payment is None else of(conn, payment)
 
@@ -44,7 +44,7 @@ def find_for_client(
 def read(conn: sa.Connection, payment_id: uuid.UUID) -> PaymentHistory | None:
     """The payment with its attempts, refunds and events, oldest first; None if unknown."""
     if conn.dialect.name == "postgresql":
-        return _aggregated(conn, first(conn, _BY_ID, payment_id))
+        return _aggregated(conn, first(conn, _BY_ID, id=payment_id))
     payment = payments.get(conn, payment_id)
     return None if payment is None else of(conn, payment)
 
@@ -88,10 +88,13 @@ _SELECT = (  # noqa: S608
     events=_rows_as_json(Event, "payment_events", "payment_id = p.id", "x.id"),
     notifications=_NOTIFICATIONS,
 )
-# PostgreSQL's text only: SQLite never runs these.
-_BY_ID = Sql(_SELECT + " WHERE p.id = $1")
-_OF_CLIENT = Sql(_SELECT + " WHERE p.client_id = $1 AND p.merchant = $2")
-_OF_OPEN_CLIENT = Sql(_SELECT + " WHERE p.client_id = $1 AND p.merchant IS NULL")
+_BY_ID = Sql(_SELECT + " WHERE p.id = :id", only="postgresql")
+_OF_CLIENT = Sql(
+    _SELECT + " WHERE p.client_id = :client_id AND p.merchant = :merchant", only="postgresql"
+)
+_OF_OPEN_CLIENT = Sql(
+    _SELECT + " WHERE p.client_id = :client_id AND p.merchant IS NULL", only="postgresql"
+)
 _PAYMENT_WIDTH = len(Payment.__struct_fields__)
 
 
@@ -99,19 +102,19 @@ def _aggregated(conn: sa.Connection, row: Sequence[Any] | None) -> PaymentHistor
     if row is None:
         return None
     found_attempts, found_refunds, found_events, found_notifications = row[_PAYMENT_WIDTH:]
+    found_deliveries = [entry.pop("deliveries") for entry in found_notifications]
     sent = [
-        NotificationSent(
-            notification=msgspec.convert(
-                {k: v for k, v in entry.items() if k != "deliveries"}, Notification, strict=False
-            ),
-            deliveries=msgspec.convert(entry["deliveries"], list[Delivery], strict=False),
+        NotificationSent(notification=notification, deliveries=deliveries)
+        for notification, deliveries in zip(
+            notifications.EVENT_READER.read_json(found_notifications),
+            map(notifications.DELIVERY_READER.read_json, found_deliveries),
+            strict=True,
         )
-        for entry in found_notifications
     ]
     return PaymentHistory(
         payment=payments.READER.read(conn, row[:_PAYMENT_WIDTH]),
-        attempts=msgspec.convert(found_attempts, list[Attempt], strict=False),
-        refunds=msgspec.convert(found_refunds, list[Refund], strict=False),
-        events=msgspec.convert(found_events, list[Event], strict=False),
+        attempts=attempts.READER.read_json(found_attempts),
+        refunds=refunds.READER.read_json(found_refunds),
+        events=events.READER.read_json(found_events),
         notifications=sent,
     )

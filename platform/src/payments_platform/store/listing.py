@@ -18,8 +18,9 @@ import msgspec
 import sqlalchemy as sa
 
 from payments_platform.lifecycle import PaymentStatus
-from payments_platform.records import Payment, from_row
+from payments_platform.records import Payment
 from payments_platform.schema import payments
+from payments_platform.store.payments import READER
 
 
 class Everyone(enum.Enum):
@@ -105,7 +106,7 @@ def list_payments(
     rows = conn.execute(
         query.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
     ).all()
-    found = [from_row(Payment, row) for row in rows[:limit]]
+    found = [READER.read_row(row) for row in rows[:limit]]
     more = len(rows) > limit
     return PaymentPage(found, Cursor(found[-1].created_at, found[-1].id) if more else None)
 

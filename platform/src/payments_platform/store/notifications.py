@@ -12,19 +12,19 @@ import msgspec
 import sqlalchemy as sa
 
 from payments_platform.lifecycle import DeliveryStatus
-from payments_platform.records import Delivery, Notification, NotificationSent, from_row
+from payments_platform.records import Delivery, Notification, NotificationSent
 from payments_platform.schema import notification_deliveries, notifications
 from payments_platform.store.sql import Reader, Sql, rows
 
-_EVENT = Reader(Notification, times=("created_at",), json=("payload",), table="n")
-_DELIVERY = Reader(Delivery, times=("delivered_at", "created_at", "updated_at"), table="d")
-_EVENT_WIDTH = len(_EVENT.names)
+EVENT_READER = Reader(Notification, notifications, alias="n")
+DELIVERY_READER = Reader(Delivery, notification_deliveries, alias="d")
+_EVENT_WIDTH = len(EVENT_READER.names)
 _OF_PAYMENT = Sql(
     "SELECT {events}, {deliveries} FROM notifications n"
     " LEFT JOIN notification_deliveries d ON d.notification_id = n.id"
-    " WHERE n.payment_id = $1 ORDER BY n.sequence, d.id",
-    events=_EVENT.columns,
-    deliveries=_DELIVERY.columns,
+    " WHERE n.payment_id = :payment_id ORDER BY n.sequence, d.id",
+    events=EVENT_READER.columns,
+    deliveries=DELIVERY_READER.columns,
 )
 
 
@@ -75,11 +75,11 @@ def get_delivery(conn: sa.Connection, delivery_id: int) -> tuple[Delivery, Notif
     ).one_or_none()
     if row is None:
         return None
-    delivery = from_row(Delivery, row)
+    delivery = DELIVERY_READER.read_row(row)
     event = conn.execute(
         sa.select(notifications).where(notifications.c.id == delivery.notification_id)
     ).one()
-    return delivery, from_row(Notification, event)
+    return delivery, EVENT_READER.read_row(event)
 
 
 def record_attempt(
@@ -119,12 +119,12 @@ def reopen(conn: sa.Connection, delivery_ids: Collection[int], now: datetime) ->
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[NotificationSent]:
     """The payment's events, in order, each with its deliveries."""
     sent: list[NotificationSent] = []
-    for row in rows(conn, _OF_PAYMENT, payment_id):
-        event = _EVENT.read(conn, row[:_EVENT_WIDTH])
+    for row in rows(conn, _OF_PAYMENT, payment_id=payment_id):
+        event = EVENT_READER.read(conn, row[:_EVENT_WIDTH])
         if not sent or sent[-1].notification.id != event.id:
             sent.append(NotificationSent(notification=event, deliveries=[]))
         if row[_EVENT_WIDTH] is not None:
-            sent[-1].deliveries.append(_DELIVERY.read(conn, row[_EVENT_WIDTH:]))
+            sent[-1].deliveries.append(DELIVERY_READER.read(conn, row[_EVENT_WIDTH:]))
     return sent
 
 

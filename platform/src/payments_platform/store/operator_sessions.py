@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 import msgspec
 import sqlalchemy as sa
 
-from payments_platform.records import from_row
 from payments_platform.schema import operator_sessions
+from payments_platform.store.sql import Reader
 
 
 class OperatorSession(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +29,9 @@ class OperatorSession(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
     credentials_hmac: str
     """The operator's password hash it was opened with, keyed with its token."""
+
+
+_READER = Reader(OperatorSession, operator_sessions)
 
 
 def create(
@@ -67,7 +70,7 @@ def find(
             operator_sessions.c.last_seen_at > now - idle,
         )
     ).one_or_none()
-    return None if row is None else from_row(OperatorSession, row)
+    return None if row is None else _READER.read_row(row)
 
 
 def touch(conn: sa.Connection, token_sha256: str, now: datetime) -> None:

@@ -9,51 +9,52 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from payments_platform import schema
 from payments_platform.lifecycle import REFUNDABLE, PaymentStatus
 from payments_platform.records import Payment
-from payments_platform.store.sql import Json, Reader, Sql, changed, first
+from payments_platform.store.sql import Json, Reader, Sql, changed, first, listed, placeholders
 
-READER = Reader(Payment, times=("created_at", "updated_at"), json=("metadata",))
-_COLUMNS = READER.columns
+READER = Reader(Payment, schema.payments)
 
 # Any unique key conflicts (the id, or the merchant's client id of a row written before ids
 # were derived per merchant): either way the id is taken.
 _INSERT = Sql(
     "INSERT INTO payments (id, merchant, client_id, currency, amount_minor, status, metadata,"
-    " description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
-    " ON CONFLICT DO NOTHING"
+    " description, created_at, updated_at) VALUES (:id, :merchant, :client_id, :currency,"
+    " :amount_minor, :status, :metadata, :description, :now, :now) ON CONFLICT DO NOTHING"
 )
-_SELECT = "SELECT {columns} FROM payments WHERE id = $1"
-_GET = Sql(_SELECT, columns=_COLUMNS)
-_GET_LOCKED = Sql(_SELECT, lock=True, columns=_COLUMNS)
-_OF_CLIENT = "SELECT {columns} FROM payments WHERE client_id = $1 AND merchant = $2"
-_OF_OPEN_CLIENT = "SELECT {columns} FROM payments WHERE client_id = $1 AND merchant IS NULL"
+_SELECT = "SELECT {columns} FROM payments WHERE id = :id"
+_GET = Sql(_SELECT, returns=READER)
+_GET_LOCKED = Sql(_SELECT, lock=True, returns=READER)
+_OF_CLIENT = "SELECT {columns} FROM payments WHERE client_id = :client_id AND merchant = :merchant"
+_OF_OPEN_CLIENT = "SELECT {columns} FROM payments WHERE client_id = :client_id AND merchant IS NULL"
 _FIND_FOR_CLIENT = {
-    (False, False): Sql(_OF_CLIENT, columns=_COLUMNS),
-    (False, True): Sql(_OF_CLIENT, lock=True, columns=_COLUMNS),
-    (True, False): Sql(_OF_OPEN_CLIENT, columns=_COLUMNS),
-    (True, True): Sql(_OF_OPEN_CLIENT, lock=True, columns=_COLUMNS),
+    (False, False): Sql(_OF_CLIENT, returns=READER),
+    (False, True): Sql(_OF_CLIENT, lock=True, returns=READER),
+    (True, False): Sql(_OF_OPEN_CLIENT, returns=READER),
+    (True, True): Sql(_OF_OPEN_CLIENT, lock=True, returns=READER),
 }
 # Every change of a payment's status, whatever decided it (usecases/transitions.py is its one
 # caller): conditional on the status the caller expects, as the row stands.
 _CHANGE = Sql(
-    "UPDATE payments SET status = $3, failure_code = $4,"
-    " gateway = CASE WHEN $5 THEN NULL ELSE COALESCE($6, gateway) END,"
-    " external_id = COALESCE($7, external_id), refunded_minor = refunded_minor + $8,"
-    " updated_at = $9 WHERE id = $1 AND status = $2 RETURNING {columns}",
-    columns=_COLUMNS,
+    "UPDATE payments SET status = :status, failure_code = :failure_code,"
+    " gateway = CASE WHEN :forget_gateway THEN NULL ELSE COALESCE(:gateway, gateway) END,"
+    " external_id = COALESCE(:external_id, external_id),"
+    " refunded_minor = refunded_minor + :refunded_minor, updated_at = :now"
+    " WHERE id = :id AND status = :expected RETURNING {columns}",
+    returns=READER,
 )
+_REFUNDABLE = listed("refundable", sorted(REFUNDABLE))
 _CLAIM_REFUND = Sql(
-    "UPDATE payments SET refund_claimed_minor = refund_claimed_minor + $2, updated_at = $3"
-    " WHERE id = $1 AND status IN ($4, $5) AND amount_minor - refund_claimed_minor >= $2"
+    "UPDATE payments SET refund_claimed_minor = refund_claimed_minor + :claim_minor,"
+    " updated_at = :now WHERE id = :id AND status IN ({refundable})"
+    " AND amount_minor - refund_claimed_minor >= :claim_minor",
+    refundable=placeholders("refundable", len(_REFUNDABLE)),
 )
 _RELEASE_REFUND = Sql(
-    "UPDATE payments SET refund_claimed_minor = refund_claimed_minor - $2, updated_at = $3"
-    " WHERE id = $1"
+    "UPDATE payments SET refund_claimed_minor = refund_claimed_minor - :claim_minor,"
+    " updated_at = :now WHERE id = :id"
 )
-_REFUNDABLE = tuple(sorted(REFUNDABLE))
-if len(_REFUNDABLE) != 2:  # pragma: no cover - the statement names two
-    raise RuntimeError(f"_CLAIM_REFUND expects two refundable statuses, not {_REFUNDABLE}")
 
 
 def insert(
@@ -69,27 +70,25 @@ def insert(
     now: datetime,
 ) -> bool:
     """Write a new ``pending`` payment; False if the id is taken (the row is left alone)."""
-    return (
-        changed(
-            conn,
-            _INSERT,
-            payment_id,
-            merchant,
-            client_id,
-            currency,
-            amount_minor,
-            PaymentStatus.PENDING,
-            Json(dict(metadata)),
-            description,
-            now,
-        )
-        == 1
+    inserted = changed(
+        conn,
+        _INSERT,
+        id=payment_id,
+        merchant=merchant,
+        client_id=client_id,
+        currency=currency,
+        amount_minor=amount_minor,
+        status=PaymentStatus.PENDING,
+        metadata=Json(dict(metadata)),
+        description=description,
+        now=now,
     )
+    return inserted == 1
 
 
 def get(conn: sa.Connection, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
     """The payment, optionally locking its row until the transaction ends."""
-    row = first(conn, _GET_LOCKED if for_update else _GET, payment_id)
+    row = first(conn, _GET_LOCKED if for_update else _GET, id=payment_id)
     return None if row is None else READER.read(conn, row)
 
 
@@ -106,19 +105,21 @@ def find_for_client(
 ) -> Payment | None:
     """The payment ``merchant`` (None: the open API) calls ``client_id``, optionally locked."""
     statement = _FIND_FOR_CLIENT[merchant is None, for_update]
-    params = (client_id,) if merchant is None else (client_id, merchant)
-    row = first(conn, statement, *params)
+    if merchant is None:
+        row = first(conn, statement, client_id=client_id)
+    else:
+        row = first(conn, statement, client_id=client_id, merchant=merchant)
     return None if row is None else READER.read(conn, row)
 
 
 @functools.cache
 def _by_external_id(gateways: int, for_update: bool) -> Sql:
-    names = ", ".join(f"${n}" for n in range(2, gateways + 2))
     return Sql(
-        "SELECT {columns} FROM payments WHERE external_id = $1 AND gateway IN ({names}) LIMIT 1",
+        "SELECT {columns} FROM payments WHERE external_id = :external_id"
+        " AND gateway IN ({gateways}) LIMIT 1",
         lock=for_update,
-        columns=_COLUMNS,
-        names=names,
+        returns=READER,
+        gateways=placeholders("gateway", gateways),
     )
 
 
@@ -128,7 +129,8 @@ def find_by_external_id(
     """The payment one of ``gateways`` knows as ``external_id``."""
     if not gateways:
         return None
-    row = first(conn, _by_external_id(len(gateways), for_update), external_id, *gateways)
+    statement = _by_external_id(len(gateways), for_update)
+    row = first(conn, statement, external_id=external_id, **listed("gateway", gateways))
     return None if row is None else READER.read(conn, row)
 
 
@@ -155,15 +157,15 @@ def change(
     row = first(
         conn,
         _CHANGE,
-        payment_id,
-        expected,
-        status,
-        failure_code,
-        forget_gateway,
-        gateway,
-        external_id,
-        refunded_minor,
-        now,
+        id=payment_id,
+        expected=expected,
+        status=status,
+        failure_code=failure_code,
+        forget_gateway=forget_gateway,
+        gateway=gateway,
+        external_id=external_id,
+        refunded_minor=refunded_minor,
+        now=now,
     )
     return None if row is None else READER.read(conn, row)
 
@@ -176,11 +178,14 @@ def claim_refund_amount(
     The condition is checked by the database against the row as it is now, not as ``payment``
     was read: it is the claim's own guard, whatever lock its caller holds.
     """
-    return changed(conn, _CLAIM_REFUND, payment.id, amount_minor, now, *_REFUNDABLE) == 1
+    claimed = changed(
+        conn, _CLAIM_REFUND, id=payment.id, claim_minor=amount_minor, now=now, **_REFUNDABLE
+    )
+    return claimed == 1
 
 
 def release_refund_amount(
     conn: sa.Connection, payment_id: uuid.UUID, amount_minor: int, now: datetime
 ) -> None:
     """Give back the claim of a refund that did not happen."""
-    changed(conn, _RELEASE_REFUND, payment_id, amount_minor, now)
+    changed(conn, _RELEASE_REFUND, id=payment_id, claim_minor=amount_minor, now=now)

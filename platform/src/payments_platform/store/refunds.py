@@ -2,49 +2,60 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from payments_platform import schema
 from payments_platform.lifecycle import RefundStatus
 from payments_platform.records import Refund
-from payments_platform.store.sql import Reader, Sql, changed, first, rows
+from payments_platform.store.sql import Reader, Sql, changed, first, listed, placeholders, rows
 
-READER = Reader(Refund, times=("sent_at", "created_at", "updated_at"))
-_COLUMNS = READER.columns
+READER = Reader(Refund, schema.refunds)
 
 _INSERT = Sql(
     "INSERT INTO refunds (id, payment_id, merchant, client_refund_id, amount_minor, status,"
-    " gateway, sent_at, trace_parent, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)"
-    " ON CONFLICT DO NOTHING"
+    " gateway, sent_at, trace_parent, created_at, updated_at) VALUES (:id, :payment_id,"
+    " :merchant, :client_refund_id, :amount_minor, :status, :gateway, :sent_at, :trace_parent,"
+    " :now, :now) ON CONFLICT DO NOTHING"
 )
 _REOPEN = Sql(
-    "UPDATE refunds SET status = $3, failure_code = NULL, sent_at = $4, updated_at = $5,"
-    " trace_parent = $6 WHERE id = $1 AND status = $2 RETURNING {columns}",
-    columns=_COLUMNS,
+    "UPDATE refunds SET status = :status, failure_code = NULL, sent_at = :sent_at,"
+    " updated_at = :now, trace_parent = :trace_parent WHERE id = :id AND status = :expected"
+    " RETURNING {columns}",
+    returns=READER,
 )
-_GET = Sql("SELECT {columns} FROM refunds WHERE id = $1", columns=_COLUMNS)
+_GET = Sql("SELECT {columns} FROM refunds WHERE id = :id", returns=READER)
 _OF_CLIENT = Sql(
-    "SELECT {columns} FROM refunds WHERE client_refund_id = $1 AND merchant = $2", columns=_COLUMNS
+    "SELECT {columns} FROM refunds WHERE client_refund_id = :client_refund_id"
+    " AND merchant = :merchant",
+    returns=READER,
 )
 _OF_OPEN_CLIENT = Sql(
-    "SELECT {columns} FROM refunds WHERE client_refund_id = $1 AND merchant IS NULL",
-    columns=_COLUMNS,
+    "SELECT {columns} FROM refunds WHERE client_refund_id = :client_refund_id AND merchant IS NULL",
+    returns=READER,
 )
 _MARK_SENT = Sql(
-    "UPDATE refunds SET sent_at = $2, updated_at = $2 WHERE id = $1 AND sent_at IS NULL"
-)
-_FINISH = Sql(
-    "UPDATE refunds SET status = $3, external_refund_id = $4, failure_code = $5,"
-    " updated_at = $6 WHERE id = $1 AND status IN ($2, $7) RETURNING {columns}",
-    columns=_COLUMNS,
+    "UPDATE refunds SET sent_at = :now, updated_at = :now WHERE id = :id AND sent_at IS NULL"
 )
 _OF_PAYMENT = Sql(
-    "SELECT {columns} FROM refunds WHERE payment_id = $1 ORDER BY created_at, id", columns=_COLUMNS
+    "SELECT {columns} FROM refunds WHERE payment_id = :payment_id ORDER BY created_at, id",
+    returns=READER,
 )
+
+
+@functools.cache
+def _finish(expected: int) -> Sql:
+    return Sql(
+        "UPDATE refunds SET status = :status, external_refund_id = :external_refund_id,"
+        " failure_code = :failure_code, updated_at = :now"
+        " WHERE id = :id AND status IN ({expected}) RETURNING {columns}",
+        returns=READER,
+        expected=placeholders("expected", expected),
+    )
 
 
 def insert(
@@ -65,16 +76,16 @@ def insert(
     written = changed(
         conn,
         _INSERT,
-        refund_id,
-        payment_id,
-        merchant,
-        client_refund_id,
-        amount_minor,
-        RefundStatus.PENDING,
-        gateway,
-        now if sent else None,
-        now,
-        trace_parent,
+        id=refund_id,
+        payment_id=payment_id,
+        merchant=merchant,
+        client_refund_id=client_refund_id,
+        amount_minor=amount_minor,
+        status=RefundStatus.PENDING,
+        gateway=gateway,
+        sent_at=now if sent else None,
+        trace_parent=trace_parent,
+        now=now,
     )
     if written != 1:
         return None
@@ -107,19 +118,19 @@ def reopen(
     row = first(
         conn,
         _REOPEN,
-        refund_id,
-        RefundStatus.FAILED,
-        RefundStatus.PENDING,
-        now if sent else None,
-        now,
-        trace_parent,
+        id=refund_id,
+        expected=RefundStatus.FAILED,
+        status=RefundStatus.PENDING,
+        sent_at=now if sent else None,
+        now=now,
+        trace_parent=trace_parent,
     )
     return None if row is None else READER.read(conn, row)
 
 
 def get(conn: sa.Connection, refund_id: uuid.UUID) -> Refund | None:
     """The refund with that id."""
-    row = first(conn, _GET, refund_id)
+    row = first(conn, _GET, id=refund_id)
     return None if row is None else READER.read(conn, row)
 
 
@@ -128,9 +139,9 @@ def find_for_client(
 ) -> Refund | None:
     """The refund ``merchant`` (None: the open API) calls ``client_refund_id``."""
     if merchant is None:
-        row = first(conn, _OF_OPEN_CLIENT, client_refund_id)
+        row = first(conn, _OF_OPEN_CLIENT, client_refund_id=client_refund_id)
     else:
-        row = first(conn, _OF_CLIENT, client_refund_id, merchant)
+        row = first(conn, _OF_CLIENT, client_refund_id=client_refund_id, merchant=merchant)
     return None if row is None else READER.read(conn, row)
 
 
@@ -144,7 +155,7 @@ def load(conn: sa.Connection, refund_id: uuid.UUID) -> Refund:
 
 def mark_sent(conn: sa.Connection, refund_id: uuid.UUID, now: datetime) -> None:
     """Note that the refund is about to reach the gateway, so a retry asks before re-sending."""
-    changed(conn, _MARK_SENT, refund_id, now)
+    changed(conn, _MARK_SENT, id=refund_id, now=now)
 
 
 def finish(
@@ -157,25 +168,21 @@ def finish(
     external_refund_id: str | None = None,
     failure_code: str | None = None,
 ) -> Refund | None:
-    """Record how the gateway answered a refund still in one of ``expected`` (one or two
-    statuses); the refund after, or None if it was not."""
-    if not 1 <= len(expected) <= 2:  # the statement names two
-        raise ValueError(f"a refund is finished from one or two statuses, not {expected}")
-    first_expected, last_expected = expected[0], expected[-1]
+    """Record how the gateway answered a refund still in one of ``expected``; the refund
+    after, or None if it was not."""
     row = first(
         conn,
-        _FINISH,
-        refund_id,
-        first_expected,
-        status,
-        external_refund_id,
-        failure_code,
-        now,
-        last_expected,
+        _finish(len(expected)),
+        id=refund_id,
+        status=status,
+        external_refund_id=external_refund_id,
+        failure_code=failure_code,
+        now=now,
+        **listed("expected", expected),
     )
     return None if row is None else READER.read(conn, row)
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Refund]:
     """Every refund of the payment, oldest first."""
-    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id))
+    return READER.read_all(conn, rows(conn, _OF_PAYMENT, payment_id=payment_id))

@@ -8,7 +8,7 @@ Every process shares the counts, so spreading guesses over replicas gains nothin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,7 +45,7 @@ def latest_lock(
         .order_by(sign_in_failures.c.locked_until.desc())
         .limit(1)
     ).one_or_none()
-    return None if row is None else (row.subject, _utc(row.locked_until))
+    return None if row is None else (row.subject, row.locked_until)
 
 
 def claim(conn: sa.Connection, subject: str, now: datetime) -> FailureCount:
@@ -66,8 +66,8 @@ def claim(conn: sa.Connection, subject: str, now: datetime) -> FailureCount:
     ).one()
     return FailureCount(
         row.failures,
-        _utc(row.first_failed_at),
-        None if row.locked_until is None else _utc(row.locked_until),
+        row.first_failed_at,
+        row.locked_until,
     )
 
 
@@ -82,11 +82,6 @@ def save(conn: sa.Connection, subject: str, count: FailureCount) -> None:
             locked_until=count.locked_until,
         )
     )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite keeps no time zone; every timestamp the platform writes is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def clear(conn: sa.Connection, subject: str) -> None:

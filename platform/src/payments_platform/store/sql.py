@@ -1,19 +1,24 @@
-"""The hot statements, run on the driver itself: fixed SQL text, parameters as a tuple, rows as
+"""The hot statements, run on the driver itself: fixed SQL text with named parameters, rows as
 tuples.
 
 SQLAlchemy Core builds, compiles, keys and processes every statement it runs; on a payment's
 path that cost several times what SQLite or PostgreSQL spend on the statement. The statements
-the API runs on every request are therefore written out once here and handed to the driver
-inside the transaction :mod:`payments_platform.database` opened: sqlite3's own cursor, or the
-asyncpg connection itself (its prepared statements cached by asyncpg). The same connection, the
-same transaction, the same pool. SQLAlchemy keeps the schema, the migrations, the engines and
-the statements built per call (listings, operator reads, jobs).
+the API runs on every request are therefore written out once, in the store module of their
+table, and handed to the driver inside the transaction :mod:`payments_platform.database`
+opened: sqlite3's own cursor, or the asyncpg connection itself (its prepared statements cached
+by asyncpg). The same connection, the same transaction, the same pool. SQLAlchemy keeps the
+schema, the migrations, the engines and the statements built per call (listings, operator
+reads, jobs).
 
-What SQLAlchemy did for these statements is done here instead, and only that: the values
-stored as SQLAlchemy stores them (on SQLite a UUID as 32 hex digits, a time as UTC text with
-microseconds, JSON as text), driver errors raised as SQLAlchemy's (so a transaction that cannot
-reach its database is still a 503), a connection the driver lost invalidated, and, when traces
-are recorded, a client span per statement.
+``schema.py`` stays the one statement of the schema: a :class:`Reader` is made from a record
+type and its table (refusing a field that is no column) and reads rows through the column
+types' own processors on SQLite; values are written there through the same types' processors,
+so SQLite's storage formats are SQLAlchemy's, said nowhere here. The store's tests prepare
+every statement on both backends and compare its parameters and columns with the schema
+(``platform/tests/store/test_sql.py``). What else SQLAlchemy did for these statements is done
+here: driver errors raised as SQLAlchemy's (so a transaction that cannot reach its database is
+still a 503), a connection the driver lost invalidated, and, when traces are recorded, a client
+span per statement.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import asyncpg
@@ -30,11 +35,15 @@ import sqlalchemy as sa
 from opentelemetry import trace
 from sqlalchemy.util import await_only
 
+from payments_platform.schema import UtcTimestamp
+
 RecordT = TypeVar("RecordT", bound=msgspec.Struct)
 T = TypeVar("T")
 
 _tracer = trace.get_tracer("payments_platform.database")
-_PLACEHOLDER = re.compile(r"\$(\d+)")
+# A name after one colon (a PostgreSQL cast such as ``'[]'::json`` is not a parameter).
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_NUMBERED = re.compile(r"\$(\d+)")
 _JSON = msgspec.json.Encoder()
 
 observers: list[Callable[[sa.Connection, str], None]] = []
@@ -44,27 +53,79 @@ bench counts statements and commits this way; nothing in the service registers o
 
 
 class Sql:
-    """One statement, written once with PostgreSQL's ``$1``, ``$2``... placeholders.
+    """One statement, written once with named parameters (``:payment_id``).
 
-    SQLite gets the same text with its ``?1``, ``?2``... (same numbers, same meaning) and
-    without the ``FOR UPDATE`` that ``lock`` adds on PostgreSQL: SQLite's one writer at a time
-    is its lock. ``{name}`` in the text is replaced by ``parts[name]``: the platform's own
-    fragments (a select list, a list of placeholders), never a value.
+    PostgreSQL gets it with ``$1``, ``$2``... and SQLite with ``?1``, ``?2``..., numbered in the
+    order the names first appear (a name used twice is one parameter); :attr:`params` keeps that
+    order. ``lock`` adds ``FOR UPDATE`` on PostgreSQL only: SQLite's one writer at a time is its
+    lock. ``returns`` is the reader of the rows it returns, whose select list fills
+    ``{columns}``; any other ``{name}`` is replaced by ``parts[name]``, one of the platform's
+    own fragments (a list of placeholders), never a value. ``only`` names the one backend a
+    statement is written for. Every statement is kept in :data:`STATEMENTS`, which the store's
+    tests prepare against the schema on each backend it runs on.
     """
 
-    __slots__ = ("postgresql", "returns_rows", "sqlite", "verb")
+    __slots__ = ("only", "params", "postgresql", "returns", "returns_rows", "sqlite", "verb")
 
-    def __init__(self, text: str, *, lock: bool = False, **parts: str) -> None:
+    def __init__(
+        self,
+        text: str,
+        *,
+        lock: bool = False,
+        returns: Reader[Any] | None = None,
+        only: str | None = None,
+        **parts: str,
+    ) -> None:
+        if returns is not None:
+            parts.setdefault("columns", returns.columns)
         for name, part in parts.items():
             text = text.replace(f"{{{name}}}", part)
         text = " ".join(text.split())
-        self.postgresql = f"{text} FOR UPDATE" if lock else text
-        self.sqlite = _PLACEHOLDER.sub(r"?\1", text)
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        numbered = _NAMED.sub(number, text)
+        self.params: tuple[str, ...] = tuple(names)
+        self.postgresql = f"{numbered} FOR UPDATE" if lock else numbered
+        self.sqlite = _NUMBERED.sub(r"?\1", numbered)
         self.verb = text.split(None, 1)[0].upper()
+        self.returns = returns
+        self.only = only
         self.returns_rows = self.verb == "SELECT" or " RETURNING " in text.upper()
+        STATEMENTS.append(self)
 
     def __repr__(self) -> str:
         return f"Sql({self.postgresql!r})"
+
+    def values(self, params: dict[str, object]) -> tuple[object, ...]:
+        """``params`` in the statement's order; every name it takes must be given, no other."""
+        try:
+            values = tuple([params[name] for name in self.params])
+        except KeyError as missing:
+            raise TypeError(f"{self!r} takes :{missing.args[0]}, which was not given") from None
+        if len(params) != len(values):
+            unknown = sorted(set(params) - set(self.params))
+            raise TypeError(f"{self!r} takes no {', '.join(':' + n for n in unknown)}")
+        return values
+
+
+STATEMENTS: list[Sql] = []
+"""Every statement made, in the order made."""
+
+
+def placeholders(name: str, count: int) -> str:
+    """``count`` named parameters for an ``IN (...)`` list: ``:name_0, :name_1``..."""
+    return ", ".join(f":{name}_{index}" for index in range(count))
+
+
+def listed(name: str, values: Sequence[object]) -> dict[str, object]:
+    """The parameters :func:`placeholders` names, given ``values``."""
+    return {f"{name}_{index}": value for index, value in enumerate(values)}
 
 
 class Result(NamedTuple):
@@ -74,11 +135,12 @@ class Result(NamedTuple):
     rowcount: int
 
 
-def run(conn: sa.Connection, statement: Sql, *params: object) -> Result:
+def run(conn: sa.Connection, statement: Sql, /, **params: object) -> Result:
     """Run ``statement`` with ``params`` in the transaction ``conn`` is in."""
     sqlite = conn.dialect.name == "sqlite"
     text = statement.sqlite if sqlite else statement.postgresql
-    args = tuple(_sqlite_value(v) for v in params) if sqlite else tuple(map(_pg_value, params))
+    values = statement.values(params)
+    args = _sqlite_values(conn.dialect, values) if sqlite else tuple(map(_pg_value, values))
     for observe in observers:
         observe(conn, text)
     span = None
@@ -169,48 +231,20 @@ _PG_ERRORS: tuple[tuple[type[Exception], type[sa.exc.DBAPIError]], ...] = (
 )
 
 
-def rows(conn: sa.Connection, statement: Sql, *params: object) -> list[Sequence[Any]]:
+def rows(conn: sa.Connection, statement: Sql, /, **params: object) -> list[Sequence[Any]]:
     """The rows ``statement`` returns."""
-    return run(conn, statement, *params).rows
+    return run(conn, statement, **params).rows
 
 
-def first(conn: sa.Connection, statement: Sql, *params: object) -> Sequence[Any] | None:
+def first(conn: sa.Connection, statement: Sql, /, **params: object) -> Sequence[Any] | None:
     """The first row ``statement`` returns, if any."""
-    found = run(conn, statement, *params).rows
+    found = run(conn, statement, **params).rows
     return found[0] if found else None
 
 
-def changed(conn: sa.Connection, statement: Sql, *params: object) -> int:
+def changed(conn: sa.Connection, statement: Sql, /, **params: object) -> int:
     """How many rows ``statement`` changed."""
-    return run(conn, statement, *params).rowcount
-
-
-def _sqlite_value(value: object) -> object:
-    """A value as SQLAlchemy's types store it in SQLite."""
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    if isinstance(value, datetime):
-        return _sqlite_time(value)
-    if isinstance(value, Json):
-        return _JSON.encode(value.value).decode()
-    return value
-
-
-def _pg_value(value: object) -> object:
-    """A value as asyncpg takes it (SQLAlchemy's codec takes JSON as text)."""
-    if isinstance(value, Json):
-        return _JSON.encode(value.value).decode()
-    return value
-
-
-def _sqlite_time(value: datetime) -> str:
-    # SQLAlchemy's SQLite DATETIME format, which orders as text; every stored time is UTC.
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-    )
+    return run(conn, statement, **params).rowcount
 
 
 class Json:
@@ -222,35 +256,78 @@ class Json:
         self.value = value
 
 
-class Reader(Generic[RecordT]):
-    """Builds records of one type from rows selected as :attr:`columns`, on either backend."""
+def _pg_value(value: object) -> object:
+    """A value as asyncpg takes it (SQLAlchemy's codec takes JSON as text)."""
+    if isinstance(value, Json):
+        return _JSON.encode(value.value).decode()
+    return value
 
-    def __init__(
-        self,
-        record_type: type[RecordT],
-        *,
-        times: Sequence[str] = (),
-        json: Sequence[str] = (),
-        table: str = "",
-    ) -> None:
+
+# SQLite stores what SQLAlchemy's types make of a value (a UUID as 32 hex digits, a time as UTC
+# text, JSON as text), through the same sqlite3 module: the store asks those types, as the
+# schema declares them, for their processors instead of writing the formats out again.
+_Processor = Callable[[Any], Any]
+_SQLITE_BINDS: dict[type[sa.Dialect], dict[type, _Processor]] = {}
+
+
+def _sqlite_values(dialect: sa.Dialect, values: tuple[object, ...]) -> tuple[object, ...]:
+    binds = _SQLITE_BINDS.get(type(dialect))
+    if binds is None:
+        binds = _SQLITE_BINDS[type(dialect)] = _binds_of(dialect)
+    return tuple(
+        [
+            value if (process := binds.get(type(value))) is None else process(value)
+            for value in values
+        ]
+    )
+
+
+def _binds_of(dialect: sa.Dialect) -> dict[type, _Processor]:
+    def processor(type_: sa.types.TypeEngine[Any]) -> _Processor:
+        process = type_.dialect_impl(dialect).bind_processor(dialect)
+        return process if process is not None else lambda value: value
+
+    stored_json = processor(sa.JSON())
+    return {
+        uuid.UUID: processor(sa.Uuid()),
+        datetime: processor(UtcTimestamp()),
+        Json: lambda value: stored_json(value.value),
+    }
+
+
+class Reader(Generic[RecordT]):
+    """Builds records of one type from rows of one table, on either backend: the one way a
+    record is read, whoever ran the statement.
+
+    Every field of the record must be a column of the table, checked when the reader is made;
+    on SQLite, the values are read back through the column types' own processors.
+    """
+
+    def __init__(self, record_type: type[RecordT], table: sa.Table, *, alias: str = "") -> None:
         self.record_type = record_type
+        self.table = table
         self.names: tuple[str, ...] = record_type.__struct_fields__
-        prefix = f"{table}." if table else ""
+        missing = [name for name in self.names if name not in table.c]
+        if missing:
+            raise RuntimeError(
+                f"{record_type.__name__} has fields that are not columns of {table.name}:"
+                f" {', '.join(missing)}"
+            )
+        prefix = f"{alias}." if alias else ""
         self.columns = ", ".join(prefix + name for name in self.names)
         """The select list, in the record's field order."""
-        self._times = [self.names.index(name) for name in times]
-        self._json = [self.names.index(name) for name in json]
+        self._results: dict[type[sa.Dialect], list[tuple[int, _Processor]]] = {}
 
     def read(self, conn: sa.Connection, row: Sequence[Any]) -> RecordT:
-        """The record of ``row``."""
-        values = list(row)
+        """The record of ``row``, a driver's row of :attr:`columns`."""
+        values = row
         if conn.dialect.name == "sqlite":
-            for index in self._times:
-                if values[index] is not None:
-                    values[index] += "Z"  # stored as UTC without a zone
-            for index in self._json:
-                if values[index] is not None:
-                    values[index] = msgspec.json.decode(values[index])
+            processors = self._results.get(type(conn.dialect))
+            if processors is None:
+                processors = self._results[type(conn.dialect)] = self._processors(conn.dialect)
+            values = list(row)
+            for index, process in processors:
+                values[index] = process(values[index])
         return msgspec.convert(
             dict(zip(self.names, values, strict=True)), self.record_type, strict=False
         )
@@ -258,3 +335,22 @@ class Reader(Generic[RecordT]):
     def read_all(self, conn: sa.Connection, found: Sequence[Sequence[Any]]) -> list[RecordT]:
         """The records of ``found``."""
         return [self.read(conn, row) for row in found]
+
+    def read_row(self, row: sa.Row[Any]) -> RecordT:
+        """The record of a row SQLAlchemy returned (its values already processed)."""
+        # Column names arrive as str subclasses, which msgspec does not take as field names.
+        mapping = {str(key): value for key, value in row._asdict().items()}
+        return msgspec.convert(mapping, self.record_type, strict=False)
+
+    def read_json(self, found: Sequence[dict[str, Any]]) -> list[RecordT]:
+        """The records of rows PostgreSQL aggregated into JSON (``json_agg``)."""
+        return msgspec.convert(found, list[self.record_type], strict=False)  # type: ignore[name-defined]
+
+    def _processors(self, dialect: sa.Dialect) -> list[tuple[int, _Processor]]:
+        found: list[tuple[int, _Processor]] = []
+        for index, name in enumerate(self.names):
+            type_ = self.table.c[name].type
+            process = type_.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                found.append((index, process))
+        return found
