@@ -44,7 +44,8 @@ def every_statement() -> list[sql.Sql]:
             payments._by_external_id(count, locked)
         events._unmatched(count)
         refunds._finish(count)
-    return list({id(statement): statement for statement in sql.STATEMENTS}.values())
+    made = {id(statement): statement for statement in sql.STATEMENTS}.values()
+    return [statement for statement in made if statement.made_in.startswith("payments_platform.")]
 
 
 # The table after the last FROM of a SELECT: its outer query's (the history's subqueries come
@@ -228,3 +229,41 @@ def test_every_record_read_from_a_table_has_one_reader() -> None:
     assert readers, "no statement returns records"
     for record_type, found in readers.items():
         assert len({id(reader) for reader in found}) == 1, record_type
+
+
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [
+        (schema.UtcTimestamp(), datetime(2026, 12, 1, 14, 0, 0, 123456, tzinfo=UTC)),
+        (
+            schema.UtcTimestamp(),
+            datetime(2026, 12, 1, 14, 0, 0, tzinfo=timezone(timedelta(hours=-5))),
+        ),
+        (schema.UtcTimestamp(), datetime(1999, 1, 2, 3, 4, 5, 6, tzinfo=UTC)),
+        (sa.Uuid(), uuid.UUID("0123456789abcdef0123456789abcdef")),
+        (sa.JSON(), {"a": [1, "é", None], "b": {"c": True}}),
+    ],
+    ids=["time", "time-elsewhere", "time-early", "uuid", "json"],
+)
+def test_the_sqlite_formats_written_out_are_sqlalchemy_s_both_ways(
+    type_: sa.types.TypeEngine[Any], value: object
+) -> None:
+    """What the store writes, SQLAlchemy reads as the same value, and what SQLAlchemy writes,
+    the store reads so: a format that drifted from SQLAlchemy's would store times that order
+    wrongly or read back another moment."""
+    dialect = sa.create_engine("sqlite://").dialect
+    implementation = type_.dialect_impl(dialect)
+    by_sqlalchemy = implementation.bind_processor(dialect)
+    read_by_sqlalchemy = implementation.result_processor(dialect, None)
+    assert by_sqlalchemy is not None
+    assert read_by_sqlalchemy is not None
+    given = sql.Json(value) if isinstance(type_, sa.JSON) else value
+    (by_store,) = sql._sqlite_values((given,))
+    assert read_by_sqlalchemy(by_store) == value
+    if not isinstance(type_, sa.JSON):  # JSON's text may space itself otherwise; its value not
+        assert by_store == by_sqlalchemy(value)
+    record = type(value) if not isinstance(value, dict) else dict
+    reader = sql._sqlite_reader(type_)
+    stored = by_sqlalchemy(value)
+    readable = stored if reader is None else reader(stored)
+    assert msgspec.convert(readable, record, strict=False) == value

@@ -11,22 +11,24 @@ schema, the migrations, the engines and the statements built per call (listings,
 reads, jobs).
 
 ``schema.py`` stays the one statement of the schema: a :class:`Reader` is made from a record
-type and its table (refusing a field that is no column) and reads rows through the column
-types' own processors on SQLite; values are written there through the same types' processors,
-so SQLite's storage formats are SQLAlchemy's, said nowhere here. The store's tests prepare
-every statement on both backends and compare its parameters and columns with the schema
-(``platform/tests/store/test_sql.py``). What else SQLAlchemy did for these statements is done
-here: driver errors raised as SQLAlchemy's (so a transaction that cannot reach its database is
-still a 503), a connection the driver lost invalidated, and, when traces are recorded, a client
-span per statement.
+type and its table (refusing a field that is no column), and the table's column types say
+which values it reads back from SQLite's storage formats. Those formats (SQLAlchemy's) are
+written out once, below, for speed, and checked against SQLAlchemy's own processors by the
+store's tests, which also prepare every statement on both backends and compare its
+parameters and columns with the schema (``platform/tests/store/test_sql.py``). What else
+SQLAlchemy did for these statements is done here: driver errors raised as SQLAlchemy's (so a
+transaction that cannot reach its database is still a 503), a connection the driver lost
+invalidated, and, when traces are recorded, a client span per statement.
 """
 
 from __future__ import annotations
 
+import operator
 import re
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import asyncpg
@@ -65,7 +67,17 @@ class Sql:
     tests prepare against the schema on each backend it runs on.
     """
 
-    __slots__ = ("only", "params", "postgresql", "returns", "returns_rows", "sqlite", "verb")
+    __slots__ = (
+        "_pick",
+        "made_in",
+        "only",
+        "params",
+        "postgresql",
+        "returns",
+        "returns_rows",
+        "sqlite",
+        "verb",
+    )
 
     def __init__(
         self,
@@ -91,12 +103,20 @@ class Sql:
 
         numbered = _NAMED.sub(number, text)
         self.params: tuple[str, ...] = tuple(names)
+        # One C call per run: the values a mapping holds for the names, in order.
+        getter = operator.itemgetter(*names) if names else (lambda _params: ())
+        self._pick: Callable[[dict[str, object]], tuple[object, ...]] = (
+            (lambda params: (getter(params),)) if len(names) == 1 else getter
+        )
         self.postgresql = f"{numbered} FOR UPDATE" if lock else numbered
         self.sqlite = _NUMBERED.sub(r"?\1", numbered)
         self.verb = text.split(None, 1)[0].upper()
         self.returns = returns
         self.only = only
         self.returns_rows = self.verb == "SELECT" or " RETURNING " in text.upper()
+        # The module that made it, so that the store's tests check the platform's statements
+        # and not one a test made up.
+        self.made_in: str = sys._getframe(1).f_globals.get("__name__", "")
         STATEMENTS.append(self)
 
     def __repr__(self) -> str:
@@ -105,7 +125,7 @@ class Sql:
     def values(self, params: dict[str, object]) -> tuple[object, ...]:
         """``params`` in the statement's order; every name it takes must be given, no other."""
         try:
-            values = tuple([params[name] for name in self.params])
+            values = self._pick(params)
         except KeyError as missing:
             raise TypeError(f"{self!r} takes :{missing.args[0]}, which was not given") from None
         if len(params) != len(values):
@@ -140,7 +160,7 @@ def run(conn: sa.Connection, statement: Sql, /, **params: object) -> Result:
     sqlite = conn.dialect.name == "sqlite"
     text = statement.sqlite if sqlite else statement.postgresql
     values = statement.values(params)
-    args = _sqlite_values(conn.dialect, values) if sqlite else tuple(map(_pg_value, values))
+    args = _sqlite_values(values) if sqlite else tuple(map(_pg_value, values))
     for observe in observers:
         observe(conn, text)
     span = None
@@ -263,17 +283,38 @@ def _pg_value(value: object) -> object:
     return value
 
 
-# SQLite stores what SQLAlchemy's types make of a value (a UUID as 32 hex digits, a time as UTC
-# text, JSON as text), through the same sqlite3 module: the store asks those types, as the
-# schema declares them, for their processors instead of writing the formats out again.
+# SQLite's storage formats: a value as SQLAlchemy's types store it there (a UUID as 32 hex
+# digits, a time as UTC text with microseconds, which orders as text; JSON as text), written
+# out here, once, because SQLAlchemy's own processors cost a third more CPU on the store's
+# statements (docs/performance.md). platform/tests/store/test_sql.py checks each, both ways,
+# against the processors of the column types ``schema.py`` declares.
 _Processor = Callable[[Any], Any]
-_SQLITE_BINDS: dict[type[sa.Dialect], dict[type, _Processor]] = {}
 
 
-def _sqlite_values(dialect: sa.Dialect, values: tuple[object, ...]) -> tuple[object, ...]:
-    binds = _SQLITE_BINDS.get(type(dialect))
-    if binds is None:
-        binds = _SQLITE_BINDS[type(dialect)] = _binds_of(dialect)
+def sqlite_time(value: datetime) -> str:
+    """A time as ``UtcTimestamp`` stores it in SQLite."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
+
+
+def sqlite_json(value: Json) -> str:
+    """A ``sa.JSON`` value as stored in SQLite."""
+    return _JSON.encode(value.value).decode()
+
+
+_SQLITE_BINDS: dict[type, _Processor] = {
+    uuid.UUID: operator.attrgetter("hex"),
+    datetime: sqlite_time,
+    Json: sqlite_json,
+}
+
+
+def _sqlite_values(values: tuple[object, ...]) -> tuple[object, ...]:
+    binds = _SQLITE_BINDS
     return tuple(
         [
             value if (process := binds.get(type(value))) is None else process(value)
@@ -282,17 +323,23 @@ def _sqlite_values(dialect: sa.Dialect, values: tuple[object, ...]) -> tuple[obj
     )
 
 
-def _binds_of(dialect: sa.Dialect) -> dict[type, _Processor]:
-    def processor(type_: sa.types.TypeEngine[Any]) -> _Processor:
-        process = type_.dialect_impl(dialect).bind_processor(dialect)
-        return process if process is not None else lambda value: value
+def _utc_text(stored: str | None) -> str | None:
+    # Stored without a zone, and every stored time is UTC: msgspec reads it with its "Z".
+    return None if stored is None else stored + "Z"
 
-    stored_json = processor(sa.JSON())
-    return {
-        uuid.UUID: processor(sa.Uuid()),
-        datetime: processor(UtcTimestamp()),
-        Json: lambda value: stored_json(value.value),
-    }
+
+def _json_text(stored: str | None) -> Any:
+    return None if stored is None else msgspec.json.decode(stored)
+
+
+def _sqlite_reader(type_: sa.types.TypeEngine[Any]) -> _Processor | None:
+    """How a column's stored SQLite value is made readable by msgspec (which reads a UUID's 32
+    hex digits as they are)."""
+    if isinstance(type_, UtcTimestamp):
+        return _utc_text
+    if isinstance(type_, sa.JSON):
+        return _json_text
+    return None
 
 
 class Reader(Generic[RecordT]):
@@ -300,7 +347,8 @@ class Reader(Generic[RecordT]):
     record is read, whoever ran the statement.
 
     Every field of the record must be a column of the table, checked when the reader is made;
-    on SQLite, the values are read back through the column types' own processors.
+    on SQLite, the columns' types (as the table declares them) say which stored values need
+    reading back from their storage format.
     """
 
     def __init__(self, record_type: type[RecordT], table: sa.Table, *, alias: str = "") -> None:
@@ -316,17 +364,18 @@ class Reader(Generic[RecordT]):
         prefix = f"{alias}." if alias else ""
         self.columns = ", ".join(prefix + name for name in self.names)
         """The select list, in the record's field order."""
-        self._results: dict[type[sa.Dialect], list[tuple[int, _Processor]]] = {}
+        self._sqlite: list[tuple[int, _Processor]] = []
+        for index, name in enumerate(self.names):
+            process = _sqlite_reader(table.c[name].type)
+            if process is not None:
+                self._sqlite.append((index, process))
 
     def read(self, conn: sa.Connection, row: Sequence[Any]) -> RecordT:
         """The record of ``row``, a driver's row of :attr:`columns`."""
         values = row
         if conn.dialect.name == "sqlite":
-            processors = self._results.get(type(conn.dialect))
-            if processors is None:
-                processors = self._results[type(conn.dialect)] = self._processors(conn.dialect)
             values = list(row)
-            for index, process in processors:
+            for index, process in self._sqlite:
                 values[index] = process(values[index])
         return msgspec.convert(
             dict(zip(self.names, values, strict=True)), self.record_type, strict=False
@@ -345,12 +394,3 @@ class Reader(Generic[RecordT]):
     def read_json(self, found: Sequence[dict[str, Any]]) -> list[RecordT]:
         """The records of rows PostgreSQL aggregated into JSON (``json_agg``)."""
         return msgspec.convert(found, list[self.record_type], strict=False)  # type: ignore[name-defined]
-
-    def _processors(self, dialect: sa.Dialect) -> list[tuple[int, _Processor]]:
-        found: list[tuple[int, _Processor]] = []
-        for index, name in enumerate(self.names):
-            type_ = self.table.c[name].type
-            process = type_.dialect_impl(dialect).result_processor(dialect, None)
-            if process is not None:
-                found.append((index, process))
-        return found
