@@ -22,7 +22,7 @@ from payments_platform.plugin_host import PluginHost
 from payments_platform.runtime import Runtime, build_runtime
 from payments_platform.store import payments
 from payments_platform.web.app import create_app
-from scripted import ScriptedPlugin
+from scripted import ScriptedPlugin, type_of
 
 PASSWORD = "alices long password"
 OPERATORS = {"alice": {"password_hash": hash_password(PASSWORD, n=2**10)}}
@@ -101,7 +101,7 @@ def console_factory(database_url: str, wall_clock: WallClock) -> ConsoleFactory:
             "security": OPEN,
             "routing": {"strategy": "priority"},
             "gateways": {
-                name: {"type": "scripted", "settings": {"script": script}}
+                name: {"type": type_of(script), "settings": {"script": script}}
                 for name, script in (scripts or {}).items()
             },
             "console": {"operators": OPERATORS},

@@ -26,7 +26,7 @@ from payments_platform.plugin_host import PluginHost
 from payments_platform.records import utc_now
 from payments_platform.runtime import Runtime, build_runtime
 from pytest_httpserver import HTTPServer
-from scripted import ScriptedPlugin
+from scripted import ScriptedPlugin, type_of
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
@@ -94,7 +94,7 @@ def scripted_runtime(database_url: str, wall_clock: WallClock) -> RuntimeFactory
         plugins = PluginHost()
         plugins.register(ScriptedPlugin(), "scripted")
         gateways = {
-            name: {"type": "scripted", "settings": {"script": script}}
+            name: {"type": type_of(script), "settings": {"script": script}}
             for name, script in scripts.items()
         }
         raw: dict[str, Any] = {"database": {"url": database_url, "pool_size": 0}, "security": OPEN}

@@ -9,11 +9,15 @@ from typing import Any
 
 import msgspec
 from payments_plugins import (
+    CancelRequest,
+    CancelResult,
+    Capabilities,
     GatewayResources,
     GatewayType,
     InitiateRequest,
     InitiateResult,
     InvalidWebhook,
+    NextActionType,
     RefundRequest,
     RefundResult,
     RefundStatusQuery,
@@ -69,6 +73,8 @@ class Script:
 
 
 SCRIPTS: dict[str, Script] = {}
+CAPABLE: set[str] = set()
+"""Scripts played by a gateway of the type that declares every capability."""
 
 
 class ScriptedGateway:
@@ -89,6 +95,10 @@ class ScriptedGateway:
 
     async def fetch_refund_status(self, query: RefundStatusQuery) -> RefundStatusReport:
         result: RefundStatusReport = await self.script.play("refund_status", query)
+        return result
+
+    async def cancel(self, request: CancelRequest) -> CancelResult:
+        result: CancelResult = await self.script.play("cancel", request)
         return result
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
@@ -113,17 +123,39 @@ SCRIPTED_TYPE = GatewayType(
 )
 
 
+CAPABLE_TYPE = GatewayType(
+    name="scripted-capable",
+    currencies=frozenset({"AED", "USD"}),
+    settings_type=ScriptedSettings,
+    build=_build,
+    capabilities=Capabilities(
+        next_actions=frozenset({NextActionType.REDIRECT, NextActionType.DISPLAY}), cancel=True
+    ),
+)
+"""A scripted type that may return either next action and cancels."""
+
+
 class ScriptedPlugin:
     @hookimpl
     def payments_register_gateway_types(self, register: Callable[[GatewayType[Any]], None]) -> None:
         register(SCRIPTED_TYPE)
+        register(CAPABLE_TYPE)
 
 
-def new_script() -> tuple[str, Script]:
-    """A fresh script registered under a unique name."""
+def new_script(*, capable: bool = False) -> tuple[str, Script]:
+    """A fresh script registered under a unique name; ``capable``: played by a gateway of
+    :data:`CAPABLE_TYPE` (which declares next actions and cancel) instead of one declaring
+    nothing."""
     name = uuid.uuid4().hex
     SCRIPTS[name] = Script()
+    if capable:
+        CAPABLE.add(name)
     return name, SCRIPTS[name]
+
+
+def type_of(script: str) -> str:
+    """The gateway type that plays ``script``."""
+    return CAPABLE_TYPE.name if script in CAPABLE else SCRIPTED_TYPE.name
 
 
 def accepted(external_id: str) -> InitiateResult:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
-from payments_plugins import Amount
+from payments_plugins import Amount, NextAction
 
 from payments_platform.lifecycle import (
     AttemptOutcome,
@@ -43,8 +43,19 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, str]
     """The client's own key-value pairs about the payment."""
     description: str | None
+    return_url: str | None = None
+    """Where the vendor sends the payer back, as the client gave it."""
+    next_action: NextAction | None = None
+    """The step the vendor asked of the payer when its gateway accepted the payment; what the
+    API shows while the payment waits for the payer (:attr:`payer_action`)."""
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def payer_action(self) -> NextAction | None:
+        """The next action while the payer is still to take it: only while the payment is
+        ``initiated``."""
+        return self.next_action if self.status is PaymentStatus.INITIATED else None
 
     @property
     def amount(self) -> Amount:

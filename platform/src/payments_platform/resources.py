@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from payments_plugins import Amount
+from payments_plugins import Amount, NextAction
 
 from payments_platform.lifecycle import PaymentStatus, RefundStatus
 from payments_platform.records import Payment, Refund
@@ -28,6 +28,12 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
     failure_code: str | None
     metadata: dict[str, str]
     description: str | None
+    return_url: str | None
+    """Where the vendor sends the payer back, as the client gave it."""
+    next_action: NextAction | None
+    """What the payer must do at the vendor for the payment to go on (follow a redirect, or
+    act on instructions shown to them); present only while the payment is ``initiated`` and
+    the vendor asked for a step."""
     created_at: datetime
     updated_at: datetime
 
@@ -47,6 +53,8 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
             failure_code=payment.failure_code,
             metadata=payment.metadata,
             description=payment.description,
+            return_url=payment.return_url,
+            next_action=payment.payer_action,
             created_at=payment.created_at,
             updated_at=payment.updated_at,
         )

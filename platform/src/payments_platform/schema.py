@@ -66,6 +66,10 @@ payments = sa.Table(
     # The client's own key-value pairs and text about the payment, shown back and notified.
     sa.Column("metadata", sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
     sa.Column("description", sa.Text()),
+    # Where the vendor sends the payer back (the client's, passed to the gateway), and the step
+    # the vendor asked of the payer, as its gateway answered (a next action of the contract).
+    sa.Column("return_url", sa.Text()),
+    sa.Column("next_action", sa.JSON()),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.CheckConstraint("amount_minor > 0", name="amount_positive"),

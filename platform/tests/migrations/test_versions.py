@@ -6,16 +6,23 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import msgspec
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from core_fixtures import RuntimeFactory
 from payments_platform import schema
 from payments_platform.database import Database
 from payments_platform.records import Payment, Refund
+from payments_platform.resources import PaymentView
 from payments_platform.schema import metadata
 from payments_platform.store import payments, refunds
+from payments_platform.usecases import reads
+from payments_platform.usecases import refunds as usecase_refunds
+from payments_plugins import RefundResult
+from scripted import new_script
 
 
 async def test_migrations_match_the_declared_tables_and_checking_the_schema_passes(
@@ -216,3 +223,46 @@ async def test_failed_sign_ins_counted_per_name_alone_are_forgotten(database_url
         assert await database.read(subjects) == ["address:192.0.2.66"]
     finally:
         await database.dispose()
+
+
+async def test_a_payment_made_before_next_actions_reads_and_refunds_as_before(
+    database_url: str, scripted_runtime: RuntimeFactory
+) -> None:
+    """Revision 0011 adds the return URL and the next action; a payment stored before it has
+    neither, and is read, shown and refunded as it was."""
+    now = datetime.now(UTC)
+    payment_id = uuid.uuid4()
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0010"))
+
+        def earlier_payment(conn: sa.Connection) -> None:
+            conn.execute(
+                sa.insert(schema.payments).values(
+                    id=payment_id,
+                    client_id=payment_id,
+                    currency="AED",
+                    amount_minor=1000,
+                    status="paid",
+                    gateway="gw",
+                    external_id="ext-before",
+                    description="Order A-0",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+        await database.write(earlier_payment)
+    finally:
+        await database.dispose()
+
+    name, script = new_script(capable=True)
+    script.answer("refund", RefundResult(external_refund_id="rf-before"))
+    async with scripted_runtime({"gw": name}) as runtime:  # migrates to the head
+        before = (await reads.payment_history(runtime.deps, payment_id)).payment
+        assert (before.return_url, before.next_action) == (None, None)
+        view = msgspec.to_builtins(PaymentView.of(before))
+        assert (view["return_url"], view["next_action"], view["status"]) == (None, None, "paid")
+        refunded = await usecase_refunds.refund_payment(runtime.deps, payment_id)
+        assert refunded.payment.status == "refunded"
+        assert script.calls["refund"][0].external_id == "ext-before"

@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+import msgspec
 import sqlalchemy as sa
+from payments_plugins import NextAction
 
 from payments_platform import schema
 from payments_platform.lifecycle import REFUNDABLE, PaymentStatus
@@ -20,8 +22,9 @@ READER = Reader(Payment, schema.payments)
 # were derived per merchant): either way the id is taken.
 _INSERT = Sql(
     "INSERT INTO payments (id, merchant, client_id, currency, amount_minor, status, metadata,"
-    " description, created_at, updated_at) VALUES (:id, :merchant, :client_id, :currency,"
-    " :amount_minor, :status, :metadata, :description, :now, :now) ON CONFLICT DO NOTHING"
+    " description, return_url, created_at, updated_at) VALUES (:id, :merchant, :client_id,"
+    " :currency, :amount_minor, :status, :metadata, :description, :return_url, :now, :now)"
+    " ON CONFLICT DO NOTHING"
 )
 _SELECT = "SELECT {columns} FROM payments WHERE id = :id"
 _GET = Sql(_SELECT, returns=READER)
@@ -39,6 +42,8 @@ _FIND_FOR_CLIENT = {
 _CHANGE = Sql(
     "UPDATE payments SET status = :status, failure_code = :failure_code,"
     " gateway = CASE WHEN :forget_gateway THEN NULL ELSE COALESCE(:gateway, gateway) END,"
+    " next_action = CASE WHEN :forget_gateway THEN NULL"
+    " ELSE COALESCE(:next_action, next_action) END,"
     " external_id = COALESCE(:external_id, external_id),"
     " refunded_minor = refunded_minor + :refunded_minor, updated_at = :now"
     " WHERE id = :id AND status = :expected RETURNING {columns}",
@@ -68,6 +73,7 @@ def insert(
     metadata: Mapping[str, str],
     description: str | None,
     now: datetime,
+    return_url: str | None = None,
 ) -> bool:
     """Write a new ``pending`` payment; False if the id is taken (the row is left alone)."""
     inserted = changed(
@@ -81,6 +87,7 @@ def insert(
         status=PaymentStatus.PENDING,
         metadata=Json(dict(metadata)),
         description=description,
+        return_url=return_url,
         now=now,
     )
     return inserted == 1
@@ -145,13 +152,15 @@ def change(
     gateway: str | None = None,
     external_id: str | None = None,
     forget_gateway: bool = False,
+    next_action: NextAction | None = None,
     refunded_minor: int = 0,
 ) -> Payment | None:
     """Move the payment to ``status`` only if it is still ``expected``; the payment after, or
     None if it was not.
 
     The failure code is set (None clears it); the gateway and its id for the payment are set
-    when given (``forget_gateway`` clears the gateway: no vendor holds the payment any more);
+    when given, and the payer's next action (``forget_gateway`` clears the gateway and its next
+    action: no vendor holds the payment any more);
     ``refunded_minor`` is added to what was refunded.
     """
     row = first(
@@ -163,6 +172,7 @@ def change(
         failure_code=failure_code,
         forget_gateway=forget_gateway,
         gateway=gateway,
+        next_action=None if next_action is None else Json(msgspec.to_builtins(next_action)),
         external_id=external_id,
         refunded_minor=refunded_minor,
         now=now,

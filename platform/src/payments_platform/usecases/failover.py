@@ -19,7 +19,13 @@ from typing import NamedTuple
 import msgspec
 import sqlalchemy as sa
 from opentelemetry import trace
-from payments_plugins import Amount, InitiateRequest, InitiateResult
+from payments_plugins import (
+    InitiateRequest,
+    InitiateResult,
+    NextAction,
+    NextActionType,
+)
+from payments_plugins.messages import NEXT_ACTION_TYPES
 
 from payments_platform.jobs import RetryLater
 from payments_platform.lifecycle import NO_GATEWAY_AVAILABLE, AttemptOutcome, PaymentStatus
@@ -45,17 +51,17 @@ class ClaimedAttempt(NamedTuple):
 
 @dataclass
 class RoutePlan:
-    """Where a routing run stands: the decision, the next candidate, the call claimed."""
+    """Where a routing run stands: what each candidate is asked, the decision, the next
+    candidate, the call claimed."""
 
+    request: InitiateRequest
     decision: RouteDecision
     position: int = 0
     unavailable: list[str] = field(default_factory=list)
     claimed: ClaimedAttempt | None = None
 
 
-async def route_payment(
-    deps: Dependencies, payment_id: uuid.UUID, amount: Amount, *, final: bool
-) -> Payment:
+async def route_payment(deps: Dependencies, payment_id: uuid.UUID, *, final: bool) -> Payment:
     """Route a pending payment nobody is sending (a queued one): claim it, then follow the
     route.
 
@@ -63,30 +69,35 @@ async def route_payment(
     pending and :class:`RetryLater` is raised (a queued payment's job retries it).
     """
     claimed = await deps.database.write(
-        functools.partial(claim_for_routing, deps=deps, payment_id=payment_id, amount=amount)
+        functools.partial(claim_for_routing, deps=deps, payment_id=payment_id)
     )
     if isinstance(claimed, Payment):
         return claimed
-    return await follow_route(deps, payment_id, amount, claimed, final=final)
+    return await follow_route(deps, claimed, final=final)
 
 
 def claim_for_routing(
-    conn: sa.Connection, *, deps: Dependencies, payment_id: uuid.UUID, amount: Amount
+    conn: sa.Connection, *, deps: Dependencies, payment_id: uuid.UUID
 ) -> Payment | RoutePlan:
     """The row-level claim: only a pending payment with no call in flight is sent. Returns the
     payment as it is when it is not to be sent."""
     payment = payments.load(conn, payment_id, for_update=True)
     if payment.status is not PaymentStatus.PENDING or attempts.in_flight(conn, payment_id):
         return payment
-    return plan_route(conn, deps, payment_id, amount)
+    request = InitiateRequest(
+        payment_id=payment.id,
+        amount=payment.amount,
+        return_url=payment.return_url,
+        description=payment.description,
+    )
+    return plan_route(conn, deps, request)
 
 
-def plan_route(
-    conn: sa.Connection, deps: Dependencies, payment_id: uuid.UUID, amount: Amount
-) -> RoutePlan:
-    """Decide the order of candidates and claim the first call, in the caller's transaction,
-    which holds the payment."""
-    decision = deps.routing.decide(amount.currency)
+def plan_route(conn: sa.Connection, deps: Dependencies, request: InitiateRequest) -> RoutePlan:
+    """Decide the order of candidates for ``request`` and claim the first call, in the
+    caller's transaction, which holds the payment."""
+    payment_id = request.payment_id
+    decision = deps.routing.decide(request.amount.currency)
     with tracer.start_as_current_span("payments.route") as span:
         _trace_decision(span, decision)
     events.record(
@@ -97,21 +108,20 @@ def plan_route(
         detail=msgspec.to_builtins(decision),
         now=deps.now(),
     )
-    plan = RoutePlan(decision=decision)
+    plan = RoutePlan(request=request, decision=decision)
     following = _next_candidate(deps, plan)
     if following is not None:
         plan.claimed = claim_attempt(conn, deps, payment_id, *following)
     return plan
 
 
-async def follow_route(
-    deps: Dependencies, payment_id: uuid.UUID, amount: Amount, plan: RoutePlan, *, final: bool
-) -> Payment:
+async def follow_route(deps: Dependencies, plan: RoutePlan, *, final: bool) -> Payment:
     """Make the claimed call, and on to the next candidate for as long as each is
     unavailable."""
+    payment_id = plan.request.payment_id
     while plan.claimed is not None:
         claimed, plan.claimed = plan.claimed, None
-        answered = await _attempt(deps, payment_id, amount, claimed)
+        answered = await _attempt(deps, plan.request, claimed)
         if answered is not None:
             return answered
         plan.unavailable.append(f"{claimed.gateway} unavailable")
@@ -169,17 +179,19 @@ def claim_attempt(
 
 
 async def _attempt(
-    deps: Dependencies, payment_id: uuid.UUID, amount: Amount, claimed: ClaimedAttempt
+    deps: Dependencies, request: InitiateRequest, claimed: ClaimedAttempt
 ) -> Payment | None:
     """Make a claimed call and record its end; None means the gateway was unavailable and
     the next candidate may be tried."""
-    request = InitiateRequest(payment_id=payment_id, amount=amount)
+    payment_id = request.payment_id
+    declared = deps.gateways[claimed.gateway].capabilities.next_actions
     result = await call_gateway(
         deps,
         claimed.gateway,
         "initiate",
         lambda gateway: gateway.initiate(request),
         vendor_id=lambda answer: answer.external_id,
+        refusal=lambda answer: next_action_refusal(answer.next_action, declared),
         attributes={"gateway.reason": claimed.reason},
     )
     if result.outcome is AttemptOutcome.UNAVAILABLE:
@@ -230,8 +242,10 @@ def record_answer(
         external_id=external_id,
         now=deps.now(),
     )
+    next_action = None
     if result.outcome is AttemptOutcome.ACCEPTED:
         status, reason, failure_code = PaymentStatus.INITIATED, f"accepted by {gateway}", None
+        next_action = result.answer.next_action if result.answer is not None else None
     elif result.outcome is AttemptOutcome.DECLINED:
         status, failure_code = PaymentStatus.REJECTED, result.failure_code
         reason = f"declined by {gateway}: {result.error}"
@@ -250,6 +264,7 @@ def record_answer(
             failure_code=failure_code,
             gateway=gateway,
             external_id=external_id,
+            next_action=next_action,
             # A guard that fired meanwhile may have moved it to unknown; an answer that arrives
             # after that is still the truth (no answer, as before, changes nothing).
             expected=(PaymentStatus.PENDING,)
@@ -260,6 +275,23 @@ def record_answer(
     if moved.moved and external_id is not None:
         return webhooks.replay_early_webhooks(conn, deps, moved.payment)
     return moved.payment
+
+
+def next_action_refusal(
+    action: NextAction | None, declared: frozenset[NextActionType]
+) -> str | None:
+    """Why a gateway's next action cannot be handed to a payer, or None: a kind its type did
+    not declare. The kind is told by the exact type: the contract checks a ``RedirectAction``
+    or ``DisplayAction`` however it is built, but a plugin's subclass could skip the checks."""
+    if action is None:
+        return None
+    kind = NEXT_ACTION_TYPES.get(type(action))
+    if kind is None or kind not in declared:
+        return (
+            f"the gateway answered a {kind or type(action).__name__} next action its type does"
+            f" not declare (Capabilities.next_actions: {sorted(declared) or 'none'})"
+        )
+    return None
 
 
 def reject_unroutable(

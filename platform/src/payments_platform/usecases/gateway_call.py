@@ -126,12 +126,14 @@ async def call_gateway(
     send: Callable[[Gateway], Awaitable[T]],
     *,
     vendor_id: Callable[[T], str | None] = lambda _answer: None,
+    refusal: Callable[[T], str | None] = lambda _answer: None,
     attributes: Mapping[str, str] | None = None,
 ) -> CallResult[T]:
     """Make one call to the enabled gateway ``gateway_name`` and classify how it ended.
 
     ``vendor_id`` names the id in the answer that the platform will store; one it cannot store
-    makes the answer unusable (an unknown outcome: the vendor may have acted on it).
+    makes the answer unusable (an unknown outcome: the vendor may have acted on it), as does
+    an answer ``refusal`` says why it refuses.
     """
     live = deps.gateways[gateway_name]
     with tracer.start_as_current_span(f"payments.gateway.{operation}") as span:
@@ -148,6 +150,7 @@ async def call_gateway(
                         operation=operation,
                     ),
                     vendor_id,
+                    refusal,
                 )
             except Exception as error:
                 result: CallResult[T] = CallResult(_outcome_of(error, gateway_name), failure=error)
@@ -164,11 +167,18 @@ async def call_gateway(
     return result
 
 
-def _storable(answer: T, vendor_id: Callable[[T], str | None]) -> T:
-    """The answer, if the id in it can be stored; else it is no usable answer."""
+def _storable(
+    answer: T, vendor_id: Callable[[T], str | None], refusal: Callable[[T], str | None]
+) -> T:
+    """The answer, if the id in it can be stored and nothing in it is refused; else it is no
+    usable answer."""
     named = vendor_id(answer)
     if named is not None and (why := unstorable_id(named)):
         raise GatewayOutcomeUnknown(f"the gateway answered an id that {why}")
+    if why := refusal(answer):
+        # A plugin that breaks its own declaration: the operator is to hear of it.
+        logger.error("%s; treated as an unknown outcome", why)
+        raise GatewayOutcomeUnknown(why)
     return answer
 
 

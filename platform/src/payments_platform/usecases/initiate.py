@@ -20,7 +20,7 @@ from datetime import datetime
 import msgspec
 import sqlalchemy as sa
 from opentelemetry import trace
-from payments_plugins import Amount
+from payments_plugins import Amount, InitiateRequest
 
 from payments_platform import errors
 from payments_platform.access import payment_key
@@ -63,11 +63,13 @@ class _Claimed(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PaymentRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """What a client asks for: the amount, and its own notes about the payment."""
+    """What a client asks for: the amount, its own notes about the payment, and where the
+    vendor is to send the payer back."""
 
     amount: Amount
     metadata: Mapping[str, str] = msgspec.field(default_factory=dict)
     description: str | None = None
+    return_url: str | None = None
 
 
 async def start_payment(
@@ -78,10 +80,13 @@ async def start_payment(
     merchant: str | None = None,
     metadata: Mapping[str, str] | None = None,
     description: str | None = None,
+    return_url: str | None = None,
 ) -> InitOutcome:
     """Start a payment ``merchant`` calls ``client_id``, or answer with the one this id
     already started."""
-    asked = PaymentRequest(amount=amount, metadata=metadata or {}, description=description)
+    asked = PaymentRequest(
+        amount=amount, metadata=metadata or {}, description=description, return_url=return_url
+    )
     payment_id = payment_key(merchant, client_id)
     with tracer.start_as_current_span("payments.initiate") as span, payment_logged(payment_id):
         span.set_attribute("payment.id", str(payment_id))
@@ -104,9 +109,7 @@ async def start_payment(
         if isinstance(claimed, InitOutcome):
             span.set_attribute("payment.replay", claimed.answer is InitAnswer.REPEATED)
             return _answered(claimed.payment, claimed.answer)
-        payment = await failover.follow_route(
-            deps, claimed.payment_id, amount, claimed.plan, final=True
-        )
+        payment = await failover.follow_route(deps, claimed.plan, final=True)
         answer = InitAnswer.CREATED if claimed.created else InitAnswer.REPEATED
         return _answered(payment, answer)
 
@@ -133,6 +136,7 @@ def claim_payment(
         amount_minor=amount.minor,
         metadata=asked.metadata,
         description=asked.description,
+        return_url=asked.return_url,
         now=now,
     )
     if created:
@@ -159,7 +163,13 @@ def claim_payment(
         return InitOutcome(payment=payment, answer=InitAnswer.IN_PROGRESS)
     # The payment row is ours under this transaction's lock: the routing decision and the
     # first attempt are written with it, saving two commits.
-    plan = failover.plan_route(conn, deps, payment_id, amount)
+    request = InitiateRequest(
+        payment_id=payment_id,
+        amount=amount,
+        return_url=asked.return_url,
+        description=asked.description,
+    )
+    plan = failover.plan_route(conn, deps, request)
     return _Claimed(payment_id=payment_id, plan=plan, created=created)
 
 
@@ -181,6 +191,7 @@ def reopen_for_repeat(
     for name, stored, given in [
         ("metadata", existing.metadata, dict(asked.metadata)),
         ("description", existing.description, asked.description),
+        ("return_url", existing.return_url, asked.return_url),
     ]:
         if stored != given:
             raise errors.IdempotencyKeyReused(

@@ -73,9 +73,7 @@ async def route_queued_payment(deps: Dependencies, job: Job) -> None:
         deps, payment, "its worker stopped during the gateway call"
     ):
         return
-    routed = await failover.route_payment(
-        deps, payment.id, payment.amount, final=job.is_last_attempt
-    )
+    routed = await failover.route_payment(deps, payment.id, final=job.is_last_attempt)
     if routed.failure_code == NO_GATEWAY_AVAILABLE:
         # The payment is rejected on the job's last attempt; the job is parked as dead so
         # that an operator sees the outage.
@@ -85,7 +83,10 @@ async def route_queued_payment(deps: Dependencies, job: Job) -> None:
 def _reopen(conn: sa.Connection, *, deps: Dependencies, payment: Payment) -> None:
     current = payments.load(conn, payment.id, for_update=True)
     same = initiate.PaymentRequest(
-        amount=current.amount, metadata=current.metadata, description=current.description
+        amount=current.amount,
+        metadata=current.metadata,
+        description=current.description,
+        return_url=current.return_url,
     )
     initiate.reopen_for_repeat(conn, deps, current, same, deps.now())
 

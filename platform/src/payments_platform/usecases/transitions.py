@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from payments_plugins import NextAction
 
 from payments_platform import jobs
 from payments_platform.database import after_commit
@@ -60,6 +61,8 @@ class StatusChange:
     """The gateway's id of the payment, when this change teaches it."""
     forget_gateway: bool = False
     """No vendor holds the payment any more (it is routed again)."""
+    next_action: NextAction | None = None
+    """The step the vendor asked of the payer, when this change teaches it."""
     refunded_minor: int = 0
     """What a refund adds to the payment's refunded amount."""
 
@@ -108,6 +111,7 @@ def change_status(
             gateway=change.gateway,
             external_id=change.external_id,
             forget_gateway=change.forget_gateway,
+            next_action=change.next_action,
             refunded_minor=change.refunded_minor,
             now=now,
         )

@@ -31,6 +31,7 @@ from payments_platform.web.client_input import (
     METADATA_KEY,
     InitPaymentBody,
     payment_id_of,
+    return_url_refusal,
     storable_query,
     strict_body,
 )
@@ -94,6 +95,12 @@ async def init_payment(
         raise errors.NotACurrency(
             f"{data.currency!r} is not an ISO 4217 currency code", field="currency"
         )
+    if data.return_url is not None and (
+        why := return_url_refusal(
+            data.return_url, allow_http_on_loopback=deps.lifecycle.allow_http_return_url
+        )
+    ):
+        raise errors.InvalidRequest(f"return_url {why} - at `$.return_url`", field="return_url")
     amount = Amount(data.amount_fractions, data.currency)
     outcome = await start_payment(
         deps,
@@ -102,6 +109,7 @@ async def init_payment(
         merchant=merchant,
         metadata=data.metadata,
         description=data.description,
+        return_url=data.return_url,
     )
     status = STATUS_OF_ANSWER[outcome.answer]
     headers = {"Location": f"/payments/{data.id}"} if status == 201 else None

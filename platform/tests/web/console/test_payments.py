@@ -14,7 +14,15 @@ from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import utc_now
 from payments_platform.store import payments
 from payments_platform.usecases import initiate
-from payments_plugins import Amount, GatewayOutcomeUnknown, GatewayUnavailable, VendorPaymentStatus
+from payments_plugins import (
+    Amount,
+    CancelResult,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+    InitiateResult,
+    RedirectAction,
+    VendorPaymentStatus,
+)
 from scripted import accepted, new_script, vendor_says
 
 
@@ -176,3 +184,31 @@ async def test_asking_the_gateway_now_from_a_payments_page(open_console: Console
     assert "operator alice: reconcile" in after
     assert "alice asked gw what became of the payment" in after
     assert "Ask gw now" not in after
+
+
+async def test_a_payment_s_page_shows_the_payer_s_next_action_and_cancels_it(
+    open_console: ConsoleFactory,
+) -> None:
+    name, script = new_script(capable=True)
+    page_url = "https://vendor.example/pay/ext-9?step=<b>"
+    script.answer(
+        "initiate", InitiateResult(external_id="ext-9", next_action=RedirectAction(url=page_url))
+    )
+    script.answer("cancel", CancelResult())
+    async with open_console({"gw": name}) as console:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(console.runtime.deps, payment_id, Amount(100, "AED"))
+        await console.sign_in()
+        before = (await console.get(f"/console/payments/{payment_id}")).text
+        answer = await console.act(f"/console/payments/{payment_id}/cancel")
+        after = (await console.get(answer.headers["location"])).text
+
+    assert 'data-next-action="redirect"' in before
+    assert f"GET {html.escape(page_url)}" in before
+    assert "Cancel the payment" in before
+    assert answer.headers["location"] == f"/console/payments/{payment_id}?notice=cancelled"
+    assert "data-status>cancelled<" in after
+    assert "data-next-action" not in after
+    assert "Cancel the payment" not in after
+    assert "alice cancelled the payment" in after
+    assert len(script.calls["cancel"]) == 1

@@ -7,11 +7,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from payments_plugins import NextAction
+from payments_plugins.messages import NEXT_ACTION_TYPES
 
 from payments_platform import errors
 from payments_platform.lifecycle import CANCELLABLE, PaymentStatus, given_up_by_platform
@@ -62,8 +65,16 @@ async def payment_page(
         and payment.gateway in console.deps.gateways,
         given_up=given_up_by_platform(payment.status, payment.failure_code),
         may_cancel=payment.status in CANCELLABLE,
+        next_action=_shown(payment.payer_action),
         notice=notice_of(notice, job=job),
     )
+
+
+def _shown(action: NextAction | None) -> dict[str, Any] | None:
+    """The payer's next action as the page shows it: its fields, and its kind as ``type``."""
+    if action is None:
+        return None
+    return {"type": NEXT_ACTION_TYPES[type(action)], **msgspec.structs.asdict(action)}
 
 
 @post("/payments/{payment_id:uuid}/reconcile", name="console:reconcile", status_code=303)
