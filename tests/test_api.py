@@ -398,6 +398,16 @@ async def test_health_and_readiness(platform: AppFactory, vendor: Vendor) -> Non
         await runtime_of(client).database.dispose()
 
 
+async def test_a_browser_asking_for_the_icon_gets_one(platform: AppFactory, vendor: Vendor) -> None:
+    async with platform({"json": json_gateway(vendor)}) as client:
+        icon = await client.get("/favicon.ico")
+        assert icon.status_code == 200
+        assert icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.content.startswith(b"<svg")
+        document = (await client.get("/schema/openapi.json")).json()
+        assert "/favicon.ico" not in document["paths"]
+
+
 async def test_openapi_document_describes_every_route(platform: AppFactory, vendor: Vendor) -> None:
     async with platform({"json": json_gateway(vendor)}) as client:
         document = (await client.get("/schema/openapi.json")).json()

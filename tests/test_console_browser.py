@@ -28,8 +28,11 @@ from .server_process import ServerProcess, payments_serve
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS_VARIABLE = "CONSOLE_SCREENSHOTS"
-# The demo, made quick to watch: pages refresh every second, a job dies after two tries.
+# The demo, made quick to watch: pages refresh every second, a job dies after two tries; and
+# each vendor's payer pays at once, so that a payment goes on without a browser at the vendor.
 DEMO_OVERRIDES = {
+    "PAYMENTS_GATEWAYS__JSON__SIMULATOR__PAYER_PAYS_AT_ONCE": "true",
+    "PAYMENTS_GATEWAYS__SOAP__SIMULATOR__PAYER_PAYS_AT_ONCE": "true",
     "PAYMENTS_CONSOLE__REFRESH_SECONDS": "1",
     "PAYMENTS_WORKER__POLL_SECONDS": "0.1",
     "PAYMENTS_WORKER__MAX_ATTEMPTS": "2",

@@ -25,17 +25,26 @@ def test_the_demo_walk_through_survives_a_restart(tmp_path: Path) -> None:
     with payments_serve(tmp_path) as server:
         assert "DEMO PROFILE" in server.output()
         client = httpx.Client(base_url=server.base_url, timeout=10)
+        shop = f"{server.base_url}/simulators/merchant/return"
         created = client.post(
             "/init-payment",
-            content=f'{{"currency":"AED", "id": "{PAYMENT_ID}", "amount_fractions":99999}}',
+            content=f'{{"currency":"AED", "id": "{PAYMENT_ID}", "amount_fractions":99999,'
+            f' "description": "Order A-1042: two tickets", "return_url": "{shop}"}}',
         )
         assert created.status_code == 201, created.text
-        external_id = created.json()["external_id"]
+        action = created.json()["next_action"]
+        assert action["type"] == "redirect"
+        # What the payer's Pay on the vendor's page posts, as the README shows it.
         paid = client.post(
-            "/external/json-webhook",
-            content=f'{{"external_id":"{external_id}", "status":"paid"}}',
+            action["url"],
+            content="action=pay&step=checkout",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-        assert paid.status_code == 200, paid.text
+        assert paid.status_code == 303, paid.text
+        assert paid.headers["location"] == f"{shop}?payment_id={PAYMENT_ID}"
+        back = client.get(paid.headers["location"])
+        assert "Back at the shop" in back.text
+        assert client.get(f"/payments/{PAYMENT_ID}").json()["payment"]["status"] == "paid"
         refunded = client.post("/refund", content=f'{{"id": "{PAYMENT_ID}"}}')
         assert refunded.status_code == 200, refunded.text
         assert refunded.json()["ok"] is True

@@ -31,7 +31,10 @@ VENDOR_CREDENTIALS = UsernameCredentials(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with payments_serve(tmp_path_factory.mktemp("soap-e2e")) as served:
+    # The vendor's payer pays at once, so that the vendor's books say paid when the test posts
+    # the vendor's notification itself.
+    paying = {"PAYMENTS_GATEWAYS__SOAP__SIMULATOR__PAYER_PAYS_AT_ONCE": "true"}
+    with payments_serve(tmp_path_factory.mktemp("soap-e2e"), env=paying) as served:
         yield served
 
 

@@ -42,7 +42,8 @@ def demo_warning(host: str, port: int) -> str:
   - gateways: vendor SIMULATORS served by this same process, not real vendors
   - the client API is open and webhooks are not signed
   - the operator's console at /console: sign in as {DEMO_OPERATOR}, password {DEMO_PASSWORD}
-  - notifications go to a stand-in merchant: GET /simulators/merchant
+  - notifications go to a stand-in merchant: GET /simulators/merchant;
+    its page {RECEIVER_PATH}/return is a return_url for the payer
 {listening}
   Never take real payments with this profile.
 {_RULE}"""
@@ -81,8 +82,9 @@ def demo_profile() -> dict[str, Any]:
         # The payer comes back to a page of this machine's: http on loopback is taken.
         "payments": {"allow_http_return_url": True},
         "gateways": {
-            "json": {"type": "json", "simulator": {"payer_pays_at_once": True}},
-            "soap": {"type": "soap", "simulator": {"payer_pays_at_once": True}},
+            # The payer pays on the simulated vendor's page (the payment's next action).
+            "json": {"type": "json", "simulator": {}},
+            "soap": {"type": "soap", "simulator": {}},
         },
         "console": {"operators": {DEMO_OPERATOR: {"password_hash": DEMO_PASSWORD_HASH}}},
         # Every event of every payment goes to the stand-in merchant this process serves.

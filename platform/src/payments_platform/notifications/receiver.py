@@ -3,15 +3,20 @@ API is open, checks every signature, and shows what it verified (a stand-in for 
 server, like the vendor simulators are for vendors; never a production path).
 
 ``POST /notifications`` takes a notification (204; 400 when its signature does not hold);
-``GET /`` lists those received, newest first.
+``GET /`` lists those received, newest first. ``GET /return?payment_id=...`` is the shop's page
+a vendor sends the payer back to (the demo's ``return_url``): it shows what the merchant heard
+of that payment, and looks again every two seconds until the payment's outcome arrives.
 """
 
 from __future__ import annotations
 
 import collections
+import html
 import time
+import uuid
 from collections.abc import Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import msgspec
 
@@ -19,6 +24,9 @@ from payments_platform.notifications.signing import SignatureRefused, verify
 
 KEPT = 200
 """How many received notifications are kept (in memory)."""
+RETURN_PATH = "/return"
+"""The shop's page the payer comes back to, under the receiver's path."""
+_OUTCOMES = frozenset({"paid", "failed", "expired", "cancelled", "rejected"})
 
 
 class Received(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,8 +61,43 @@ class NotificationReceiver:
         elif method == "GET" and path in ("", "/"):
             listed = sorted(self.received, key=lambda r: r.received_at, reverse=True)
             await _answer(send, 200, msgspec.json.encode({"received": listed}))
+        elif method == "GET" and path.rstrip("/") == RETURN_PATH:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            page = self._return_page((query.get("payment_id") or [""])[0])
+            await _answer(send, 200, page, content_type=b"text/html; charset=utf-8")
         else:
             await _answer(send, 404, b'{"error": "not found"}')
+
+    def _return_page(self, payment_id: str) -> bytes:
+        """The shop's page for the payer back from the vendor: what the merchant was told."""
+        try:
+            known = str(uuid.UUID(payment_id))
+        except ValueError:
+            known = ""
+        heard = [r for r in self.received if known and r.payment_id == known]
+        heard.sort(key=lambda r: r.sequence or 0)
+        done = any(r.verified and r.status in _OUTCOMES for r in heard)
+        rows = "".join(
+            f"<li>{html.escape(r.type or '?')}: {html.escape(r.status or '?')}"
+            f" ({'verified' if r.verified else 'NOT verified'})</li>"
+            for r in heard
+        )
+        told = f"<ul>{rows}</ul>" if rows else "<p>Nothing yet: the platform tells it shortly.</p>"
+        about = (
+            f'<p>Payment <code>{known}</code>. <a href="/payments/{known}">The payment as the'
+            " platform has it</a></p>"
+            if known
+            else "<p>The vendor named no payment this shop knows.</p>"
+        )
+        wait = "" if done or not known else '<meta http-equiv="refresh" content="2">'
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"{wait}<title>Back at the shop</title></head><body>"
+            "<h1>Back at the shop</h1>"
+            "<p>This is the demo's stand-in merchant: the vendor sent you back here.</p>"
+            f"{about}<h2>What the merchant was notified</h2>{told}</body></html>"
+        ).encode()
 
     async def _take(self, headers: dict[str, str], body: bytes, send: Any) -> None:
         try:
@@ -96,12 +139,14 @@ async def _body(receive: Any) -> bytes:
             return b"".join(chunks)
 
 
-async def _answer(send: Any, status: int, body: bytes) -> None:
+async def _answer(
+    send: Any, status: int, body: bytes, content_type: bytes = b"application/json"
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json")],
+            "headers": [(b"content-type", content_type)],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -101,6 +101,7 @@ def create_app(
             operations.health,
             operations.ready,
             operations.metrics,
+            operations.favicon,
             swagger_asset,
             *(mount(path, simulator) for path, simulator in runtime.simulators.items()),
             *extra_routes,

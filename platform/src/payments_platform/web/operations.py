@@ -87,3 +87,22 @@ async def metrics(deps: NamedDependency[Dependencies]) -> Response[bytes]:
         media_type=METRICS_MEDIA_TYPE,
         headers={"Content-Type": METRICS_MEDIA_TYPE},
     )
+
+
+# The platform's mark: a browser asks every origin for it, and a 404 on every page is noise in
+# an operator's (and a payer's) browser console.
+_ICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#1f4e79"/>'
+    b'<path d="M5 4h4a2.5 2.5 0 0 1 0 5H7v3H5z" fill="#fff"/></svg>'
+)
+
+
+@get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response[bytes]:
+    """The platform's icon, for browsers."""
+    return Response(
+        _ICON,
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
