@@ -7,6 +7,7 @@ how many times money could have moved.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import time
@@ -328,6 +329,10 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path, database_url: s
             assert "stopped" in log
 
 
+def _ours_says(server: ServerProcess, payment_id: str, status: str) -> bool:
+    return payment_status(server, payment_id) == status
+
+
 def test_a_cancel_racing_the_payer_s_pay_over_two_processes_has_one_winner_and_books_agree(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -365,9 +370,8 @@ def test_a_cancel_racing_the_payer_s_pay_over_two_processes_has_one_winner_and_b
                     pay_answer = pressed.result()
                 held = vendor_state(vendor)[payment_id]["status"]
                 assert held in ("paid", "cancelled"), held
-                wait_for(
-                    lambda p=payment_id, h=held: payment_status(first, p) == h, f"ours says {held}"
-                )
+                settled = functools.partial(_ours_says, first, payment_id, held)
+                wait_for(settled, f"ours says {held}")
                 assert vendor_calls(vendor).get("cancel", 0) - before <= 1
                 codes = Counter(answer.status_code for answer in cancels)
                 if held == "cancelled":
