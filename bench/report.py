@@ -9,6 +9,7 @@ import msgspec
 
 from bench.profile import ProfileSummary
 from bench.routing_speed import RoutingSpeed
+from bench.store_path import StorePathSpeed
 
 BARE = "bare_echo"
 ECHO = "echo"
@@ -80,6 +81,8 @@ class Report(msgspec.Struct, kw_only=True):
     figures: list[Figure]
     routing: list[RoutingSpeed]
     memory: Memory | None
+    store_path: StorePathSpeed | None = None
+    """The store's path in process (``bench/store_path.py``)."""
     workers: list[Figure] = msgspec.field(default_factory=list)
     """init-payment with 1 and with 2 server processes (or why 2 were not measured)."""
     workers_note: str = ""
@@ -249,6 +252,14 @@ def render_table(report: Report) -> str:
             (
                 f"routing decide, {speed.gateways} gateways ({speed.strategy})",
                 f"{speed.median_us:.1f} us/call (best {speed.best_us:.1f})",
+            )
+        )
+    if report.store_path is not None:
+        other.append(
+            (
+                "store path: read locked, change, event, attempts (in process)",
+                f"{report.store_path.median_us:.1f} us CPU/payment"
+                f" (best {report.store_path.best_us:.1f})",
             )
         )
     if report.memory is not None:

@@ -1,6 +1,7 @@
 """One bench run: the processes, the data, the load phases, in order.
 
-1. Time the routing decision alone (in this process, before any load).
+1. Time the routing decision alone, and the store's path on the run's database (in this
+   process, before any load).
 2. Create the database (``payments migrate``), store the baseline's payments, start the fake
    vendor, the server (one process) and the bare app, warm them up and read the server's RSS.
 3. Under wrk, each scenario warms up (while the server counts the SQL it runs), then is
@@ -54,6 +55,7 @@ from bench.report import Figure, Memory, Report, evaluate
 from bench.routing_speed import measure_routing
 from bench.server import ECHO_PATH
 from bench.smoke import smoke_problems
+from bench.store_path import measure_store_path
 from bench.vendor import READY_PATH
 from bench.wrk import ensure_wrk
 
@@ -87,6 +89,8 @@ def run(options: BenchOptions) -> Report:
     print("routing decision micro-benchmark ...", flush=True)
     routing = measure_routing()
     with work_folder(options.keep) as workdir, bench_database(options.db, workdir) as database:
+        print("store path micro-benchmark ...", flush=True)
+        store_path = measure_store_path(database.url)
         figures, workers, workers_note, memory, profiles = _load_phases(
             wrk, workdir, database, options
         )
@@ -108,6 +112,7 @@ def run(options: BenchOptions) -> Report:
         workers=workers,
         workers_note=workers_note,
         routing=routing,
+        store_path=store_path,
         memory=memory,
         profiles=profiles,
     )
