@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from payments_platform.jobs import Job, JobKind, JobStatus
 from payments_platform.lifecycle import AttemptOutcome, DeliveryStatus, PaymentStatus
 from payments_platform.records import (
@@ -248,7 +249,38 @@ def test_a_notification_shows_each_delivery_and_a_dead_one_reads_as_bad() -> Non
     )
 
     assert entry.kind == "notification"
-    assert entry.title == "merchant notified: payment.paid (#2)"
+    assert entry.title == "merchant NOT notified (delivery dead): payment.paid (#2)"
     assert entry.tone == BAD
     assert ("to shop", "delivered after 1 attempt(s), last answer HTTP 200") in entry.details
     assert ("to backup", "dead after 8 attempt(s), last answer HTTP 500") in entry.details
+
+
+@pytest.mark.parametrize(
+    ("statuses", "title"),
+    [
+        ([DeliveryStatus.DELIVERED], "merchant notified: payment.paid (#2)"),
+        (
+            [DeliveryStatus.DELIVERED, DeliveryStatus.PENDING],
+            "notification pending: payment.paid (#2)",
+        ),
+        ([], "event recorded (no endpoint takes it): payment.paid (#2)"),
+    ],
+    ids=["delivered", "pending", "no-endpoint"],
+)
+def test_a_notification_reads_as_notified_only_once_every_delivery_arrived(
+    statuses: list[DeliveryStatus], title: str
+) -> None:
+    notification = Notification(
+        id="evt_1",
+        payment_id=PAYMENT_ID,
+        merchant=None,
+        type="payment.paid",
+        sequence=2,
+        payload={},
+        created_at=at(40),
+    )
+    deliveries = [_delivery(f"shop-{n}", status) for n, status in enumerate(statuses)]
+    [entry] = payment_timeline(
+        history([], [], [NotificationSent(notification=notification, deliveries=deliveries)]), []
+    )
+    assert entry.title == title

@@ -14,6 +14,7 @@ from typing import Any
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template import TemplateConfig
+from payments_plugins import Amount
 
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.web.console.access import Console
@@ -37,7 +38,13 @@ def _filters(engine: JinjaTemplateEngine) -> None:
         latency=latency,
         percent=percent,
         optional=optional,
+        money=money,
     )
+
+
+def money(minor: int, currency: str) -> str:
+    """``3209.04 AED``: an amount in minor units, written as everywhere else."""
+    return Amount(minor, currency).format()
 
 
 def utc(value: datetime | None) -> str:

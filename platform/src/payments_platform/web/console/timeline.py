@@ -124,16 +124,19 @@ def _notification_entry(sent: NotificationSent) -> Entry:
             how += f", last error: {delivery.last_error}"
         details.append((f"to {delivery.endpoint}", how))
     statuses = {delivery.status for delivery in sent.deliveries}
+    # Said as it stands: a delivery still pending or given up on is no notification received.
     if DeliveryStatus.DEAD in statuses:
-        tone = BAD
+        tone, said = BAD, "merchant NOT notified (delivery dead)"
     elif statuses == {DeliveryStatus.DELIVERED}:
-        tone = OK
+        tone, said = OK, "merchant notified"
+    elif statuses:
+        tone, said = INFO, "notification pending"
     else:
-        tone = INFO
+        tone, said = INFO, "event recorded (no endpoint takes it)"
     return Entry(
         at=notification.created_at,
         kind="notification",
-        title=f"merchant notified: {notification.type} (#{notification.sequence})",
+        title=f"{said}: {notification.type} (#{notification.sequence})",
         tone=tone,
         details=details,
         order=3,
