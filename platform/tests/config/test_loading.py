@@ -328,3 +328,28 @@ def test_a_call_is_never_judged_abandoned_before_its_deadline_has_surely_passed(
     assert "gateway 'acme'" in message
     assert "deadline_seconds" in message
     assert "`payments.reconcile_after_seconds`" in message
+
+
+def test_the_demo_takes_every_risky_setting_on_purpose_and_a_production_config_none(
+    tmp_path: Path,
+) -> None:
+    demo = load_settings(None, {})
+    flagged = {where for where, _why in demo.risks()}
+    assert {
+        "security.auth",
+        "security.allow_unsigned_webhooks",
+        "notifications.allow_http",
+        "notifications.allow_private_addresses",
+        "notifications.receiver",
+        "payments.allow_http_return_url",
+        "gateways.json.simulator",
+        "gateways.soap.simulator",
+    } == flagged
+    key_hash = "sha256:" + "ab" * 32
+    production = write(
+        tmp_path,
+        '[server]\npublic_url = "https://payments.example"\n'
+        f'[security.merchants.shop]\nkey_hashes = ["{key_hash}"]\n',
+        security="",
+    )
+    assert load_settings(production, {}).risks() == []

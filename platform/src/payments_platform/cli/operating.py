@@ -140,6 +140,11 @@ def _config_check(args: argparse.Namespace) -> int:
         live = runtime.deps.gateways[route.name]
         currencies = ", ".join(sorted(route.currencies))
         print(f"  gateway {route.name} ({live.type_name}, weight {route.weight:g}): {currencies}")
+    risks = settings.risks()
+    if risks:
+        print("  to review before taking real payments:" if not settings.demo else "  demo only:")
+        for where, why in risks:
+            print(f"    {where}: {why}")
     return 0
 
 

@@ -248,6 +248,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     " - at `$.payments.reconcile_after_seconds`"
                 )
 
+    def risks(self) -> list[tuple[str, str]]:
+        """The settings that take something a production deployment should not, each with
+        where it is and why it matters (the demo's, and a test's, take them on purpose)."""
+        found: list[tuple[str, str]] = []
+        if self.security.auth == "none":
+            found.append(
+                (
+                    "security.auth",
+                    "the client API is open: anyone who can reach it pays and refunds",
+                )
+            )
+        if self.security.allow_unsigned_webhooks:
+            found.append(
+                ("security.allow_unsigned_webhooks", "gateways may take webhooks nobody signed")
+            )
+        if self.notifications.allow_http:
+            found.append(
+                ("notifications.allow_http", "notifications may be posted over plain http")
+            )
+        if self.notifications.allow_private_addresses:
+            found.append(
+                (
+                    "notifications.allow_private_addresses",
+                    "notifications may be posted to loopback and private addresses",
+                )
+            )
+        if self.notifications.receiver:
+            found.append(("notifications.receiver", "a stand-in merchant endpoint is served"))
+        if self.payments.allow_http_return_url:
+            found.append(
+                ("payments.allow_http_return_url", "payers may be sent back over plain http")
+            )
+        if (self.server.public_url or "").startswith("http://"):
+            found.append(("server.public_url", "vendors reach this service over plain http"))
+        for name, gateway in self.gateways.items():
+            if gateway.simulator is not None:
+                found.append(
+                    (f"gateways.{name}.simulator", "its vendor is a simulator in this process")
+                )
+        return found
+
     @property
     def base_url(self) -> str:
         """How this service reaches itself (simulators post their webhooks there)."""

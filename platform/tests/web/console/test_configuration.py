@@ -4,6 +4,7 @@ the configuration without a secret."""
 from __future__ import annotations
 
 import html
+import re
 
 from console_app import OPERATORS, ConsoleFactory
 from scripted import new_script
@@ -31,3 +32,41 @@ async def test_the_configuration_page_lists_the_plugins_and_shows_no_secret(
     assert 'key_hashes = "<redacted>"' in config
     assert OPERATORS["alice"]["password_hash"] not in page
     assert key_hash not in page
+
+
+async def test_settings_a_deployment_with_real_money_should_not_take_are_flagged(
+    open_console: ConsoleFactory,
+) -> None:
+    key_hash = "sha256:" + "ab" * 32
+    keys = {
+        "auth": "api-keys",
+        "merchants": {"shop": {"key_hashes": [key_hash]}},
+        # The scripted gateway verifies no webhook: the one risk both configurations take.
+        "allow_unsigned_webhooks": True,
+    }
+    name, _script = new_script()
+    async with open_console({"gw": name}, security=keys) as console:
+        await console.sign_in()
+        safe = (await console.get("/console/plugins")).text
+    risky = {"allow_http": True, "allow_private_addresses": True}
+    async with open_console(
+        {"gw": name},
+        security=keys,
+        notifications=risky,
+        server={"public_url": "http://payments.example"},
+    ) as console:
+        await console.sign_in()
+        flagged = (await console.get("/console/plugins")).text
+
+    def listed(page: str) -> list[str]:
+        shown = html.unescape(page.split("data-risks>")[1].split("</div>", maxsplit=1)[0])
+        return re.findall(r"<code>([^<]+)</code>", shown)
+
+    assert listed(safe) == ["security.allow_unsigned_webhooks"]
+    assert listed(flagged) == [
+        "security.allow_unsigned_webhooks",
+        "notifications.allow_http",
+        "notifications.allow_private_addresses",
+        "server.public_url",
+    ]
+    assert 'class="notice bad" data-risks' in flagged

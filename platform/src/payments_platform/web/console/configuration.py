@@ -91,5 +91,7 @@ async def plugins_page(
         gateway_types={name: live.type_name for name, live in deps.gateways.items()},
         strategy=deps.routing.strategy,
         configuration=shown_configuration(console),
+        risks=console.runtime.settings.risks(),
+        demo=console.runtime.settings.demo,
         database=console.runtime.database.shown_url,
     )
