@@ -1,0 +1,36 @@
+// The console's one script of its own: says so when a part of the page that refreshes itself
+// could not be fetched (the server stopped, the network went), so that a stale page never
+// looks live. No inline code: the content security policy allows scripts from here only.
+(function () {
+  "use strict";
+  var lastUpdate = new Date();
+
+  function utcTime(moment) {
+    return moment.toISOString().substring(11, 19) + " UTC";
+  }
+
+  function banner() {
+    return document.getElementById("connection-lost");
+  }
+
+  function failed() {
+    var shown = banner();
+    if (!shown) {
+      return;
+    }
+    shown.querySelector("time").textContent = utcTime(lastUpdate);
+    shown.hidden = false;
+  }
+
+  document.addEventListener("htmx:sendError", failed);
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail && event.detail.successful) {
+      lastUpdate = new Date();
+      var shown = banner();
+      if (shown) {
+        shown.hidden = true;
+      }
+    }
+  });
+})();
