@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -256,12 +256,23 @@ def release(conn: sa.Connection, worker_id: str, job_ids: Collection[int]) -> No
 
 
 def list_jobs(
-    conn: sa.Connection, statuses: Collection[JobStatus], *, limit: int | None = None
+    conn: sa.Connection,
+    statuses: Sequence[JobStatus],
+    *,
+    kinds: Collection[JobKind] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Job]:
-    """Jobs in the given statuses, oldest due first; the first ``limit`` of them if given."""
-    query = (
-        sa.select(jobs).where(jobs.c.status.in_(list(statuses))).order_by(jobs.c.run_at, jobs.c.id)
+    """Jobs in ``statuses``, a status after another in the order given, each the next due
+    first; only of ``kinds`` when given; ``limit`` of them from ``offset`` when given."""
+    order = sa.case(
+        *((jobs.c.status == status, position) for position, status in enumerate(statuses)),
+        else_=len(statuses),
     )
+    query = sa.select(jobs).where(jobs.c.status.in_(list(statuses)))
+    if kinds is not None:
+        query = query.where(jobs.c.kind.in_(list(kinds)))
+    query = query.order_by(order, jobs.c.run_at, jobs.c.id).offset(offset)
     result = conn.execute(query if limit is None else query.limit(limit))
     return [_READER.read_row(row) for row in result]
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from payments_platform import jobs
-from payments_platform.jobs import Job, RetryLater
+from payments_platform.jobs import Job, JobKind, JobStatus, RetryLater
 from payments_platform.lifecycle import PaymentStatus, given_up_by_platform
 from payments_platform.records import Payment
 from payments_platform.store import events, payments
@@ -55,6 +56,30 @@ async def retry_dead_job(
     return await deps.database.write(
         functools.partial(_revive, deps=deps, job_id=job_id, operator=operator, via=via)
     )
+
+
+BULK_RETRY_LIMIT = 1000
+"""The most dead jobs one bulk retry revives; what is left shows, and is retried next."""
+
+
+async def retry_dead_jobs(
+    deps: Dependencies,
+    operator: str,
+    *,
+    kinds: Collection[JobKind] | None = None,
+    via: str = "console",
+) -> int:
+    """Revive the dead jobs (of ``kinds`` when given), the longest due first, at most
+    :data:`BULK_RETRY_LIMIT`, each recorded in its payment's log as :func:`retry_dead_job`
+    records one; how many were revived (another operator may have revived some meanwhile)."""
+    dead = await deps.database.read(
+        lambda conn: jobs.list_jobs(conn, [JobStatus.DEAD], kinds=kinds, limit=BULK_RETRY_LIMIT)
+    )
+    revived = 0
+    for job in dead:
+        result = await retry_dead_job(deps, job.id, operator, via=via)
+        revived += result.outcome is JobRetry.RETRIED
+    return revived
 
 
 def _revive(

@@ -8,7 +8,7 @@ Operators see every payment, whichever merchant it belongs to: the console has n
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from payments_platform import jobs
 from payments_platform.gateway_health import LatencyCount, MinuteCount
-from payments_platform.jobs import Job, JobStatus
+from payments_platform.jobs import Job, JobKind, JobStatus
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Event, Payment, PaymentHistory
 from payments_platform.store import attempt_stats, events, history, listing, payments
@@ -99,19 +99,19 @@ JobCounts = dict[tuple[str, str], int]
 
 
 async def jobs_by_status(
-    deps: Dependencies, statuses: Collection[JobStatus], *, limit: int | None = None
+    deps: Dependencies,
+    statuses: Sequence[JobStatus],
+    *,
+    kinds: Collection[JobKind] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> tuple[list[Job], JobCounts]:
-    """Jobs in ``statuses``, a status after another in the order given (so that dead jobs are
-    never crowded out by pending ones), each the next due first, at most ``limit``; and how
-    many jobs are open, by kind and status."""
+    """Jobs in ``statuses`` (of ``kinds`` when given), a status after another in the order
+    given (so that dead jobs are never crowded out by pending ones), each the next due first,
+    ``limit`` of them from ``offset``; and how many jobs are open, by kind and status."""
 
     def read(conn: sa.Connection) -> tuple[list[Job], JobCounts]:
-        listed: list[Job] = []
-        for status in statuses:
-            left = None if limit is None else limit - len(listed)
-            if left == 0:
-                break
-            listed += jobs.list_jobs(conn, [status], limit=left)
+        listed = jobs.list_jobs(conn, statuses, kinds=kinds, limit=limit, offset=offset)
         return listed, jobs.count_open(conn)
 
     return await deps.database.read(read)

@@ -95,6 +95,7 @@ def _routes() -> list[Router]:
             jobs.jobs_page,
             jobs.jobs_partial,
             jobs.retry_job,
+            jobs.retry_dead,
             configuration.plugins_page,
             sign_in.sign_out_post,
         ],

@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
 
 from litestar import get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from payments_platform.jobs import Job, JobStatus
+from payments_platform.jobs import Job, JobKind, JobStatus
 from payments_platform.store.operator_sessions import OperatorSession
-from payments_platform.usecases.operator_actions import retry_dead_job
+from payments_platform.usecases.operator_actions import retry_dead_job, retry_dead_jobs
 from payments_platform.usecases.operator_reads import jobs_by_status
 from payments_platform.web.console.access import CONSOLE, Console
 from payments_platform.web.console.notices import notice_of, notice_query
 from payments_platform.web.console.rendering import page, partial
 
-SHOWN = 200
-"""Rows on the page at most; the counts above the table are complete."""
+SHOWN = 100
+"""Rows on a page; the counts above the table are complete, and the pages go on."""
 
 
 class JobFilter(enum.StrEnum):
@@ -42,9 +44,12 @@ class JobFilter(enum.StrEnum):
 
 @dataclass(frozen=True)
 class JobList:
-    """The jobs shown, and how many there are of each open status."""
+    """A page of the jobs shown, and how many there are of each open status (of the kind
+    shown, when one is)."""
 
     shown: JobFilter
+    kind: JobKind | None
+    page: int
     jobs: list[Job]
     counts: dict[str, int]
 
@@ -53,16 +58,42 @@ class JobList:
         """How many jobs the filter matches."""
         return sum(self.counts.get(status, 0) for status in self.shown.statuses)
 
+    @property
+    def first(self) -> int:
+        """The position of the page's first row, from 1."""
+        return (self.page - 1) * SHOWN + 1
 
-async def read_jobs(console: Console, shown: JobFilter) -> JobList:
-    """The jobs of ``shown``: dead ones first, then running, then pending, each the next due
-    first."""
+    @property
+    def pages(self) -> int:
+        """How many pages the filter's jobs take."""
+        return max(1, -(-self.total // SHOWN))
 
-    listed, counts = await jobs_by_status(console.deps, shown.statuses, limit=SHOWN)
+    def query(self, **changed: object) -> str:
+        """The page's query string, with ``changed`` parameters."""
+        given = {"status": self.shown, "kind": self.kind, "page": self.page, **changed}
+        return "?" + urlencode({k: v for k, v in given.items() if v not in (None, "", 1)})
+
+
+async def read_jobs(
+    console: Console, shown: JobFilter, kind: JobKind | None = None, page_number: int = 1
+) -> JobList:
+    """A page of the jobs of ``shown`` (of ``kind`` when given): dead ones first, then
+    running, then pending, each the next due first."""
+    listed, counts = await jobs_by_status(
+        console.deps,
+        shown.statuses,
+        kinds=None if kind is None else [kind],
+        limit=SHOWN,
+        offset=(page_number - 1) * SHOWN,
+    )
     by_status: dict[str, int] = {}
-    for (_kind, status), count in counts.items():
-        by_status[status] = by_status.get(status, 0) + count
-    return JobList(shown=shown, jobs=listed, counts=by_status)
+    for (of_kind, status), count in counts.items():
+        if kind is None or of_kind == kind:
+            by_status[status] = by_status.get(status, 0) + count
+    return JobList(shown=shown, kind=kind, page=page_number, jobs=listed, counts=by_status)
+
+
+PageNumber = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
 
 
 @get("/jobs", name="console:jobs")
@@ -70,8 +101,11 @@ async def jobs_page(
     console: NamedDependency[Console],
     session: NamedDependency[OperatorSession],
     status: FromQuery[JobFilter] = JobFilter.OPEN,
+    kind: FromQuery[JobKind | None] = None,
+    page_number: PageNumber = 1,
     notice: FromQuery[str | None] = None,
     job: FromQuery[int | None] = None,
+    retried: FromQuery[int | None] = None,
 ) -> Template:
     """The jobs page."""
     return page(
@@ -80,9 +114,10 @@ async def jobs_page(
         "jobs.html",
         title="Jobs",
         section="jobs",
-        listing=await read_jobs(console, status),
+        listing=await read_jobs(console, status, kind, page_number),
         filters=list(JobFilter),
-        notice=notice_of(notice, job=job),
+        kinds=list(JobKind),
+        notice=notice_of(notice, job=job, retried=retried),
     )
 
 
@@ -91,9 +126,29 @@ async def jobs_partial(
     console: NamedDependency[Console],
     session: NamedDependency[OperatorSession],
     status: FromQuery[JobFilter] = JobFilter.OPEN,
+    kind: FromQuery[JobKind | None] = None,
+    page_number: PageNumber = 1,
 ) -> Template:
     """The jobs table, as it refreshes itself."""
-    return partial(console, session, "_jobs.html", listing=await read_jobs(console, status))
+    listing = await read_jobs(console, status, kind, page_number)
+    return partial(console, session, "_jobs.html", listing=listing)
+
+
+@post("/jobs/retry-dead", name="console:retry-dead-jobs", status_code=303)
+async def retry_dead(
+    console: NamedDependency[Console],
+    session: NamedDependency[OperatorSession],
+    kind: FromQuery[JobKind | None] = None,
+) -> Redirect:
+    """Run again every dead job (of ``kind``, when given), each recorded in its payment's log
+    with the operator's name."""
+    revived = await retry_dead_jobs(
+        console.deps, session.operator, kinds=None if kind is None else [kind]
+    )
+    query = urlencode({"notice": "retried_many", "retried": revived, "status": JobFilter.DEAD})
+    if kind is not None:
+        query += f"&kind={kind}"
+    return Redirect(f"{CONSOLE}/jobs?{query}", status_code=303)
 
 
 @post("/jobs/{job_id:int}/retry", name="console:retry-job", status_code=303)

@@ -38,6 +38,7 @@ _NOTICES = {
     ),
     "not_cancellable": ("info", "Only an initiated payment is cancelled: nothing was done."),
     "retried": ("ok", "Job {job} will run again."),
+    "retried_many": ("ok", "{retried} dead job(s) will run again; each payment's log names you."),
     "not_dead": ("info", "Job {job} is not dead: there was nothing to retry."),
     "not_found": ("bad", "There is no job {job}."),
 }
@@ -51,10 +52,17 @@ def notice_query(code: str, *, job: int | None = None) -> str:
     return "?" + urlencode(values)
 
 
-def notice_of(code: str | None, *, job: int | None = None) -> Notice | None:
+def notice_of(
+    code: str | None, *, job: int | None = None, retried: int | None = None
+) -> Notice | None:
     """The notice a page's query names, if it names a known one."""
     known = _NOTICES.get(code or "")
     if known is None:
         return None
     tone, text = known
-    return Notice(tone, text.format(job=job if job is not None else "?"))
+    return Notice(
+        tone,
+        text.format(
+            job=job if job is not None else "?", retried=retried if retried is not None else "?"
+        ),
+    )
