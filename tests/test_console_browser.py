@@ -127,6 +127,12 @@ def vendor(api: httpx.Client, gateway: str, control: str, body: Any = None) -> N
     assert answer.status_code == 200, answer.text
 
 
+def expect_attention(page: Page, key: str, text: str) -> None:
+    """The attention bar shows ``text`` within 10 seconds, and the tab's title counts it."""
+    expect(page.locator(f'[data-attention="{key}"]')).to_contain_text(text, timeout=10_000)
+    expect(page).to_have_title(re.compile(r"^\(\d+\) "))
+
+
 def test_an_operator_watches_an_outage_and_mends_what_it_left_behind(
     page: Page,
     server: ServerProcess,
@@ -162,6 +168,8 @@ def test_an_operator_watches_an_outage_and_mends_what_it_left_behind(
         assert start_payment(api, "AED", 1500)["gateway"] == "soap"
     expect(json_row.locator("[data-breaker]")).to_have_text("open", timeout=WAIT_MS)
     expect(page.locator('[data-gateway-chart="json"]')).to_contain_text("failing since")
+    # The attention bar, on every page, says so, and so does the tab's title.
+    expect_attention(page, "breaker-json", "json's breaker is open")
     # SOAP took the twelve payments of the outage, JSON only the three before it.
     share = 'tr[data-gateway="{}"] [data-share]'
     expect(page.locator(share.format("soap"))).to_have_text("80%", timeout=WAIT_MS)

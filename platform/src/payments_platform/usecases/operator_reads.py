@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -19,7 +19,14 @@ from payments_platform.gateway_health import LatencyCount, MinuteCount
 from payments_platform.jobs import Job, JobKind, JobStatus
 from payments_platform.lifecycle import PaymentStatus
 from payments_platform.records import Event, Payment, PaymentHistory
-from payments_platform.store import attempt_stats, events, history, listing, payments
+from payments_platform.store import (
+    attempt_stats,
+    events,
+    history,
+    listing,
+    notifications,
+    payments,
+)
 from payments_platform.store.listing import (
     EVERYONE,
     Cursor,
@@ -163,6 +170,65 @@ async def overview_records(
             ),
             recovered=events.recovered(conn, shown),
             refused=events.refused_webhooks(conn, since),
+        )
+
+    return await deps.database.read(read)
+
+
+ATTENTION_SHOWN = 100
+"""Past this many of one thing, the attention bar says "100+"."""
+
+
+@dataclass(frozen=True)
+class AttentionRecords:
+    """What needs an operator now, as stored (every process's), counted."""
+
+    dead_jobs: int
+    unknown_overdue: int
+    """Payments whose outcome is unknown past the time their reconcile job should have asked."""
+    recovered: int
+    """Payments a vendor took after the platform gave them up, reported in the last day."""
+    failing_endpoints: list[str]
+    """Merchant endpoints with deliveries retrying or dead."""
+    refused_webhooks: dict[str, int]
+    """Webhooks refused in the last hour, by gateway (``""``: a route several share)."""
+
+
+async def attention_records(
+    deps: Dependencies, *, now: datetime, unknown_before: datetime
+) -> AttentionRecords:
+    """What the console's attention bar counts, read in one transaction."""
+
+    def read(conn: sa.Connection) -> AttentionRecords:
+        overdue = listing.list_payments(
+            conn,
+            merchant=EVERYONE,
+            filters=PaymentFilter(status=PaymentStatus.UNKNOWN, created_before=unknown_before),
+            after=None,
+            limit=ATTENTION_SHOWN,
+        )
+        day_ago = now - timedelta(days=1)
+        refused: dict[str, int] = {}
+        for (gateway, _reason), count in events.refused_webhooks(
+            conn, now - timedelta(hours=1)
+        ).items():
+            refused[gateway] = refused.get(gateway, 0) + count
+        return AttentionRecords(
+            dead_jobs=sum(
+                count
+                for (_kind, status), count in jobs.count_open(conn).items()
+                if status == JobStatus.DEAD
+            ),
+            unknown_overdue=len(overdue.payments),
+            recovered=sum(
+                1
+                for event in events.recovered(conn, ATTENTION_SHOWN)
+                if event.created_at >= day_ago
+            ),
+            failing_endpoints=[
+                str(entry["endpoint"]) for entry in notifications.dead_or_retrying(conn)
+            ],
+            refused_webhooks=refused,
         )
 
     return await deps.database.read(read)

@@ -20,7 +20,14 @@ from litestar.types import ExceptionHandlersMap
 
 from payments_platform.operators import OperatorAccounts
 from payments_platform.runtime import Runtime
-from payments_platform.web.console import configuration, jobs, overview, payments, sign_in
+from payments_platform.web.console import (
+    attention,
+    configuration,
+    jobs,
+    overview,
+    payments,
+    sign_in,
+)
 from payments_platform.web.console.access import (
     CONSOLE,
     Console,
@@ -96,6 +103,7 @@ def _routes() -> list[Router]:
             jobs.jobs_partial,
             jobs.retry_job,
             jobs.retry_dead,
+            attention.attention_partial,
             configuration.plugins_page,
             sign_in.sign_out_post,
         ],

@@ -22,6 +22,15 @@
     shown.hidden = false;
   }
 
+  // The tab's title says how many things need an operator, so that a tab left open in the
+  // background still tells.
+  var title = document.title;
+  document.addEventListener("htmx:afterSettle", function () {
+    var bar = document.getElementById("attention");
+    var count = bar ? Number(bar.getAttribute("data-attention-count") || "0") : 0;
+    document.title = count > 0 ? "(" + count + ") " + title : title;
+  });
+
   document.addEventListener("htmx:sendError", failed);
   document.addEventListener("htmx:responseError", failed);
   document.addEventListener("htmx:afterRequest", function (event) {
