@@ -129,6 +129,8 @@ async def test_a_usd_payment_goes_from_initiate_to_paid_to_refunded_paying_out_o
         "refund": 4,
         "status": 4,
         "cancel": 0,
+        "capture": 0,
+        "void": 0,
     }
 
 
