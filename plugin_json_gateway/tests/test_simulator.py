@@ -8,14 +8,20 @@ from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import msgspec
 import pytest
 from payments_plugin_json_gateway.gateway import JsonGateway
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.simulator import JsonVendorSimulator
 from payments_plugins import (
     Amount,
+    AuthorizationExpired,
     CancelRequest,
     CancelResult,
+    CaptureMode,
+    CaptureRequest,
+    CaptureStatusQuery,
+    CaptureStatusReport,
     GatewayDeclined,
     GatewayError,
     GatewayOutcomeUnknown,
@@ -29,8 +35,10 @@ from payments_plugins import (
     SimulatorOptions,
     StatusQuery,
     StatusReport,
+    VendorCaptureStatus,
     VendorPaymentStatus,
     VendorRefundStatus,
+    VoidRequest,
     WebhookEvent,
 )
 from payments_plugins.testing.asgi_server import serve_asgi
@@ -116,7 +124,14 @@ async def test_a_payment_goes_from_initiate_to_paid_to_refunded_paying_out_once(
     assert again == first
     calls_after = await control.calls()
     calls = {name: calls_after[name] - calls_before[name] for name in calls_after}
-    assert calls == {"initiate": 1, "refund": 2, "status": 3, "cancel": 0}
+    assert calls == {
+        "initiate": 1,
+        "refund": 2,
+        "status": 3,
+        "cancel": 0,
+        "capture": 0,
+        "void": 0,
+    }
     held = await control.payment_with_reference(str(request.payment_id))
     assert held is not None
     assert held["refunds"] == [
@@ -374,3 +389,53 @@ async def test_cancel_while_the_vendor_is_down_is_unavailable(
     held = await control.payment_with_reference(str(request.payment_id))
     assert held is not None
     assert held["status"] == "initiated"
+
+
+async def test_a_manual_payment_is_authorized_captured_in_parts_and_reported_so(
+    gateway: JsonGateway, control: SimulatorControl
+):
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(), amount=Amount.parse("100.00 AED"), capture=CaptureMode.MANUAL
+    )
+    external_id = (await gateway.initiate(request)).external_id
+    await control.set_status(external_id, "authorized")
+    query = StatusQuery(payment_id=request.payment_id, external_id=external_id)
+
+    held = await gateway.fetch_status(query)
+    first = CaptureRequest(
+        payment_id=request.payment_id,
+        capture_id=uuid.uuid4(),
+        external_id=external_id,
+        amount=Amount.parse("30.00 AED"),
+        final=False,
+    )
+    captured = await gateway.capture(first)
+    between = await gateway.fetch_status(query)
+    found = await gateway.fetch_capture_status(
+        CaptureStatusQuery(
+            payment_id=request.payment_id, capture_id=first.capture_id, external_id=external_id
+        )
+    )
+
+    assert (held.status, held.authorized, held.captured) == (
+        VendorPaymentStatus.AUTHORIZED,
+        Amount.parse("100.00 AED"),
+        Amount.parse("0.00 AED"),
+    )
+    assert held.authorization_expires_at is not None
+    assert held.authorization_expires_at.tzinfo is not None
+    assert (between.status, between.captured) == (
+        VendorPaymentStatus.AUTHORIZED,
+        Amount.parse("30.00 AED"),
+    )
+    assert found == CaptureStatusReport(
+        status=VendorCaptureStatus.SUCCEEDED, external_capture_id=captured.external_capture_id
+    )
+    with pytest.raises(GatewayDeclined) as refused:
+        await gateway.void(VoidRequest(payment_id=request.payment_id, external_id=external_id))
+    assert refused.value.vendor_code == "payment_already_captured"
+    await control.expire_authorization(external_id)
+    rest = msgspec.structs.replace(first, capture_id=uuid.uuid4(), amount=Amount.parse("70.00 AED"))
+    with pytest.raises(AuthorizationExpired):
+        await gateway.capture(rest)
+    assert (await gateway.fetch_status(query)).status is VendorPaymentStatus.EXPIRED

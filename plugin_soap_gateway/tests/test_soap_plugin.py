@@ -82,6 +82,9 @@ def test_the_wsdl_is_shipped_in_the_package_and_describes_every_operation():
     assert operations == {
         "InitiatePayment",
         "CancelPayment",
+        "CapturePayment",
+        "GetCaptureStatus",
+        "VoidPayment",
         "Refund",
         "GetPaymentStatus",
         "GetRefundStatus",

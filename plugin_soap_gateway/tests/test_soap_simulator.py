@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import msgspec
 import pytest
 from lxml import etree
 from payments_plugin_soap_gateway.gateway import SoapGateway
@@ -19,8 +20,13 @@ from payments_plugin_soap_gateway.settings import SoapGatewaySettings
 from payments_plugin_soap_gateway.simulator import SoapVendorSimulator
 from payments_plugins import (
     Amount,
+    AuthorizationExpired,
     CancelRequest,
     CancelResult,
+    CaptureMode,
+    CaptureRequest,
+    CaptureStatusQuery,
+    CaptureStatusReport,
     GatewayDeclined,
     GatewayResources,
     GatewayUnavailable,
@@ -31,8 +37,10 @@ from payments_plugins import (
     SimulatorOptions,
     StatusQuery,
     StatusReport,
+    VendorCaptureStatus,
     VendorPaymentStatus,
     VendorRefundStatus,
+    VoidRequest,
     WebhookEvent,
 )
 from payments_plugins.testing.asgi_server import serve_asgi
@@ -129,6 +137,8 @@ async def test_a_usd_payment_goes_from_initiate_to_paid_to_refunded_paying_out_o
         "refund": 4,
         "status": 4,
         "cancel": 0,
+        "capture": 0,
+        "void": 0,
     }
 
 
@@ -403,3 +413,53 @@ async def test_the_vendor_keeps_the_return_url_and_description_it_was_sent(
     held = await control.payment_with_reference(str(request.payment_id))
     assert held is not None
     assert (held["return_url"], held["description"]) == (request.return_url, "d" * 1000)
+
+
+async def test_a_manual_payment_is_authorized_captured_in_parts_and_reported_so(
+    gateway: SoapGateway, control: SimulatorControl
+):
+    request = InitiateRequest(
+        payment_id=uuid.uuid4(), amount=Amount.parse("100.00 USD"), capture=CaptureMode.MANUAL
+    )
+    external_id = (await gateway.initiate(request)).external_id
+    await control.set_status(external_id, "authorized")
+    query = StatusQuery(payment_id=request.payment_id, external_id=external_id)
+
+    held = await gateway.fetch_status(query)
+    first = CaptureRequest(
+        payment_id=request.payment_id,
+        capture_id=uuid.uuid4(),
+        external_id=external_id,
+        amount=Amount.parse("30.00 USD"),
+        final=False,
+    )
+    captured = await gateway.capture(first)
+    between = await gateway.fetch_status(query)
+    found = await gateway.fetch_capture_status(
+        CaptureStatusQuery(
+            payment_id=request.payment_id, capture_id=first.capture_id, external_id=external_id
+        )
+    )
+
+    assert (held.status, held.authorized, held.captured) == (
+        VendorPaymentStatus.AUTHORIZED,
+        Amount.parse("100.00 USD"),
+        Amount.parse("0.00 USD"),
+    )
+    assert held.authorization_expires_at is not None
+    assert held.authorization_expires_at.tzinfo is not None
+    assert (between.status, between.captured) == (
+        VendorPaymentStatus.AUTHORIZED,
+        Amount.parse("30.00 USD"),
+    )
+    assert found == CaptureStatusReport(
+        status=VendorCaptureStatus.SUCCEEDED, external_capture_id=captured.external_capture_id
+    )
+    with pytest.raises(GatewayDeclined) as refused:
+        await gateway.void(VoidRequest(payment_id=request.payment_id, external_id=external_id))
+    assert refused.value.vendor_code == "payment_already_captured"
+    await control.expire_authorization(external_id)
+    rest = msgspec.structs.replace(first, capture_id=uuid.uuid4(), amount=Amount.parse("70.00 USD"))
+    with pytest.raises(AuthorizationExpired):
+        await gateway.capture(rest)
+    assert (await gateway.fetch_status(query)).status is VendorPaymentStatus.EXPIRED

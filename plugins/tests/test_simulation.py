@@ -174,7 +174,14 @@ async def test_a_mounted_simulator_routes_below_its_root_path(simulator: ToyVend
     async with httpx.AsyncClient(transport=transport, base_url="http://platform") as client:
         response = await client.get("/vendors/toy/_simulator/calls")
 
-    assert response.json() == {"initiate": 0, "refund": 0, "status": 0, "cancel": 0}
+    assert response.json() == {
+        "initiate": 0,
+        "refund": 0,
+        "status": 0,
+        "cancel": 0,
+        "capture": 0,
+        "void": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -220,6 +227,7 @@ async def test_a_payment_is_idempotent_on_the_callers_reference(vendor: httpx.As
             "status": "initiated",
             "amount": "5.00 AED",
             "refunds": [],
+            "captures": [],
             "return_url": None,
             "description": None,
         }
@@ -302,6 +310,8 @@ async def test_every_vendor_call_is_counted_by_kind(vendor: httpx.AsyncClient):
         "refund": 1,
         "status": 2,
         "cancel": 0,
+        "capture": 0,
+        "void": 0,
     }
 
 

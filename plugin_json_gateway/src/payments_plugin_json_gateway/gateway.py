@@ -13,6 +13,9 @@ Every vendor call maps its failure onto the platform's error taxonomy:
 An accepted payment's answer names the vendor's page its payer pays on (``redirect_url``),
 returned as a ``RedirectAction``; a URL the contract refuses there is no usable answer either
 (``GatewayOutcomeUnknown``). A cancel the vendor refuses (the payer paid) is ``GatewayDeclined``.
+A payment taken with manual capture is captured (``POST /payments/{id}/captures``, our capture
+id as the reference) and voided (``POST /payments/{id}/void``); the vendor's
+``authorization_expired`` is ``AuthorizationExpired``.
 """
 
 from __future__ import annotations
@@ -26,8 +29,15 @@ import httpx
 import msgspec
 from opentelemetry.trace import Tracer
 from payments_plugins import (
+    Amount,
+    AuthorizationExpired,
     CancelRequest,
     CancelResult,
+    CaptureMode,
+    CaptureRequest,
+    CaptureResult,
+    CaptureStatusQuery,
+    CaptureStatusReport,
     GatewayDeclined,
     GatewayError,
     GatewayOutcomeUnknown,
@@ -42,8 +52,11 @@ from payments_plugins import (
     RefundStatusReport,
     StatusQuery,
     StatusReport,
+    VendorCaptureStatus,
     VendorPaymentStatus,
     VendorRefundStatus,
+    VoidRequest,
+    VoidResult,
     WebhookEvent,
 )
 from payments_plugins.vendor_call import (
@@ -59,6 +72,8 @@ from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.signing import verify_signature
 from payments_plugin_json_gateway.wire import (
     MAX_DESCRIPTION_LENGTH,
+    CaptureAnswer,
+    CaptureBody,
     CreatedAnswer,
     ErrorAnswer,
     InitiateBody,
@@ -84,6 +99,7 @@ _CREATED_DECODER: Final = msgspec.json.Decoder(CreatedAnswer)
 _INITIATED_DECODER: Final = msgspec.json.Decoder(InitiatedAnswer)
 _PAYMENT_DECODER: Final = msgspec.json.Decoder(PaymentAnswer)
 _REFUND_DECODER: Final = msgspec.json.Decoder(RefundAnswer)
+_CAPTURE_DECODER: Final = msgspec.json.Decoder(CaptureAnswer)
 _ERROR_DECODER: Final = msgspec.json.Decoder(ErrorAnswer)
 _WEBHOOK_DECODER: Final = msgspec.json.Decoder(WebhookBody)
 
@@ -118,6 +134,7 @@ class JsonGateway:
             reference=str(request.payment_id),
             return_url=request.return_url,
             description=_shown_description(request.description),
+            capture="manual" if request.capture is CaptureMode.MANUAL else "automatic",
         )
         return await self._call(
             "initiate",
@@ -136,6 +153,47 @@ class JsonGateway:
             "POST",
             f"{self._root}/payments/{_path_segment(request.external_id)}/cancel",
             lambda status, body: _cancelled(query, status, body),
+        )
+
+    async def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Capture under our capture id as the vendor's reference, so a retry captures nothing
+        more; ``final`` releases what stays uncaptured."""
+        payload = CaptureBody(
+            amount=request.amount.format(), reference=str(request.capture_id), final=request.final
+        )
+        query = CaptureStatusQuery(
+            payment_id=request.payment_id,
+            capture_id=request.capture_id,
+            external_id=request.external_id,
+        )
+        return await self._call(
+            "capture",
+            "POST",
+            f"{self._root}/payments/{_path_segment(request.external_id)}/captures",
+            lambda status, body: _captured(query, status, body),
+            content=_ENCODER.encode(payload),
+        )
+
+    async def fetch_capture_status(self, query: CaptureStatusQuery) -> CaptureStatusReport:
+        """Look a capture up by the reference it was sent with; the vendor only keeps captures
+        that went through, so a found capture has succeeded."""
+        return await self._call(
+            "capture_status",
+            "GET",
+            f"{self._root}/captures",
+            lambda status, body: _capture_report(query, status, body),
+            params={"reference": str(query.capture_id)},
+        )
+
+    async def void(self, request: VoidRequest) -> VoidResult:
+        """Release the authorization; one voided before is voided again, one captured of is
+        refused (``GatewayDeclined``, ``payment_already_captured``)."""
+        query = StatusQuery(payment_id=request.payment_id, external_id=request.external_id)
+        return await self._call(
+            "void",
+            "POST",
+            f"{self._root}/payments/{_path_segment(request.external_id)}/void",
+            lambda status, body: _voided(query, status, body),
         )
 
     async def refund(self, request: RefundRequest) -> RefundResult:
@@ -280,6 +338,8 @@ def _status_failure(operation: str, status: int, body: bytes) -> GatewayError | 
         described = f"HTTP {status}" + (f" {code}" if code else "")
         if message:
             described += f": {message}"
+        if code == "authorization_expired":
+            return AuthorizationExpired(f"json gateway {operation} declined: {described}")
         return GatewayDeclined(f"json gateway {operation} declined: {described}", vendor_code=code)
     # 408, any 5xx but 503, and the 1xx or 3xx the API never documents: the vendor may have
     # acted on the request.
@@ -342,6 +402,36 @@ def _cancelled(query: StatusQuery, status: int, body: bytes) -> CancelResult:
     return CancelResult()
 
 
+def _captured(query: CaptureStatusQuery, status: int, body: bytes) -> CaptureResult:
+    answer = _answer("capture", status, body, _CAPTURE_DECODER)
+    mismatch = query.mismatch(reference=answer.reference, external_id=answer.payment_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"json gateway capture: {mismatch}")
+    return CaptureResult(external_capture_id=answer.id)
+
+
+def _capture_report(query: CaptureStatusQuery, status: int, body: bytes) -> CaptureStatusReport:
+    if _is_definitely_absent(status, body, "capture_not_found"):
+        return CaptureStatusReport(status=VendorCaptureStatus.NOT_FOUND)
+    answer = _answer("capture_status", status, body, _CAPTURE_DECODER, lookup=True)
+    mismatch = query.mismatch(reference=answer.reference, external_id=answer.payment_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"json gateway capture_status: {mismatch}")
+    return CaptureStatusReport(status=VendorCaptureStatus.SUCCEEDED, external_capture_id=answer.id)
+
+
+def _voided(query: StatusQuery, status: int, body: bytes) -> VoidResult:
+    answer = _answer("void", status, body, _PAYMENT_DECODER)
+    mismatch = query.mismatch(reference=answer.reference, external_id=answer.id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"json gateway void: {mismatch}")
+    if answer.status != "voided":
+        raise GatewayOutcomeUnknown(
+            f"json gateway void: the vendor answered the payment is {answer.status}"
+        )
+    return VoidResult()
+
+
 def _shown_description(description: str | None) -> str | None:
     """What the payment page is to show: the description, cut to what the vendor takes; none
     for a blank one."""
@@ -373,4 +463,23 @@ def _status_report(query: StatusQuery, status: int, body: bytes) -> StatusReport
     mismatch = query.mismatch(reference=answer.reference, external_id=answer.id)
     if mismatch is not None:
         raise GatewayOutcomeUnknown(f"json gateway status: {mismatch}")
-    return StatusReport(status=VendorPaymentStatus(answer.status), external_id=answer.id)
+    return StatusReport(
+        status=VendorPaymentStatus(answer.status),
+        external_id=answer.id,
+        authorized=_vendor_amount("authorized", answer.authorized),
+        captured=_vendor_amount("captured", answer.captured),
+        authorization_expires_at=answer.authorization_expires_at,
+    )
+
+
+def _vendor_amount(name: str, text: str | None) -> Amount | None:
+    """An amount the vendor's answer gives (``"100.00 AED"``); one that is not an amount is
+    no usable answer."""
+    if text is None:
+        return None
+    try:
+        return Amount.parse(text)
+    except ValueError as error:
+        raise GatewayOutcomeUnknown(
+            f"json gateway status: {name} {text!r:.40} is not an amount: {error}"
+        ) from error

@@ -31,8 +31,16 @@ JSON_GATEWAY_TYPE: Final = GatewayType(
     description="A JSON/REST vendor: HMAC-signed webhooks, idempotent on our reference.",
     unverified_webhooks=unverified_webhooks,
     secret_settings=frozenset({"webhook_secret"}),
-    # The payer pays on the vendor's page; a payment not paid yet can be cancelled.
-    capabilities=Capabilities(next_actions=frozenset({NextActionType.REDIRECT}), cancel=True),
+    # The payer pays on the vendor's page; a payment not paid yet can be cancelled; one taken
+    # with manual capture is authorized, then captured in parts or voided.
+    capabilities=Capabilities(
+        next_actions=frozenset({NextActionType.REDIRECT}),
+        cancel=True,
+        manual_capture=True,
+        partial_capture=True,
+        multiple_captures=True,
+        void=True,
+    ),
 )
 
 

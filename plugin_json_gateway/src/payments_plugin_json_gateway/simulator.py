@@ -31,7 +31,7 @@ from payments_plugins.simulation import (
 
 from payments_plugin_json_gateway.settings import JsonGatewaySettings
 from payments_plugin_json_gateway.signing import signed_headers
-from payments_plugin_json_gateway.wire import InitiateBody, RefundBody, WebhookBody
+from payments_plugin_json_gateway.wire import CaptureBody, InitiateBody, RefundBody, WebhookBody
 
 CURRENCY: Final = "AED"
 """The only currency the vendor takes."""
@@ -39,6 +39,7 @@ CURRENCY: Final = "AED"
 _ENCODER: Final = msgspec.json.Encoder()
 _INITIATE_DECODER: Final = msgspec.json.Decoder(InitiateBody)
 _REFUND_DECODER: Final = msgspec.json.Decoder(RefundBody)
+_CAPTURE_DECODER: Final = msgspec.json.Decoder(CaptureBody)
 
 
 class JsonVendorSimulator(VendorSimulator):
@@ -66,6 +67,9 @@ class JsonVendorSimulator(VendorSimulator):
             Route("GET", "payments", self._payment_by_reference),
             Route("GET", "payments/{external_id}", self._payment_by_id),
             Route("POST", "payments/{external_id}/cancel", self._cancel),
+            Route("POST", "payments/{external_id}/captures", self._capture),
+            Route("GET", "captures", self._capture_by_reference),
+            Route("POST", "payments/{external_id}/void", self._void),
         )
         super().__init__(options, routes, **timing)
 
@@ -92,7 +96,11 @@ class JsonVendorSimulator(VendorSimulator):
         amount = self.accepted_amount(body.amount)
         behaviour = self.behaviour_for(amount, "initiate", decline_code="payment_declined")
         payment, created = self.take_payment(
-            body.reference, amount, return_url=body.return_url, description=body.description
+            body.reference,
+            amount,
+            return_url=body.return_url,
+            description=body.description,
+            capture=body.capture,
         )
         answer = json_answer(
             201 if created else 200,
@@ -104,6 +112,29 @@ class JsonVendorSimulator(VendorSimulator):
         self.take_call("cancel")
         payment = self.cancel_payment(request.path_params["external_id"])
         return json_answer(200, payment.to_json())
+
+    async def _capture(self, request: Request) -> Answer | None:
+        self.take_call("capture")
+        body = decoded(_CAPTURE_DECODER, request.body)
+        amount = self.accepted_amount(body.amount)
+        behaviour = self.behaviour_for(amount, "capture", decline_code="capture_declined")
+        capture, created = self.take_capture(
+            request.path_params["external_id"], body.reference, amount, final=body.final
+        )
+        answer = json_answer(201 if created else 200, capture.to_json())
+        return await self.misbehave_or(behaviour, request, answer)
+
+    async def _capture_by_reference(self, request: Request) -> Answer:
+        self.take_call("status")
+        capture = self.capture_with_reference(_one_reference(request))
+        return json_answer(200, capture.to_json())
+
+    async def _void(self, request: Request) -> Answer | None:
+        self.take_call("void")
+        payment = self.payment(request.path_params["external_id"])
+        behaviour = self.behaviour_for(payment.amount, "void", decline_code="void_declined")
+        answer = json_answer(200, self.void_payment(payment.id).to_json())
+        return await self.misbehave_or(behaviour, request, answer)
 
     async def _refund(self, request: Request) -> Answer | None:
         self.take_call("refund")

@@ -8,6 +8,7 @@ fields, which vendors add over time.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -17,8 +18,12 @@ NonBlank = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"\S")]
 """An id: not blank, and at most 255 characters (what the platform stores)."""
 Reference = Annotated[str, Meta(min_length=1, max_length=200)]
 """The caller's idempotency reference: our payment or refund id."""
-VendorStatus = Literal["initiated", "paid", "failed", "expired", "cancelled"]
-WebhookStatus = Literal["paid", "failed", "expired"]
+VendorStatus = Literal[
+    "initiated", "authorized", "paid", "failed", "expired", "cancelled", "voided"
+]
+WebhookStatus = Literal["paid", "authorized", "failed", "expired"]
+CaptureMode = Literal["automatic", "manual"]
+AwareTime = Annotated[datetime, Meta(tz=True)]
 MAX_DESCRIPTION_LENGTH = 1000
 """The longest description the vendor takes."""
 
@@ -35,6 +40,18 @@ class InitiateBody(
     """Where the vendor's payment page sends the payer back (with ``payment_id``)."""
     description: str | None = None
     """What the payment page shows the payer."""
+    capture: CaptureMode = "automatic"
+    """``manual``: the payer authorizes, and the payment is captured with ``POST
+    /payments/{id}/captures``; left out for ``automatic``."""
+
+
+class CaptureBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``POST /payments/{id}/captures``: ``reference`` is our capture id, the vendor's
+    idempotency reference; ``final`` releases what stays uncaptured."""
+
+    amount: str
+    reference: Reference
+    final: bool = False
 
 
 class RefundBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -66,6 +83,20 @@ class PaymentAnswer(msgspec.Struct, frozen=True):
     id: NonBlank
     reference: str
     status: VendorStatus
+    authorized: str | None = None
+    """What is authorized, for a payment taken with manual capture (``"100.00 AED"``)."""
+    captured: str | None = None
+    """What was captured of it in all."""
+    authorization_expires_at: AwareTime | None = None
+    """When the vendor lets the authorization lapse."""
+
+
+class CaptureAnswer(msgspec.Struct, frozen=True):
+    """The answer to a capture, or to a capture lookup by reference."""
+
+    id: NonBlank
+    reference: str
+    payment_id: str
 
 
 class RefundAnswer(msgspec.Struct, frozen=True):

@@ -16,7 +16,10 @@ Every vendor call maps its failure onto the platform's error taxonomy:
 An accepted payment's answer names the vendor's page its payer pays on (``redirectUrl``),
 returned as a ``RedirectAction``; a URL the contract refuses there is no usable answer either
 (``GatewayOutcomeUnknown``). ``CancelPayment`` of a payment the payer paid is a Client fault:
-``GatewayDeclined``.
+``GatewayDeclined``. A payment initiated with ``captureMode`` manual is captured with
+``CapturePayment`` (our capture id as its reference), looked up with ``GetCaptureStatus`` and
+released with ``VoidPayment``; the Client fault ``authorization_expired`` is
+``AuthorizationExpired``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -32,8 +36,15 @@ import msgspec
 from lxml import etree
 from opentelemetry.trace import Tracer
 from payments_plugins import (
+    Amount,
+    AuthorizationExpired,
     CancelRequest,
     CancelResult,
+    CaptureMode,
+    CaptureRequest,
+    CaptureResult,
+    CaptureStatusQuery,
+    CaptureStatusReport,
     GatewayDeclined,
     GatewayError,
     GatewayOutcomeUnknown,
@@ -48,8 +59,11 @@ from payments_plugins import (
     RefundStatusReport,
     StatusQuery,
     StatusReport,
+    VendorCaptureStatus,
     VendorPaymentStatus,
     VendorRefundStatus,
+    VoidRequest,
+    VoidResult,
     WebhookEvent,
 )
 from payments_plugins.vendor_call import (
@@ -100,6 +114,10 @@ PAYMENT_NOT_FOUND: Final = "payment_not_found"
 """The vendor code of the Client fault answering a lookup of a payment it does not have."""
 REFUND_NOT_FOUND: Final = "refund_not_found"
 """The vendor code of the Client fault answering a lookup of a refund it does not have."""
+CAPTURE_NOT_FOUND: Final = "capture_not_found"
+"""The vendor code of the Client fault answering a lookup of a capture it does not have."""
+AUTHORIZATION_EXPIRED: Final = "authorization_expired"
+"""The vendor code of the Client fault refusing a capture or void of a lapsed authorization."""
 
 MAX_NOTIFICATION_BYTES: Final = 64 * 1024
 """A notification longer than this is not one the vendor sends; it is refused unparsed."""
@@ -108,7 +126,9 @@ MAX_NOTIFICATION_BYTES: Final = 64 * 1024
 _REFUSED_UNPROCESSED: Final = frozenset({401, 403, 429, 503})
 
 _T = TypeVar("_T")
-Operation = Literal["initiate", "refund", "status", "refund_status", "cancel"]
+Operation = Literal[
+    "initiate", "refund", "status", "refund_status", "cancel", "capture", "capture_status", "void"
+]
 Answer = Any | Fault
 """What a call brought back: zeep's decoded answer, or the vendor's fault."""
 
@@ -129,7 +149,11 @@ class _StatusAnswer(msgspec.Struct, frozen=True, rename="camel"):
 
     external_id: IdentifierText
     reference: str
-    status: Literal["initiated", "paid", "failed", "expired", "cancelled"]
+    status: Literal["initiated", "authorized", "paid", "failed", "expired", "cancelled", "voided"]
+    currency: str
+    authorized_amount: str | None = None
+    captured_amount: str | None = None
+    authorization_expires_at: datetime | None = None
 
 
 class _CancelAnswer(msgspec.Struct, frozen=True, rename="camel"):
@@ -138,6 +162,15 @@ class _CancelAnswer(msgspec.Struct, frozen=True, rename="camel"):
     external_id: IdentifierText
     reference: str
     status: str
+
+
+class _CaptureAnswer(msgspec.Struct, frozen=True, rename="camel"):
+    """``CapturePaymentResponse`` and ``GetCaptureStatusResponse``: a capture the vendor holds
+    has gone through."""
+
+    capture_id: IdentifierText
+    reference: str
+    external_id: str
 
 
 class _RefundAnswer(msgspec.Struct, frozen=True, rename="camel"):
@@ -199,7 +232,51 @@ class SoapGateway:
         description = _shown_description(request.description)
         if description is not None:
             arguments["description"] = description
+        if request.capture is CaptureMode.MANUAL:
+            arguments["captureMode"] = "manual"
         return await self._call("initiate", "InitiatePayment", arguments, _initiated)
+
+    async def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Capture under our capture id as the vendor's reference, so a retry captures nothing
+        more; ``final`` releases what stays uncaptured."""
+        query = CaptureStatusQuery(
+            payment_id=request.payment_id,
+            capture_id=request.capture_id,
+            external_id=request.external_id,
+        )
+        return await self._call(
+            "capture",
+            "CapturePayment",
+            {
+                "externalId": request.external_id,
+                "amount": request.amount.decimal_text(),
+                "currency": request.amount.currency,
+                "reference": str(request.capture_id),
+                "final": "true" if request.final else "false",
+            },
+            lambda answer: _captured(query, answer),
+        )
+
+    async def fetch_capture_status(self, query: CaptureStatusQuery) -> CaptureStatusReport:
+        """Look a capture up by the reference it was sent with; the vendor only keeps captures
+        that went through, so a found capture has succeeded."""
+        return await self._call(
+            "capture_status",
+            "GetCaptureStatus",
+            {"reference": str(query.capture_id)},
+            lambda answer: _capture_report(query, answer),
+        )
+
+    async def void(self, request: VoidRequest) -> VoidResult:
+        """Release the authorization; one voided before is voided again, one captured of is
+        refused (``GatewayDeclined``, ``payment_already_captured``)."""
+        query = StatusQuery(payment_id=request.payment_id, external_id=request.external_id)
+        return await self._call(
+            "void",
+            "VoidPayment",
+            {"externalId": request.external_id},
+            lambda answer: _voided(query, answer),
+        )
 
     async def cancel(self, request: CancelRequest) -> CancelResult:
         """Cancel the payment at the vendor; one cancelled before is cancelled again, one the
@@ -407,6 +484,45 @@ def _cancelled(query: StatusQuery, answer: Answer) -> CancelResult:
     return CancelResult()
 
 
+def _captured(query: CaptureStatusQuery, answer: Answer) -> CaptureResult:
+    if isinstance(answer, Fault):
+        raise _fault_error("capture", answer)
+    decoded = _decoded("capture", "CapturePaymentResponse", answer, _CaptureAnswer)
+    mismatch = query.mismatch(reference=decoded.reference, external_id=decoded.external_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"soap gateway capture: {mismatch}")
+    return CaptureResult(external_capture_id=decoded.capture_id)
+
+
+def _capture_report(query: CaptureStatusQuery, answer: Answer) -> CaptureStatusReport:
+    if isinstance(answer, Fault):
+        # Only the vendor's own "no such capture" says the capture never reached it.
+        if answer.kind is FaultKind.CLIENT and answer.vendor_code == CAPTURE_NOT_FOUND:
+            return CaptureStatusReport(status=VendorCaptureStatus.NOT_FOUND)
+        raise _lookup_failure("capture_status", answer)
+    decoded = _decoded("capture_status", "GetCaptureStatusResponse", answer, _CaptureAnswer)
+    mismatch = query.mismatch(reference=decoded.reference, external_id=decoded.external_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"soap gateway capture_status: {mismatch}")
+    return CaptureStatusReport(
+        status=VendorCaptureStatus.SUCCEEDED, external_capture_id=decoded.capture_id
+    )
+
+
+def _voided(query: StatusQuery, answer: Answer) -> VoidResult:
+    if isinstance(answer, Fault):
+        raise _fault_error("void", answer)
+    decoded = _decoded("void", "VoidPaymentResponse", answer, _CancelAnswer)
+    mismatch = query.mismatch(reference=decoded.reference, external_id=decoded.external_id)
+    if mismatch is not None:
+        raise GatewayOutcomeUnknown(f"soap gateway void: {mismatch}")
+    if decoded.status != "voided":
+        raise GatewayOutcomeUnknown(
+            f"soap gateway void: the vendor answered the payment is {decoded.status}"
+        )
+    return VoidResult()
+
+
 def _shown_description(description: str | None) -> str | None:
     """What the payment page is to show: the description, with what XML cannot carry
     replaced and cut to what the vendor takes; none for a blank one."""
@@ -457,7 +573,31 @@ def _status_report(query: StatusQuery, answer: Answer) -> StatusReport:
     mismatch = query.mismatch(reference=decoded.reference, external_id=decoded.external_id)
     if mismatch is not None:
         raise GatewayOutcomeUnknown(f"soap gateway status: {mismatch}")
-    return StatusReport(status=VendorPaymentStatus(decoded.status), external_id=decoded.external_id)
+    expires = decoded.authorization_expires_at
+    if expires is not None and expires.tzinfo is None:
+        raise GatewayOutcomeUnknown(
+            f"soap gateway status: authorizationExpiresAt {expires.isoformat()} has no zone"
+        )
+    return StatusReport(
+        status=VendorPaymentStatus(decoded.status),
+        external_id=decoded.external_id,
+        authorized=_vendor_amount(decoded.authorized_amount, decoded.currency),
+        captured=_vendor_amount(decoded.captured_amount, decoded.currency),
+        authorization_expires_at=expires,
+    )
+
+
+def _vendor_amount(text: str | None, currency: str) -> Amount | None:
+    """An amount the vendor's answer gives in ``currency``; one that is not an amount of it
+    is no usable answer."""
+    if text is None:
+        return None
+    try:
+        return Amount.parse(f"{text} {currency}")
+    except ValueError as error:
+        raise GatewayOutcomeUnknown(
+            f"soap gateway status: {text!r:.40} {currency!r:.10} is not an amount: {error}"
+        ) from error
 
 
 def _fault_error(operation: Operation, fault: Fault) -> GatewayError:
@@ -466,6 +606,8 @@ def _fault_error(operation: Operation, fault: Fault) -> GatewayError:
     )
     if fault.message:
         described += f": {fault.message}"
+    if fault.kind is FaultKind.CLIENT and fault.vendor_code == AUTHORIZATION_EXPIRED:
+        return AuthorizationExpired(f"soap gateway {operation} declined: {described}")
     if fault.kind is FaultKind.CLIENT:
         return GatewayDeclined(
             f"soap gateway {operation} declined: {described}", vendor_code=fault.vendor_code

@@ -38,8 +38,16 @@ SOAP_GATEWAY_TYPE: Final = GatewayType(
     unverified_webhooks=lambda _settings: None,
     secret_settings=frozenset({"password", "webhook_password"}),
     # The payer pays on the vendor's page (with a 3-D Secure challenge); a payment not paid
-    # yet can be cancelled.
-    capabilities=Capabilities(next_actions=frozenset({NextActionType.REDIRECT}), cancel=True),
+    # yet can be cancelled; one initiated with captureMode manual is authorized, then
+    # captured in parts or voided.
+    capabilities=Capabilities(
+        next_actions=frozenset({NextActionType.REDIRECT}),
+        cancel=True,
+        manual_capture=True,
+        partial_capture=True,
+        multiple_captures=True,
+        void=True,
+    ),
 )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final, Unpack
 
 from lxml import etree
-from payments_plugins import SimulatorOptions
+from payments_plugins import Amount, SimulatorOptions
 from payments_plugins.simulation import (
     Answer,
     CallKind,
@@ -135,6 +135,9 @@ class SoapVendorSimulator(VendorSimulator):
         self._operations: dict[str, tuple[CallKind, _OperationHandler]] = {
             f"{{{VENDOR_NS}}}InitiatePayment": ("initiate", self._initiate),
             f"{{{VENDOR_NS}}}CancelPayment": ("cancel", self._cancel),
+            f"{{{VENDOR_NS}}}CapturePayment": ("capture", self._capture),
+            f"{{{VENDOR_NS}}}GetCaptureStatus": ("status", self._capture_status),
+            f"{{{VENDOR_NS}}}VoidPayment": ("void", self._void),
             f"{{{VENDOR_NS}}}Refund": ("refund", self._refund),
             f"{{{VENDOR_NS}}}GetPaymentStatus": ("status", self._payment_status),
             f"{{{VENDOR_NS}}}GetRefundStatus": ("status", self._refund_status),
@@ -239,9 +242,12 @@ class SoapVendorSimulator(VendorSimulator):
         fields = read_fields(
             call,
             ("amount", "currency", "reference"),
-            ("returnUrl", "description"),
+            ("returnUrl", "description", "captureMode"),
             longer={"returnUrl": MAX_URL_LENGTH, "description": MAX_DESCRIPTION_LENGTH},
         )
+        capture = fields.get("captureMode", "automatic")
+        if capture not in ("automatic", "manual"):
+            raise MalformedEnvelope(f"captureMode {capture!r:.20} is not automatic or manual")
         amount = self.accepted_amount(f"{fields['amount']} {fields['currency']}")
         behaviour = self.behaviour_for(amount, "initiate", decline_code="payment_declined")
         payment, _ = self.take_payment(
@@ -249,6 +255,7 @@ class SoapVendorSimulator(VendorSimulator):
             amount,
             return_url=fields.get("returnUrl"),
             description=fields.get("description"),
+            capture="manual" if capture == "manual" else "automatic",
         )
         answer = _response(
             "InitiatePaymentResponse",
@@ -262,6 +269,47 @@ class SoapVendorSimulator(VendorSimulator):
             "CancelPaymentResponse",
             {"externalId": payment.id, "reference": payment.reference, "status": payment.status},
         )
+
+    async def _capture(self, call: etree._Element, request: Request) -> Answer | None:
+        fields = read_fields(call, ("externalId", "amount", "currency", "reference", "final"))
+        final = _xsd_boolean(fields["final"])
+        amount = self.accepted_amount(f"{fields['amount']} {fields['currency']}")
+        behaviour = self.behaviour_for(amount, "capture", decline_code="capture_declined")
+        capture, _ = self.take_capture(
+            fields["externalId"], fields["reference"], amount, final=final
+        )
+        answer = _response(
+            "CapturePaymentResponse",
+            {
+                "captureId": capture.id,
+                "reference": capture.reference,
+                "externalId": capture.payment_id,
+            },
+        )
+        return await self.misbehave_or(behaviour, request, answer)
+
+    async def _capture_status(self, call: etree._Element, request: Request) -> Answer:
+        capture = self.capture_with_reference(read_fields(call, ("reference",))["reference"])
+        return _response(
+            "GetCaptureStatusResponse",
+            {
+                "captureId": capture.id,
+                "reference": capture.reference,
+                "externalId": capture.payment_id,
+                "amount": capture.amount.decimal_text(),
+                "currency": capture.amount.currency,
+            },
+        )
+
+    async def _void(self, call: etree._Element, request: Request) -> Answer | None:
+        payment = self.payment(read_fields(call, ("externalId",))["externalId"])
+        behaviour = self.behaviour_for(payment.amount, "void", decline_code="void_declined")
+        voided = self.void_payment(payment.id)
+        answer = _response(
+            "VoidPaymentResponse",
+            {"externalId": voided.id, "reference": voided.reference, "status": voided.status},
+        )
+        return await self.misbehave_or(behaviour, request, answer)
 
     async def _refund(self, call: etree._Element, request: Request) -> Answer | None:
         fields = read_fields(call, ("externalId", "amount", "currency", "reference"))
@@ -279,16 +327,21 @@ class SoapVendorSimulator(VendorSimulator):
             payment = self.payment(fields["externalId"])
         else:
             payment = self.payment_with_reference(fields["reference"])
-        return _response(
-            "GetPaymentStatusResponse",
-            {
-                "externalId": payment.id,
-                "reference": payment.reference,
-                "status": payment.status,
-                "amount": payment.amount.decimal_text(),
-                "currency": payment.amount.currency,
-            },
-        )
+        fields = {
+            "externalId": payment.id,
+            "reference": payment.reference,
+            "status": payment.status,
+            "amount": payment.amount.decimal_text(),
+            "currency": payment.amount.currency,
+        }
+        if payment.manual:
+            shown = payment.to_json()
+            if shown["authorized"] is not None:
+                fields["authorizedAmount"] = Amount.parse(shown["authorized"]).decimal_text()
+            fields["capturedAmount"] = Amount.parse(shown["captured"]).decimal_text()
+            if shown["authorization_expires_at"] is not None:
+                fields["authorizationExpiresAt"] = shown["authorization_expires_at"]
+        return _response("GetPaymentStatusResponse", fields)
 
     async def _refund_status(self, call: etree._Element, request: Request) -> Answer:
         refund = self.refund_with_reference(read_fields(call, ("reference",))["reference"])
@@ -317,6 +370,15 @@ def served_wsdl(endpoint: str) -> bytes:
     ):
         address.set("location", endpoint)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _xsd_boolean(text: str) -> bool:
+    """An ``xsd:boolean``'s value: ``true``/``1`` or ``false``/``0``."""
+    if text.strip() in ("true", "1"):
+        return True
+    if text.strip() in ("false", "0"):
+        return False
+    raise MalformedEnvelope(f"{text!r:.20} is not an xsd:boolean")
 
 
 def _response(name: str, fields: dict[str, str]) -> Answer:

@@ -42,7 +42,7 @@ MAX_URL_LENGTH: Final = 2048
 """The longest ``returnUrl`` and ``redirectUrl`` the service takes."""
 MAX_DESCRIPTION_LENGTH: Final = 1000
 """The longest ``description`` the service takes."""
-NOTIFIED_STATUSES: Final = ("paid", "failed", "expired")
+NOTIFIED_STATUSES: Final = ("paid", "authorized", "failed", "expired")
 
 _NOT_XML_CHARACTERS: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

@@ -13,6 +13,10 @@ Contract 2.0 added what a payer does (next actions) and what a gateway can do be
 calls (capabilities, cancel). A plugin built for 1.x still loads, as a 1.x plugin: its types
 declare no capability, so the platform shows no next action for them and never asks them to
 cancel, exactly as on a 1.x platform.
+
+Contract 2.1 added authorizing now and capturing later (``CaptureMode``, capture and void,
+declared as ``Capabilities.manual_capture`` and its companions); a 2.0 plugin declares none of
+them and loads as it did.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-CONTRACT_VERSION: Final = "2.0.0"
+CONTRACT_VERSION: Final = "2.1.0"
 """The contract this installation of ``payments-plugins`` implements (its own version)."""
 CALL_DEADLINE_SECONDS: Final = 30.0
 """The default time budget of one call into a gateway (``initiate``, ``refund``, the lookups,

@@ -27,6 +27,14 @@ class GatewayDeclined(GatewayError):
         self.vendor_code = vendor_code
 
 
+class AuthorizationExpired(GatewayDeclined):
+    """The vendor refused a capture or a void because it let the payment's authorization lapse:
+    nothing can be captured under it any more. Since 2.1."""
+
+    def __init__(self, message: str, *, vendor_code: str | None = "authorization_expired") -> None:
+        super().__init__(message, vendor_code=vendor_code)
+
+
 class GatewayOutcomeUnknown(GatewayError):
     """The request was sent and no usable answer came back.
 

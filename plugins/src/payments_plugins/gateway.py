@@ -13,6 +13,10 @@ from opentelemetry.trace import Tracer
 from payments_plugins.messages import (
     CancelRequest,
     CancelResult,
+    CaptureRequest,
+    CaptureResult,
+    CaptureStatusQuery,
+    CaptureStatusReport,
     InitiateRequest,
     InitiateResult,
     NextActionType,
@@ -22,6 +26,8 @@ from payments_plugins.messages import (
     RefundStatusReport,
     StatusQuery,
     StatusReport,
+    VoidRequest,
+    VoidResult,
     WebhookAck,
     WebhookEvent,
     WebhookReply,
@@ -113,6 +119,54 @@ class CancellingGateway(Gateway, Protocol):
         ...
 
 
+class CapturingGateway(Gateway, Protocol):
+    """A gateway whose type declares ``Capabilities.manual_capture``: a payment initiated with
+    ``CaptureMode.MANUAL`` is authorized when its payer completes it, and captured later, all
+    or part. The platform calls ``capture`` only on such a gateway. Since 2.1."""
+
+    async def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Capture ``request.amount`` of the authorized payment, under ``request.capture_id``
+        as the vendor's idempotency reference: the same capture id never captures twice (a
+        repeat answers the same capture). With ``request.final``, the vendor releases whatever
+        stays uncaptured after it.
+
+        Raises ``GatewayDeclined`` when the vendor refuses (``vendor_code`` says why: more than
+        is left, a payment not authorized or voided, a second capture the vendor does not
+        take), ``AuthorizationExpired`` when it let the authorization lapse,
+        ``GatewayUnavailable`` when it certainly did not process the request, and
+        ``GatewayOutcomeUnknown`` when it was sent and no usable answer came back (the platform
+        then asks ``fetch_capture_status``, never sends it again under another id).
+        """
+        ...
+
+    async def fetch_capture_status(self, query: CaptureStatusQuery) -> CaptureStatusReport:
+        """Ask the vendor whether a capture sent with ``query.capture_id`` went through.
+
+        Errors and ``NOT_FOUND`` as for ``fetch_refund_status``; check the answer is about
+        this capture (``CaptureStatusQuery.mismatch``).
+        """
+        ...
+
+
+class VoidingGateway(Gateway, Protocol):
+    """A gateway whose type declares ``Capabilities.void``: it releases the authorization of a
+    payment nothing was captured of. The platform calls ``void`` only on such a gateway. Since
+    2.1."""
+
+    async def void(self, request: VoidRequest) -> VoidResult:
+        """Release the payment's authorization, so that nothing can be captured under it; a
+        payment voided before is voided again without error (the same answer). Afterwards
+        ``fetch_status`` reports ``VOIDED``.
+
+        Raises ``GatewayDeclined`` when the vendor refuses (a payment captured of is refused
+        so, never voided), ``AuthorizationExpired`` when it let the authorization lapse,
+        ``GatewayUnavailable`` when it certainly did not process the request, and
+        ``GatewayOutcomeUnknown`` when it was sent and no usable answer came back (the
+        platform then asks ``fetch_status``, never sends it again blindly).
+        """
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class Capabilities:
     """What a gateway type can do beyond initiating, refunding and looking up (Hyperswitch
@@ -124,8 +178,30 @@ class Capabilities:
     is refused as a garbage answer (the payment is reconciled)."""
     cancel: bool = False
     """The gateway is a ``CancellingGateway``: it cancels a payment the payer has not paid."""
+    manual_capture: bool = False
+    """The gateway is a ``CapturingGateway``: a payment initiated with ``CaptureMode.MANUAL``
+    is authorized, then captured later in one capture of all of it. Since 2.1."""
+    partial_capture: bool = False
+    """A capture may take less than what is authorized (the rest released, unless more
+    captures are declared). Requires ``manual_capture``. Since 2.1."""
+    multiple_captures: bool = False
+    """Several captures may be made of one authorization (shipments), the last one ``final``.
+    Requires ``partial_capture``. Since 2.1."""
+    void: bool = False
+    """The gateway is a ``VoidingGateway``: it releases an authorization nothing was captured
+    of. Requires ``manual_capture``. Since 2.1."""
 
     def __post_init__(self) -> None:
+        for name, needed in (
+            ("partial_capture", "manual_capture"),
+            ("multiple_captures", "partial_capture"),
+            ("void", "manual_capture"),
+        ):
+            if getattr(self, name) and not getattr(self, needed):
+                raise ValueError(
+                    f"Capabilities({name}=True) requires {needed}=True: declare {needed} too,"
+                    f" or leave {name} out"
+                )
         # Checked at run time: a plugin may not be type-checked.
         kinds: object = self.next_actions
         if isinstance(kinds, str) or not isinstance(kinds, frozenset | set | list | tuple):
@@ -228,7 +304,8 @@ class GatewayType(Generic[SettingsT]):
     """Names of settings whose values are secrets; the platform keeps them out of its logs."""
     capabilities: Capabilities = field(default_factory=Capabilities)
     """What the gateway can do beyond the four calls every gateway makes (next actions,
-    cancel). None declared: a type built for contract 1.x. Since 2.0."""
+    cancel; manual capture and void since 2.1). None declared: a type built for contract 1.x.
+    Since 2.0."""
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():

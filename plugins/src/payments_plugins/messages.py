@@ -18,8 +18,11 @@ class VendorPaymentStatus(enum.StrEnum):
 
     INITIATED = "initiated"
     """Accepted by the vendor, waiting for the payer."""
+    AUTHORIZED = "authorized"
+    """The payer completed a payment taken with ``CaptureMode.MANUAL``: the money is held for
+    the merchant, and nothing of it, or not all, is captured yet. Since 2.1."""
     PAID = "paid"
-    """The payer paid."""
+    """The payer paid; for a payment taken with ``CaptureMode.MANUAL``, fully captured."""
     FAILED = "failed"
     """The payer's payment failed (final)."""
     EXPIRED = "expired"
@@ -27,8 +30,22 @@ class VendorPaymentStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     """Cancelled before the payer paid (final): nothing can be paid under it any more. Since
     2.0."""
+    VOIDED = "voided"
+    """The authorization was released before anything was captured, or what was left of it
+    after a final capture (final). Since 2.1."""
     NOT_FOUND = "not_found"
     """The vendor has no payment under that reference: the initiate never reached it."""
+
+
+class CaptureMode(enum.StrEnum):
+    """When the vendor takes the money of a payment the payer completes. Since 2.1."""
+
+    AUTOMATIC = "automatic"
+    """At once: the payer's payment is ``PAID``."""
+    MANUAL = "manual"
+    """Later, when the merchant captures it (``CapturingGateway.capture``): the payer's payment
+    is ``AUTHORIZED`` until then. The platform asks for it only of a gateway whose type
+    declares ``Capabilities.manual_capture``."""
 
 
 class InitiateRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,6 +62,10 @@ class InitiateRequest(msgspec.Struct, frozen=True, kw_only=True):
     description: str | None = None
     """What the payment is for, in the merchant's words, for the vendor to show the payer.
     Since 2.0."""
+    capture: CaptureMode = CaptureMode.AUTOMATIC
+    """When the vendor takes the money: ``MANUAL`` only for a type that declares
+    ``Capabilities.manual_capture``, and then the payer's payment is ``AUTHORIZED``, not
+    ``PAID``, until it is captured. Since 2.1."""
 
 
 class NextActionType(enum.StrEnum):
@@ -141,6 +162,50 @@ class CancelResult(msgspec.Struct, frozen=True, kw_only=True):
     """The vendor cancelled the payment (or had already). Since 2.0."""
 
 
+class CaptureRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask the vendor to capture ``amount`` of an authorized payment. Since 2.1.
+
+    ``capture_id`` is sent as the vendor's idempotency reference: the same capture id never
+    captures twice, so a retried capture is always safe.
+    """
+
+    payment_id: uuid.UUID
+    """The platform's id of the payment (the reference it was initiated under)."""
+    capture_id: uuid.UUID
+    """The platform's id of this capture: the vendor's idempotency reference."""
+    external_id: str
+    """The vendor's id of the payment (what ``initiate`` returned)."""
+    amount: Amount
+    """What to capture: all or part of what is left of the authorization, in its currency."""
+    final: bool
+    """True: this is the last capture; the vendor releases whatever stays uncaptured after it.
+    False: more captures may follow (a type declaring ``multiple_captures``)."""
+
+
+class CaptureResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor captured the amount under ``external_capture_id``. Since 2.1."""
+
+    external_capture_id: str
+    """The vendor's id of the capture."""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "external_capture_id", self.external_capture_id)
+
+
+class VoidRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask the vendor to release the authorization of a payment nothing was captured of.
+    Since 2.1."""
+
+    payment_id: uuid.UUID
+    """The platform's id of the payment (the reference it was initiated under)."""
+    external_id: str
+    """The vendor's id of the payment."""
+
+
+class VoidResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor released the authorization (or had already). Since 2.1."""
+
+
 class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Ask the vendor to pay ``amount`` back.
 
@@ -201,11 +266,32 @@ class StatusReport(msgspec.Struct, frozen=True, kw_only=True):
     definite "no such payment"."""
     external_id: str | None = None
     """The vendor's id of the payment, when it has one."""
+    authorized: Amount | None = None
+    """What the vendor holds as authorized for a payment taken with ``CaptureMode.MANUAL``,
+    when it says. Since 2.1."""
+    captured: Amount | None = None
+    """What the vendor has captured of it in all, when it says. Since 2.1."""
+    authorization_expires_at: datetime | None = None
+    """When the vendor lets the authorization lapse (an aware time), when it says. Since 2.1."""
 
     def __post_init__(self) -> None:
         _check_member(self, "status", self.status, VendorPaymentStatus)
         if self.external_id is not None:
             _check_text(self, "external_id", self.external_id)
+        for name in ("authorized", "captured"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Amount):
+                raise TypeError(
+                    f"StatusReport.{name} must be a payments_plugins.Amount, not"
+                    f" {type(value).__name__} {value!r}: read it with Amount.parse or"
+                    " Amount(minor, currency)"
+                )
+        expiry = self.authorization_expires_at
+        if expiry is not None and (not isinstance(expiry, datetime) or expiry.tzinfo is None):
+            raise ValueError(
+                "StatusReport.authorization_expires_at must be an aware datetime (with its"
+                f" zone), not {expiry!r}"
+            )
 
 
 class VendorRefundStatus(enum.StrEnum):
@@ -255,13 +341,64 @@ class RefundStatusReport(msgspec.Struct, frozen=True, kw_only=True):
             _check_text(self, "external_refund_id", self.external_refund_id)
 
 
+class VendorCaptureStatus(enum.StrEnum):
+    """What a vendor says about a capture. Since 2.1."""
+
+    PENDING = "pending"
+    """The vendor has the capture and has not taken the money yet."""
+    SUCCEEDED = "succeeded"
+    """The amount was captured."""
+    FAILED = "failed"
+    """The vendor refused the capture after taking it."""
+    NOT_FOUND = "not_found"
+    """The vendor has no capture under that reference: it never reached it."""
+
+
+class CaptureStatusQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Which capture to ask the vendor about: ``capture_id`` is the reference the capture was
+    sent with; ``external_id`` is the payment's id at the vendor. Since 2.1."""
+
+    payment_id: uuid.UUID
+    """The platform's id of the payment captured."""
+    capture_id: uuid.UUID
+    """The platform's id of the capture, sent as the vendor's reference."""
+    external_id: str
+    """The vendor's id of the payment captured."""
+    external_capture_id: str | None = None
+    """The vendor's id of the capture, when its answer to ``capture`` arrived."""
+
+    def mismatch(self, *, reference: str, external_id: str) -> str | None:
+        """Why the vendor's answer about a capture made under ``reference`` of its payment
+        ``external_id`` is not about this capture; None when it is."""
+        if _is_id(reference, self.capture_id) and external_id == self.external_id:
+            return None
+        return (
+            f"answer is for capture {reference!r} of {external_id!r}, "
+            f"not {self.capture_id} of {self.external_id!r}"
+        )
+
+
+class CaptureStatusReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor's current view of a capture. Since 2.1."""
+
+    status: VendorCaptureStatus
+    """Where the capture stands; ``NOT_FOUND`` only on the vendor's own "no such capture"."""
+    external_capture_id: str | None = None
+    """The vendor's id of the capture, when it has one."""
+
+    def __post_init__(self) -> None:
+        _check_member(self, "status", self.status, VendorCaptureStatus)
+        if self.external_capture_id is not None:
+            _check_text(self, "external_capture_id", self.external_capture_id)
+
+
 class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
     """A verified notification from the vendor about one of its payments."""
 
     external_id: str
     """The vendor's id of the payment (what ``initiate`` returned)."""
     status: VendorPaymentStatus
-    """The status the vendor reports."""
+    """The status the vendor reports (``AUTHORIZED`` and ``VOIDED`` since 2.1)."""
     reference: uuid.UUID | None = None
     """The reference the vendor holds the payment under (``InitiateRequest.payment_id``), when
     the notification carries it. A notification naming an external id the platform never

@@ -57,6 +57,16 @@ _STYLE_HASH: Final = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).
 
 _FINAL_STATES: Final = {
     "paid": ("Payment complete", "{amount} was paid. The merchant has been told.", "done"),
+    "authorized": (
+        "Payment authorized",
+        "{amount} is held for the merchant, who takes it when your order ships.",
+        "done",
+    ),
+    "voided": (
+        "Authorization released",
+        "The merchant released this payment; nothing was charged.",
+        "over",
+    ),
     "failed": ("Payment failed", "Nothing was charged.", "over"),
     "cancelled": (
         "Payment cancelled",
@@ -130,6 +140,8 @@ class PageView:
     description: str | None
     status: str
     """The payment's status at the vendor."""
+    manual: bool = False
+    """The payment is taken with manual capture: the payer authorizes it. Since 2.1."""
     step: PayerStep | None = None
     """The step the payer is at after Pay; None before it."""
     notice: str | None = None
@@ -148,7 +160,9 @@ def payment_page(view: PageView, *, http_status: int = 200) -> Answer:
     if view.notice:
         parts.append(f'<p class="notice" role="alert">{escape(view.notice)}</p>')
     if view.status == "initiated":
-        parts.append(_step_form(view.step) if view.step else _checkout_form(view.amount))
+        parts.append(
+            _step_form(view.step) if view.step else _checkout_form(view.amount, view.manual)
+        )
     else:
         title, text, tone = _FINAL_STATES.get(
             view.status, ("Payment " + view.status, "This payment cannot be paid here.", "over")
@@ -187,11 +201,11 @@ def security_headers(form_target: str | None) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _checkout_form(amount: str) -> str:
+def _checkout_form(amount: str, manual: bool) -> str:
     return _form(
         CHECKOUT,
         (),
-        f"Pay {amount}",
+        f"{'Authorize' if manual else 'Pay'} {amount}",
     )
 
 

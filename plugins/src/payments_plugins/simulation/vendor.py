@@ -1,9 +1,10 @@
 """The base of a vendor simulator: the standard control surface, the vendor's books and its
 hosted payment page.
 
-``VendorSimulator`` is an ASGI app that keeps what every simulated vendor keeps (payments
-and refunds, idempotent on the caller's reference, with each payment's return URL and
-description; behaviours per amount; call counts; down mode), serves the control endpoints
+``VendorSimulator`` is an ASGI app that keeps what every simulated vendor keeps (payments,
+refunds and captures, idempotent on the caller's reference, with each payment's return URL and
+description; authorizations, voids and their expiry; behaviours per amount; call counts; down
+mode), serves the control endpoints
 under ``/_simulator/`` that the conformance kit drives (the protocol is documented in
 ``payments_plugins.testing.control``), serves the payer's payment page at ``/pay/{id}``, and
 posts notifications. A subclass supplies what is the vendor's own: its API routes, its error
@@ -60,10 +61,12 @@ from payments_plugins.simulation.payment_page import (
 )
 from payments_plugins.simulation.records import (
     CallKind,
+    CaptureModeText,
     Misbehaviour,
     Notification,
     NotifiedStatus,
     Operation,
+    SimulatedCapture,
     SimulatedPayment,
     SimulatedRefund,
 )
@@ -77,6 +80,9 @@ MAX_DESCRIPTION_LENGTH: Final = 1000
 PAGE_PATH: Final = "pay"
 """The payment page of a payment is at ``<where the simulator is served>/pay/<its id>``."""
 FORM: Final = "application/x-www-form-urlencoded"
+AUTHORIZATION_LIFETIME_SECONDS: Final = 7 * 24 * 3600.0
+"""How long a simulated vendor holds an authorization before it lapses (seven days), unless
+``POST /_simulator/payments/{id}/expire-authorization`` makes it lapse sooner."""
 _RETURN_HOST: Final = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
 _URL_CHARACTERS: Final = re.compile(r"[\x21-\x7e]+")
 
@@ -173,6 +179,12 @@ class VendorSimulator(abc.ABC):
     behaviour answers with it."""
     vendor_name: ClassVar[str] = "Simulated vendor"
     """What the payment page calls the vendor."""
+    partial_capture: ClassVar[bool] = True
+    """Whether a capture may take less than is authorized (``Capabilities.partial_capture``);
+    without it, a capture of another amount than the authorized one is refused. Since 2.1."""
+    multiple_captures: ClassVar[bool] = True
+    """Whether several captures may be made of one authorization
+    (``Capabilities.multiple_captures``); without it, every capture is final. Since 2.1."""
 
     def __init__(
         self,
@@ -202,10 +214,18 @@ class VendorSimulator(abc.ABC):
         self._payments: dict[str, SimulatedPayment] = {}
         self._payments_by_reference: dict[str, SimulatedPayment] = {}
         self._refunds_by_reference: dict[str, SimulatedRefund] = {}
+        self._captures_by_reference: dict[str, SimulatedCapture] = {}
         self._behaviours: dict[tuple[Amount, Operation], Misbehaviour] = {}
         self._hold_seconds: dict[tuple[Amount, Operation], float] = {}
         self._down = False
-        self._calls: dict[CallKind, int] = {"initiate": 0, "refund": 0, "status": 0, "cancel": 0}
+        self._calls: dict[CallKind, int] = {
+            "initiate": 0,
+            "refund": 0,
+            "status": 0,
+            "cancel": 0,
+            "capture": 0,
+            "void": 0,
+        }
         self._webhook_tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         control = (
@@ -216,6 +236,11 @@ class VendorSimulator(abc.ABC):
             Route("GET", "_simulator/calls", self._call_counts),
             Route("GET", "_simulator/payments", self._list_payments),
             Route("POST", "_simulator/payments/{external_id}/status", self._set_status),
+            Route(
+                "POST",
+                "_simulator/payments/{external_id}/expire-authorization",
+                self._expire_authorization,
+            ),
         )
         page = (
             Route("GET", f"{PAGE_PATH}/{{external_id}}", self._show_page),
@@ -368,7 +393,11 @@ class VendorSimulator(abc.ABC):
         return amount
 
     def behaviour_for(
-        self, amount: Amount, operation: Literal["initiate", "refund"], *, decline_code: str
+        self,
+        amount: Amount,
+        operation: Literal["initiate", "refund", "capture", "void"],
+        *,
+        decline_code: str,
     ) -> Misbehaviour | None:
         """The behaviour set for a call; refuses at once, recording nothing, when it says to.
 
@@ -411,8 +440,12 @@ class VendorSimulator(abc.ABC):
         *,
         return_url: str | None = None,
         description: str | None = None,
+        capture: CaptureModeText = "automatic",
     ) -> tuple[SimulatedPayment, bool]:
         """The payment made under ``reference``, and whether it is new.
+
+        ``capture`` is ``"manual"`` for a payment the merchant captures later (since 2.1): the
+        payer's Pay then authorizes it (``authorized``), and ``take_capture`` captures it.
 
         ``return_url`` (where the payment page sends the payer back) and ``description`` (what
         the page shows the payer) are kept as the vendor's API received them; a return URL
@@ -440,9 +473,10 @@ class VendorSimulator(abc.ABC):
                 amount=amount,
                 return_url=return_url,
                 description=description,
+                capture=capture,
             )
             if self._payer_pays_at_once:
-                payment.status = "paid"
+                self._complete(payment)
             self._payments[payment.id] = payment
             self._payments_by_reference[payment.reference] = payment
             self._schedule_auto_webhook(payment.id)
@@ -471,6 +505,109 @@ class VendorSimulator(abc.ABC):
                 409, "reference_conflict", f"reference {reference} was used for another refund"
             )
         return refund, False
+
+    def take_capture(
+        self, external_id: str, reference: str, amount: Amount, *, final: bool
+    ) -> tuple[SimulatedCapture, bool]:
+        """The capture of payment ``external_id`` made under ``reference``, and whether it is
+        new. Since 2.1.
+
+        Only an authorization the vendor still holds is captured, in its currency, never beyond
+        what is left: a payment not authorized is refused (422 ``payment_not_authorized``), one
+        voided (409 ``payment_voided``), captured in full or finally (409
+        ``payment_already_captured``) or whose authorization lapsed (422
+        ``authorization_expired``); more than is left, 422 ``amount_exceeds_authorized``; less
+        than authorized without ``partial_capture``, 422 ``partial_capture_not_supported``.
+        ``final`` (and every capture without ``multiple_captures``) releases the rest, and the
+        payment is ``paid``. A repeat for the same payment and amount is the same capture,
+        anything else a 409 ``reference_conflict``.
+        """
+        capture = self._captures_by_reference.get(reference)
+        if capture is not None:
+            if capture.payment_id != external_id or capture.amount != amount:
+                raise Refusal(
+                    409, "reference_conflict", f"reference {reference} was used for another capture"
+                )
+            return capture, False
+        payment = self.payment(external_id)
+        self._check_authorization_held(payment)
+        if amount.currency != payment.amount.currency:
+            raise Refusal(422, "currency_mismatch", f"payment is in {payment.amount.currency}")
+        left = Amount(payment.capturable_minor, payment.amount.currency)
+        if amount.minor > left.minor:
+            raise Refusal(
+                422, "amount_exceeds_authorized", f"at most {left.format()} is left to capture"
+            )
+        if not self.partial_capture and amount.minor != payment.amount.minor:
+            raise Refusal(
+                422,
+                "partial_capture_not_supported",
+                f"this vendor captures all of an authorization: {payment.amount.format()}",
+            )
+        capture = SimulatedCapture(
+            id=self._new_id("cp"),
+            reference=reference,
+            payment_id=payment.id,
+            amount=amount,
+            final=final or not self.multiple_captures or amount.minor == left.minor,
+        )
+        payment.captures.append(capture)
+        self._captures_by_reference[reference] = capture
+        if capture.final:
+            payment.status = "paid"
+        return capture, True
+
+    def capture_with_reference(self, reference: str) -> SimulatedCapture:
+        """The capture made under ``reference``, or a 404 ``capture_not_found``. Since 2.1."""
+        capture = self._captures_by_reference.get(reference)
+        if capture is None:
+            raise Refusal(404, "capture_not_found", f"no capture {reference}")
+        return capture
+
+    def void_payment(self, external_id: str) -> SimulatedPayment:
+        """Release the authorization of payment ``external_id``, so that nothing is captured
+        under it. Since 2.1.
+
+        An authorization nothing was captured of is voided; one voided before stays so (the
+        same answer); one captured of is refused (409 ``payment_already_captured``), one that
+        lapsed (422 ``authorization_expired``), a payment not authorized (422
+        ``payment_not_authorized``). No notification is posted: the caller has the answer.
+        """
+        payment = self.payment(external_id)
+        if payment.status == "voided":
+            return payment
+        self._check_authorization_held(payment)
+        if payment.captures:
+            raise Refusal(
+                409,
+                "payment_already_captured",
+                f"{Amount(payment.captured_minor, payment.amount.currency).format()} was"
+                " captured: refund it instead",
+            )
+        payment.status = "voided"
+        return payment
+
+    def _check_authorization_held(self, payment: SimulatedPayment) -> None:
+        """Refuse, saying why, unless the vendor holds ``payment``'s authorization."""
+        if payment.authorization_expired or (
+            payment.status == "authorized"
+            and payment.authorization_expires_at is not None
+            and self._now() >= payment.authorization_expires_at
+        ):
+            payment.authorization_expired = True
+            payment.status = "expired"
+            raise Refusal(422, "authorization_expired", "the authorization lapsed")
+        if payment.status == "voided":
+            raise Refusal(409, "payment_voided", "the authorization was released")
+        if payment.manual and payment.status == "paid":
+            raise Refusal(409, "payment_already_captured", "nothing is left to capture")
+        if payment.status != "authorized":
+            raise Refusal(
+                422,
+                "payment_not_authorized",
+                f"payment is {payment.status}: only an authorized payment taken with manual"
+                " capture is captured or voided",
+            )
 
     def cancel_payment(self, external_id: str) -> SimulatedPayment:
         """Cancel payment ``external_id``, so that its payer can no longer pay it.
@@ -518,7 +655,7 @@ class VendorSimulator(abc.ABC):
 
     def _record_refund(self, external_id: str, reference: str, amount: Amount) -> SimulatedRefund:
         payment = self.payment(external_id)
-        if payment.status != "paid":
+        if payment.status != "paid" and not (payment.manual and payment.captures):
             raise Refusal(422, "payment_not_paid", f"payment is {payment.status}, not paid")
         if amount.currency != payment.amount.currency:
             raise Refusal(422, "currency_mismatch", f"payment is in {payment.amount.currency}")
@@ -553,7 +690,11 @@ class VendorSimulator(abc.ABC):
         if action not in ("pay", "decline"):
             raise Refusal(400, "invalid_request", "press Pay or Decline")
         if payment.status != "initiated":
-            if (action, payment.status) in (("pay", "paid"), ("decline", "failed")):
+            if (action, payment.status) in (
+                ("pay", "paid"),
+                ("pay", "authorized"),
+                ("decline", "failed"),
+            ):
                 # A second press (a double click, the browser's back button): nothing more.
                 return self._send_payer_on(request, payment)
             notice = f"This payment is {payment.status}: it can no longer be paid."
@@ -587,7 +728,20 @@ class VendorSimulator(abc.ABC):
         if following < len(steps):
             payment.payer_step = steps[following].name
             return _see_other(self._page_path(request, payment))
-        return await self._finish(request, payment, "paid", None)
+        return await self._finish(request, payment, self._completed_status(payment), None)
+
+    def _completed_status(self, payment: SimulatedPayment) -> NotifiedStatus:
+        """What a payer who completes ``payment`` makes of it: ``authorized`` with manual
+        capture, ``paid`` otherwise."""
+        return "authorized" if payment.manual else "paid"
+
+    def _complete(self, payment: SimulatedPayment) -> NotifiedStatus:
+        """Mark ``payment`` completed by its payer; the status it is now in."""
+        status = self._completed_status(payment)
+        payment.status = status
+        if status == "authorized":
+            payment.authorization_expires_at = self._now() + AUTHORIZATION_LIFETIME_SECONDS
+        return status
 
     async def _finish(
         self,
@@ -597,7 +751,10 @@ class VendorSimulator(abc.ABC):
         notice: str | None,
     ) -> Answer:
         """Move the payment to ``status``, post the notification, and send the payer on."""
-        payment.status = status
+        if status in ("paid", "authorized"):
+            status = self._complete(payment)
+        else:
+            payment.status = status
         payment.payer_step = None
         payment.payer_notice = notice
         delivery = await self._deliver_webhook(payment.id, status)
@@ -626,6 +783,7 @@ class VendorSimulator(abc.ABC):
             amount=payment.amount.format(),
             description=payment.description,
             status=payment.status,
+            manual=payment.manual,
             step=steps.get(payment.payer_step) if payment.payer_step else None,
             notice=notice,
             back_url=_back_url(payment),
@@ -684,7 +842,27 @@ class VendorSimulator(abc.ABC):
         # Any move is allowed, even out of a final status: tests need to send the
         # contradicting notifications a real vendor might.
         payment.status = body.status
+        if body.status == "authorized":
+            payment.authorization_expires_at = self._now() + AUTHORIZATION_LIFETIME_SECONDS
         delivery = await self._deliver_webhook(payment.id, body.status)
+        return json_answer(200, {"payment": payment.to_json(), "webhook": delivery})
+
+    async def _expire_authorization(self, request: Request) -> Answer:
+        """Let the payment's authorization lapse: later captures and voids are refused with
+        ``authorization_expired``, the lookups say ``expired``, and ``expired`` is notified."""
+        payment = self.payment(request.path_params["external_id"])
+        if not payment.manual or payment.status != "authorized":
+            raise Refusal(
+                409,
+                "payment_not_authorized",
+                f"payment is {payment.status}: only an authorization held can lapse",
+            )
+        payment.authorization_expired = True
+        payment.authorization_expires_at = min(
+            self._now(), payment.authorization_expires_at or self._now()
+        )
+        payment.status = "expired"
+        delivery = await self._deliver_webhook(payment.id, "expired")
         return json_answer(200, {"payment": payment.to_json(), "webhook": delivery})
 
     # Notifications.
@@ -738,7 +916,10 @@ class VendorSimulator(abc.ABC):
         # A payment moved by hand in the meantime keeps the status it was given.
         if payment is None or payment.status != "initiated":
             return
-        payment.status = status
+        if status in ("paid", "authorized"):
+            status = self._complete(payment)
+        else:
+            payment.status = status
         try:
             delivery = await self._deliver_webhook(external_id, status)
         except Exception:

@@ -78,7 +78,6 @@ from payments_plugins.errors import (
 )
 from payments_plugins.gateway import Gateway, GatewayResources, GatewayType, SimulatorOptions
 from payments_plugins.messages import (
-    NEXT_ACTION_TYPES,
     CancelRequest,
     CancelResult,
     DisplayAction,
@@ -96,14 +95,17 @@ from payments_plugins.messages import (
     WebhookReply,
 )
 from payments_plugins.money import is_currency
+from payments_plugins.testing.capture_checks import CaptureConformance
 from payments_plugins.testing.control import Misbehaviour
-from payments_plugins.testing.guard import CANCEL_FIX, MISSING, NEXT_ACTION_FIX
+from payments_plugins.testing.guard import FIXES, MISSING, NEXT_ACTION_FIX
 from payments_plugins.testing.harness import (
     INBOX_PATH,
     ConformanceVendor,
     Inbox,
     Live,
     asgi_server,
+    refusal_of,
+    report_undeclared_kind,
     run,
     unreachable_url,
 )
@@ -154,8 +156,8 @@ _REPLY_OUTCOMES: Final = (
 )
 
 
-class GatewayConformance:
-    """The conformance checks. Subclass it as ``Test...`` and set ``target``."""
+class _GatewayChecks:
+    """The checks of what every gateway does, and of its next actions and cancel."""
 
     target: ClassVar[ConformanceTarget]
 
@@ -256,10 +258,15 @@ class GatewayConformance:
     def test_the_settings_build_a_gateway_with_every_operation(
         self, vendor: ConformanceVendor
     ) -> None:
-        declares_cancel = type(self).target.loaded.capabilities.cancel
+        declared = type(self).target.loaded.capabilities
+        names = (
+            *_DECLARED_METHODS,
+            *(("cancel",) if declared.cancel else ()),
+            *(("capture", "fetch_capture_status") if declared.manual_capture else ()),
+            *(("void",) if declared.void else ()),
+        )
 
         async def check() -> list[str]:
-            names = (*_DECLARED_METHODS, *(("cancel",) if declares_cancel else ()))
             async with vendor.gateway() as live:
                 return [
                     name
@@ -272,7 +279,7 @@ class GatewayConformance:
             # Failed here, naming the fix: the checks that call it are skipped, naming this one.
             vendor.breaches.note(name, MISSING)
         assert not missing, "\n".join(
-            f"{name} is not an async method" + (f": {CANCEL_FIX}" if name == "cancel" else "")
+            f"{name} is not an async method" + (f": {FIXES[name]}" if name in FIXES else "")
             for name in missing
         )
 
@@ -311,7 +318,7 @@ class GatewayConformance:
             assert isinstance(result.external_id, str), "the external id is not a string"
             assert result.external_id.strip(), "the external id is blank"
             if result.next_action is not None:
-                _declared_kind(vendor, result.next_action)
+                report_undeclared_kind(vendor, result.next_action)
             if vendor.url is not None:
                 async with vendor.control() as control:
                     held = await control.payment_with_reference(str(request.payment_id))
@@ -829,6 +836,16 @@ REFUNDED_MINOR: Final = 23_456
 """What it then refunds of that payment: 23456 JPY, 234.56 EUR, 23.456 KWD."""
 
 
+class GatewayConformance(CaptureConformance, _GatewayChecks):
+    """The conformance checks. Subclass it as ``Test...`` and set ``target``.
+
+    Its checks run in this order: those of every gateway, its next actions and cancel first
+    (``_GatewayChecks``), then those of manual capture (``CaptureConformance``), so that a
+    breach of ``initiate`` fails its own check first and the capture checks that run into it
+    are skipped, naming that check.
+    """
+
+
 async def _pay_and_refund(vendor: ConformanceVendor, gateway: Gateway, currency: str) -> str | None:
     """Pay ``PAID_MINOR`` of ``currency`` and refund ``REFUNDED_MINOR`` of it through
     ``gateway`` (a ``ContractGuard``); None when the vendor took both as asked, else what
@@ -885,8 +902,8 @@ async def _next_action(
             " (payments_plugins.vendor_call.vendor_redirect), or declare none in"
             " GatewayType.capabilities",
         )
-    _declared_kind(vendor, action)
-    refused = _refusal_of(action)
+    report_undeclared_kind(vendor, action)
+    refused = refusal_of(action)
     if refused is not None:
         vendor.breaches.report(
             "initiate",
@@ -897,31 +914,6 @@ async def _next_action(
             f" DisplayAction(...), never around their checks; {NEXT_ACTION_FIX}",
         )
     return request, result, action
-
-
-def _refusal_of(action: NextAction) -> str | None:
-    """Why the contract refuses ``action`` when it is made again from its fields, or None."""
-    try:
-        msgspec.convert(msgspec.to_builtins(action), type(action))
-    except (msgspec.ValidationError, TypeError, ValueError) as error:
-        return str(error)
-    return None
-
-
-def _declared_kind(vendor: ConformanceVendor, action: NextAction) -> None:
-    """Report a next action of a kind the type does not declare."""
-    kind = NEXT_ACTION_TYPES.get(type(action))
-    declared = vendor.target.loaded.capabilities.next_actions
-    if kind is None or kind not in declared:
-        vendor.breaches.report(
-            "initiate",
-            "returned an undeclared next action",
-            f"initiate returned {type(action).__name__} {action!r:.200}, a next action of a"
-            " kind the type does not declare (Capabilities.next_actions is"
-            f" {sorted(kind.value for kind in declared)}): the platform refuses it as a garbage"
-            " answer and reconciles the payment; declare its kind in GatewayType.capabilities,"
-            " or return none",
-        )
 
 
 async def _redirect(

@@ -4,22 +4,32 @@ The conformance kit drives a simulator only through these endpoints, relative to
 simulator is served at (the one given to ``Simulator.settings_for``). A simulator must:
 
 * answer ``POST /_simulator/behaviours`` ``{"amount": "13.00 AED", "operation": "initiate" |
-  "refund" | "any", "action": ...}`` by making vendor calls for that amount misbehave, where
+  "refund" | "capture" | "void" | "any", "action": ...}`` (``capture`` and ``void`` since 2.1;
+  a void's amount is its payment's) by making vendor calls for that amount misbehave, where
   ``action`` is one of ``Misbehaviour`` (``slow`` takes ``"seconds"`` too: how long a call is
   held before the vendor processes it); ``DELETE /_simulator/behaviours`` clears them;
 * while ``POST /_simulator/down`` is in force (until ``POST /_simulator/up``), refuse every
   vendor call in the way the vendor documents as "nothing was processed";
-* on ``POST /_simulator/payments/{external_id}/status`` ``{"status": "paid" | "failed" |
-  "expired"}``, set the payment's status and post the vendor's notification, authenticated
-  with the gateway settings' credentials, to ``SimulatorOptions.webhook_url`` *before*
+* on ``POST /_simulator/payments/{external_id}/status`` ``{"status": "paid" | "authorized" |
+  "failed" | "expired"}``, set the payment's status and post the vendor's notification,
+  authenticated with the gateway settings' credentials, to ``SimulatorOptions.webhook_url`` *before*
   answering ``200 {"payment": {...}, "webhook": {"status_code": ..., ...} | null}``;
+* on ``POST /_simulator/payments/{external_id}/expire-authorization`` (since 2.1, for a type
+  declaring manual capture), let the authorization of a payment its payer authorized lapse:
+  later captures and voids are refused with ``authorization_expired``, the lookups say
+  ``expired``, and ``expired`` is notified before answering as ``status`` does;
 * answer ``GET /_simulator/calls`` with ``{"initiate": n, "refund": n, "status": n,
-  "cancel": n}``, the vendor calls received (status and refund-status lookups both count as
-  ``status``; ``cancel`` since 2.0);
+  "cancel": n, "capture": n, "void": n}``, the vendor calls received (status, refund-status
+  and capture-status lookups all count as ``status``; ``cancel`` since 2.0, ``capture`` and
+  ``void`` since 2.1);
 * answer ``GET /_simulator/payments`` with ``{"payments": [{"id", "reference", "status",
-  "amount", "refunds": [{"id", "reference", ...}], "return_url", "description"}]}``, where
-  ``reference`` is what the gateway sent as the vendor's reference (our payment or refund id),
-  and ``status`` says ``cancelled`` for a payment cancelled;
+  "amount", "refunds": [{"id", "reference", ...}], "captures": [{"id", "reference", "amount",
+  "final", ...}], "return_url", "description"}]}``, where ``reference`` is what the gateway
+  sent as the vendor's reference (our payment, refund or capture id), and ``status`` says
+  ``cancelled`` for a payment cancelled, ``authorized`` for a manual payment its payer
+  completed, ``paid`` once it is captured in full or finally, ``voided`` once released; a
+  payment taken with manual capture also has ``"capture": "manual"``, ``"authorized"``,
+  ``"captured"`` (amounts) and ``"authorization_expires_at"`` (ISO 8601, UTC);
 * take the currencies its gateway type declares, and serve the operations statelessly per
   amount: behaviours are keyed by amount, and nothing else is shared between calls.
 
@@ -32,7 +42,8 @@ walks as a payer would:
   ``data-simulator-value`` is what a payer who passes types, and buttons named ``action``:
   ``pay`` goes on, ``decline`` gives up;
 * each press answers a ``303``: to the page again for the vendor's next step (a 3-D Secure
-  challenge, say), or, once the payment is paid or failed and the notification posted to
+  challenge, say), or, once the payment is paid (authorized, with manual capture: its button
+  says Authorize rather than Pay) or failed and the notification posted to
   ``SimulatorOptions.webhook_url``, to the payment's return URL with ``payment_id=<the
   reference>`` added to its query (to the page, with no form left, without a return URL).
 
@@ -124,6 +135,14 @@ class SimulatorControl:
         """Move a payment to ``status`` and have the notification posted; the answer's body."""
         answer: dict[str, Any] = await self._request(
             "POST", f"payments/{external_id}/status", {"status": status}
+        )
+        return answer
+
+    async def expire_authorization(self, external_id: str) -> dict[str, Any]:
+        """Let the authorization of a payment its payer authorized lapse, and have ``expired``
+        notified; the answer's body. Since 2.1."""
+        answer: dict[str, Any] = await self._request(
+            "POST", f"payments/{external_id}/expire-authorization"
         )
         return answer
 

@@ -29,6 +29,10 @@ from payments_plugins.gateway import Gateway
 from payments_plugins.messages import (
     CancelRequest,
     CancelResult,
+    CaptureRequest,
+    CaptureResult,
+    CaptureStatusQuery,
+    CaptureStatusReport,
     InitiateRequest,
     InitiateResult,
     RefundRequest,
@@ -37,6 +41,8 @@ from payments_plugins.messages import (
     RefundStatusReport,
     StatusQuery,
     StatusReport,
+    VoidRequest,
+    VoidResult,
     WebhookEvent,
 )
 
@@ -57,6 +63,25 @@ CANCEL_FIX: Final = (
     " implement async cancel(request: CancelRequest) -> CancelResult"
     " (payments_plugins.CancellingGateway), or leave cancel out of GatewayType.capabilities"
 )
+CAPTURE_FIX: Final = (
+    "the type declares manual capture (Capabilities(manual_capture=True)), so its gateway must"
+    " capture: implement async capture(request: CaptureRequest) -> CaptureResult and async"
+    " fetch_capture_status(query: CaptureStatusQuery) -> CaptureStatusReport"
+    " (payments_plugins.CapturingGateway), or leave manual_capture out of"
+    " GatewayType.capabilities"
+)
+VOID_FIX: Final = (
+    "the type declares void (Capabilities(void=True)), so its gateway must void: implement"
+    " async void(request: VoidRequest) -> VoidResult (payments_plugins.VoidingGateway), or"
+    " leave void out of GatewayType.capabilities"
+)
+FIXES: Final[Mapping[str, str]] = {
+    "cancel": CANCEL_FIX,
+    "capture": CAPTURE_FIX,
+    "fetch_capture_status": CAPTURE_FIX,
+    "void": VOID_FIX,
+}
+"""What to do about an operation the type declares and its gateway does not have."""
 NEXT_ACTION_FIX: Final = (
     "a next action the contract refuses (RedirectAction and DisplayAction check themselves"
     " when made) is no usable answer from the vendor, which holds the payment by then: raise"
@@ -71,6 +96,9 @@ _RESULTS: Final[Mapping[str, type | None]] = {
     "fetch_refund_status": RefundStatusReport,
     "parse_webhook": WebhookEvent,
     "cancel": CancelResult,
+    "capture": CaptureResult,
+    "fetch_capture_status": CaptureStatusReport,
+    "void": VoidResult,
     "aclose": None,
 }
 
@@ -153,6 +181,21 @@ class ContractGuard:
         result: CancelResult = await self._call("cancel", request)
         return result
 
+    async def capture(self, request: CaptureRequest) -> CaptureResult:
+        """The gateway's ``capture``, checked (only for a type that declares manual capture)."""
+        result: CaptureResult = await self._call("capture", request)
+        return result
+
+    async def fetch_capture_status(self, query: CaptureStatusQuery) -> CaptureStatusReport:
+        """The gateway's ``fetch_capture_status``, checked (as ``capture``)."""
+        result: CaptureStatusReport = await self._call("fetch_capture_status", query)
+        return result
+
+    async def void(self, request: VoidRequest) -> VoidResult:
+        """The gateway's ``void``, checked (only for a type that declares it)."""
+        result: VoidResult = await self._call("void", request)
+        return result
+
     async def aclose(self) -> None:
         """The gateway's ``aclose``, checked."""
         await self._call("aclose")
@@ -163,8 +206,8 @@ class ContractGuard:
         method = getattr(self._gateway, operation, None)
         if not inspect.iscoroutinefunction(method):
             message = f"the gateway has no async method {operation}()"
-            if operation == "cancel":
-                message += f": {CANCEL_FIX}"
+            if operation in FIXES:
+                message += f": {FIXES[operation]}"
             self._breaches.report(operation, MISSING, message)
         self._breaches.skip_if_overran(operation)
         deadline = deadline_seconds()
@@ -215,8 +258,8 @@ class ContractGuard:
 
 def _fix(operation: str, error: Exception) -> str:
     """What to do about ``error``, raised by ``operation`` outside the taxonomy."""
-    if operation == "cancel" and isinstance(error, NotImplementedError):
-        return CANCEL_FIX
+    if operation in FIXES and isinstance(error, NotImplementedError):
+        return FIXES[operation]
     if isinstance(error, ValueError | TypeError) and str(error).startswith(
         ("RedirectAction.", "DisplayAction.")
     ):
@@ -230,7 +273,7 @@ def _call(operation: str, arguments: tuple[object, ...]) -> str:
         (
             argument.amount
             for argument in arguments
-            if isinstance(argument, InitiateRequest | RefundRequest)
+            if isinstance(argument, InitiateRequest | RefundRequest | CaptureRequest)
         ),
         None,
     )

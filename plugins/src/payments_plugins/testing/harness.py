@@ -1,4 +1,5 @@
-"""The vendor the conformance checks run against: a served simulator, or the in-process one."""
+"""The vendor the conformance checks run against: a served simulator, or the in-process one;
+and the judgement of a next action every check that initiates shares."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ import pytest
 from opentelemetry import trace
 
 from payments_plugins.gateway import Gateway, GatewayResources, Receive, Scope, Send
-from payments_plugins.messages import InitiateRequest, VendorPaymentStatus
+from payments_plugins.messages import (
+    NEXT_ACTION_TYPES,
+    InitiateRequest,
+    NextAction,
+    VendorPaymentStatus,
+)
 from payments_plugins.money import Amount
 from payments_plugins.simulation.records import Notification
 from payments_plugins.testing.control import SimulatorControl
@@ -196,3 +202,28 @@ def unreachable_url() -> str:
     from payments_plugins.testing.asgi_server import free_port  # noqa: PLC0415
 
     return f"http://127.0.0.1:{free_port()}"
+
+
+def refusal_of(action: NextAction) -> str | None:
+    """Why the contract refuses ``action`` when it is made again from its fields, or None."""
+    try:
+        msgspec.convert(msgspec.to_builtins(action), type(action))
+    except (msgspec.ValidationError, TypeError, ValueError) as error:
+        return str(error)
+    return None
+
+
+def report_undeclared_kind(vendor: ConformanceVendor, action: NextAction) -> None:
+    """Report a next action of a kind the type does not declare."""
+    kind = NEXT_ACTION_TYPES.get(type(action))
+    declared = vendor.target.loaded.capabilities.next_actions
+    if kind is None or kind not in declared:
+        vendor.breaches.report(
+            "initiate",
+            "returned an undeclared next action",
+            f"initiate returned {type(action).__name__} {action!r:.200}, a next action of a"
+            " kind the type does not declare (Capabilities.next_actions is"
+            f" {sorted(kind.value for kind in declared)}): the platform refuses it as a garbage"
+            " answer and reconciles the payment; declare its kind in GatewayType.capabilities,"
+            " or return none",
+        )

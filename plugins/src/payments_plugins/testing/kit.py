@@ -27,7 +27,9 @@ import pytest
 
 # The suite's checks are plain asserts; pytest rewrites them (for readable failures) only in
 # modules registered before they are first imported.
-pytest.register_assert_rewrite("payments_plugins.testing.conformance")
+pytest.register_assert_rewrite(
+    "payments_plugins.testing.conformance", "payments_plugins.testing.capture_checks"
+)
 
 from payments_plugins.gateway import GatewayResources  # noqa: E402
 from payments_plugins.http_client import vendor_client  # noqa: E402

@@ -38,6 +38,14 @@ class Capability(enum.StrEnum):
     """Since 2.0."""
     CANCEL = "cancel declared (Capabilities.cancel)"
     """Since 2.0."""
+    MANUAL_CAPTURE = "manual capture declared (Capabilities.manual_capture)"
+    """Since 2.1."""
+    PARTIAL_CAPTURE = "partial capture declared (Capabilities.partial_capture)"
+    """Since 2.1."""
+    MULTIPLE_CAPTURES = "multiple captures declared (Capabilities.multiple_captures)"
+    """Since 2.1."""
+    VOID = "void declared (Capabilities.void)"
+    """Since 2.1."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,14 @@ class ConformanceTarget:
             offered.add(Capability.REDIRECT)
         if declared.cancel:
             offered.add(Capability.CANCEL)
+        for declares, capability in (
+            (declared.manual_capture, Capability.MANUAL_CAPTURE),
+            (declared.partial_capture, Capability.PARTIAL_CAPTURE),
+            (declared.multiple_captures, Capability.MULTIPLE_CAPTURES),
+            (declared.void, Capability.VOID),
+        ):
+            if declares:
+                offered.add(capability)
         return frozenset(offered)
 
     def problems(self) -> list[str]:
