@@ -58,7 +58,9 @@ def test_a_capture_capability_without_what_it_builds_on_is_refused_naming_the_fi
 def test_every_capture_capability_is_off_unless_declared() -> None:
     names = ("manual_capture", "partial_capture", "multiple_captures", "void")
     assert [getattr(Capabilities(), name) for name in names] == [False] * 4
-    every = Capabilities(**dict.fromkeys(names, True))
+    every = Capabilities(
+        manual_capture=True, partial_capture=True, multiple_captures=True, void=True
+    )
     assert [getattr(every, name) for name in names] == [True] * 4
 
 
@@ -87,7 +89,10 @@ def test_a_status_report_carries_what_is_authorized_captured_and_when_it_lapses(
     ("make", "kind", "message"),
     [
         (
-            lambda: StatusReport(status=VendorPaymentStatus.AUTHORIZED, authorized="10.00 EUR"),
+            lambda: StatusReport(
+                status=VendorPaymentStatus.AUTHORIZED,
+                authorized="10.00 EUR",  # type: ignore[arg-type]
+            ),
             TypeError,
             "StatusReport.authorized must be a payments_plugins.Amount, not str '10.00 EUR'",
         ),
@@ -100,12 +105,12 @@ def test_a_status_report_carries_what_is_authorized_captured_and_when_it_lapses(
             "StatusReport.authorization_expires_at must be an aware datetime",
         ),
         (
-            lambda: CaptureResult(external_capture_id=7),
+            lambda: CaptureResult(external_capture_id=7),  # type: ignore[arg-type]
             TypeError,
             "CaptureResult.external_capture_id must be a str",
         ),
         (
-            lambda: CaptureStatusReport(status="succeeded"),
+            lambda: CaptureStatusReport(status="succeeded"),  # type: ignore[arg-type]
             TypeError,
             "CaptureStatusReport.status must be a VendorCaptureStatus, not str 'succeeded'",
         ),

@@ -80,6 +80,12 @@ def _capabilities(capabilities: Capabilities) -> str:
         can.append("next actions " + "/".join(sorted(capabilities.next_actions)))
     if capabilities.cancel:
         can.append("cancel")
+    if capabilities.manual_capture:
+        captures = "multiple" if capabilities.multiple_captures else "one"
+        part = "partial" if capabilities.partial_capture else "whole"
+        can.append(f"manual capture ({part}, {captures} per payment)")
+    if capabilities.void:
+        can.append("void")
     return ", ".join(can)
 
 
