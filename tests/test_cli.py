@@ -3,7 +3,10 @@ shows them, help for every command, one clear line for every error that stops a 
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from databases import sqlite_url
 from payments_platform.database import head_revision, pending_migrations
 from payments_plugins.contract import CONTRACT_VERSION
 
-from .server_process import payments, write_config
+from .server_process import command_environment, payments, write_config
 
 
 @pytest.fixture
@@ -244,3 +247,24 @@ def test_config_errors_name_the_variable_and_what_would_do(
 
     assert result.returncode == 2
     assert result.stderr == f"payments: error: {message}\n"
+
+
+def test_a_reader_that_left_is_no_error(tmp_path: Path) -> None:
+    """``payments plugins | head -1``: the command stops quietly when its reader has gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a line is written
+    try:
+        command = subprocess.run(
+            [sys.executable, "-m", "payments_platform.cli", "plugins"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+            env=command_environment(None),
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert command.stderr == ""
+    assert command.returncode == 141

@@ -7,6 +7,7 @@ how many times money could have moved.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import time
@@ -20,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from core_fixtures import OPEN
+from payments_plugins.testing.asgi_server import free_port
 
-from .conftest import Vendor
+from .conftest import Vendor, json_vendor
 from .server_process import ServerProcess, migrate, payments_serve, write_config
 
 SETTLE_SECONDS = 30.0
@@ -325,3 +327,61 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path, database_url: s
             assert "Application shutdown complete" in log
             assert "worker" in log
             assert "stopped" in log
+
+
+def _ours_says(server: ServerProcess, payment_id: str, status: str) -> bool:
+    return payment_status(server, payment_id) == status
+
+
+def test_a_cancel_racing_the_payer_s_pay_over_two_processes_has_one_winner_and_books_agree(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The payer presses Pay on the vendor's page (the vendor notifies the first process) while
+    the client sends cancels to both: the vendor decides which came first, the platform ends
+    where the vendor's books say, the vendor is asked to cancel at most once, and every client
+    answer names the winner (the cancelled payment, or a 409 saying it is paid)."""
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/external/json-webhook"
+    with json_vendor(webhook_url=hook) as vendor:
+        config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)})
+        with (
+            payments_serve(tmp_path, config=config, port=port) as first,
+            payments_serve(tmp_path, config=config) as second,
+        ):
+            outcomes = set()
+            for _ in range(6):
+                before = vendor_calls(vendor).get("cancel", 0)
+                payment_id = str(uuid.uuid4())
+                created = httpx.post(
+                    f"{first.base_url}/init-payment",
+                    json={"id": payment_id, "currency": "AED", "amount_fractions": 2500},
+                ).json()
+                page = created["next_action"]["url"]
+                with ThreadPoolExecutor(max_workers=1) as payer:
+                    pressed = payer.submit(
+                        httpx.post, page, data={"action": "pay", "step": "checkout"}, timeout=30
+                    )
+                    cancels = post_concurrently(
+                        [
+                            (f"{server.base_url}/payments/{payment_id}/cancel", {})
+                            for server in [first, second] * 5
+                        ]
+                    )
+                    pay_answer = pressed.result()
+                held = vendor_state(vendor)[payment_id]["status"]
+                assert held in ("paid", "cancelled"), held
+                settled = functools.partial(_ours_says, first, payment_id, held)
+                wait_for(settled, f"ours says {held}")
+                assert vendor_calls(vendor).get("cancel", 0) - before <= 1
+                codes = Counter(answer.status_code for answer in cancels)
+                if held == "cancelled":
+                    assert pay_answer.status_code == 409, pay_answer.text
+                    assert set(codes) <= {200, 202}, [a.text for a in cancels][:3]
+                else:
+                    assert pay_answer.status_code == 303, pay_answer.text
+                    assert set(codes) <= {202, 409}, [a.text for a in cancels][:3]
+                    refused = [a.json() for a in cancels if a.status_code == 409]
+                    assert {r["payment_status"] for r in refused} <= {"paid", "cancelling"}
+                outcomes.add(held)
+            # Not asserted: which one wins is the machine's to say; both are right.
+            assert outcomes

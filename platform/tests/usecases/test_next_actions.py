@@ -108,7 +108,7 @@ async def test_a_next_action_the_type_does_not_declare_is_no_usable_answer(
 async def test_a_plugin_s_subclass_that_skips_the_contract_s_checks_is_refused(
     scripted_runtime: RuntimeFactory,
 ) -> None:
-    class Unchecked(RedirectAction, tag="redirect"):
+    class Unchecked(RedirectAction, frozen=True, tag="redirect"):
         def __post_init__(self) -> None:
             pass  # a plugin's subclass that skips the contract's checks
 

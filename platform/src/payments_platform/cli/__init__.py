@@ -80,4 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, PluginError, SchemaOutOfDate, TelemetryError) as error:
         print(f"payments: error: {error}", file=sys.stderr)
         return STARTUP_ERROR
+    except BrokenPipeError:
+        # The reader left (`payments plugins | head`): what it did not read is not an error.
+        # Python would still flush stdout at exit and complain; point it at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a command ended by SIGPIPE
     return code
