@@ -12,7 +12,7 @@ import msgspec
 
 from payments_platform.lifecycle import AttemptOutcome, DeliveryStatus, PaymentStatus
 from payments_platform.records import Attempt, Event, NotificationSent, PaymentHistory
-from payments_platform.resources import PaymentView, RefundView
+from payments_platform.resources import CaptureView, PaymentView, RefundView
 
 
 class AttemptView(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +126,14 @@ class RefundAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
     ok: bool
     refund: RefundView
+    payment: PaymentView
+
+
+class CaptureAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to a capture request."""
+
+    ok: bool
+    capture: CaptureView
     payment: PaymentView
 
 
