@@ -93,7 +93,7 @@ async def test_a_capture_without_a_body_takes_all_that_is_authorized(
         captured = await client.post(f"/payments/{payment['id']}/capture")
         assert captured.status_code == 200, captured.text
         capture = captured.json()["capture"]
-        assert (capture["amount_fractions"], capture["final"]) == (99999, True)
+        assert (capture["amount_fractions"], capture["final"]) == (99999, False)
         assert captured.json()["payment"]["status"] == "paid"
 
 

@@ -238,8 +238,11 @@ def _capturable(
             field="amount_fractions",
             extra={"payment_status": payment.status},
         )
-    # Without several captures, the vendor releases the rest of the first one.
-    return amount, final or amount == left or not declared.multiple_captures
+    # Without several captures, the vendor releases the rest of the first one. A capture of
+    # all that is left is not marked final: captures claimed before it may still be on their
+    # way to the vendor, which a final one would have refused; the payment is paid once they
+    # reach the authorized amount.
+    return amount, final or not declared.multiple_captures
 
 
 def _check_repeat(existing: Capture, payment: Payment, amount_minor: int | None) -> None:
