@@ -4,6 +4,7 @@ each gateway type declares, captures whose outcome is unknown."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import timedelta
 
@@ -29,7 +30,7 @@ from payments_plugins import (
     VendorPaymentStatus,
     VoidResult,
 )
-from runtime_steps import job_rows, run_due_jobs, webhook
+from runtime_steps import QUICK, job_rows, run_due_jobs, webhook
 from scripted import Script, accepted, new_script
 
 AED_10 = Amount(1000, "AED")
@@ -253,6 +254,45 @@ async def test_a_capture_the_vendor_never_received_is_sent_again_under_the_same_
         history = await payment_of(runtime, payment_id)
         assert history.payment.status is PaymentStatus.PARTIALLY_CAPTURED
         assert (history.payment.captured_minor, history.payment.capture_claimed_minor) == (250, 250)
+
+
+async def test_a_capture_whose_process_died_after_the_vendor_took_it_is_found_never_resent(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script(capturing="multiple")
+    script.answer(
+        "capture_status",
+        CaptureStatusReport(status=VendorCaptureStatus.SUCCEEDED, external_capture_id="cp-x"),
+    )
+    async with scripted_runtime({"gw": name}, **QUICK) as runtime:
+        payment_id = await authorized(runtime, script, "ext-crash")
+        await run_due_jobs(runtime)  # the authorization's expiry: the vendor gave none
+        # The claim commits and the vendor takes the capture; the process dies before the
+        # answer is recorded (nothing after the claim runs).
+        claimed = await runtime.deps.database.write(
+            functools.partial(
+                captures.claim_capture,
+                deps=runtime.deps,
+                client_payment_id=payment_id,
+                amount_minor=700,
+                client_capture_id=uuid.uuid4(),
+                final=False,
+                merchant=None,
+                now=wall_clock(),
+            )
+        )
+        assert isinstance(claimed, captures._Claimed)
+        await run_due_jobs(runtime)  # too early: the call may still be running
+        assert not script.calls["capture_status"]
+        wall_clock.advance(61)
+        await run_due_jobs(runtime)  # the sweep writes the capture's guard job...
+        await run_due_jobs(runtime)  # ...which asks the vendor
+        payment = (await payment_of(runtime, payment_id)).payment
+        assert (payment.status, payment.captured_minor) == (PaymentStatus.PARTIALLY_CAPTURED, 700)
+        assert [query.capture_id for query in script.calls["capture_status"]] == [
+            claimed.capture.id
+        ]
+        assert not script.calls["capture"]
 
 
 async def test_a_declined_capture_gives_its_claim_back(scripted_runtime: RuntimeFactory) -> None:
