@@ -78,6 +78,11 @@ async def test_an_authorized_payment_is_captured_in_parts_then_refunded_of_what_
         assert refunded.json()["refund"]["amount_fractions"] == 60000
         assert refunded.json()["payment"]["status"] == "refunded"
 
+        detail = (await client.get(f"/payments/{payment_id}")).json()
+        assert [(c["amount_fractions"], c["status"]) for c in detail["captures"]] == [
+            (40000, "succeeded"),
+            (20000, "succeeded"),
+        ]
         (held,) = await vendor.payments()
         assert held["status"] == "paid"
         assert [c["amount"] for c in held["captures"]] == ["400.00 AED", "200.00 AED"]

@@ -202,3 +202,4 @@ class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
     refunds: list[Refund]
     events: list[Event]
     notifications: list[NotificationSent] = msgspec.field(default_factory=list)
+    captures: list[Capture] = msgspec.field(default_factory=list)

@@ -285,6 +285,7 @@ def _moment(text: str | None, name: str) -> datetime | None:
                         "refunds": [examples.REFUND],
                         "events": [examples.EVENT],
                         "notifications": [examples.NOTIFICATION],
+                        "captures": [],
                     },
                 )
             ],

@@ -100,6 +100,8 @@ class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
     refunds: list[RefundView]
     events: list[EventView]
     notifications: list[NotificationView]
+    captures: list[CaptureView]
+    """The captures of a payment taken with manual capture, oldest first."""
 
     @classmethod
     def of(cls, found: PaymentHistory) -> PaymentDetail:
@@ -110,6 +112,7 @@ class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
             refunds=[RefundView.of(refund, found.payment) for refund in found.refunds],
             events=[EventView.of(event) for event in found.events],
             notifications=[NotificationView.of(sent) for sent in found.notifications],
+            captures=[CaptureView.of(capture, found.payment) for capture in found.captures],
         )
 
 
