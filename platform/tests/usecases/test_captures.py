@@ -335,6 +335,23 @@ async def test_an_authorization_expires_when_its_vendor_said_once_the_vendor_con
         assert len(script.calls["status"]) == 2
 
 
+async def test_a_manual_payment_whose_authorization_was_not_notified_is_authorized_at_its_age_limit(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock
+) -> None:
+    name, script = new_script(capturing="multiple")
+    script.answer("initiate", accepted("ext-quiet"))
+    script.answer("status", StatusReport(status=VendorPaymentStatus.AUTHORIZED, authorized=AED_10))
+    script.answer("status", HELD)  # the expiry job written with the authorization
+    sections = {"payments": {"expire_after_seconds": 60}}
+    async with scripted_runtime({"gw": name}, **sections) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.deps, payment_id, AED_10, capture=CaptureMode.MANUAL)
+        wall_clock.advance(61)
+        await run_due_jobs(runtime)
+        payment = (await payment_of(runtime, payment_id)).payment
+        assert (payment.status, payment.authorized_minor) == (PaymentStatus.AUTHORIZED, 1000)
+
+
 async def test_a_partially_captured_payment_whose_authorization_lapses_is_paid_of_its_captures(
     scripted_runtime: RuntimeFactory,
 ) -> None:

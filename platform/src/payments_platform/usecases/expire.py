@@ -35,10 +35,10 @@ from payments_platform.lifecycle import (
 from payments_platform.records import Payment
 from payments_platform.store import payments
 from payments_platform.usecases.dependencies import Dependencies
-from payments_platform.usecases.reconcile import ask_payment_status
+from payments_platform.usecases.reconcile import ask_payment_status, authorization_reported
 from payments_platform.usecases.transitions import StatusChange, change_status
 
-_REPORTS_KEPT = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED})
+_REPORTS_KEPT = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.AUTHORIZED})
 """What the vendor may still say of a payment that reached its age limit."""
 
 
@@ -74,8 +74,11 @@ async def expire_payment(deps: Dependencies, payment_id: uuid.UUID) -> None:
 def record_expiry(
     conn: sa.Connection, *, deps: Dependencies, payment: Payment, report: StatusReport
 ) -> None:
-    """Move the payment as its gateway's last word says, or to ``expired``."""
-    reported = payment_status_reported(report.status)
+    """Move the payment as its gateway's last word says (authorized, when the payer of a
+    payment taken with manual capture completed it), or to ``expired``."""
+    reported = as_reported_for(
+        payment.status, payment_status_reported(report.status), manual=payment.manual
+    )
     if reported is not None and reported in _REPORTS_KEPT:
         status, failure_code = reported, None
     elif reported is PaymentStatus.EXPIRED:
@@ -92,6 +95,7 @@ def record_expiry(
             failure_code=failure_code,
             gateway=payment.gateway,
             expected=(PaymentStatus.INITIATED,),
+            **authorization_reported(report),
         ),
     )
 
