@@ -431,3 +431,29 @@ def test_racing_partial_captures_over_two_processes_never_capture_more_than_auth
     held = vendor_state(vendor)[payment_id]
     assert (held["status"], held["captured"]) == ("paid", "10.00 AED")
     assert len(held["captures"]) == 10
+
+
+def test_a_capture_racing_a_void_has_one_winner_and_the_vendor_agrees(
+    two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor
+) -> None:
+    first, second = two_servers
+    for _ in range(5):
+        payment_id = authorized_payment(first, vendor, 1000)
+        capture: tuple[str, dict[str, Any]] = (
+            f"{first.base_url}/payments/{payment_id}/capture",
+            {"amount_fractions": 300},
+        )
+        void: tuple[str, dict[str, Any]] = (f"{second.base_url}/payments/{payment_id}/cancel", {})
+        captured, voided = post_concurrently([capture, void])
+        winners = [a for a in (captured, voided) if a.status_code == 200]
+        assert len(winners) == 1, (captured.text, voided.text)
+        detail = httpx.get(f"{first.base_url}/payments/{payment_id}").json()["payment"]
+        held = vendor_state(vendor)[payment_id]
+        if captured.status_code == 200:
+            assert voided.json()["code"] == "payment-not-cancellable"
+            assert (detail["status"], detail["captured_fractions"]) == ("partially_captured", 300)
+            assert (held["status"], held["captured"]) == ("authorized", "3.00 AED")
+        else:
+            assert captured.json()["code"] == "payment-not-capturable"
+            assert (detail["status"], detail["captured_fractions"]) == ("voided", 0)
+            assert (held["status"], held["captures"]) == ("voided", [])
