@@ -385,3 +385,75 @@ def test_a_cancel_racing_the_payer_s_pay_over_two_processes_has_one_winner_and_b
                 outcomes.add(held)
             # Not asserted: which one wins is the machine's to say; both are right.
             assert outcomes
+
+
+def authorized_payment(server: ServerProcess, vendor: Vendor, amount: int) -> str:
+    """A payment taken with manual capture, which its payer authorized."""
+    payment_id = str(uuid.uuid4())
+    created = httpx.post(
+        f"{server.base_url}/init-payment",
+        json={"id": payment_id, "currency": "AED", "amount_fractions": amount, "capture": "manual"},
+    )
+    assert created.status_code == 201, created.text
+    external_id = created.json()["external_id"]
+    httpx.post(
+        f"{vendor.base_url}/_simulator/payments/{external_id}/status",
+        json={"status": "authorized"},
+    ).raise_for_status()
+    authorized = httpx.post(
+        f"{server.base_url}/external/json-webhook",
+        json={"external_id": external_id, "status": "authorized"},
+    )
+    assert authorized.status_code == 200, authorized.text
+    return payment_id
+
+
+def test_racing_partial_captures_over_two_processes_never_capture_more_than_authorized(
+    two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor
+) -> None:
+    first, second = two_servers
+    payment_id = authorized_payment(first, vendor, 1000)
+    requests = [
+        (
+            f"{server.base_url}/payments/{payment_id}/capture",
+            {"amount_fractions": 100, "capture_id": str(uuid.uuid4())},
+        )
+        for server in [first, second] * 13
+    ]
+    answers = post_concurrently(requests)
+    statuses = Counter(answer.status_code for answer in answers)
+    assert statuses == {200: 10, 409: 16}, statuses
+    refused = {answer.json()["code"] for answer in answers if answer.status_code == 409}
+    assert refused <= {"capture-exceeds-authorization", "payment-not-capturable"}
+    assert vendor_calls(vendor)["capture"] == 10
+    detail = httpx.get(f"{second.base_url}/payments/{payment_id}").json()
+    assert (detail["payment"]["status"], detail["payment"]["captured_fractions"]) == ("paid", 1000)
+    held = vendor_state(vendor)[payment_id]
+    assert (held["status"], held["captured"]) == ("paid", "10.00 AED")
+    assert len(held["captures"]) == 10
+
+
+def test_a_capture_racing_a_void_has_one_winner_and_the_vendor_agrees(
+    two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor
+) -> None:
+    first, second = two_servers
+    for _ in range(5):
+        payment_id = authorized_payment(first, vendor, 1000)
+        capture: tuple[str, dict[str, Any]] = (
+            f"{first.base_url}/payments/{payment_id}/capture",
+            {"amount_fractions": 300},
+        )
+        void: tuple[str, dict[str, Any]] = (f"{second.base_url}/payments/{payment_id}/cancel", {})
+        captured, voided = post_concurrently([capture, void])
+        winners = [a for a in (captured, voided) if a.status_code == 200]
+        assert len(winners) == 1, (captured.text, voided.text)
+        detail = httpx.get(f"{first.base_url}/payments/{payment_id}").json()["payment"]
+        held = vendor_state(vendor)[payment_id]
+        if captured.status_code == 200:
+            assert voided.json()["code"] == "payment-not-cancellable"
+            assert (detail["status"], detail["captured_fractions"]) == ("partially_captured", 300)
+            assert (held["status"], held["captured"]) == ("authorized", "3.00 AED")
+        else:
+            assert captured.json()["code"] == "payment-not-capturable"
+            assert (detail["status"], detail["captured_fractions"]) == ("voided", 0)
+            assert (held["status"], held["captures"]) == ("voided", [])

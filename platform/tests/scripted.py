@@ -12,6 +12,10 @@ from payments_plugins import (
     CancelRequest,
     CancelResult,
     Capabilities,
+    CaptureRequest,
+    CaptureResult,
+    CaptureStatusQuery,
+    CaptureStatusReport,
     GatewayResources,
     GatewayType,
     InitiateRequest,
@@ -25,6 +29,8 @@ from payments_plugins import (
     StatusQuery,
     StatusReport,
     VendorPaymentStatus,
+    VoidRequest,
+    VoidResult,
     WebhookEvent,
     hookimpl,
 )
@@ -74,7 +80,9 @@ class Script:
 
 SCRIPTS: dict[str, Script] = {}
 CAPABLE: set[str] = set()
-"""Scripts played by a gateway of the type that declares every capability."""
+"""Scripts played by a gateway of the type that declares next actions and cancel."""
+CAPTURING: dict[str, str] = {}
+"""Scripts played by a gateway of a type that captures, by the type's name."""
 
 
 class ScriptedGateway:
@@ -99,6 +107,18 @@ class ScriptedGateway:
 
     async def cancel(self, request: CancelRequest) -> CancelResult:
         result: CancelResult = await self.script.play("cancel", request)
+        return result
+
+    async def capture(self, request: CaptureRequest) -> CaptureResult:
+        result: CaptureResult = await self.script.play("capture", request)
+        return result
+
+    async def fetch_capture_status(self, query: CaptureStatusQuery) -> CaptureStatusReport:
+        result: CaptureStatusReport = await self.script.play("capture_status", query)
+        return result
+
+    async def void(self, request: VoidRequest) -> VoidResult:
+        result: VoidResult = await self.script.play("void", request)
         return result
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
@@ -135,26 +155,59 @@ CAPABLE_TYPE = GatewayType(
 """A scripted type that may return either next action and cancels."""
 
 
+CAPTURING_TYPES = {
+    "multiple": GatewayType(
+        name="scripted-capturing",
+        currencies=frozenset({"AED", "USD"}),
+        settings_type=ScriptedSettings,
+        build=_build,
+        capabilities=Capabilities(
+            cancel=True,
+            manual_capture=True,
+            partial_capture=True,
+            multiple_captures=True,
+            void=True,
+        ),
+    ),
+    "once": GatewayType(
+        name="scripted-capturing-once",
+        currencies=frozenset({"AED", "USD"}),
+        settings_type=ScriptedSettings,
+        build=_build,
+        capabilities=Capabilities(manual_capture=True),
+    ),
+}
+"""Scripted types taking payments with manual capture: ``multiple`` declares partial and
+multiple captures and void (and cancel); ``once`` captures all of an authorization at once and
+declares nothing else."""
+
+
 class ScriptedPlugin:
     @hookimpl
     def payments_register_gateway_types(self, register: Callable[[GatewayType[Any]], None]) -> None:
         register(SCRIPTED_TYPE)
         register(CAPABLE_TYPE)
+        for gateway_type in CAPTURING_TYPES.values():
+            register(gateway_type)
 
 
-def new_script(*, capable: bool = False) -> tuple[str, Script]:
+def new_script(*, capable: bool = False, capturing: str | None = None) -> tuple[str, Script]:
     """A fresh script registered under a unique name; ``capable``: played by a gateway of
     :data:`CAPABLE_TYPE` (which declares next actions and cancel) instead of one declaring
-    nothing."""
+    nothing; ``capturing`` (``multiple`` or ``once``): by one of :data:`CAPTURING_TYPES`."""
     name = uuid.uuid4().hex
     SCRIPTS[name] = Script()
     if capable:
         CAPABLE.add(name)
+    if capturing is not None:
+        CAPTURING[name] = CAPTURING_TYPES[capturing].name
     return name, SCRIPTS[name]
 
 
 def type_of(script: str) -> str:
     """The gateway type that plays ``script``."""
+    if script in CAPTURING:
+        return CAPTURING[script]
     return CAPABLE_TYPE.name if script in CAPABLE else SCRIPTED_TYPE.name
 
 

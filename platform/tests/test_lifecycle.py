@@ -9,9 +9,12 @@ from payments_platform.lifecycle import (
     TRANSITIONS,
     PaymentStatus,
     WebhookVerdict,
+    as_reported_for,
     can_transition,
+    captured_in_full,
     judge_webhook,
     knows_change,
+    status_after_capture,
     status_after_refund,
 )
 
@@ -36,6 +39,16 @@ ALLOWED = [
     (S.CANCELLING, S.CANCELLED),
     (S.CANCELLING, S.INITIATED),
     (S.CANCELLING, S.PAID),
+    (S.INITIATED, S.AUTHORIZED),
+    (S.UNKNOWN, S.AUTHORIZED),
+    (S.AUTHORIZED, S.PARTIALLY_CAPTURED),
+    (S.AUTHORIZED, S.PAID),
+    (S.AUTHORIZED, S.CANCELLING),
+    (S.AUTHORIZED, S.EXPIRED),
+    (S.CANCELLING, S.VOIDED),
+    (S.CANCELLING, S.AUTHORIZED),
+    (S.PARTIALLY_CAPTURED, S.PARTIALLY_CAPTURED),
+    (S.PARTIALLY_CAPTURED, S.PAID),
 ]
 
 FORBIDDEN = [
@@ -52,6 +65,13 @@ FORBIDDEN = [
     (S.REFUNDED, S.PARTIALLY_REFUNDED),
     (S.INITIATED, S.REFUNDED),
     (S.INITIATED, S.PENDING),
+    (S.PARTIALLY_CAPTURED, S.VOIDED),
+    (S.PARTIALLY_CAPTURED, S.CANCELLING),
+    (S.PARTIALLY_CAPTURED, S.EXPIRED),
+    (S.PARTIALLY_CAPTURED, S.PARTIALLY_REFUNDED),
+    (S.AUTHORIZED, S.REFUNDED),
+    (S.VOIDED, S.AUTHORIZED),
+    (S.VOIDED, S.PAID),
 ]
 
 
@@ -67,7 +87,7 @@ def test_forbidden_transitions(current: PaymentStatus, target: PaymentStatus) ->
 
 def test_every_status_has_a_row_and_final_states_have_no_exit() -> None:
     assert set(TRANSITIONS) == set(PaymentStatus)
-    for final in (S.FAILED, S.EXPIRED, S.REFUNDED, S.CANCELLED):
+    for final in (S.FAILED, S.EXPIRED, S.REFUNDED, S.CANCELLED, S.VOIDED):
         assert not TRANSITIONS[final]
 
 
@@ -161,3 +181,49 @@ def test_every_change_the_lifecycle_knows_is_a_transition_or_a_recovery() -> Non
     assert knows_change(S.EXPIRED, S.PAID)  # only for a payment the platform gave up on
     assert not knows_change(S.PAID, S.FAILED)
     assert not knows_change(S.UNKNOWN, S.UNKNOWN)
+
+
+@pytest.mark.parametrize(
+    ("captured", "final", "status"),
+    [
+        (400, False, S.PARTIALLY_CAPTURED),
+        (400, True, S.PAID),
+        (1000, False, S.PAID),
+        (1000, True, S.PAID),
+    ],
+)
+def test_a_capture_decides_whether_the_payment_is_partly_captured_or_paid(
+    captured: int, final: bool, status: PaymentStatus
+) -> None:
+    assert status_after_capture(1000, captured, final=final) is status
+
+
+@pytest.mark.parametrize("captured", [0, -1, 1001])
+def test_a_capture_of_nothing_or_more_than_authorized_decides_nothing(captured: int) -> None:
+    with pytest.raises(ValueError, match="captured"):
+        status_after_capture(1000, captured, final=False)
+
+
+@pytest.mark.parametrize(
+    ("current", "reported", "manual", "means"),
+    [
+        (S.INITIATED, S.AUTHORIZED, True, S.AUTHORIZED),
+        (S.INITIATED, S.AUTHORIZED, False, None),
+        (S.INITIATED, S.VOIDED, False, None),
+        (S.PARTIALLY_CAPTURED, S.EXPIRED, True, S.PAID),
+        (S.PARTIALLY_CAPTURED, S.VOIDED, True, S.PAID),
+        (S.AUTHORIZED, S.EXPIRED, True, S.EXPIRED),
+        (S.INITIATED, S.PAID, False, S.PAID),
+    ],
+)
+def test_what_a_vendor_s_report_means_depends_on_the_capture_mode_and_what_was_captured(
+    current: PaymentStatus, reported: PaymentStatus, manual: bool, means: PaymentStatus | None
+) -> None:
+    assert as_reported_for(current, reported, manual=manual) is means
+
+
+def test_the_vendor_s_paid_counts_all_as_captured_unless_the_platform_captured_part() -> None:
+    assert captured_in_full(S.PAID, S.INITIATED)
+    assert captured_in_full(S.PAID, S.AUTHORIZED)
+    assert not captured_in_full(S.PAID, S.PARTIALLY_CAPTURED)
+    assert not captured_in_full(S.AUTHORIZED, S.INITIATED)

@@ -89,3 +89,10 @@ def refund_key(merchant: str | None, client_refund_id: uuid.UUID) -> uuid.UUID:
     if merchant is None:
         return client_refund_id
     return uuid.uuid5(_KEYS_OF_MERCHANTS, f"{merchant}/refund/{client_refund_id}")
+
+
+def capture_key(merchant: str | None, client_capture_id: uuid.UUID) -> uuid.UUID:
+    """The platform's own id of the capture ``merchant`` calls ``client_capture_id``."""
+    if merchant is None:
+        return client_capture_id
+    return uuid.uuid5(_KEYS_OF_MERCHANTS, f"{merchant}/capture/{client_capture_id}")

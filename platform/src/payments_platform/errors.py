@@ -192,6 +192,48 @@ class RefundDeclined(PaymentProblem):
     title = "The gateway declined the refund"
 
 
+class NoGatewayCanCapture(PaymentProblem):
+    """A payment taken with manual capture, and no enabled gateway of its currency declares
+    manual capture."""
+
+    code = "manual-capture-not-supported"
+    status = 422
+    title = "No gateway takes this payment with manual capture"
+
+
+class PaymentNotCapturable(PaymentProblem):
+    """The payment is not authorized with manual capture (or its gateway cannot capture it
+    as asked: in part, or a second time)."""
+
+    code = "payment-not-capturable"
+    status = 409
+    title = "The payment cannot be captured"
+
+
+class CaptureExceedsAuthorization(PaymentProblem):
+    """The amount is more than is left to capture."""
+
+    code = "capture-exceeds-authorization"
+    status = 409
+    title = "The capture exceeds what is left of the authorization"
+
+
+class CaptureIdReused(PaymentProblem):
+    """The capture id was used for another payment or another amount."""
+
+    code = "capture-id-reused"
+    status = 409
+    title = "This capture id was used for another capture"
+
+
+class CaptureDeclined(PaymentProblem):
+    """The gateway refused the capture (its authorization lapsed, say)."""
+
+    code = "capture-declined"
+    status = 402
+    title = "The gateway declined the capture"
+
+
 class GatewayUnreachable(PaymentProblem):
     """The payment's gateway cannot be reached (or is no longer enabled): nothing was paid out."""
 

@@ -31,7 +31,10 @@ class JobKind(enum.StrEnum):
     RECONCILE = "reconcile"
     """Ask the gateway what became of a payment whose outcome is unknown."""
     EXPIRE = "expire"
-    """Close a payment left ``initiated`` past its age limit."""
+    """Close a payment left ``initiated`` past its age limit, or an authorization past its
+    expiry."""
+    CAPTURE = "capture"
+    """Find out what became of a capture sent without a recorded answer."""
     NOTIFY = "notify"
     """Deliver a notification to one of the merchant's endpoints."""
 
@@ -52,6 +55,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     kind: JobKind
     payment_id: uuid.UUID
     refund_id: uuid.UUID | None
+    capture_id: uuid.UUID | None = None
     delivery_id: int | None
     status: JobStatus
     attempts: int
@@ -93,10 +97,10 @@ SWEEP_LOCK = 0x7061796D656E7473
 
 # Jobs are written on every payment's path: on the driver (``store.sql``).
 _INSERT_JOB = Sql(
-    "INSERT INTO jobs (kind, payment_id, refund_id, delivery_id, status, attempts, max_attempts,"
-    " run_at, trace_parent, created_at, updated_at)"
-    " VALUES (:kind, :payment_id, :refund_id, :delivery_id, :status, 0, :max_attempts, :run_at,"
-    " :trace_parent, :now, :now) RETURNING id"
+    "INSERT INTO jobs (kind, payment_id, refund_id, capture_id, delivery_id, status, attempts,"
+    " max_attempts, run_at, trace_parent, created_at, updated_at)"
+    " VALUES (:kind, :payment_id, :refund_id, :capture_id, :delivery_id, :status, 0,"
+    " :max_attempts, :run_at, :trace_parent, :now, :now) RETURNING id"
 )
 # A gateway call with no recorded end past the cutoff gets the job that reconciles it, once: a
 # job written after the call started (or, for a refund a job sends, the job still at work) is
@@ -123,6 +127,16 @@ _GUARD_REFUNDS = Sql(
     " AND (j.created_at >= r.sent_at OR j.status <> :done))"
 )
 
+_GUARD_CAPTURES = Sql(
+    "INSERT INTO jobs (kind, payment_id, capture_id, status, attempts, max_attempts, run_at,"
+    " trace_parent, created_at, updated_at)"
+    " SELECT :kind, c.payment_id, c.id, :status, 0, :max_attempts, :now, c.trace_parent, :now,"
+    " :now FROM captures c WHERE c.status = 'pending' AND c.sent_at IS NOT NULL"
+    " AND c.sent_at < :cutoff AND NOT EXISTS (SELECT 1 FROM jobs j"
+    " WHERE j.payment_id = c.payment_id AND j.capture_id = c.id AND j.kind = :kind_compared"
+    " AND (j.created_at >= c.sent_at OR j.status <> :done))"
+)
+
 
 def enqueue(
     conn: sa.Connection,
@@ -133,6 +147,7 @@ def enqueue(
     max_attempts: int,
     delay: float = 0.0,
     refund_id: uuid.UUID | None = None,
+    capture_id: uuid.UUID | None = None,
     delivery_id: int | None = None,
     trace_parent: str | None = None,
 ) -> int:
@@ -143,6 +158,7 @@ def enqueue(
         kind=kind,
         payment_id=payment_id,
         refund_id=refund_id,
+        capture_id=capture_id,
         delivery_id=delivery_id,
         status=JobStatus.PENDING,
         max_attempts=max_attempts,
@@ -163,9 +179,9 @@ def guard_calls_in_flight(
     timeout); return how many were written.
 
     A call is written down before it is made (an ``in_flight`` attempt, a ``pending`` refund
-    with its ``sent_at``) and its end in the transaction that records the answer, so a call
-    found here lost its answer. Each gets one job, linked to the trace of the request that made
-    the call. On PostgreSQL one process sweeps at a time, so two never write the same job.
+    or capture with its ``sent_at``) and its end in the transaction that records the answer, so
+    a call found here lost its answer. Each gets one job, linked to the trace of the request that
+    made the call. On PostgreSQL one process sweeps at a time, so two never write the same job.
     """
     if (
         conn.dialect.name == "postgresql"
@@ -178,11 +194,20 @@ def guard_calls_in_flight(
         "now": now,
         "cutoff": now - timedelta(seconds=after_seconds),
     }
-    reconcile, refund = JobKind.RECONCILE, JobKind.REFUND
-    return changed(
-        conn, _GUARD_ATTEMPTS, kind=reconcile, kind_compared=reconcile, **shared
-    ) + changed(
-        conn, _GUARD_REFUNDS, kind=refund, kind_compared=refund, done=JobStatus.DONE, **shared
+    reconcile, refund, capture = JobKind.RECONCILE, JobKind.REFUND, JobKind.CAPTURE
+    return (
+        changed(conn, _GUARD_ATTEMPTS, kind=reconcile, kind_compared=reconcile, **shared)
+        + changed(
+            conn, _GUARD_REFUNDS, kind=refund, kind_compared=refund, done=JobStatus.DONE, **shared
+        )
+        + changed(
+            conn,
+            _GUARD_CAPTURES,
+            kind=capture,
+            kind_compared=capture,
+            done=JobStatus.DONE,
+            **shared,
+        )
     )
 
 

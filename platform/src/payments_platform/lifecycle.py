@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-from payments_plugins import VendorPaymentStatus, VendorRefundStatus
+from payments_plugins import VendorCaptureStatus, VendorPaymentStatus, VendorRefundStatus
 
 
 class PaymentStatus(enum.StrEnum):
@@ -35,17 +35,39 @@ class PaymentStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     """Cancelled before the payer paid: by its vendor, or by the platform alone when the
     gateway cannot cancel (``cancelled-here``)."""
+    AUTHORIZED = "authorized"
+    """A payment taken with manual capture that the payer completed: its vendor holds the
+    money until it is captured, voided, or the authorization lapses."""
+    PARTIALLY_CAPTURED = "partially_captured"
+    """Part of the authorization is captured; more may be (the gateway declares
+    ``multiple_captures``)."""
+    VOIDED = "voided"
+    """The authorization was released before anything was captured of it."""
 
 
 S = PaymentStatus
 
 TRANSITIONS: Final[dict[PaymentStatus, frozenset[PaymentStatus]]] = {
-    S.PENDING: frozenset({S.INITIATED, S.UNKNOWN, S.REJECTED, S.PAID, S.FAILED, S.EXPIRED}),
-    S.INITIATED: frozenset({S.PAID, S.FAILED, S.EXPIRED, S.CANCELLING, S.CANCELLED}),
-    S.UNKNOWN: frozenset({S.INITIATED, S.PAID, S.FAILED, S.EXPIRED, S.REJECTED, S.CANCELLED}),
-    # The vendor's answer to a cancel decides: cancelled, or (refused, or never received)
-    # payable again, or whatever the payer did first.
-    S.CANCELLING: frozenset({S.CANCELLED, S.INITIATED, S.PAID, S.FAILED, S.EXPIRED}),
+    S.PENDING: frozenset(
+        {S.INITIATED, S.UNKNOWN, S.REJECTED, S.PAID, S.FAILED, S.EXPIRED, S.AUTHORIZED}
+    ),
+    S.INITIATED: frozenset({S.PAID, S.FAILED, S.EXPIRED, S.CANCELLING, S.CANCELLED, S.AUTHORIZED}),
+    S.UNKNOWN: frozenset(
+        {S.INITIATED, S.PAID, S.FAILED, S.EXPIRED, S.REJECTED, S.CANCELLED, S.AUTHORIZED}
+    ),
+    # The vendor's answer to a cancel (or, of an authorized payment, a void) decides:
+    # cancelled or voided, or (refused, or never received) as it was, or whatever the payer
+    # did first.
+    S.CANCELLING: frozenset(
+        {S.CANCELLED, S.INITIATED, S.PAID, S.FAILED, S.EXPIRED, S.AUTHORIZED, S.VOIDED}
+    ),
+    # Captured in part (more may follow), in full or finally (paid), released (voided via
+    # cancelling), or lapsed (expired).
+    S.AUTHORIZED: frozenset({S.PARTIALLY_CAPTURED, S.PAID, S.CANCELLING, S.VOIDED, S.EXPIRED}),
+    # What was captured stays captured: a final capture, or the authorization lapsing, ends a
+    # partially captured payment as paid (of what was captured).
+    S.PARTIALLY_CAPTURED: frozenset({S.PARTIALLY_CAPTURED, S.PAID}),
+    S.VOIDED: frozenset(),
     # Only a rejection because no gateway could be reached is retried; a decline is final.
     S.REJECTED: frozenset({S.PENDING}),
     S.PAID: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
@@ -60,14 +82,20 @@ TRANSITIONS: Final[dict[PaymentStatus, frozenset[PaymentStatus]]] = {
 REFUNDABLE: Final = frozenset({S.PAID, S.PARTIALLY_REFUNDED})
 """Statuses in which a refund may be claimed (while some of the amount is left)."""
 
-CANCELLABLE: Final = frozenset({S.INITIATED})
-"""Statuses in which a client may cancel a payment: accepted by its gateway, not paid yet.
-(Pending or unknown: nobody knows yet whether a vendor holds it; ask again later.)"""
+CANCELLABLE: Final = frozenset({S.INITIATED, S.AUTHORIZED})
+"""Statuses in which a client may cancel a payment: accepted by its gateway, not paid yet, or
+authorized and nothing captured (a cancel then voids the authorization). (Pending or unknown:
+nobody knows yet whether a vendor holds it; ask again later.)"""
+
+CAPTURABLE: Final = frozenset({S.AUTHORIZED, S.PARTIALLY_CAPTURED})
+"""Statuses in which a capture may be claimed (while some of the authorization is left)."""
 
 SETTLED_AS_PAID: Final = frozenset({S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED})
 """Statuses in which the payer has paid; a late ``paid`` notification confirms them."""
 
-WEBHOOK_TARGETS: Final = frozenset({S.PAID, S.FAILED, S.EXPIRED, S.CANCELLED})
+WEBHOOK_TARGETS: Final = frozenset(
+    {S.PAID, S.FAILED, S.EXPIRED, S.CANCELLED, S.AUTHORIZED, S.VOIDED}
+)
 """The statuses a vendor's notification can move a payment to."""
 
 NO_GATEWAY_AVAILABLE: Final = "no-gateway-available"
@@ -112,11 +140,49 @@ def knows_change(current: PaymentStatus, target: PaymentStatus) -> bool:
 
 
 def status_after_refund(amount_minor: int, refunded_minor: int) -> PaymentStatus:
-    """Where a paid payment of ``amount_minor`` stands once ``refunded_minor`` of it (this
-    refund included) has been refunded."""
+    """Where a paid payment of which ``amount_minor`` was captured stands once
+    ``refunded_minor`` of it (this refund included) has been refunded."""
     if not 0 < refunded_minor <= amount_minor:
         raise ValueError(f"{refunded_minor} refunded of a payment of {amount_minor}")
     return S.REFUNDED if refunded_minor == amount_minor else S.PARTIALLY_REFUNDED
+
+
+def status_after_capture(
+    authorized_minor: int, captured_minor: int, *, final: bool
+) -> PaymentStatus:
+    """Where an authorized payment stands once ``captured_minor`` of its ``authorized_minor``
+    (this capture included) is captured: paid when the capture is ``final`` or nothing is
+    left, else partially captured."""
+    if not 0 < captured_minor <= authorized_minor:
+        raise ValueError(f"{captured_minor} captured of an authorization of {authorized_minor}")
+    return S.PAID if final or captured_minor == authorized_minor else S.PARTIALLY_CAPTURED
+
+
+def captured_in_full(status: PaymentStatus, from_status: PaymentStatus) -> bool:
+    """Tell whether a payment reaching ``status`` from ``from_status`` by its vendor's word
+    (not by one of the platform's captures) is captured in full: ``paid`` means all that was
+    authorized (the whole amount of an automatic payment) was captured, unless the platform
+    captured part of it already (then what it captured is what was paid)."""
+    return status is S.PAID and from_status is not S.PARTIALLY_CAPTURED
+
+
+def holds_authorization(status: PaymentStatus) -> bool:
+    """Tell whether a payment reaching ``status`` by its vendor's word has its amount
+    authorized (authorized, or paid)."""
+    return status in (S.AUTHORIZED, S.PAID)
+
+
+def as_reported_for(
+    current: PaymentStatus, reported: PaymentStatus | None, *, manual: bool
+) -> PaymentStatus | None:
+    """What a vendor's report of ``reported`` means for a payment in ``current``: an
+    authorization is no word about a payment taken with automatic capture (None), and a
+    partially captured payment whose authorization lapsed is paid of what was captured."""
+    if reported in (S.AUTHORIZED, S.VOIDED) and not manual:
+        return None
+    if current is S.PARTIALLY_CAPTURED and reported in (S.EXPIRED, S.VOIDED):
+        return S.PAID
+    return reported
 
 
 def given_up_by_platform(status: PaymentStatus, failure_code: str | None) -> bool:
@@ -181,6 +247,59 @@ def refund_can_transition(current: RefundStatus, target: RefundStatus) -> bool:
     return target in REFUND_TRANSITIONS[current]
 
 
+class CaptureStatus(enum.StrEnum):
+    """Where a capture stands."""
+
+    PENDING = "pending"
+    """Claimed: its amount is taken out of what is left to capture; the gateway is being
+    asked, or gave no usable answer yet (a job asks it what became of it)."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """Nothing was captured; the claim is given back."""
+
+
+C = CaptureStatus
+
+CAPTURE_TRANSITIONS: Final[dict[CaptureStatus, frozenset[CaptureStatus]]] = {
+    C.PENDING: frozenset({C.SUCCEEDED, C.FAILED}),
+    C.SUCCEEDED: frozenset(),
+    # Only a failure before anything reached the vendor is retried, by the client repeating
+    # the request (the same capture id); a decline is final.
+    C.FAILED: frozenset({C.PENDING}),
+}
+"""Every allowed change of a capture's status: the first definitive answer stands."""
+
+
+def capture_has_answer(status: CaptureStatus) -> bool:
+    """Tell whether a capture has its definitive answer (it succeeded or failed)."""
+    return status in (C.SUCCEEDED, C.FAILED)
+
+
+def capture_may_retry(status: CaptureStatus, failure_code: str | None) -> bool:
+    """Tell whether a failed capture reached no vendor, so that sending it again under the
+    same reference cannot capture twice."""
+    return status is C.FAILED and failure_code in RETRYABLE_REFUND_FAILURES
+
+
+def capture_can_transition(current: CaptureStatus, target: CaptureStatus) -> bool:
+    """Tell whether a capture may move from ``current`` to ``target``."""
+    return target in CAPTURE_TRANSITIONS[current]
+
+
+_CAPTURE_STATUS_OF_VENDOR: Final[dict[VendorCaptureStatus, CaptureStatus | None]] = {
+    VendorCaptureStatus.SUCCEEDED: C.SUCCEEDED,
+    VendorCaptureStatus.FAILED: C.FAILED,
+    # Neither is an answer yet: the vendor is still at it, or never received the capture.
+    VendorCaptureStatus.PENDING: None,
+    VendorCaptureStatus.NOT_FOUND: None,
+}
+
+
+def capture_status_reported(vendor_status: VendorCaptureStatus) -> CaptureStatus | None:
+    """The capture status a vendor's report means; None while it is no definitive answer."""
+    return _CAPTURE_STATUS_OF_VENDOR[vendor_status]
+
+
 class AttemptOutcome(enum.StrEnum):
     """How one call to a gateway ended, which decides what routing and the breaker do next."""
 
@@ -224,6 +343,8 @@ _PAYMENT_STATUS_OF_VENDOR: Final[dict[VendorPaymentStatus, PaymentStatus | None]
     VendorPaymentStatus.FAILED: S.FAILED,
     VendorPaymentStatus.EXPIRED: S.EXPIRED,
     VendorPaymentStatus.CANCELLED: S.CANCELLED,
+    VendorPaymentStatus.AUTHORIZED: S.AUTHORIZED,
+    VendorPaymentStatus.VOIDED: S.VOIDED,
     # Says only that the vendor holds no such payment, not where one stands.
     VendorPaymentStatus.NOT_FOUND: None,
 }

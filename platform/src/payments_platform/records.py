@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
-from payments_plugins import Amount, NextAction
+from payments_plugins import Amount, CaptureMode, NextAction
 
 from payments_platform.lifecycle import (
     AttemptOutcome,
+    CaptureStatus,
     DeliveryStatus,
     PaymentStatus,
     RefundStatus,
@@ -48,8 +49,28 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     next_action: NextAction | None = None
     """The step the vendor asked of the payer when its gateway accepted the payment; what the
     API shows while the payment waits for the payer (:attr:`payer_action`)."""
+    capture_mode: CaptureMode = CaptureMode.AUTOMATIC
+    """``manual``: the payer's payment is authorized, and captured on the client's request."""
+    authorized_minor: int = 0
+    """What its vendor authorized (the whole amount of a paid automatic payment)."""
+    capture_claimed_minor: int = 0
+    """What captures claimed of the authorization, those in flight included."""
+    captured_minor: int = 0
+    """What was captured: what refunds may give back."""
+    authorization_expires_at: datetime | None = None
+    """When the vendor lets the authorization lapse, as it said."""
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def manual(self) -> bool:
+        """Taken with manual capture."""
+        return self.capture_mode is CaptureMode.MANUAL
+
+    @property
+    def capturable_minor(self) -> int:
+        """What is left to capture, counting captures in flight as taken."""
+        return self.authorized_minor - self.capture_claimed_minor
 
     @property
     def payer_action(self) -> NextAction | None:
@@ -64,8 +85,8 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def refundable_minor(self) -> int:
-        """What is left to refund, counting refunds in flight as taken."""
-        return self.amount_minor - self.refund_claimed_minor
+        """What is left to refund of what was captured, counting refunds in flight as taken."""
+        return self.captured_minor - self.refund_claimed_minor
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +115,27 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     status: RefundStatus
     gateway: str
     external_refund_id: str | None
+    failure_code: str | None
+    sent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Capture(msgspec.Struct, frozen=True, kw_only=True):
+    """A capture of (part of) a payment's authorization."""
+
+    id: uuid.UUID
+    """The platform's own id: the reference its gateway knows it by."""
+    payment_id: uuid.UUID
+    merchant: str | None
+    client_capture_id: uuid.UUID
+    """The capture id its client gave (or was given): the one the client API shows."""
+    amount_minor: int
+    final: bool
+    """The last capture: what stays uncaptured is released."""
+    status: CaptureStatus
+    gateway: str
+    external_capture_id: str | None
     failure_code: str | None
     sent_at: datetime | None
     created_at: datetime
@@ -160,3 +202,4 @@ class PaymentHistory(msgspec.Struct, frozen=True, kw_only=True):
     refunds: list[Refund]
     events: list[Event]
     notifications: list[NotificationSent] = msgspec.field(default_factory=list)
+    captures: list[Capture] = msgspec.field(default_factory=list)

@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from payments_plugins import Amount, NextAction
+from payments_plugins import Amount, CaptureMode, NextAction
 
-from payments_platform.lifecycle import PaymentStatus, RefundStatus
-from payments_platform.records import Payment, Refund
+from payments_platform.lifecycle import CaptureStatus, PaymentStatus, RefundStatus
+from payments_platform.records import Capture, Payment, Refund
 
 
 class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,8 +23,16 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
     gateway: str | None
     external_id: str | None
+    capture: CaptureMode
+    """``automatic``: paid when the payer pays; ``manual``: authorized when the payer pays,
+    captured on the client's request (``POST /payments/{id}/capture``)."""
+    authorized_fractions: int
+    """What the vendor authorized (the whole amount of a paid automatic payment)."""
+    captured_fractions: int
+    """What was captured of it: what refunds may give back."""
     refunded_fractions: int
     refundable_fractions: int
+    """What is left to refund: captured, less refunded and refunds in flight."""
     failure_code: str | None
     metadata: dict[str, str]
     description: str | None
@@ -48,6 +56,9 @@ class PaymentView(msgspec.Struct, frozen=True, kw_only=True):
             currency=payment.currency,
             gateway=payment.gateway,
             external_id=payment.external_id,
+            capture=payment.capture_mode,
+            authorized_fractions=payment.authorized_minor,
+            captured_fractions=payment.captured_minor,
             refunded_fractions=payment.refunded_minor,
             refundable_fractions=payment.refundable_minor,
             failure_code=payment.failure_code,
@@ -88,4 +99,38 @@ class RefundView(msgspec.Struct, frozen=True, kw_only=True):
             failure_code=refund.failure_code,
             created_at=refund.created_at,
             updated_at=refund.updated_at,
+        )
+
+
+class CaptureView(msgspec.Struct, frozen=True, kw_only=True):
+    """A capture as the API shows it."""
+
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    status: CaptureStatus
+    amount: str
+    amount_fractions: int
+    final: bool
+    """The last capture of the authorization: the rest was (or is being) released."""
+    gateway: str
+    external_capture_id: str | None
+    failure_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, capture: Capture, payment: Payment) -> CaptureView:
+        """The view of a stored capture of ``payment``."""
+        return cls(
+            id=capture.client_capture_id,
+            payment_id=payment.client_id,
+            status=capture.status,
+            amount=Amount(capture.amount_minor, payment.currency).format(),
+            amount_fractions=capture.amount_minor,
+            final=capture.final,
+            gateway=capture.gateway,
+            external_capture_id=capture.external_capture_id,
+            failure_code=capture.failure_code,
+            created_at=capture.created_at,
+            updated_at=capture.updated_at,
         )

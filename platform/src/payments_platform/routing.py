@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -48,6 +48,13 @@ class CandidateView(msgspec.Struct, frozen=True, kw_only=True):
     """The chance of being tried first (weighted) or 1 for the first in config order."""
 
 
+class LeftOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A gateway of the currency the payment may not go to, and why."""
+
+    gateway: str
+    reason: str
+
+
 class RouteDecision(msgspec.Struct, frozen=True, kw_only=True):
     """The ordered candidates for one payment, with what the choice was based on."""
 
@@ -56,6 +63,8 @@ class RouteDecision(msgspec.Struct, frozen=True, kw_only=True):
     order: tuple[CandidateView, ...]
     skipped: tuple[CandidateView, ...]
     """Candidates left out because their breaker refused calls when the decision was made."""
+    left_out: tuple[LeftOut, ...] = ()
+    """Gateways of the currency that cannot do what the payment needs (manual capture)."""
 
     def reason(self, position: int, previous_failures: Sequence[str]) -> str:
         """Explain, for humans, why the candidate at ``position`` is being tried."""
@@ -89,16 +98,25 @@ class RoutingTable:
         """The circuit breaker of gateway ``name``; KeyError if it is not enabled."""
         return self._by_name[name].breaker
 
-    def supports(self, currency: str) -> bool:
-        """Tell whether any enabled gateway takes ``currency``, healthy or not."""
-        return any(currency in route.currencies for route in self.routes)
+    def supports(self, currency: str, unable: Mapping[str, str] | None = None) -> bool:
+        """Tell whether any enabled gateway takes ``currency``, healthy or not (and is not
+        one of ``unable``)."""
+        return any(
+            currency in route.currencies and route.name not in (unable or {})
+            for route in self.routes
+        )
 
-    def decide(self, currency: str) -> RouteDecision:
-        """Order the candidates for a payment in ``currency``."""
+    def decide(self, currency: str, unable: Mapping[str, str] | None = None) -> RouteDecision:
+        """Order the candidates for a payment in ``currency``; ``unable`` names the gateways
+        that cannot do what the payment needs, with why (they are left out, and said to be)."""
         available: list[tuple[Route, CandidateView]] = []
         skipped: list[CandidateView] = []
+        left_out: list[LeftOut] = []
         for route in self.routes:
             if currency not in route.currencies:
+                continue
+            if unable and route.name in unable:
+                left_out.append(LeftOut(gateway=route.name, reason=unable[route.name]))
                 continue
             health = route.breaker.snapshot().health
             state = route.breaker.state
@@ -122,7 +140,11 @@ class RoutingTable:
                 for index, (_, view) in enumerate(available)
             ]
         return RouteDecision(
-            strategy=self.strategy, currency=currency, order=tuple(ordered), skipped=tuple(skipped)
+            strategy=self.strategy,
+            currency=currency,
+            order=tuple(ordered),
+            skipped=tuple(skipped),
+            left_out=tuple(left_out),
         )
 
     def _weighted_order(self, views: list[CandidateView]) -> list[CandidateView]:

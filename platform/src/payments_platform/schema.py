@@ -70,6 +70,14 @@ payments = sa.Table(
     # the vendor asked of the payer, as its gateway answered (a next action of the contract).
     sa.Column("return_url", sa.Text()),
     sa.Column("next_action", sa.JSON()),
+    # ``automatic`` (paid when the payer pays) or ``manual`` (authorized, then captured); what
+    # the vendor authorized, what captures in flight claimed of it, and what they captured; and
+    # when the vendor lets the authorization lapse, as it said.
+    sa.Column("capture_mode", sa.String(16), nullable=False, server_default="automatic"),
+    sa.Column("authorized_minor", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("capture_claimed_minor", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("captured_minor", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("authorization_expires_at", _Timestamp),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
     sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
@@ -124,6 +132,30 @@ refunds = sa.Table(
     sa.UniqueConstraint("merchant", "client_refund_id"),
 )
 
+captures = sa.Table(
+    "captures",
+    metadata,
+    # The reference the gateway gets, derived like a refund's id (``access.capture_key``).
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("payment_id", sa.Uuid(), sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("merchant", sa.String(64)),
+    # The capture id the client gave (or was given), its idempotency key, unique per merchant.
+    sa.Column("client_capture_id", sa.Uuid(), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    # The last capture of the authorization: the rest is released.
+    sa.Column("final", sa.Boolean(), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("gateway", sa.String(40), nullable=False),
+    sa.Column("external_capture_id", sa.String(255)),
+    sa.Column("sent_at", _Timestamp),
+    sa.Column("trace_parent", sa.String(64)),
+    sa.Column("failure_code", sa.String(64)),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.Column("updated_at", _Timestamp, nullable=False),
+    sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+    sa.UniqueConstraint("merchant", "client_capture_id"),
+)
+
 payment_events = sa.Table(
     "payment_events",
     metadata,
@@ -157,6 +189,8 @@ jobs = sa.Table(
     sa.Column("kind", sa.String(24), nullable=False),
     sa.Column("payment_id", sa.Uuid(), nullable=False),
     sa.Column("refund_id", sa.Uuid()),
+    # The capture a ``capture`` job finds out about.
+    sa.Column("capture_id", sa.Uuid()),
     # The notification delivery a ``notify`` job makes.
     sa.Column("delivery_id", sa.BigInteger()),
     sa.Column("status", sa.String(16), nullable=False),
@@ -255,6 +289,13 @@ sa.Index(
     refunds.c.sent_at,
     postgresql_where=_IN_FLIGHT_REFUND,
     sqlite_where=_IN_FLIGHT_REFUND,
+)
+_IN_FLIGHT_CAPTURE = sa.text("status = 'pending' AND sent_at IS NOT NULL")
+sa.Index(
+    "ix_captures_in_flight",
+    captures.c.sent_at,
+    postgresql_where=_IN_FLIGHT_CAPTURE,
+    sqlite_where=_IN_FLIGHT_CAPTURE,
 )
 # Payments the vendor took after the platform had given up on them, and the webhooks refused in
 # the last hour, for the operator's overview.

@@ -266,3 +266,67 @@ async def test_a_payment_made_before_next_actions_reads_and_refunds_as_before(
         refunded = await usecase_refunds.refund_payment(runtime.deps, payment_id)
         assert refunded.payment.status == "refunded"
         assert script.calls["refund"][0].external_id == "ext-before"
+
+
+async def test_payments_made_before_captures_read_and_refund_as_before(
+    database_url: str, scripted_runtime: RuntimeFactory
+) -> None:
+    """Revision 0012 adds the capture mode and the authorized and captured amounts: a payment
+    stored before it was taken with automatic capture, and one its payer paid has its whole
+    amount authorized and captured, so that it is shown and refunded as before."""
+    now = datetime.now(UTC)
+    paid_id, partly_id, waiting_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0011"))
+
+        def earlier_payments(conn: sa.Connection) -> None:
+            for payment_id, status, refunded in [
+                (paid_id, "paid", 0),
+                (partly_id, "partially_refunded", 300),
+                (waiting_id, "initiated", 0),
+            ]:
+                conn.execute(
+                    sa.insert(schema.payments).values(
+                        id=payment_id,
+                        client_id=payment_id,
+                        currency="AED",
+                        amount_minor=1000,
+                        status=status,
+                        gateway="gw",
+                        external_id=f"ext-{status}",
+                        refund_claimed_minor=refunded,
+                        refunded_minor=refunded,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+        await database.write(earlier_payments)
+    finally:
+        await database.dispose()
+
+    name, script = new_script(capable=True)
+    script.answer("refund", RefundResult(external_refund_id="rf-paid"))
+    script.answer("refund", RefundResult(external_refund_id="rf-partly"))
+    async with scripted_runtime({"gw": name}) as runtime:  # migrates to the head
+        stored = {
+            payment_id: (await reads.payment_history(runtime.deps, payment_id)).payment
+            for payment_id in (paid_id, partly_id, waiting_id)
+        }
+        assert {payment.capture_mode for payment in stored.values()} == {"automatic"}
+        assert [
+            (p.authorized_minor, p.capture_claimed_minor, p.captured_minor, p.refundable_minor)
+            for p in stored.values()
+        ] == [(1000, 1000, 1000, 1000), (1000, 1000, 1000, 700), (0, 0, 0, 0)]
+        view = msgspec.to_builtins(PaymentView.of(stored[partly_id]))
+        assert (view["capture"], view["authorized_fractions"], view["captured_fractions"]) == (
+            "automatic",
+            1000,
+            1000,
+        )
+        assert view["refundable_fractions"] == 700
+        refunded = await usecase_refunds.refund_payment(runtime.deps, paid_id)
+        assert (refunded.payment.status, refunded.refund.amount_minor) == ("refunded", 1000)
+        rest = await usecase_refunds.refund_payment(runtime.deps, partly_id)
+        assert (rest.payment.status, rest.refund.amount_minor) == ("refunded", 700)

@@ -161,6 +161,7 @@ async def test_a_change_sets_what_it_names_and_keeps_the_rest(
             now=LATER,
         )
         assert paid is not None
+        assert (paid.authorized_minor, paid.captured_minor) == (paid.amount_minor,) * 2
         assert payments.claim_refund_amount(conn, paid, 300, LATER)
         refunded = payments.change(
             conn,

@@ -1,9 +1,9 @@
 """A payment with everything that happened to it, read in one transaction.
 
-On PostgreSQL that is one statement: the payment's row, and its attempts, refunds, events and
-notifications (each with its deliveries) aggregated into JSON beside it, so a read costs one
-round trip instead of five. SQLite reads in the process, where a statement costs no round trip,
-and runs the per-table statements.
+On PostgreSQL that is one statement: the payment's row, and its attempts, refunds, captures,
+events and notifications (each with its deliveries) aggregated into JSON beside it, so a read
+costs one round trip instead of six. SQLite reads in the process, where a statement costs no
+round trip, and runs the per-table statements.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from payments_platform.records import (
     Attempt,
+    Capture,
     Delivery,
     Event,
     Notification,
@@ -25,7 +26,7 @@ from payments_platform.records import (
     PaymentHistory,
     Refund,
 )
-from payments_platform.store import attempts, events, notifications, payments, refunds
+from payments_platform.store import attempts, captures, events, notifications, payments, refunds
 from payments_platform.store.sql import Sql, first
 
 
@@ -57,6 +58,7 @@ def of(conn: sa.Connection, payment: Payment) -> PaymentHistory:
         refunds=refunds.of_payment(conn, payment.id),
         events=events.of_payment(conn, payment.id),
         notifications=notifications.of_payment(conn, payment.id),
+        captures=captures.of_payment(conn, payment.id),
     )
 
 
@@ -80,13 +82,14 @@ _NOTIFICATIONS = (  # noqa: S608
     deliveries=_rows_as_json(Delivery, "notification_deliveries", "notification_id = n.id", "x.id"),
 )
 _SELECT = (  # noqa: S608
-    "SELECT {payment}, {attempts}, {refunds}, {events}, {notifications} FROM payments p"
+    "SELECT {payment}, {attempts}, {refunds}, {events}, {notifications}, {captures} FROM payments p"
 ).format(
     payment=", ".join(f"p.{name}" for name in Payment.__struct_fields__),
     attempts=_rows_as_json(Attempt, "payment_attempts", "payment_id = p.id", "x.id"),
     refunds=_rows_as_json(Refund, "refunds", "payment_id = p.id", "x.created_at, x.id"),
     events=_rows_as_json(Event, "payment_events", "payment_id = p.id", "x.id"),
     notifications=_NOTIFICATIONS,
+    captures=_rows_as_json(Capture, "captures", "payment_id = p.id", "x.created_at, x.id"),
 )
 _BY_ID = Sql(_SELECT + " WHERE p.id = :id", only="postgresql")
 _OF_CLIENT = Sql(
@@ -101,7 +104,9 @@ _PAYMENT_WIDTH = len(Payment.__struct_fields__)
 def _aggregated(conn: sa.Connection, row: Sequence[Any] | None) -> PaymentHistory | None:
     if row is None:
         return None
-    found_attempts, found_refunds, found_events, found_notifications = row[_PAYMENT_WIDTH:]
+    found_attempts, found_refunds, found_events, found_notifications, found_captures = row[
+        _PAYMENT_WIDTH:
+    ]
     found_deliveries = [entry.pop("deliveries") for entry in found_notifications]
     sent = [
         NotificationSent(notification=notification, deliveries=deliveries)
@@ -117,4 +122,5 @@ def _aggregated(conn: sa.Connection, row: Sequence[Any] | None) -> PaymentHistor
         refunds=refunds.READER.read_json(found_refunds),
         events=events.READER.read_json(found_events),
         notifications=sent,
+        captures=captures.READER.read_json(found_captures),
     )

@@ -9,10 +9,16 @@ from datetime import datetime
 
 import msgspec
 import sqlalchemy as sa
-from payments_plugins import NextAction
+from payments_plugins import CaptureMode, NextAction
 
 from payments_platform import schema
-from payments_platform.lifecycle import REFUNDABLE, PaymentStatus
+from payments_platform.lifecycle import (
+    CAPTURABLE,
+    REFUNDABLE,
+    PaymentStatus,
+    captured_in_full,
+    holds_authorization,
+)
 from payments_platform.records import Payment
 from payments_platform.store.sql import Json, Reader, Sql, changed, first, listed, placeholders
 
@@ -22,9 +28,9 @@ READER = Reader(Payment, schema.payments)
 # were derived per merchant): either way the id is taken.
 _INSERT = Sql(
     "INSERT INTO payments (id, merchant, client_id, currency, amount_minor, status, metadata,"
-    " description, return_url, created_at, updated_at) VALUES (:id, :merchant, :client_id,"
-    " :currency, :amount_minor, :status, :metadata, :description, :return_url, :now, :now)"
-    " ON CONFLICT DO NOTHING"
+    " description, return_url, capture_mode, created_at, updated_at) VALUES (:id, :merchant,"
+    " :client_id, :currency, :amount_minor, :status, :metadata, :description, :return_url,"
+    " :capture_mode, :now, :now) ON CONFLICT DO NOTHING"
 )
 _SELECT = "SELECT {columns} FROM payments WHERE id = :id"
 _GET = Sql(_SELECT, returns=READER)
@@ -45,16 +51,39 @@ _CHANGE = Sql(
     " next_action = CASE WHEN :forget_gateway THEN NULL"
     " ELSE COALESCE(:next_action, next_action) END,"
     " external_id = COALESCE(:external_id, external_id),"
-    " refunded_minor = refunded_minor + :refunded_minor, updated_at = :now"
-    " WHERE id = :id AND status = :expected RETURNING {columns}",
+    " refunded_minor = refunded_minor + :refunded_minor,"
+    # The vendor's word that the amount is authorized (what it said, else what is known, else
+    # the whole amount), or captured in full (so claimed too); a capture adds what it took.
+    " authorized_minor = CASE WHEN :holds_authorization THEN"
+    " COALESCE(:authorized_minor, NULLIF(authorized_minor, 0), amount_minor)"
+    " ELSE authorized_minor END,"
+    " captured_minor = CASE WHEN :in_full THEN"
+    " COALESCE(:authorized_minor, NULLIF(authorized_minor, 0), amount_minor)"
+    " ELSE captured_minor + :captured_minor END,"
+    " capture_claimed_minor = CASE WHEN :in_full THEN"
+    " COALESCE(:authorized_minor, NULLIF(authorized_minor, 0), amount_minor)"
+    " ELSE capture_claimed_minor END,"
+    " authorization_expires_at = COALESCE(:authorization_expires_at, authorization_expires_at),"
+    " updated_at = :now WHERE id = :id AND status = :expected RETURNING {columns}",
     returns=READER,
 )
 _REFUNDABLE = listed("refundable", sorted(REFUNDABLE))
 _CLAIM_REFUND = Sql(
     "UPDATE payments SET refund_claimed_minor = refund_claimed_minor + :claim_minor,"
     " updated_at = :now WHERE id = :id AND status IN ({refundable})"
-    " AND amount_minor - refund_claimed_minor >= :claim_minor",
+    " AND captured_minor - refund_claimed_minor >= :claim_minor",
     refundable=placeholders("refundable", len(_REFUNDABLE)),
+)
+_CAPTURABLE = listed("capturable", sorted(CAPTURABLE))
+_CLAIM_CAPTURE = Sql(
+    "UPDATE payments SET capture_claimed_minor = capture_claimed_minor + :claim_minor,"
+    " updated_at = :now WHERE id = :id AND status IN ({capturable})"
+    " AND authorized_minor - capture_claimed_minor >= :claim_minor",
+    capturable=placeholders("capturable", len(_CAPTURABLE)),
+)
+_RELEASE_CAPTURE = Sql(
+    "UPDATE payments SET capture_claimed_minor = capture_claimed_minor - :claim_minor,"
+    " updated_at = :now WHERE id = :id"
 )
 _RELEASE_REFUND = Sql(
     "UPDATE payments SET refund_claimed_minor = refund_claimed_minor - :claim_minor,"
@@ -74,6 +103,7 @@ def insert(
     description: str | None,
     now: datetime,
     return_url: str | None = None,
+    capture_mode: CaptureMode = CaptureMode.AUTOMATIC,
 ) -> bool:
     """Write a new ``pending`` payment; False if the id is taken (the row is left alone)."""
     inserted = changed(
@@ -88,6 +118,7 @@ def insert(
         metadata=Json(dict(metadata)),
         description=description,
         return_url=return_url,
+        capture_mode=capture_mode,
         now=now,
     )
     return inserted == 1
@@ -154,6 +185,9 @@ def change(
     forget_gateway: bool = False,
     next_action: NextAction | None = None,
     refunded_minor: int = 0,
+    authorized_minor: int | None = None,
+    captured_minor: int = 0,
+    authorization_expires_at: datetime | None = None,
 ) -> Payment | None:
     """Move the payment to ``status`` only if it is still ``expected``; the payment after, or
     None if it was not.
@@ -161,8 +195,14 @@ def change(
     The failure code is set (None clears it); the gateway and its id for the payment are set
     when given, and the payer's next action (``forget_gateway`` clears the gateway and its next
     action: no vendor holds the payment any more);
-    ``refunded_minor`` is added to what was refunded.
+    ``refunded_minor`` is added to what was refunded. ``captured_minor`` is what a capture adds
+    to what was captured; a change made by none (the vendor's word) to a status that
+    :func:`~payments_platform.lifecycle.holds_authorization` has the amount (``authorized_minor``
+    when the vendor said it) authorized, and one to a status
+    :func:`~payments_platform.lifecycle.captured_in_full` has all of it captured.
     """
+    by_vendor = captured_minor == 0
+    in_full = by_vendor and captured_in_full(status, expected)
     row = first(
         conn,
         _CHANGE,
@@ -175,6 +215,11 @@ def change(
         next_action=None if next_action is None else Json(msgspec.to_builtins(next_action)),
         external_id=external_id,
         refunded_minor=refunded_minor,
+        holds_authorization=by_vendor and holds_authorization(status),
+        in_full=in_full,
+        authorized_minor=authorized_minor,
+        captured_minor=captured_minor,
+        authorization_expires_at=authorization_expires_at,
         now=now,
     )
     return None if row is None else READER.read(conn, row)
@@ -199,3 +244,21 @@ def release_refund_amount(
 ) -> None:
     """Give back the claim of a refund that did not happen."""
     changed(conn, _RELEASE_REFUND, id=payment_id, claim_minor=amount_minor, now=now)
+
+
+def claim_capture_amount(
+    conn: sa.Connection, payment: Payment, amount_minor: int, now: datetime
+) -> bool:
+    """Take ``amount_minor`` out of what is left to capture, if it still is left (checked by
+    the database against the row as it is now: the claim's own guard)."""
+    claimed = changed(
+        conn, _CLAIM_CAPTURE, id=payment.id, claim_minor=amount_minor, now=now, **_CAPTURABLE
+    )
+    return claimed == 1
+
+
+def release_capture_amount(
+    conn: sa.Connection, payment_id: uuid.UUID, amount_minor: int, now: datetime
+) -> None:
+    """Give back the claim of a capture that did not happen."""
+    changed(conn, _RELEASE_CAPTURE, id=payment_id, claim_minor=amount_minor, now=now)

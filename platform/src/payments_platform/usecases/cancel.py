@@ -27,7 +27,13 @@ from typing import cast
 import msgspec
 import sqlalchemy as sa
 from opentelemetry import trace
-from payments_plugins import CancellingGateway, CancelRequest, StatusReport
+from payments_plugins import (
+    CancellingGateway,
+    CancelRequest,
+    StatusReport,
+    VoidingGateway,
+    VoidRequest,
+)
 
 from payments_platform import errors
 from payments_platform.access import payment_key
@@ -37,6 +43,7 @@ from payments_platform.lifecycle import (
     CANCELLED_HERE,
     AttemptOutcome,
     PaymentStatus,
+    as_reported_for,
     payment_status_reported,
 )
 from payments_platform.logs import payment_logged
@@ -113,13 +120,18 @@ def claim_cancel(
         return CancelOutcome(payment=payment, answer=CancelAnswer.REPEATED)
     if payment.status is PaymentStatus.CANCELLING:
         return CancelOutcome(payment=payment, answer=CancelAnswer.IN_PROGRESS)
+    if payment.status is PaymentStatus.VOIDED:
+        return CancelOutcome(payment=payment, answer=CancelAnswer.REPEATED)
     if payment.status not in CANCELLABLE:
         raise errors.PaymentNotCancellable(
             f"payment {client_id} is {payment.status}; only an initiated payment, which its"
-            " payer has not paid, is cancelled",
+            " payer has not paid, is cancelled, or an authorized one nothing was captured of"
+            " (voided)",
             extra={"payment_status": payment.status},
             payment=payment,
         )
+    if payment.status is PaymentStatus.AUTHORIZED:
+        return _claim_void(conn, deps, payment, operator)
     by = f" by operator {operator}" if operator else ""
     if operator is not None:
         events.record(
@@ -158,8 +170,43 @@ def claim_cancel(
     return moved.payment
 
 
+def _claim_void(
+    conn: sa.Connection, deps: Dependencies, payment: Payment, operator: str | None
+) -> Payment:
+    """Decide the cancel of an authorized payment: a void, asked of its vendor, only while
+    nothing was captured of it and its gateway's type declares ``void``."""
+    if payment.capture_claimed_minor > 0:
+        raise errors.PaymentNotCancellable(
+            f"a capture of payment {payment.client_id} is being made; once it is, refund what"
+            " was captured instead",
+            extra={"payment_status": payment.status},
+            payment=payment,
+        )
+    live = deps.gateways.get(payment.gateway or "")
+    if live is None or not live.capabilities.void:
+        raise errors.PaymentNotCancellable(
+            f"{payment.gateway} cannot void an authorization: capture it, or let it lapse",
+            extra={"payment_status": payment.status},
+            payment=payment,
+        )
+    by = f" by operator {operator}" if operator else ""
+    return change_status(
+        conn,
+        deps,
+        payment.id,
+        StatusChange(
+            status=PaymentStatus.CANCELLING,
+            reason=f"void requested{by}; asking {payment.gateway}",
+            expected=(PaymentStatus.AUTHORIZED,),
+        ),
+    ).payment
+
+
 async def _ask_vendor(deps: Dependencies, payment: Payment) -> CancelOutcome:
-    """Ask the payment's vendor to cancel it, and record what its answer means."""
+    """Ask the payment's vendor to cancel it (or void it, once authorized), and record what its
+    answer means."""
+    if _voiding(payment):
+        return await _ask_void(deps, payment)
     gateway = payment.gateway or ""
     request = CancelRequest(payment_id=payment.id, external_id=payment.external_id or "")
     result = await call_gateway(
@@ -203,6 +250,46 @@ async def _ask_vendor(deps: Dependencies, payment: Payment) -> CancelOutcome:
     return CancelOutcome(payment=payment, answer=CancelAnswer.IN_PROGRESS)
 
 
+def _voiding(payment: Payment) -> bool:
+    """A ``cancelling`` payment is being voided when it was authorized before (its amount is
+    authorized); else its payer had not acted yet."""
+    return payment.manual and payment.authorized_minor > 0
+
+
+async def _ask_void(deps: Dependencies, payment: Payment) -> CancelOutcome:
+    """Ask the payment's vendor to release its authorization, and record what its answer
+    means: voided; unavailable or refused (authorized again, or what the vendor then says);
+    no usable answer (``cancelling``, which reconciliation resolves)."""
+    gateway = payment.gateway or ""
+    request = VoidRequest(payment_id=payment.id, external_id=payment.external_id or "")
+    result = await call_gateway(
+        deps, gateway, "void", lambda live: cast(VoidingGateway, live).void(request)
+    )
+    if result.outcome is AttemptOutcome.ACCEPTED:
+        voided = await _record(deps, payment, PaymentStatus.VOIDED, f"voided by {gateway}")
+        return CancelOutcome(payment=voided, answer=CancelAnswer.CANCELLED)
+    if result.outcome is AttemptOutcome.UNAVAILABLE:
+        await _record(
+            deps,
+            payment,
+            PaymentStatus.AUTHORIZED,
+            f"{gateway} could not be reached: nothing was voided ({result.error})",
+        )
+        raise errors.GatewayUnreachable(
+            f"{gateway} could not be reached; nothing was voided: send the same request again",
+            retry_after=5,
+        ) from result.failure
+    if result.outcome is AttemptOutcome.DECLINED:
+        now_is = await _after_refusal(deps, payment, f"{gateway} refused to void: {result.error}")
+        raise errors.CancelRefused(
+            f"{gateway} refused to void the authorization ({result.failure_code});"
+            f" it is {now_is.status}",
+            extra={"payment_status": now_is.status},
+            payment=now_is,
+        )
+    return CancelOutcome(payment=payment, answer=CancelAnswer.IN_PROGRESS)
+
+
 async def _after_refusal(deps: Dependencies, payment: Payment, why: str) -> Payment:
     """A vendor that refused to cancel says why by what it reports of the payment now: paid
     (the payer came first), or still payable."""
@@ -211,8 +298,10 @@ async def _after_refusal(deps: Dependencies, payment: Payment, why: str) -> Paym
     except RetryLater:
         report = None
     reported = None if report is None else payment_status_reported(report.status)
-    if reported is None or reported is PaymentStatus.CANCELLED:
-        reported = PaymentStatus.INITIATED
+    was = PaymentStatus.AUTHORIZED if _voiding(payment) else PaymentStatus.INITIATED
+    reported = as_reported_for(PaymentStatus.CANCELLING, reported, manual=payment.manual)
+    if reported is None or reported in (PaymentStatus.CANCELLED, PaymentStatus.VOIDED):
+        reported = was
     said = "" if report is None else f"; it reports {report.status}"
     return await _record(deps, payment, reported, why + said)
 

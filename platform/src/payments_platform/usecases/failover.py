@@ -20,6 +20,7 @@ import msgspec
 import sqlalchemy as sa
 from opentelemetry import trace
 from payments_plugins import (
+    CaptureMode,
     InitiateRequest,
     InitiateResult,
     NextAction,
@@ -89,6 +90,7 @@ def claim_for_routing(
         amount=payment.amount,
         return_url=payment.return_url,
         description=payment.description,
+        capture=payment.capture_mode,
     )
     return plan_route(conn, deps, request)
 
@@ -97,14 +99,15 @@ def plan_route(conn: sa.Connection, deps: Dependencies, request: InitiateRequest
     """Decide the order of candidates for ``request`` and claim the first call, in the
     caller's transaction, which holds the payment."""
     payment_id = request.payment_id
-    decision = deps.routing.decide(request.amount.currency)
+    decision = deps.routing.decide(request.amount.currency, unable_to_take(deps, request.capture))
     with tracer.start_as_current_span("payments.route") as span:
         _trace_decision(span, decision)
     events.record(
         conn,
         payment_id=payment_id,
         kind="routing_decision",
-        reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)",
+        reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)"
+        + "".join(f"; {left.gateway} left out: {left.reason}" for left in decision.left_out),
         detail=msgspec.to_builtins(decision),
         now=deps.now(),
     )
@@ -113,6 +116,17 @@ def plan_route(conn: sa.Connection, deps: Dependencies, request: InitiateRequest
     if following is not None:
         plan.claimed = claim_attempt(conn, deps, payment_id, *following)
     return plan
+
+
+def unable_to_take(deps: Dependencies, capture: CaptureMode) -> dict[str, str]:
+    """The enabled gateways that cannot take a payment with ``capture``, and why."""
+    if capture is not CaptureMode.MANUAL:
+        return {}
+    return {
+        name: f"type {live.type_name} does not declare manual_capture"
+        for name, live in deps.gateways.items()
+        if not live.capabilities.manual_capture
+    }
 
 
 async def follow_route(deps: Dependencies, plan: RoutePlan, *, final: bool) -> Payment:

@@ -20,7 +20,7 @@ from datetime import datetime
 import msgspec
 import sqlalchemy as sa
 from opentelemetry import trace
-from payments_plugins import Amount, InitiateRequest
+from payments_plugins import Amount, CaptureMode, InitiateRequest
 
 from payments_platform import errors
 from payments_platform.access import payment_key
@@ -70,6 +70,7 @@ class PaymentRequest(msgspec.Struct, frozen=True, kw_only=True):
     metadata: Mapping[str, str] = msgspec.field(default_factory=dict)
     description: str | None = None
     return_url: str | None = None
+    capture: CaptureMode = CaptureMode.AUTOMATIC
 
 
 async def start_payment(
@@ -81,11 +82,17 @@ async def start_payment(
     metadata: Mapping[str, str] | None = None,
     description: str | None = None,
     return_url: str | None = None,
+    capture: CaptureMode = CaptureMode.AUTOMATIC,
 ) -> InitOutcome:
     """Start a payment ``merchant`` calls ``client_id``, or answer with the one this id
-    already started."""
+    already started; ``capture`` manual: the payer's payment is authorized, to be captured
+    later, by a gateway whose type declares ``manual_capture``."""
     asked = PaymentRequest(
-        amount=amount, metadata=metadata or {}, description=description, return_url=return_url
+        amount=amount,
+        metadata=metadata or {},
+        description=description,
+        return_url=return_url,
+        capture=capture,
     )
     payment_id = payment_key(merchant, client_id)
     with tracer.start_as_current_span("payments.initiate") as span, payment_logged(payment_id):
@@ -94,6 +101,13 @@ async def start_payment(
         if not deps.routing.supports(amount.currency):
             raise errors.CurrencyNotSupported(
                 f"no enabled gateway takes {amount.currency}", field="currency"
+            )
+        unable = failover.unable_to_take(deps, capture)
+        if not deps.routing.supports(amount.currency, unable):
+            raise errors.NoGatewayCanCapture(
+                f"no enabled gateway takes {amount.currency} with manual capture: "
+                + "; ".join(f"{name}: {why}" for name, why in unable.items()),
+                field="capture",
             )
         claimed = await deps.database.write(
             functools.partial(
@@ -137,6 +151,7 @@ def claim_payment(
         metadata=asked.metadata,
         description=asked.description,
         return_url=asked.return_url,
+        capture_mode=asked.capture,
         now=now,
     )
     if created:
@@ -168,6 +183,7 @@ def claim_payment(
         amount=amount,
         return_url=asked.return_url,
         description=asked.description,
+        capture=asked.capture,
     )
     plan = failover.plan_route(conn, deps, request)
     return _Claimed(payment_id=payment_id, plan=plan, created=created)
@@ -192,6 +208,7 @@ def reopen_for_repeat(
         ("metadata", existing.metadata, dict(asked.metadata)),
         ("description", existing.description, asked.description),
         ("return_url", existing.return_url, asked.return_url),
+        ("capture", existing.capture_mode, asked.capture),
     ]:
         if stored != given:
             raise errors.IdempotencyKeyReused(

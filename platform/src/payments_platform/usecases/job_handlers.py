@@ -24,7 +24,7 @@ from payments_platform.logs import payment_logged
 from payments_platform.records import Payment
 from payments_platform.store import payments, refunds
 from payments_platform.telemetry import links_to
-from payments_platform.usecases import failover, initiate, notify, reconcile
+from payments_platform.usecases import captures, failover, initiate, notify, reconcile
 from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.expire import expire_payment
 from payments_platform.usecases.refunds import send_refund
@@ -54,6 +54,10 @@ def job_handler(deps: Dependencies) -> JobHandler:
                 await send_or_reconcile_refund(deps, job)
             elif job.kind is JobKind.EXPIRE:
                 await expire_payment(deps, job.payment_id)
+            elif job.kind is JobKind.CAPTURE:
+                if job.capture_id is None:  # pragma: no cover - capture jobs always carry one
+                    raise ValueError(f"capture job {job.id} names no capture")
+                await captures.reconcile_capture(deps, job.capture_id)
             elif job.kind is JobKind.NOTIFY:
                 await notify.deliver(deps, job)
 
@@ -87,6 +91,7 @@ def _reopen(conn: sa.Connection, *, deps: Dependencies, payment: Payment) -> Non
         metadata=current.metadata,
         description=current.description,
         return_url=current.return_url,
+        capture=current.capture_mode,
     )
     initiate.reopen_for_repeat(conn, deps, current, same, deps.now())
 

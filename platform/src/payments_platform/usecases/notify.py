@@ -21,9 +21,9 @@ from payments_platform import jobs
 from payments_platform.jobs import Job, JobKind, RetryLater
 from payments_platform.lifecycle import DeliveryStatus
 from payments_platform.notifications.delivery import post_notification
-from payments_platform.notifications.events import payment_event, refund_event
-from payments_platform.records import Notification, Payment, Refund
-from payments_platform.resources import PaymentView, RefundView
+from payments_platform.notifications.events import capture_event, payment_event, refund_event
+from payments_platform.records import Capture, Notification, Payment, Refund
+from payments_platform.resources import CaptureView, PaymentView, RefundView
 from payments_platform.store import notifications
 from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases.dependencies import Dependencies
@@ -49,12 +49,24 @@ def refund_changed(
         _write(conn, deps, payment, event_type, refund)
 
 
+def capture_changed(
+    conn: sa.Connection, deps: Dependencies, capture: Capture, payment: Payment
+) -> None:
+    """Notify the merchant that a capture of its payment is now as ``capture`` stands (and
+    the payment as ``payment`` does)."""
+    event_type = capture_event(capture.status)
+    if event_type is not None:
+        _write(conn, deps, payment, event_type, capture=capture)
+
+
 def _write(
     conn: sa.Connection,
     deps: Dependencies,
     payment: Payment,
     event_type: str,
     refund: Refund | None = None,
+    *,
+    capture: Capture | None = None,
 ) -> None:
     endpoints = deps.notifier.wanting(payment.merchant, event_type)
     if not endpoints:
@@ -72,6 +84,8 @@ def _write(
     data: dict[str, object] = {"payment": PaymentView.of(payment)}
     if refund is not None:
         data["refund"] = RefundView.of(refund, payment)
+    if capture is not None:
+        data["capture"] = CaptureView.of(capture, payment)
     payload = {
         "id": event.id,
         "type": event_type,

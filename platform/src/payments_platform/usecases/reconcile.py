@@ -21,7 +21,7 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from payments_plugins import (
@@ -41,6 +41,7 @@ from payments_platform.lifecycle import (
     PaymentStatus,
     RefundStatus,
     WebhookVerdict,
+    as_reported_for,
     given_up_by_platform,
     payment_status_reported,
     refund_status_reported,
@@ -120,6 +121,9 @@ def record_reconciled(
         )
         return
     external_id = report.external_id or payment.external_id
+    reported = as_reported_for(payment.status, reported, manual=payment.manual)
+    if reported is None:
+        raise RetryLater(f"{gateway} reports {report.status} of an automatic payment")
     moved = change_status(
         conn,
         deps,
@@ -130,6 +134,7 @@ def record_reconciled(
             gateway=gateway,
             external_id=external_id,
             expected=(PaymentStatus.UNKNOWN,),
+            **authorization_reported(report),
         ),
     )
     if moved.moved and external_id is not None:
@@ -142,7 +147,9 @@ def record_cancel_reconciled(
     """Move a ``cancelling`` payment, whose cancel got no usable answer, to where its gateway
     says it stands: cancelled, paid, or still payable (the cancel never took effect; it is not
     sent again)."""
-    reported = payment_status_reported(report.status)
+    reported = as_reported_for(
+        payment.status, payment_status_reported(report.status), manual=payment.manual
+    )
     if reported is None:
         raise RetryLater(f"{payment.gateway} has no payment {payment.external_id} any more")
     change_status(
@@ -150,6 +157,7 @@ def record_cancel_reconciled(
         deps,
         payment.id,
         StatusChange(
+            **authorization_reported(report),
             status=reported,
             reason=f"reconciled: {payment.gateway} reports {report.status} after a cancel"
             " without a usable answer",
@@ -157,6 +165,14 @@ def record_cancel_reconciled(
             gateway=payment.gateway,
         ),
     )
+
+
+def authorization_reported(report: StatusReport) -> dict[str, Any]:
+    """What a status report says of an authorization, as :class:`StatusChange` takes it."""
+    return {
+        "authorized_minor": None if report.authorized is None else report.authorized.minor,
+        "authorization_expires_at": report.authorization_expires_at,
+    }
 
 
 async def abandon_in_flight(deps: Dependencies, payment: Payment, why: str) -> bool:

@@ -333,7 +333,7 @@ def record_refund(
     after = payment
     if status is RefundStatus.SUCCEEDED:
         refunded = status_after_refund(
-            payment.amount_minor, payment.refunded_minor + refund.amount_minor
+            payment.captured_minor, payment.refunded_minor + refund.amount_minor
         )
         after = change_status(
             conn,

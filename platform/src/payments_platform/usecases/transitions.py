@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -65,6 +66,12 @@ class StatusChange:
     """The step the vendor asked of the payer, when this change teaches it."""
     refunded_minor: int = 0
     """What a refund adds to the payment's refunded amount."""
+    captured_minor: int = 0
+    """What a capture adds to the payment's captured amount."""
+    authorized_minor: int | None = None
+    """What the vendor said it authorized, when it said (else the whole amount)."""
+    authorization_expires_at: datetime | None = None
+    """When the vendor lets the authorization lapse, when this change teaches it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +120,9 @@ def change_status(
             forget_gateway=change.forget_gateway,
             next_action=change.next_action,
             refunded_minor=change.refunded_minor,
+            authorized_minor=change.authorized_minor,
+            captured_minor=change.captured_minor,
+            authorization_expires_at=change.authorization_expires_at,
             now=now,
         )
         if after is not None:
@@ -160,6 +170,7 @@ def schedule(
     *,
     delay: float = 0.0,
     refund_id: uuid.UUID | None = None,
+    capture_id: uuid.UUID | None = None,
 ) -> int:
     """Write a job due ``delay`` seconds from now, in the caller's transaction."""
     return jobs.enqueue(
@@ -170,6 +181,7 @@ def schedule(
         max_attempts=deps.job_attempts,
         delay=delay,
         refund_id=refund_id,
+        capture_id=capture_id,
         trace_parent=current_trace_parent(),
     )
 
@@ -204,6 +216,12 @@ def _follow_up(
             payment.id,
             delay=deps.lifecycle.expire_after_seconds,
         )
+    elif payment.status is PaymentStatus.AUTHORIZED and from_status is not PaymentStatus.CANCELLING:
+        # The authorization lapses when its vendor says: the worker asks the vendor then (or
+        # now, when the change did not say when: the vendor's answer names the time).
+        expires_at = payment.authorization_expires_at
+        lapses_in = 0.0 if expires_at is None else (expires_at - deps.now()).total_seconds()
+        schedule(conn, deps, JobKind.EXPIRE, payment.id, delay=max(lapses_in, 0.0))
     notify.payment_changed(conn, deps, payment)
     labels = (payment.gateway or "none", payment.currency, payment.status)
 

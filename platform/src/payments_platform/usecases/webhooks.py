@@ -38,6 +38,7 @@ from payments_platform.database import after_commit
 from payments_platform.lifecycle import (
     PaymentStatus,
     WebhookVerdict,
+    as_reported_for,
     given_up_by_platform,
     judge_webhook,
     payment_status_reported,
@@ -351,6 +352,7 @@ def take_report(
     payment by its reference), stored with the change. A repeat of what is known writes nothing
     to the payment.
     """
+    reported = as_reported_for(payment.status, reported, manual=payment.manual)
     verdict = judge_webhook(payment.status, reported, payment.failure_code)
     reason = reasons[verdict]
     held_by, external_id = learned or (None, None)

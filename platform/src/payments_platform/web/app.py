@@ -23,7 +23,7 @@ from payments_platform.cursors import CursorSeal
 from payments_platform.runtime import Runtime
 from payments_platform.telemetry import tracing_enabled
 from payments_platform.usecases.dependencies import Dependencies
-from payments_platform.web import operations, payments, refunds, webhooks
+from payments_platform.web import captures, operations, payments, refunds, webhooks
 from payments_platform.web.console import ConsolePlugin
 from payments_platform.web.guards import client_merchant, require_client_key
 from payments_platform.web.metrics import HttpMetrics
@@ -76,6 +76,7 @@ def create_app(
         route_handlers=[
             payments.init_payment,
             refunds.refund,
+            captures.capture,
             payments.list_payments,
             payments.get_payment,
             payments.cancel,

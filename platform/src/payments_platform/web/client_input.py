@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Request
-from payments_plugins import MAX_MINOR_UNITS
+from payments_plugins import MAX_MINOR_UNITS, CaptureMode
 
 from payments_platform import errors
 from payments_platform.store.text import unstorable_text
@@ -98,6 +98,9 @@ class InitPaymentBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     metadata: Metadata = msgspec.field(default_factory=dict)
     description: Description | None = None
     return_url: ReturnUrl | None = None
+    capture: CaptureMode = CaptureMode.AUTOMATIC
+    """``manual``: authorize the payer's payment now, capture it later; part of the
+    idempotency key, as the rest of the body."""
 
     def __post_init__(self) -> None:
         if self.return_url is not None and (why := return_url_refusal(self.return_url)):
@@ -158,7 +161,18 @@ class RefundBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """The client's idempotency key for this refund; sent to the gateway as its reference."""
 
 
-STRICT_BODIES = (InitPaymentBody, RefundBody)
+class CaptureBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Capture an authorized payment, by default all that is left of it (the body is
+    optional)."""
+
+    amount_fractions: MinorUnits | None = None
+    capture_id: uuid.UUID | None = None
+    """The client's idempotency key for this capture; sent to the gateway as its reference."""
+    final: bool = False
+    """The last capture: the vendor releases what stays uncaptured."""
+
+
+STRICT_BODIES = (InitPaymentBody, RefundBody, CaptureBody)
 """The bodies checked strictly, documented as taking no other property."""
 
 _FIELD_PATH = re.compile(r"at `\$\.([^`]+)`")
@@ -169,13 +183,15 @@ Hook = Callable[[Request[Any, Any, Any]], Awaitable[None]]
 """A before-request hook."""
 
 
-def strict_body(body_type: type[msgspec.Struct]) -> Hook:
+def strict_body(body_type: type[msgspec.Struct], *, optional: bool = False) -> Hook:
     """A before-request hook checking the body strictly: no coercion, no unknown fields, no
-    text the store cannot hold."""
+    text the store cannot hold; ``optional``: an empty body is taken as none."""
     decoder = msgspec.json.Decoder(body_type)
 
     async def check(request: Request[Any, Any, Any]) -> None:
         raw = await request.body()
+        if optional and not raw.strip():
+            return
         try:
             _decode_strictly(decoder, body_type, raw)
         except msgspec.ValidationError as error:

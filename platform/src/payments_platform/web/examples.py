@@ -10,6 +10,7 @@ from payments_platform import errors
 
 PAYMENT_ID = "6b77a7bc-0bee-49ab-bbb0-70d5245a20f7"
 REFUND_ID = "2d5a6f0c-8a3e-4f0b-9b1e-7c4d3e2a1f90"
+CAPTURE_ID = "9e3c1b7a-4d2f-4a8e-b6c0-5f1d2e3a4b5c"
 
 PAYMENT: dict[str, Any] = {
     "id": PAYMENT_ID,
@@ -19,15 +20,52 @@ PAYMENT: dict[str, Any] = {
     "currency": "AED",
     "gateway": "json",
     "external_id": "jsonpay_5c1f0e7a9b3d4c2e8f6a1b0d",
+    "capture": "automatic",
+    "authorized_fractions": 0,
+    "captured_fractions": 0,
     "refunded_fractions": 0,
-    "refundable_fractions": 99999,
+    "refundable_fractions": 0,
     "failure_code": None,
     "metadata": {"order_id": "A-10452"},
     "description": "Order A-10452: two tickets",
     "created_at": "2026-12-01T10:15:02.318204Z",
     "updated_at": "2026-12-01T10:15:02.412736Z",
 }
-PAID = {**PAYMENT, "status": "paid", "updated_at": "2026-12-01T10:16:40.102311Z"}
+PAID = {
+    **PAYMENT,
+    "status": "paid",
+    "authorized_fractions": 99999,
+    "captured_fractions": 99999,
+    "refundable_fractions": 99999,
+    "updated_at": "2026-12-01T10:16:40.102311Z",
+}
+AUTHORIZED = {
+    **PAYMENT,
+    "status": "authorized",
+    "capture": "manual",
+    "authorized_fractions": 99999,
+    "updated_at": "2026-12-01T10:16:40.102311Z",
+}
+PARTIALLY_CAPTURED = {
+    **AUTHORIZED,
+    "status": "partially_captured",
+    "captured_fractions": 40000,
+    "refundable_fractions": 40000,
+    "updated_at": "2026-12-01T14:30:11.220931Z",
+}
+CAPTURE: dict[str, Any] = {
+    "id": CAPTURE_ID,
+    "payment_id": PAYMENT_ID,
+    "status": "succeeded",
+    "amount": "400.00 AED",
+    "amount_fractions": 40000,
+    "final": False,
+    "gateway": "json",
+    "external_capture_id": "jsonpaycp_3e4f5a6b7c8d9e0f1a2b3c4d",
+    "failure_code": None,
+    "created_at": "2026-12-01T14:30:11.102764Z",
+    "updated_at": "2026-12-01T14:30:11.220931Z",
+}
 REFUNDED = {
     **PAID,
     "status": "refunded",
@@ -140,6 +178,18 @@ PROBLEM_DETAILS: dict[type[errors.PaymentProblem], str] = {
     errors.RefundIdReused: f"refund {REFUND_ID} exists, for another payment or amount",
     errors.RefundDeclined: (
         f"refund {REFUND_ID} failed (refund_window_closed); nothing was paid out"
+    ),
+    errors.NoGatewayCanCapture: (
+        "no enabled gateway takes AED with manual capture: soap: type soap does not declare"
+        " manual_capture"
+    ),
+    errors.PaymentNotCapturable: (
+        f"payment {PAYMENT_ID} was taken with automatic capture: nothing to capture"
+    ),
+    errors.CaptureExceedsAuthorization: "599.99 AED is left to capture, not 70000 minor units",
+    errors.CaptureIdReused: f"capture {CAPTURE_ID} exists, for another payment or amount",
+    errors.CaptureDeclined: (
+        f"capture {CAPTURE_ID} failed (authorization_expired); nothing was captured"
     ),
     errors.GatewayUnreachable: (
         f"refund {REFUND_ID} failed (gateway-unavailable); nothing was paid out; send the same"

@@ -82,6 +82,7 @@ STATUS_OF_ANSWER = {InitAnswer.CREATED: 201, InitAnswer.REPEATED: 200, InitAnswe
             errors.PaymentInProgress,
             errors.PaymentDeclined,
             errors.NoGatewayAvailable,
+            errors.NoGatewayCanCapture,
         ),
     },
 )
@@ -110,6 +111,7 @@ async def init_payment(
         metadata=data.metadata,
         description=data.description,
         return_url=data.return_url,
+        capture=data.capture,
     )
     status = STATUS_OF_ANSWER[outcome.answer]
     headers = {"Location": f"/payments/{data.id}"} if status == 201 else None
@@ -283,6 +285,7 @@ def _moment(text: str | None, name: str) -> datetime | None:
                         "refunds": [examples.REFUND],
                         "events": [examples.EVENT],
                         "notifications": [examples.NOTIFICATION],
+                        "captures": [],
                     },
                 )
             ],
@@ -312,13 +315,16 @@ STATUS_OF_CANCEL = {
     "/payments/{payment_id:str}/cancel",
     operation_id="cancelPayment",
     tags=["payments"],
-    summary="Cancel a payment its payer has not paid",
+    summary="Cancel a payment its payer has not paid, or void an authorization",
     description=(
-        "Only an `initiated` payment is cancelled. Its vendor is asked to cancel it where its"
-        " gateway can (the payment is `cancelling` meanwhile); where it cannot, the platform"
-        " cancels it alone, and should the vendor still take the payer's money, the payment"
-        " becomes `paid`. A cancel racing the payer's payment has one winner: the loser gets"
-        " a 409 naming the payment's status. Repeating a cancel answers the cancelled payment."
+        "An `authorized` payment nothing was captured of is voided where its gateway declares"
+        " void (`cancelling` while the vendor is asked, then `voided`); elsewhere a 409 says"
+        " why. Otherwise only an `initiated` payment is cancelled. Its vendor is asked to"
+        " cancel it where its gateway can (the payment is `cancelling` meanwhile); where it"
+        " cannot, the platform cancels it alone, and should the vendor still take the payer's"
+        " money, the payment becomes `paid`. A cancel racing the payer's payment (or a void"
+        " racing a capture) has one winner: the loser gets a 409 naming the payment's status."
+        " Repeating a cancel answers the cancelled (or voided) payment."
     ),
     status_code=200,
     responses={

@@ -12,7 +12,7 @@ import msgspec
 
 from payments_platform.lifecycle import AttemptOutcome, DeliveryStatus, PaymentStatus
 from payments_platform.records import Attempt, Event, NotificationSent, PaymentHistory
-from payments_platform.resources import PaymentView, RefundView
+from payments_platform.resources import CaptureView, PaymentView, RefundView
 
 
 class AttemptView(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +100,8 @@ class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
     refunds: list[RefundView]
     events: list[EventView]
     notifications: list[NotificationView]
+    captures: list[CaptureView]
+    """The captures of a payment taken with manual capture, oldest first."""
 
     @classmethod
     def of(cls, found: PaymentHistory) -> PaymentDetail:
@@ -110,6 +112,7 @@ class PaymentDetail(msgspec.Struct, frozen=True, kw_only=True):
             refunds=[RefundView.of(refund, found.payment) for refund in found.refunds],
             events=[EventView.of(event) for event in found.events],
             notifications=[NotificationView.of(sent) for sent in found.notifications],
+            captures=[CaptureView.of(capture, found.payment) for capture in found.captures],
         )
 
 
@@ -126,6 +129,14 @@ class RefundAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
     ok: bool
     refund: RefundView
+    payment: PaymentView
+
+
+class CaptureAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to a capture request."""
+
+    ok: bool
+    capture: CaptureView
     payment: PaymentView
 
 
