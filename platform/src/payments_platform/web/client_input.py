@@ -185,12 +185,13 @@ Hook = Callable[[Request[Any, Any, Any]], Awaitable[None]]
 
 def strict_body(body_type: type[msgspec.Struct], *, optional: bool = False) -> Hook:
     """A before-request hook checking the body strictly: no coercion, no unknown fields, no
-    text the store cannot hold; ``optional``: an empty body is taken as none."""
+    text the store cannot hold; ``optional``: an empty body, or JSON's ``null``, is taken as
+    none (the OpenAPI document says the body may be null)."""
     decoder = msgspec.json.Decoder(body_type)
 
     async def check(request: Request[Any, Any, Any]) -> None:
         raw = await request.body()
-        if optional and not raw.strip():
+        if optional and raw.strip() in (b"", b"null"):
             return
         try:
             _decode_strictly(decoder, body_type, raw)

@@ -1,5 +1,7 @@
-"""Authorize now, capture later: the capture mode of a payment, what its vendor authorized and
-what was captured of it, and the captures themselves.
+"""Authorize now, capture later: a payment's capture mode, amounts, and its captures.
+
+The capture mode of a payment, what its vendor authorized and what was captured of it, and the
+captures themselves.
 
 A payment made before this revision was taken with automatic capture: it is ``automatic``, and
 one its payer paid (paid, partially refunded or refunded) has its whole amount authorized and
