@@ -621,3 +621,30 @@ async def test_walking_a_page_that_is_not_a_payment_page_says_where_it_broke(
         await walk_payment_page(client, f"{toy.url}/pay/pagetoy_none")
     with pytest.raises(PageNotWalkable, match="not text/html"):
         await walk_payment_page(client, f"{toy.url}/_simulator/calls")
+
+
+async def test_a_page_entered_by_a_form_post_is_walked_from_that_post() -> None:
+    """A redirect next action with method POST: the walk posts its fields first, as the
+    payer's browser would, then follows the vendor to its page."""
+    seen: list[tuple[str, str, bytes]] = []
+    page = (
+        '<html><body><form method="post" action="/pay">'
+        '<button name="action" value="pay">Pay</button></form></body></html>'
+    )
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.content))
+        if (request.method, request.url.path) == ("POST", "/start"):
+            return httpx.Response(303, headers={"Location": "/page"})
+        if (request.method, request.url.path) == ("GET", "/page"):
+            return httpx.Response(200, text=page, headers={"Content-Type": "text/html"})
+        return httpx.Response(303, headers={"Location": "https://shop.example/back?payment_id=1"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(vendor)) as browser:
+        journey = await walk_payment_page(
+            browser, "https://vendor.example/start", posted={"token": "t-1"}
+        )
+
+    assert seen[0] == ("POST", "/start", b"token=t-1")
+    assert [(method, path) for method, path, _ in seen[1:]] == [("GET", "/page"), ("POST", "/pay")]
+    assert journey.end == "https://shop.example/back?payment_id=1"

@@ -355,6 +355,7 @@ class Reader(Generic[RecordT]):
         self.record_type = record_type
         self.table = table
         self.names: tuple[str, ...] = record_type.__struct_fields__
+        self._list_type: Any = list.__class_getitem__(record_type)
         missing = [name for name in self.names if name not in table.c]
         if missing:
             raise RuntimeError(
@@ -393,4 +394,5 @@ class Reader(Generic[RecordT]):
 
     def read_json(self, found: Sequence[dict[str, Any]]) -> list[RecordT]:
         """The records of rows PostgreSQL aggregated into JSON (``json_agg``)."""
-        return msgspec.convert(found, list[self.record_type], strict=False)  # type: ignore[name-defined]
+        records: list[RecordT] = msgspec.convert(found, self._list_type, strict=False)
+        return records

@@ -12,6 +12,7 @@ over; without a return URL, to the page, which then offers no form.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Final, Literal
@@ -65,18 +66,30 @@ def page_form(page_url: str, html: str) -> PageForm | None:
 
 
 async def walk_payment_page(
-    client: httpx.AsyncClient, url: str, *, press: Literal["pay", "decline"] = "pay"
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    press: Literal["pay", "decline"] = "pay",
+    posted: Mapping[str, str] | None = None,
 ) -> PayerJourney:
-    """Open the page at ``url`` and press ``press`` on each page until the vendor sends the
-    payer away from it (or to a page with nothing left to press); return where it went.
+    """Open the page at ``url`` (a GET, or, given ``posted``, the form POST a redirect next
+    action asks for) and press ``press`` on each page until the vendor sends the payer away
+    from it (or to a page with nothing left to press); return where it went.
 
     Redirects are followed by hand, one at a time, so that every one is checked. Raises
     ``PageNotWalkable`` naming what is not as the protocol says.
     """
     pages: list[str] = []
     current = url
+    entry: httpx.Response | None = None
+    if posted is not None:
+        entry = await client.post(url, data=dict(posted), follow_redirects=False)
+        location = entry.headers.get("location")
+        if entry.status_code in (302, 303) and location:
+            current, entry = urljoin(url, location), None
     for _ in range(MAX_STEPS):
-        page = await client.get(current, follow_redirects=False)
+        page = entry or await client.get(current, follow_redirects=False)
+        entry = None
         pages.append(current)
         if page.status_code != 200:
             raise PageNotWalkable(f"the payment page {current} answered HTTP {page.status_code}")
