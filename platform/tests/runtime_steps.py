@@ -18,7 +18,14 @@ from payments_platform.lifecycle import PaymentStatus
 from payments_platform.runtime import Runtime
 from payments_platform.usecases import initiate, reads, webhooks
 from payments_platform.usecases.dependencies import LiveGateway
-from payments_plugins import Amount, VendorPaymentStatus, WebhookEvent
+from payments_plugins import (
+    Amount,
+    CaptureMode,
+    StatusReport,
+    VendorPaymentStatus,
+    WebhookEvent,
+)
+from scripted import Script, accepted
 
 if TYPE_CHECKING:
     from core_fixtures import WallClock
@@ -82,3 +89,28 @@ def cut_deadline(runtime: Runtime, gateway: str, seconds: float) -> None:
     changed = dataclasses.replace(live, deadline_seconds=seconds)
     gateways = cast(dict[str, LiveGateway], runtime.deps.gateways)
     gateways[gateway] = changed
+
+
+HELD = StatusReport(status=VendorPaymentStatus.AUTHORIZED)
+"""What the vendor says of an authorization it holds, without saying until when."""
+
+
+async def authorized(
+    runtime: Runtime,
+    script: Script,
+    external_id: str,
+    gateway: str = "gw",
+    *,
+    holds: StatusReport | None = HELD,
+) -> uuid.UUID:
+    """A payment of 10.00 AED taken with manual capture, which its payer authorized; the
+    vendor's answer to the lookup of its expiry (the job written with the authorization) is
+    ``holds`` (None: the test scripts it)."""
+    script.answer("initiate", accepted(external_id))
+    if holds is not None:
+        script.answer("status", holds)
+    payment_id = uuid.uuid4()
+    await initiate.start_payment(runtime.deps, payment_id, AED_10, capture=CaptureMode.MANUAL)
+    live = runtime.deps.gateways[gateway]
+    await webhooks.apply_webhook(runtime.deps, [live], {}, webhook(external_id, "authorized"))
+    return payment_id

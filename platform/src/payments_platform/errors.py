@@ -248,3 +248,15 @@ class DatabaseUnavailable(PaymentProblem):
     code = "database-unavailable"
     status = 503
     title = "The database cannot be reached"
+
+
+def problem_types() -> list[type[PaymentProblem]]:
+    """Every kind of problem the platform answers with (each subclass of
+    :class:`PaymentProblem`, at any depth)."""
+    found: list[type[PaymentProblem]] = []
+    pending = list(PaymentProblem.__subclasses__())
+    while pending:
+        problem = pending.pop()
+        pending.extend(problem.__subclasses__())
+        found.append(problem)
+    return found

@@ -17,7 +17,6 @@ from payments_platform.records import PaymentHistory
 from payments_platform.runtime import Runtime
 from payments_platform.usecases import cancel, captures, initiate, reads, refunds, webhooks
 from payments_plugins import (
-    Amount,
     AuthorizationExpired,
     CaptureMode,
     CaptureResult,
@@ -30,35 +29,8 @@ from payments_plugins import (
     VendorPaymentStatus,
     VoidResult,
 )
-from runtime_steps import QUICK, job_rows, run_due_jobs, webhook
-from scripted import Script, accepted, new_script
-
-AED_10 = Amount(1000, "AED")
-
-
-HELD = StatusReport(status=VendorPaymentStatus.AUTHORIZED)
-"""What the vendor says of an authorization it holds, without saying until when."""
-
-
-async def authorized(
-    runtime: Runtime,
-    script: Script,
-    external_id: str,
-    gateway: str = "gw",
-    *,
-    holds: StatusReport | None = HELD,
-) -> uuid.UUID:
-    """A payment of 10.00 AED taken with manual capture, which its payer authorized; the
-    vendor's answer to the lookup of its expiry (the job written with the authorization) is
-    ``holds`` (None: the test scripts it)."""
-    script.answer("initiate", accepted(external_id))
-    if holds is not None:
-        script.answer("status", holds)
-    payment_id = uuid.uuid4()
-    await initiate.start_payment(runtime.deps, payment_id, AED_10, capture=CaptureMode.MANUAL)
-    live = runtime.deps.gateways[gateway]
-    await webhooks.apply_webhook(runtime.deps, [live], {}, webhook(external_id, "authorized"))
-    return payment_id
+from runtime_steps import AED_10, HELD, QUICK, authorized, job_rows, run_due_jobs, webhook
+from scripted import accepted, new_script
 
 
 async def payment_of(runtime: Runtime, payment_id: uuid.UUID) -> PaymentHistory:

@@ -18,6 +18,9 @@ from payments_platform.store.text import storable_text
 
 READER = Reader(Event, payment_events)
 
+OPERATOR_ACTION = "operator_action"
+"""The kind of the events that say what an operator did to a payment."""
+
 _INSERT = Sql(
     "INSERT INTO payment_events (payment_id, kind, from_status, to_status, gateway,"
     " external_id, accepted, reason, body_sha256, detail, created_at) VALUES (:payment_id,"
@@ -60,6 +63,30 @@ def record(
         body_sha256=body_sha256,
         detail=None if detail is None else Json(detail),
         created_at=now,
+    )
+
+
+def record_operator_action(
+    conn: sa.Connection,
+    *,
+    payment_id: uuid.UUID | None,
+    operator: str,
+    action: str,
+    reason: str,
+    now: datetime,
+    accepted: bool | None = None,
+    **detail: Any,
+) -> None:
+    """Record that ``operator`` did ``action`` to the payment (``accepted``: False when the
+    platform refused it), with what the action was about in ``detail``."""
+    record(
+        conn,
+        payment_id=payment_id,
+        kind=OPERATOR_ACTION,
+        reason=reason,
+        accepted=accepted,
+        detail={"operator": operator, "action": action, **detail},
+        now=now,
     )
 
 

@@ -56,8 +56,6 @@ from payments_platform.usecases.transitions import StatusChange, change_status
 
 tracer = trace.get_tracer("payments_platform")
 
-OPERATOR_ACTION = "operator_action"
-
 
 class CancelAnswer(enum.StrEnum):
     """What a cancel request achieved."""
@@ -134,12 +132,12 @@ def claim_cancel(
         return _claim_void(conn, deps, payment, operator)
     by = f" by operator {operator}" if operator else ""
     if operator is not None:
-        events.record(
+        events.record_operator_action(
             conn,
             payment_id=payment.id,
-            kind=OPERATOR_ACTION,
+            operator=operator,
+            action="cancel",
             reason=f"{operator} cancelled the payment",
-            detail={"operator": operator, "action": "cancel"},
             now=deps.now(),
         )
     live = deps.gateways.get(payment.gateway or "")
@@ -190,6 +188,15 @@ def _claim_void(
             payment=payment,
         )
     by = f" by operator {operator}" if operator else ""
+    if operator is not None:
+        events.record_operator_action(
+            conn,
+            payment_id=payment.id,
+            operator=operator,
+            action="void",
+            reason=f"{operator} voided the authorization",
+            now=deps.now(),
+        )
     return change_status(
         conn,
         deps,

@@ -90,9 +90,11 @@ async def capture_payment(
     client_capture_id: uuid.UUID | None = None,
     final: bool = False,
     merchant: str | None = None,
+    operator: str | None = None,
 ) -> CaptureOutcome:
     """Capture ``amount_minor`` (default: all that is left) of the authorized payment
-    ``merchant`` calls ``client_payment_id``; ``final``: release what stays uncaptured."""
+    ``merchant`` calls ``client_payment_id``; ``final``: release what stays uncaptured;
+    ``operator``: who asked, from the console (recorded in the payment's log)."""
     payment_id = payment_key(merchant, client_payment_id)
     with tracer.start_as_current_span("payments.capture") as span, payment_logged(payment_id):
         span.set_attribute("payment.id", str(payment_id))
@@ -107,6 +109,7 @@ async def capture_payment(
                 client_capture_id=client_capture_id,
                 final=final,
                 merchant=merchant,
+                operator=operator,
                 now=deps.now(),
             )
         )
@@ -128,6 +131,7 @@ def claim_capture(
     final: bool,
     merchant: str | None,
     now: datetime,
+    operator: str | None = None,
 ) -> _Claimed | CaptureOutcome:
     """Take the amount out of what is left to capture, in one transaction with the capture row
     (marked sent: it is sent once this transaction commits).
@@ -177,6 +181,17 @@ def claim_capture(
         if capture is None:  # pragma: no cover - the payment's lock keeps the capture failed
             raise RuntimeError(f"capture {existing.id} changed under its payment's lock")
         why = f" again: nothing reached the gateway before ({existing.failure_code})"
+    if operator is not None:
+        events.record_operator_action(
+            conn,
+            payment_id=payment.id,
+            operator=operator,
+            action="capture",
+            reason=f"{operator} asked for capture {client_capture_id} of"
+            f" {Amount(amount, payment.currency).format()}",
+            now=now,
+            capture_id=str(client_capture_id),
+        )
     events.record(
         conn,
         payment_id=payment.id,

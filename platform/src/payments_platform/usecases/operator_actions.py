@@ -19,16 +19,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from payments_platform import jobs
+from payments_platform import errors, jobs
 from payments_platform.jobs import Job, JobKind, JobStatus, RetryLater
 from payments_platform.lifecycle import PaymentStatus, given_up_by_platform
 from payments_platform.records import Payment
-from payments_platform.store import events, payments
+from payments_platform.store import events
 from payments_platform.usecases.dependencies import Dependencies
+from payments_platform.usecases.operator_reads import payment_by_id
 from payments_platform.usecases.reconcile import recheck_given_up, reconcile_payment
-
-OPERATOR_ACTION = "operator_action"
-"""The event kind of everything an operator did to a payment."""
 
 
 class JobRetry(enum.StrEnum):
@@ -90,20 +88,17 @@ def _revive(
         return JobRetryResult(JobRetry.NOT_FOUND, None)
     if not jobs.revive(conn, job_id, deps.now()):
         return JobRetryResult(JobRetry.NOT_DEAD, job)
-    events.record(
+    events.record_operator_action(
         conn,
         payment_id=job.payment_id,
-        kind=OPERATOR_ACTION,
+        operator=operator,
+        action="retry_job",
         reason=f"{operator} retried dead {job.kind} job {job.id} (last error: {job.last_error})"
         + ("" if via == "console" else f", from the {via}"),
-        detail={
-            "operator": operator,
-            "action": "retry_job",
-            "job_id": job.id,
-            "job": job.kind,
-            "via": via,
-        },
         now=deps.now(),
+        job_id=job.id,
+        job=job.kind,
+        via=via,
     )
     return JobRetryResult(JobRetry.RETRIED, job)
 
@@ -135,7 +130,7 @@ async def reconcile_now(
 ) -> ReconciliationResult:
     """Ask the gateway of a payment whose outcome is unknown what became of it, now; or ask the
     gateways of one the platform gave up on whether they took it after all."""
-    payment = await _read(deps, payment_id)
+    payment = await payment_by_id(deps, payment_id)
     if payment is None:
         return ReconciliationResult(Reconciliation.NOT_FOUND, None)
     given_up = given_up_by_platform(payment.status, payment.failure_code)
@@ -162,26 +157,45 @@ async def reconcile_now(
             deps, payment_id, operator, f"{gateway} did not answer: {error}", accepted=False
         )
         return ReconciliationResult(
-            Reconciliation.UNANSWERED, await _read(deps, payment_id), str(error)
+            Reconciliation.UNANSWERED, await payment_by_id(deps, payment_id), str(error)
         )
-    return ReconciliationResult(Reconciliation.ANSWERED, await _read(deps, payment_id))
-
-
-async def _read(deps: Dependencies, payment_id: uuid.UUID) -> Payment | None:
-    return await deps.database.read(lambda conn: payments.get(conn, payment_id))
+    return ReconciliationResult(Reconciliation.ANSWERED, await payment_by_id(deps, payment_id))
 
 
 async def _record(
     deps: Dependencies, payment_id: uuid.UUID, operator: str, reason: str, *, accepted: bool | None
 ) -> None:
     await deps.database.write(
-        lambda conn: events.record(
+        lambda conn: events.record_operator_action(
             conn,
             payment_id=payment_id,
-            kind=OPERATOR_ACTION,
+            operator=operator,
+            action="reconcile",
             reason=reason,
             accepted=accepted,
-            detail={"operator": operator, "action": "reconcile"},
             now=deps.now(),
+        )
+    )
+
+
+async def record_refusal(
+    deps: Dependencies,
+    payment_id: uuid.UUID,
+    operator: str,
+    action: str,
+    problem: errors.PaymentProblem,
+) -> None:
+    """Record in the payment's log that the platform refused ``operator``'s ``action``, and
+    why (the problem's code and detail)."""
+    await deps.database.write(
+        lambda conn: events.record_operator_action(
+            conn,
+            payment_id=payment_id,
+            operator=operator,
+            action=action,
+            reason=f"{operator}'s {action} was refused: {problem.detail}",
+            accepted=False,
+            now=deps.now(),
+            problem=problem.code,
         )
     )

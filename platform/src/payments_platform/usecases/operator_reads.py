@@ -82,6 +82,11 @@ async def find_payments(
     )
 
 
+async def payment_by_id(deps: Dependencies, payment_id: uuid.UUID) -> Payment | None:
+    """The payment the platform knows by ``payment_id``."""
+    return await deps.database.read(lambda conn: payments.get(conn, payment_id))
+
+
 async def payments_known_as(deps: Dependencies, any_id: uuid.UUID) -> list[Payment]:
     """The payments an id may name, as someone may have it: the platform's own (the reference
     a gateway shows) first, then every payment a client gave that id, whatever its merchant."""

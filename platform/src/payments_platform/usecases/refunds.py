@@ -77,9 +77,11 @@ async def refund_payment(
     amount_minor: int | None = None,
     client_refund_id: uuid.UUID | None = None,
     merchant: str | None = None,
+    operator: str | None = None,
 ) -> RefundOutcome:
     """Refund ``amount_minor`` (default: all that is left) of the payment ``merchant`` calls
-    ``client_payment_id``, through the gateway that took it."""
+    ``client_payment_id``, through the gateway that took it; ``operator``: who asked, from the
+    console (recorded in the payment's log)."""
     payment_id = payment_key(merchant, client_payment_id)
     with tracer.start_as_current_span("payments.refund") as span, payment_logged(payment_id):
         span.set_attribute("payment.id", str(payment_id))
@@ -93,6 +95,7 @@ async def refund_payment(
                 amount_minor=amount_minor,
                 client_refund_id=client_refund_id,
                 merchant=merchant,
+                operator=operator,
                 now=deps.now(),
             )
         )
@@ -115,6 +118,7 @@ def claim_refund(
     client_refund_id: uuid.UUID,
     merchant: str | None,
     now: datetime,
+    operator: str | None = None,
 ) -> _Claimed | RefundOutcome:
     """Take the amount out of what is left to refund, in one transaction with the refund row
     (marked sent when it is sent now); when queued, with the job that sends it.
@@ -168,6 +172,17 @@ def claim_refund(
         if refund is None:  # pragma: no cover - the payment's lock keeps the refund failed
             raise RuntimeError(f"refund {existing.id} changed under its payment's lock")
         why = f" again: nothing reached the gateway before ({existing.failure_code})"
+    if operator is not None:
+        events.record_operator_action(
+            conn,
+            payment_id=payment.id,
+            operator=operator,
+            action="refund",
+            reason=f"{operator} asked for refund {client_refund_id} of"
+            f" {Amount(amount, payment.currency).format()}",
+            now=now,
+            refund_id=str(client_refund_id),
+        )
     events.record(
         conn,
         payment_id=payment.id,

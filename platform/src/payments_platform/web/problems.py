@@ -156,10 +156,5 @@ def problem_responses(*problems: type[errors.PaymentProblem]) -> dict[int, Respo
 def every_code() -> list[str]:
     """Every problem ``code`` the service answers with."""
     codes = set(CODE_OF_STATUS.values())
-    pending: list[type[errors.PaymentProblem]] = [errors.PaymentProblem]
-    while pending:
-        problem = pending.pop()
-        pending.extend(problem.__subclasses__())
-        if problem is not errors.PaymentProblem:
-            codes.add(problem.code)
+    codes.update(problem.code for problem in errors.problem_types())
     return sorted(codes)

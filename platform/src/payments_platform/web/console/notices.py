@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from payments_platform import errors
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -36,7 +38,31 @@ _NOTICES = {
         "bad",
         "The payment was not cancelled: the timeline says why (the payer may have paid first).",
     ),
-    "not_cancellable": ("info", "Only an initiated payment is cancelled: nothing was done."),
+    "not_cancellable": (
+        "info",
+        "Only an initiated payment, or an authorized one nothing was captured of, is cancelled:"
+        " nothing was done.",
+    ),
+    "voided": ("ok", "The authorization is voided: the payer's money is released."),
+    "captured": ("ok", "Captured: the timeline and the captures show it."),
+    "capturing": (
+        "info",
+        "The gateway gave no usable answer to the capture yet: a job asks it what became of the"
+        " capture, and never sends it twice.",
+    ),
+    "refunded": ("ok", "Refunded: the timeline and the refunds show it."),
+    "refunding": (
+        "info",
+        "The refund is sent or queued without an answer yet: a job follows it, and never sends"
+        " it twice.",
+    ),
+    "bad_amount": (
+        "bad",
+        "Nothing was done: the amount is not one of the payment's currency (e.g. 12.50), or is"
+        " zero.",
+    ),
+    "form_expired": ("bad", "Nothing was done: the form was incomplete; reload the page."),
+    "refused": ("bad", "Nothing was done: {problem}. The timeline records why."),
     "retried": ("ok", "Job {job} will run again."),
     "retried_many": ("ok", "{retried} dead job(s) will run again; each payment's log names you."),
     "not_dead": ("info", "Job {job} is not dead: there was nothing to retry."),
@@ -44,16 +70,27 @@ _NOTICES = {
 }
 
 
-def notice_query(code: str, *, job: int | None = None) -> str:
-    """The query string that shows notice ``code`` on the page redirected to."""
+_PROBLEMS = {problem.code: problem.title for problem in errors.problem_types()}
+"""What a refusal names, by problem code: the platform's own titles, never the address's."""
+
+
+def notice_query(code: str, *, job: int | None = None, problem: str | None = None) -> str:
+    """The query string that shows notice ``code`` on the page redirected to (``problem``: the
+    code of the problem that refused an action)."""
     values: dict[str, str | int] = {"notice": code}
     if job is not None:
         values["job"] = job
+    if problem is not None:
+        values["problem"] = problem
     return "?" + urlencode(values)
 
 
 def notice_of(
-    code: str | None, *, job: int | None = None, retried: int | None = None
+    code: str | None,
+    *,
+    job: int | None = None,
+    retried: int | None = None,
+    problem: str | None = None,
 ) -> Notice | None:
     """The notice a page's query names, if it names a known one."""
     known = _NOTICES.get(code or "")
@@ -63,6 +100,8 @@ def notice_of(
     return Notice(
         tone,
         text.format(
-            job=job if job is not None else "?", retried=retried if retried is not None else "?"
+            job=job if job is not None else "?",
+            retried=retried if retried is not None else "?",
+            problem=_PROBLEMS.get(problem or "", "the platform refused it"),
         ),
     )

@@ -1,6 +1,6 @@
 """Finding payments, and a payment's page: what it is, its whole history as one timeline, and
 what an operator can do about it (ask the gateway now, when its outcome is unknown; cancel it,
-while its payer has not paid)."""
+while its payer has not paid; void, capture and refund it: ``console/money``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ from payments_plugins import NextAction
 from payments_plugins.messages import NEXT_ACTION_TYPES
 
 from payments_platform import errors
-from payments_platform.lifecycle import CANCELLABLE, PaymentStatus, given_up_by_platform
+from payments_platform.lifecycle import (
+    CAPTURABLE,
+    REFUNDABLE,
+    PaymentStatus,
+    given_up_by_platform,
+)
 from payments_platform.records import Payment
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.cancel import CancelAnswer, cancel_payment
@@ -46,12 +51,14 @@ async def payment_page(
     session: NamedDependency[OperatorSession],
     notice: FromQuery[str | None] = None,
     job: FromQuery[int | None] = None,
+    problem: FromQuery[str | None] = None,
 ) -> Template:
-    """The payment and its timeline."""
+    """The payment, its timeline, and the actions its status and gateway allow."""
     found = await payment_file(console.deps, payment_id)
     if found is None:
         raise NotFoundException(f"no payment with id {payment_id}")
     payment = found.history.payment
+    live = console.deps.gateways.get(payment.gateway or "")
     return page(
         console,
         session,
@@ -60,13 +67,23 @@ async def payment_page(
         section="payments",
         payment=payment,
         refunds=found.history.refunds,
+        captures=found.history.captures,
         timeline=payment_timeline(found.history, found.jobs, found.early_webhooks),
-        may_reconcile=payment.status is PaymentStatus.UNKNOWN
-        and payment.gateway in console.deps.gateways,
+        may_reconcile=payment.status is PaymentStatus.UNKNOWN and live is not None,
         given_up=given_up_by_platform(payment.status, payment.failure_code),
-        may_cancel=payment.status in CANCELLABLE,
+        may_cancel=payment.status is PaymentStatus.INITIATED,
+        may_void=payment.status is PaymentStatus.AUTHORIZED
+        and payment.capture_claimed_minor == 0
+        and live is not None
+        and live.capabilities.void,
+        may_capture=payment.status in CAPTURABLE and payment.capturable_minor > 0,
+        partial_capture=live is not None and live.capabilities.partial_capture,
+        may_refund=payment.status in REFUNDABLE and payment.refundable_minor > 0,
+        # Made once per page shown: the form sent twice is the one capture or refund.
+        capture_id=uuid.uuid4(),
+        refund_id=uuid.uuid4(),
         next_action=_shown(payment.payer_action),
-        notice=notice_of(notice, job=job),
+        notice=notice_of(notice, job=job, problem=problem),
     )
 
 
@@ -115,7 +132,10 @@ async def cancel(
     except (errors.CancelRefused, errors.GatewayUnreachable):
         notice = "cancel_refused"
     else:
-        notice = "cancelling" if outcome.answer is CancelAnswer.IN_PROGRESS else "cancelled"
+        if outcome.answer is CancelAnswer.IN_PROGRESS:
+            notice = "cancelling"
+        else:
+            notice = "voided" if outcome.payment.status is PaymentStatus.VOIDED else "cancelled"
     return Redirect(payment_path(payment_id) + notice_query(notice), status_code=303)
 
 

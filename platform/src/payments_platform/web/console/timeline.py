@@ -3,7 +3,8 @@
 Everything the platform stored about the payment, merged by time: the routing decision with
 every candidate (weight, health, breaker), each gateway attempt with its outcome and timing,
 every status change (applied or not, and why), every webhook (accepted or refused, and why,
-including those that arrived before the payment was known by its external id), refunds, jobs,
+including those that arrived before the payment was known by its external id), captures,
+refunds, jobs,
 the notifications sent to the merchant with their deliveries, and what operators did. An event
 of a kind this module does not know is still shown, plainly: the log is append-only and newer
 versions may write kinds this one never heard of.
@@ -99,6 +100,8 @@ def _job_entry(job: Job) -> Entry:
     ]
     if job.refund_id is not None:
         details.append(("refund", str(job.refund_id)))
+    if job.capture_id is not None:
+        details.append(("capture", str(job.capture_id)))
     if job.delivery_id is not None:
         details.append(("notification delivery", str(job.delivery_id)))
     if job.last_error:
@@ -146,8 +149,8 @@ def _notification_entry(sent: NotificationSent) -> Entry:
 def _event_entry(event: Event) -> Entry:
     detail = event.detail or {}
     builder = _EVENT_ENTRIES.get(event.kind, _plain_entry)
-    if event.kind.startswith("refund_") and event.kind != "refund_requested":
-        builder = _refund_entry
+    if event.kind.startswith(("refund_", "capture_")):
+        builder = _movement_entry
     return builder(event, detail)
 
 
@@ -190,7 +193,14 @@ def _status_entry(event: Event, _detail: dict[str, Any]) -> Entry:
 
 
 def _status_tone(status: str | None) -> str:
-    if status in ("paid", "initiated", "refunded", "partially_refunded"):
+    if status in (
+        "paid",
+        "initiated",
+        "authorized",
+        "partially_captured",
+        "refunded",
+        "partially_refunded",
+    ):
         return OK
     if status in ("rejected", "failed", "expired"):
         return BAD
@@ -220,14 +230,19 @@ def _webhook_entry(event: Event, detail: dict[str, Any]) -> Entry:
     )
 
 
-def _refund_entry(event: Event, detail: dict[str, Any]) -> Entry:
-    status = event.kind.removeprefix("refund_")
+def _movement_entry(event: Event, detail: dict[str, Any]) -> Entry:
+    """A refund's or a capture's step: ``refund_requested``, ``capture_succeeded``, ..."""
+    movement, _, status = event.kind.partition("_")
     tone = {"requested": INFO, "succeeded": OK, "failed": BAD}.get(status, WARN)
     details = _reason(event)
-    if "refund_id" in detail:
-        details.insert(0, ("refund", str(detail["refund_id"])))
+    if f"{movement}_id" in detail:
+        details.insert(0, (movement, str(detail[f"{movement}_id"])))
     return Entry(
-        at=event.created_at, kind="refund", title=f"refund {status}", tone=tone, details=details
+        at=event.created_at,
+        kind=movement,
+        title=f"{movement} {status.replace('_', ' ')}",
+        tone=tone,
+        details=details,
     )
 
 
@@ -282,7 +297,6 @@ _EVENT_ENTRIES = {
     "status_changed": _status_entry,
     "webhook": _webhook_entry,
     "webhook_replayed": _webhook_entry,
-    "refund_requested": _refund_entry,
     "operator_action": _operator_entry,
     "recovered": _recovered_entry,
     "status_lookup": _webhook_entry,

@@ -31,6 +31,21 @@
     document.title = count > 0 ? "(" + count + ") " + title : title;
   });
 
+  // A form that moves money says what it will do and waits for the operator's yes:
+  // data-confirm's "{amount}" is the amount typed, or data-all when none is.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (!question) {
+      return;
+    }
+    var typed = form.querySelector("input[name=amount]");
+    var amount = typed && typed.value.trim() ? typed.value.trim() : form.getAttribute("data-all");
+    if (!window.confirm(question.replace("{amount}", amount || ""))) {
+      event.preventDefault();
+    }
+  });
+
   document.addEventListener("htmx:sendError", failed);
   document.addEventListener("htmx:responseError", failed);
   document.addEventListener("htmx:afterRequest", function (event) {
