@@ -10,9 +10,10 @@ import timeit
 
 import msgspec
 from payments_platform.breaker import BreakerPolicy, CircuitBreaker
-from payments_platform.routing import Route, RoutingTable, Strategy
+from payments_platform.routing import PaymentFacts, Route, RoutingTable, Strategy
 
 CURRENCY = "AED"
+FACTS = PaymentFacts(currency=CURRENCY, amount_minor=12_500)
 CALLS_PER_ROUND = 2_000
 ROUNDS = 9
 
@@ -57,10 +58,10 @@ def measure_routing(gateways: int = 10) -> list[RoutingSpeed]:
     speeds = []
     for strategy in Strategy:
         table = routing_table(gateways, strategy)
-        decision = table.decide(CURRENCY)
+        decision = table.decide(FACTS)
         if len(decision.order) != gateways:
             raise RuntimeError(f"expected {gateways} candidates, got {len(decision.order)}")
-        timer = timeit.Timer(functools.partial(table.decide, CURRENCY))
+        timer = timeit.Timer(functools.partial(table.decide, FACTS))
         timer.timeit(CALLS_PER_ROUND)  # warm caches
         rounds = [
             seconds / CALLS_PER_ROUND * 1e6

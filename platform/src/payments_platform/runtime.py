@@ -48,6 +48,8 @@ from payments_platform.notifications.receiver import NotificationReceiver
 from payments_platform.plugin_host import PluginHost
 from payments_platform.records import utc_now
 from payments_platform.routing import Route, RoutingTable
+from payments_platform.score_refresh import ScoreRefresher
+from payments_platform.scoring import ScoreBoard
 from payments_platform.simulators import simulated_settings
 from payments_platform.telemetry import tracing_enabled
 from payments_platform.usecases.dependencies import Dependencies, LiveGateway
@@ -123,6 +125,11 @@ class Runtime:
     def workers(self) -> list[Worker]:
         """Every worker a process runs."""
         return [self.worker(), self.notification_worker()]
+
+    def score_refresher(self) -> ScoreRefresher:
+        """The task that keeps this process's routing scores current: every process that
+        routes payments (a server, a worker) runs one."""
+        return ScoreRefresher(self.database, self.deps.routing.scores, self.deps.clock)
 
     async def aclose(self) -> None:
         """Release gateways, the HTTP client and the database pool."""
@@ -218,7 +225,9 @@ def build_runtime(
     database = open_database(settings)
     deps = Dependencies(
         database=database,
-        routing=RoutingTable(routes, settings.routing.strategy, rng),
+        routing=RoutingTable(
+            routes, settings.routing.strategy, rng, ScoreBoard(settings.routing.scores)
+        ),
         gateways=gateways,
         lifecycle=settings.payments,
         job_attempts=settings.worker.max_attempts,

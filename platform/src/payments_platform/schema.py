@@ -272,6 +272,8 @@ sign_in_failures = sa.Table(
 
 # The console's overview reads the last hour of attempts.
 sa.Index("ix_payment_attempts_started_at", payment_attempts.c.started_at)
+# Each process reads the attempts that finished since it last looked, to learn success rates.
+sa.Index("ix_payment_attempts_finished_at", payment_attempts.c.finished_at)
 # Operators look a payment up by its client's id whatever its merchant.
 sa.Index("ix_payments_client_id", payments.c.client_id)
 # Gateway calls with no recorded end, which the worker's sweep reconciles once they are overdue:

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from payments_platform.database import Database
 from payments_platform.gateway_health import health_report, period_start
 from payments_platform.lifecycle import AttemptOutcome
+from payments_platform.score_refresh import ScoreRefresher
+from payments_platform.scoring import ScoreBoard, ScorePolicy, Segment, Tally
 from payments_platform.store import attempt_stats, attempts, payments
 
 NOW = datetime(2026, 12, 1, 12, 30, 20, tzinfo=UTC)
@@ -33,6 +35,10 @@ def _attempt(
     outcome: AttemptOutcome,
     started: datetime,
     seconds: float | None,
+    *,
+    currency: str = "AED",
+    amount_minor: int = 100,
+    metadata: dict[str, str] | None = None,
 ) -> None:
     payment_id = uuid.uuid4()
     payments.insert(
@@ -40,9 +46,9 @@ def _attempt(
         payment_id=payment_id,
         client_id=payment_id,
         merchant=None,
-        currency="AED",
-        amount_minor=100,
-        metadata={},
+        currency=currency,
+        amount_minor=amount_minor,
+        metadata=metadata or {},
         description=None,
         now=started,
     )
@@ -113,3 +119,60 @@ async def test_a_gateway_fails_since_its_first_failure_after_its_last_answer(
     failing = await database.read(lambda conn: attempt_stats.failing_since(conn, since))
 
     assert failing == {"json": first_failure, "acme": NOW - timedelta(seconds=100)}
+
+
+async def test_finished_attempts_are_tallied_by_gateway_segment_and_outcome(
+    database: Database,
+) -> None:
+    policy = ScorePolicy(amount_bands=(1_000,), metadata_key="network")
+    since, until = NOW - timedelta(seconds=10), NOW
+
+    def write(conn: sa.Connection) -> None:
+        at = since - timedelta(seconds=1)
+        _attempt(conn, "a", AttemptOutcome.ACCEPTED, at, 2.0, metadata={"network": "visa"})
+        _attempt(conn, "a", AttemptOutcome.ACCEPTED, at, 3.0, metadata={"network": "visa"})
+        _attempt(conn, "a", AttemptOutcome.DECLINED, at, 3.0, amount_minor=5_000)
+        _attempt(conn, "a", AttemptOutcome.UNKNOWN, at, 4.0, amount_minor=5_000)
+        _attempt(conn, "b", AttemptOutcome.UNAVAILABLE, at, 5.0, currency="USD")
+        # Finished before ``since`` (read by the refresh before) or at ``until`` (by the next),
+        # or not finished at all: not counted here.
+        _attempt(conn, "a", AttemptOutcome.ACCEPTED, at, 0.5)
+        _attempt(conn, "a", AttemptOutcome.ACCEPTED, until - timedelta(seconds=1), 1.0)
+        _attempt(conn, "a", AttemptOutcome.ACCEPTED, at, None)
+
+    await database.write(write)
+    counted = await database.read(lambda conn: attempt_stats.tallies(conn, policy, since, until))
+
+    assert sorted(counted) == [
+        Tally("a", Segment("AED", 0, "visa"), accepted=2, declined=0, failed=0),
+        Tally("a", Segment("AED", 1, ""), accepted=0, declined=1, failed=1),
+        Tally("b", Segment("USD", 0, ""), accepted=0, declined=0, failed=1),
+    ]
+
+
+async def test_what_one_process_records_every_process_learns_and_a_new_one_starts_warm(
+    database: Database,
+) -> None:
+    policy = ScorePolicy(prior_strength=0, refresh_lag_seconds=1)
+    clock = [NOW]
+    running = ScoreRefresher(database, ScoreBoard(policy), lambda: clock[0])
+    await running.refresh()  # reads the (empty) window
+    assert running.board.score("a", Segment("AED", 0)) is None
+
+    def write(conn: sa.Connection) -> None:
+        for index in range(10):
+            outcome = AttemptOutcome.ACCEPTED if index < 7 else AttemptOutcome.DECLINED
+            _attempt(conn, "a", outcome, NOW, 0.1)
+        _attempt(conn, "a", AttemptOutcome.ACCEPTED, NOW - timedelta(minutes=5), 0.1)
+
+    await database.write(write)
+    clock[0] = NOW + timedelta(seconds=3)
+    assert await running.refresh() == 1
+    # What finished five minutes before its last read is not read again: only what is new.
+    assert running.board.score("a", Segment("AED", 0)) == (0.7, 10, Segment("AED", -1))
+
+    started = ScoreRefresher(database, ScoreBoard(policy), lambda: clock[0])
+    await started.refresh()
+    warm = started.board.score("a", Segment("AED", 0))
+    assert warm is not None
+    assert (warm.samples, warm.rate) == (11, pytest.approx(8 / 11))

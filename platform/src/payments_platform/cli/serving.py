@@ -36,7 +36,9 @@ from payments_platform.database import Database, driver_url
 from payments_platform.demo import demo_warning
 from payments_platform.logs import configure_logging
 from payments_platform.runtime import Runtime
+from payments_platform.score_refresh import ScoreRefresher
 from payments_platform.telemetry import MULTIPROCESS_VARIABLE
+from payments_platform.worker import Worker
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -204,17 +206,17 @@ def _worker(args: argparse.Namespace) -> int:
     runtime = started_runtime(settings)
 
     async def run() -> None:
-        workers = runtime.workers()
+        loops: list[Worker | ScoreRefresher] = [*runtime.workers(), runtime.score_refresher()]
         loop = asyncio.get_running_loop()
 
         def stop() -> None:
-            for worker in workers:
-                worker.stop()
+            for each in loops:
+                each.stop()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop)
         try:
-            await asyncio.gather(*(worker.run_forever() for worker in workers))
+            await asyncio.gather(*(each.run_forever() for each in loops))
         finally:
             await runtime.aclose()
 

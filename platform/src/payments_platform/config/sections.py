@@ -12,6 +12,7 @@ from payments_plugins.contract import CALL_DEADLINE_SECONDS
 from payments_platform.breaker import BreakerPolicy
 from payments_platform.operators import ConsoleSettings
 from payments_platform.routing import Strategy
+from payments_platform.scoring import ScorePolicy
 
 GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
@@ -45,6 +46,8 @@ class RoutingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     strategy: Strategy = Strategy.WEIGHTED
     breaker: BreakerPolicy = BreakerPolicy()
+    scores: ScorePolicy = ScorePolicy()
+    """How the ``adaptive`` strategy learns each gateway's success rate."""
 
 
 class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from payments_platform.gateway_health import LATENCY_BOUNDS, LatencyCount, MinuteCount
 from payments_platform.lifecycle import AttemptOutcome
-from payments_platform.schema import payment_attempts
+from payments_platform.schema import payment_attempts, payments
+from payments_platform.scoring import ScorePolicy, Segment, Tally
 
 
 def outcomes_by_minute(conn: sa.Connection, since: datetime) -> list[MinuteCount]:
@@ -78,6 +79,53 @@ def failing_since(conn: sa.Connection, since: datetime) -> dict[str, datetime]:
         .group_by(failed.c.gateway)
     )
     return dict(rows.all())
+
+
+def tallies(
+    conn: sa.Connection, policy: ScorePolicy, since: datetime, until: datetime
+) -> list[Tally]:
+    """Attempts that finished at or after ``since`` and before ``until``, counted by gateway,
+    segment (its payment's currency, amount band and tag) and outcome: a few rows however many
+    attempts, read through the index on ``finished_at``."""
+    attempt, payment = payment_attempts, payments
+    bounds = policy.amount_bands
+    band: Any = (
+        sa.case(
+            *((payment.c.amount_minor < bound, index) for index, bound in enumerate(bounds)),
+            else_=len(bounds),
+        )
+        if bounds
+        else sa.literal(0)
+    )
+    tag: Any = (
+        sa.func.coalesce(payment.c.metadata[policy.metadata_key].as_string(), "")
+        if policy.metadata_key
+        else sa.literal("")
+    )
+    band, tag = band.label("band"), tag.label("tag")
+    rows = conn.execute(
+        sa.select(
+            attempt.c.gateway, payment.c.currency, band, tag, attempt.c.outcome, sa.func.count()
+        )
+        .select_from(attempt.join(payment, payment.c.id == attempt.c.payment_id))
+        .where(attempt.c.finished_at >= since, attempt.c.finished_at < until)
+        .group_by(attempt.c.gateway, payment.c.currency, band, tag, attempt.c.outcome)
+    )
+    counted: dict[tuple[str, Segment], list[int]] = {}
+    for gateway, currency, at_band, at_tag, outcome, count in rows:
+        counts = counted.setdefault(
+            (gateway, Segment(currency, int(at_band), str(at_tag)[:64])), [0, 0, 0]
+        )
+        if outcome == AttemptOutcome.ACCEPTED:
+            counts[0] += count
+        elif outcome == AttemptOutcome.DECLINED:
+            counts[1] += count
+        elif outcome in FAILED:
+            counts[2] += count
+    return [
+        Tally(gateway, segment, accepted, declined, failed)
+        for (gateway, segment), (accepted, declined, failed) in counted.items()
+    ]
 
 
 def _epoch_seconds(conn: sa.Connection, column: Any) -> Any:

@@ -31,7 +31,7 @@ from payments_plugins.messages import NEXT_ACTION_TYPES
 from payments_platform.jobs import RetryLater
 from payments_platform.lifecycle import NO_GATEWAY_AVAILABLE, AttemptOutcome, PaymentStatus
 from payments_platform.records import Payment
-from payments_platform.routing import RouteDecision
+from payments_platform.routing import PaymentFacts, RouteDecision
 from payments_platform.store import attempts, events, payments
 from payments_platform.telemetry import current_trace_parent
 from payments_platform.usecases import webhooks
@@ -92,14 +92,28 @@ def claim_for_routing(
         description=payment.description,
         capture=payment.capture_mode,
     )
-    return plan_route(conn, deps, request)
+    return plan_route(conn, deps, request, merchant=payment.merchant, metadata=payment.metadata)
 
 
-def plan_route(conn: sa.Connection, deps: Dependencies, request: InitiateRequest) -> RoutePlan:
-    """Decide the order of candidates for ``request`` and claim the first call, in the
-    caller's transaction, which holds the payment."""
+def plan_route(
+    conn: sa.Connection,
+    deps: Dependencies,
+    request: InitiateRequest,
+    *,
+    merchant: str | None,
+    metadata: dict[str, str],
+) -> RoutePlan:
+    """Decide the order of candidates for ``request`` (of ``merchant``, with ``metadata``)
+    and claim the first call, in the caller's transaction, which holds the payment."""
     payment_id = request.payment_id
-    decision = deps.routing.decide(request.amount.currency, unable_to_take(deps, request.capture))
+    facts = PaymentFacts(
+        currency=request.amount.currency,
+        amount_minor=request.amount.minor,
+        capture=request.capture,
+        merchant=merchant,
+        metadata=metadata,
+    )
+    decision = deps.routing.decide(facts, unable_to_take(deps, request.capture))
     with tracer.start_as_current_span("payments.route") as span:
         _trace_decision(span, decision)
     events.record(

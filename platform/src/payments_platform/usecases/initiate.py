@@ -185,7 +185,9 @@ def claim_payment(
         description=asked.description,
         capture=asked.capture,
     )
-    plan = failover.plan_route(conn, deps, request)
+    plan = failover.plan_route(
+        conn, deps, request, merchant=merchant, metadata=dict(asked.metadata)
+    )
     return _Claimed(payment_id=payment_id, plan=plan, created=created)
 
 

@@ -43,7 +43,7 @@ def create_app(
     runtime: Runtime, *, extra_routes: Sequence[ControllerRouterHandler] = ()
 ) -> Litestar:
     """Build the application around a runtime; its lifespan runs the worker (when enabled)
-    and closes the runtime.
+    and the routing scores' refresh, and closes the runtime.
 
     The database schema must be current already (``payments migrate``, or the CLI does it).
     ``extra_routes`` are served beside the API's (the benchmark's baseline route).
@@ -53,11 +53,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         workers = runtime.workers() if settings.worker.enabled else []
+        refresher = runtime.score_refresher()
         tasks = [asyncio.create_task(worker.run_forever()) for worker in workers]
+        tasks.append(asyncio.create_task(refresher.run_forever()))
         try:
             yield
         finally:
             # Requests in flight have finished by now; let started jobs end, release the rest.
+            refresher.stop()
             for worker in workers:
                 worker.stop()
             if tasks:
