@@ -66,6 +66,14 @@ class ScoreRefresher:
         self._read_until = until
         return added
 
+    async def warm(self) -> None:
+        """Read the whole window before anything is routed; a failed read is logged (routing
+        then starts from the prior, and the next refresh reads the window)."""
+        try:
+            await self.refresh()
+        except Exception:
+            logger.exception("could not read the attempts that finished; starting cold")
+
     async def run_forever(self) -> None:
         """Refresh every ``refresh_seconds`` until :meth:`stop` is called; a failed read is
         logged and tried again (the scores then age, and routing leans on the breakers)."""

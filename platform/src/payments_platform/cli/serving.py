@@ -206,7 +206,9 @@ def _worker(args: argparse.Namespace) -> int:
     runtime = started_runtime(settings)
 
     async def run() -> None:
-        loops: list[Worker | ScoreRefresher] = [*runtime.workers(), runtime.score_refresher()]
+        refresher = runtime.score_refresher()
+        await refresher.warm()
+        loops: list[Worker | ScoreRefresher] = [*runtime.workers(), refresher]
         loop = asyncio.get_running_loop()
 
         def stop() -> None:

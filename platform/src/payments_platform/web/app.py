@@ -54,6 +54,8 @@ def create_app(
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         workers = runtime.workers() if settings.worker.enabled else []
         refresher = runtime.score_refresher()
+        # Warm before the first request: routing starts from what every process learned.
+        await refresher.warm()
         tasks = [asyncio.create_task(worker.run_forever()) for worker in workers]
         tasks.append(asyncio.create_task(refresher.run_forever()))
         try:
