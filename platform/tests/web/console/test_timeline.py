@@ -284,3 +284,48 @@ def test_a_notification_reads_as_notified_only_once_every_delivery_arrived(
         history([], [], [NotificationSent(notification=notification, deliveries=deliveries)]), []
     )
     assert entry.title == title
+
+
+def test_an_adaptive_decision_shows_each_candidate_s_learned_score_and_segment() -> None:
+    decision = {
+        "strategy": "adaptive",
+        "currency": "EUR",
+        "segment": "EUR 10000-99999",
+        "explored": True,
+        "order": [
+            {"gateway": "new", "weight": 1.0, "health": 1.0, "breaker": "closed", "share": 0.05},
+            {
+                "gateway": "acme",
+                "weight": 2.0,
+                "health": 1.0,
+                "breaker": "closed",
+                "share": 0.95,
+                "score": 0.93,
+                "samples": 200,
+                "scored_in": "EUR 10000-99999",
+            },
+            {
+                "gateway": "flaky",
+                "weight": 1.0,
+                "health": 0.4,
+                "breaker": "closed",
+                "share": 0.0,
+                "score": 0.41,
+                "samples": 35,
+                "scored_in": "EUR",
+                "eliminated": True,
+            },
+        ],
+        "skipped": [],
+    }
+    events = [event(1, "routing_decision", 1, reason="adaptive strategy", detail=decision)]
+
+    [entry] = payment_timeline(history(events, []), [])
+
+    assert entry.title == (
+        "routing decision for EUR 10000-99999: adaptive strategy (the first chosen to explore)"
+    )
+    new, acme, flaky = entry.candidates
+    assert (new.score, new.samples) == (None, 0)
+    assert (acme.score, acme.samples, acme.scored_in) == (0.93, 200, "EUR 10000-99999")
+    assert (flaky.scored_in, flaky.eliminated) == ("EUR", True)

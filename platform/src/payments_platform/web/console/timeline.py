@@ -44,6 +44,11 @@ class Candidate:
     breaker: str
     share: float
     skipped: bool
+    score: float | None = None
+    """The learned success rate the adaptive strategy ranked it by."""
+    samples: int = 0
+    scored_in: str | None = None
+    eliminated: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,9 @@ def _routing_entry(event: Event, detail: dict[str, Any]) -> Entry:
     return Entry(
         at=event.created_at,
         kind="routing",
-        title=f"routing decision for {detail.get('currency', '?')}: {event.reason or ''}",
+        title=f"routing decision for {detail.get('segment') or detail.get('currency', '?')}:"
+        f" {event.reason or ''}"
+        + (" (the first chosen to explore)" if detail.get("explored") else ""),
         tone=INFO if candidates and not candidates[0].skipped else WARN,
         candidates=candidates,
     )
@@ -174,6 +181,10 @@ def _candidate(view: dict[str, Any], *, skipped: bool) -> Candidate:
         breaker=str(view.get("breaker", "?")),
         share=float(view.get("share", 0)),
         skipped=skipped,
+        score=None if view.get("score") is None else float(view["score"]),
+        samples=int(view.get("samples", 0)),
+        scored_in=None if view.get("scored_in") is None else str(view["scored_in"]),
+        eliminated=bool(view.get("eliminated", False)),
     )
 
 
