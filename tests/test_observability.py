@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -352,3 +353,21 @@ def test_untraced_log_lines_carry_the_callers_trace_and_metrics_still_count(
         'payments_http_request_duration_seconds_count{app_name="payments",method="GET",'
         'path="/payments/{payment_id}",status_code="404"} 1.0' in scraped
     )
+
+
+async def test_metrics_say_the_success_rate_each_gateway_is_routed_by(
+    platform: AppFactory, vendor: Vendor
+) -> None:
+    gateways = {"json": {"type": "json", "settings": {"base_url": vendor.base_url}}}
+    scores = {"refresh_seconds": 0.05, "refresh_lag_seconds": 0, "prior_strength": 0}
+    async with platform(gateways, routing={"strategy": "adaptive", "scores": scores}) as client:
+        await client.post(
+            "/init-payment",
+            json={"id": str(uuid.uuid4()), "currency": "AED", "amount_fractions": 740},
+        )
+        for _ in range(100):
+            text = (await client.get("/metrics")).text
+            if "payments_gateway_score{" in text:
+                break
+            await asyncio.sleep(0.05)
+        assert 'payments_gateway_score{currency="AED",gateway="json"} 1.0' in text

@@ -64,6 +64,14 @@ BREAKER_STATE = Gauge(
     # Several server processes (`serve --workers`): one series per live process (label pid).
     multiprocess_mode="liveall",
 )
+GATEWAY_SCORE = Gauge(
+    "payments_gateway_score",
+    "Success rate each gateway is routed by (the adaptive strategy), per currency, learned from"
+    " every process's attempts",
+    ["gateway", "currency"],
+    # The same in every process (they read one table): whichever answers the scrape says it.
+    multiprocess_mode="mostrecent",
+)
 JOBS = Gauge(
     "payments_jobs",
     "Jobs waiting, running or dead, by kind",

@@ -8,7 +8,14 @@ from litestar.openapi import ResponseSpec
 from prometheus_client import generate_latest
 
 from payments_platform import jobs
-from payments_platform.telemetry import BREAKER_STATE, BREAKER_VALUES, JOBS, metrics_registry
+from payments_platform.scoring import CURRENCY_ONLY
+from payments_platform.telemetry import (
+    BREAKER_STATE,
+    BREAKER_VALUES,
+    GATEWAY_SCORE,
+    JOBS,
+    metrics_registry,
+)
 from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.operator_reads import open_job_counts
 from payments_platform.web.examples import example
@@ -75,6 +82,10 @@ async def metrics(deps: NamedDependency[Dependencies]) -> Response[bytes]:
     """HTTP, payment, gateway-call, breaker and job metrics in the Prometheus text format."""
     for route in deps.routing.routes:
         BREAKER_STATE.labels(route.name).set(BREAKER_VALUES[route.breaker.state])
+    # Per currency only: a metadata segment could make a series per value a merchant sends.
+    for (gateway, segment), score in deps.routing.scores.scores().items():
+        if segment.band == CURRENCY_ONLY:
+            GATEWAY_SCORE.labels(gateway, segment.currency).set(score.rate)
     counts = await open_job_counts(deps)
     # Every kind and open status, 0 when there is none: with several server processes sharing
     # their metrics (serve --workers), a series left out would keep its last count.
