@@ -35,7 +35,7 @@ CURRENCY_ONLY = -1
 class ScorePolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How scores are learned (the ``[routing.scores]`` table)."""
 
-    window_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 900.0
+    window_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 300.0
     """The oldest outcome a score reads."""
     max_samples: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 200
     """A score reads the newest blocks until this many attempts."""
