@@ -195,6 +195,36 @@ async def test_a_refund_claim_takes_only_what_is_left(in_transaction: InTransact
     await in_transaction(body)
 
 
+async def test_a_capture_claim_takes_only_what_is_left_of_the_authorization(
+    in_transaction: InTransaction,
+) -> None:
+    # The conditional update is the claim's own guard, whatever the row lock: each call is
+    # given the payment as read before any claim (it says nothing is claimed), as a process
+    # that did not lock the row would have it.
+    def body(conn: sa.Connection) -> None:
+        payment = new_payment(conn, PaymentStatus.PENDING)
+        authorized = payments.change(
+            conn,
+            payment.id,
+            expected=PaymentStatus.PENDING,
+            status=PaymentStatus.AUTHORIZED,
+            authorized_minor=1000,
+            now=LATER,
+        )
+        assert authorized is not None
+        assert payments.claim_capture_amount(conn, authorized, 700, LATER)
+        assert not payments.claim_capture_amount(conn, authorized, 301, LATER)
+        assert payments.claim_capture_amount(conn, authorized, 300, LATER)
+        assert not payments.claim_capture_amount(conn, authorized, 1, LATER)
+        assert payments.load(conn, payment.id).capture_claimed_minor == 1000
+        payments.release_capture_amount(conn, payment.id, 300, LATER)
+        assert payments.claim_capture_amount(conn, authorized, 300, LATER)
+        pending = new_payment(conn, PaymentStatus.PENDING)
+        assert not payments.claim_capture_amount(conn, pending, 1, LATER)
+
+    await in_transaction(body)
+
+
 async def test_a_refund_claim_takes_only_what_is_still_left_whatever_its_caller_read(
     scripted_runtime: RuntimeFactory, wall_clock: WallClock
 ) -> None:
