@@ -408,29 +408,97 @@ def authorized_payment(server: ServerProcess, vendor: Vendor, amount: int) -> st
     return payment_id
 
 
+def capture_url(server: ServerProcess, payment_id: str) -> str:
+    return f"{server.base_url}/payments/{payment_id}/capture"
+
+
+def aed(minor: int) -> str:
+    """An amount as the vendor's books write it."""
+    return f"{minor // 100}.{minor % 100:02d} AED"
+
+
 def test_racing_partial_captures_over_two_processes_never_capture_more_than_authorized(
     two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor
 ) -> None:
+    """50 captures of 1.00 AED at once over two processes, of an authorization of 25.00 AED:
+    25 are made, 25 refused, and the vendor holds just the captures we do."""
     first, second = two_servers
-    payment_id = authorized_payment(first, vendor, 1000)
+    payment_id = authorized_payment(first, vendor, 2500)
     requests = [
         (
-            f"{server.base_url}/payments/{payment_id}/capture",
+            capture_url(server, payment_id),
             {"amount_fractions": 100, "capture_id": str(uuid.uuid4())},
         )
-        for server in [first, second] * 13
+        for server in [first, second] * 25
     ]
     answers = post_concurrently(requests)
     statuses = Counter(answer.status_code for answer in answers)
-    assert statuses == {200: 10, 409: 16}, statuses
+    assert statuses == {200: 25, 409: 25}, statuses
     refused = {answer.json()["code"] for answer in answers if answer.status_code == 409}
     assert refused <= {"capture-exceeds-authorization", "payment-not-capturable"}
-    assert vendor_calls(vendor)["capture"] == 10
+    made = [answer.json()["capture"] for answer in answers if answer.status_code == 200]
+    assert {c["status"] for c in made} == {"succeeded"}
+    assert vendor_calls(vendor)["capture"] == 25
+
     detail = httpx.get(f"{second.base_url}/payments/{payment_id}").json()
-    assert (detail["payment"]["status"], detail["payment"]["captured_fractions"]) == ("paid", 1000)
+    assert (detail["payment"]["status"], detail["payment"]["captured_fractions"]) == ("paid", 2500)
+    ours = sorted(
+        (c["id"], c["external_capture_id"], c["amount_fractions"], c["status"])
+        for c in detail["captures"]
+    )
+    assert ours == sorted((c["id"], c["external_capture_id"], 100, "succeeded") for c in made)
     held = vendor_state(vendor)[payment_id]
-    assert (held["status"], held["captured"]) == ("paid", "10.00 AED")
-    assert len(held["captures"]) == 10
+    assert (held["status"], held["authorized"], held["captured"]) == (
+        "paid",
+        "25.00 AED",
+        "25.00 AED",
+    )
+    theirs = sorted((c["reference"], c["id"], c["amount"]) for c in held["captures"])
+    assert theirs == [(capture_id, external_id, "1.00 AED") for capture_id, external_id, *_ in ours]
+
+
+@pytest.mark.parametrize("amount", [None, 1000], ids=["whole", "part"])
+def test_50_captures_with_one_capture_id_over_two_processes_are_one_capture(
+    two_servers: tuple[ServerProcess, ServerProcess], vendor: Vendor, amount: int | None
+) -> None:
+    first, second = two_servers
+    payment_id = authorized_payment(first, vendor, 5000)
+    capture_id = str(uuid.uuid4())
+    body: dict[str, Any] = {"capture_id": capture_id}
+    if amount is not None:
+        body["amount_fractions"] = amount
+    answers = post_concurrently(
+        [(capture_url(server, payment_id), body) for server in [first, second] * 25]
+    )
+    # Each repeat answers with the one capture, as it stands: sent and answered, or in flight.
+    statuses = Counter(answer.status_code for answer in answers)
+    assert set(statuses) <= {200, 202}, [a.text for a in answers if a.status_code >= 300][:3]
+    assert {a.json()["capture"]["id"] for a in answers} == {capture_id}
+    assert vendor_calls(vendor)["capture"] == 1
+    captured = amount or 5000
+    detail = httpx.get(f"{second.base_url}/payments/{payment_id}").json()
+    assert [(c["id"], c["amount_fractions"], c["status"]) for c in detail["captures"]] == [
+        (capture_id, captured, "succeeded")
+    ]
+    assert (detail["payment"]["status"], detail["payment"]["captured_fractions"]) == (
+        "partially_captured" if amount else "paid",
+        captured,
+    )
+    [held] = vendor_state(vendor)[payment_id]["captures"]
+    assert (held["reference"], held["id"], held["amount"]) == (
+        capture_id,
+        detail["captures"][0]["external_capture_id"],
+        aed(captured),
+    )
+
+    # The same capture id for another amount is another request: refused, by either process.
+    for server in (first, second):
+        reused = httpx.post(
+            capture_url(server, payment_id), json={"capture_id": capture_id, "amount_fractions": 1}
+        )
+        assert reused.status_code == 409, reused.text
+        assert reused.json()["code"] == "capture-id-reused"
+    assert vendor_calls(vendor)["capture"] == 1
 
 
 def test_a_capture_racing_a_void_has_one_winner_and_the_vendor_agrees(
@@ -457,3 +525,73 @@ def test_a_capture_racing_a_void_has_one_winner_and_the_vendor_agrees(
             assert captured.json()["code"] == "payment-not-capturable"
             assert (detail["status"], detail["captured_fractions"]) == ("voided", 0)
             assert (held["status"], held["captures"]) == ("voided", [])
+
+
+def test_a_server_killed_after_the_vendor_accepted_a_capture_reconciles_it_after_restart(
+    tmp_path: Path, database_url: str, vendor: Vendor
+) -> None:
+    config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)}, **QUICK_RECOVERY)
+    asyncio.run(vendor.misbehave("33.33 AED", "timeout", operation="capture"))
+    capture_id = str(uuid.uuid4())
+    with payments_serve(tmp_path, config=config, env=NO_WORKER) as doomed:
+        payment_id = authorized_payment(doomed, vendor, 9999)
+        pending = in_background(
+            capture_url(doomed, payment_id), {"amount_fractions": 3333, "capture_id": capture_id}
+        )
+        wait_for(lambda: bool(vendor_state(vendor)[payment_id]["captures"]), "the vendor captured")
+        _kill(doomed)
+        with pytest.raises(httpx.TransportError):
+            pending.result()
+
+    with payments_serve(tmp_path, config=config) as revived:
+        wait_for(lambda: payment_status(revived, payment_id) == "partially_captured", "reconciled")
+        detail = httpx.get(f"{revived.base_url}/payments/{payment_id}").json()
+        assert detail["payment"]["captured_fractions"] == 3333
+        [capture] = detail["captures"]
+        [held] = vendor_state(vendor)[payment_id]["captures"]
+        assert (capture["id"], capture["amount_fractions"], capture["status"]) == (
+            capture_id,
+            3333,
+            "succeeded",
+        )
+        assert (held["reference"], held["amount"]) == (capture_id, "33.33 AED")
+        assert capture["external_capture_id"] == held["id"]
+        assert vendor_calls(vendor)["capture"] == 1
+        # What the reconciled capture took is taken once: the rest, and no more, is left.
+        rest = httpx.post(capture_url(revived, payment_id), json={})
+        assert rest.status_code == 200, rest.text
+        assert (rest.json()["payment"]["status"], rest.json()["capture"]["amount_fractions"]) == (
+            "paid",
+            6666,
+        )
+    held_payment = vendor_state(vendor)[payment_id]
+    assert (held_payment["status"], held_payment["captured"]) == ("paid", "99.99 AED")
+    assert vendor_calls(vendor)["capture"] == 2
+
+
+def test_a_server_killed_after_the_vendor_voided_reconciles_the_void_after_restart(
+    tmp_path: Path, database_url: str, vendor: Vendor
+) -> None:
+    config = config_for(tmp_path, database_url, {"json": json_gateway(vendor)}, **QUICK_RECOVERY)
+    # A void's amount is its payment's.
+    asyncio.run(vendor.misbehave("44.44 AED", "timeout", operation="void"))
+    with payments_serve(tmp_path, config=config, env=NO_WORKER) as doomed:
+        payment_id = authorized_payment(doomed, vendor, 4444)
+        pending = in_background(f"{doomed.base_url}/payments/{payment_id}/cancel", {})
+        wait_for(
+            lambda: vendor_state(vendor)[payment_id]["status"] == "voided", "the vendor voided"
+        )
+        _kill(doomed)
+        with pytest.raises(httpx.TransportError):
+            pending.result()
+
+    with payments_serve(tmp_path, config=config) as revived:
+        wait_for(lambda: payment_status(revived, payment_id) == "voided", "reconciled")
+        refused = httpx.post(capture_url(revived, payment_id), json={})
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "payment-not-capturable"
+        again = httpx.post(f"{revived.base_url}/payments/{payment_id}/cancel", json={})
+        assert again.status_code == 200, again.text
+        assert again.json()["status"] == "voided"
+    assert vendor_calls(vendor)["void"] == 1
+    assert vendor_calls(vendor).get("capture", 0) == 0
