@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
+    from payments_platform.breaker_recorder import BreakerRecorder
+    from payments_platform.worker import Worker
+
 
 UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "timeout_graceful_shutdown": 30}
 """The server options of ``payments serve`` besides address and logging (the bench's bare app
@@ -204,17 +207,21 @@ def _worker(args: argparse.Namespace) -> int:
     runtime = started_runtime(settings)
 
     async def run() -> None:
-        workers = runtime.workers()
+        recorder = runtime.breaker_recorder()
+        running: list[Worker | BreakerRecorder] = [
+            *runtime.workers(),
+            *([recorder] if recorder else []),
+        ]
         loop = asyncio.get_running_loop()
 
         def stop() -> None:
-            for worker in workers:
-                worker.stop()
+            for each in running:
+                each.stop()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop)
         try:
-            await asyncio.gather(*(worker.run_forever() for worker in workers))
+            await asyncio.gather(*(each.run_forever() for each in running))
         finally:
             await runtime.aclose()
 

@@ -19,6 +19,7 @@ from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ControllerRouterHandler, Scope
 
 from payments_platform import errors
+from payments_platform.breaker_recorder import BreakerRecorder
 from payments_platform.cursors import CursorSeal
 from payments_platform.runtime import Runtime
 from payments_platform.telemetry import tracing_enabled
@@ -35,31 +36,40 @@ from payments_platform.web.openapi import (
 )
 from payments_platform.web.problems import on_http_exception, on_payment_problem, on_unexpected
 from payments_platform.web.simulators import mount
+from payments_platform.worker import Worker
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(
-    runtime: Runtime, *, extra_routes: Sequence[ControllerRouterHandler] = ()
+    runtime: Runtime,
+    *,
+    extra_routes: Sequence[ControllerRouterHandler] = (),
+    record_breakers: bool = True,
 ) -> Litestar:
     """Build the application around a runtime; its lifespan runs the worker (when enabled)
-    and closes the runtime.
+    and the recorder of this process's breakers, and closes the runtime.
 
     The database schema must be current already (``payments migrate``, or the CLI does it).
     ``extra_routes`` are served beside the API's (the benchmark's baseline route).
+    ``record_breakers=False`` leaves the breakers unrecorded, for an app whose lifespan runs on
+    another event loop than its requests (a test client), where the recorder's writes would
+    share the database's connections across loops.
     """
     settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         workers = runtime.workers() if settings.worker.enabled else []
-        tasks = [asyncio.create_task(worker.run_forever()) for worker in workers]
+        recorder = runtime.breaker_recorder() if record_breakers else None
+        running: list[Worker | BreakerRecorder] = [*workers, *([recorder] if recorder else [])]
+        tasks = [asyncio.create_task(each.run_forever()) for each in running]
         try:
             yield
         finally:
             # Requests in flight have finished by now; let started jobs end, release the rest.
-            for worker in workers:
-                worker.stop()
+            for each in running:
+                each.stop()
             if tasks:
                 _, late = await asyncio.wait(tasks, timeout=settings.worker.shutdown_grace_seconds)
                 if late:
