@@ -127,7 +127,8 @@ def platform(database_url: str) -> AppFactory:
         wall_clock: Callable[[], datetime] | None = None,
         **sections: Any,
     ) -> AsyncIterator[AsyncTestClient[Any]]:
-        # Tests drive workers themselves (``runtime_of(client).worker().run_once()``).
+        # Tests drive workers, and the recorder of the breakers, themselves
+        # (``runtime_of(client).worker().run_once()``, ``.breaker_recorder().record_if_due()``).
         # No pooling: the test client runs the app's lifespan on a loop of its own, and a pooled
         # asyncpg connection must not move between event loops.
         database = {"url": database_url, "pool_size": 0}
@@ -140,7 +141,7 @@ def platform(database_url: str) -> AppFactory:
             wall_clock=wall_clock or utc_now,
         )
         await runtime.database.migrate()
-        async with AsyncTestClient(create_app(runtime)) as client:
+        async with AsyncTestClient(create_app(runtime, record_breakers=False)) as client:
             yield client
 
     return open_platform

@@ -98,13 +98,22 @@ def _payments_process(
 
 
 @contextlib.contextmanager
-def payments_worker(workdir: Path, config: Path) -> Iterator[ServerProcess]:
-    """Start ``payments worker`` for ``config``, wait until its workers run, stop it."""
-    command = [sys.executable, "-m", "payments_platform.cli", "worker", "--config", str(config)]
+def payments_worker(
+    workdir: Path, config: Path | None, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """Start ``payments worker`` for ``config`` (None: the demo profile, in ``workdir``), wait
+    until its workers run, stop it."""
+    command = [sys.executable, "-m", "payments_platform.cli", "worker"]
+    if config is not None:
+        command += ["--config", str(config)]
     log = workdir / f"worker-{time.monotonic_ns()}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=command_environment()
+            command,
+            cwd=workdir,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=command_environment(env),
         )
     worker = ServerProcess(process, "", log)
     try:

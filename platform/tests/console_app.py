@@ -109,7 +109,10 @@ def console_factory(database_url: str, wall_clock: WallClock) -> ConsoleFactory:
         raw.update(sections)
         runtime = build_runtime(decode_settings(raw), plugins, wall_clock=clock or wall_clock)
         await runtime.database.migrate()
-        async with AsyncTestClient(create_app(runtime), base_url=base_url) as client:
+        # Its lifespan runs on a loop of its own: the breakers are read from memory, or
+        # recorded by the test itself (``runtime.breaker_recorder().record_if_due()``).
+        app = create_app(runtime, record_breakers=False)
+        async with AsyncTestClient(app, base_url=base_url) as client:
             client.follow_redirects = False
             yield ConsoleClient(client)
 

@@ -104,6 +104,46 @@ def test_half_open_reopens_on_a_failed_trial(breaker: CircuitBreaker, clock: Fak
     assert breaker.state is BreakerState.OPEN
 
 
+def test_each_state_is_dated_from_when_the_breaker_entered_it(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    made = clock.now
+    clock.now += 5
+    breaker.record_failure()
+    assert (breaker.state, breaker.state_since) == (BreakerState.CLOSED, made)
+    for _ in range(3):
+        breaker.record_failure()
+    opened = clock.now
+    assert (breaker.state, breaker.state_since) == (BreakerState.OPEN, opened)
+    # Read long after its cool-down ended: half-open since the end of the cool-down.
+    clock.now += POLICY.open_seconds + 100
+    assert breaker.state_since == opened + POLICY.open_seconds
+    assert breaker.state is BreakerState.HALF_OPEN
+    for _ in range(POLICY.half_open_calls):
+        assert breaker.try_acquire()
+        breaker.record_success()
+    assert (breaker.state, breaker.state_since) == (BreakerState.CLOSED, clock.now)
+
+
+def test_failures_in_a_row_are_counted_until_a_call_is_answered(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    breaker.record_failure()
+    breaker.record_success()
+    assert breaker.consecutive_failures == 0
+    for _ in range(4):
+        breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN
+    clock.now += POLICY.open_seconds
+    assert breaker.try_acquire()
+    breaker.record_failure()  # a failed trial: open again, and one more in a row
+    assert breaker.consecutive_failures == 5
+    clock.now += POLICY.open_seconds
+    assert breaker.try_acquire()
+    breaker.record_success()
+    assert breaker.consecutive_failures == 0
+
+
 def test_old_outcomes_slide_out_of_the_window(breaker: CircuitBreaker, clock: FakeClock) -> None:
     for _ in range(3):
         breaker.record_failure()

@@ -1,5 +1,6 @@
-"""The overview's numbers from aggregated attempts: counts, success rate, routing share, since
-when a gateway fails, and latency percentiles read from the histogram."""
+"""The overview's numbers from aggregated attempts: counts and success rate over the hour and
+the last five minutes, routing share, the latest run of failures (failing, no calls since,
+recovered), and latency percentiles read from the histogram."""
 
 import itertools
 from datetime import UTC, datetime, timedelta
@@ -7,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from payments_platform.gateway_health import (
     LATENCY_BOUNDS,
+    QUIET_AFTER,
+    FailureRun,
     LatencyCount,
     MinuteCount,
     OutcomeCounts,
+    RunState,
     health_report,
     period_start,
     quantile,
@@ -40,10 +44,10 @@ def test_counts_follow_the_outcomes_and_the_success_rate_is_accepted_over_finish
 
     [json] = health_report(["json"], rows, [], now=NOW).gateways
 
-    assert json.counts == OutcomeCounts(
+    assert json.hour.counts == OutcomeCounts(
         accepted=6, declined=2, unavailable=1, unknown=1, in_flight=4
     )
-    assert json.counts.success_rate == pytest.approx(6 / 10)
+    assert json.hour.counts.success_rate == pytest.approx(6 / 10)
     assert [m.total for m in json.by_minute[-4:]] == [8, 1, 1, 4]
 
 
@@ -58,7 +62,7 @@ def test_rows_outside_the_period_or_of_gateways_not_enabled_are_left_out() -> No
     report = health_report(["json"], rows, [LatencyCount("retired", 3, 9)], now=NOW)
 
     assert [g.gateway for g in report.gateways] == ["json"]
-    assert report.gateways[0].counts.total == 1
+    assert report.gateways[0].hour.counts.total == 1
 
 
 def test_the_share_is_of_payments_taken_so_an_unavailable_gateway_takes_none() -> None:
@@ -79,19 +83,87 @@ def test_no_payment_means_no_share() -> None:
     [json] = health_report(["json"], [], [], now=NOW).gateways
 
     assert json.share == 0
-    assert json.counts.success_rate is None
-    assert json.p50 is None
+    assert json.hour.counts.success_rate is None
+    assert json.hour.p50 is None
+    assert json.recent.counts.success_rate is None
 
 
-def test_each_gateway_is_failing_since_when_the_database_says() -> None:
-    started = NOW - timedelta(minutes=4)
+def test_the_last_five_minutes_show_an_outage_the_hour_dilutes() -> None:
+    """A gateway that answered all hour and fails every call now: the hour says 50%, the last
+    five minutes (the current one and the four before it) say 0%."""
+    rows = [
+        MinuteCount("json", at(30), "accepted", 40),
+        MinuteCount("json", at(5), "accepted", 10),  # six minutes ago: the hour only
+        MinuteCount("json", at(4), "unavailable", 20),
+        MinuteCount("json", at(0), "unknown", 30),
+    ]
 
-    json, soap = health_report(
-        ["json", "soap"], [], [], now=NOW, failing_since={"json": started}
-    ).gateways
+    [json] = health_report(["json"], rows, [], now=NOW).gateways
 
-    assert json.failing_since == started
-    assert soap.failing_since is None
+    assert json.hour.counts.success_rate == pytest.approx(50 / 100)
+    assert json.recent.counts == OutcomeCounts(unavailable=20, unknown=30)
+    assert json.recent.counts.success_rate == 0
+    assert json.recent.counts.total == sum(m.total for m in json.by_minute[-5:])
+
+
+def test_the_recent_latencies_are_those_counted_as_recent_the_hour_counts_them_all() -> None:
+    rows = [
+        LatencyCount("json", 4, 98),
+        LatencyCount("json", 30, 2),
+        LatencyCount("json", 30, 5, recent=True),
+    ]
+
+    [json] = health_report(["json"], [], rows, now=NOW).gateways
+
+    assert json.hour.latency[4] == 98
+    assert json.hour.latency[30] == 7
+    assert json.recent.latency[4] == 0
+    recent_p50, hour_p50 = json.recent.p50, json.hour.p50
+    assert recent_p50 is not None
+    assert hour_p50 is not None
+    assert LATENCY_BOUNDS[29] < recent_p50 <= LATENCY_BOUNDS[30]
+    assert hour_p50 < LATENCY_BOUNDS[4]
+
+
+def _run(*, last_call: datetime, recovered_at: datetime | None = None) -> FailureRun:
+    return FailureRun(
+        gateway="json",
+        first_failure=NOW - timedelta(minutes=8),
+        last_failure=NOW - timedelta(minutes=7),
+        recovered_at=recovered_at,
+        last_call=last_call,
+    )
+
+
+@pytest.mark.parametrize(
+    ("run", "state"),
+    [
+        # Its last call, a moment ago, failed: failing.
+        (_run(last_call=NOW - timedelta(seconds=5)), RunState.FAILING),
+        # Its last call failed longer ago than QUIET_AFTER, none since: nothing tells.
+        (_run(last_call=NOW - QUIET_AFTER), RunState.NO_CALLS),
+        (_run(last_call=NOW - timedelta(minutes=7)), RunState.NO_CALLS),
+        # A call was answered after the failures, however long ago: recovered.
+        (
+            _run(last_call=NOW - timedelta(minutes=6), recovered_at=NOW - timedelta(minutes=6)),
+            RunState.RECOVERED,
+        ),
+    ],
+    ids=["failing", "no-calls-at-the-limit", "no-calls", "recovered"],
+)
+def test_a_run_of_failures_says_failing_only_while_calls_still_fail(
+    run: FailureRun, state: RunState
+) -> None:
+    assert run.state(NOW) is state
+
+
+def test_each_gateway_gets_its_run_of_failures_and_what_it_says_now() -> None:
+    run = _run(last_call=NOW - timedelta(minutes=7))
+
+    json, soap = health_report(["json", "soap"], [], [], now=NOW, runs=[run]).gateways
+
+    assert (json.run, json.run_state) == (run, RunState.NO_CALLS)
+    assert (soap.run, soap.run_state) == (None, None)
 
 
 def test_busiest_minute_sets_the_scale_every_chart_shares() -> None:

@@ -4,6 +4,10 @@ closed -> open when, after at least ``minimum_calls`` in the window, the failure
 threshold; open -> half-open once ``open_seconds`` have passed; half-open lets
 ``half_open_calls`` trial calls through: all succeed -> closed, any fails -> open again.
 Declines are not failures: only "unavailable" and "outcome unknown" count against a gateway.
+
+Besides its state, a breaker tells since when it has been in it and how many calls have failed
+in a row, which is what the console shows of every process's breakers
+(:mod:`payments_platform.process_breakers`).
 """
 
 from __future__ import annotations
@@ -103,9 +107,11 @@ class CircuitBreaker:
         self._clock = clock
         self._window = SlidingWindow(policy.window_seconds, policy.window_buckets)
         self._state = BreakerState.CLOSED
+        self._since = clock()
         self._opened_at = 0.0
         self._trials_started = 0
         self._trials_succeeded = 0
+        self._failures_in_a_row = 0
 
     @property
     def state(self) -> BreakerState:
@@ -115,8 +121,21 @@ class CircuitBreaker:
             and self._clock() - self._opened_at >= self.policy.open_seconds
         ):
             self._state = BreakerState.HALF_OPEN
+            self._since = self._opened_at + self.policy.open_seconds
             self._trials_started = self._trials_succeeded = 0
         return self._state
+
+    @property
+    def state_since(self) -> float:
+        """When (on the breaker's clock) it entered its current state: when it was made, for
+        one that has been closed since."""
+        _ = self.state  # an open breaker whose cool-down has passed is half-open since then
+        return self._since
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Calls that failed since the last one that was answered (or since it was made)."""
+        return self._failures_in_a_row
 
     def snapshot(self) -> WindowSnapshot:
         """Outcomes in the current window."""
@@ -140,16 +159,18 @@ class CircuitBreaker:
     def record_success(self) -> None:
         """The call got a definitive answer (an acceptance or a decline)."""
         now = self._clock()
+        self._failures_in_a_row = 0
         if self._state is BreakerState.HALF_OPEN:
             self._trials_succeeded += 1
             if self._trials_succeeded >= self.policy.half_open_calls:
-                self._close()
+                self._close(now)
             return
         self._window.record(now, failed=False)
 
     def record_failure(self) -> None:
         """The call found the vendor unavailable or got no usable answer."""
         now = self._clock()
+        self._failures_in_a_row += 1
         if self._state is BreakerState.HALF_OPEN:
             self._open(now)
             return
@@ -164,8 +185,9 @@ class CircuitBreaker:
 
     def _open(self, now: float) -> None:
         self._state = BreakerState.OPEN
-        self._opened_at = now
+        self._opened_at = self._since = now
 
-    def _close(self) -> None:
+    def _close(self, now: float) -> None:
         self._state = BreakerState.CLOSED
+        self._since = now
         self._window.clear()

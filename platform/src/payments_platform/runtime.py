@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError
 
 from payments_platform.access import Keyring
 from payments_platform.breaker import CircuitBreaker
+from payments_platform.breaker_recorder import BreakerRecorder
 from payments_platform.config import (
     GATEWAY_NAME,
     ConfigError,
@@ -46,6 +47,7 @@ from payments_platform.notifications.endpoints import Notifier
 from payments_platform.notifications.events import EVENT_TYPES
 from payments_platform.notifications.receiver import NotificationReceiver
 from payments_platform.plugin_host import PluginHost
+from payments_platform.process_breakers import ProcessBreakers, ProcessIdentity
 from payments_platform.records import utc_now
 from payments_platform.routing import Route, RoutingTable
 from payments_platform.score_refresh import ScoreRefresher
@@ -77,6 +79,8 @@ class Runtime:
     deps: Dependencies
     cursors: CursorSeal
     """Seals the listing's cursors given to clients."""
+    breakers: ProcessBreakers
+    """This process (host, pid, start) and its gateways' breakers."""
     simulators: dict[str, ASGIApp] = field(default_factory=dict)
     """ASGI apps to mount, by path."""
     keyring: Keyring | None = None
@@ -130,6 +134,17 @@ class Runtime:
         """The task that keeps this process's routing scores current: every process that
         routes payments (a server, a worker) runs one."""
         return ScoreRefresher(self.database, self.deps.routing.scores, self.deps.clock)
+
+    @property
+    def process(self) -> ProcessIdentity:
+        """This process, as the records and the console name it."""
+        return self.breakers.process
+
+    def breaker_recorder(self) -> BreakerRecorder | None:
+        """What records this process's breakers for the console; None without a gateway."""
+        if not self.breakers.routes:
+            return None
+        return BreakerRecorder(self.database, self.breakers)
 
     async def aclose(self) -> None:
         """Release gateways, the HTTP client and the database pool."""
@@ -223,6 +238,7 @@ def build_runtime(
             )
         )
     database = open_database(settings)
+    process = ProcessIdentity.of_this_process(wall_clock())
     deps = Dependencies(
         database=database,
         routing=RoutingTable(
@@ -250,6 +266,7 @@ def build_runtime(
         http=http,
         deps=deps,
         cursors=CursorSeal.from_secrets(security.cursor_secret, key_hashes),
+        breakers=ProcessBreakers(process, routes, clock, wall_clock),
         simulators=simulators,
         keyring=keyring,
         secrets=secrets,

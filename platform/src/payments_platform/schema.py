@@ -270,6 +270,25 @@ sign_in_failures = sa.Table(
     sa.Column("locked_until", _Timestamp),
 )
 
+# Each running process's circuit breakers, recorded by the process itself (when one changes, and
+# every few seconds anyway), so that the console shows every process's. A process is its host,
+# pid and start; rows of processes not heard from for minutes are deleted. A handful of rows.
+process_breakers = sa.Table(
+    "process_breakers",
+    metadata,
+    sa.Column("host", sa.String(255), primary_key=True),
+    sa.Column("pid", sa.Integer(), primary_key=True),
+    sa.Column("started_at", _Timestamp, primary_key=True),
+    sa.Column("gateway", sa.String(40), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    # When the breaker entered its state; how many calls failed in a row; its window's counts.
+    sa.Column("state_since", _Timestamp, nullable=False),
+    sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+    sa.Column("window_calls", sa.Integer(), nullable=False),
+    sa.Column("window_failures", sa.Integer(), nullable=False),
+    sa.Column("reported_at", _Timestamp, nullable=False),
+)
+
 # The console's overview reads the last hour of attempts.
 sa.Index("ix_payment_attempts_started_at", payment_attempts.c.started_at)
 # Each process reads the attempts that finished since it last looked, to learn success rates.

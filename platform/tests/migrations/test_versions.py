@@ -14,11 +14,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from core_fixtures import RuntimeFactory
 from payments_platform import schema
+from payments_platform.breaker import BreakerState, WindowSnapshot
 from payments_platform.database import Database
+from payments_platform.process_breakers import BreakerReport, ProcessIdentity
 from payments_platform.records import Payment, Refund
 from payments_platform.resources import PaymentView
 from payments_platform.schema import metadata
-from payments_platform.store import payments, refunds
+from payments_platform.store import payments, process_breakers, refunds
 from payments_platform.usecases import reads
 from payments_platform.usecases import refunds as usecase_refunds
 from payments_plugins import RefundResult
@@ -330,3 +332,60 @@ async def test_payments_made_before_captures_read_and_refund_as_before(
         assert (refunded.payment.status, refunded.refund.amount_minor) == ("refunded", 1000)
         rest = await usecase_refunds.refund_payment(runtime.deps, partly_id)
         assert (rest.payment.status, rest.refund.amount_minor) == ("refunded", 700)
+
+
+async def test_0013_adds_the_table_of_every_process_s_breakers_and_its_downgrade_drops_it(
+    database_url: str,
+) -> None:
+    """Revision 0013 adds ``process_breakers``, empty: processes fill it as they start. Its
+    downgrade drops it, and what the processes recorded with it."""
+    now = datetime.now(UTC)
+    process = ProcessIdentity("web-1", 4242, now)
+    report = BreakerReport(
+        process=process,
+        gateway="json",
+        state=BreakerState.OPEN,
+        since=now,
+        consecutive_failures=3,
+        window=WindowSnapshot(3, 3),
+        reported_at=now,
+    )
+
+    def tables(conn: sa.Connection) -> set[str]:
+        return set(sa.inspect(conn).get_table_names())
+
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0012"))
+        assert "process_breakers" not in await database.read(tables)
+
+        assert (await database.migrate())[0].revision == "0013"
+        assert await database.read(lambda conn: process_breakers.heard_since(conn, now)) == []
+        await database.write(lambda conn: process_breakers.record(conn, [report]))
+        assert await database.read(lambda conn: process_breakers.heard_since(conn, now)) == [report]
+
+        await database.write(_migrate_to("0012"))
+        assert "process_breakers" not in await database.read(tables)
+    finally:
+        await database.dispose()
+
+
+async def test_0014_indexes_when_attempts_finished_and_its_downgrade_drops_the_index(
+    database_url: str,
+) -> None:
+    """Revision 0014 lets each process read only the attempts that finished since its last
+    read (routing's learned scores)."""
+
+    def indexes(conn: sa.Connection) -> set[str]:
+        return {str(index["name"]) for index in sa.inspect(conn).get_indexes("payment_attempts")}
+
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0013"))
+        assert "ix_payment_attempts_finished_at" not in await database.read(indexes)
+        assert (await database.migrate())[0].revision == "0014"
+        assert "ix_payment_attempts_finished_at" in await database.read(indexes)
+        await database.write(_migrate_to("0013"))
+        assert "ix_payment_attempts_finished_at" not in await database.read(indexes)
+    finally:
+        await database.dispose()

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
+    from payments_platform.breaker_recorder import BreakerRecorder
+    from payments_platform.worker import Worker
+
 
 UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "timeout_graceful_shutdown": 30}
 """The server options of ``payments serve`` besides address and logging (the bench's bare app
@@ -206,19 +209,24 @@ def _worker(args: argparse.Namespace) -> int:
     runtime = started_runtime(settings)
 
     async def run() -> None:
+        recorder = runtime.breaker_recorder()
         refresher = runtime.score_refresher()
         await refresher.warm()
-        loops: list[Worker | ScoreRefresher] = [*runtime.workers(), refresher]
+        running: list[Worker | BreakerRecorder | ScoreRefresher] = [
+            *runtime.workers(),
+            *([recorder] if recorder else []),
+            refresher,
+        ]
         loop = asyncio.get_running_loop()
 
         def stop() -> None:
-            for each in loops:
+            for each in running:
                 each.stop()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop)
         try:
-            await asyncio.gather(*(each.run_forever() for each in loops))
+            await asyncio.gather(*(each.run_forever() for each in running))
         finally:
             await runtime.aclose()
 

@@ -1,11 +1,12 @@
 """What the stored attempts say about each gateway over a recent period, aggregated by the
-database: calls by minute and outcome, how long the finished ones took (as a histogram), and
-since when a gateway's calls have been failing.
+database: calls by minute and outcome, how long the finished ones took (as a histogram, for the
+period and for its last minutes), and each gateway's latest run of failed calls.
 
 Every process of a deployment records its attempts in the same table, so these numbers are the
 same whichever replica is asked. The database returns a few rows per gateway and minute, however
 many payments there were; the percentiles are read from the histogram
-(:mod:`payments_platform.gateway_health`).
+(:mod:`payments_platform.gateway_health`). Everything is read through the index on
+``started_at`` the overview already had: the payment path writes nothing more for it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from payments_platform.gateway_health import LATENCY_BOUNDS, LatencyCount, MinuteCount
+from payments_platform.gateway_health import (
+    LATENCY_BOUNDS,
+    FailureRun,
+    LatencyCount,
+    MinuteCount,
+)
 from payments_platform.lifecycle import AttemptOutcome
 from payments_platform.schema import payment_attempts, payments
 from payments_platform.scoring import ScorePolicy, Segment, Tally
@@ -33,52 +39,103 @@ def outcomes_by_minute(conn: sa.Connection, since: datetime) -> list[MinuteCount
     return [MinuteCount(gateway, int(at), outcome, count) for gateway, at, outcome, count in rows]
 
 
-def latency_histogram(conn: sa.Connection, since: datetime) -> list[LatencyCount]:
-    """Finished attempts started at or after ``since``, counted by gateway and latency bucket."""
+def latency_histogram(
+    conn: sa.Connection, since: datetime, recent_since: datetime
+) -> list[LatencyCount]:
+    """Finished attempts started at or after ``since``, counted by gateway and latency bucket,
+    those started at or after ``recent_since`` apart (``recent``)."""
+    started = payment_attempts.c.started_at
     duration = _duration_seconds(conn)
     bucket = sa.case(
         *((duration < bound, index) for index, bound in enumerate(LATENCY_BOUNDS)),
         else_=len(LATENCY_BOUNDS),
     ).label("bucket")
+    recent = sa.case((started >= recent_since, 1), else_=0).label("recent")
     rows = conn.execute(
-        sa.select(payment_attempts.c.gateway, bucket, sa.func.count())
-        .where(
-            payment_attempts.c.started_at >= since,
-            payment_attempts.c.finished_at.is_not(None),
-        )
-        .group_by(payment_attempts.c.gateway, bucket)
+        sa.select(payment_attempts.c.gateway, bucket, recent, sa.func.count())
+        .where(started >= since, payment_attempts.c.finished_at.is_not(None))
+        .group_by(payment_attempts.c.gateway, bucket, recent)
     )
-    return [LatencyCount(gateway, int(index), count) for gateway, index, count in rows]
+    return [
+        LatencyCount(gateway, int(index), count, recent=bool(is_recent))
+        for gateway, index, is_recent, count in rows
+    ]
 
 
 ANSWERED = (AttemptOutcome.ACCEPTED, AttemptOutcome.DECLINED)
 FAILED = (AttemptOutcome.UNAVAILABLE, AttemptOutcome.UNKNOWN)
 
 
-def failing_since(conn: sa.Connection, since: datetime) -> dict[str, datetime]:
-    """For each gateway failing now, when it started: the start of its first failed call
-    (unavailable, or no usable answer) after its last answered one, both since ``since``."""
-    failed = payment_attempts.alias("failed")
-    answered = payment_attempts.alias("answered")
-    last_answer = (
-        sa.select(sa.func.max(answered.c.started_at))
-        .where(
-            answered.c.gateway == failed.c.gateway,
-            answered.c.started_at >= since,
-            answered.c.outcome.in_(ANSWERED),
+def failure_runs(conn: sa.Connection, since: datetime) -> list[FailureRun]:
+    """Each gateway's latest run of failed calls (unavailable, or no usable answer) among those
+    started at or after ``since``: from the first failure after the last answered call (accepted
+    or declined) before its latest failure, to that latest failure; the first answered call
+    after it, if there was one; and the gateway's latest call. Gateways none of whose calls
+    failed have none."""
+    attempts = payment_attempts
+    latest = (
+        sa.select(
+            attempts.c.gateway,
+            sa.func.max(attempts.c.started_at).label("last_call"),
+            sa.func.max(sa.case((attempts.c.outcome.in_(FAILED), attempts.c.started_at))).label(
+                "last_failure"
+            ),
         )
+        .where(attempts.c.started_at >= since)
+        .group_by(attempts.c.gateway)
+        .subquery("latest")
+    )
+
+    def of_gateway(alias: sa.FromClause, outcomes: tuple[AttemptOutcome, ...]) -> list[Any]:
+        return [
+            alias.c.gateway == latest.c.gateway,
+            alias.c.outcome.in_(outcomes),
+            alias.c.started_at >= since,
+        ]
+
+    answered = attempts.alias("answered")
+    answer_before = (
+        sa.select(sa.func.max(answered.c.started_at))
+        .where(*of_gateway(answered, ANSWERED), answered.c.started_at < latest.c.last_failure)
+        .correlate(latest)
+        .scalar_subquery()
+    )
+    failed = attempts.alias("failed")
+    first_failure = (
+        sa.select(sa.func.min(failed.c.started_at))
+        .where(
+            *of_gateway(failed, FAILED),
+            sa.or_(answer_before.is_(None), failed.c.started_at > answer_before),
+        )
+        .correlate(latest)
+        .scalar_subquery()
+    )
+    after = attempts.alias("answered_after")
+    recovered_at = (
+        sa.select(sa.func.min(after.c.started_at))
+        .where(*of_gateway(after, ANSWERED), after.c.started_at > latest.c.last_failure)
+        .correlate(latest)
         .scalar_subquery()
     )
     rows = conn.execute(
-        sa.select(failed.c.gateway, sa.func.min(failed.c.started_at))
-        .where(
-            failed.c.started_at >= since,
-            failed.c.outcome.in_(FAILED),
-            sa.or_(last_answer.is_(None), failed.c.started_at > last_answer),
-        )
-        .group_by(failed.c.gateway)
+        sa.select(
+            latest.c.gateway,
+            first_failure,
+            latest.c.last_failure,
+            recovered_at,
+            latest.c.last_call,
+        ).where(latest.c.last_failure.is_not(None))
     )
-    return dict(rows.all())
+    return [
+        FailureRun(
+            gateway=gateway,
+            first_failure=first,
+            last_failure=last,
+            recovered_at=recovered,
+            last_call=call,
+        )
+        for gateway, first, last, recovered, call in rows
+    ]
 
 
 def tallies(

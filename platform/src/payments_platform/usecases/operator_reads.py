@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from payments_platform import jobs
-from payments_platform.gateway_health import LatencyCount, MinuteCount
+from payments_platform.gateway_health import FailureRun, LatencyCount, MinuteCount
 from payments_platform.jobs import Job, JobKind, JobStatus
 from payments_platform.lifecycle import PaymentStatus
+from payments_platform.process_breakers import DROPPED_AFTER, BreakerReport
 from payments_platform.records import Event, Payment, PaymentHistory
 from payments_platform.store import (
     attempt_stats,
@@ -26,6 +27,7 @@ from payments_platform.store import (
     listing,
     notifications,
     payments,
+    process_breakers,
 )
 from payments_platform.store.listing import (
     EVERYONE,
@@ -140,7 +142,10 @@ class OverviewRecords:
 
     minutes: list[MinuteCount]
     latencies: list[LatencyCount]
-    failing_since: dict[str, datetime]
+    runs: list[FailureRun]
+    """Each gateway's latest run of failed calls in the period."""
+    breakers: list[BreakerReport]
+    """Every process's breakers, as last recorded by processes heard from lately."""
     open_jobs: JobCounts
     unknown: PaymentPage
     """Payments whose outcome is unknown, the newest first."""
@@ -153,10 +158,16 @@ class OverviewRecords:
 
 
 async def overview_records(
-    deps: Dependencies, *, since: datetime, pending_before: datetime, shown: int
+    deps: Dependencies,
+    *,
+    since: datetime,
+    recent_since: datetime,
+    pending_before: datetime,
+    shown: int,
 ) -> OverviewRecords:
-    """The period's attempts, aggregated by the database, and what needs an operator: at most
-    ``shown`` payments of each kind that is stuck, and of recovered ones."""
+    """The period's attempts, aggregated by the database (latencies since ``recent_since``
+    apart), every process's breakers, and what needs an operator: at most ``shown`` payments
+    of each kind that is stuck, and of recovered ones."""
 
     def stuck(conn: sa.Connection, filters: PaymentFilter) -> PaymentPage:
         return listing.list_payments(
@@ -166,8 +177,9 @@ async def overview_records(
     def read(conn: sa.Connection) -> OverviewRecords:
         return OverviewRecords(
             minutes=attempt_stats.outcomes_by_minute(conn, since),
-            latencies=attempt_stats.latency_histogram(conn, since),
-            failing_since=attempt_stats.failing_since(conn, since),
+            latencies=attempt_stats.latency_histogram(conn, since, recent_since),
+            runs=attempt_stats.failure_runs(conn, since),
+            breakers=process_breakers.heard_since(conn, deps.now() - DROPPED_AFTER),
             open_jobs=jobs.count_open(conn),
             unknown=stuck(conn, PaymentFilter(status=PaymentStatus.UNKNOWN)),
             pending=stuck(
@@ -197,6 +209,8 @@ class AttentionRecords:
     """Merchant endpoints with deliveries retrying or dead."""
     refused_webhooks: dict[str, int]
     """Webhooks refused in the last hour, by gateway (``""``: a route several share)."""
+    breakers: list[BreakerReport]
+    """Every process's breakers, as last recorded by processes heard from lately."""
 
 
 async def attention_records(
@@ -234,6 +248,7 @@ async def attention_records(
                 str(entry["endpoint"]) for entry in notifications.dead_or_retrying(conn)
             ],
             refused_webhooks=refused,
+            breakers=process_breakers.heard_since(conn, now - DROPPED_AFTER),
         )
 
     return await deps.database.read(read)

@@ -19,8 +19,10 @@ from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ControllerRouterHandler, Scope
 
 from payments_platform import errors
+from payments_platform.breaker_recorder import BreakerRecorder
 from payments_platform.cursors import CursorSeal
 from payments_platform.runtime import Runtime
+from payments_platform.score_refresh import ScoreRefresher
 from payments_platform.telemetry import tracing_enabled
 from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.web import captures, operations, payments, refunds, webhooks
@@ -35,36 +37,48 @@ from payments_platform.web.openapi import (
 )
 from payments_platform.web.problems import on_http_exception, on_payment_problem, on_unexpected
 from payments_platform.web.simulators import mount
+from payments_platform.worker import Worker
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(
-    runtime: Runtime, *, extra_routes: Sequence[ControllerRouterHandler] = ()
+    runtime: Runtime,
+    *,
+    extra_routes: Sequence[ControllerRouterHandler] = (),
+    record_breakers: bool = True,
 ) -> Litestar:
-    """Build the application around a runtime; its lifespan runs the worker (when enabled)
-    and the routing scores' refresh, and closes the runtime.
+    """Build the application around a runtime; its lifespan runs the worker (when enabled),
+    the recorder of this process's breakers and the routing scores' refresh, and closes the
+    runtime.
 
     The database schema must be current already (``payments migrate``, or the CLI does it).
     ``extra_routes`` are served beside the API's (the benchmark's baseline route).
+    ``record_breakers=False`` leaves the breakers unrecorded, for an app whose lifespan runs on
+    another event loop than its requests (a test client), where the recorder's writes would
+    share the database's connections across loops.
     """
     settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         workers = runtime.workers() if settings.worker.enabled else []
+        recorder = runtime.breaker_recorder() if record_breakers else None
         refresher = runtime.score_refresher()
         # Warm before the first request: routing starts from what every process learned.
         await refresher.warm()
-        tasks = [asyncio.create_task(worker.run_forever()) for worker in workers]
-        tasks.append(asyncio.create_task(refresher.run_forever()))
+        running: list[Worker | BreakerRecorder | ScoreRefresher] = [
+            *workers,
+            *([recorder] if recorder else []),
+            refresher,
+        ]
+        tasks = [asyncio.create_task(each.run_forever()) for each in running]
         try:
             yield
         finally:
             # Requests in flight have finished by now; let started jobs end, release the rest.
-            refresher.stop()
-            for worker in workers:
-                worker.stop()
+            for each in running:
+                each.stop()
             if tasks:
                 _, late = await asyncio.wait(tasks, timeout=settings.worker.shutdown_grace_seconds)
                 if late:

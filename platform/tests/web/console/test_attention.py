@@ -6,13 +6,18 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from datetime import timedelta
 
 import msgspec
 import sqlalchemy as sa
 from console_app import T0, ConsoleFactory, store_payment
+from core_fixtures import WallClock
 from payments_platform import errors, jobs, schema
+from payments_platform.breaker import BreakerState, WindowSnapshot
 from payments_platform.jobs import JobKind, JobStatus
 from payments_platform.lifecycle import PaymentStatus
+from payments_platform.process_breakers import STALE_AFTER, BreakerReport, ProcessIdentity
+from payments_platform.store import process_breakers
 from payments_platform.usecases import initiate, webhooks
 from payments_plugins import Amount, GatewayUnavailable, VendorPaymentStatus, WebhookEvent
 from scripted import new_script
@@ -70,3 +75,49 @@ async def test_dead_jobs_overdue_unknowns_open_breakers_and_refused_webhooks_are
     assert shown["refused-gw"] == "/console/#refused"
     assert f'data-attention-count="{len(shown)}"' in bar
     assert "1 dead job(s)" in bar
+    assert "gw&#39;s breaker is open in 1 of 1 process(es)" in bar
+
+
+async def test_open_breakers_of_every_process_heard_from_are_counted(
+    open_console: ConsoleFactory, wall_clock: WallClock
+) -> None:
+    """This process's breakers are closed; another process, heard from a second ago, has
+    json's open, and one silent for longer than STALE_AFTER (gone, perhaps) has both open: the
+    bar counts the first, not the second, and names a gateway only other processes route to."""
+    json, soap = new_script()[0], new_script()[0]
+
+    def report(process: ProcessIdentity, gateway: str, silent: timedelta) -> BreakerReport:
+        return BreakerReport(
+            process=process,
+            gateway=gateway,
+            state=BreakerState.OPEN,
+            since=wall_clock.now - timedelta(minutes=1),
+            consecutive_failures=10,
+            window=WindowSnapshot(10, 10),
+            reported_at=wall_clock.now - silent,
+        )
+
+    heard = ProcessIdentity("web-2", 17, T0)
+    silent = ProcessIdentity("web-3", 18, T0)
+    async with open_console({"json": json, "soap": soap}) as console:
+
+        def record(conn: sa.Connection) -> None:
+            process_breakers.record(
+                conn,
+                [
+                    report(heard, "json", timedelta(seconds=1)),
+                    report(heard, "acme", timedelta(seconds=1)),
+                ],
+            )
+            stale = STALE_AFTER + timedelta(seconds=1)
+            process_breakers.record(
+                conn, [report(silent, "json", stale), report(silent, "soap", stale)]
+            )
+
+        await console.runtime.database.write(record)
+        await console.sign_in()
+        bar = (await console.get("/console/attention")).text
+
+    assert list(_items(bar)) == ["breaker-json", "breaker-acme"]
+    assert "json&#39;s breaker is open in 1 of 2 process(es)" in bar
+    assert "acme&#39;s breaker is open in 1 of 1 process(es)" in bar

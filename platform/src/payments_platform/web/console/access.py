@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import re
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -59,8 +57,6 @@ class Console:
     public_origin: Origin | None = None
     """``[server] public_url``'s origin, which actions may come from besides the host they
     are addressed to."""
-    process: str = f"{socket.gethostname()}:{os.getpid()}"
-    """This process, as the pages name it where they show what only it knows (breakers)."""
 
     @property
     def deps(self) -> Dependencies:

@@ -10,7 +10,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from payments_platform.breaker import BreakerState
+from payments_platform.process_breakers import open_breakers, shown_breakers
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_reads import ATTENTION_SHOWN, attention_records
 from payments_platform.web.console.access import Console
@@ -68,10 +68,19 @@ async def read_attention(console: Console) -> list[Item]:
                 "/console/jobs?status=open&kind=notify",
             )
         )
-    for route in deps.routing.routes:
-        if route.breaker.state is BreakerState.OPEN:
+    # Every process's, this one's as it sees them now: the gateways it routes to first, then
+    # those only others do (their config may differ during a roll-out).
+    breakers = shown_breakers(found.breakers, console.runtime.breakers.reports(), now=now)
+    ours = [route.name for route in deps.routing.routes]
+    for gateway in [*ours, *sorted(set(breakers) - set(ours))]:
+        opened, processes = open_breakers(breakers.get(gateway, []))
+        if opened:
             items.append(
-                Item(f"breaker-{route.name}", f"{route.name}'s breaker is open", "/console/")
+                Item(
+                    f"breaker-{gateway}",
+                    f"{gateway}'s breaker is open in {opened} of {processes} process(es)",
+                    "/console/",
+                )
             )
     for gateway, count in sorted(found.refused_webhooks.items()):
         name = gateway or "a shared webhook route"

@@ -1,7 +1,8 @@
-"""The overview: every enabled gateway, how it did over the last hour (from the stored attempts,
-the same on every replica) and its breaker as this process sees it; the payments that are
-stuck, the money vendors took after the platform gave a payment up, the webhooks refused, and
-the jobs that need a person. It refreshes itself."""
+"""The overview: every enabled gateway, how it did over the last five minutes and the last hour
+(from the stored attempts, the same on every replica), its latest run of failures, and its
+breaker in every process (this one's as it sees it now, the others' as they last recorded them);
+the payments that are stuck, the money vendors took after the platform gave a payment up, the
+webhooks refused, and the jobs that need a person. It refreshes itself."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from payments_platform.breaker import BreakerState, WindowSnapshot
-from payments_platform.gateway_health import GatewayHealth, HealthReport, health_report
-from payments_platform.gateway_health import period_start as hour_start
+from payments_platform.gateway_health import (
+    RECENT_MINUTES,
+    GatewayHealth,
+    HealthReport,
+    health_report,
+    period_start,
+)
 from payments_platform.jobs import JobStatus
+from payments_platform.process_breakers import ShownBreaker, shown_breakers
 from payments_platform.records import Event
 from payments_platform.store.listing import PaymentPage
 from payments_platform.store.operator_sessions import OperatorSession
@@ -41,14 +47,14 @@ PENDING_TOO_LONG = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class GatewayRow:
-    """One enabled gateway: its configuration, this process's breaker, the hour's health."""
+    """One enabled gateway: its configuration, its breaker in each process, its health."""
 
     name: str
     type_name: str
     currencies: list[str]
     weight: float
-    breaker: BreakerState
-    window: WindowSnapshot
+    breakers: list[ShownBreaker]
+    """This process's first, then the others heard from lately."""
     health: GatewayHealth
     bars: list[Bar]
 
@@ -73,17 +79,20 @@ class Overview:
     refused: dict[tuple[str, str], int]
     """Webhooks refused in the hour, by gateway and reason."""
     process: str
+    """This process, ``host:pid``."""
 
 
 async def read_overview(console: Console) -> Overview:
-    """The gateways' hour from the database, their breakers from this process."""
+    """The gateways' windows and every process's breakers from the database, this process's
+    breakers from memory."""
     deps = console.deps
     now = deps.now()
-    since = hour_start(now)
+    since = period_start(now)
     stuck_since = now - PENDING_TOO_LONG
     found = await overview_records(
         deps,
         since=since,
+        recent_since=period_start(now, RECENT_MINUTES),
         pending_before=stuck_since,
         shown=STUCK_SHOWN,
     )
@@ -93,8 +102,9 @@ async def read_overview(console: Console) -> Overview:
         found.minutes,
         found.latencies,
         now=now,
-        failing_since=found.failing_since,
+        runs=found.runs,
     )
+    breakers = shown_breakers(found.breakers, console.runtime.breakers.reports(), now=now)
     scale = report.busiest_minute
     rows = [
         GatewayRow(
@@ -102,8 +112,7 @@ async def read_overview(console: Console) -> Overview:
             type_name=deps.gateways[route.name].type_name,
             currencies=sorted(route.currencies),
             weight=route.weight,
-            breaker=route.breaker.state,
-            window=route.breaker.snapshot(),
+            breakers=breakers.get(route.name, []),
             health=health,
             bars=minute_bars(health.by_minute, since=report.since, scale=scale),
         )
@@ -122,7 +131,7 @@ async def read_overview(console: Console) -> Overview:
         pending_since=stuck_since,
         recovered=found.recovered,
         refused=dict(sorted(found.refused.items())),
-        process=console.process,
+        process=console.runtime.process.label,
     )
 
 
