@@ -112,8 +112,9 @@ async def add_paid_payments(
             "external_id": external_id,
             "refund_claimed_minor": 0,
             "refunded_minor": 0,
-            # Paid at once (automatic capture): all of it authorized and captured.
+            # Paid at once (automatic capture): all of it authorized, claimed and captured.
             "authorized_minor": AMOUNT_MINOR,
+            "capture_claimed_minor": AMOUNT_MINOR,
             "captured_minor": AMOUNT_MINOR,
             "created_at": now,
             "updated_at": now,
@@ -196,7 +197,8 @@ def _payments_from_numbers(
         sa.literal(prefix) + sa.cast(drawn.c.n, sa.String),
         sa.literal(0),
         sa.literal(0),
-        # A paid payment (automatic capture) has all of it authorized and captured.
+        # A paid payment (automatic capture) has all of it authorized, claimed and captured.
+        sa.literal(AMOUNT_MINOR if status == "paid" else 0),
         sa.literal(AMOUNT_MINOR if status == "paid" else 0),
         sa.literal(AMOUNT_MINOR if status == "paid" else 0),
         sa.literal(now, _Timestamp),
@@ -214,6 +216,7 @@ def _payments_from_numbers(
         "refund_claimed_minor",
         "refunded_minor",
         "authorized_minor",
+        "capture_claimed_minor",
         "captured_minor",
         "created_at",
         "updated_at",
