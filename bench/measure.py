@@ -328,6 +328,21 @@ def _prefill_vendor(vendor: Child, references: list[str], capture: CaptureMode) 
     return external_ids
 
 
+def profile_refund_and_capture(stack: Stack, ceiling: float) -> list[ProfileSummary]:
+    """The full refund, then the full capture, under py-spy, each on payments of its own
+    prepared as for its measurement: where each one's CPU goes, side by side."""
+    threads = str(stack.options.threads)
+    refunds = _prepare(stack, ceiling, "automatic", "paid", seeding.add_paid_payments)
+    refund = profile_run(
+        stack, "refund, full", "refund", [refunds.prefix, "0", str(refunds.total), threads]
+    )
+    captures = _prepare(stack, ceiling, "manual", "authorized", seeding.add_authorized_payments)
+    capture = profile_run(
+        stack, "capture, full", "capture", [captures.prefix, "0", str(captures.total), threads]
+    )
+    return [refund, capture]
+
+
 def profile_run(stack: Stack, label: str, scenario: str, args: list[str]) -> ProfileSummary:
     """Profile the server with py-spy during a load run of ``scenario`` of its own; the raw
     stacks go beside the results (``profile-<scenario>.raw``)."""

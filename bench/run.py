@@ -49,6 +49,7 @@ from bench.measure import (
     measure_reads,
     measure_refunds,
     measure_webhooks,
+    profile_refund_and_capture,
     profile_run,
 )
 from bench.processes import REPO_ROOT, BenchError, python_module, running
@@ -261,6 +262,7 @@ def _measure_all(
         profiles.append(
             profile_run(stack, "init -> webhook -> refund", "flow", [stack.secret, stack.merchant])
         )
+        profiles += profile_refund_and_capture(stack, ceiling)
 
     time.sleep(IN_FLIGHT_SECONDS)  # requests wrk left in flight finish before the count
     stored = asyncio.run(seeding.count_payments(stack.database.url))
