@@ -112,8 +112,8 @@ def parser() -> argparse.ArgumentParser:
     commands.add_argument(
         "--profile",
         action="store_true",
-        help="also profile the server with py-spy during extra runs of init-payment and of"
-        " the init -> webhook -> refund flow",
+        help="also profile the server with py-spy during extra runs of init-payment, of"
+        " the init -> webhook -> refund flow, and of the full refund and the full capture",
     )
     commands.add_argument(
         "--keep", action="store_true", help="keep the work folder (database, logs, scripts)"

@@ -2,7 +2,8 @@
 
 A figure is measured after a warm-up and right after the bare route's own measurement (its
 adjacent baseline). Scenarios that use each prepared payment once (the paid webhook, the full
-refund) get their payments stored first, as many as the baseline's throughput could use up.
+refund, the full capture) get their payments stored first, as many as the baseline's throughput
+could use up.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import asyncio
 import math
 import secrets
 import uuid
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -23,7 +26,7 @@ from bench.processes import BenchError, Child
 from bench.profile import ProfileSummary, start_recording
 from bench.report import Figure, PerRequest
 from bench.server import STATEMENTS_PATH, StatementCounts
-from bench.vendor import PREFILL_PATH, Prefilled
+from bench.vendor import PREFILL_PATH, CaptureMode, Prefilled
 from bench.wrk import WrkRun, run_wrk, write_script
 
 POOL_MARGIN = 1.3
@@ -215,25 +218,71 @@ def measure_webhooks(stack: Stack, ceiling: float) -> Figure:
 def measure_refunds(stack: Stack, ceiling: float) -> tuple[Figure, str, int]:
     """Each request refunds one paid payment in full; also the payments' id prefix and count
     (ids ``<prefix><index as 12 hex digits>``), refunded now, for the reads to read."""
+    pool = _prepare(stack, ceiling, "automatic", "paid", seeding.add_paid_payments)
+    figure = _use_each_once(stack, pool, "refund", "refund, full", "refund")
+    return _each_once(figure, "refunds"), pool.prefix, pool.total
+
+
+def measure_captures(stack: Stack, ceiling: float) -> Figure:
+    """Each request captures one authorized payment (taken with manual capture) in full,
+    prepared and measured as the full refund is."""
+    pool = _prepare(stack, ceiling, "manual", "authorized", seeding.add_authorized_payments)
+    figure = _use_each_once(stack, pool, "capture", "capture, full", "capture")
+    return _each_once(figure, "captures")
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Payments prepared for a scenario that uses each once: ids ``<prefix><index as 12 hex
+    digits>``, the first ``warm`` for the warm-up, the next ``measured`` for the measurement."""
+
+    prefix: str
+    warm: int
+    measured: int
+
+    @property
+    def total(self) -> int:
+        """How many there are."""
+        return self.warm + self.measured
+
+
+_Store = Callable[[str, Sequence[uuid.UUID], Sequence[str]], Coroutine[Any, Any, None]]
+
+
+def _prepare(
+    stack: Stack, ceiling: float, capture: CaptureMode, stored_as: str, store: _Store
+) -> _Pool:
+    """Start as many payments at the vendor as the baseline's throughput could use up, taken
+    with ``capture``, and store them (``store``) at the vendor's ids."""
     options = stack.options
-    warm, measured = _pool_size(ceiling, options.warmup), _pool_size(ceiling, options.duration)
-    total = warm + measured
-    prefix = str(uuid.uuid4())[:24]
-    ids = [uuid.UUID(f"{prefix}{index:012x}") for index in range(total)]
-    print(f"starting {total:,} payments at the vendor and storing them paid ...", flush=True)
-    external_ids = _prefill_vendor(stack.vendor, [str(payment_id) for payment_id in ids])
-    asyncio.run(seeding.add_paid_payments(stack.database.url, ids, external_ids))
-    asyncio.run(seeding.quiesce(stack.database.url))
-    threads = str(options.threads)
-    figure = measure(
-        stack,
-        "refund",
-        "refund, full",
-        "refund",
-        [prefix, str(warm), str(measured), threads],
-        warmup_args=[prefix, "0", str(warm), threads],
+    pool = _Pool(
+        prefix=str(uuid.uuid4())[:24],
+        warm=_pool_size(ceiling, options.warmup),
+        measured=_pool_size(ceiling, options.duration),
     )
-    return _each_once(figure, "refunds"), prefix, total
+    ids = [uuid.UUID(f"{pool.prefix}{index:012x}") for index in range(pool.total)]
+    print(
+        f"starting {pool.total:,} payments at the vendor and storing them {stored_as} ...",
+        flush=True,
+    )
+    external_ids = _prefill_vendor(stack.vendor, [str(payment_id) for payment_id in ids], capture)
+    asyncio.run(store(stack.database.url, ids, external_ids))
+    asyncio.run(seeding.quiesce(stack.database.url))
+    return pool
+
+
+def _use_each_once(stack: Stack, pool: _Pool, key: str, label: str, scenario: str) -> Figure:
+    """Measure ``scenario``, which uses each payment of ``pool`` once: the warm-up the first
+    ones, the measured load the rest."""
+    threads = str(stack.options.threads)
+    return measure(
+        stack,
+        key,
+        label,
+        scenario,
+        [pool.prefix, str(pool.warm), str(pool.measured), threads],
+        warmup_args=[pool.prefix, "0", str(pool.warm), threads],
+    )
 
 
 def measure_reads(stack: Stack, prefix: str, total: int) -> Figure:
@@ -267,16 +316,31 @@ def flow_checked(figure: Figure) -> Figure:
     return figure
 
 
-def _prefill_vendor(vendor: Child, references: list[str]) -> list[str]:
+def _prefill_vendor(vendor: Child, references: list[str], capture: CaptureMode) -> list[str]:
     external_ids: list[str] = []
     with httpx.Client(base_url=vendor.base_url, timeout=300) as client:
         for first in range(0, len(references), PREFILL_CHUNK):
             chunk = references[first : first + PREFILL_CHUNK]
-            body = {"references": chunk, "amount": PAYMENT_AMOUNT}
+            body = {"references": chunk, "amount": PAYMENT_AMOUNT, "capture": capture}
             answer = client.post(PREFILL_PATH, json=body)
             answer.raise_for_status()
             external_ids += msgspec.json.decode(answer.content, type=Prefilled).external_ids
     return external_ids
+
+
+def profile_refund_and_capture(stack: Stack, ceiling: float) -> list[ProfileSummary]:
+    """The full refund, then the full capture, under py-spy, each on payments of its own
+    prepared as for its measurement: where each one's CPU goes, side by side."""
+    threads = str(stack.options.threads)
+    refunds = _prepare(stack, ceiling, "automatic", "paid", seeding.add_paid_payments)
+    refund = profile_run(
+        stack, "refund, full", "refund", [refunds.prefix, "0", str(refunds.total), threads]
+    )
+    captures = _prepare(stack, ceiling, "manual", "authorized", seeding.add_authorized_payments)
+    capture = profile_run(
+        stack, "capture, full", "capture", [captures.prefix, "0", str(captures.total), threads]
+    )
+    return [refund, capture]
 
 
 def profile_run(stack: Stack, label: str, scenario: str, args: list[str]) -> ProfileSummary:

@@ -13,6 +13,8 @@ from bench.store_path import StorePathSpeed
 
 BARE = "bare_echo"
 ECHO = "echo"
+REFUND = "refund"
+CAPTURE = "capture"
 
 
 class PerRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,6 +108,19 @@ def middleware_tax_us(report: Report) -> float | None:
     return echo.cpu_us_per_request - bare.cpu_us_per_request
 
 
+def capture_beside_refund(report: Report) -> str | None:
+    """The full capture's CPU per request beside the full refund's, same run: the issue wants
+    a capture to cost no more than a refund."""
+    capture, refund = report.figure(CAPTURE), report.figure(REFUND)
+    if capture is None or refund is None or not refund.cpu_us_per_request:
+        return None
+    ratio = capture.cpu_us_per_request / refund.cpu_us_per_request
+    return (
+        f"{capture.cpu_us_per_request:,.0f} us vs {refund.cpu_us_per_request:,.0f} us"
+        f" CPU/request ({ratio:.2f} x)"
+    )
+
+
 CPU_TARGETS_US: tuple[tuple[str, str, float], ...] = (
     ("init_payment", "init-payment", 2000),
     ("webhook", "webhook (paid transition)", 700),
@@ -132,6 +147,18 @@ def evaluate(report: Report, *, backend: str) -> list[Target]:
                 goal=goal,
                 measured=f"{figure.cpu_us_per_request:,.0f} us",
                 met=figure.problem is None and figure.cpu_us_per_request <= limit,
+            )
+        )
+    capture, refund = report.figure(CAPTURE), report.figure(REFUND)
+    if capture is not None and refund is not None:
+        targets.append(
+            Target(
+                name=f"capture (full) ({backend})",
+                goal="CPU/request <= refund's (same run)",
+                measured=capture_beside_refund(report) or "-",
+                met=capture.problem is None
+                and refund.problem is None
+                and capture.cpu_us_per_request <= refund.cpu_us_per_request,
             )
         )
     small, large = report.figure("init_payment"), report.figure("init_payment_stored")
@@ -236,6 +263,9 @@ def render_table(report: Report) -> str:
         lines.append(
             f"middleware and framework tax (echo route - bare app): {tax:,.0f} us CPU/request"
         )
+    beside = capture_beside_refund(report)
+    if beside is not None:
+        lines.append(f"capture (full) beside refund (full): {beside}")
     lines.append("")
     if report.workers:
         worker_rows = [

@@ -6,9 +6,10 @@
    vendor, the server (one process) and the bare app, warm them up and read the server's RSS.
 3. Under wrk, each scenario warms up (while the server counts the SQL it runs), then is
    measured: the bare app's echo, the platform's echo and ``GET /health``, init-payment, the
-   paid webhook, the full refund, ``GET /payments/{id}``, the whole init -> webhook -> refund
-   flow. Each figure's currency is the server's CPU per request (``/proc``), which a shared
-   machine's drift moves far less than its throughput.
+   paid webhook, the full refund, the full capture of an authorized payment, ``GET
+   /payments/{id}``, the whole init -> webhook -> refund flow. Each figure's currency is the
+   server's CPU per request (``/proc``), which a shared machine's drift moves far less than
+   its throughput.
 4. Store payments up to the large count, measure init-payment again, read the RSS again, and
    measure both echoes once more to show how much the machine drifted during the run.
 5. Restart the server with two worker processes and measure init-payment again: cores used,
@@ -44,9 +45,11 @@ from bench.measure import (
     flow_checked,
     load,
     measure,
+    measure_captures,
     measure_reads,
     measure_refunds,
     measure_webhooks,
+    profile_refund_and_capture,
     profile_run,
 )
 from bench.processes import REPO_ROOT, BenchError, python_module, running
@@ -242,6 +245,8 @@ def _measure_all(
     figures.append(measure_webhooks(stack, ceiling))
     refunds, refunded_prefix, refunded = measure_refunds(stack, ceiling)
     figures.append(refunds)
+    # Right after the refund, so that the two are read on the machine as it was then.
+    figures.append(measure_captures(stack, ceiling))
     figures.append(measure_reads(stack, refunded_prefix, refunded))
     flow = measure(
         stack,
@@ -257,6 +262,7 @@ def _measure_all(
         profiles.append(
             profile_run(stack, "init -> webhook -> refund", "flow", [stack.secret, stack.merchant])
         )
+        profiles += profile_refund_and_capture(stack, ceiling)
 
     time.sleep(IN_FLIGHT_SECONDS)  # requests wrk left in flight finish before the count
     stored = asyncio.run(seeding.count_payments(stack.database.url))

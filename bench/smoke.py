@@ -28,6 +28,7 @@ EXPECTED_STATUSES: Mapping[str, frozenset[int]] = {
     "init_payment": frozenset({201}),
     "webhook": frozenset({200}),
     "refund": frozenset({200}),
+    "capture": frozenset({200}),
     "get_payment": frozenset({200}),
     "flow": frozenset({200, 201}),
     "init_payment_stored": frozenset({201}),

@@ -1,11 +1,13 @@
 """The fake vendor: the JSON gateway plugin's own simulator, served by uvicorn in its own process.
 
 ``python -m bench.vendor --port P --secret S`` serves ``JsonVendorSimulator`` (payer pays at
-once, so every accepted payment can be refunded) plus one bench control, ``POST /_bench/prefill``
-with ``{"references": [...], "amount": "10.00 AED"}``: it starts those payments through the
-simulator's own ``POST /initiate-payment`` in process, without a socket, and answers
-``{"external_ids": [...]}`` in the same order. The bench stores the matching payments as paid,
-so that refunds find them at the vendor.
+once, so every accepted payment can be refunded, and every one taken with manual capture is
+authorized, so it can be captured) plus one bench control, ``POST /_bench/prefill`` with
+``{"references": [...], "amount": "10.00 AED", "capture": "manual"}`` (``capture`` may be left
+out: ``automatic``): it starts those payments through the simulator's own ``POST
+/initiate-payment`` in process, without a socket, and answers ``{"external_ids": [...]}`` in the
+same order. The bench stores the matching payments as paid (automatic) or authorized (manual),
+so that refunds and captures find them at the vendor.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import MutableMapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import uvicorn
@@ -29,11 +31,17 @@ READY_PATH = "/_simulator/calls"
 PREFILL_MAX_BYTES = 16 * 1024 * 1024
 
 
+CaptureMode = Literal["automatic", "manual"]
+"""How a prefilled payment is captured: at once, or when the platform captures it."""
+
+
 class Prefill(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Payments to start at the vendor, by our reference."""
 
     references: list[str]
     amount: str
+    capture: CaptureMode = "automatic"
+    """``manual``: the payer authorizes at once, and the payment waits to be captured."""
 
 
 class Prefilled(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,16 +79,15 @@ class BenchVendor:
             return
         prefill = _PREFILL_DECODER.decode(body)
         external_ids = [
-            await self._initiate(reference, prefill.amount) for reference in prefill.references
+            await self._initiate(reference, prefill.amount, prefill.capture)
+            for reference in prefill.references
         ]
         await send_answer(send, json_answer(200, Prefilled(external_ids=external_ids)))
 
-    async def _initiate(self, reference: str, amount: str) -> str:
+    async def _initiate(self, reference: str, amount: str, capture: CaptureMode) -> str:
+        body = {"amount": amount, "reference": reference, "capture": capture}
         status, answer = await call(
-            self.simulator,
-            "POST",
-            "/initiate-payment",
-            _ENCODER.encode({"amount": amount, "reference": reference}),
+            self.simulator, "POST", "/initiate-payment", _ENCODER.encode(body)
         )
         if status not in (200, 201):
             raise RuntimeError(f"the simulator refused to start {reference}: {status} {answer!r}")
