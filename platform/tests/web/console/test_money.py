@@ -80,9 +80,12 @@ async def test_a_capture_form_sent_twice_captures_once(open_console: ConsoleFact
         payment_id = await authorized(console.runtime, script, "ext-twice")
         await console.sign_in()
         form = await _page(console, payment_id)
-        fields = {"capture_id": _hidden(form, "capture_id"), "amount": "3.00"}
+        key = _hidden(form, "capture_id")
         answers = [
-            await console.act(f"/console/payments/{payment_id}/capture", **fields) for _ in range(2)
+            await console.act(
+                f"/console/payments/{payment_id}/capture", capture_id=key, amount="3.00"
+            )
+            for _ in range(2)
         ]
         after = await _page(console, payment_id)
 

@@ -1,5 +1,7 @@
-"""Routing that learns: every process reads, every few seconds, the attempts that finished since
-it last looked, to learn each gateway's success rate; the index keeps that read to what is new.
+"""Index the attempts by when they finished, for the routing scores' background read.
+
+Every process reads, every few seconds, the attempts that finished since it last looked, to
+learn each gateway's success rate; the index keeps that read to what is new.
 
 Revision ID: 0014
 Revises: 0013
