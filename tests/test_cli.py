@@ -228,8 +228,8 @@ def test_config_check_checks_the_database_a_start_would_use(config: Path) -> Non
         (
             "[routing]\nstrategy = 'weigthed'\n",
             {},
-            "invalid value 'weigthed' (did you mean 'weighted'?): choose one of 'weighted',"
-            " 'priority' - at `routing.strategy`",
+            "invalid value 'weigthed' (did you mean 'weighted'?): choose one of 'adaptive',"
+            " 'weighted', 'priority' - at `routing.strategy`",
         ),
         (
             "[gateways.acme]\ntype = 'json'\n[gateways.acme.settings]\nbase_url = 'http://x'\n",

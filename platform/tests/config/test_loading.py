@@ -176,14 +176,14 @@ def test_merchant_key_hashes_are_read(tmp_path: Path) -> None:
         (
             "[routing]\nstrategy = 'weigthed'\n",
             {},
-            "invalid value 'weigthed' (did you mean 'weighted'?): choose one of 'weighted',"
-            " 'priority' - at `routing.strategy`",
+            "invalid value 'weigthed' (did you mean 'weighted'?): choose one of 'adaptive',"
+            " 'weighted', 'priority' - at `routing.strategy`",
         ),
         (
             "",
             {"PAYMENTS_ROUTING__STRATEGY": "random"},
-            "PAYMENTS_ROUTING__STRATEGY: invalid value 'random': choose one of 'weighted',"
-            " 'priority' - at `routing.strategy`",
+            "PAYMENTS_ROUTING__STRATEGY: invalid value 'random': choose one of 'adaptive',"
+            " 'weighted', 'priority' - at `routing.strategy`",
         ),
         (
             "[gateways.a]\ntype = 'json'\n[gateways.a.simulator]\nauto_webhook_status = 'pad'\n",
