@@ -158,12 +158,17 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
-def _toml_tables(prefix: str, table: Mapping[str, Any]) -> list[str]:
-    lines = [f"[{prefix}]"] if prefix else []
+def _toml_tables(prefix: str, table: Mapping[str, Any], header: str | None = None) -> list[str]:
+    lines = [header or f"[{prefix}]"] if prefix else []
     nested: list[str] = []
     for key, value in table.items():
+        name = f"{prefix}.{key}" if prefix else key
         if isinstance(value, dict):
-            nested += _toml_tables(f"{prefix}.{key}" if prefix else key, value)
+            nested += _toml_tables(name, value)
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            # An array of tables (``[[routing.rules]]``): each entry, then its own tables.
+            for item in value:
+                nested += _toml_tables(name, item, header=f"[[{name}]]")
         else:
             lines.append(f"{key} = {_toml_value(value)}")
     return lines + nested

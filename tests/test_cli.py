@@ -98,6 +98,7 @@ def test_the_top_level_help_lists_every_command_in_plain_text() -> None:
         "plugins",
         "plugin",
         "config",
+        "routing",
         "simulate",
         "notifications",
     ]
@@ -106,7 +107,8 @@ def test_the_top_level_help_lists_every_command_in_plain_text() -> None:
 
 
 @pytest.mark.parametrize(
-    ("group", "command"), [("keys", "new"), ("operators", "new"), ("config", "check")]
+    ("group", "command"),
+    [("keys", "new"), ("operators", "new"), ("config", "check"), ("routing", "explain")],
 )
 def test_a_command_group_without_its_command_prints_its_help(group: str, command: str) -> None:
     result = payments(group)
@@ -226,8 +228,8 @@ def test_config_check_checks_the_database_a_start_would_use(config: Path) -> Non
         (
             "[routing]\nstrategy = 'weigthed'\n",
             {},
-            "invalid value 'weigthed' (did you mean 'weighted'?): choose one of 'weighted',"
-            " 'priority' - at `routing.strategy`",
+            "invalid value 'weigthed' (did you mean 'weighted'?): choose one of 'adaptive',"
+            " 'weighted', 'priority' - at `routing.strategy`",
         ),
         (
             "[gateways.acme]\ntype = 'json'\n[gateways.acme.settings]\nbase_url = 'http://x'\n",
@@ -268,3 +270,89 @@ def test_a_reader_that_left_is_no_error(tmp_path: Path) -> None:
         os.close(write_end)
     assert command.stderr == ""
     assert command.returncode == 141
+
+
+def routing_config(tmp_path: Path) -> Path:
+    """Two EUR gateways, and a rule sending large EUR payments to the second first; a second
+    rule the first hides, and one naming a currency its gateway does not take."""
+    gateway = {"type": "testgw", "settings": {"token": "webhook-token"}}
+    rules = [
+        {
+            "name": "eur-large",
+            "match": {"currencies": ["EUR"], "amount_min": 100_000},
+            "gateways": ["eu-big"],
+        },
+        {
+            "name": "eur-larger",
+            "match": {"currencies": ["EUR"], "amount_min": 500_000},
+            "gateways": ["eu-main"],
+        },
+        {"name": "usd", "match": {"currencies": ["USD"]}, "split": {"eu-main": 100}},
+    ]
+    return write_config(
+        tmp_path / "payments.toml",
+        {
+            "database": {"url": sqlite_url(tmp_path / "never-created.db")},
+            "security": OPEN,
+            "routing": {"strategy": "priority", "rules": rules},
+            "gateways": {"eu-main": gateway, "eu-big": gateway},
+        },
+    )
+
+
+def test_routing_explain_shows_where_a_sample_payment_would_go_without_making_it(
+    tmp_path: Path,
+) -> None:
+    config = routing_config(tmp_path)
+
+    result = payments(
+        "routing", "explain", "--config", str(config), "--currency", "eur", "--amount", "120000"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:5] == [
+        "payment: 1200.00 EUR (120000 minor units), capture automatic, merchant (none),"
+        " metadata (none)",
+        "rule: eur-large (routing.rules[0]): EUR, amount >= 100000 -> eu-big; then the"
+        " strategy's order",
+        "candidates, in the order they would be tried (priority strategy):",
+        "  1. eu-big   rule eur-large: its gateway 1 of 1, breaker closed",
+        "  2. eu-main  rule eur-large: fallback, priority 1 in config order, breaker closed",
+    ]
+    assert not (tmp_path / "never-created.db").exists()
+
+
+def test_routing_explain_explains_itself_and_refuses_a_sample_it_cannot_take(
+    tmp_path: Path,
+) -> None:
+    helped = payments("routing", "explain", "--help")
+    refused = payments("routing", "explain", "--currency", "EURO", "--amount", "5")
+    negative = payments("routing", "explain", "--currency", "EUR", "--amount", "-5")
+
+    assert helped.returncode == 0
+    assert helped.stdout.startswith("usage: payments routing explain")
+    for option in ("--currency", "--amount MINOR", "--capture", "--merchant", "--metadata"):
+        assert option in helped.stdout
+    assert "making no payment" in helped.stdout
+    assert refused.returncode == 2
+    assert "'EURO' is not an ISO 4217 currency code" in refused.stderr
+    assert negative.returncode == 2
+    assert "'-5' is not an amount in minor units (0 or more)" in negative.stderr
+
+
+def test_config_check_lists_the_rules_and_warns_of_those_that_can_never_work(
+    tmp_path: Path,
+) -> None:
+    result = payments("config", "check", "--offline", "--config", str(routing_config(tmp_path)))
+
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split("  routing: priority\n")[1].splitlines()
+    assert listed[2:8] == [
+        "  rule eur-large: EUR, amount >= 100000 -> eu-big; then the strategy's order",
+        "  rule eur-larger: EUR, amount >= 500000 -> eu-main; then the strategy's order",
+        "  rule usd: USD -> split eu-main 100%; then the strategy's order",
+        "  routing rules to review:",
+        "    rule eur-larger never matches: rule eur-large before it matches every payment it"
+        " would",
+        "    rule usd never sends a payment to its gateways: none of eu-main takes USD",
+    ]

@@ -11,6 +11,10 @@ recent health, so traffic moves off a degrading gateway before its breaker trips
 keeps the configured order. Whatever the strategy, a gateway whose breaker refuses calls is
 skipped at call time, and only ``GatewayUnavailable`` moves on to the next candidate (the
 caller enforces that).
+
+Before the strategy, the first ``[[routing.rules]]`` entry the payment meets
+(:mod:`payments_platform.routing_rules`) puts its own gateways first; the strategy orders the
+other candidates after them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import msgspec
 from payments_plugins import CaptureMode
 
 from payments_platform.breaker import BreakerState, CircuitBreaker
+from payments_platform.routing_rules import RoutingRule, order_by_rules
 from payments_platform.scoring import Score, ScoreBoard, ScorePolicy, Segment, segment_of
 
 
@@ -74,6 +79,9 @@ class CandidateView(msgspec.Struct, frozen=True, kw_only=True):
     """The segment the score was learned in."""
     eliminated: bool = False
     """Its recent calls mostly failed: tried last (adaptive)."""
+    by_rule: str | None = None
+    """Why the decision's rule put it at the head of the order; None when the strategy placed
+    it (its ``share`` is then its chance of leading the candidates the strategy ordered)."""
 
 
 class LeftOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,9 +105,13 @@ class RouteDecision(msgspec.Struct, frozen=True, kw_only=True):
     """The payment's segment, as scores are learned in (adaptive)."""
     explored: bool = False
     """The first candidate was chosen to explore (adaptive), not as the leader."""
+    rule: str | None = None
+    """The name of the routing rule the payment met; None when it met none."""
 
     def reason(self, position: int, previous_failures: Sequence[str]) -> str:
         """Explain, for humans, why the candidate at ``position`` is being tried."""
+        if self.rule is not None:
+            return self._ruled_reason(position, previous_failures)
         view = self.order[position]
         if self.strategy is Strategy.ADAPTIVE:
             learned = (
@@ -126,6 +138,21 @@ class RouteDecision(msgspec.Struct, frozen=True, kw_only=True):
             why += "; failover after " + ", ".join(previous_failures)
         return why
 
+    def _ruled_reason(self, position: int, previous_failures: Sequence[str]) -> str:
+        """``rule <name>: ...``: why the rule put the candidate first, or, for one the
+        strategy placed after the rule's, the strategy's reason among those it ordered."""
+        view = self.order[position]
+        if view.by_rule is not None:
+            why = f"{view.by_rule}, breaker {view.breaker}"
+        else:
+            head = sum(1 for candidate in self.order if candidate.by_rule is not None)
+            ordered = msgspec.structs.replace(self, rule=None, order=self.order[head:])
+            why = "fallback, " + ordered.reason(position - head, ())
+        why = f"rule {self.rule}: {why}"
+        if previous_failures:
+            why += "; failover after " + ", ".join(previous_failures)
+        return why
+
 
 class RoutingTable:
     """The enabled gateways and their breakers, in config order."""
@@ -136,9 +163,13 @@ class RoutingTable:
         strategy: Strategy,
         rng: random.Random | None = None,
         scores: ScoreBoard | None = None,
+        rules: Sequence[RoutingRule] = (),
     ) -> None:
         self.routes = tuple(routes)
         self.strategy = strategy
+        self.rules = tuple(rules)
+        """``[[routing.rules]]``, in order: the first the payment meets goes before the
+        strategy."""
         # Not for security: weighted routing only needs a well-spread, seedable source.
         self._rng = rng or random.Random()  # noqa: S311
         self._by_name = {route.name: route for route in self.routes}
@@ -184,6 +215,7 @@ class RoutingTable:
                 available.append((route, view))
             else:
                 skipped.append(view)
+        rule, first, available = self._apply_rules(facts, available, left_out)
         segment: Segment | None = None
         explored = False
         if self.strategy is Strategy.ADAPTIVE:
@@ -201,12 +233,38 @@ class RoutingTable:
         return RouteDecision(
             strategy=self.strategy,
             currency=currency,
-            order=tuple(ordered),
+            order=(*first, *ordered),
             skipped=tuple(skipped),
             left_out=tuple(left_out),
             segment=None if segment is None else segment.label(self.scores.policy),
             explored=explored,
+            rule=rule,
         )
+
+    def _apply_rules(
+        self,
+        facts: PaymentFacts,
+        available: list[tuple[Route, CandidateView]],
+        left_out: list[LeftOut],
+    ) -> tuple[str | None, list[CandidateView], list[tuple[Route, CandidateView]]]:
+        """The first rule the payment meets, if any: its name, the candidates it puts first
+        (each with its share and why), and those left for the strategy to order; the
+        candidates it sends nowhere are added to ``left_out``."""
+        if not self.rules:
+            return None, [], available
+        ruled = order_by_rules(
+            self.rules, facts, [view.gateway for _, view in available], self._rng
+        )
+        if ruled.rule is None:
+            return None, [], available
+        by_name = {view.gateway: view for _, view in available}
+        first = [
+            msgspec.structs.replace(by_name[choice.gateway], share=choice.share, by_rule=choice.why)
+            for choice in ruled.first
+        ]
+        left_out += [LeftOut(gateway=name, reason=why) for name, why in ruled.excluded]
+        rest = [pair for pair in available if pair[1].gateway in ruled.rest]
+        return ruled.rule.name, first, rest
 
     def _adaptive_order(
         self, views: list[CandidateView], segment: Segment, eliminated: Sequence[str]

@@ -50,6 +50,7 @@ from payments_platform.plugin_host import PluginHost
 from payments_platform.process_breakers import ProcessBreakers, ProcessIdentity
 from payments_platform.records import utc_now
 from payments_platform.routing import Route, RoutingTable
+from payments_platform.routing_rules import ConfiguredGateway, rule_warnings
 from payments_platform.score_refresh import ScoreRefresher
 from payments_platform.scoring import ScoreBoard
 from payments_platform.simulators import simulated_settings
@@ -129,6 +130,23 @@ class Runtime:
     def workers(self) -> list[Worker]:
         """Every worker a process runs."""
         return [self.worker(), self.notification_worker()]
+
+    def rule_warnings(self) -> list[str]:
+        """What makes a ``[[routing.rules]]`` entry never match, or never reach its gateways
+        (:func:`~payments_platform.routing_rules.rule_warnings`)."""
+        currencies = {route.name: route.currencies for route in self.deps.routing.routes}
+        gateways = {
+            name: ConfiguredGateway(
+                enabled=name in self.deps.gateways,
+                currencies=currencies.get(name, frozenset()),
+                manual_capture=name in self.deps.gateways
+                and self.deps.gateways[name].capabilities.manual_capture,
+            )
+            for name in self.settings.gateways
+        }
+        security = self.settings.security
+        merchants = list(security.merchants) if security.auth == "api-keys" else None
+        return rule_warnings(self.settings.routing.rules, gateways, merchants)
 
     def score_refresher(self) -> ScoreRefresher:
         """The task that keeps this process's routing scores current: every process that
@@ -242,7 +260,11 @@ def build_runtime(
     deps = Dependencies(
         database=database,
         routing=RoutingTable(
-            routes, settings.routing.strategy, rng, ScoreBoard(settings.routing.scores)
+            routes,
+            settings.routing.strategy,
+            rng,
+            ScoreBoard(settings.routing.scores),
+            rules=settings.routing.rules,
         ),
         gateways=gateways,
         lifecycle=settings.payments,

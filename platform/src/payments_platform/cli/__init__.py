@@ -11,7 +11,15 @@ from importlib.metadata import version
 
 from payments_plugins.contract import CONTRACT_VERSION
 
-from payments_platform.cli import notifications, operating, operators, plugins, serving, simulate
+from payments_platform.cli import (
+    notifications,
+    operating,
+    operators,
+    plugins,
+    routing,
+    serving,
+    simulate,
+)
 from payments_platform.cli.common import (
     STARTUP_ERROR,
     CommandError,
@@ -61,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(title="commands", metavar="COMMAND")
     serving.add_commands(commands, options)
     operating.add_commands(commands, options)
+    routing.add_commands(commands, options)
     operators.add_commands(commands, options)
     plugins.add_commands(commands, options)
     simulate.add_commands(commands, options)

@@ -140,6 +140,13 @@ def _config_check(args: argparse.Namespace) -> int:
         live = runtime.deps.gateways[route.name]
         currencies = ", ".join(sorted(route.currencies))
         print(f"  gateway {route.name} ({live.type_name}, weight {route.weight:g}): {currencies}")
+    for rule in settings.routing.rules:
+        print(f"  rule {rule.name}: {rule.describe()}")
+    warnings = runtime.rule_warnings()
+    if warnings:
+        print("  routing rules to review:")
+        for warning in warnings:
+            print(f"    {warning}")
     risks = settings.risks()
     if risks:
         print("  to review before taking real payments:" if not settings.demo else "  demo only:")

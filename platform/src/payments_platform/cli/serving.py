@@ -178,6 +178,8 @@ def _app_in_worker(
 def started_runtime(settings: Settings) -> Runtime:
     """The runtime of a server or worker, its database ready: the config is checked first."""
     runtime = runtime_of(settings, observed=True)
+    for warning in runtime.rule_warnings():
+        logger.warning("routing: %s", warning)
     try:
         prepare_database(settings)
     except BaseException:

@@ -12,6 +12,7 @@ from payments_plugins.contract import CALL_DEADLINE_SECONDS
 from payments_platform.breaker import BreakerPolicy
 from payments_platform.operators import ConsoleSettings
 from payments_platform.routing import Strategy
+from payments_platform.routing_rules import RoutingRule, check_rules
 from payments_platform.scoring import ScorePolicy
 
 GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -48,6 +49,9 @@ class RoutingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     breaker: BreakerPolicy = BreakerPolicy()
     scores: ScorePolicy = ScorePolicy()
     """How the ``adaptive`` strategy learns each gateway's success rate."""
+    rules: list[RoutingRule] = msgspec.field(default_factory=list)
+    """``[[routing.rules]]``, in order: the first a payment meets puts its gateways first,
+    before the strategy (:mod:`payments_platform.routing_rules`)."""
 
 
 class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -229,6 +233,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 )
         self.console.check_operators()
         self._check_deadlines()
+        check_rules(self.routing.rules, list(self.gateways))
         if security.auth == "api-keys" and not any(
             merchant.key_hashes for merchant in security.merchants.values()
         ):

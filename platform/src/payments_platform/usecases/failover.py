@@ -120,7 +120,8 @@ def plan_route(
         conn,
         payment_id=payment_id,
         kind="routing_decision",
-        reason=f"{decision.strategy} strategy, {len(decision.order)} candidate(s)"
+        reason=(f"rule {decision.rule}, then the " if decision.rule else "")
+        + f"{decision.strategy} strategy, {len(decision.order)} candidate(s)"
         + "".join(f"; {left.gateway} left out: {left.reason}" for left in decision.left_out),
         detail=msgspec.to_builtins(decision),
         now=deps.now(),
@@ -346,3 +347,5 @@ def _trace_decision(span: trace.Span, decision: RouteDecision) -> None:
     span.set_attribute("routing.weights", [view.effective_weight for view in decision.order])
     span.set_attribute("routing.breakers", [str(view.breaker) for view in decision.order])
     span.set_attribute("routing.skipped", [view.gateway for view in decision.skipped])
+    if decision.rule is not None:
+        span.set_attribute("routing.rule", decision.rule)
