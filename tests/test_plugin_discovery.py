@@ -156,7 +156,7 @@ def test_payments_plugins_shows_the_contract_and_the_range_each_plugin_declares(
     assert lines[acme + 1] == f"    {shown}"
     assert lines[acme + 2] == "    gateway type acme: EUR"
     json = lines.index("json  (payments-plugin-json-gateway 0.1.0)")
-    assert lines[json + 1] == "    built for payments-plugins>=2.1,<3"
+    assert lines[json + 1] == "    built for payments-plugins>=2.2,<3"
 
 
 def _with_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
