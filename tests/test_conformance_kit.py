@@ -346,7 +346,10 @@ def run_pytest(tmp_path: Path, modules: dict[str, str], site: Path | None = None
     report = tmp_path / "report.xml"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     if site is not None:
-        environment["PYTHONPATH"] = str(site)
+        # In front of the path the tests run with, so that it runs the code under test.
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(site), *filter(None, [environment.get("PYTHONPATH")])]
+        )
     completed = subprocess.run(
         [
             sys.executable,

@@ -55,7 +55,10 @@ def _payments(*arguments: str, site: Path | None = None, env: dict[str, str] | N
     """Run ``payments`` (with ``site`` on the path); return the completed process."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
     if site is not None:
-        environment["PYTHONPATH"] = str(site)
+        # In front of the path the tests run with, so that it runs the code under test.
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(site), *filter(None, [environment.get("PYTHONPATH")])]
+        )
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "payments_platform.cli", *arguments],
