@@ -346,7 +346,10 @@ def run_pytest(tmp_path: Path, modules: dict[str, str], site: Path | None = None
     report = tmp_path / "report.xml"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     if site is not None:
-        environment["PYTHONPATH"] = str(site)
+        # In front of the path the tests run with, so that it runs the code under test.
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(site), *filter(None, [environment.get("PYTHONPATH")])]
+        )
     completed = subprocess.run(
         [
             sys.executable,
@@ -426,7 +429,7 @@ def test_the_kit_fails_a_gateway_that_reports_unknown_outcomes_as_unavailable(
         "test_an_error_after_processing_is_an_unknown_outcome",
     ]
     assert "raised GatewayUnavailable" in broken_run.completed.stdout
-    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 40
+    assert len([key for key in broken_run.outcomes if key[0] == "test_hasty"]) == 41
 
 
 def test_the_kit_fails_lax_settings_and_a_gateway_that_believes_any_notification(
@@ -462,14 +465,14 @@ def test_checks_that_do_not_apply_are_deselected_and_listed_with_their_reason(
 ):
     completed, outcomes = broken_run.completed, broken_run.outcomes
     # hasty and wide leave out 1 check each; gullible and the six in-process plugins that load
-    # (plain, intid, pinned, capped, nojpy, keyjpy) 24 each: 7 that need a vendor over the
+    # (plain, intid, pinned, capped, nojpy, keyjpy) 25 each: 8 that need a vendor over the
     # network or a webhook_reply, 17 that certify capabilities they do not declare.
-    assert "170 deselected" in completed.stdout
+    assert "177 deselected" in completed.stdout
     assert ("test_gullible", "test_a_timeout_is_an_unknown_outcome") not in outcomes
     assert ("test_hasty", "test_webhook_replies_render_every_outcome") not in outcomes
     summary = completed.stdout.split(SECTION_TITLE, 1)[1]
-    assert "(gateway type 'hasty'): 40 checks selected, 1 not applicable" in summary
-    assert "(gateway type 'gullible'): 17 checks selected, 24 not applicable" in summary
+    assert "(gateway type 'hasty'): 41 checks selected, 1 not applicable" in summary
+    assert "(gateway type 'gullible'): 17 checks selected, 25 not applicable" in summary
     assert (
         "not applicable: test_a_timeout_is_an_unknown_outcome "
         "(needs a simulator (GatewayType.simulator))"
@@ -816,6 +819,51 @@ CAPTURING_PLUGINS = {
 }
 """Plugins on the JSON vendor's simulator that declare manual capture and do not capture."""
 
+# The JSON gateway's type, its declines soft or hard one way or another (contract 2.2).
+DECLINING_PLUGIN = """
+import dataclasses
+
+from payments_plugin_json_gateway.gateway import JsonGateway
+from payments_plugin_json_gateway.plugin import JSON_GATEWAY_TYPE
+from payments_plugins import GatewayDeclined, hookimpl
+
+
+class Gateway(JsonGateway):
+    async def initiate(self, request):
+        try:
+            return await super().initiate(request)
+        except GatewayDeclined as declined:
+            raise GatewayDeclined(
+                str(declined), vendor_code=declined.vendor_code, soft={soft}
+            ) from None
+
+
+TYPE = dataclasses.replace(
+    JSON_GATEWAY_TYPE,
+    name={name!r},
+    build=lambda settings, resources: Gateway(settings, resources),
+    capabilities=dataclasses.replace(JSON_GATEWAY_TYPE.capabilities, soft_declines={declares}),
+)
+
+
+@hookimpl
+def payments_register_gateway_types(register):
+    register(TYPE)
+"""
+
+DECLINING_PLUGINS = {
+    # Declares soft declines and raises every decline hard.
+    "hardonly": DECLINING_PLUGIN.format(name="hardonly", soft="False", declares="True"),
+    # Declares soft declines and raises every decline soft, a stolen card's too.
+    "allsoft": DECLINING_PLUGIN.format(name="allsoft", soft="True", declares="True"),
+    # Tells soft declines apart as the JSON gateway does, and forgot to declare it.
+    "undeclaredsoft": DECLINING_PLUGIN.format(
+        name="undeclaredsoft", soft="declined.soft", declares="False"
+    ),
+}
+"""Plugins on the JSON vendor's simulator whose declines are soft or hard where they should not
+be."""
+
 REDIRECTING_PLUGINS = {
     # Declares a redirect and never returns one: the vendor's page is dropped.
     "noredirect": REDIRECTING_PLUGIN.format(
@@ -839,9 +887,12 @@ REDIRECTING_PLUGINS = {
         "        return InitiateResult(external_id=result.external_id, next_action=action)",
         capabilities=REDIRECTS,
     ),
-    # Returns the vendor's page without declaring a next action.
+    # Returns the vendor's page without declaring a next action (its soft declines, the JSON
+    # gateway's, declared: one bug at a time).
     "undeclared": REDIRECTING_PLUGIN.format(
-        name="undeclared", body="        return result", capabilities="Capabilities()"
+        name="undeclared",
+        body="        return result",
+        capabilities="Capabilities(soft_declines=True)",
     ),
 }
 
@@ -855,7 +906,8 @@ def capability_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
     """One run of the kit against plugins declaring capabilities they have or not."""
     root = tmp_path_factory.mktemp("capabilities")
     site = root / "site"
-    for name, source in (CAPABLE_PLUGINS | REDIRECTING_PLUGINS | CAPTURING_PLUGINS).items():
+    written = CAPABLE_PLUGINS | REDIRECTING_PLUGINS | CAPTURING_PLUGINS | DECLINING_PLUGINS
+    for name, source in written.items():
         module = f"payments_plugin_{name}"
         write_distribution(
             site,
@@ -866,7 +918,7 @@ def capability_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
     tests = {f"test_{name}": in_process_tests(name) for name in CAPABLE_PLUGINS}
     tests |= {
         f"test_{name}": redirecting_tests(name)
-        for name in (*REDIRECTING_PLUGINS, *CAPTURING_PLUGINS)
+        for name in (*REDIRECTING_PLUGINS, *CAPTURING_PLUGINS, *DECLINING_PLUGINS)
     }
     return run_pytest(root, tests, site)
 
@@ -1085,3 +1137,59 @@ def test_a_type_whose_gateway_captures_is_certified_for_capture_and_void(capabil
         "test_void_after_the_authorization_lapsed_is_authorization_expired",
     ):
         assert outcomes[("test_noredirect", check)] == "passed", check
+
+
+# Soft declines: a declared type's soft decline is soft, every type's hard decline hard, and a
+# type that does not declare them never raises one.
+
+SOFT_CHECK = "test_a_soft_decline_is_soft_where_the_type_declares_soft_declines"
+HARD_CHECK = "test_a_decline_is_gateway_declined_with_the_vendor_code"
+
+
+def test_a_type_declaring_soft_declines_that_raises_them_hard_fails_naming_the_fix(
+    capability_run: KitRun,
+):
+    assert capability_run.failed_in("test_hardonly") == [SOFT_CHECK]
+    message = capability_run.messages[("test_hardonly", SOFT_CHECK)]
+    assert (
+        "the vendor declined softly (code 'issuer_unavailable': the payer may succeed"
+        " elsewhere) and the gateway raised a hard decline; the type declares soft declines"
+        " (Capabilities(soft_declines=True)), so raise GatewayDeclined(message,"
+        " vendor_code=..., soft=True)"
+    ) in message, message
+
+
+def test_a_gateway_that_makes_a_hard_decline_soft_fails(capability_run: KitRun):
+    """The dangerous mistake: a stolen card would be sent to the next gateway."""
+    assert capability_run.failed_in("test_allsoft") == [HARD_CHECK]
+    message = capability_run.messages[("test_allsoft", HARD_CHECK)]
+    assert (
+        "the vendor declined for good (code 'payment_declined') and the gateway raised a soft"
+        " decline: the platform would offer the payer's card to another gateway"
+    ) in message, message
+
+
+def test_a_soft_decline_from_a_type_that_does_not_declare_them_fails_naming_the_fix(
+    capability_run: KitRun,
+):
+    assert capability_run.failed_in("test_undeclaredsoft") == [SOFT_CHECK]
+    message = capability_run.messages[("test_undeclaredsoft", SOFT_CHECK)]
+    assert message.startswith(
+        "initiate of 10.23 AED raised GatewayDeclined(soft=True) (json gateway initiate"
+        " declined: HTTP 402 issuer_unavailable"
+    ), message
+    assert (
+        "the type does not declare soft declines, so the platform takes every decline of its"
+        " gateway as final, soft or not: declare Capabilities(soft_declines=True) on the type,"
+        " or raise GatewayDeclined without soft=True"
+    ) in message, message
+
+
+def test_both_kinds_of_decline_are_certified_where_told_apart_and_declared(
+    capability_run: KitRun,
+):
+    # noredirect's declines are the JSON gateway's own, and its type declares soft declines.
+    for check in (SOFT_CHECK, HARD_CHECK):
+        assert capability_run.outcomes[("test_noredirect", check)] == "passed", check
+    # quiet declares nothing: its declines, all hard, are certified as before.
+    assert capability_run.outcomes[("test_quiet", HARD_CHECK)] == "passed"

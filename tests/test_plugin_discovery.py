@@ -55,7 +55,10 @@ def _payments(*arguments: str, site: Path | None = None, env: dict[str, str] | N
     """Run ``payments`` (with ``site`` on the path); return the completed process."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
     if site is not None:
-        environment["PYTHONPATH"] = str(site)
+        # In front of the path the tests run with, so that it runs the code under test.
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(site), *filter(None, [environment.get("PYTHONPATH")])]
+        )
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "payments_platform.cli", *arguments],
@@ -156,7 +159,7 @@ def test_payments_plugins_shows_the_contract_and_the_range_each_plugin_declares(
     assert lines[acme + 1] == f"    {shown}"
     assert lines[acme + 2] == "    gateway type acme: EUR"
     json = lines.index("json  (payments-plugin-json-gateway 0.1.0)")
-    assert lines[json + 1] == "    built for payments-plugins>=2.1,<3"
+    assert lines[json + 1] == "    built for payments-plugins>=2.2,<3"
 
 
 def _with_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,6 +83,8 @@ CAPABLE: set[str] = set()
 """Scripts played by a gateway of the type that declares next actions and cancel."""
 CAPTURING: dict[str, str] = {}
 """Scripts played by a gateway of a type that captures, by the type's name."""
+SOFT_DECLINING: set[str] = set()
+"""Scripts played by a gateway of the type that declares soft declines."""
 
 
 class ScriptedGateway:
@@ -155,6 +157,16 @@ CAPABLE_TYPE = GatewayType(
 """A scripted type that may return either next action and cancels."""
 
 
+SOFT_DECLINING_TYPE = GatewayType(
+    name="scripted-soft",
+    currencies=frozenset({"AED", "USD"}),
+    settings_type=ScriptedSettings,
+    build=_build,
+    capabilities=Capabilities(soft_declines=True),
+)
+"""A scripted type that tells soft declines from hard ones (contract 2.2)."""
+
+
 CAPTURING_TYPES = {
     "multiple": GatewayType(
         name="scripted-capturing",
@@ -187,20 +199,26 @@ class ScriptedPlugin:
     def payments_register_gateway_types(self, register: Callable[[GatewayType[Any]], None]) -> None:
         register(SCRIPTED_TYPE)
         register(CAPABLE_TYPE)
+        register(SOFT_DECLINING_TYPE)
         for gateway_type in CAPTURING_TYPES.values():
             register(gateway_type)
 
 
-def new_script(*, capable: bool = False, capturing: str | None = None) -> tuple[str, Script]:
+def new_script(
+    *, capable: bool = False, capturing: str | None = None, soft_declines: bool = False
+) -> tuple[str, Script]:
     """A fresh script registered under a unique name; ``capable``: played by a gateway of
     :data:`CAPABLE_TYPE` (which declares next actions and cancel) instead of one declaring
-    nothing; ``capturing`` (``multiple`` or ``once``): by one of :data:`CAPTURING_TYPES`."""
+    nothing; ``capturing`` (``multiple`` or ``once``): by one of :data:`CAPTURING_TYPES`;
+    ``soft_declines``: by one of :data:`SOFT_DECLINING_TYPE`."""
     name = uuid.uuid4().hex
     SCRIPTS[name] = Script()
     if capable:
         CAPABLE.add(name)
     if capturing is not None:
         CAPTURING[name] = CAPTURING_TYPES[capturing].name
+    if soft_declines:
+        SOFT_DECLINING.add(name)
     return name, SCRIPTS[name]
 
 
@@ -208,6 +226,8 @@ def type_of(script: str) -> str:
     """The gateway type that plays ``script``."""
     if script in CAPTURING:
         return CAPTURING[script]
+    if script in SOFT_DECLINING:
+        return SOFT_DECLINING_TYPE.name
     return CAPABLE_TYPE.name if script in CAPABLE else SCRIPTED_TYPE.name
 
 

@@ -271,6 +271,49 @@ async def test_a_vendor_error_status_maps_onto_the_taxonomy(
 
 
 @pytest.mark.parametrize(
+    ("code", "soft"),
+    [
+        ("issuer_unavailable", True),
+        ("try_again_later", True),
+        ("processing_error", True),
+        ("insufficient_funds", False),
+        ("stolen_card", False),
+        ("do_not_honour", False),
+        ("payment_declined", False),
+        (None, False),
+    ],
+)
+async def test_a_payment_declined_with_a_soft_code_is_a_soft_decline_any_other_a_hard_one(
+    httpserver: HTTPServer, gateway: JsonGateway, code: str | None, soft: bool
+):
+    """A hard code made soft would send a stolen card to the next gateway; a soft code made
+    hard loses a payment another gateway would take."""
+    error = {"message": "declined"} | ({"code": code} if code else {})
+    httpserver.expect_oneshot_request("/v1/initiate-payment").respond_with_json(
+        {"error": error}, status=402
+    )
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.initiate(INITIATE)
+
+    assert (declined.value.vendor_code, declined.value.soft) == (code, soft)
+
+
+async def test_a_refund_declined_with_a_soft_code_is_a_hard_decline(
+    httpserver: HTTPServer, gateway: JsonGateway
+):
+    """Only a payment is ever taken elsewhere: a refund goes to the vendor that holds it."""
+    httpserver.expect_oneshot_request("/v1/refunds").respond_with_json(
+        {"error": {"code": "try_again_later"}}, status=402
+    )
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.refund(REFUND)
+
+    assert (declined.value.vendor_code, declined.value.soft) == ("try_again_later", False)
+
+
+@pytest.mark.parametrize(
     ("content_type", "body"),
     [
         ("application/json", b""),

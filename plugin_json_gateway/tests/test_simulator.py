@@ -166,7 +166,18 @@ async def test_a_decline_carries_the_vendor_code(gateway: JsonGateway, control: 
     with pytest.raises(GatewayDeclined) as raised:
         await gateway.initiate(initiate_request("42"))
 
-    assert raised.value.vendor_code == "payment_declined"
+    assert (raised.value.vendor_code, raised.value.soft) == ("payment_declined", False)
+
+
+async def test_a_soft_decline_carries_the_vendor_s_soft_code(
+    gateway: JsonGateway, control: SimulatorControl
+):
+    await control.misbehave(aed("43.00"), Misbehaviour.SOFT_DECLINE, "initiate")
+
+    with pytest.raises(GatewayDeclined) as raised:
+        await gateway.initiate(initiate_request("43"))
+
+    assert (raised.value.vendor_code, raised.value.soft) == ("issuer_unavailable", True)
 
 
 @pytest.mark.parametrize(

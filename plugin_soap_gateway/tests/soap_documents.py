@@ -34,9 +34,13 @@ def fault(faultcode: str, message: str = "refused", detail: str = "", *, xmlns: 
     ).encode()
 
 
-def fault_detail(code: str, processed: str | None = None) -> str:
+def fault_detail(
+    code: str, processed: str | None = None, *, decline_type: str | None = None
+) -> str:
     """The vendor's FaultDetail, as the inner XML of a fault's detail."""
     processed_xml = f"<v:processed>{processed}</v:processed>" if processed is not None else ""
+    if decline_type is not None:
+        processed_xml += f"<v:declineType>{decline_type}</v:declineType>"
     return f"<v:FaultDetail><v:code>{code}</v:code>{processed_xml}</v:FaultDetail>"
 
 

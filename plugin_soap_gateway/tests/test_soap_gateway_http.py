@@ -332,6 +332,43 @@ async def test_a_vendor_fault_maps_onto_the_taxonomy(
     assert len(httpserver.log) == 1, "a failed call is never retried by the gateway"
 
 
+@pytest.mark.parametrize(
+    ("detail", "soft"),
+    [
+        (fault_detail("try_again_later", decline_type="soft"), True),
+        (fault_detail("issuer_unavailable", decline_type=" soft "), True),
+        (fault_detail("do_not_honour", decline_type="hard"), False),
+        (fault_detail("stolen_card"), False),  # an older service says nothing: hard
+        (fault_detail("try_again_later", decline_type="SOFT"), False),  # not the schema's
+        (fault_detail("try_again_later", decline_type="maybe"), False),
+    ],
+)
+async def test_a_payment_s_decline_is_soft_only_where_the_vendor_says_so(
+    httpserver: HTTPServer, gateway: SoapGateway, detail: str, soft: bool
+):
+    """A decline made soft by mistake would send a stolen card to the next gateway."""
+    answer_with(httpserver, fault("soap:Client", "declined", detail), 500)
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.initiate(INITIATE)
+
+    assert declined.value.soft is soft
+
+
+@pytest.mark.parametrize("operation", ["refund", "cancel"])
+async def test_a_soft_decline_of_anything_but_a_payment_is_hard(
+    httpserver: HTTPServer, gateway: SoapGateway, operation: str
+):
+    """Only a payment is ever taken elsewhere: a refund goes to the vendor that holds it."""
+    detail = fault_detail("try_again_later", decline_type="soft")
+    answer_with(httpserver, fault("soap:Client", "not now", detail), 500)
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await call(gateway, operation)
+
+    assert (declined.value.vendor_code, declined.value.soft) == ("try_again_later", False)
+
+
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 
 

@@ -152,6 +152,24 @@ async def test_a_refund_of_an_unpaid_payment_is_declined(gateway: SoapGateway):
     assert declined.value.vendor_code == "payment_not_paid"
 
 
+@pytest.mark.parametrize(
+    ("action", "code", "soft"),
+    [
+        (Misbehaviour.DECLINE, "payment_declined", False),
+        (Misbehaviour.SOFT_DECLINE, "try_again_later", True),
+    ],
+)
+async def test_the_vendor_says_whether_a_payment_s_decline_is_soft(
+    gateway: SoapGateway, control: SimulatorControl, action: Misbehaviour, code: str, soft: bool
+):
+    await control.misbehave(amount("8.00"), action, "initiate")
+
+    with pytest.raises(GatewayDeclined) as declined:
+        await gateway.initiate(initiate_request("8.00"))
+
+    assert (declined.value.vendor_code, declined.value.soft) == (code, soft)
+
+
 async def test_a_refund_behaviour_applies_to_refunds_of_that_amount_only(
     gateway: SoapGateway, control: SimulatorControl
 ):

@@ -323,6 +323,7 @@ async def test_every_vendor_call_is_counted_by_kind(vendor: httpx.AsyncClient):
     [
         ("unavailable_503", 503, False),
         ("decline", 402, False),
+        ("soft_decline", 402, False),
         ("error_500", 500, True),
         ("garbage", 201, True),
         ("timeout", 201, True),
@@ -348,6 +349,7 @@ async def test_a_behaviour_answers_its_way_and_records_the_call_or_not(
     [
         ("unavailable_503", {"toy_error": "unavailable"}),
         ("decline", {"toy_error": "toy_initiate_declined"}),
+        ("soft_decline", {"toy_error": "try_again_later"}),
         ("error_500", {"toy_error": "internal_error"}),
     ],
 )

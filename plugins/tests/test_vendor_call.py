@@ -57,13 +57,14 @@ def test_a_long_error_message_is_cut_short():
 
 
 @pytest.mark.parametrize(
-    ("raised", "outcome"),
+    ("raised", "outcome", "decline"),
     [
-        (None, "ok"),
-        (GatewayUnavailable("refused"), "unavailable"),
-        (GatewayOutcomeUnknown("no answer"), "outcome_unknown"),
-        (GatewayDeclined("no", vendor_code="card_declined"), "declined"),
-        (InvalidWebhook("another gateway error"), "error"),
+        (None, "ok", None),
+        (GatewayUnavailable("refused"), "unavailable", None),
+        (GatewayOutcomeUnknown("no answer"), "outcome_unknown", None),
+        (GatewayDeclined("no", vendor_code="card_declined"), "declined", "hard"),
+        (GatewayDeclined("not now", vendor_code="try_again", soft=True), "declined", "soft"),
+        (InvalidWebhook("another gateway error"), "error", None),
     ],
 )
 def test_a_vendor_call_is_a_client_span_labelled_with_its_outcome(
@@ -71,6 +72,7 @@ def test_a_vendor_call_is_a_client_span_labelled_with_its_outcome(
     spans: InMemorySpanExporter,
     raised: GatewayError | None,
     outcome: str,
+    decline: str | None,
 ):
     with (
         pytest.raises(GatewayError) if raised is not None else contextlib.nullcontext(),
@@ -98,7 +100,7 @@ def test_a_vendor_call_is_a_client_span_labelled_with_its_outcome(
         "rpc.system": "soap",
         "http.response.status_code": 201,
         "payments.gateway.outcome": outcome,
-    }
+    } | ({"payments.gateway.decline": decline} if decline else {})
 
 
 def test_a_bug_in_a_vendor_call_leaves_the_outcome_unlabelled(

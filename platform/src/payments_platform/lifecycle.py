@@ -307,11 +307,25 @@ class AttemptOutcome(enum.StrEnum):
     """Sent (or about to be); a crash here leaves the attempt for reconciliation."""
     ACCEPTED = "accepted"
     DECLINED = "declined"
-    """A definitive no: never retried elsewhere, not a failure of the gateway."""
+    """The vendor said no and holds no money for it: not a failure of the gateway. A soft
+    decline of a payment may be offered to the next candidate (:class:`DeclineKind`); a hard one
+    is final."""
     UNAVAILABLE = "unavailable"
     """The vendor certainly did not process it: the next candidate may be tried."""
     UNKNOWN = "unknown"
     """Sent, no usable answer: never retried elsewhere, reconciled."""
+
+
+class DeclineKind(enum.StrEnum):
+    """Whether the payer may succeed elsewhere after a gateway declined (contract 2.2)."""
+
+    SOFT = "soft"
+    """About the vendor or the moment (the issuer unavailable, try again later): a payment is
+    offered to its next candidate, within ``routing.soft_decline_attempts``. Only from a
+    gateway whose type declares ``Capabilities.soft_declines``."""
+    HARD = "hard"
+    """About the payer or the card (insufficient funds, a stolen card), and every decline a
+    plugin does not say is soft: final."""
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -271,6 +271,7 @@ def build_runtime(
         job_attempts=settings.worker.max_attempts,
         notifier=notifier_of(settings),
         clock=wall_clock,
+        soft_decline_attempts=settings.routing.soft_decline_attempts,
     )
     if settings.notifications.receiver:
         simulators[RECEIVER_PATH] = _receiver(settings)

@@ -45,6 +45,14 @@ LATE_GATEWAY_ANSWERS = Counter(
     " and operation",
     ["gateway", "operation"],
 )
+SOFT_DECLINES = Counter(
+    "payments_soft_declines",
+    "Payments a gateway declined softly (the payer may succeed elsewhere), by that gateway and"
+    " what followed: retried (offered to the next candidate), budget_spent"
+    " (routing.soft_decline_attempts used up), no_candidate (no other gateway left),"
+    " not_pending (the payment had moved on meanwhile); all but retried end declined",
+    ["gateway", "result"],
+)
 PAYMENTS_RECOVERED = Counter(
     "payments_recovered",
     "Payments a vendor reported paid after the platform had given up on them, by gateway and"

@@ -67,6 +67,16 @@ def test_a_file_is_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
     assert primary.settings == {"base_url": "https://vendor.example"}
 
 
+def test_soft_declines_pass_a_payment_on_twice_unless_configured(tmp_path: Path) -> None:
+    """The budget of gateways a payment is offered to after soft declines: 2 by default, 0
+    (every decline final) from the file or the environment."""
+    assert load_settings(write(tmp_path, ""), {}).routing.soft_decline_attempts == 2
+    path = write(tmp_path, "[routing]\nsoft_decline_attempts = 0\n")
+    assert load_settings(path, {}).routing.soft_decline_attempts == 0
+    environ = {"PAYMENTS_ROUTING__SOFT_DECLINE_ATTEMPTS": "5"}
+    assert load_settings(path, environ).routing.soft_decline_attempts == 5
+
+
 def test_environment_overrides_nested_keys_with_typed_values(tmp_path: Path) -> None:
     path = write(tmp_path, '[gateways.a]\ntype = "json"\n')
     settings = load_settings(
@@ -99,6 +109,8 @@ def test_environment_overrides_nested_keys_with_typed_values(tmp_path: Path) -> 
         ),
         ("[routing]\nstrategy = 'random'\n", {}, "`routing.strategy`"),
         ("[routing.breaker]\nfailure_rate_threshold = 2\n", {}, "failure_rate_threshold"),
+        ("[routing]\nsoft_decline_attempts = -1\n", {}, "`routing.soft_decline_attempts`"),
+        ("[routing]\nsoft_decline_attempts = 11\n", {}, "`routing.soft_decline_attempts`"),
         (
             "[gateways.a]\nweight = 1\n",
             {},

@@ -56,7 +56,7 @@ async def test_a_decline_whose_code_and_message_hold_nul_characters_is_recorded(
         assert declined.value.payment.status is PaymentStatus.REJECTED
         assert declined.value.payment.failure_code == "do_not_honour"
         history = await reads.payment_history(runtime.deps, payment_id)
-        assert history.attempts[-1].error == "card\ufffd refused"
+        assert history.attempts[-1].error == "hard decline: card\ufffd refused"
         assert any("card\ufffd refused" in (event.reason or "") for event in history.events)
 
 

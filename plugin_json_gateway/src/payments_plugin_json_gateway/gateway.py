@@ -8,7 +8,10 @@ Every vendor call maps its failure onto the platform's error taxonomy:
 * the request may have been acted on and no usable answer came back (read or write timeout,
   connection dropped after sending, 408, any 5xx but 503, a 2xx whose body is not what the
   vendor documents): ``GatewayOutcomeUnknown``;
-* any other 4xx: ``GatewayDeclined``, carrying the vendor's error code when it sent one.
+* any other 4xx: ``GatewayDeclined``, carrying the vendor's error code when it sent one; a
+  payment declined with one of the codes the vendor documents as soft (``SOFT_DECLINE_CODES``:
+  the issuer is unavailable, try again later, a processing error) is a soft decline, which the
+  platform may offer to another gateway, and every other decline a hard one.
 
 An accepted payment's answer names the vendor's page its payer pays on (``redirect_url``),
 returned as a ``RedirectAction``; a URL the contract refuses there is no usable answer either
@@ -91,6 +94,10 @@ MAX_ANSWER_BYTES: Final = 1 << 20
 
 # The vendor documents these as refused before anything was processed.
 _REFUSED_UNPROCESSED: Final = frozenset({401, 403, 429, 503})
+SOFT_DECLINE_CODES: Final = frozenset({"issuer_unavailable", "try_again_later", "processing_error"})
+"""The decline codes the vendor documents as soft: about the issuer or the moment, not the payer,
+who may succeed on another gateway. Its other codes (``insufficient_funds``, ``stolen_card``,
+``do_not_honour``, ``payment_declined``, ...) are hard."""
 
 _T = TypeVar("_T")
 
@@ -340,7 +347,12 @@ def _status_failure(operation: str, status: int, body: bytes) -> GatewayError | 
             described += f": {message}"
         if code == "authorization_expired":
             return AuthorizationExpired(f"json gateway {operation} declined: {described}")
-        return GatewayDeclined(f"json gateway {operation} declined: {described}", vendor_code=code)
+        return GatewayDeclined(
+            f"json gateway {operation} declined: {described}",
+            vendor_code=code,
+            # Only a payment is ever taken elsewhere: a refund or capture goes to its vendor.
+            soft=operation == "initiate" and code in SOFT_DECLINE_CODES,
+        )
     # 408, any 5xx but 503, and the 1xx or 3xx the API never documents: the vendor may have
     # acted on the request.
     return GatewayOutcomeUnknown(f"json gateway {operation}: vendor answered HTTP {status}")

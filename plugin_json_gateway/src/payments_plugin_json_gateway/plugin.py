@@ -32,7 +32,8 @@ JSON_GATEWAY_TYPE: Final = GatewayType(
     unverified_webhooks=unverified_webhooks,
     secret_settings=frozenset({"webhook_secret"}),
     # The payer pays on the vendor's page; a payment not paid yet can be cancelled; one taken
-    # with manual capture is authorized, then captured in parts or voided.
+    # with manual capture is authorized, then captured in parts or voided; the vendor's soft
+    # decline codes are told from its hard ones.
     capabilities=Capabilities(
         next_actions=frozenset({NextActionType.REDIRECT}),
         cancel=True,
@@ -40,6 +41,7 @@ JSON_GATEWAY_TYPE: Final = GatewayType(
         partial_capture=True,
         multiple_captures=True,
         void=True,
+        soft_declines=True,
     ),
 )
 

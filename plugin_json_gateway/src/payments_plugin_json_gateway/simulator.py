@@ -55,6 +55,7 @@ class JsonVendorSimulator(VendorSimulator):
     id_prefix = "jsonpay"
     created_status = 201
     vendor_name = "JSON vendor"
+    soft_decline_code = "issuer_unavailable"
 
     def __init__(
         self, options: SimulatorOptions[JsonGatewaySettings], **timing: Unpack[SimulatorTiming]

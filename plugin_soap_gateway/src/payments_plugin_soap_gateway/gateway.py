@@ -11,7 +11,9 @@ Every vendor call maps its failure onto the platform's error taxonomy:
   a dropped connection, a Server fault that does not say nothing was processed, an answer that
   is not the documented envelope (not XML, another namespace, a missing element, too long):
   ``GatewayOutcomeUnknown``;
-* a Client fault: ``GatewayDeclined``, with the vendor's code from the fault's detail.
+* a Client fault: ``GatewayDeclined``, with the vendor's code from the fault's detail; a
+  payment's decline whose detail says ``declineType`` soft is a soft decline (the payer may
+  succeed on another gateway), any other a hard one.
 
 An accepted payment's answer names the vendor's page its payer pays on (``redirectUrl``),
 returned as a ``RedirectAction``; a URL the contract refuses there is no usable answer either
@@ -610,7 +612,10 @@ def _fault_error(operation: Operation, fault: Fault) -> GatewayError:
         return AuthorizationExpired(f"soap gateway {operation} declined: {described}")
     if fault.kind is FaultKind.CLIENT:
         return GatewayDeclined(
-            f"soap gateway {operation} declined: {described}", vendor_code=fault.vendor_code
+            f"soap gateway {operation} declined: {described}",
+            vendor_code=fault.vendor_code,
+            # The vendor says which declines are soft; only a payment is taken elsewhere.
+            soft=operation == "initiate" and fault.decline_type == "soft",
         )
     if fault.kind in (FaultKind.NOT_AUTHENTICATED, FaultKind.NOT_UNDERSTOOD) or (
         fault.kind is FaultKind.SERVER and fault.processed is False

@@ -39,7 +39,7 @@ SOAP_GATEWAY_TYPE: Final = GatewayType(
     secret_settings=frozenset({"password", "webhook_password"}),
     # The payer pays on the vendor's page (with a 3-D Secure challenge); a payment not paid
     # yet can be cancelled; one initiated with captureMode manual is authorized, then
-    # captured in parts or voided.
+    # captured in parts or voided; the vendor says whether a decline is soft.
     capabilities=Capabilities(
         next_actions=frozenset({NextActionType.REDIRECT}),
         cancel=True,
@@ -47,6 +47,7 @@ SOAP_GATEWAY_TYPE: Final = GatewayType(
         partial_capture=True,
         multiple_captures=True,
         void=True,
+        soft_declines=True,
     ),
 )
 

@@ -54,7 +54,9 @@ from payments_plugin_soap_gateway.wire import (
     MAX_URL_LENGTH,
     NOTIFICATION,
     SOAP_ACTION_PREFIX,
+    SOFT_DECLINE_CODES,
     VENDOR_NS,
+    DeclineType,
     FaultKind,
     MalformedEnvelope,
     authentication_fault_envelope,
@@ -120,6 +122,7 @@ class SoapVendorSimulator(VendorSimulator):
     currencies = CURRENCIES
     id_prefix = "soappay"
     vendor_name = "SOAP vendor"
+    soft_decline_code = "try_again_later"
 
     def __init__(
         self, options: SimulatorOptions[SoapGatewaySettings], **timing: Unpack[SimulatorTiming]
@@ -150,10 +153,16 @@ class SoapVendorSimulator(VendorSimulator):
         super().__init__(options, routes, **timing)
 
     def error_answer(self, status: int, code: str, message: str) -> Answer:
-        """A Client fault (HTTP 500, as SOAP 1.1 has it) for a 4xx; for a 5xx, a Server fault
-        whose ``processed`` is false for 503 and true otherwise."""
+        """A Client fault (HTTP 500, as SOAP 1.1 has it) for a 4xx, whose ``declineType`` says
+        for a decline (402) whether its code is a soft one; for a 5xx, a Server fault whose
+        ``processed`` is false for 503 and true otherwise."""
         if status < 500:
-            fault = fault_envelope(FaultKind.CLIENT, message, vendor_code=code)
+            decline_type: DeclineType | None = None
+            if status == 402:
+                decline_type = "soft" if code in SOFT_DECLINE_CODES else "hard"
+            fault = fault_envelope(
+                FaultKind.CLIENT, message, vendor_code=code, decline_type=decline_type
+            )
             return Answer(status=500, body=fault, content_type=CONTENT_TYPE)
         fault = fault_envelope(FaultKind.SERVER, message, vendor_code=code, processed=status != 503)
         return Answer(status=status, body=fault, content_type=CONTENT_TYPE)

@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from lxml import etree
 
@@ -43,6 +43,10 @@ MAX_URL_LENGTH: Final = 2048
 MAX_DESCRIPTION_LENGTH: Final = 1000
 """The longest ``description`` the service takes."""
 NOTIFIED_STATUSES: Final = ("paid", "authorized", "failed", "expired")
+DeclineType = Literal["soft", "hard"]
+"""``FaultDetail/declineType``: whether the payer may succeed on another gateway."""
+SOFT_DECLINE_CODES: Final = frozenset({"issuer_unavailable", "try_again_later", "processing_error"})
+"""The decline codes the vendor's service documents as soft; its other decline codes are hard."""
 
 _NOT_XML_CHARACTERS: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -86,6 +90,9 @@ class Fault:
     """The ``FaultDetail/code`` the vendor documents, e.g. ``payment_declined``."""
     processed: bool | None = None
     """``FaultDetail/processed``: False means the vendor did nothing; None means it did not say."""
+    decline_type: DeclineType | None = None
+    """``FaultDetail/declineType`` of a decline: ``soft`` (the payer may succeed elsewhere) or
+    ``hard``; None when the vendor did not say, or said something else."""
 
 
 def _parser() -> etree.XMLParser:
@@ -196,16 +203,20 @@ def read_fault(envelope: etree._Element) -> Fault | None:
     message = (element.findtext("faultstring") or "").strip()
     vendor_code: str | None = None
     processed: bool | None = None
+    decline_type: DeclineType | None = None
     detail = element.find(f"detail/{FAULT_DETAIL}")
     if detail is not None:
         vendor_code = (detail.findtext(f"{{{VENDOR_NS}}}code") or "").strip() or None
         processed = _xsd_boolean(detail.findtext(f"{{{VENDOR_NS}}}processed"))
+        declared = (detail.findtext(f"{{{VENDOR_NS}}}declineType") or "").strip()
+        decline_type = "soft" if declared == "soft" else "hard" if declared == "hard" else None
     return Fault(
         kind=kind,
         faultcode=faultcode,
         message=message[:500],
         vendor_code=vendor_code[:100] if vendor_code else None,
         processed=processed,
+        decline_type=decline_type,
     )
 
 
@@ -269,18 +280,26 @@ def envelope(body: etree._Element, *, header: list[etree._Element] | None = None
 
 
 def fault_envelope(
-    kind: FaultKind, message: str, *, vendor_code: str | None, processed: bool | None = None
+    kind: FaultKind,
+    message: str,
+    *,
+    vendor_code: str | None,
+    processed: bool | None = None,
+    decline_type: DeclineType | None = None,
 ) -> bytes:
-    """A SOAP 1.1 fault of ``kind`` (Client or Server) with the vendor's ``FaultDetail``."""
+    """A SOAP 1.1 fault of ``kind`` (Client or Server) with the vendor's ``FaultDetail``
+    (``declineType`` too, for a decline)."""
     if kind not in (FaultKind.CLIENT, FaultKind.SERVER):
         raise ValueError(f"only Client and Server faults are built here, not {kind}")
     fault = etree.Element(FAULT, nsmap={"soap": SOAP_ENV_NS})
     etree.SubElement(fault, "faultcode").text = f"soap:{kind.value}"
     etree.SubElement(fault, "faultstring").text = xml_text(message)
-    if vendor_code is not None or processed is not None:
+    if vendor_code is not None or processed is not None or decline_type is not None:
         fields = {"code": xml_text(vendor_code or kind.value.lower())}
         if processed is not None:
             fields["processed"] = "true" if processed else "false"
+        if decline_type is not None:
+            fields["declineType"] = decline_type
         etree.SubElement(fault, "detail").append(vendor_record("FaultDetail", fields))
     return envelope(fault)
 

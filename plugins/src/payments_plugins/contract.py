@@ -17,6 +17,11 @@ cancel, exactly as on a 1.x platform.
 Contract 2.1 added authorizing now and capturing later (``CaptureMode``, capture and void,
 declared as ``Capabilities.manual_capture`` and its companions); a 2.0 plugin declares none of
 them and loads as it did.
+
+Contract 2.2 added soft declines (``GatewayDeclined(..., soft=True)``, declared as
+``Capabilities.soft_declines``): a decline the payer may get past on another gateway, which the
+platform offers to the next candidate. A decline is hard unless a plugin says so, so a 2.0 or
+2.1 plugin declines for good, as it did.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-CONTRACT_VERSION: Final = "2.1.0"
+CONTRACT_VERSION: Final = "2.2.0"
 """The contract this installation of ``payments-plugins`` implements (its own version)."""
 CALL_DEADLINE_SECONDS: Final = 30.0
 """The default time budget of one call into a gateway (``initiate``, ``refund``, the lookups,

@@ -20,11 +20,30 @@ class GatewayUnavailable(GatewayError):
 
 
 class GatewayDeclined(GatewayError):
-    """The vendor processed the request and said no. Final: no other gateway is tried."""
+    """The vendor processed the request and said no; it holds no money for it.
 
-    def __init__(self, message: str, *, vendor_code: str | None = None) -> None:
+    ``vendor_code`` is the vendor's reason, as it wrote it. ``soft`` (since 2.2) says whether
+    the payer may succeed on another gateway: a **soft** decline is about this vendor or this
+    moment (the issuer is unavailable, try again later, a processing error), a **hard** one
+    about the payer or the card (insufficient funds, a stolen card, do not honour). A decline
+    is hard unless the plugin says otherwise, so a plugin built before 2.2 keeps declining for
+    good.
+
+    Only a payment's ``initiate`` is ever tried elsewhere, and only when the gateway's type
+    declares ``Capabilities.soft_declines``: the platform then offers the payment to its next
+    candidate within the operator's budget. Every other decline ends the operation, soft or
+    not. When unsure, leave a decline hard: a soft one sends the payer's card to another
+    vendor, which is exactly wrong after a stolen-card or fraud decline.
+    """
+
+    def __init__(self, message: str, *, vendor_code: str | None = None, soft: bool = False) -> None:
+        # Checked at run time: a plugin may not be type-checked, and a truthy "hard" would
+        # otherwise make a soft decline.
+        if not isinstance(soft, bool):
+            raise TypeError(f"GatewayDeclined(soft=...) takes True or False, not {soft!r}")
         super().__init__(message)
         self.vendor_code = vendor_code
+        self.soft = soft
 
 
 class AuthorizationExpired(GatewayDeclined):

@@ -190,6 +190,11 @@ class Capabilities:
     void: bool = False
     """The gateway is a ``VoidingGateway``: it releases an authorization nothing was captured
     of. Requires ``manual_capture``. Since 2.1."""
+    soft_declines: bool = False
+    """The gateway tells soft declines from hard ones: ``initiate`` raises
+    ``GatewayDeclined(..., soft=True)`` where the payer may succeed on another gateway (the
+    issuer unavailable, try again later), and the platform then offers the payment to its next
+    candidate. Without it every decline is final, whatever the gateway says. Since 2.2."""
 
     def __post_init__(self) -> None:
         for name, needed in (

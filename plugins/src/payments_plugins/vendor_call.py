@@ -2,7 +2,8 @@
 
 Each vendor call runs in a client span named ``<type> gateway <operation>``; operators and
 dashboards read the same attributes from every gateway, so they are spelt here once. The span's
-``payments.gateway.outcome`` is ``ok`` or the label of the taxonomy error the call raised. A
+``payments.gateway.outcome`` is ``ok`` or the label of the taxonomy error the call raised (a
+decline also says whether it is ``soft`` or ``hard`` in ``payments.gateway.decline``). A
 failure of the shared httpx client maps onto the taxonomy the same way for every vendor:
 nothing was sent (``NOT_SENT_ERRORS``) is ``GatewayUnavailable``, anything later is
 ``GatewayOutcomeUnknown``; so is an answer longer than the vendor documents
@@ -31,6 +32,8 @@ from payments_plugins.messages import RedirectAction
 ATTR_GATEWAY_TYPE: Final = "payments.gateway.type"
 ATTR_OPERATION: Final = "payments.gateway.operation"
 ATTR_OUTCOME: Final = "payments.gateway.outcome"
+ATTR_DECLINE: Final = "payments.gateway.decline"
+"""On a declined call: ``soft`` or ``hard`` (``GatewayDeclined.soft``). Since 2.2."""
 ATTR_HTTP_METHOD: Final = "http.request.method"
 ATTR_HTTP_STATUS: Final = "http.response.status_code"
 ATTR_SERVER_ADDRESS: Final = "server.address"
@@ -93,6 +96,8 @@ def traced_vendor_call(
             yield span
         except GatewayError as error:
             span.set_attribute(ATTR_OUTCOME, outcome_of(error))
+            if isinstance(error, GatewayDeclined):
+                span.set_attribute(ATTR_DECLINE, "soft" if error.soft else "hard")
             raise
         span.set_attribute(ATTR_OUTCOME, OUTCOME_OK)
 

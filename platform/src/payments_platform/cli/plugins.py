@@ -86,6 +86,8 @@ def _capabilities(capabilities: Capabilities) -> str:
         can.append(f"manual capture ({part}, {captures} per payment)")
     if capabilities.void:
         can.append("void")
+    if capabilities.soft_declines:
+        can.append("soft declines")
     return ", ".join(can)
 
 

@@ -52,6 +52,10 @@ class RoutingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     rules: list[RoutingRule] = msgspec.field(default_factory=list)
     """``[[routing.rules]]``, in order: the first a payment meets puts its gateways first,
     before the strategy (:mod:`payments_platform.routing_rules`)."""
+    soft_decline_attempts: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    """How many more gateways a payment is offered to after soft declines (the payer may
+    succeed elsewhere: the issuer unavailable, try again later), each the next candidate of
+    the routing decision; 0 makes every decline final. A hard decline is always final."""
 
 
 class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

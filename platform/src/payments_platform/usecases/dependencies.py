@@ -44,6 +44,9 @@ class Dependencies:
     notifier: Notifier
     """The merchants' notification endpoints."""
     clock: Callable[[], datetime] = utc_now
+    soft_decline_attempts: int = 2
+    """How many more gateways a payment is offered to after soft declines
+    (``routing.soft_decline_attempts``)."""
 
     def now(self) -> datetime:
         """The wall-clock time, as the platform writes it."""

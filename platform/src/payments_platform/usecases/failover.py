@@ -1,12 +1,16 @@
 """The failover loop: offer a pending payment to the routing decision's candidates in order,
 until one answers definitively.
 
-Only an *unavailable* gateway (it certainly did not process the payment) passes the payment on
-to the next candidate. A decline rejects it; no usable answer makes it ``unknown`` and it is
+A gateway that certainly holds no money for the payment may pass it on to the next candidate:
+an *unavailable* one (it did not process it), and one that declined it *softly* (the payer may
+succeed elsewhere: the issuer unavailable, try again later), the latter at most
+``routing.soft_decline_attempts`` times per payment. A hard decline rejects it, and so does a
+soft one with no candidate or budget left; no usable answer makes it ``unknown`` and it is
 reconciled, never sent elsewhere: that could charge the payer twice. Every call is claimed
 before it is made: the ``in_flight`` attempt, which a worker reconciles should this process die
 before the answer is recorded, is committed first, with no transaction open during the call,
-and the answer is recorded in a transaction of its own.
+and the answer is recorded in a transaction of its own (a soft decline in the one that claims
+the next call).
 """
 
 from __future__ import annotations
@@ -29,11 +33,16 @@ from payments_plugins import (
 from payments_plugins.messages import NEXT_ACTION_TYPES
 
 from payments_platform.jobs import RetryLater
-from payments_platform.lifecycle import NO_GATEWAY_AVAILABLE, AttemptOutcome, PaymentStatus
+from payments_platform.lifecycle import (
+    NO_GATEWAY_AVAILABLE,
+    AttemptOutcome,
+    DeclineKind,
+    PaymentStatus,
+)
 from payments_platform.records import Payment
 from payments_platform.routing import PaymentFacts, RouteDecision
 from payments_platform.store import attempts, events, payments
-from payments_platform.telemetry import current_trace_parent
+from payments_platform.telemetry import SOFT_DECLINES, current_trace_parent
 from payments_platform.usecases import webhooks
 from payments_platform.usecases.dependencies import Dependencies
 from payments_platform.usecases.gateway_call import CallResult, call_gateway
@@ -50,6 +59,24 @@ class ClaimedAttempt(NamedTuple):
     attempt_id: int
 
 
+class SoftDecline(NamedTuple):
+    """A gateway that declined the payment softly: the decline the payment ends with, should no
+    other gateway take it."""
+
+    gateway: str
+    failure_code: str
+    error: str
+
+
+class PassedOn(NamedTuple):
+    """What became of a soft decline: ``result`` (as ``payments_soft_declines_total`` counts
+    it), and the next call claimed, or the payment as the decline left it."""
+
+    result: str
+    claimed: ClaimedAttempt | None = None
+    payment: Payment | None = None
+
+
 @dataclass
 class RoutePlan:
     """Where a routing run stands: what each candidate is asked, the decision, the next
@@ -58,8 +85,15 @@ class RoutePlan:
     request: InitiateRequest
     decision: RouteDecision
     position: int = 0
-    unavailable: list[str] = field(default_factory=list)
+    passed_over: list[str] = field(default_factory=list)
+    """Why each candidate so far was passed over, in order (``json unavailable``, ``soap
+    (breaker open)``, ``a soft decline at json``): the next attempt's reason says it."""
     claimed: ClaimedAttempt | None = None
+    soft_declined: SoftDecline | None = None
+    """The latest soft decline, which the payment ends with if no other gateway takes it."""
+    soft_retries: int = 0
+    """How many times a soft decline passed the payment on (``routing.soft_decline_attempts``
+    bounds it)."""
 
 
 async def route_payment(deps: Dependencies, payment_id: uuid.UUID, *, final: bool) -> Payment:
@@ -145,27 +179,20 @@ def unable_to_take(deps: Dependencies, capture: CaptureMode) -> dict[str, str]:
 
 
 async def follow_route(deps: Dependencies, plan: RoutePlan, *, final: bool) -> Payment:
-    """Make the claimed call, and on to the next candidate for as long as each is
-    unavailable."""
+    """Make the claimed call, and on to the next candidate for as long as each is unavailable
+    or declines softly (within the budget)."""
     payment_id = plan.request.payment_id
     while plan.claimed is not None:
         claimed, plan.claimed = plan.claimed, None
-        answered = await _attempt(deps, plan.request, claimed)
+        answered = await _attempt(deps, plan, claimed)
         if answered is not None:
             return answered
-        plan.unavailable.append(f"{claimed.gateway} unavailable")
-        following = _next_candidate(deps, plan)
-        if following is not None:
-            plan.claimed = await deps.database.write(
-                functools.partial(
-                    claim_attempt,
-                    deps=deps,
-                    payment_id=payment_id,
-                    gateway_name=following[0],
-                    reason=following[1],
-                )
-            )
-    why = "no gateway could be reached: " + (", ".join(plan.unavailable) or "none healthy")
+    if plan.soft_declined is not None:
+        # A gateway said no, holding nothing; those after it could not be reached.
+        return await deps.database.write(
+            functools.partial(reject_soft_declined, deps=deps, payment_id=payment_id, plan=plan)
+        )
+    why = "no gateway could be reached: " + (", ".join(plan.passed_over) or "none healthy")
     if not final:
         raise RetryLater(why)
     return await deps.database.write(
@@ -181,8 +208,8 @@ def _next_candidate(deps: Dependencies, plan: RoutePlan) -> tuple[str, str] | No
         name = plan.decision.order[position].gateway
         breaker = deps.routing.breaker(name)
         if breaker.try_acquire():
-            return name, plan.decision.reason(position, plan.unavailable)
-        plan.unavailable.append(f"{name} (breaker {breaker.state})")
+            return name, plan.decision.reason(position, plan.passed_over)
+        plan.passed_over.append(f"{name} (breaker {breaker.state})")
     return None
 
 
@@ -207,11 +234,10 @@ def claim_attempt(
     return ClaimedAttempt(gateway_name, reason, attempt_id)
 
 
-async def _attempt(
-    deps: Dependencies, request: InitiateRequest, claimed: ClaimedAttempt
-) -> Payment | None:
-    """Make a claimed call and record its end; None means the gateway was unavailable and
-    the next candidate may be tried."""
+async def _attempt(deps: Dependencies, plan: RoutePlan, claimed: ClaimedAttempt) -> Payment | None:
+    """Make a claimed call and record its end; None means the payment goes on: to the call
+    now claimed in ``plan.claimed``, or, with none, to the end of the route."""
+    request = plan.request
     payment_id = request.payment_id
     declared = deps.gateways[claimed.gateway].capabilities.next_actions
     result = await call_gateway(
@@ -227,7 +253,28 @@ async def _attempt(
         await deps.database.write(
             functools.partial(record_unavailable, deps=deps, claimed=claimed, result=result)
         )
+        plan.passed_over.append(f"{claimed.gateway} unavailable")
+        following = _next_candidate(deps, plan)
+        if following is not None:
+            plan.claimed = await deps.database.write(
+                functools.partial(
+                    claim_attempt,
+                    deps=deps,
+                    payment_id=payment_id,
+                    gateway_name=following[0],
+                    reason=following[1],
+                )
+            )
         return None
+    if result.decline is DeclineKind.SOFT:
+        passed = await deps.database.write(
+            functools.partial(
+                pass_on_soft_decline, deps=deps, plan=plan, claimed=claimed, result=result
+            )
+        )
+        _count_soft_decline(claimed, result, passed)
+        plan.claimed = passed.claimed
+        return passed.payment
     return await deps.database.write(
         functools.partial(
             record_answer,
@@ -237,6 +284,73 @@ async def _attempt(
             result=result,
         )
     )
+
+
+def pass_on_soft_decline(
+    conn: sa.Connection,
+    *,
+    deps: Dependencies,
+    plan: RoutePlan,
+    claimed: ClaimedAttempt,
+    result: CallResult[InitiateResult],
+) -> PassedOn:
+    """A gateway declined the payment softly, holding no money for it: close its attempt and
+    claim the next candidate's call in one transaction, so that the payment is never pending
+    with no call in flight; or, with no budget or candidate left, reject it as declined."""
+    payment_id = plan.request.payment_id
+    payment = payments.load(conn, payment_id, for_update=True)
+    if payment.status is not PaymentStatus.PENDING:
+        # Moved meanwhile (a guard judged the call lost): the decline is its answer.
+        outcome, following = "not_pending", None
+    elif plan.soft_retries >= deps.soft_decline_attempts:
+        outcome, following = "budget_spent", None
+    else:
+        plan.passed_over.append(f"a soft decline at {claimed.gateway}")
+        following = _next_candidate(deps, plan)
+        outcome = "no_candidate" if following is None else "retried"
+    if following is None:
+        why = {
+            "budget_spent": f"routing.soft_decline_attempts ({deps.soft_decline_attempts}) used up",
+            "no_candidate": "no other gateway to try",
+        }.get(outcome)
+        moved = record_answer(
+            conn, deps=deps, payment_id=payment_id, claimed=claimed, result=result, why=why
+        )
+        return PassedOn(outcome, payment=moved)
+    attempts.finish(
+        conn,
+        claimed.attempt_id,
+        outcome=result.outcome,
+        error=attempt_error(result),
+        now=deps.now(),
+    )
+    plan.soft_retries += 1
+    plan.soft_declined = SoftDecline(
+        claimed.gateway, result.failure_code, attempt_error(result) or "soft decline"
+    )
+    return PassedOn(outcome, claimed=claim_attempt(conn, deps, payment_id, *following))
+
+
+def _count_soft_decline(
+    claimed: ClaimedAttempt, result: CallResult[InitiateResult], passed: PassedOn
+) -> None:
+    """Count a soft decline and note it on the current span (the request's or the job's)."""
+    SOFT_DECLINES.labels(claimed.gateway, passed.result).inc()
+    event: dict[str, str] = {
+        "gateway": claimed.gateway,
+        "vendor_code": result.failure_code,
+        "result": passed.result,
+    }
+    if passed.claimed is not None:
+        event["next_gateway"] = passed.claimed.gateway
+    trace.get_current_span().add_event("payments.soft_decline", event)
+
+
+def attempt_error(result: CallResult[InitiateResult]) -> str | None:
+    """The error an attempt records: a decline's, with its kind (``soft decline: ...``)."""
+    if result.decline is None or result.error is None:
+        return result.error
+    return f"{result.decline} decline: {result.error}"
 
 
 def record_unavailable(
@@ -259,15 +373,17 @@ def record_answer(
     payment_id: uuid.UUID,
     claimed: ClaimedAttempt,
     result: CallResult[InitiateResult],
+    why: str | None = None,
 ) -> Payment:
-    """Record a gateway's definitive answer (or its silence) and move the payment with it."""
+    """Record a gateway's definitive answer (or its silence) and move the payment with it;
+    ``why`` says why a soft decline is not tried elsewhere."""
     gateway = claimed.gateway
     external_id = result.answer.external_id if result.answer is not None else None
     attempts.finish(
         conn,
         claimed.attempt_id,
         outcome=result.outcome,
-        error=result.error,
+        error=attempt_error(result),
         external_id=external_id,
         now=deps.now(),
     )
@@ -277,7 +393,8 @@ def record_answer(
         next_action = result.answer.next_action if result.answer is not None else None
     elif result.outcome is AttemptOutcome.DECLINED:
         status, failure_code = PaymentStatus.REJECTED, result.failure_code
-        reason = f"declined by {gateway}: {result.error}"
+        kind = f"{result.decline or DeclineKind.HARD} decline" + (f", {why}" if why else "")
+        reason = f"declined by {gateway} ({kind}): {result.error}"
     else:
         # Outcome unknown, or a plugin bug after which nobody can tell whether the vendor
         # acted: never fail over, reconcile.
@@ -321,6 +438,29 @@ def next_action_refusal(
             f" not declare (Capabilities.next_actions: {sorted(declared) or 'none'})"
         )
     return None
+
+
+def reject_soft_declined(
+    conn: sa.Connection, *, deps: Dependencies, payment_id: uuid.UUID, plan: RoutePlan
+) -> Payment:
+    """A gateway declined the payment softly and none of those after it could be reached: the
+    payment is rejected as that gateway declined it (a retry of the same id is a repeat)."""
+    declined = plan.soft_declined
+    if declined is None:  # pragma: no cover - the caller checked
+        raise ValueError("no soft decline to end the payment with")
+    return change_status(
+        conn,
+        deps,
+        payment_id,
+        StatusChange(
+            status=PaymentStatus.REJECTED,
+            reason=f"declined by {declined.gateway} ({declined.error}); no other gateway could"
+            " take it: " + ", ".join(plan.passed_over),
+            failure_code=declined.failure_code,
+            gateway=declined.gateway,
+            expected=(PaymentStatus.PENDING,),
+        ),
+    ).payment
 
 
 def reject_unroutable(

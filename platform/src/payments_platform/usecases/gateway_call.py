@@ -7,8 +7,9 @@ plugin does, and the call's outcome is unknown, as a timeout's is. That bound is
 worker judge a call abandoned once ``reconcile_after_seconds`` have passed: no live process can
 still be making it. The answer is checked for what the platform must store (a vendor id it
 cannot hold is no usable answer), and the error is translated from the contract's taxonomy into
-an :class:`AttemptOutcome`. A plugin that raises anything else has a bug; the call is then
-treated as one whose outcome is unknown, since nobody can say whether the vendor acted.
+an :class:`AttemptOutcome` (a decline with its :class:`DeclineKind`). A plugin that raises
+anything else has a bug; the call is then treated as one whose outcome is unknown, since nobody
+can say whether the vendor acted.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from payments_plugins import (
     GatewayUnavailable,
 )
 
-from payments_platform.lifecycle import AttemptOutcome
+from payments_platform.lifecycle import AttemptOutcome, DeclineKind
 from payments_platform.store.text import decline_code, unstorable_id
 from payments_platform.telemetry import LATE_GATEWAY_ANSWERS, gateway_call_timer
-from payments_platform.usecases.dependencies import Dependencies
+from payments_platform.usecases.dependencies import Dependencies, LiveGateway
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payments_platform")
@@ -50,6 +51,9 @@ class CallResult(Generic[T]):
     outcome: AttemptOutcome
     answer: T | None = None
     failure: Exception | None = None
+    decline: DeclineKind | None = None
+    """A declined call's kind: soft only where the plugin said so and its type declares soft
+    declines."""
 
     @property
     def error(self) -> str | None:
@@ -153,11 +157,17 @@ async def call_gateway(
                     refusal,
                 )
             except Exception as error:
-                result: CallResult[T] = CallResult(_outcome_of(error, gateway_name), failure=error)
+                result: CallResult[T] = CallResult(
+                    _outcome_of(error, gateway_name),
+                    failure=error,
+                    decline=_decline_kind(error, live),
+                )
             else:
                 result = CallResult(AttemptOutcome.ACCEPTED, answer=answer)
             timing["outcome"] = _metric_outcome(operation, result.outcome)
         span.set_attribute("gateway.outcome", result.outcome)
+        if result.decline is not None:
+            span.set_attribute("gateway.decline", result.decline)
     if operation in MONEY_OPERATIONS:
         breaker = deps.routing.breaker(gateway_name)
         if result.outcome in (AttemptOutcome.ACCEPTED, AttemptOutcome.DECLINED):
@@ -197,6 +207,25 @@ def _outcome_of(failure: Exception, gateway_name: str) -> AttemptOutcome:
             exc_info=failure,
         )
     return AttemptOutcome.UNKNOWN
+
+
+def _decline_kind(failure: Exception, live: LiveGateway) -> DeclineKind | None:
+    """A decline's kind, or None for any other failure. A soft decline from a gateway whose
+    type does not declare soft declines is taken as hard: the platform acts on nothing a type
+    did not declare."""
+    if not isinstance(failure, GatewayDeclined):
+        return None
+    if not failure.soft:
+        return DeclineKind.HARD
+    if not live.capabilities.soft_declines:
+        logger.warning(
+            "gateway %s declined softly, but its type %s does not declare soft_declines; taken"
+            " as a hard decline",
+            live.name,
+            live.type_name,
+        )
+        return DeclineKind.HARD
+    return DeclineKind.SOFT
 
 
 def _metric_outcome(operation: str, outcome: AttemptOutcome) -> str:

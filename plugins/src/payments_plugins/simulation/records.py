@@ -31,7 +31,12 @@ class Misbehaviour(enum.StrEnum):
     UNAVAILABLE = "unavailable_503"
     """Refuse as the vendor does when it processed nothing (e.g. HTTP 503); record nothing."""
     DECLINE = "decline"
-    """Decline with the vendor's decline code; record nothing."""
+    """Decline for good with the vendor's decline code (a hard decline: the payer would not
+    succeed elsewhere either); record nothing."""
+    SOFT_DECLINE = "soft_decline"
+    """Decline with the vendor's soft decline code (``VendorSimulator.soft_decline_code``: the
+    issuer is unavailable, try again later), which the payer may get past on another gateway;
+    record nothing. Since 2.2."""
     ERROR_AFTER_PROCESSING = "error_500"
     """Record the payment or refund, then fail in a way that does not say what was done."""
     TIMEOUT = "timeout"

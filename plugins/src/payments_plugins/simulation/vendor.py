@@ -185,6 +185,10 @@ class VendorSimulator(abc.ABC):
     multiple_captures: ClassVar[bool] = True
     """Whether several captures may be made of one authorization
     (``Capabilities.multiple_captures``); without it, every capture is final. Since 2.1."""
+    soft_decline_code: ClassVar[str] = "try_again_later"
+    """The vendor's code of a soft decline, which the ``soft_decline`` behaviour answers (402,
+    like a decline); the gateway is to raise ``GatewayDeclined(..., soft=True)`` for it. Since
+    2.2."""
 
     def __init__(
         self,
@@ -399,7 +403,8 @@ class VendorSimulator(abc.ABC):
         *,
         decline_code: str,
     ) -> Misbehaviour | None:
-        """The behaviour set for a call; refuses at once, recording nothing, when it says to.
+        """The behaviour set for a call; refuses at once, recording nothing, when it says to
+        (``decline`` with ``decline_code``, ``soft_decline`` with ``soft_decline_code``).
 
         What it returns acts after the call is recorded: pass it to ``misbehave_or``. A call
         the ``slow`` behaviour holds leaves the handler here and runs it again, from the top,
@@ -418,6 +423,10 @@ class VendorSimulator(abc.ABC):
             raise Refusal(*_UNAVAILABLE)
         if behaviour is Misbehaviour.DECLINE:
             raise Refusal(402, decline_code, "declined by the issuer")
+        if behaviour is Misbehaviour.SOFT_DECLINE:
+            raise Refusal(
+                402, self.soft_decline_code, "the issuer cannot be reached now; try again later"
+            )
         return behaviour
 
     async def misbehave_or(

@@ -34,7 +34,9 @@ selected only when it is declared: a declared next action is returned by ``initi
 well-formed, and a redirect's page (with a simulator) opens and sends the payer back to the
 return URL (walked as ``payments_plugins.testing.payer`` walks it); ``cancel`` cancels, again
 with the same answer, and refuses a paid payment. The kit never calls ``cancel`` on a type that
-does not declare it.
+does not declare it. Declines may be soft or hard (since 2.2): the simulator's ``decline`` must
+be a hard one, its ``soft_decline`` a soft one where the type declares soft declines, and a type
+that does not declare them must never raise one.
 
 Each check is a plain (synchronous) test that runs its own event loop, so the suite needs no
 async test plugin and no particular asyncio mode.
@@ -96,7 +98,7 @@ from payments_plugins.messages import (
 )
 from payments_plugins.money import is_currency
 from payments_plugins.testing.capture_checks import CaptureConformance
-from payments_plugins.testing.control import Misbehaviour
+from payments_plugins.testing.control import Misbehaviour, SimulatorControlError
 from payments_plugins.testing.guard import FIXES, MISSING, NEXT_ACTION_FIX
 from payments_plugins.testing.harness import (
     INBOX_PATH,
@@ -470,6 +472,56 @@ class _GatewayChecks:
             code = declined.value.vendor_code
             assert isinstance(code, str), "a decline must carry the vendor's code"
             assert code.strip(), "a decline must carry the vendor's code"
+            assert not declined.value.soft, (
+                f"the vendor declined for good (code {code!r}) and the gateway raised a soft"
+                " decline: the platform would offer the payer's card to another gateway."
+                " Raise soft=True only for the codes your vendor documents as ones the payer"
+                " may get past elsewhere (issuer unavailable, try again later)"
+            )
+
+        run(check)
+
+    @needs(Capability.SIMULATOR)
+    def test_a_soft_decline_is_soft_where_the_type_declares_soft_declines(
+        self, vendor: ConformanceVendor
+    ) -> None:
+        """Since 2.2. A type declaring soft declines raises the vendor's soft decline as one; a
+        type declaring none may raise it as it likes, but never soft (the guard fails that)."""
+        declared = vendor.target.loaded.capabilities.soft_declines
+
+        async def check() -> None:
+            amount = vendor.amount(1023)
+            async with vendor.control() as control:
+                try:
+                    await control.misbehave(amount, Misbehaviour.SOFT_DECLINE, "initiate")
+                except SimulatorControlError as error:
+                    if declared:
+                        raise
+                    pytest.skip(f"the simulator takes no soft_decline behaviour ({error})")
+            request = InitiateRequest(payment_id=uuid.uuid4(), amount=amount)
+            declined: GatewayDeclined | None = None
+            async with vendor.gateway() as live:
+                try:
+                    await live.gateway.initiate(request)
+                except GatewayDeclined as raised:
+                    declined = raised
+                except GatewayError:
+                    pass  # judged below, where the type declares soft declines
+            if not declared:
+                return  # anything but a soft decline, which the guard fails
+            assert declined is not None, (
+                "the vendor declined the payment softly (the soft_decline behaviour) and"
+                " initiate did not raise GatewayDeclined"
+            )
+            code = declined.vendor_code
+            assert isinstance(code, str), "a decline must carry the vendor's code"
+            assert code.strip(), "a decline must carry the vendor's code"
+            assert declined.soft, (
+                f"the vendor declined softly (code {code!r}: the payer may succeed elsewhere)"
+                " and the gateway raised a hard decline; the type declares soft declines"
+                " (Capabilities(soft_declines=True)), so raise GatewayDeclined(message,"
+                " vendor_code=..., soft=True) for the codes your vendor documents as soft"
+            )
 
         run(check)
 

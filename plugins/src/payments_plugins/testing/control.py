@@ -7,7 +7,9 @@ simulator is served at (the one given to ``Simulator.settings_for``). A simulato
   "refund" | "capture" | "void" | "any", "action": ...}`` (``capture`` and ``void`` since 2.1;
   a void's amount is its payment's) by making vendor calls for that amount misbehave, where
   ``action`` is one of ``Misbehaviour`` (``slow`` takes ``"seconds"`` too: how long a call is
-  held before the vendor processes it); ``DELETE /_simulator/behaviours`` clears them;
+  held before the vendor processes it; ``decline`` declines for good, ``soft_decline``, since
+  2.2, with a code the vendor documents as one the payer may get past elsewhere);
+  ``DELETE /_simulator/behaviours`` clears them;
 * while ``POST /_simulator/down`` is in force (until ``POST /_simulator/up``), refuse every
   vendor call in the way the vendor documents as "nothing was processed";
 * on ``POST /_simulator/payments/{external_id}/status`` ``{"status": "paid" | "authorized" |

@@ -24,7 +24,7 @@ from typing import Any, Final, NoReturn
 import pytest
 
 from payments_plugins import contract
-from payments_plugins.errors import GatewayError
+from payments_plugins.errors import GatewayDeclined, GatewayError
 from payments_plugins.gateway import Gateway
 from payments_plugins.messages import (
     CancelRequest,
@@ -82,6 +82,13 @@ FIXES: Final[Mapping[str, str]] = {
     "void": VOID_FIX,
 }
 """What to do about an operation the type declares and its gateway does not have."""
+UNDECLARED_SOFT_DECLINE: Final = "raised an undeclared soft decline"
+"""What a gateway whose type does not declare soft declines did when it raised one."""
+SOFT_DECLINE_FIX: Final = (
+    "the type does not declare soft declines, so the platform takes every decline of its"
+    " gateway as final, soft or not: declare Capabilities(soft_declines=True) on the type, or"
+    " raise GatewayDeclined without soft=True"
+)
 NEXT_ACTION_FIX: Final = (
     "a next action the contract refuses (RedirectAction and DisplayAction check themselves"
     " when made) is no usable answer from the vendor, which holds the payment by then: raise"
@@ -145,11 +152,22 @@ class Breaches:
 
 class ContractGuard:
     """The gateway under test as the checks call it: under the deadline, and failing the check
-    on anything outside the contract."""
+    on anything outside the contract.
 
-    def __init__(self, gateway: Gateway, breaches: Breaches | None = None) -> None:
+    ``soft_declines`` is whether the gateway's type declares soft declines; when it is False, a
+    ``GatewayDeclined(soft=True)`` fails the check too (since 2.2). None checks nothing of it.
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        breaches: Breaches | None = None,
+        *,
+        soft_declines: bool | None = None,
+    ) -> None:
         self._gateway = gateway
         self._breaches = breaches or Breaches()
+        self._soft_declines = soft_declines
 
     async def initiate(self, request: InitiateRequest) -> InitiateResult:
         """The gateway's ``initiate``, checked."""
@@ -233,6 +251,14 @@ class ContractGuard:
         breach: tuple[str, str] | None = None
         try:
             result = await self.within_deadline(operation, *arguments)
+        except GatewayDeclined as declined:
+            if not declined.soft or self._soft_declines is not False:
+                raise
+            breach = (
+                UNDECLARED_SOFT_DECLINE,
+                f"{_call(operation, arguments)} raised GatewayDeclined(soft=True)"
+                f" ({declined}): {SOFT_DECLINE_FIX}",
+            )
         except GatewayError:
             raise
         except Exception as error:

@@ -85,12 +85,14 @@ class Live:
     """The gateway as built, for a check that inspects every error it raises itself."""
     http: httpx.AsyncClient
     breaches: Breaches = field(default_factory=Breaches)
+    soft_declines: bool | None = None
+    """Whether the type declares soft declines (see ``ContractGuard``)."""
 
     @property
     def gateway(self) -> ContractGuard:
         """The gateway under the deadline, failing the check on anything outside the
         contract."""
-        return ContractGuard(self.unguarded, self.breaches)
+        return ContractGuard(self.unguarded, self.breaches, soft_declines=self.soft_declines)
 
 
 @dataclass(kw_only=True)
@@ -135,7 +137,12 @@ class ConformanceVendor:
             resources = GatewayResources(http=http, tracer=trace.get_tracer("payments.conformance"))
             gateway = self.target.loaded.build(self.settings(overrides), resources)
             try:
-                yield Live(unguarded=gateway, http=http, breaches=self.breaches)
+                yield Live(
+                    unguarded=gateway,
+                    http=http,
+                    breaches=self.breaches,
+                    soft_declines=self.target.loaded.capabilities.soft_declines,
+                )
             finally:
                 await ContractGuard(gateway, self.breaches).aclose()
 

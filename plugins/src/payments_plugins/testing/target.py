@@ -46,6 +46,8 @@ class Capability(enum.StrEnum):
     """Since 2.1."""
     VOID = "void declared (Capabilities.void)"
     """Since 2.1."""
+    SOFT_DECLINES = "soft declines declared (Capabilities.soft_declines)"
+    """Since 2.2."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class ConformanceTarget:
     """Settings overrides that make the gateway give up on an unanswered call within a second
     or so; required with a simulator."""
     declined_amount: Amount | None = None
-    """Without a simulator: an amount the in-process vendor declines under ``settings``."""
+    """Without a simulator: an amount the in-process vendor declines for good (a hard
+    decline) under ``settings``."""
     notification: Callable[[str, VendorPaymentStatus], Notification] | None = None
     """Without a simulator: the genuine notification the vendor would send for a payment."""
 
@@ -155,6 +158,7 @@ class ConformanceTarget:
             (declared.partial_capture, Capability.PARTIAL_CAPTURE),
             (declared.multiple_captures, Capability.MULTIPLE_CAPTURES),
             (declared.void, Capability.VOID),
+            (declared.soft_declines, Capability.SOFT_DECLINES),
         ):
             if declares:
                 offered.add(capability)
