@@ -87,7 +87,9 @@ def bench(session: nox.Session) -> None:
     Runs ``python -m bench`` (which installs wrk with apt-get when it is missing and it runs as
     root); arguments after ``--`` go to it, e.g.
     ``nox -s bench -- --db postgresql://127.0.0.1:5432/test``, or ``nox -s bench -- --smoke``
-    (every route for a second, answers judged, no figure: CI runs it). See docs/performance.md.
+    (every route for a second, answers judged, no figure: CI runs it).
+    ``nox -s bench -- routing`` runs the routing benchmark instead: strategies on synthetic
+    gateways over simulated time, against an oracle, no server. See docs/performance.md.
     """
     _install(session)
     session.install(*BENCH_TOOLS)

@@ -9,9 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+from payments_platform.scoring import ScorePolicy
+
+from bench import routing_report
 from bench.processes import BenchError
 from bench.profile import render
 from bench.report import Report, render_table, write_json
+from bench.routing_bench import RoutingOptions, run_routing
+from bench.routing_world import SCENARIO_KEYS
 from bench.run import BenchOptions, run
 
 DEFAULT_OUTPUT = Path("bench-results/latest.json")
@@ -35,6 +41,16 @@ SMOKE_DEFAULTS: dict[str, Any] = {
 """What ``--smoke`` runs with, unless told otherwise: a second per scenario, tiny tables."""
 SMOKE_FAILED = 1
 """The exit status of a smoke run whose answers were wrong (2: the bench could not run)."""
+ROUTING = "routing"
+ROUTING_DEFAULTS: dict[str, Any] = {
+    "seeds": 5,
+    "output": Path("bench-results/routing.json"),
+}
+ROUTING_SMOKE_DEFAULTS: dict[str, Any] = {
+    "seeds": 1,
+    "output": Path("bench-results/routing-smoke.json"),
+}
+"""``routing --smoke``: each scenario's timeline compressed to about a minute, one seed."""
 
 
 def _positive(text: str) -> float:
@@ -51,8 +67,29 @@ def _not_negative(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    try:
+        return name, msgspec.json.decode(value)
+    except msgspec.DecodeError:
+        return name, value
+
+
 def _default(name: str) -> str:
     return f"{DEFAULTS[name]}; --smoke: {SMOKE_DEFAULTS[name]}"
+
+
+def _routing_default(name: str) -> str:
+    return f"{ROUTING_DEFAULTS[name]}; --smoke: {ROUTING_SMOKE_DEFAULTS[name]}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -118,6 +155,60 @@ def parser() -> argparse.ArgumentParser:
     commands.add_argument(
         "--keep", action="store_true", help="keep the work folder (database, logs, scripts)"
     )
+    benchmarks = commands.add_subparsers(
+        dest="benchmark",
+        title="other benchmarks",
+        metavar=ROUTING,
+        help="the routing benchmark (`python -m bench routing --help`); the options above"
+        " are the server's and do not apply to it",
+    )
+    routing = benchmarks.add_parser(
+        ROUTING,
+        prog="python -m bench routing",
+        help="simulate routing strategies on synthetic gateways against the oracle",
+        description=(
+            "Drive the real routing code (RoutingTable.decide, its score board and circuit"
+            " breakers, on a simulated clock) with synthetic gateways whose acceptance rates"
+            " change over simulated time, beside the decision engine's published success-rate"
+            " algorithm; report each strategy's share of payments taken and its regret against"
+            " an oracle, per scenario, and the CPU of a decision and of the score refresh with"
+            " 10 gateways. Nothing is started; it runs in this process."
+        ),
+    )
+    routing.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every scenario compressed to about a minute, one seed, short CPU measurements;"
+        " no figure judged: exit 1 if a scenario or strategy did not run",
+    )
+    routing.add_argument(
+        "--seeds", type=_count, help=f"seeds per scenario, averaged ({_routing_default('seeds')})"
+    )
+    routing.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIO_KEYS,
+        help="run only this scenario (repeat for several; default: all)",
+    )
+    routing.add_argument(
+        "--policy",
+        metavar="NAME=VALUE",
+        type=_setting,
+        action="append",
+        default=[],
+        help="a ScorePolicy setting for the adaptive strategy, e.g. --policy max_samples=500"
+        " (repeat for several; default: the platform's defaults)",
+    )
+    routing.add_argument(
+        "--output",
+        type=Path,
+        help=f"where to write the results as JSON ({_routing_default('output')})",
+    )
+    routing.add_argument(
+        "--chart",
+        type=Path,
+        help="where to write the regret chart as SVG (default: beside the JSON)",
+    )
     return commands
 
 
@@ -136,9 +227,35 @@ def options_of(args: argparse.Namespace) -> BenchOptions:
     )
 
 
+def routing_options_of(args: argparse.Namespace) -> RoutingOptions:
+    """The routing run the arguments ask for; a ScorePolicy setting that is not one, or is
+    out of bounds, is an error of the command line (ValueError)."""
+    defaults = ROUTING_SMOKE_DEFAULTS if args.smoke else ROUTING_DEFAULTS
+    try:
+        policy = msgspec.convert(dict(args.policy), ScorePolicy)
+    except msgspec.ValidationError as error:
+        raise ValueError(f"--policy: {error}") from None
+    return RoutingOptions(
+        seeds=defaults["seeds"] if args.seeds is None else args.seeds,
+        scenarios=tuple(args.scenario or SCENARIO_KEYS),
+        policy=policy,
+        smoke=args.smoke,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; print the table and write the JSON."""
-    options = options_of(parser().parse_args(argv))
+    commands = parser()
+    args = commands.parse_args(argv)
+    if args.benchmark == ROUTING:
+        try:
+            routing = routing_options_of(args)
+        except ValueError as error:
+            commands.error(str(error))
+        defaults = ROUTING_SMOKE_DEFAULTS if args.smoke else ROUTING_DEFAULTS
+        output: Path = args.output or defaults["output"]
+        return _routing_main(routing, output, args.chart or output.with_suffix(".svg"))
+    options = options_of(args)
     # Stopped with SIGTERM, still stop the server, the vendor and the database with us.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(128 + signal.SIGTERM))
     try:
@@ -172,6 +289,35 @@ def _smoke_verdict(report: Report) -> int:
         print(
             f"smoke: every scenario ran and answered as its route should"
             f" ({len(report.figures)} scenarios, {requests:,} requests; no figure judged)"
+        )
+        return 0
+    print(f"smoke: FAILED, {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return SMOKE_FAILED
+
+
+def _routing_main(options: RoutingOptions, output: Path, chart: Path) -> int:
+    report = run_routing(options)
+    print()
+    print(routing_report.render_table(report))
+    machine = report.machine
+    print(
+        f"\nmachine: {machine['cpus']} CPUs, load average {machine['load_average_1m_before']}"
+        f" before and {machine['load_average_1m_after']} after the run; commit"
+        f" {machine['git_commit']}; {report.seconds:.0f}s in all"
+    )
+    write_json(report, output)
+    chart.parent.mkdir(parents=True, exist_ok=True)
+    chart.write_text(routing_report.chart(report), encoding="utf-8")
+    print(f"\nresults written to {output}, chart to {chart}")
+    if not options.smoke:
+        return 0
+    problems = report.smoke_problems or []
+    if not problems:
+        print(
+            f"smoke: every scenario ran with every strategy ({len(report.scenarios)} scenarios;"
+            " no figure judged)"
         )
         return 0
     print(f"smoke: FAILED, {len(problems)} problem(s):", file=sys.stderr)

@@ -215,7 +215,8 @@ def evaluate(report: Report, *, backend: str) -> list[Target]:
     return targets
 
 
-def _verdict(met: bool | None) -> str:
+def verdict(met: bool | None) -> str:
+    """A target's verdict as the tables print it."""
     return {True: "met", False: "MISSED", None: "-"}[met]
 
 
@@ -257,7 +258,7 @@ FIGURE_HEADER = (
 def render_table(report: Report) -> str:
     """The figures, the workers' comparison and the targets, as text tables."""
     rows = [_figure_row(figure) for figure in report.figures]
-    lines = [_columns(FIGURE_HEADER, rows)]
+    lines = [columns(FIGURE_HEADER, rows)]
     tax = middleware_tax_us(report)
     if tax is not None:
         lines.append(
@@ -272,7 +273,7 @@ def render_table(report: Report) -> str:
             (f"{f.label}, {f.workers} worker(s)", *_figure_row(f)[1:6], "", "", "", "")
             for f in report.workers
         ]
-        lines.append(_columns(FIGURE_HEADER, worker_rows))
+        lines.append(columns(FIGURE_HEADER, worker_rows))
     if report.workers_note:
         lines.append(report.workers_note)
     lines.append("")
@@ -302,15 +303,16 @@ def render_table(report: Report) -> str:
             )
         )
     if other:
-        lines.append(_columns(("measured in passing", "value"), other))
+        lines.append(columns(("measured in passing", "value"), other))
         lines.append("")
     if report.targets:
-        target_rows = [(t.name, t.goal, t.measured, _verdict(t.met)) for t in report.targets]
-        lines.append(_columns(("target", "goal", "measured", "verdict"), target_rows))
+        target_rows = [(t.name, t.goal, t.measured, verdict(t.met)) for t in report.targets]
+        lines.append(columns(("target", "goal", "measured", "verdict"), target_rows))
     return "\n".join(lines).rstrip("\n")
 
 
-def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+def columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """A text table: the first column left-aligned, the last free, the others right-aligned."""
     widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -324,7 +326,7 @@ def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
-def write_json(report: Report, path: Path) -> None:
-    """Write the report as indented JSON, creating the folder."""
+def write_json(report: msgspec.Struct, path: Path) -> None:
+    """Write a report as indented JSON, creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")

@@ -100,7 +100,7 @@ def run(options: BenchOptions) -> Report:
     report = Report(
         started_at=started_at,
         seconds=time.perf_counter() - started,
-        machine=_machine(load_before),
+        machine=machine_facts(load_before),
         settings={
             "database": database.backend,
             "duration_seconds": f"{options.duration:g}",
@@ -342,7 +342,7 @@ def _measure_workers(
     return [one_worker, figure], note
 
 
-def _machine(load_before: float) -> dict[str, str]:
+def machine_facts(load_before: float) -> dict[str, str]:
     """What the figures were measured on; a busy machine (load above its CPU count before or
     after the run) gives noisier ratios, so run again when it is quiet."""
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
