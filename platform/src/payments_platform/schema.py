@@ -235,6 +235,8 @@ notification_deliveries = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("last_status_code", sa.Integer()),
     sa.Column("last_error", sa.Text()),
+    # How long the last attempt took, from sending to the answer (or the failure).
+    sa.Column("last_duration_ms", sa.Integer()),
     sa.Column("delivered_at", _Timestamp),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),

@@ -90,8 +90,9 @@ def record_attempt(
     now: datetime,
     status_code: int | None,
     error: str | None,
+    duration_ms: int | None = None,
 ) -> None:
-    """Record how one attempt of a delivery went."""
+    """Record how one attempt of a delivery went, and how long it took."""
     conn.execute(
         sa.update(notification_deliveries)
         .where(notification_deliveries.c.id == delivery_id)
@@ -100,6 +101,7 @@ def record_attempt(
             attempts=notification_deliveries.c.attempts + 1,
             last_status_code=status_code,
             last_error=error,
+            last_duration_ms=duration_ms,
             delivered_at=now if status is DeliveryStatus.DELIVERED else None,
             updated_at=now,
         )
