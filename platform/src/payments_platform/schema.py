@@ -314,3 +314,16 @@ sa.Index(
     postgresql_where=sa.text("kind = 'webhook' AND accepted = false"),
     sqlite_where=sa.text("kind = 'webhook' AND accepted = 0"),
 )
+# Deliveries failing, counted by endpoint for the attention bar and the endpoints page, among
+# those not delivered (waiting, retrying, dead), however many were delivered before them.
+UNDELIVERED = sa.text("status <> 'delivered'")
+"""A delivery not delivered (yet); the same text as the index's condition, so that SQLite sees
+the index applies."""
+sa.Index(
+    "ix_notification_deliveries_undelivered",
+    notification_deliveries.c.endpoint,
+    notification_deliveries.c.status,
+    notification_deliveries.c.updated_at,
+    postgresql_where=UNDELIVERED,
+    sqlite_where=UNDELIVERED,
+)

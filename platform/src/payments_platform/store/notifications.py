@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from payments_platform.lifecycle import DeliveryStatus
 from payments_platform.records import Delivery, Notification, NotificationSent
-from payments_platform.schema import notification_deliveries, notifications
+from payments_platform.schema import UNDELIVERED, notification_deliveries, notifications
 from payments_platform.store.sql import Reader, Sql, rows
 
 EVENT_READER = Reader(Notification, notifications, alias="n")
@@ -134,7 +134,9 @@ def dead_or_retrying(
     conn: sa.Connection, endpoints: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Per endpoint: deliveries that failed at least once and are not delivered, as counts
-    of pending (retrying) and dead ones, with the latest error."""
+    of pending (retrying) and dead ones, with the latest error. Read from
+    ``ix_notification_deliveries_undelivered``: the deliveries not delivered, however many
+    were."""
     rows = conn.execute(
         sa.select(
             notification_deliveries.c.endpoint,
@@ -143,7 +145,7 @@ def dead_or_retrying(
             sa.func.max(notification_deliveries.c.updated_at),
         )
         .where(
-            notification_deliveries.c.status != DeliveryStatus.DELIVERED,
+            UNDELIVERED,
             notification_deliveries.c.attempts > 0,
             *(
                 [notification_deliveries.c.endpoint.in_(list(endpoints))]
@@ -154,16 +156,21 @@ def dead_or_retrying(
         .group_by(notification_deliveries.c.endpoint, notification_deliveries.c.status)
     ).all()
     failing: dict[str, dict[str, Any]] = {}
+    latest_status: dict[str, str] = {}
     for endpoint, status, count, last in rows:
         entry = failing.setdefault(endpoint, {"endpoint": endpoint, "retrying": 0, "dead": 0})
         entry["retrying" if status == DeliveryStatus.PENDING else "dead"] += count
-        entry["last_failure_at"] = max(last, entry.get("last_failure_at", last))
+        if last >= entry.get("last_failure_at", last):
+            entry["last_failure_at"] = last
+            latest_status[endpoint] = status
     for endpoint, entry in failing.items():
+        # Of the status its latest failure has: one step down the index, whatever the backend.
         entry["last_error"] = conn.scalar(
             sa.select(notification_deliveries.c.last_error)
             .where(
                 notification_deliveries.c.endpoint == endpoint,
-                notification_deliveries.c.status != DeliveryStatus.DELIVERED,
+                notification_deliveries.c.status == latest_status[endpoint],
+                UNDELIVERED,
                 notification_deliveries.c.attempts > 0,
             )
             .order_by(notification_deliveries.c.updated_at.desc())
