@@ -1,9 +1,11 @@
-"""The console's merchant endpoints: how long a notification delivery's last attempt took, and
-an index of the deliveries not delivered.
+"""The console's webhooks and merchant endpoints pages: an index of the webhooks vendors sent,
+one of the deliveries not delivered, and how long a delivery's last attempt took.
 
-Deliveries attempted before this revision have no duration: the console says so rather than
-guess one. The attention bar counts the deliveries failing by endpoint on every console page:
-it read every delivery ever made; it now reads those not delivered.
+A webhook is the one event stored with the SHA-256 of a body (``webhook``, ``webhook_replayed``,
+and ``recovered`` when a webhook reported it): the first index holds those only. The second
+holds the deliveries not delivered, which the attention bar counts by endpoint on every page:
+it read every delivery ever made. Deliveries attempted before this revision have no duration;
+the console says so rather than guess one.
 
 Revision ID: 0014
 Revises: 0012
@@ -20,10 +22,18 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_RECEIVED = sa.text("body_sha256 IS NOT NULL")
 _UNDELIVERED = sa.text("status <> 'delivered'")
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_payment_events_received",
+        "payment_events",
+        ["created_at", "id", "gateway", "accepted"],
+        postgresql_where=_RECEIVED,
+        sqlite_where=_RECEIVED,
+    )
     op.create_index(
         "ix_notification_deliveries_undelivered",
         "notification_deliveries",
@@ -39,3 +49,4 @@ def downgrade() -> None:
     with op.batch_alter_table("notification_deliveries") as table:
         table.drop_column("last_duration_ms")
     op.drop_index("ix_notification_deliveries_undelivered", table_name="notification_deliveries")
+    op.drop_index("ix_payment_events_received", table_name="payment_events")
