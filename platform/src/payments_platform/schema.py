@@ -328,6 +328,12 @@ sa.Index(
     postgresql_where=RECEIVED_WEBHOOK,
     sqlite_where=RECEIVED_WEBHOOK,
 )
+# The console's endpoints page: an endpoint's deliveries, the latest first.
+sa.Index(
+    "ix_notification_deliveries_endpoint_id",
+    notification_deliveries.c.endpoint,
+    notification_deliveries.c.id,
+)
 # Deliveries failing, counted by endpoint for the attention bar and the endpoints page, among
 # those not delivered (waiting, retrying, dead), however many were delivered before them.
 UNDELIVERED = sa.text("status <> 'delivered'")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -204,3 +204,68 @@ def dead_deliveries(
     return [
         (int(row[0]), row[1]) for row in conn.execute(query.order_by(notification_deliveries.c.id))
     ]
+
+
+class DeliveryListed(NamedTuple):
+    """A delivery, with what a list of deliveries shows of its event."""
+
+    delivery: Delivery
+    event_type: str
+    payment_id: uuid.UUID
+    event_at: datetime
+
+
+class DeliveryPage(NamedTuple):
+    """Deliveries, the latest first, and the id the next page starts below (None: the last)."""
+
+    deliveries: list[DeliveryListed]
+    next: int | None
+
+
+def list_deliveries(
+    conn: sa.Connection,
+    *,
+    endpoints: Sequence[str] | None,
+    statuses: Sequence[DeliveryStatus] | None = None,
+    failed_only: bool = False,
+    below: int | None = None,
+    limit: int,
+) -> DeliveryPage:
+    """Deliveries to ``endpoints`` (None: to any), the latest first, with ids below ``below``;
+    only in ``statuses`` when given, only those that failed at least once when
+    ``failed_only``; at most ``limit`` of them.
+
+    One endpoint's are read along ``ix_notification_deliveries_endpoint_id``, every
+    endpoint's along the primary key; those of some statuses (few: not delivered) from an
+    index of endpoint and status.
+    """
+    d, n = notification_deliveries.c, notifications.c
+    query = sa.select(
+        notification_deliveries, n.type, n.payment_id, n.created_at.label("event_at")
+    ).join(notifications, n.id == d.notification_id)
+    if endpoints is not None:
+        query = query.where(d.endpoint.in_(list(endpoints)))
+    if statuses is not None:
+        query = query.where(d.status.in_(list(statuses)))
+    if failed_only:
+        query = query.where(d.attempts > 0)
+    if below is not None:
+        query = query.where(d.id < below)
+    found = conn.execute(query.order_by(d.id.desc()).limit(limit + 1)).all()
+    listed = [
+        DeliveryListed(DELIVERY_READER.read_row(row), row.type, row.payment_id, row.event_at)
+        for row in found[:limit]
+    ]
+    more = len(found) > limit
+    return DeliveryPage(listed, listed[-1].delivery.id if more else None)
+
+
+def latest_deliveries(conn: sa.Connection, endpoint: str, limit: int) -> list[Delivery]:
+    """The endpoint's latest ``limit`` deliveries, the latest first."""
+    found = conn.execute(
+        sa.select(notification_deliveries)
+        .where(notification_deliveries.c.endpoint == endpoint)
+        .order_by(notification_deliveries.c.id.desc())
+        .limit(limit)
+    )
+    return [DELIVERY_READER.read_row(row) for row in found]

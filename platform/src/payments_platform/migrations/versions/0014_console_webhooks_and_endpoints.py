@@ -1,11 +1,12 @@
 """The console's webhooks and merchant endpoints pages: an index of the webhooks vendors sent,
-one of the deliveries not delivered, and how long a delivery's last attempt took.
+two of the deliveries (each endpoint's, newest first; those not delivered), and how long a
+delivery's last attempt took.
 
 A webhook is the one event stored with the SHA-256 of a body (``webhook``, ``webhook_replayed``,
-and ``recovered`` when a webhook reported it): the first index holds those only. The second
-holds the deliveries not delivered, which the attention bar counts by endpoint on every page:
-it read every delivery ever made. Deliveries attempted before this revision have no duration;
-the console says so rather than guess one.
+and ``recovered`` when a webhook reported it): the first index holds those only. The last holds
+the deliveries not delivered, which the attention bar counts by endpoint on every page: it read
+every delivery ever made before. Deliveries attempted before this revision have no duration; the
+console says so rather than guess one.
 
 Revision ID: 0014
 Revises: 0012
@@ -35,6 +36,9 @@ def upgrade() -> None:
         sqlite_where=_RECEIVED,
     )
     op.create_index(
+        "ix_notification_deliveries_endpoint_id", "notification_deliveries", ["endpoint", "id"]
+    )
+    op.create_index(
         "ix_notification_deliveries_undelivered",
         "notification_deliveries",
         ["endpoint", "status", "updated_at"],
@@ -49,4 +53,5 @@ def downgrade() -> None:
     with op.batch_alter_table("notification_deliveries") as table:
         table.drop_column("last_duration_ms")
     op.drop_index("ix_notification_deliveries_undelivered", table_name="notification_deliveries")
+    op.drop_index("ix_notification_deliveries_endpoint_id", table_name="notification_deliveries")
     op.drop_index("ix_payment_events_received", table_name="payment_events")
