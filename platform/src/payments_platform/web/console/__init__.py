@@ -28,6 +28,7 @@ from payments_platform.web.console import (
     overview,
     payments,
     sign_in,
+    webhooks,
 )
 from payments_platform.web.console.access import (
     CONSOLE,
@@ -106,6 +107,7 @@ def _routes() -> list[Router]:
             jobs.jobs_partial,
             jobs.retry_job,
             jobs.retry_dead,
+            webhooks.webhooks_page,
             attention.attention_partial,
             configuration.plugins_page,
             sign_in.sign_out_post,

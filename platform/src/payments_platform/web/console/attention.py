@@ -15,6 +15,7 @@ from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_reads import ATTENTION_SHOWN, attention_records
 from payments_platform.web.console.access import Console
 from payments_platform.web.console.rendering import partial
+from payments_platform.web.console.webhooks import Verdict, webhooks_path
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ async def read_attention(console: Console) -> list[Item]:
             Item(
                 f"refused-{gateway}",
                 f"{count} webhook(s) refused for {name} (last hour)",
-                "/console/#refused",
+                webhooks_path(gateway, Verdict.REFUSED),
                 tone="warn",
             )
         )
