@@ -23,6 +23,7 @@ from payments_platform.runtime import Runtime
 from payments_platform.web.console import (
     attention,
     configuration,
+    endpoints,
     jobs,
     money,
     overview,
@@ -108,6 +109,9 @@ def _routes() -> list[Router]:
             jobs.retry_job,
             jobs.retry_dead,
             webhooks.webhooks_page,
+            endpoints.endpoints_page,
+            endpoints.resend,
+            endpoints.resend_dead,
             attention.attention_partial,
             configuration.plugins_page,
             sign_in.sign_out_post,

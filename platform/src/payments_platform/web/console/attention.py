@@ -14,6 +14,7 @@ from payments_platform.breaker import BreakerState
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_reads import ATTENTION_SHOWN, attention_records
 from payments_platform.web.console.access import Console
+from payments_platform.web.console.endpoints import DeliveryFilter, endpoint_path
 from payments_platform.web.console.rendering import partial
 from payments_platform.web.console.webhooks import Verdict, webhooks_path
 
@@ -66,7 +67,7 @@ async def read_attention(console: Console) -> list[Item]:
             Item(
                 f"endpoint-{endpoint}",
                 f"merchant endpoint {endpoint} failing",
-                "/console/jobs?status=open&kind=notify",
+                endpoint_path(endpoint, DeliveryFilter.FAILING),
             )
         )
     for route in deps.routing.routes:
