@@ -29,6 +29,8 @@ from payments_platform.schema import jobs as jobs_table
 from payments_platform.store import attempts, payments, refunds
 from runtime_steps import enqueue_expiries
 from scripted import new_script
+from store.delivery_rows import DEAD, DELIVERED, PENDING, bury, new_delivery
+from store.payment_rows import NOW
 
 STARTED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 AFTER = 60.0
@@ -257,3 +259,45 @@ async def test_due_jobs_are_claimed_by_exactly_one_of_several_workers(
             )
         )
         assert running == 40
+
+
+async def test_the_dead_jobs_of_dead_deliveries_are_found_one_each_by_endpoint_and_period(
+    database: Database,
+) -> None:
+    """What a re-send of dead deliveries revives: the dead ``notify`` jobs of dead deliveries,
+    the one a delivery was last given when it was sent again before, the longest due first."""
+
+    def body(conn: sa.Connection) -> None:
+        old = new_delivery(conn, "shop", DEAD, minutes=-120, job=True)
+        recent = new_delivery(conn, "shop", DEAD, job=True)
+        elsewhere = new_delivery(conn, "other", DEAD, job=True)
+        new_delivery(conn, "shop", PENDING, attempts=2, job=True)  # retrying: not dead
+        new_delivery(conn, "shop", DELIVERED, job=True)
+        [first] = [job for job in _dead_notify_jobs(conn) if job.delivery_id == recent]
+        again = jobs.enqueue(
+            conn, JobKind.NOTIFY, first.payment_id, now=NOW, max_attempts=1, delivery_id=recent
+        )
+        bury(conn, again)  # sent again before, and dead again
+
+        def found(
+            endpoint: str | None = None,
+            since: datetime | None = None,
+            until: datetime | None = None,
+        ) -> list[int | None]:
+            dead = jobs.dead_delivery_jobs(
+                conn, endpoint=endpoint, since=since, until=until, limit=10
+            )
+            return [job.delivery_id for job in dead]
+
+        assert found() == [old, elsewhere, recent]
+        assert found(endpoint="shop", since=NOW - timedelta(hours=1)) == [recent]
+        assert found(until=NOW - timedelta(hours=1)) == [old]
+        [job] = jobs.dead_delivery_jobs(conn, delivery_id=recent, limit=1)
+        assert job.id == again
+        assert jobs.dead_delivery_jobs(conn, delivery_id=first.id + 1000, limit=1) == []
+
+    await database.write(body)
+
+
+def _dead_notify_jobs(conn: sa.Connection) -> list[Job]:
+    return jobs.list_jobs(conn, [JobStatus.DEAD], kinds=[JobKind.NOTIFY])

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 import msgspec
 import sqlalchemy as sa
 
-from payments_platform.schema import jobs
+from payments_platform.lifecycle import DeliveryStatus
+from payments_platform.schema import jobs, notification_deliveries, notifications
 from payments_platform.store.sql import Reader, Sql, changed, first
 
 
@@ -300,6 +301,50 @@ def list_jobs(
     query = query.order_by(order, jobs.c.run_at, jobs.c.id).offset(offset)
     result = conn.execute(query if limit is None else query.limit(limit))
     return [_READER.read_row(row) for row in result]
+
+
+def dead_delivery_jobs(
+    conn: sa.Connection,
+    *,
+    delivery_id: int | None = None,
+    endpoint: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int,
+) -> list[Job]:
+    """The dead ``notify`` jobs of dead deliveries: of one delivery, or to ``endpoint``, or of
+    the events of a period (from ``since``, before ``until``); each the last job its delivery
+    was given (``payments notifications redeliver`` gives one another); the longest due
+    first, at most ``limit`` of them. Read from the dead jobs (``ix_jobs_status_run_at``),
+    which are few, and each one's payment's jobs."""
+    d, n = notification_deliveries.c, notifications.c
+    later = jobs.alias("later")
+    query = (
+        sa.select(jobs)
+        .join(notification_deliveries, d.id == jobs.c.delivery_id)
+        .where(
+            jobs.c.status == JobStatus.DEAD,
+            jobs.c.kind == JobKind.NOTIFY,
+            d.status == DeliveryStatus.DEAD,
+            ~sa.exists().where(
+                later.c.payment_id == jobs.c.payment_id,
+                later.c.delivery_id == jobs.c.delivery_id,
+                later.c.id > jobs.c.id,
+            ),
+        )
+    )
+    if delivery_id is not None:
+        query = query.where(d.id == delivery_id)
+    if endpoint is not None:
+        query = query.where(d.endpoint == endpoint)
+    if since is not None or until is not None:
+        query = query.join(notifications, n.id == d.notification_id)
+        if since is not None:
+            query = query.where(n.created_at >= since)
+        if until is not None:
+            query = query.where(n.created_at < until)
+    found = conn.execute(query.order_by(jobs.c.run_at, jobs.c.id).limit(limit))
+    return [_READER.read_row(row) for row in found]
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Job]:

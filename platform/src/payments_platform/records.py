@@ -185,6 +185,9 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     delivered_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    last_duration_ms: int | None = None
+    """How long the last attempt took, from sending to the answer (or the failure); None
+    before the first, and for attempts made before schema revision 0014."""
 
 
 class NotificationSent(msgspec.Struct, frozen=True, kw_only=True):

@@ -235,6 +235,8 @@ notification_deliveries = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("last_status_code", sa.Integer()),
     sa.Column("last_error", sa.Text()),
+    # How long the last attempt took, from sending to the answer (or the failure).
+    sa.Column("last_duration_ms", sa.Integer()),
     sa.Column("delivered_at", _Timestamp),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("updated_at", _Timestamp, nullable=False),
@@ -332,4 +334,37 @@ sa.Index(
     payment_events.c.created_at,
     postgresql_where=sa.text("kind = 'webhook' AND accepted = false"),
     sqlite_where=sa.text("kind = 'webhook' AND accepted = 0"),
+)
+# The console's webhooks page: every webhook a vendor sent, newest first, and the last hour's
+# counted by gateway and verdict, from the index alone.
+RECEIVED_WEBHOOK = sa.text("body_sha256 IS NOT NULL")
+"""An event that records a vendor's webhook: only those keep the SHA-256 of a body. The same
+text as the index's condition, so that SQLite sees the index applies."""
+sa.Index(
+    "ix_payment_events_received",
+    payment_events.c.created_at,
+    payment_events.c.id,
+    payment_events.c.gateway,
+    payment_events.c.accepted,
+    postgresql_where=RECEIVED_WEBHOOK,
+    sqlite_where=RECEIVED_WEBHOOK,
+)
+# The console's endpoints page: an endpoint's deliveries, the latest first.
+sa.Index(
+    "ix_notification_deliveries_endpoint_id",
+    notification_deliveries.c.endpoint,
+    notification_deliveries.c.id,
+)
+# Deliveries failing, counted by endpoint for the attention bar and the endpoints page, among
+# those not delivered (waiting, retrying, dead), however many were delivered before them.
+UNDELIVERED = sa.text("status <> 'delivered'")
+"""A delivery not delivered (yet); the same text as the index's condition, so that SQLite sees
+the index applies."""
+sa.Index(
+    "ix_notification_deliveries_undelivered",
+    notification_deliveries.c.endpoint,
+    notification_deliveries.c.status,
+    notification_deliveries.c.updated_at,
+    postgresql_where=UNDELIVERED,
+    sqlite_where=UNDELIVERED,
 )

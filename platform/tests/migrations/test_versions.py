@@ -389,3 +389,42 @@ async def test_0014_indexes_when_attempts_finished_and_its_downgrade_drops_the_i
         assert "ix_payment_attempts_finished_at" not in await database.read(indexes)
     finally:
         await database.dispose()
+
+
+async def test_0015_indexes_webhooks_and_deliveries_and_times_deliveries_and_downgrades(
+    database_url: str,
+) -> None:
+    """Revision 0015 serves the console's webhooks and endpoints pages; its downgrade removes
+    what it added (the deliveries' timings with it)."""
+
+    def shape(conn: sa.Connection) -> tuple[set[str], set[str]]:
+        inspector = sa.inspect(conn)
+        indexes = {
+            str(index["name"])
+            for table in ("payment_events", "notification_deliveries")
+            for index in inspector.get_indexes(table)
+        }
+        columns = {str(c["name"]) for c in inspector.get_columns("notification_deliveries")}
+        return indexes, columns
+
+    added = {
+        "ix_payment_events_received",
+        "ix_notification_deliveries_endpoint_id",
+        "ix_notification_deliveries_undelivered",
+    }
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0014"))
+        indexes, columns = await database.read(shape)
+        assert not added & indexes
+        assert "last_duration_ms" not in columns
+        assert (await database.migrate())[0].revision == "0015"
+        indexes, columns = await database.read(shape)
+        assert added <= indexes
+        assert "last_duration_ms" in columns
+        await database.write(_migrate_to("0014"))
+        indexes, columns = await database.read(shape)
+        assert not added & indexes
+        assert "last_duration_ms" not in columns
+    finally:
+        await database.dispose()

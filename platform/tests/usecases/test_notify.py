@@ -15,7 +15,7 @@ from payments_platform import errors, jobs
 from payments_platform.jobs import JobKind, JobStatus
 from payments_platform.notifications.events import EVENT_TYPES
 from payments_platform.runtime import Runtime
-from payments_platform.store import history
+from payments_platform.store import history, notifications
 from payments_platform.usecases import cancel, initiate, notify, refunds, webhooks
 from payments_plugins import (
     Amount,
@@ -190,6 +190,30 @@ async def test_a_delivery_that_keeps_failing_is_kept_dead_and_can_be_delivered_a
             assert revived == 1
         await deliver_all(runtime)
         assert len(receiver.delivered()) == 1
+
+
+async def test_a_delivery_records_how_long_its_last_attempt_took(
+    scripted_runtime: RuntimeFactory, receiver: Receiver
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-timed"))
+    receiver.delay = 0.2
+    sections = {"notifications": endpoint_settings(receiver.url)}
+    async with scripted_runtime({"gw": name}, **sections) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        [sent] = await runtime.database.read(
+            lambda conn: notifications.of_payment(conn, payment_id)
+        )
+        assert sent.deliveries[0].last_duration_ms is None  # not tried yet
+        await deliver_all(runtime)
+        [sent] = await runtime.database.read(
+            lambda conn: notifications.of_payment(conn, payment_id)
+        )
+
+    [delivery] = sent.deliveries
+    assert delivery.last_duration_ms is not None
+    assert 200 <= delivery.last_duration_ms < 2000
 
 
 async def test_no_endpoint_means_nothing_is_written(

@@ -157,6 +157,82 @@ async def test_retrying_a_dead_notification_job_delivers_its_notification_after_
         assert len(receiver.delivered()) == 1
 
 
+async def _until_dead(runtime: Runtime, wall_clock: WallClock) -> None:
+    """Deliver and let time pass until every delivery has been retried for long enough."""
+    for _ in range(40):
+        await deliver_all(runtime)
+        wall_clock.advance(30)
+
+
+async def test_resending_a_dead_delivery_revives_its_job_and_the_payments_log_names_who_did(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver
+) -> None:
+    name, script = new_script()
+    script.answer("initiate", accepted("ext-1"))
+    sections = {"notifications": endpoint_settings(receiver.url, retry_for_seconds=60)}
+    async with scripted_runtime({"gw": name}, **sections) as runtime:
+        payment_id = uuid.uuid4()
+        await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        receiver.answer = 500
+        await _until_dead(runtime, wall_clock)
+        [dead] = await runtime.database.read(lambda conn: jobs.list_jobs(conn, [JobStatus.DEAD]))
+        assert dead.delivery_id is not None
+        receiver.answer = 204
+
+        result = await operator_actions.resend_delivery(runtime.deps, dead.delivery_id, "alice")
+        await deliver_all(runtime)
+        again = await operator_actions.resend_delivery(runtime.deps, dead.delivery_id, "bob")
+
+        assert result.outcome is JobRetry.RETRIED
+        assert result.job is not None
+        assert result.job.id == dead.id
+        assert len(receiver.delivered()) == 1
+        assert again.outcome is JobRetry.NOT_DEAD  # delivered now: nothing to send again
+        [action] = await _events(runtime, payment_id, "operator_action")
+        assert action.detail is not None
+        assert action.detail["delivery_id"] == dead.delivery_id
+        assert (action.reason or "").startswith(
+            f"alice re-sent notification delivery {dead.delivery_id}, reviving its dead job"
+            f" {dead.id} (last error: RetryLater: shop: answered 500)"
+        )
+
+
+async def test_resending_dead_deliveries_takes_those_of_the_events_of_the_period_and_endpoint(
+    scripted_runtime: RuntimeFactory, wall_clock: WallClock, receiver: Receiver
+) -> None:
+    name, script = new_script()
+    settings = endpoint_settings(receiver.url, retry_for_seconds=60)
+    settings["endpoints"]["spare"] = settings["endpoints"]["shop"]
+    async with scripted_runtime({"gw": name}, notifications=settings) as runtime:
+        receiver.answer = 500
+        old, recent = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+        script.answer("initiate", accepted("ext-old"))
+        await initiate.start_payment(runtime.deps, old, AED_10)
+        wall_clock.advance(86_400)
+        cutoff = wall_clock.now
+        for number, payment_id in enumerate(recent):
+            script.answer("initiate", accepted(f"ext-{number}"))
+            await initiate.start_payment(runtime.deps, payment_id, AED_10)
+        await _until_dead(runtime, wall_clock)
+        dead = await runtime.database.read(lambda conn: jobs.list_jobs(conn, [JobStatus.DEAD]))
+        assert len(dead) == 6  # two endpoints, three events
+        receiver.answer = 204
+
+        to_spare = await operator_actions.resend_dead_deliveries(
+            runtime.deps, "alice", endpoint="spare", since=cutoff
+        )
+        to_any = await operator_actions.resend_dead_deliveries(runtime.deps, "alice", since=cutoff)
+        await deliver_all(runtime)
+
+        assert (to_spare, to_any) == (2, 2)  # the second took the two to shop the first left
+        assert len(receiver.delivered()) == 4
+        assert await _events(runtime, old, "operator_action") == []
+        for payment_id in recent:
+            assert len(await _events(runtime, payment_id, "operator_action")) == 2
+        left = await runtime.database.read(lambda conn: jobs.list_jobs(conn, [JobStatus.DEAD]))
+        assert {job.payment_id for job in left} == {old}
+
+
 async def test_an_operator_asking_again_recovers_a_payment_its_vendor_took(
     scripted_runtime: RuntimeFactory, wall_clock: WallClock
 ) -> None:

@@ -7,12 +7,12 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from payments_platform.records import Event
-from payments_platform.schema import payment_events
+from payments_platform.schema import RECEIVED_WEBHOOK, payment_events
 from payments_platform.store.sql import Json, Reader, Sql, changed, listed, placeholders, rows
 from payments_platform.store.text import storable_text
 
@@ -145,6 +145,74 @@ def refused_webhooks(conn: sa.Connection, since: datetime) -> dict[tuple[str, st
         .group_by(events.gateway, reason)
     )
     return {(gateway or "", why): count for gateway, why, count in found}
+
+
+class ReceivedPosition(NamedTuple):
+    """Where a page of webhooks received ended: the last one's time and event id."""
+
+    created_at: datetime
+    id: int
+
+
+class ReceivedPage(NamedTuple):
+    """Webhooks received, newest first, and where the next page starts (None: the last)."""
+
+    events: list[Event]
+    next: ReceivedPosition | None
+
+
+def received_webhooks(
+    conn: sa.Connection,
+    *,
+    gateway: str | None,
+    accepted: bool | None,
+    after: ReceivedPosition | None,
+    limit: int,
+) -> ReceivedPage:
+    """The webhooks vendors sent, accepted or not, newest first, after ``after``; at most
+    ``limit`` of them; of ``gateway`` when given (``""``: those no gateway verified, on a route
+    several share), accepted or refused when ``accepted`` says.
+
+    They are the events stored with the SHA-256 of a body
+    (:data:`~payments_platform.schema.RECEIVED_WEBHOOK`): ``webhook`` (as it arrived),
+    ``webhook_replayed`` (one that arrived before its payment was known, applied once it was)
+    and ``recovered`` (kept for the operator: another gateway holds the payment it names; a
+    ``recovered`` event without a body is the platform's own finding, not a webhook). Read
+    backwards along ``ix_payment_events_received``, whatever the filters.
+    """
+    events = payment_events.c
+    query = sa.select(payment_events).where(RECEIVED_WEBHOOK)
+    if gateway is not None:
+        query = query.where(events.gateway == gateway if gateway else events.gateway.is_(None))
+    if accepted is not None:
+        query = query.where(events.accepted == (sa.true() if accepted else sa.false()))
+    if after is not None:
+        query = query.where(
+            sa.tuple_(events.created_at, events.id) < sa.tuple_(after.created_at, after.id)
+        )
+    found = conn.execute(
+        query.order_by(events.created_at.desc(), events.id.desc()).limit(limit + 1)
+    ).all()
+    listed = [READER.read_row(row) for row in found[:limit]]
+    if len(found) <= limit:
+        return ReceivedPage(listed, None)
+    return ReceivedPage(listed, ReceivedPosition(listed[-1].created_at, listed[-1].id))
+
+
+def received_counts(conn: sa.Connection, since: datetime) -> dict[tuple[str, bool], int]:
+    """The webhooks received since ``since``, counted by gateway (``""``: none verified them,
+    on a route several share) and whether they were accepted; from the index alone."""
+    events = payment_events.c
+    found = conn.execute(
+        sa.select(events.gateway, events.accepted, sa.func.count())
+        .where(RECEIVED_WEBHOOK, events.created_at >= since)
+        .group_by(events.gateway, events.accepted)
+    )
+    counts: dict[tuple[str, bool], int] = {}
+    for gateway, accepted, count in found:
+        key = (gateway or "", bool(accepted))
+        counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 def of_payment(conn: sa.Connection, payment_id: uuid.UUID) -> list[Event]:

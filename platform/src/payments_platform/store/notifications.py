@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
 
 from payments_platform.lifecycle import DeliveryStatus
 from payments_platform.records import Delivery, Notification, NotificationSent
-from payments_platform.schema import notification_deliveries, notifications
+from payments_platform.schema import UNDELIVERED, notification_deliveries, notifications
 from payments_platform.store.sql import Reader, Sql, rows
 
 EVENT_READER = Reader(Notification, notifications, alias="n")
@@ -90,8 +90,9 @@ def record_attempt(
     now: datetime,
     status_code: int | None,
     error: str | None,
+    duration_ms: int | None = None,
 ) -> None:
-    """Record how one attempt of a delivery went."""
+    """Record how one attempt of a delivery went, and how long it took."""
     conn.execute(
         sa.update(notification_deliveries)
         .where(notification_deliveries.c.id == delivery_id)
@@ -100,6 +101,7 @@ def record_attempt(
             attempts=notification_deliveries.c.attempts + 1,
             last_status_code=status_code,
             last_error=error,
+            last_duration_ms=duration_ms,
             delivered_at=now if status is DeliveryStatus.DELIVERED else None,
             updated_at=now,
         )
@@ -132,7 +134,9 @@ def dead_or_retrying(
     conn: sa.Connection, endpoints: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Per endpoint: deliveries that failed at least once and are not delivered, as counts
-    of pending (retrying) and dead ones, with the latest error."""
+    of pending (retrying) and dead ones, with the latest error. Read from
+    ``ix_notification_deliveries_undelivered``: the deliveries not delivered, however many
+    were."""
     rows = conn.execute(
         sa.select(
             notification_deliveries.c.endpoint,
@@ -141,7 +145,7 @@ def dead_or_retrying(
             sa.func.max(notification_deliveries.c.updated_at),
         )
         .where(
-            notification_deliveries.c.status != DeliveryStatus.DELIVERED,
+            UNDELIVERED,
             notification_deliveries.c.attempts > 0,
             *(
                 [notification_deliveries.c.endpoint.in_(list(endpoints))]
@@ -152,16 +156,21 @@ def dead_or_retrying(
         .group_by(notification_deliveries.c.endpoint, notification_deliveries.c.status)
     ).all()
     failing: dict[str, dict[str, Any]] = {}
+    latest_status: dict[str, str] = {}
     for endpoint, status, count, last in rows:
         entry = failing.setdefault(endpoint, {"endpoint": endpoint, "retrying": 0, "dead": 0})
         entry["retrying" if status == DeliveryStatus.PENDING else "dead"] += count
-        entry["last_failure_at"] = max(last, entry.get("last_failure_at", last))
+        if last >= entry.get("last_failure_at", last):
+            entry["last_failure_at"] = last
+            latest_status[endpoint] = status
     for endpoint, entry in failing.items():
+        # Of the status its latest failure has: one step down the index, whatever the backend.
         entry["last_error"] = conn.scalar(
             sa.select(notification_deliveries.c.last_error)
             .where(
                 notification_deliveries.c.endpoint == endpoint,
-                notification_deliveries.c.status != DeliveryStatus.DELIVERED,
+                notification_deliveries.c.status == latest_status[endpoint],
+                UNDELIVERED,
                 notification_deliveries.c.attempts > 0,
             )
             .order_by(notification_deliveries.c.updated_at.desc())
@@ -195,3 +204,68 @@ def dead_deliveries(
     return [
         (int(row[0]), row[1]) for row in conn.execute(query.order_by(notification_deliveries.c.id))
     ]
+
+
+class DeliveryListed(NamedTuple):
+    """A delivery, with what a list of deliveries shows of its event."""
+
+    delivery: Delivery
+    event_type: str
+    payment_id: uuid.UUID
+    event_at: datetime
+
+
+class DeliveryPage(NamedTuple):
+    """Deliveries, the latest first, and the id the next page starts below (None: the last)."""
+
+    deliveries: list[DeliveryListed]
+    next: int | None
+
+
+def list_deliveries(
+    conn: sa.Connection,
+    *,
+    endpoints: Sequence[str] | None,
+    statuses: Sequence[DeliveryStatus] | None = None,
+    failed_only: bool = False,
+    below: int | None = None,
+    limit: int,
+) -> DeliveryPage:
+    """Deliveries to ``endpoints`` (None: to any), the latest first, with ids below ``below``;
+    only in ``statuses`` when given, only those that failed at least once when
+    ``failed_only``; at most ``limit`` of them.
+
+    One endpoint's are read along ``ix_notification_deliveries_endpoint_id``, every
+    endpoint's along the primary key; those of some statuses (few: not delivered) from an
+    index of endpoint and status.
+    """
+    d, n = notification_deliveries.c, notifications.c
+    query = sa.select(
+        notification_deliveries, n.type, n.payment_id, n.created_at.label("event_at")
+    ).join(notifications, n.id == d.notification_id)
+    if endpoints is not None:
+        query = query.where(d.endpoint.in_(list(endpoints)))
+    if statuses is not None:
+        query = query.where(d.status.in_(list(statuses)))
+    if failed_only:
+        query = query.where(d.attempts > 0)
+    if below is not None:
+        query = query.where(d.id < below)
+    found = conn.execute(query.order_by(d.id.desc()).limit(limit + 1)).all()
+    listed = [
+        DeliveryListed(DELIVERY_READER.read_row(row), row.type, row.payment_id, row.event_at)
+        for row in found[:limit]
+    ]
+    more = len(found) > limit
+    return DeliveryPage(listed, listed[-1].delivery.id if more else None)
+
+
+def latest_deliveries(conn: sa.Connection, endpoint: str, limit: int) -> list[Delivery]:
+    """The endpoint's latest ``limit`` deliveries, the latest first."""
+    found = conn.execute(
+        sa.select(notification_deliveries)
+        .where(notification_deliveries.c.endpoint == endpoint)
+        .order_by(notification_deliveries.c.id.desc())
+        .limit(limit)
+    )
+    return [DELIVERY_READER.read_row(row) for row in found]

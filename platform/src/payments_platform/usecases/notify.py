@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import random
+import time
 from datetime import datetime
 
 import msgspec
@@ -132,6 +133,7 @@ async def deliver(deps: Dependencies, job: Job) -> None:
         raise RetryLater(f"{delivery.endpoint} is busy", retry_in=1.0, spend_attempt=False)
     settings = deps.notifier.settings
     async with slot:
+        started = time.monotonic()
         result = await post_notification(
             deps.notifier.client,
             endpoint.url,
@@ -142,6 +144,7 @@ async def deliver(deps: Dependencies, job: Job) -> None:
             allow_http=settings.allow_http,
             allow_private=settings.allow_private_addresses,
         )
+        duration_ms = round((time.monotonic() - started) * 1000)
     if result.delivered:
         status = DeliveryStatus.DELIVERED
     elif job.is_last_attempt:
@@ -156,6 +159,7 @@ async def deliver(deps: Dependencies, job: Job) -> None:
             now=deps.now(),
             status_code=result.status_code,
             error=result.error,
+            duration_ms=duration_ms,
         )
     )
     if not result.delivered:

@@ -16,6 +16,8 @@ import functools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -73,6 +75,48 @@ async def retry_dead_jobs(
     dead = await deps.database.read(
         lambda conn: jobs.list_jobs(conn, [JobStatus.DEAD], kinds=kinds, limit=BULK_RETRY_LIMIT)
     )
+    return await _revive_each(deps, dead, operator, via)
+
+
+async def resend_delivery(
+    deps: Dependencies, delivery_id: int, operator: str, *, via: str = "console"
+) -> JobRetryResult:
+    """Send a dead notification delivery again: revive its dead ``notify`` job, as
+    :func:`retry_dead_job` does (NOT_DEAD: the delivery is not dead, or is being sent again
+    already)."""
+    dead = await deps.database.read(
+        lambda conn: jobs.dead_delivery_jobs(conn, delivery_id=delivery_id, limit=1)
+    )
+    if not dead:
+        return JobRetryResult(JobRetry.NOT_DEAD, None)
+    return await retry_dead_job(deps, dead[0].id, operator, via=via)
+
+
+async def resend_dead_deliveries(
+    deps: Dependencies,
+    operator: str,
+    *,
+    endpoint: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    via: str = "console",
+) -> int:
+    """Send again the dead notification deliveries (to ``endpoint`` when given) of the events
+    of a period (from ``since``, before ``until``; the period ``payments notifications
+    redeliver`` reads too): revive their dead ``notify`` jobs, the longest due first, at most
+    :data:`BULK_RETRY_LIMIT`, each recorded in its payment's log as :func:`retry_dead_job`
+    records one; how many were revived."""
+    dead = await deps.database.read(
+        lambda conn: jobs.dead_delivery_jobs(
+            conn, endpoint=endpoint, since=since, until=until, limit=BULK_RETRY_LIMIT
+        )
+    )
+    return await _revive_each(deps, dead, operator, via)
+
+
+async def _revive_each(deps: Dependencies, dead: list[Job], operator: str, via: str) -> int:
+    """Revive each job, one transaction each (another operator may have revived some
+    meanwhile); how many this call revived."""
     revived = 0
     for job in dead:
         result = await retry_dead_job(deps, job.id, operator, via=via)
@@ -88,17 +132,20 @@ def _revive(
         return JobRetryResult(JobRetry.NOT_FOUND, None)
     if not jobs.revive(conn, job_id, deps.now()):
         return JobRetryResult(JobRetry.NOT_DEAD, job)
+    done = f"retried dead {job.kind} job {job.id}"
+    about: dict[str, Any] = {"job_id": job.id, "job": job.kind, "via": via}
+    if job.delivery_id is not None:
+        done = f"re-sent notification delivery {job.delivery_id}, reviving its dead job {job.id}"
+        about["delivery_id"] = job.delivery_id
     events.record_operator_action(
         conn,
         payment_id=job.payment_id,
         operator=operator,
         action="retry_job",
-        reason=f"{operator} retried dead {job.kind} job {job.id} (last error: {job.last_error})"
+        reason=f"{operator} {done} (last error: {job.last_error})"
         + ("" if via == "console" else f", from the {via}"),
         now=deps.now(),
-        job_id=job.id,
-        job=job.kind,
-        via=via,
+        **about,
     )
     return JobRetryResult(JobRetry.RETRIED, job)
 

@@ -4,6 +4,7 @@ every process stored, each linking to the page that mends it."""
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 import uuid
 from datetime import timedelta
@@ -72,7 +73,8 @@ async def test_dead_jobs_overdue_unknowns_open_breakers_and_refused_webhooks_are
     assert shown["dead-jobs"] == "/console/jobs?status=dead"
     assert shown["unknown"] == "/console/payments?status=unknown"
     assert shown["breaker-gw"] == "/console/"
-    assert shown["refused-gw"] == "/console/#refused"
+    # The refused webhooks are listed on the webhooks page, of that gateway, refused ones only.
+    assert html.unescape(shown["refused-gw"]) == "/console/webhooks?gateway=gw&verdict=refused"
     assert f'data-attention-count="{len(shown)}"' in bar
     assert "1 dead job(s)" in bar
     assert "gw&#39;s breaker is open in 1 of 1 process(es)" in bar

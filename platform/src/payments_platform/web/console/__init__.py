@@ -23,11 +23,13 @@ from payments_platform.runtime import Runtime
 from payments_platform.web.console import (
     attention,
     configuration,
+    endpoints,
     jobs,
     money,
     overview,
     payments,
     sign_in,
+    webhooks,
 )
 from payments_platform.web.console.access import (
     CONSOLE,
@@ -106,6 +108,10 @@ def _routes() -> list[Router]:
             jobs.jobs_partial,
             jobs.retry_job,
             jobs.retry_dead,
+            webhooks.webhooks_page,
+            endpoints.endpoints_page,
+            endpoints.resend,
+            endpoints.resend_dead,
             attention.attention_partial,
             configuration.plugins_page,
             sign_in.sign_out_post,

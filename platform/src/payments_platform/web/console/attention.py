@@ -14,7 +14,9 @@ from payments_platform.process_breakers import open_breakers, shown_breakers
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_reads import ATTENTION_SHOWN, attention_records
 from payments_platform.web.console.access import Console
+from payments_platform.web.console.endpoints import DeliveryFilter, endpoint_path
 from payments_platform.web.console.rendering import partial
+from payments_platform.web.console.webhooks import Verdict, webhooks_path
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ async def read_attention(console: Console) -> list[Item]:
             Item(
                 f"endpoint-{endpoint}",
                 f"merchant endpoint {endpoint} failing",
-                "/console/jobs?status=open&kind=notify",
+                endpoint_path(endpoint, DeliveryFilter.FAILING),
             )
         )
     # Every process's, this one's as it sees them now: the gateways it routes to first, then
@@ -88,7 +90,7 @@ async def read_attention(console: Console) -> list[Item]:
             Item(
                 f"refused-{gateway}",
                 f"{count} webhook(s) refused for {name} (last hour)",
-                "/console/#refused",
+                webhooks_path(gateway, Verdict.REFUSED),
                 tone="warn",
             )
         )

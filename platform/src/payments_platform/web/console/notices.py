@@ -65,6 +65,20 @@ _NOTICES = {
     "refused": ("bad", "Nothing was done: {problem}. The timeline records why."),
     "retried": ("ok", "Job {job} will run again."),
     "retried_many": ("ok", "{retried} dead job(s) will run again; each payment's log names you."),
+    "resent": ("ok", "Delivery {delivery} will be sent again; its payment's log names you."),
+    "resent_many": (
+        "ok",
+        "{retried} dead delivery(ies) will be sent again; each payment's log names you.",
+    ),
+    "not_resent": (
+        "info",
+        "Delivery {delivery} is not dead (it may be on its way again already): nothing was done.",
+    ),
+    "bad_period": (
+        "bad",
+        "Nothing was done: the period is not one of two times (2026-12-01T10:00, UTC), the"
+        " first before the second.",
+    ),
     "not_dead": ("info", "Job {job} is not dead: there was nothing to retry."),
     "not_found": ("bad", "There is no job {job}."),
 }
@@ -74,12 +88,20 @@ _PROBLEMS = {problem.code: problem.title for problem in errors.problem_types()}
 """What a refusal names, by problem code: the platform's own titles, never the address's."""
 
 
-def notice_query(code: str, *, job: int | None = None, problem: str | None = None) -> str:
+def notice_query(
+    code: str,
+    *,
+    job: int | None = None,
+    problem: str | None = None,
+    delivery: int | None = None,
+) -> str:
     """The query string that shows notice ``code`` on the page redirected to (``problem``: the
     code of the problem that refused an action)."""
     values: dict[str, str | int] = {"notice": code}
     if job is not None:
         values["job"] = job
+    if delivery is not None:
+        values["delivery"] = delivery
     if problem is not None:
         values["problem"] = problem
     return "?" + urlencode(values)
@@ -91,6 +113,7 @@ def notice_of(
     job: int | None = None,
     retried: int | None = None,
     problem: str | None = None,
+    delivery: int | None = None,
 ) -> Notice | None:
     """The notice a page's query names, if it names a known one."""
     known = _NOTICES.get(code or "")
@@ -103,5 +126,6 @@ def notice_of(
             job=job if job is not None else "?",
             retried=retried if retried is not None else "?",
             problem=_PROBLEMS.get(problem or "", "the platform refused it"),
+            delivery=delivery if delivery is not None else "?",
         ),
     )
