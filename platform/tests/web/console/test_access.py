@@ -24,6 +24,7 @@ PAGES = [
     "/console/jobs",
     "/console/jobs/table",
     "/console/plugins",
+    "/console/payments.csv",
 ]
 
 

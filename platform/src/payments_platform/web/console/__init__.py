@@ -97,6 +97,7 @@ def _routes() -> list[Router]:
             overview.overview_page,
             overview.gateways_partial,
             payments.search_page,
+            payments.payments_csv,
             payments.payment_page,
             payments.reconcile,
             payments.cancel,
