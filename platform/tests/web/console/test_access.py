@@ -25,6 +25,8 @@ PAGES = [
     "/console/jobs/table",
     "/console/plugins",
     "/console/payments.csv",
+    "/console/audit",
+    "/console/audit.csv",
 ]
 
 

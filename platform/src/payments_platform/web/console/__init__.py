@@ -22,6 +22,7 @@ from payments_platform.operators import OperatorAccounts
 from payments_platform.runtime import Runtime
 from payments_platform.web.console import (
     attention,
+    audit,
     configuration,
     jobs,
     money,
@@ -109,6 +110,8 @@ def _routes() -> list[Router]:
             jobs.retry_dead,
             attention.attention_partial,
             configuration.plugins_page,
+            audit.audit_page,
+            audit.audit_csv,
             sign_in.sign_out_post,
         ],
         # The origin first: another site's request is refused before its session is looked up.
