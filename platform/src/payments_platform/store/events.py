@@ -50,9 +50,10 @@ def record(
     reason: str | None = None,
     body_sha256: str | None = None,
     detail: dict[str, Any] | None = None,
-    operator: str | None = None,
 ) -> None:
-    """Append to the audit trail."""
+    """Append to the audit trail. An operator action's operator (``detail["operator"]``) is
+    also written to the column the operators' audit finds it by."""
+    operator = detail.get("operator") if kind == OPERATOR_ACTION and detail else None
     changed(
         conn,
         _INSERT,
@@ -95,7 +96,6 @@ def record_operator_action(
         accepted=accepted,
         detail={"operator": operator, "action": action, **detail},
         now=now,
-        operator=operator,
     )
 
 
