@@ -94,3 +94,9 @@ def test_jobs_retry_help_says_who_is_recorded() -> None:
     assert shown.returncode == 0
     assert "--as NAME" in shown.stdout
     assert "system user" in shown.stdout
+
+
+def test_jobs_retry_refuses_a_name_the_log_cannot_hold() -> None:
+    refused = payments("jobs", "retry", "1", "--as", "x" * 65)
+    assert refused.returncode == 2
+    assert "use 1-64 printable characters" in refused.stderr

@@ -112,12 +112,20 @@ def test_an_operator_cancels_from_the_console_a_payment_its_payer_never_paid(
     page: Page, demo: ServerProcess, api: httpx.Client
 ) -> None:
     payment = start(api, demo, "AED", 3000)
+    asked: list[str] = []
+
+    def confirm(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
     sign_in(page, demo, f"/console/payments/{payment['id']}")
     shown = page.locator("[data-next-action]")
     expect(shown).to_contain_text(payment["next_action"]["url"])
     page.get_by_role("button", name="Cancel the payment").click()
     expect(page.locator("[data-status]")).to_have_text("cancelled", timeout=WAIT_MS)
     expect(page.locator("main")).to_contain_text(re.compile("demo cancelled the payment"))
+    assert asked == [f"Cancel payment {payment['id']}?"]
 
     after = api.get(f"/payments/{payment['id']}").json()["payment"]
     assert (after["status"], after["next_action"]) == ("cancelled", None)

@@ -131,6 +131,8 @@ async def store_payment(
     currency: str = "AED",
     status: PaymentStatus | None = None,
     metadata: dict[str, str] | None = None,
+    amount_minor: int = 100,
+    description: str | None = None,
 ) -> uuid.UUID:
     """A payment as the platform stores it, created ``minutes`` after T0; its id."""
     client_id = client_id or uuid.uuid4()
@@ -144,9 +146,9 @@ async def store_payment(
             merchant=merchant,
             client_id=client_id,
             currency=currency,
-            amount_minor=100,
+            amount_minor=amount_minor,
             metadata=metadata or {},
-            description=None,
+            description=description,
             now=created,
         )
         if status is not None:

@@ -92,6 +92,8 @@ payments = sa.Table(
     sa.Index("ix_payments_merchant_created_at_id", "merchant", "created_at", "id"),
     sa.Index("ix_payments_merchant_status_created_at_id", "merchant", "status", "created_at", "id"),
     sa.Index("ix_payments_external_id", "external_id"),
+    # Every merchant's payments newest first (the console's search and its CSV, page by page).
+    sa.Index("ix_payments_created_at_id", "created_at", "id"),
 )
 
 payment_attempts = sa.Table(
@@ -172,6 +174,9 @@ payment_events = sa.Table(
     sa.Column("body_sha256", sa.String(64)),
     sa.Column("detail", sa.JSON()),
     sa.Column("created_at", _Timestamp, nullable=False),
+    # Who did it, for an ``operator_action`` (also in ``detail``), so that the operators' audit
+    # finds one operator's actions by index; NULL for every other kind.
+    sa.Column("operator", sa.String(64)),
     # Webhooks that arrived before we knew the external id wait here to be replayed.
     sa.Index(
         "ix_payment_events_unmatched",
@@ -367,4 +372,14 @@ sa.Index(
     notification_deliveries.c.updated_at,
     postgresql_where=UNDELIVERED,
     sqlite_where=UNDELIVERED,
+)
+# The operators' audit, newest first: every operator's actions, or one operator's.
+sa.Index("ix_payment_events_kind_id", payment_events.c.kind, payment_events.c.id)
+_BY_OPERATOR = sa.text("operator IS NOT NULL")
+sa.Index(
+    "ix_payment_events_operator_id",
+    payment_events.c.operator,
+    payment_events.c.id,
+    postgresql_where=_BY_OPERATOR,
+    sqlite_where=_BY_OPERATOR,
 )

@@ -428,3 +428,46 @@ async def test_0015_indexes_webhooks_and_deliveries_and_times_deliveries_and_dow
         assert "last_duration_ms" not in columns
     finally:
         await database.dispose()
+
+
+async def test_operator_actions_recorded_before_0016_are_found_by_their_operator(
+    database_url: str,
+) -> None:
+    """Revision 0016 copies each operator action's operator from its detail into the column the
+    audit filters on (the first 64 characters of a longer name given on the command line);
+    other events have none."""
+    now = datetime.now(UTC)
+    long_name = "x" * 70
+    database = Database(database_url, pool_size=0)
+    try:
+        await database.write(_migrate_to("0015"))
+
+        def earlier_events(conn: sa.Connection) -> None:
+            for kind, detail in [
+                ("operator_action", {"operator": "alice", "action": "cancel"}),
+                ("operator_action", {"operator": long_name, "action": "retry_job"}),
+                ("webhook", {"operator": "not an action's"}),
+                ("status_changed", None),
+            ]:
+                conn.execute(
+                    sa.insert(schema.payment_events).values(
+                        payment_id=uuid.uuid4(), kind=kind, detail=detail, created_at=now
+                    )
+                )
+
+        await database.write(earlier_events)
+        await database.migrate()
+
+        def by_operator(conn: sa.Connection) -> list[tuple[str, str | None]]:
+            events = schema.payment_events.c
+            found = conn.execute(sa.select(events.kind, events.operator).order_by(events.id))
+            return [(kind, operator) for kind, operator in found]
+
+        assert await database.read(by_operator) == [
+            ("operator_action", "alice"),
+            ("operator_action", "x" * 64),
+            ("webhook", None),
+            ("status_changed", None),
+        ]
+    finally:
+        await database.dispose()

@@ -15,6 +15,8 @@ from core_fixtures import RuntimeFactory, WallClock
 from payments_platform.operators import ConsoleSettings, OperatorAccounts, hash_password
 from payments_platform.runtime import Runtime
 from payments_platform.schema import operator_sessions
+from payments_platform.store import audit
+from payments_platform.store.audit import ActionFilter
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.operator_sign_in import (
     SignInLocked,
@@ -247,10 +249,38 @@ async def test_signing_out_ends_the_session(runtime: Runtime) -> None:
     token = await _sign_in(runtime, "alice", PASSWORD)
     other = await _sign_in(runtime, "alice", PASSWORD)
 
-    await sign_out(runtime.deps, token)
+    await sign_out(runtime.deps, token, address="10.0.0.1")
 
     assert await _session(runtime, token) is None
     assert await _session(runtime, other) is not None
+
+
+async def test_signing_in_and_out_are_in_the_operators_audit_failures_are_not(
+    runtime: Runtime,
+) -> None:
+    await _fail(runtime, "alice", address="10.0.0.9")
+    token = await _sign_in(runtime, "alice", PASSWORD, address="10.0.0.1")
+    await sign_out(runtime.deps, token, address="10.0.0.2")
+    await sign_out(runtime.deps, token, address="10.0.0.2")  # ended already: nothing to record
+
+    found = await runtime.database.read(
+        lambda conn: audit.operator_actions(conn, ActionFilter(), below=None, limit=10)
+    )
+
+    assert [
+        (event.payment_id, event.detail, event.reason) for event in reversed(found.actions)
+    ] == [
+        (
+            None,
+            {"operator": "alice", "action": "sign_in", "address": "10.0.0.1"},
+            "alice signed in to the console from 10.0.0.1",
+        ),
+        (
+            None,
+            {"operator": "alice", "action": "sign_out", "address": "10.0.0.2"},
+            "alice signed out of the console from 10.0.0.2",
+        ),
+    ]
 
 
 async def test_a_session_ends_when_its_operator_is_removed_from_the_config(

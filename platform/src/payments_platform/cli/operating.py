@@ -26,6 +26,7 @@ from payments_platform.cli.common import (
 from payments_platform.config import GATEWAY_NAME, Settings
 from payments_platform.database import Database, head_revision, pending_migrations
 from payments_platform.jobs import JobStatus
+from payments_platform.store.events import MAX_OPERATOR_LENGTH
 from payments_platform.usecases.operator_actions import JobRetry, retry_dead_job
 from payments_platform.usecases.operator_reads import jobs_by_status
 
@@ -91,9 +92,21 @@ def _retry(settings: Settings, job_id: int, operator: str) -> int:
 def _os_user() -> str:
     """Who runs the command, as the system knows them."""
     try:
-        return getpass.getuser()
+        name = getpass.getuser()
     except (KeyError, OSError):  # no name for the process's user (a bare container)
-        return f"uid {os.getuid()}"
+        name = ""
+    return name if _fits(name) else f"uid {os.getuid()}"
+
+
+def _fits(name: str) -> bool:
+    """A name the log can record as an operator's."""
+    return 0 < len(name) <= MAX_OPERATOR_LENGTH and name.isprintable()
+
+
+def _operator_name(text: str) -> str:
+    if not _fits(text):
+        raise argparse.ArgumentTypeError(f"use 1-{MAX_OPERATOR_LENGTH} printable characters")
+    return text
 
 
 def _print_jobs(found: Sequence[jobs.Job]) -> None:
@@ -232,6 +245,7 @@ or run a dead job again.""",
         "--as",
         dest="operator",
         metavar="NAME",
+        type=_operator_name,
         help="who retries it, as the payment's log records it (default: the system user)",
     )
     retry.set_defaults(jobs_command="retry")

@@ -7,7 +7,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 
@@ -19,13 +19,16 @@ from payments_platform.store.text import storable_text
 READER = Reader(Event, payment_events)
 
 OPERATOR_ACTION = "operator_action"
-"""The kind of the events that say what an operator did to a payment."""
+"""The kind of the events that say what an operator did (to a payment, mostly)."""
+MAX_OPERATOR_LENGTH: int = cast(sa.String, payment_events.c.operator.type).length or 0
+"""The longest operator name an event holds (the console's names are shorter; a name given on
+the command line is checked against it)."""
 
 _INSERT = Sql(
     "INSERT INTO payment_events (payment_id, kind, from_status, to_status, gateway,"
-    " external_id, accepted, reason, body_sha256, detail, created_at) VALUES (:payment_id,"
-    " :kind, :from_status, :to_status, :gateway, :external_id, :accepted, :reason,"
-    " :body_sha256, :detail, :created_at)"
+    " external_id, accepted, reason, body_sha256, detail, created_at, operator) VALUES"
+    " (:payment_id, :kind, :from_status, :to_status, :gateway, :external_id, :accepted,"
+    " :reason, :body_sha256, :detail, :created_at, :operator)"
 )
 _OF_PAYMENT = Sql(
     "SELECT {columns} FROM payment_events WHERE payment_id = :payment_id ORDER BY id",
@@ -48,7 +51,9 @@ def record(
     body_sha256: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append to the audit trail."""
+    """Append to the audit trail. An operator action's operator (``detail["operator"]``) is
+    also written to the column the operators' audit finds it by."""
+    operator = detail.get("operator") if kind == OPERATOR_ACTION and detail else None
     changed(
         conn,
         _INSERT,
@@ -63,6 +68,7 @@ def record(
         body_sha256=body_sha256,
         detail=None if detail is None else Json(detail),
         created_at=now,
+        operator=operator,
     )
 
 
@@ -77,8 +83,11 @@ def record_operator_action(
     accepted: bool | None = None,
     **detail: Any,
 ) -> None:
-    """Record that ``operator`` did ``action`` to the payment (``accepted``: False when the
-    platform refused it), with what the action was about in ``detail``."""
+    """Record that ``operator`` did ``action`` to the payment (None: to none, such as signing
+    in; ``accepted``: False when the platform refused it), with what the action was about in
+    ``detail``. ``operator`` is at most :data:`MAX_OPERATOR_LENGTH` characters."""
+    if not 0 < len(operator) <= MAX_OPERATOR_LENGTH:
+        raise ValueError(f"an operator's name has 1 to {MAX_OPERATOR_LENGTH} characters")
     record(
         conn,
         payment_id=payment_id,

@@ -48,6 +48,13 @@ class PaymentFilter(msgspec.Struct, frozen=True, kw_only=True):
     other conditions leave are read newest first until a page is full of matches."""
     client_id: uuid.UUID | None = None
     """The id its client gave (operators look payments up by it across merchants)."""
+    description: str | None = None
+    """Text its description contains, whatever the case of its letters (of ASCII letters only on
+    SQLite); ``%`` and ``_`` are matched as themselves. No index serves it (as metadata)."""
+    min_amount_minor: int | None = None
+    """An amount of at least this many minor units (of any currency, unless ``currency``)."""
+    max_amount_minor: int | None = None
+    """An amount of at most this many minor units."""
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,10 +105,13 @@ def list_payments(
     query = sa.select(payments).where(*_conditions(merchant, filters))
     if after is not None:
         query = query.where(
+            # Redundant with the two below, and what lets the database start the page at the
+            # cursor in its index instead of walking there from the newest payment.
+            payments.c.created_at <= after.created_at,
             sa.or_(
                 payments.c.created_at < after.created_at,
                 sa.and_(payments.c.created_at == after.created_at, payments.c.id < after.id),
-            )
+            ),
         )
     rows = conn.execute(
         query.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
@@ -132,4 +142,10 @@ def _conditions(merchant: str | Everyone | None, filters: PaymentFilter) -> list
         conditions.append(payments.c.created_at < filters.created_before)
     for key, value in filters.metadata:
         conditions.append(payments.c.metadata[key].as_string() == value)
+    if filters.description is not None:
+        conditions.append(payments.c.description.icontains(filters.description, autoescape=True))
+    if filters.min_amount_minor is not None:
+        conditions.append(payments.c.amount_minor >= filters.min_amount_minor)
+    if filters.max_amount_minor is not None:
+        conditions.append(payments.c.amount_minor <= filters.max_amount_minor)
     return conditions

@@ -82,11 +82,14 @@ def touch(conn: sa.Connection, token_sha256: str, now: datetime) -> None:
     )
 
 
-def delete(conn: sa.Connection, token_sha256: str) -> None:
-    """End the session (signing out)."""
-    conn.execute(
-        sa.delete(operator_sessions).where(operator_sessions.c.token_sha256 == token_sha256)
-    )
+def delete(conn: sa.Connection, token_sha256: str) -> str | None:
+    """End the session (signing out); the operator whose it was, None if there was none."""
+    found = conn.execute(
+        sa.delete(operator_sessions)
+        .where(operator_sessions.c.token_sha256 == token_sha256)
+        .returning(operator_sessions.c.operator)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 def delete_of_operator(conn: sa.Connection, operator: str) -> int:

@@ -8,7 +8,7 @@ Operators see every payment, whichever merchant it belongs to: the console has n
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +22,7 @@ from payments_platform.process_breakers import DROPPED_AFTER, BreakerReport
 from payments_platform.records import Event, Payment, PaymentHistory
 from payments_platform.store import (
     attempt_stats,
+    audit,
     events,
     history,
     listing,
@@ -29,6 +30,7 @@ from payments_platform.store import (
     payments,
     process_breakers,
 )
+from payments_platform.store.audit import ActionFilter, ActionPage
 from payments_platform.store.listing import (
     EVERYONE,
     Cursor,
@@ -82,6 +84,49 @@ async def find_payments(
             conn, merchant=merchant, filters=filters, after=after, limit=limit
         )
     )
+
+
+async def every_payment(
+    deps: Dependencies, *, merchant: str | Everyone, filters: PaymentFilter, page_size: int
+) -> AsyncIterator[list[Payment]]:
+    """Every payment that matches, newest first, ``page_size`` at a time (each page read in a
+    transaction of its own, none held between them: an export of a million payments neither
+    holds a snapshot open nor blocks a writer). A payment created meanwhile is newer than the
+    first page and left out; none is skipped or repeated (the pages' keyset). A page is empty
+    only when nothing matches."""
+    after: Cursor | None = None
+    while True:
+        page = await find_payments(
+            deps, merchant=merchant, filters=filters, after=after, limit=page_size
+        )
+        yield page.payments
+        if page.next is None:
+            return
+        after = page.next
+
+
+async def operator_actions(
+    deps: Dependencies, filters: ActionFilter, *, below: int | None, limit: int
+) -> ActionPage:
+    """A page of what operators did (every ``operator_action`` event, about a payment or not),
+    newest first, below the event id ``below`` (None: from the newest)."""
+    return await deps.database.read(
+        lambda conn: audit.operator_actions(conn, filters, below=below, limit=limit)
+    )
+
+
+async def every_operator_action(
+    deps: Dependencies, filters: ActionFilter, *, page_size: int
+) -> AsyncIterator[list[Event]]:
+    """Every operator action that matches, newest first, ``page_size`` at a time, each page
+    read as :func:`every_payment` reads its pages."""
+    below: int | None = None
+    while True:
+        page = await operator_actions(deps, filters, below=below, limit=page_size)
+        yield page.actions
+        if page.next_below is None:
+            return
+        below = page.next_below
 
 
 async def payment_by_id(deps: Dependencies, payment_id: uuid.UUID) -> Payment | None:

@@ -8,7 +8,9 @@ address never hold the name back at another. Success forgets the name's failures
 address (not the address's: one good account must not buy an address more guesses at the
 others) and opens a session: a random token for the cookie, of which only the SHA-256 is stored,
 and a CSRF token every form of the session carries. Each lock-out and delay is logged at warning
-level with the address.
+level with the address. Signing in and signing out are operator actions of the audit (an
+``operator_action`` event about no payment, with the address); failed sign-ins are not: they
+are counted, and anyone can post them.
 
 A session is bound to the credentials it was opened with: it keeps a keyed digest of its
 operator's password hash (:meth:`OperatorAccounts.fingerprint`), and the first request that
@@ -31,7 +33,7 @@ import sqlalchemy as sa
 from payments_platform.database import after_commit
 from payments_platform.operators import OPERATOR_NAME, ConsoleSettings, OperatorAccounts
 from payments_platform.sign_in_limits import after_address_failure, after_name_failure
-from payments_platform.store import operator_sessions, sign_in_failures
+from payments_platform.store import events, operator_sessions, sign_in_failures
 from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.dependencies import Dependencies
 
@@ -192,6 +194,15 @@ def _open_session(
     sign_in_failures.delete_forgotten(
         conn, before=now - timedelta(minutes=settings.lockout_minutes)
     )
+    events.record_operator_action(
+        conn,
+        payment_id=None,
+        operator=name,
+        action="sign_in",
+        reason=f"{name} signed in to the console from {address}",
+        now=now,
+        address=address,
+    )
     digest = token_digest(token)
     operator_sessions.create(
         conn,
@@ -242,10 +253,25 @@ async def session_of(
     return found
 
 
-async def sign_out(deps: Dependencies, token: str) -> None:
-    """End the session whose token this is, in every process."""
+async def sign_out(deps: Dependencies, token: str, *, address: str) -> None:
+    """End the session whose token this is, in every process; the operators' audit records
+    who signed out, and from where."""
     digest = token_digest(token)
-    await deps.database.write(lambda conn: operator_sessions.delete(conn, digest))
+
+    def end(conn: sa.Connection) -> None:
+        operator = operator_sessions.delete(conn, digest)
+        if operator is not None:
+            events.record_operator_action(
+                conn,
+                payment_id=None,
+                operator=operator,
+                action="sign_out",
+                reason=f"{operator} signed out of the console from {address}",
+                now=deps.now(),
+                address=address,
+            )
+
+    await deps.database.write(end)
 
 
 async def end_sessions(deps: Dependencies, operator: str) -> int:

@@ -24,6 +24,9 @@ PAGES = [
     "/console/jobs",
     "/console/jobs/table",
     "/console/plugins",
+    "/console/payments.csv",
+    "/console/audit",
+    "/console/audit.csv",
 ]
 
 

@@ -4,7 +4,9 @@ a page at a time; and a payment's page, with its whole story and the gateway ask
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 import uuid
 
@@ -212,3 +214,161 @@ async def test_a_payment_s_page_shows_the_payer_s_next_action_and_cancels_it(
     assert "Cancel the payment" not in after
     assert "alice cancelled the payment" in after
     assert len(script.calls["cancel"]) == 1
+
+
+async def test_payments_are_found_by_their_description_and_by_amount(
+    open_console: ConsoleFactory,
+) -> None:
+    async with open_console() as console:
+        await console.sign_in()
+        lamp = await store_payment(console, description="Desk LAMP, order 100%", amount_minor=1250)
+        chair = await store_payment(
+            console, description="Chair, order 1000", amount_minor=5000, minutes=1
+        )
+        yen = await store_payment(console, currency="JPY", amount_minor=1250, minutes=2)
+        kwd = await store_payment(console, currency="KWD", amount_minor=12500, minutes=3)
+
+        by_text = await console.get("/console/payments?description=desk%20lamp")
+        by_percent = await console.get("/console/payments", params={"description": "100%"})
+        in_dirhams = await console.get(
+            "/console/payments?currency=AED&min_amount=12.5&max_amount=12.50"
+        )
+        dirham_range = await console.get(
+            "/console/payments?currency=aed&min_amount=10&max_amount=60"
+        )
+        in_minor_units = await console.get("/console/payments?min_amount=1250&max_amount=1250")
+        in_yen = await console.get("/console/payments?currency=JPY&min_amount=1250")
+        in_dinars = await console.get("/console/payments?currency=KWD&max_amount=12.5")
+
+    assert _listed(by_text.text) == [str(lamp)]
+    assert _listed(by_percent.text) == [str(lamp)]
+    assert _listed(in_dirhams.text) == [str(lamp)]
+    assert _listed(dirham_range.text) == [str(chair), str(lamp)]
+    assert _listed(in_minor_units.text) == [str(yen), str(lamp)]
+    assert _listed(in_yen.text) == [str(yen)]
+    assert _listed(in_dinars.text) == [str(kwd)]
+    assert 'name="description" value="desk lamp"' in by_text.text
+
+
+@pytest.mark.parametrize(
+    ("params", "complaint"),
+    [
+        ({"min_amount": "12.50"}, "amount from '12.50' is not an amount in minor units (1250)"),
+        ({"max_amount": "-5"}, "amount to '-5' is not an amount in minor units"),
+        ({"max_amount": "9" * 17}, "is not an amount in minor units"),
+        ({"currency": "AED", "min_amount": "12.505"}, "write it as 12.50, with at most 2 decimal"),
+        ({"currency": "JPY", "min_amount": "12.5"}, "write it as 1250, with no decimal places"),
+        ({"currency": "AED", "min_amount": "1e3"}, "'1e3' is not an amount in AED"),
+        ({"currency": "AED", "min_amount": "9" * 150}, "is not an amount in AED"),
+        ({"min_amount": "9" * 300}, "amount from has 300 characters, more than 200"),
+        ({"currency": "XYZ", "min_amount": "1"}, "amount from needs a currency the platform knows"),
+        ({"min_amount": "20", "max_amount": "10"}, "the amount from is more than the amount to"),
+        ({"description": "lamp\x00"}, "description contains a NUL character"),
+        ({"external_id": "\x00"}, "external id contains a NUL character"),
+        ({"description": "x" * 201}, "description has 201 characters, more than 200"),
+        ({"metadata_key": 'a"b', "metadata_value": "1"}, "metadata key 'a\"b' is not one"),
+        ({"created_before": "0001-01-01T00:00+01:00"}, "is not a time"),
+        ({"id": "x" * 100}, "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…' is not a payment id"),
+    ],
+)
+async def test_hostile_or_mistyped_search_input_is_said_never_a_failure(
+    open_console: ConsoleFactory, params: dict[str, str], complaint: str
+) -> None:
+    async with open_console() as console:
+        await console.sign_in()
+        await store_payment(console, metadata={"a": "1"}, description="lamp")
+        page = await console.get("/console/payments", params=params)
+        download = await console.get("/console/payments.csv", params=params)
+
+    assert page.status_code == 200
+    assert complaint in html.unescape(page.text)
+    assert "<table" not in page.text
+    assert download.status_code == 400
+    assert download.headers["content-type"].startswith("text/html")
+    assert complaint in html.unescape(download.text)
+
+
+def _csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+async def test_every_payment_a_search_finds_downloads_as_csv_page_after_page(
+    open_console: ConsoleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("payments_platform.web.console.payments.CSV_PAGE_SIZE", 2)
+    async with open_console() as console:
+        await console.sign_in()
+        found = [
+            await store_payment(
+                console, merchant="shop", currency="KWD", amount_minor=12345 + m, minutes=m
+            )
+            for m in range(5)
+        ]
+        await store_payment(console, merchant="other-shop", currency="KWD", minutes=9)
+        hostile = await store_payment(
+            console, description='=HYPERLINK("https://evil.example","open")', minutes=10
+        )
+        page = await console.get("/console/payments?merchant=shop&currency=KWD")
+        link = re.search(r'href="(/console/payments\.csv\?[^"]*)"', page.text)
+        assert link is not None
+        download = await console.get(html.unescape(link[1]))
+        everything = await console.get("/console/payments.csv")
+
+    assert html.unescape(link[1]) == "/console/payments.csv?merchant=shop&currency=KWD"
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(
+        r'attachment; filename="payments-\d{8}T\d{6}Z\.csv"',
+        download.headers["content-disposition"],
+    )
+    rows = _csv(download.text)
+    assert rows[0] == [
+        "id",
+        "client_id",
+        "merchant",
+        "status",
+        "amount",
+        "currency",
+        "captured",
+        "refunded",
+        "gateway",
+        "external_id",
+        "description",
+        "created_at_utc",
+        "updated_at_utc",
+    ]
+    assert [row[0] for row in rows[1:]] == [str(payment_id) for payment_id in reversed(found)]
+    newest = rows[1]
+    assert newest[2:8] == ["shop", "pending", "12.349", "KWD", "0.000", "0.000"]
+    assert newest[11:] == ["2026-12-01T09:04:00.000000Z", "2026-12-01T09:04:00.000000Z"]
+    # A client's description a spreadsheet would run is written as text.
+    [written] = [row for row in _csv(everything.text)[1:] if row[0] == str(hostile)]
+    assert written[10] == '\'=HYPERLINK("https://evil.example","open")'
+    assert len(_csv(everything.text)) == 1 + 7
+
+
+async def test_a_search_by_id_downloads_the_payments_it_names(
+    open_console: ConsoleFactory,
+) -> None:
+    shared = uuid.uuid4()
+    async with open_console() as console:
+        await console.sign_in()
+        shop = await store_payment(console, client_id=shared, merchant="shop")
+        other = await store_payment(console, client_id=shared, merchant="other-shop", minutes=1)
+        await store_payment(console, merchant="shop", minutes=2)
+
+        download = await console.get(f"/console/payments.csv?id={shared}")
+        nobody = await console.get(f"/console/payments.csv?id={uuid.uuid4()}")
+
+    assert [row[0] for row in _csv(download.text)[1:]] == [str(other), str(shop)]
+    assert _csv(nobody.text) == [_csv(download.text)[0]]
+
+
+async def test_the_payments_csv_needs_a_signed_in_operator(open_console: ConsoleFactory) -> None:
+    async with open_console() as console:
+        await store_payment(console, description="secret order")
+        answer = await console.get("/console/payments.csv")
+
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/console/sign-in?next=")
+    assert "secret order" not in answer.text

@@ -22,6 +22,7 @@ from payments_platform.operators import OperatorAccounts
 from payments_platform.runtime import Runtime
 from payments_platform.web.console import (
     attention,
+    audit,
     configuration,
     endpoints,
     jobs,
@@ -99,6 +100,7 @@ def _routes() -> list[Router]:
             overview.overview_page,
             overview.gateways_partial,
             payments.search_page,
+            payments.payments_csv,
             payments.payment_page,
             payments.reconcile,
             payments.cancel,
@@ -114,6 +116,8 @@ def _routes() -> list[Router]:
             endpoints.resend_dead,
             attention.attention_partial,
             configuration.plugins_page,
+            audit.audit_page,
+            audit.audit_csv,
             sign_in.sign_out_post,
         ],
         # The origin first: another site's request is refused before its session is looked up.

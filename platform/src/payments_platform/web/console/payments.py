@@ -1,10 +1,12 @@
-"""Finding payments, and a payment's page: what it is, its whole history as one timeline, and
-what an operator can do about it (ask the gateway now, when its outcome is unknown; cancel it,
-while its payer has not paid; void, capture and refund it: ``console/money``)."""
+"""Finding payments (a page at a time, or every one as a CSV file), and a payment's page: what
+it is, its whole history as one timeline, and what an operator can do about it (ask the gateway
+now, when its outcome is unknown; cancel it, while its payer has not paid; void, capture and
+refund it: ``console/money``)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -12,8 +14,8 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
-from payments_plugins import NextAction
+from litestar.response import Redirect, Stream, Template
+from payments_plugins import Amount, NextAction
 from payments_plugins.messages import NEXT_ACTION_TYPES
 
 from payments_platform import errors
@@ -28,11 +30,13 @@ from payments_platform.store.operator_sessions import OperatorSession
 from payments_platform.usecases.cancel import CancelAnswer, cancel_payment
 from payments_platform.usecases.operator_actions import Reconciliation, reconcile_now
 from payments_platform.usecases.operator_reads import (
+    every_payment,
     find_payments,
     payment_file,
     payments_known_as,
 )
-from payments_platform.web.console.access import CONSOLE, Console
+from payments_platform.web.console.access import CONSOLE, Console, refusal
+from payments_platform.web.console.csv_files import csv_body, csv_download
 from payments_platform.web.console.notices import notice_of, notice_query
 from payments_platform.web.console.rendering import page
 from payments_platform.web.console.search import read_search
@@ -178,4 +182,76 @@ async def search_page(
         first_query=search.query() if search.after is not None else None,
         statuses=list(PaymentStatus),
         gateways=sorted(console.runtime.settings.gateways),
+    )
+
+
+CSV_PAGE_SIZE = 200
+"""Payments read per transaction while a CSV file is written: reading and writing a page takes
+the event loop for about 15 ms (docs/performance.md), between which other requests run."""
+CSV_HEADER = (
+    "id",
+    "client_id",
+    "merchant",
+    "status",
+    "amount",
+    "currency",
+    "captured",
+    "refunded",
+    "gateway",
+    "external_id",
+    "description",
+    "created_at_utc",
+    "updated_at_utc",
+)
+
+
+@get("/payments.csv", name="console:payments-csv")
+async def payments_csv(
+    request: Request[Any, Any, Any], console: NamedDependency[Console]
+) -> Stream | Template:
+    """Every payment the search page's filters find (not its page: all of them, newest first),
+    as CSV, amounts in the currency's units."""
+    search = read_search(request.query_params)
+    if search.errors:
+        return refusal(400, "Bad request", "Nothing to download: " + "; ".join(search.errors))
+    pages: AsyncIterator[list[Payment]]
+    if search.any_id is not None:
+        first, pages = await payments_known_as(console.deps, search.any_id), _nothing_more()
+    else:
+        pages = every_payment(
+            console.deps,
+            merchant=search.merchant,
+            filters=search.filters,
+            page_size=CSV_PAGE_SIZE,
+        )
+        # Read before the answer starts: a database out of reach is an error page, not a file
+        # cut short.
+        first = await anext(pages)
+    name = f"payments-{console.deps.now():%Y%m%dT%H%M%SZ}.csv"
+    return csv_download(name, csv_body(CSV_HEADER, first, pages, _row))
+
+
+async def _nothing_more() -> AsyncIterator[list[Payment]]:
+    return
+    yield
+
+
+def _row(payment: Payment) -> tuple[object, ...]:
+    def units(minor: int) -> str:
+        return Amount(minor, payment.currency).decimal_text()
+
+    return (
+        payment.id,
+        payment.client_id,
+        payment.merchant,
+        payment.status,
+        units(payment.amount_minor),
+        payment.currency,
+        units(payment.captured_minor),
+        units(payment.refunded_minor),
+        payment.gateway,
+        payment.external_id,
+        payment.description,
+        payment.created_at,
+        payment.updated_at,
     )

@@ -136,7 +136,8 @@ async def sign_out_post(
     """End the session, here and in every other process."""
     del session  # the guards found it: only a signed-in operator's form gets here
     console = console_of(request)
-    await sign_out(console.deps, request.cookies.get(SESSION_COOKIE, ""))
+    address = request.client.host if request.client else "unknown"
+    await sign_out(console.deps, request.cookies.get(SESSION_COOKIE, ""), address=address)
     return Redirect(
         f"{SIGN_IN}?signed_out=true", status_code=303, cookies=[console.session_cookie(None)]
     )
