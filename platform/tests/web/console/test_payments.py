@@ -372,3 +372,23 @@ async def test_the_payments_csv_needs_a_signed_in_operator(open_console: Console
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/console/sign-in?next=")
     assert "secret order" not in answer.text
+
+
+async def test_a_payment_s_page_at_its_client_s_id_leads_to_the_payment(
+    open_console: ConsoleFactory,
+) -> None:
+    shared = uuid.uuid4()
+    async with open_console() as console:
+        await console.sign_in()
+        lone_client = uuid.uuid4()
+        lone = await store_payment(console, client_id=lone_client, merchant="shop")
+        await store_payment(console, client_id=shared, merchant="shop")
+        await store_payment(console, client_id=shared, merchant="other-shop", minutes=1)
+
+        by_client_id = await console.get(f"/console/payments/{lone_client}")
+        shared_by_two = await console.get(f"/console/payments/{shared}")
+
+    assert lone != lone_client  # a merchant's payment is known by an id of the platform's
+    assert by_client_id.status_code == 303
+    assert by_client_id.headers["location"] == f"/console/payments/{lone}"
+    assert shared_by_two.headers["location"] == f"/console/payments?id={shared}"

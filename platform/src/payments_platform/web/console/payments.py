@@ -56,10 +56,16 @@ async def payment_page(
     notice: FromQuery[str | None] = None,
     job: FromQuery[int | None] = None,
     problem: FromQuery[str | None] = None,
-) -> Template:
-    """The payment, its timeline, and the actions its status and gateway allow."""
+) -> Template | Redirect:
+    """The payment, its timeline, and the actions its status and gateway allow; an id a
+    client gave leads to the payment it names (to the search, when several clients gave it)."""
     found = await payment_file(console.deps, payment_id)
     if found is None:
+        known = await payments_known_as(console.deps, payment_id)
+        if len(known) == 1:
+            return Redirect(payment_path(known[0].id), status_code=303)
+        if known:
+            return Redirect(f"{CONSOLE}/payments?id={payment_id}", status_code=303)
         raise NotFoundException(f"no payment with id {payment_id}")
     payment = found.history.payment
     live = console.deps.gateways.get(payment.gateway or "")
