@@ -23,6 +23,7 @@ from payments_platform.process_breakers import (
     BreakerReport,
     ProcessIdentity,
 )
+from payments_platform.scoring import Segment, Tally
 from payments_platform.store import process_breakers
 from payments_platform.usecases import initiate, webhooks
 from payments_plugins import Amount, GatewayOutcomeUnknown, GatewayUnavailable, VendorPaymentStatus
@@ -233,3 +234,30 @@ async def test_every_process_s_breaker_is_shown_the_silent_ones_as_stale_then_no
     assert "stale: not heard from since" in said
     badges = re.findall(r'data-breaker="(\w+)"', _row(page, "json"))
     assert badges == ["closed", "open", "open"]
+
+
+async def test_each_gateway_shows_what_every_process_learned_of_it_by_segment(
+    open_console: ConsoleFactory,
+) -> None:
+    good, _ = new_script()
+    flaky, _ = new_script()
+    routing = {"strategy": "adaptive", "scores": {"prior_strength": 0, "amount_bands": [5000]}}
+    async with open_console({"good": good, "flaky": flaky}, routing=routing) as console:
+        board = console.runtime.deps.routing.scores
+        board.add(
+            [
+                Tally("good", Segment("AED", 0), accepted=93, declined=7, failed=0),
+                Tally("flaky", Segment("AED", 1), accepted=1, declined=0, failed=9),
+            ],
+            at=board.refreshed_at or 0.0,
+        )
+        await console.sign_in()
+        page = (await console.get("/console/")).text
+
+    good_scores = _chart(page, "good")
+    assert "AED 93% of 100" in good_scores
+    assert "AED 0-4999 93% of 100" in good_scores
+    flaky_scores = _chart(page, "flaky")
+    assert "AED &gt;=5000 10% of 10" in flaky_scores
+    assert "tried last in AED: its recent calls mostly failed" in flaky_scores
+    assert "routing uses it only with" not in good_scores

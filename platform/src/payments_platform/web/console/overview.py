@@ -57,6 +57,19 @@ class GatewayRow:
     """This process's first, then the others heard from lately."""
     health: GatewayHealth
     bars: list[Bar]
+    scores: list[ShownScore]
+    """What every process learned of its success, by segment (the adaptive strategy's)."""
+    eliminated: list[str]
+    """The currencies it is tried last in: its recent calls mostly failed."""
+
+
+@dataclass(frozen=True)
+class ShownScore:
+    """A gateway's learned success in one segment."""
+
+    segment: str
+    rate: float
+    samples: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,9 @@ class Overview:
     """Webhooks refused in the hour, by gateway and reason."""
     process: str
     """This process, ``host:pid``."""
+    strategy: str
+    """The routing strategy: learned scores route payments only when it is ``adaptive``."""
+    scores_window_minutes: int
 
 
 async def read_overview(console: Console) -> Overview:
@@ -106,6 +122,14 @@ async def read_overview(console: Console) -> Overview:
     )
     breakers = shown_breakers(found.breakers, console.runtime.breakers.reports(), now=now)
     scale = report.busiest_minute
+    learned: dict[str, list[ShownScore]] = {}
+    policy = deps.routing.scores.policy
+    for (gateway, segment), score in sorted(
+        deps.routing.scores.scores().items(), key=lambda item: (item[0][0], item[0][1])
+    ):
+        learned.setdefault(gateway, []).append(
+            ShownScore(segment.label(policy), score.rate, score.samples)
+        )
     rows = [
         GatewayRow(
             name=route.name,
@@ -115,6 +139,12 @@ async def read_overview(console: Console) -> Overview:
             breakers=breakers.get(route.name, []),
             health=health,
             bars=minute_bars(health.by_minute, since=report.since, scale=scale),
+            scores=learned.get(route.name, []),
+            eliminated=[
+                currency
+                for currency in sorted(route.currencies)
+                if route.name in deps.routing.scores.eliminated(currency)
+            ],
         )
         for route, health in zip(routes, report.gateways, strict=True)
     ]
@@ -132,6 +162,8 @@ async def read_overview(console: Console) -> Overview:
         recovered=found.recovered,
         refused=dict(sorted(found.refused.items())),
         process=console.runtime.process.label,
+        strategy=str(deps.routing.strategy),
+        scores_window_minutes=round(policy.window_seconds / 60),
     )
 
 
