@@ -20,7 +20,7 @@ REFRESH_MS_TARGET = 5.0
 ORACLE_PP_TARGET = 1.0
 LABELS = {
     "priority": "priority",
-    "weighted": "weighted (today)",
+    "weighted": "weighted",
     DECISION_ENGINE: "decision engine SR v3",
     OURS: "adaptive (ours)",
 }

@@ -91,7 +91,7 @@ async def test_the_prototype_flow_init_webhook_refund_read(
         assert attempt["gateway"] == "json"
         assert attempt["outcome"] == "accepted"
         assert attempt["reason"] == (
-            "weighted choice (share 1.00 = weight 1 x health 1.00), breaker closed"
+            "adaptive rank 1 (share 1.00; nothing learned yet), health 1.00, breaker closed"
         )
         assert [refund["status"] for refund in detail["refunds"]] == ["succeeded"]
         kinds = [(event["kind"], event["to_status"]) for event in detail["events"]]

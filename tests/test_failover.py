@@ -87,13 +87,14 @@ async def test_after_enough_failures_the_first_gateway_is_not_called_until_its_c
 
 
 FIRST_CHOICE = {
+    "adaptive": "adaptive rank 1 (share 1.00; nothing learned yet), health 1.00, breaker closed",
     "weighted": "weighted choice (share 1.00 = weight 1 x health 1.00), breaker closed",
     "priority": "priority 1 in config order, breaker closed",
 }
 """The second gateway's reason once it is the only candidate: no failover, nothing shared."""
 
 
-@pytest.mark.parametrize("strategy", ["weighted", "priority"])
+@pytest.mark.parametrize("strategy", ["adaptive", "weighted", "priority"])
 async def test_once_a_gateways_breaker_opens_the_next_payments_avoid_it(
     platform: AppFactory, vendor: Vendor, httpserver: HTTPServer, strategy: str
 ) -> None:

@@ -45,7 +45,7 @@ class DatabaseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 class RoutingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How the chain picks a gateway."""
 
-    strategy: Strategy = Strategy.WEIGHTED
+    strategy: Strategy = Strategy.ADAPTIVE
     breaker: BreakerPolicy = BreakerPolicy()
     scores: ScorePolicy = ScorePolicy()
     """How the ``adaptive`` strategy learns each gateway's success rate."""
