@@ -365,3 +365,10 @@ def test_the_demo_takes_every_risky_setting_on_purpose_and_a_production_config_n
         security="",
     )
     assert load_settings(production, {}).risks() == []
+
+
+def test_deliveries_given_up_within_the_hour_are_a_risk(tmp_path: Path) -> None:
+    short = load_settings(None, {"PAYMENTS_NOTIFICATIONS__RETRY_FOR_SECONDS": "5"})
+    hour = load_settings(None, {"PAYMENTS_NOTIFICATIONS__RETRY_FOR_SECONDS": "3600"})
+    assert "notifications.retry_for_seconds" in {where for where, _ in short.risks()}
+    assert "notifications.retry_for_seconds" not in {where for where, _ in hour.risks()}

@@ -174,12 +174,17 @@ class NotificationEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     enabled: bool = True
 
 
+SHORT_RETRY_SECONDS = 3600.0
+"""Retrying deliveries for less than this is a risk in production."""
+
+
 class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How merchants are told what happened to their payments (the ``[notifications]`` table)."""
 
     endpoints: dict[str, NotificationEndpoint] = msgspec.field(default_factory=dict)
-    retry_for_seconds: Annotated[float, msgspec.Meta(ge=60, le=30 * 86_400)] = 90_000.0
-    """A delivery that keeps failing is retried for at least this long, then kept as dead."""
+    retry_for_seconds: Annotated[float, msgspec.Meta(ge=1, le=30 * 86_400)] = 90_000.0
+    """A delivery that keeps failing is retried for at least this long, then kept as dead
+    (under an hour is flagged as a risk: a merchant's outage outlasts it)."""
     backoff_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
     backoff_max_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
@@ -284,6 +289,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 (
                     "notifications.allow_private_addresses",
                     "notifications may be posted to loopback and private addresses",
+                )
+            )
+        if self.notifications.retry_for_seconds < SHORT_RETRY_SECONDS:
+            found.append(
+                (
+                    "notifications.retry_for_seconds",
+                    "a delivery is given up after less than an hour of retries: a merchant's"
+                    " outage outlasts it",
                 )
             )
         if self.notifications.receiver:
