@@ -52,6 +52,9 @@ def test_every_page_fits_a_phone(page: Page, tmp_path: Path) -> None:
             "/console/payments",
             f"/console/payments/{created['id']}",
             "/console/jobs",
+            "/console/webhooks",
+            "/console/endpoints",
+            "/console/audit",
             "/console/plugins",
         ):
             page.goto(server.base_url + path)
