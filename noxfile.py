@@ -89,7 +89,9 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --db postgresql://127.0.0.1:5432/test``, or ``nox -s bench -- --smoke``
     (every route for a second, answers judged, no figure: CI runs it).
     ``nox -s bench -- routing`` runs the routing benchmark instead: strategies on synthetic
-    gateways over simulated time, against an oracle, no server. See docs/performance.md.
+    gateways over simulated time, against an oracle, no server; ``nox -s bench -- console``
+    times every page of the operator console over 100,000 stored payments (``console --smoke``:
+    each page once, answers judged). See docs/performance.md.
     """
     _install(session)
     session.install(*BENCH_TOOLS)

@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 from payments_platform.scoring import ScorePolicy
 
-from bench import routing_report
+from bench import console_report, routing_report
+from bench.console_bench import ConsoleOptions, run_console
 from bench.processes import BenchError
 from bench.profile import render
 from bench.report import Report, render_table, write_json
@@ -51,6 +52,20 @@ ROUTING_SMOKE_DEFAULTS: dict[str, Any] = {
     "output": Path("bench-results/routing-smoke.json"),
 }
 """``routing --smoke``: each scenario's timeline compressed to about a minute, one seed."""
+CONSOLE = "console"
+CONSOLE_DEFAULTS: dict[str, Any] = {
+    "payments": 100_000,
+    "rounds": 10,
+    "warmup": 2,
+    "output": Path("bench-results/console.json"),
+}
+CONSOLE_SMOKE_DEFAULTS: dict[str, Any] = {
+    "payments": 300,
+    "rounds": 1,
+    "warmup": 0,
+    "output": Path("bench-results/console-smoke.json"),
+}
+"""``console --smoke``: a few hundred payments, every page and file asked for once."""
 
 
 def _positive(text: str) -> float:
@@ -74,6 +89,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _whole(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def _setting(text: str) -> tuple[str, Any]:
     name, equals, value = text.partition("=")
     if not equals or not name:
@@ -90,6 +112,10 @@ def _default(name: str) -> str:
 
 def _routing_default(name: str) -> str:
     return f"{ROUTING_DEFAULTS[name]}; --smoke: {ROUTING_SMOKE_DEFAULTS[name]}"
+
+
+def _console_default(name: str) -> str:
+    return f"{CONSOLE_DEFAULTS[name]}; --smoke: {CONSOLE_SMOKE_DEFAULTS[name]}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -158,9 +184,10 @@ def parser() -> argparse.ArgumentParser:
     benchmarks = commands.add_subparsers(
         dest="benchmark",
         title="other benchmarks",
-        metavar=ROUTING,
-        help="the routing benchmark (`python -m bench routing --help`); the options above"
-        " are the server's and do not apply to it",
+        metavar=f"{{{ROUTING},{CONSOLE}}}",
+        help="the routing benchmark (`python -m bench routing --help`) and the operator"
+        " console's pages (`python -m bench console --help`); the options above are the"
+        " server's and do not apply to them",
     )
     routing = benchmarks.add_parser(
         ROUTING,
@@ -209,7 +236,71 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="where to write the regret chart as SVG (default: beside the JSON)",
     )
+    _console_parser(benchmarks)
     return commands
+
+
+def _console_parser(benchmarks: Any) -> None:
+    console = benchmarks.add_parser(
+        CONSOLE,
+        prog="python -m bench console",
+        help="time every page of the operator console over stored payments",
+        description=(
+            "Write payments with a week of history (attempts, events, webhooks accepted and"
+            " refused, operator actions, refunds, captures, notifications and their"
+            " deliveries, jobs) straight into the database, start `payments serve` on it with"
+            " an operator account, sign in as a browser does and ask for every console page"
+            " and partial: each page's server time (its Server-Timing header), p50 and max,"
+            " the client's time, the server's CPU and the size; then each CSV file once. The"
+            " issue's target is 0.5 s of server time per page. Traffic stays on 127.0.0.1."
+        ),
+    )
+    console.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few hundred payments, every page and file asked for once; no figure judged:"
+        " exit 1 if one answered other than 200, 2 if the server did not start",
+    )
+    console.add_argument(
+        "--db",
+        metavar="URL",
+        help="a PostgreSQL server to run on, e.g. postgresql://127.0.0.1:5432/test; the run"
+        " creates and drops a database of its own there (default: SQLite in a temporary folder)",
+    )
+    console.add_argument(
+        "--payments",
+        type=_count,
+        help=f"payments stored ({_console_default('payments')})",
+    )
+    console.add_argument(
+        "--rounds",
+        type=_count,
+        help=f"timed requests per page ({_console_default('rounds')})",
+    )
+    console.add_argument(
+        "--warmup",
+        type=_whole,
+        help=f"requests per page before the timed ones ({_console_default('warmup')})",
+    )
+    console.add_argument(
+        "--output",
+        type=Path,
+        help=f"where to write the results as JSON ({_console_default('output')})",
+    )
+    console.add_argument(
+        "--keep", action="store_true", help="keep the work folder (database, config, server log)"
+    )
+
+
+def console_options_of(args: argparse.Namespace) -> ConsoleOptions:
+    """The console run the arguments ask for: what they leave out, as a run or a smoke run
+    has it."""
+    defaults = CONSOLE_SMOKE_DEFAULTS if args.smoke else CONSOLE_DEFAULTS
+    chosen = {
+        name: defaults[name] if getattr(args, name) is None else getattr(args, name)
+        for name in CONSOLE_DEFAULTS
+    }
+    return ConsoleOptions(db=args.db, keep=args.keep, smoke=args.smoke, **chosen)
 
 
 def options_of(args: argparse.Namespace) -> BenchOptions:
@@ -255,9 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         defaults = ROUTING_SMOKE_DEFAULTS if args.smoke else ROUTING_DEFAULTS
         output: Path = args.output or defaults["output"]
         return _routing_main(routing, output, args.chart or output.with_suffix(".svg"))
-    options = options_of(args)
     # Stopped with SIGTERM, still stop the server, the vendor and the database with us.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(128 + signal.SIGTERM))
+    if args.benchmark == CONSOLE:
+        return _console_main(console_options_of(args))
+    options = options_of(args)
     try:
         report = run(options)
     except BenchError as error:
@@ -318,6 +411,48 @@ def _routing_main(options: RoutingOptions, output: Path, chart: Path) -> int:
         print(
             f"smoke: every scenario ran with every strategy ({len(report.scenarios)} scenarios;"
             " no figure judged)"
+        )
+        return 0
+    print(f"smoke: FAILED, {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return SMOKE_FAILED
+
+
+def _console_main(options: ConsoleOptions) -> int:
+    try:
+        report = run_console(options)
+    except BenchError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 2
+    print()
+    print(console_report.render_table(report))
+    machine = report.machine
+    print(
+        f"\n{report.settings['database_version']}; {report.stored.get('payments', 0):,} payments"
+        f" with {sum(report.stored.values()):,} rows in all, written in"
+        f" {report.seeding_seconds:.0f}s; server CPU while idle:"
+        f" {report.idle_cpu_ms_per_second:.1f} ms/s"
+    )
+    print(
+        f"machine: {machine['cpus']} CPUs, load average {machine['load_average_1m_before']}"
+        f" before and {machine['load_average_1m_after']} after the run; commit"
+        f" {machine['git_commit']}; {report.seconds:.0f}s in all"
+    )
+    write_json(report, options.output)
+    print(f"\nresults written to {options.output}")
+    if not options.smoke:
+        missed = [target for target in report.targets if target.met is False]
+        print(
+            f"target: {len(report.pages) - len(missed)} of {len(report.pages)} pages within"
+            f" {console_report.PAGE_TARGET_MS:.0f} ms of server time"
+        )
+        return 0
+    problems = report.smoke_problems or []
+    if not problems:
+        print(
+            f"smoke: every page and file answered 200 ({len(report.pages)} pages,"
+            f" {len(report.exports)} files; no figure judged)"
         )
         return 0
     print(f"smoke: FAILED, {len(problems)} problem(s):", file=sys.stderr)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import secrets
 import subprocess
 import tempfile
 import uuid
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import seeding
+from bench import console_facts, seeding
 from bench.database import BenchDatabase
 from bench.processes import BenchError, Child, child_environment, python_module
 from bench.server import ECHO_PATH
@@ -63,6 +65,55 @@ auth = "api-keys"
 
 [security.merchants.{seeding.MERCHANT}]
 key_hashes = ["sha256:{hashed}"]
+"""
+    path.write_text(text, encoding="utf-8")
+
+
+def write_console_config(
+    path: Path, database: BenchDatabase, port: int, operator: str, password_hash: str
+) -> None:
+    """The config of the console's bench: the gateways, merchants and notification endpoints
+    :mod:`bench.console_seeding` writes the history of, and one operator. Nothing listens at
+    the gateways' or the endpoints' addresses: no job falls due while pages are measured, and
+    no page calls a vendor."""
+    text = f"""\
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[database]
+url = "{database.url}"
+
+[security]
+auth = "api-keys"
+"""
+    for merchant in console_facts.MERCHANTS:
+        key = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+        text += f"""
+[security.merchants.{merchant}]
+key_hashes = ["sha256:{key}"]
+"""
+    for gateway, weight in zip(console_facts.GATEWAYS, (2, 1), strict=True):
+        text += f"""
+[gateways.{gateway}]
+type = "json"
+weight = {weight}
+
+[gateways.{gateway}.settings]
+base_url = "http://127.0.0.1:9"
+webhook_secret = "{secrets.token_hex(16)}"
+"""
+    for merchant, endpoint in console_facts.ENDPOINTS.items():
+        secret = base64.b64encode(secrets.token_bytes(32)).decode()
+        text += f"""
+[notifications.endpoints.{endpoint}]
+url = "https://{endpoint}.example/payments/notify"
+secret = "whsec_{secret}"
+merchant = "{merchant}"
+"""
+    text += f"""
+[console.operators.{operator}]
+password_hash = "{password_hash}"
 """
     path.write_text(text, encoding="utf-8")
 

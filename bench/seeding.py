@@ -51,7 +51,7 @@ _HISTORY: tuple[tuple[str, str | None, str | None, str], ...] = (
 """The events of a payment that was started, routed, accepted and paid."""
 
 
-async def _write(url: str, work: Work[T]) -> T:
+async def write(url: str, work: Work[T]) -> T:
     """``work`` in one write transaction of the platform's own, on a connection of its own."""
     database = Database(url, pool_size=0)
     try:
@@ -62,7 +62,7 @@ async def _write(url: str, work: Work[T]) -> T:
 
 async def count_payments(url: str) -> int:
     """How many payments are stored."""
-    return await _write(
+    return await write(
         url,
         lambda conn: int(
             conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar_one()
@@ -83,7 +83,7 @@ async def add_stored_payments(url: str, count: int, tag: str) -> None:
             for kind, from_status, to_status, reason in _HISTORY:
                 conn.execute(_events_of(prefix, kind, from_status, to_status, reason, now))
 
-        await _write(url, store)
+        await write(url, store)
 
 
 async def add_initiated_payments(url: str, prefix: str, count: int) -> None:
@@ -95,7 +95,7 @@ async def add_initiated_payments(url: str, prefix: str, count: int) -> None:
         def store(conn: sa.Connection, first: int = first, size: int = size) -> None:
             conn.execute(_payments_from_numbers(conn, prefix, size, "initiated", now, offset=first))
 
-        await _write(url, store)
+        await write(url, store)
 
 
 async def add_paid_payments(
@@ -167,7 +167,7 @@ async def _add_payments(
             for start in range(first, min(first + BATCH, len(rows)), _EXECUTEMANY_ROWS):
                 conn.execute(sa.insert(payments), rows[start : start + _EXECUTEMANY_ROWS])
 
-        await _write(url, store)
+        await write(url, store)
 
 
 async def quiesce(url: str) -> None:

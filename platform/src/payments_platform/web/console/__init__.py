@@ -52,6 +52,7 @@ from payments_platform.web.console.errors import console_error_handlers
 from payments_platform.web.console.headers import asset_headers, page_headers
 from payments_platform.web.console.rendering import STATIC, template_config
 from payments_platform.web.console.same_origin import parse_origin
+from payments_platform.web.console.server_timing import server_timing
 
 __all__ = ["ConsolePlugin"]
 
@@ -127,7 +128,8 @@ def _routes() -> list[Router]:
             "session": Provide(operator_session, sync_to_thread=False),
         },
         exception_handlers=handlers,
-        middleware=[page_headers],
+        # The timing first: it counts the time of everything within.
+        middleware=[server_timing, page_headers],
         include_in_schema=False,
     )
     public = Router(
