@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,11 +64,18 @@ class ConsoleClient:
         return answer
 
     async def act(
-        self, path: str, *, headers: dict[str, str] | None = None, **fields: str
+        self,
+        path: str,
+        form: Mapping[str, str] | None = None,
+        /,
+        *,
+        headers: dict[str, str] | None = None,
+        **fields: str,
     ) -> httpx.Response:
-        """POST an action as its form does, with the session's CSRF token (and ``headers``,
-        as a browser would add them)."""
-        return await self.post(path, {"csrf_token": self.csrf_token, **fields}, headers=headers)
+        """POST an action as its form does (``form`` for fields no keyword can name), with the
+        session's CSRF token (and ``headers``, as a browser would add them)."""
+        sent = {"csrf_token": self.csrf_token, **(form or {}), **fields}
+        return await self.post(path, sent, headers=headers)
 
 
 def csrf_of(html: str) -> str:

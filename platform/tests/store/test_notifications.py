@@ -5,6 +5,7 @@ endpoint's latest, and the endpoints with deliveries failing."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from payments_platform.store import notifications
@@ -27,7 +28,7 @@ async def test_deliveries_are_listed_latest_first_by_endpoint_and_status_a_page_
         dead = new_delivery(conn, "shop", DEAD, attempts=3)
         other = new_delivery(conn, "other", DEAD)
 
-        def listed(endpoints: list[str] | None, **options: object) -> list[int]:
+        def listed(endpoints: list[str] | None, **options: Any) -> list[int]:
             return _ids(
                 notifications.list_deliveries(conn, endpoints=endpoints, limit=20, **options)
             )

@@ -68,7 +68,8 @@ async def test_dead_deliveries_are_shown_and_sent_again_one_or_all_in_the_operat
         again = await console.act(f"/console/endpoints/deliveries/{one}/resend")
         after_again = (await console.get(again.headers["location"])).text
         every = await console.act(
-            "/console/endpoints/resend-dead", endpoint="shop", period="day", to="", **{"from": ""}
+            "/console/endpoints/resend-dead",
+            {"endpoint": "shop", "period": "day", "to": "", "from": ""},
         )
         after_every = (await console.get(every.headers["location"])).text
         await deliver_all(console.runtime)
@@ -105,7 +106,7 @@ async def test_a_period_takes_the_dead_deliveries_of_its_events_only(
         await console.sign_in()
 
         async def resend(**form: str) -> str:
-            answer = await console.act("/console/endpoints/resend-dead", **form)
+            answer = await console.act("/console/endpoints/resend-dead", form)
             return html.unescape((await console.get(answer.headers["location"])).text)
 
         start = (wall_clock.now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
