@@ -119,6 +119,36 @@ async def test_captures_in_parts_make_the_payment_paid_and_refunds_take_only_wha
         assert (refunded.refund.amount_minor, refunded.payment.status) == (1000, "refunded")
 
 
+async def test_a_capture_whose_answer_the_vendor_s_paid_webhook_overtook_is_counted_captured(
+    scripted_runtime: RuntimeFactory,
+) -> None:
+    # Found by 50 captures racing over two processes: the vendor, paid in full by the last
+    # capture, notified "paid" to one process before the other recorded that capture's answer.
+    name, script = new_script(capturing="multiple")
+    script.answer("capture", captured_as("cp-first"))
+    async with scripted_runtime({"gw": name}) as runtime:
+        payment_id = await authorized(runtime, script, "ext-overtaken")
+        live = runtime.deps.gateways["gw"]
+
+        async def vendor_notifies_paid_before_answering(_request: object) -> CaptureResult:
+            await webhooks.apply_webhook(runtime.deps, [live], {}, webhook("ext-overtaken", "paid"))
+            return captured_as("cp-last")
+
+        script.then("capture", vendor_notifies_paid_before_answering)
+        await captures.capture_payment(runtime.deps, payment_id, amount_minor=600)
+        last = await captures.capture_payment(runtime.deps, payment_id)
+        history = await payment_of(runtime, payment_id)
+
+    assert last.capture.status is CaptureStatus.SUCCEEDED
+    # The vendor's word made it paid with what was captured then (600); the vendor took the
+    # last 400 too, and the books say so.
+    assert (history.payment.status, history.payment.captured_minor) == (PaymentStatus.PAID, 1000)
+    assert history.payment.refundable_minor == 1000
+    assert "counted captured after the payment became paid" in " ".join(
+        event.reason or "" for event in history.events
+    )
+
+
 async def test_a_final_partial_capture_releases_the_rest_and_refunds_stop_at_what_was_captured(
     scripted_runtime: RuntimeFactory,
 ) -> None:

@@ -81,6 +81,10 @@ _CLAIM_CAPTURE = Sql(
     " AND authorized_minor - capture_claimed_minor >= :claim_minor",
     capturable=placeholders("capturable", len(_CAPTURABLE)),
 )
+_COUNT_LATE_CAPTURE = Sql(
+    "UPDATE payments SET captured_minor = captured_minor + :captured_minor, updated_at = :now"
+    " WHERE id = :id AND captured_minor + :captured_minor <= authorized_minor"
+)
 _RELEASE_CAPTURE = Sql(
     "UPDATE payments SET capture_claimed_minor = capture_claimed_minor - :claim_minor,"
     " updated_at = :now WHERE id = :id"
@@ -255,6 +259,17 @@ def claim_capture_amount(
         conn, _CLAIM_CAPTURE, id=payment.id, claim_minor=amount_minor, now=now, **_CAPTURABLE
     )
     return claimed == 1
+
+
+def count_late_capture(
+    conn: sa.Connection, payment_id: uuid.UUID, amount_minor: int, now: datetime
+) -> bool:
+    """Count a capture whose success was recorded after the vendor's own word moved the
+    payment on, where what is counted captured still leaves room for it; False if it does not
+    (the vendor's word counted the whole authorization)."""
+    return (
+        changed(conn, _COUNT_LATE_CAPTURE, id=payment_id, captured_minor=amount_minor, now=now) == 1
+    )
 
 
 def release_capture_amount(

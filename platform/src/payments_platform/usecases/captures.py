@@ -422,8 +422,15 @@ def record_capture(
         if lapsed:
             # The vendor let the authorization lapse: the expiry asks it and closes the payment.
             schedule(conn, deps, JobKind.EXPIRE, payment.id)
-    # A success the vendor reported after the payment moved on (its own "paid" counted the
-    # whole authorization as captured) changes the payment no further.
+    # A success recorded after the payment moved on by the vendor's word (its "paid" webhook
+    # can overtake the answer of the capture that made it paid): the vendor took the money, so
+    # it is counted captured, unless the vendor's word counted the whole authorization already.
+    # The status stays as the vendor said.
+    if status is CaptureStatus.SUCCEEDED and payments.count_late_capture(
+        conn, payment.id, capture.amount_minor, now
+    ):
+        after = payments.load(conn, payment.id)
+        said += f"; counted captured after the payment became {payment.status}"
     notify.capture_changed(conn, deps, finished, after)
     events.record(
         conn,
