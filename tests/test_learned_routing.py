@@ -2,8 +2,9 @@
 attempts teach, another routes by; a process started afterwards routes warm, from its first
 payment.
 
-Two JSON vendors take AED; the weak one declines every payment of 10.00 AED. The adaptive
-strategy explores nothing here, so where a payment goes is what was learned.
+Two JSON vendors take AED; the weak one declines every payment of 10.00 AED. A teaching process
+sends its payments to the weak one first (priority); the learners' adaptive strategy explores
+nothing here, so where their payments go is what was learned.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from core_fixtures import OPEN
 
 from .conftest import Vendor, json_vendor
-from .server_process import ServerProcess, payments_serve
+from .server_process import ServerProcess, payments_serve, write_config
 from .test_races import config_for, json_gateway, wait_for
 
 AMOUNT = 1000
@@ -63,20 +65,27 @@ def first_gateway(detail: dict[str, Any]) -> str:
 def test_what_one_process_learns_the_others_route_by_and_a_new_one_starts_warm(
     tmp_path: Path, database_url: str, weak: Vendor, strong: Vendor
 ) -> None:
+    gateways = {"weak": json_gateway(weak), "strong": json_gateway(strong)}
     config = config_for(
-        tmp_path,
-        database_url,
-        {"weak": json_gateway(weak), "strong": json_gateway(strong)},
-        routing={"strategy": "adaptive", "scores": SCORES},
+        tmp_path, database_url, gateways, routing={"strategy": "adaptive", "scores": SCORES}
+    )
+    # The teacher routes by priority, the weak gateway first, so that what it teaches does not
+    # depend on a draw; the learner is another process on the same database.
+    teaching = write_config(
+        tmp_path / "teacher.toml",
+        {
+            "database": {"url": database_url},
+            "security": OPEN,
+            "gateways": gateways,
+            "routing": {"strategy": "priority"},
+        },
     )
     with (
-        payments_serve(tmp_path, config=config) as teacher,
+        payments_serve(tmp_path, config=teaching) as teacher,
         payments_serve(tmp_path, config=config) as learner,
     ):
-        # The teacher's payments go to both at first (nothing is known: shared by weight),
-        # until its own refresh has read the declines.
         taught = [first_gateway(pay(teacher)) for _ in range(12)]
-        assert "weak" in taught
+        assert set(taught) == {"weak"}
 
         def learned() -> bool:
             detail = pay(learner)
